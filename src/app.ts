@@ -1,0 +1,79 @@
+/**
+ * createApp(config) wires the database, the services, the schema and the
+ * server; start() listens, stop() shuts down gracefully. The CLI and the
+ * tests both use it, so they run the same gateway.
+ */
+import type { Config } from './config.js';
+import { createDatabase, type Database } from './db/client.js';
+import { migrate } from './db/migrator.js';
+import { resolveEncryptionKey } from './encryption-key.js';
+import { createLogger, type Logger } from './logger.js';
+import type { Clock } from './services/clock.js';
+import { createServices, type Services } from './services/index.js';
+import { createHttpServer } from './server/http.js';
+import { createYogaServer, type YogaServer } from './server/yoga.js';
+
+export interface AppOptions {
+  logger?: Logger;
+  clock?: Clock;
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+  /** Observe every SQL statement (tests count queries with it). */
+  onQuery?: (sql: string) => void;
+}
+
+export interface App {
+  config: Readonly<Config>;
+  logger: Logger;
+  database: Database;
+  services: Services;
+  yoga: YogaServer;
+  start(): Promise<{ url: string; port: number }>;
+  stop(): Promise<void>;
+}
+
+export async function createApp(baseConfig: Readonly<Config>, options: AppOptions = {}): Promise<App> {
+  const logger = options.logger ?? createLogger(baseConfig.logLevel);
+  const config: Readonly<Config> = Object.freeze({
+    ...baseConfig,
+    encryptionKey: resolveEncryptionKey(baseConfig.encryptionKey, baseConfig.dataDir, logger),
+  });
+  const { provider, url } = config.database;
+  if (options.migrate !== false) {
+    const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
+    if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
+  }
+  const database = createDatabase(provider, url, { log: options.onQuery });
+  const services = createServices({ db: database.client, config, logger, clock: options.clock });
+  const { yoga } = createYogaServer({ config, services, db: database.client, logger });
+  const http = createHttpServer({
+    yoga,
+    services,
+    logger,
+    ping: async () => {
+      await database.client.$queryRawUnsafe('SELECT 1');
+    },
+  });
+  let started = false;
+
+  return {
+    config,
+    logger,
+    database,
+    services,
+    yoga,
+    async start() {
+      const address = await http.listen(config.port, config.host);
+      started = true;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      const url = `http://${host}:${address.port}/graphql`;
+      logger.info({ url, database: provider }, 'portcullis is listening');
+      return { url, port: address.port };
+    },
+    async stop() {
+      if (started) await http.close(config.shutdownTimeoutMs);
+      await database.close();
+      logger.info('portcullis stopped');
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * The `portcullis` command: start | migrate | api-key create|list|revoke | print-schema.
+ * Human messages go to stderr; logs are JSON lines on stdout.
+ */
+import { Command, InvalidArgumentError } from 'commander';
+import { createApp, type App } from './app.js';
+import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
+import { migrate } from './db/migrator.js';
+import { createLogger } from './logger.js';
+import { PortcullisError } from './services/errors.js';
+
+const say = (line: string) => process.stderr.write(`${line}\n`);
+
+function portOption(value: string): string {
+  if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
+  return value;
+}
+
+function config(overrides: Record<string, string | undefined> = {}): Readonly<Config> {
+  const defined = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return loadConfig({ ...process.env, ...defined });
+}
+
+/** Runs fn with an app that is not listening (for the management commands). */
+async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+  const cfg = config();
+  const app = await createApp(cfg, { logger: createLogger(process.env.LOG_LEVEL ?? 'warn') });
+  try {
+    return await fn(app);
+  } finally {
+    await app.stop();
+  }
+}
+
+async function start(options: { port?: string; host?: string }) {
+  const cfg = config({ PORT: options.port, HOST: options.host });
+  const app = await createApp(cfg);
+  const { url } = await app.start();
+  say(`Portcullis is running on ${cfg.database.provider === 'sqlite' ? `SQLite (${cfg.database.url})` : 'PostgreSQL'}.`);
+  say(`GraphQL endpoint: ${url}${cfg.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
+  if (cfg.bootstrapApiKey) {
+    say('API key: PORTCULLIS_BOOTSTRAP_API_KEY from the environment is accepted.');
+  } else if ((await app.services.apiKeys.listApiKeys()).length === 0) {
+    // First start: make a key so the gateway is usable at once; it is shown only now.
+    const created = await app.services.apiKeys.createApiKey('bootstrap');
+    say(`Bootstrap API key (shown once; keep it, it is stored only as a hash):\n  ${created.key}`);
+    say('Send it as the header  Authorization: Bearer <key>');
+  } else {
+    say('API keys exist already; create another with: portcullis api-key create --name NAME');
+  }
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down');
+    app.stop().then(
+      () => process.exit(0),
+      (error) => {
+        app.logger.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+const program = new Command('portcullis')
+  .description('Portcullis: a GraphQL identity gateway.')
+  .showHelpAfterError()
+  .addHelpText('after', `\nConfiguration comes from the environment:\n${configVariables.map(([n, d]) => `  ${n.padEnd(31)} ${d}`).join('\n')}`);
+
+program
+  .command('start')
+  .description('apply pending migrations and serve GraphQL (and GraphiQL) on /graphql')
+  .option('-p, --port <port>', 'port to listen on (overrides PORT)', portOption)
+  .option('-H, --host <host>', 'address to listen on (overrides HOST)')
+  .action(start);
+
+program
+  .command('migrate')
+  .description('apply pending database migrations and exit')
+  .action(async () => {
+    const cfg = config();
+    const result = await migrate(cfg.database.provider, cfg.database.url, { onApply: (name) => say(`applying ${name}`) });
+    say(result.applied.length ? `migrated: ${result.applied.length} applied, ${result.alreadyApplied} already applied` : `up to date: ${result.alreadyApplied} migrations applied`);
+  });
+
+const apiKey = program.command('api-key').description('manage API keys for management callers');
+apiKey
+  .command('create')
+  .description('create an API key; it is printed once and stored only as a hash')
+  .requiredOption('-n, --name <name>', 'a name saying who uses the key')
+  .action((options: { name: string }) =>
+    withApp(async (app) => {
+      const created = await app.services.apiKeys.createApiKey(options.name);
+      say(`created ${created.id} (${created.name}); the key is shown once:`);
+      process.stdout.write(`${created.key}\n`);
+    }),
+  );
+apiKey
+  .command('list')
+  .description('list API keys (never their secrets)')
+  .action(() =>
+    withApp(async (app) => {
+      const keys = await app.services.apiKeys.listApiKeys();
+      if (!keys.length) {
+        say('no API keys');
+        return;
+      }
+      for (const k of keys) {
+        const status = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
+        process.stdout.write(`${k.id}\t${k.name}\t${status}\tcreated ${k.createdAt.toISOString()}\tlast used ${k.lastUsedAt?.toISOString() ?? 'never'}\n`);
+      }
+    }),
+  );
+apiKey
+  .command('revoke')
+  .description('revoke an API key by id (key_…)')
+  .argument('<id>', 'the key id')
+  .action((id: string) =>
+    withApp(async (app) => {
+      await app.services.apiKeys.revokeApiKey(id);
+      say(`revoked ${id}`);
+    }),
+  );
+
+program
+  .command('print-schema')
+  .description('print the GraphQL schema (SDL)')
+  .action(async () => {
+    const { printSchemaSdl } = await import('./schema/index.js');
+    process.stdout.write(printSchemaSdl());
+  });
+
+program.parseAsync(process.argv).catch((error: unknown) => {
+  if (error instanceof ConfigError) {
+    say(`portcullis: configuration error: ${error.message}`);
+    process.exit(2);
+  }
+  if (error instanceof PortcullisError) {
+    say(`portcullis: ${error.message}`);
+    process.exit(1);
+  }
+  say(`portcullis: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

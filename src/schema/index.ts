@@ -1,0 +1,20 @@
+/** Builds the executable schema: importing the type files registers them on the builder. */
+import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { builder } from './builder.js';
+import './types/errors.js';
+import './types/auth-method.js';
+import './types/event.js';
+import './types/user.js';
+import './types/webhook-app.js';
+
+let schema: GraphQLSchema | undefined;
+
+export function getSchema(): GraphQLSchema {
+  schema ??= builder.toSchema();
+  return schema;
+}
+
+/** The SDL committed as schema.graphql. */
+export function printSchemaSdl(): string {
+  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+}

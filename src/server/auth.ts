@@ -1,0 +1,54 @@
+/**
+ * Authentication of callers: `Authorization: Bearer <api key>` for management
+ * callers (access tokens for end users arrive with the sign-in service).
+ * Anonymous callers may only introspect, and only outside production.
+ */
+import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import type { Plugin } from 'graphql-yoga';
+import type { Services } from '../services/index.js';
+import type { Context, Viewer } from '../schema/context.js';
+
+/** Root fields anyone may call without a key (public sign-in operations register here). */
+export const publicRootFields = new Set<string>(['__schema', '__type', '__typename']);
+
+export function bearerToken(header: string | null | undefined): string | undefined {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+  return match?.[1];
+}
+
+export async function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
+  if (!token) return { kind: 'anonymous' };
+  const caller = await services.apiKeys.authenticate(token);
+  if (caller?.kind === 'api_key') return { kind: 'api_key', keyId: caller.keyId };
+  if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };
+  return { kind: 'anonymous' };
+}
+
+function rootFieldNames(document: DocumentNode, operationName?: string | null): string[] {
+  const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
+  const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
+  if (!op) return [];
+  // Fragments at the root are rare in anonymous calls; treat them as non-public.
+  return op.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '#fragment'));
+}
+
+export function unauthenticated(): GraphQLError {
+  return new GraphQLError('A valid API key or access token is required (Authorization: Bearer …).', {
+    extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
+  });
+}
+
+/** Refuses anonymous operations unless every root field is public. */
+export function useRequireCaller(options: { allowIntrospection: boolean }): Plugin<Context> {
+  const allowed = (name: string) =>
+    publicRootFields.has(name) && (options.allowIntrospection || !name.startsWith('__') || name === '__typename');
+  const check = (ctx: Context, document: DocumentNode, operationName?: string | null) => {
+    if (ctx.viewer.kind !== 'anonymous') return;
+    const fields = rootFieldNames(document, operationName);
+    if (fields.length === 0 || !fields.every(allowed)) throw unauthenticated();
+  };
+  return {
+    onExecute: ({ args }) => check(args.contextValue, args.document, args.operationName),
+    onSubscribe: ({ args }) => check(args.contextValue, args.document, args.operationName),
+  };
+}

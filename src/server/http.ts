@@ -1,0 +1,123 @@
+/**
+ * The listening part: node:http for GraphQL over HTTP and SSE, graphql-ws on
+ * the same path for WebSocket, health probes, and graceful shutdown.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { ExecutionArgs } from 'graphql';
+import type { Logger } from '../logger.js';
+import type { Services } from '../services/index.js';
+import { bearerToken, resolveViewer } from './auth.js';
+import type { YogaServer } from './yoga.js';
+
+export interface HttpDeps {
+  yoga: YogaServer;
+  services: Services;
+  logger: Logger;
+  /** Resolves when the database answers; rejects otherwise. */
+  ping: () => Promise<void>;
+}
+
+function headersOf(req: IncomingMessage): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  }
+  return headers;
+}
+
+function json(res: ServerResponse, status: number, body: unknown) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+export function createHttpServer(deps: HttpDeps) {
+  const { yoga, services, logger } = deps;
+  let draining = false;
+
+  const server: Server = createServer((req, res) => {
+    const path = req.url?.split('?')[0];
+    if (path === '/healthz') return json(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' });
+    if (path === '/readyz') {
+      if (draining) return json(res, 503, { status: 'draining' });
+      deps.ping().then(
+        () => json(res, 200, { status: 'ready' }),
+        (error) => {
+          logger.warn({ err: error }, 'readiness check failed: database unreachable');
+          json(res, 503, { status: 'database unreachable' });
+        },
+      );
+      return;
+    }
+    // Every request gets an id: taken from the caller when sane, echoed back, and logged with errors.
+    const incoming = req.headers['x-request-id'];
+    if (typeof incoming !== 'string' || !/^[A-Za-z0-9._-]{8,64}$/.test(incoming)) req.headers['x-request-id'] = randomUUID();
+    res.setHeader('x-request-id', req.headers['x-request-id'] as string);
+    if (draining) res.setHeader('connection', 'close');
+    yoga(req, res, { remoteAddress: req.socket.remoteAddress });
+  });
+
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  type Extra = { request: IncomingMessage };
+  useServer<Record<string, unknown>, Extra>(
+    {
+      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
+      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      // An anonymous socket is refused: graphql-ws closes it with 4403 Forbidden.
+      onConnect: async (ctx) => {
+        const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
+        const token = bearerToken(typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization);
+        const viewer = await resolveViewer(services, token);
+        return viewer.kind !== 'anonymous';
+      },
+      onSubscribe: async (ctx, _id, payload) => {
+        const request = new Request('http://localhost/graphql', { headers: headersOf(ctx.extra.request) });
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+          request,
+          connectionParams: ctx.connectionParams,
+          remoteAddress: ctx.extra.request.socket.remoteAddress,
+          params: payload,
+        } as never);
+        const args = {
+          schema,
+          operationName: payload.operationName,
+          document: parse(payload.query),
+          variableValues: payload.variables,
+          contextValue: await contextFactory(),
+          rootValue: { execute, subscribe },
+        };
+        const errors = validate(args.schema, args.document);
+        return errors.length ? errors : (args as never);
+      },
+    },
+    wss,
+  );
+
+  return {
+    server,
+    async listen(port: number, host: string): Promise<AddressInfo> {
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      });
+      return server.address() as AddressInfo;
+    },
+    /** Stops accepting, lets in-flight requests finish (up to timeoutMs), then closes what is left. */
+    async close(timeoutMs: number) {
+      draining = true;
+      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);
+      await closed;
+      clearTimeout(timer);
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}

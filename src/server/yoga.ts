@@ -1,0 +1,102 @@
+/**
+ * One yoga instance and one context factory, shared by HTTP, SSE and
+ * WebSocket, so every transport gets the same authentication, limits and
+ * error masking.
+ */
+import { randomUUID } from 'node:crypto';
+import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { GraphQLError } from 'graphql';
+import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
+import type { Config } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import { PortcullisError } from '../services/errors.js';
+import type { Services } from '../services/index.js';
+import type { Context } from '../schema/context.js';
+import { getSchema } from '../schema/index.js';
+import { bearerToken, resolveViewer, useRequireCaller } from './auth.js';
+
+export interface YogaDeps {
+  config: Readonly<Config>;
+  services: Services;
+  db: Db;
+  logger: Logger;
+}
+
+type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string };
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
+/** Logs errors that are not expected outcomes, with the request id, before yoga masks them for the client. */
+function useErrorLogging(logger: Logger): Plugin<Context> {
+  return {
+    onExecute: ({ args }) => ({
+      onExecuteDone: ({ result }) => {
+        if (!('errors' in result) || !result.errors) return;
+        for (const error of result.errors) {
+          const original = (error as GraphQLError).originalError;
+          if (!original || original instanceof GraphQLError || original instanceof PortcullisError) continue;
+          logger.error({ err: original, requestId: args.contextValue.requestId, path: error.path }, 'unexpected error in an operation');
+        }
+      },
+    }),
+  };
+}
+
+export function createYogaServer(deps: YogaDeps) {
+  const { config, services, db, logger } = deps;
+  const production = config.env === 'production';
+
+  async function context(initial: Initial): Promise<Context> {
+    const header = initial.request?.headers.get('x-request-id');
+    const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
+    const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
+    const token = bearerToken(typeof fromParams === 'string' ? fromParams : initial.request?.headers.get('authorization'));
+    const viewer = await resolveViewer(services, token);
+    const actor =
+      viewer.kind === 'api_key' ? { type: 'api_key' as const, id: viewer.keyId }
+      : viewer.kind === 'bootstrap_key' ? { type: 'bootstrap_key' as const }
+      : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId }
+      : { type: 'system' as const };
+    const forwarded = initial.request?.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+    return {
+      services,
+      db,
+      viewer,
+      requestId,
+      meta: {
+        actor,
+        ip: forwarded || initial.remoteAddress,
+        userAgent: initial.request?.headers.get('user-agent') ?? undefined,
+      },
+    };
+  }
+
+  const yoga = createYoga<Initial, Context>({
+    schema: getSchema(),
+    context,
+    graphqlEndpoint: '/graphql',
+    landingPage: false,
+    logging: logger,
+    graphiql: config.graphiql
+      ? { title: 'Portcullis', subscriptionsProtocol: 'WS', defaultQuery: '# Add the header {"Authorization": "Bearer <api key>"} below, then:\n{\n  users(first: 10) {\n    totalCount\n    edges { node { id email state } }\n  }\n}\n' }
+      : false,
+    renderGraphiQL,
+    maskedErrors: { isDev: false },
+    plugins: [
+      useErrorLogging(logger),
+      useRequireCaller({ allowIntrospection: !production }),
+      EnvelopArmorPlugin({
+        maxDepth: { n: config.limits.maxDepth },
+        costLimit: { maxCost: config.limits.maxCost },
+        maxAliases: { n: config.limits.maxAliases },
+        maxDirectives: { n: 50 },
+        maxTokens: { n: 5000 },
+      }),
+    ],
+  });
+  return { yoga, context };
+}
+
+export type YogaServer = ReturnType<typeof createYogaServer>['yoga'];
