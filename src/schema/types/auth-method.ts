@@ -25,6 +25,7 @@ const variant = (kind: AuthMethodKind, description: string, fields?: Parameters<
     description,
     interfaces: [AuthMethodInterface],
     id: { field: 'id' },
+    nullable: true,
     findUnique: (id) => ({ id, kind }),
     fields,
   });

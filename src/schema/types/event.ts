@@ -20,6 +20,8 @@ export const UserEventRef = builder.prismaNode('Event', {
   name: 'UserEvent',
   description: 'A recorded change. The id is also a cursor to resume from.',
   id: { field: 'id' },
+  // A node that no longer exists resolves to null, not an error.
+  nullable: true,
   fields: (t) => ({
     type: t.field({ type: UserEventTypeEnum, select: { type: true }, resolve: (e) => graphqlEventName(e.type as never) }),
     userId: t.exposeString('userId', { nullable: true }),

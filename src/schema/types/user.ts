@@ -15,6 +15,8 @@ const MFA_KINDS = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'] as const;
 export const UserRef = builder.prismaNode('User', {
   description: 'A person known to the gateway.',
   id: { field: 'id' },
+  // A node that no longer exists resolves to null, not an error.
+  nullable: true,
   fields: (t) => ({
     email: t.exposeString('email', { nullable: true }),
     emailVerified: t.boolean({ select: { emailVerifiedAt: true }, resolve: (u) => u.emailVerifiedAt !== null }),

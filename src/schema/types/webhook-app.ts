@@ -5,6 +5,8 @@ import { UserEventTypeEnum } from './event.js';
 export const WebhookDeliveryRef = builder.prismaNode('WebhookDelivery', {
   description: 'One event to deliver to one webhook app, with its attempts.',
   id: { field: 'id' },
+  // A node that no longer exists resolves to null, not an error.
+  nullable: true,
   fields: (t) => ({
     eventId: t.exposeString('eventId'),
     eventType: t.exposeString('eventType', { description: 'The wire type, e.g. user.locked.' }),
@@ -22,6 +24,8 @@ export const WebhookDeliveryRef = builder.prismaNode('WebhookDelivery', {
 export const WebhookAppRef = builder.prismaNode('WebhookApp', {
   description: 'An endpoint that receives signed event deliveries (Standard Webhooks).',
   id: { field: 'id' },
+  // A node that no longer exists resolves to null, not an error.
+  nullable: true,
   fields: (t) => ({
     name: t.exposeString('name'),
     url: t.exposeString('url'),
