@@ -43,6 +43,71 @@ const envSchema = z.object({
   PORTCULLIS_MAX_COST: int(10, 1_000_000).default(10_000),
   PORTCULLIS_MAX_ALIASES: int(1, 1000).default(30),
   PORTCULLIS_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
+  // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
+  PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, 4_194_304).default(19_456),
+  PORTCULLIS_ARGON2_ITERATIONS: int(1, 100).default(2),
+  PORTCULLIS_ARGON2_PARALLELISM: int(1, 64).default(1),
+  PORTCULLIS_PASSWORD_MIN_LENGTH: int(1, 1024).default(8),
+  PORTCULLIS_PASSWORD_MAX_LENGTH: int(8, 4096).default(128),
+  PORTCULLIS_PASSWORD_REJECT_COMMON: bool.default(true),
+  PORTCULLIS_PASSWORD_RESET_TTL_SECONDS: int(60, 604_800).default(3600),
+  // Lockout: on by default; 0 attempts turns a limit off; 0 seconds locks until an admin unlocks.
+  PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS: int(0, 1000).default(10),
+  PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: int(0, 1000).default(10),
+  PORTCULLIS_LOCKOUT_DURATION_SECONDS: int(0, 31_536_000).default(3600),
+  // TOTP and backup codes.
+  PORTCULLIS_TOTP_ISSUER: z.string().min(1).optional(),
+  PORTCULLIS_TOTP_ACCOUNT_NAME: z.enum(['email', 'username', 'id']).default('email'),
+  PORTCULLIS_TOTP_WINDOW: int(0, 10).default(1),
+  PORTCULLIS_BACKUP_CODE_COUNT: int(1, 100).default(10),
+  // One-time codes (verification, sign-in OTP).
+  PORTCULLIS_OTP_LENGTH: int(4, 12).default(6),
+  PORTCULLIS_OTP_TTL_SECONDS: int(30, 86_400).default(600),
+  PORTCULLIS_OTP_MAX_ATTEMPTS: int(1, 100).default(5),
+  PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS: int(0, 3600).default(30),
+  PORTCULLIS_DEFAULT_PHONE_REGION: z.string().regex(/^[A-Z]{2}$/, 'must be a two-letter country code such as US').optional(),
+  // Delivery of codes.
+  PORTCULLIS_EMAIL_DELIVERY: z.enum(['console', 'smtp', 'http']).default('console'),
+  PORTCULLIS_SMS_DELIVERY: z.enum(['console', 'twilio', 'http']).default('console'),
+  PORTCULLIS_DEFAULT_LOCALE: z.string().min(2).default('en'),
+  SMTP_HOST: z.string().min(1).optional(),
+  SMTP_PORT: int(1, 65535).default(587),
+  SMTP_SECURE: bool.default(false),
+  SMTP_USER: z.string().optional(),
+  SMTP_PASSWORD: z.string().optional(),
+  SMTP_FROM: z.string().min(3).default('Portcullis <no-reply@localhost>'),
+  TWILIO_BASE_URL: z.url({ message: 'must be a URL' }).default('https://api.twilio.com'),
+  TWILIO_ACCOUNT_SID: z.string().optional(),
+  TWILIO_AUTH_TOKEN: z.string().optional(),
+  TWILIO_FROM: z.string().optional(),
+  PORTCULLIS_DELIVERY_HOOK_URL: z.url({ message: 'must be a URL' }).optional(),
+  PORTCULLIS_DELIVERY_HOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  // Events and webhooks.
+  PORTCULLIS_EVENT_RETENTION_DAYS: int(0, 36_500).default(0),
+  PORTCULLIS_RELAY_POLL_MS: int(10, 60_000).default(200),
+  PORTCULLIS_SUBSCRIPTION_BUFFER: int(1, 1_000_000).default(1000),
+  PORTCULLIS_WEBHOOK_ALLOW_PRIVATE: bool.default(false),
+  PORTCULLIS_WEBHOOK_TIMEOUT_MS: int(100, 120_000).default(15_000),
+  PORTCULLIS_WEBHOOK_RETRY_SCHEDULE: z
+    .string()
+    .regex(/^\d+(,\d+)*$/, 'must be comma-separated seconds, e.g. 0,5,300')
+    .default('0,5,300,1800,7200,18000,36000,36000'),
+  PORTCULLIS_WEBHOOK_SECRET_GRACE_SECONDS: int(0, 2_592_000).default(86_400),
+  PORTCULLIS_WEBHOOK_DISABLE_AFTER_SECONDS: int(60, 31_536_000).default(432_000),
+  // Sessions and tokens.
+  PORTCULLIS_ISSUER: z.url({ message: 'must be a URL' }).optional(),
+  PORTCULLIS_AUDIENCE: z.string().min(1).default('portcullis'),
+  PORTCULLIS_SIGNING_ALG: z.enum(['EdDSA', 'ES256']).default('EdDSA'),
+  PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900),
+  PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
+  PORTCULLIS_MFA_TOKEN_TTL_SECONDS: int(30, 3600).default(300),
+  // WebAuthn.
+  PORTCULLIS_WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
+  PORTCULLIS_WEBAUTHN_RP_NAME: z.string().min(1).optional(),
+  PORTCULLIS_WEBAUTHN_ORIGINS: z.string().min(1).optional(),
+  PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS: int(30, 3600).default(300),
+  PORTCULLIS_PASSKEY_DEMO: bool.default(false),
 });
 
 export type DatabaseProvider = 'sqlite' | 'postgresql';
@@ -61,6 +126,46 @@ export interface Config {
   graphiql: boolean;
   limits: { maxDepth: number; maxCost: number; maxAliases: number };
   shutdownTimeoutMs: number;
+  productName: string;
+  passwords: {
+    argon2: { memoryCost: number; timeCost: number; parallelism: number };
+    minLength: number;
+    maxLength: number;
+    rejectCommon: boolean;
+    resetTtlSeconds: number;
+  };
+  /** 0 attempts: that limit is off. durationSeconds 0: a policy lock lasts until an admin unlocks. */
+  lockout: { passwordAttempts: number; codeAttempts: number; durationSeconds: number };
+  totp: { issuer: string; accountName: 'email' | 'username' | 'id'; window: number };
+  backupCodes: { count: number };
+  otp: { length: number; ttlSeconds: number; maxAttempts: number; resendCooldownSeconds: number; defaultPhoneRegion?: string };
+  delivery: {
+    email: 'console' | 'smtp' | 'http';
+    sms: 'console' | 'twilio' | 'http';
+    defaultLocale: string;
+    smtp: { host?: string; port: number; secure: boolean; user?: string; password?: string; from: string };
+    twilio: { baseUrl: string; accountSid?: string; authToken?: string; from?: string };
+    hook: { url?: string; secret?: string };
+  };
+  events: { retentionDays: number; relayPollMs: number; subscriptionBuffer: number };
+  webhooks: {
+    allowPrivate: boolean;
+    timeoutMs: number;
+    /** Seconds to wait before each attempt: the first entry is the first attempt. */
+    retryScheduleSeconds: number[];
+    secretGraceSeconds: number;
+    disableAfterSeconds: number;
+  };
+  tokens: {
+    /** Absent: derived from the listening address at start. */
+    issuer?: string;
+    audience: string;
+    signingAlg: 'EdDSA' | 'ES256';
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    mfaTtlSeconds: number;
+  };
+  webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean };
 }
 
 /** A configuration mistake: names the variable and what is wrong with it. */
@@ -86,6 +191,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = path.resolve(e.PORTCULLIS_DATA_DIR);
   const url = e.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`;
   const provider: DatabaseProvider = url.startsWith('file:') ? 'sqlite' : 'postgresql';
+  if (e.PORTCULLIS_PASSWORD_MIN_LENGTH > e.PORTCULLIS_PASSWORD_MAX_LENGTH) {
+    throw new ConfigError('PORTCULLIS_PASSWORD_MIN_LENGTH', 'is larger than PORTCULLIS_PASSWORD_MAX_LENGTH');
+  }
   if (provider === 'postgresql' && !e.PORTCULLIS_ENCRYPTION_KEY && e.NODE_ENV !== 'test') {
     // A key generated into one machine's data folder would differ between instances.
     throw new ConfigError('PORTCULLIS_ENCRYPTION_KEY', 'is required with PostgreSQL, so that every instance shares it');
@@ -103,6 +211,59 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     graphiql: e.PORTCULLIS_GRAPHIQL,
     limits: Object.freeze({ maxDepth: e.PORTCULLIS_MAX_DEPTH, maxCost: e.PORTCULLIS_MAX_COST, maxAliases: e.PORTCULLIS_MAX_ALIASES }),
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
+    productName: e.PORTCULLIS_PRODUCT_NAME,
+    passwords: {
+      argon2: { memoryCost: e.PORTCULLIS_ARGON2_MEMORY_KIB, timeCost: e.PORTCULLIS_ARGON2_ITERATIONS, parallelism: e.PORTCULLIS_ARGON2_PARALLELISM },
+      minLength: e.PORTCULLIS_PASSWORD_MIN_LENGTH,
+      maxLength: e.PORTCULLIS_PASSWORD_MAX_LENGTH,
+      rejectCommon: e.PORTCULLIS_PASSWORD_REJECT_COMMON,
+      resetTtlSeconds: e.PORTCULLIS_PASSWORD_RESET_TTL_SECONDS,
+    },
+    lockout: {
+      passwordAttempts: e.PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS,
+      codeAttempts: e.PORTCULLIS_LOCKOUT_CODE_ATTEMPTS,
+      durationSeconds: e.PORTCULLIS_LOCKOUT_DURATION_SECONDS,
+    },
+    totp: { issuer: e.PORTCULLIS_TOTP_ISSUER ?? e.PORTCULLIS_PRODUCT_NAME, accountName: e.PORTCULLIS_TOTP_ACCOUNT_NAME, window: e.PORTCULLIS_TOTP_WINDOW },
+    backupCodes: { count: e.PORTCULLIS_BACKUP_CODE_COUNT },
+    otp: {
+      length: e.PORTCULLIS_OTP_LENGTH,
+      ttlSeconds: e.PORTCULLIS_OTP_TTL_SECONDS,
+      maxAttempts: e.PORTCULLIS_OTP_MAX_ATTEMPTS,
+      resendCooldownSeconds: e.PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS,
+      defaultPhoneRegion: e.PORTCULLIS_DEFAULT_PHONE_REGION,
+    },
+    delivery: {
+      email: e.PORTCULLIS_EMAIL_DELIVERY,
+      sms: e.PORTCULLIS_SMS_DELIVERY,
+      defaultLocale: e.PORTCULLIS_DEFAULT_LOCALE,
+      smtp: { host: e.SMTP_HOST, port: e.SMTP_PORT, secure: e.SMTP_SECURE, user: e.SMTP_USER, password: e.SMTP_PASSWORD, from: e.SMTP_FROM },
+      twilio: { baseUrl: e.TWILIO_BASE_URL, accountSid: e.TWILIO_ACCOUNT_SID, authToken: e.TWILIO_AUTH_TOKEN, from: e.TWILIO_FROM },
+      hook: { url: e.PORTCULLIS_DELIVERY_HOOK_URL, secret: e.PORTCULLIS_DELIVERY_HOOK_SECRET },
+    },
+    events: { retentionDays: e.PORTCULLIS_EVENT_RETENTION_DAYS, relayPollMs: e.PORTCULLIS_RELAY_POLL_MS, subscriptionBuffer: e.PORTCULLIS_SUBSCRIPTION_BUFFER },
+    webhooks: {
+      allowPrivate: e.PORTCULLIS_WEBHOOK_ALLOW_PRIVATE,
+      timeoutMs: e.PORTCULLIS_WEBHOOK_TIMEOUT_MS,
+      retryScheduleSeconds: e.PORTCULLIS_WEBHOOK_RETRY_SCHEDULE.split(',').map(Number),
+      secretGraceSeconds: e.PORTCULLIS_WEBHOOK_SECRET_GRACE_SECONDS,
+      disableAfterSeconds: e.PORTCULLIS_WEBHOOK_DISABLE_AFTER_SECONDS,
+    },
+    tokens: {
+      issuer: e.PORTCULLIS_ISSUER,
+      audience: e.PORTCULLIS_AUDIENCE,
+      signingAlg: e.PORTCULLIS_SIGNING_ALG,
+      accessTtlSeconds: e.PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: e.PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS,
+      mfaTtlSeconds: e.PORTCULLIS_MFA_TOKEN_TTL_SECONDS,
+    },
+    webauthn: {
+      rpId: e.PORTCULLIS_WEBAUTHN_RP_ID,
+      rpName: e.PORTCULLIS_WEBAUTHN_RP_NAME ?? e.PORTCULLIS_PRODUCT_NAME,
+      origins: (e.PORTCULLIS_WEBAUTHN_ORIGINS ?? `http://localhost:${e.PORT}`).split(',').map((o) => o.trim()),
+      challengeTtlSeconds: e.PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS,
+      demoPage: e.PORTCULLIS_PASSKEY_DEMO,
+    },
   });
 }
 
@@ -122,4 +283,49 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],
   ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'how long shutdown waits for in-flight requests (default 10000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection'],
+  ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
+  ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB (default 19456, OWASP)'],
+  ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations (default 2)'],
+  ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes (default 1)'],
+  ['PORTCULLIS_PASSWORD_MIN_LENGTH', 'shortest password accepted (default 8)'],
+  ['PORTCULLIS_PASSWORD_MAX_LENGTH', 'longest password accepted (default 128)'],
+  ['PORTCULLIS_PASSWORD_REJECT_COMMON', 'refuse passwords on the common-password list (default true)'],
+  ['PORTCULLIS_PASSWORD_RESET_TTL_SECONDS', 'lifetime of a password reset code (default 3600)'],
+  ['PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS', 'failed passwords before a lock; 0 = off (default 10)'],
+  ['PORTCULLIS_LOCKOUT_CODE_ATTEMPTS', 'failed TOTP/backup/one-time codes before a lock; 0 = off (default 10)'],
+  ['PORTCULLIS_LOCKOUT_DURATION_SECONDS', 'how long a policy lock lasts; 0 = until an admin unlocks (default 3600)'],
+  ['PORTCULLIS_TOTP_ISSUER', 'issuer shown in authenticator apps (default the product name)'],
+  ['PORTCULLIS_TOTP_ACCOUNT_NAME', 'email|username|id shown as the TOTP account name (default email)'],
+  ['PORTCULLIS_TOTP_WINDOW', 'TOTP steps accepted either side of now (default 1)'],
+  ['PORTCULLIS_BACKUP_CODE_COUNT', 'backup codes per generation (default 10)'],
+  ['PORTCULLIS_OTP_LENGTH', 'digits in one-time codes (default 6)'],
+  ['PORTCULLIS_OTP_TTL_SECONDS', 'lifetime of one-time codes (default 600)'],
+  ['PORTCULLIS_OTP_MAX_ATTEMPTS', 'attempts per one-time code (default 5)'],
+  ['PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS', 'minimum time between two codes for one purpose (default 30)'],
+  ['PORTCULLIS_DEFAULT_PHONE_REGION', 'region for phone numbers written without +country, e.g. US'],
+  ['PORTCULLIS_EMAIL_DELIVERY', 'console|smtp|http (default console)'],
+  ['PORTCULLIS_SMS_DELIVERY', 'console|twilio|http (default console)'],
+  ['PORTCULLIS_DEFAULT_LOCALE', 'language of messages (default en)'],
+  ['SMTP_HOST / SMTP_PORT / SMTP_SECURE / SMTP_USER / SMTP_PASSWORD / SMTP_FROM', 'SMTP server for email delivery'],
+  ['TWILIO_BASE_URL / TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM', 'Twilio-style HTTP API for SMS'],
+  ['PORTCULLIS_DELIVERY_HOOK_URL / PORTCULLIS_DELIVERY_HOOK_SECRET', 'signed HTTP hook for either channel'],
+  ['PORTCULLIS_EVENT_RETENTION_DAYS', 'delete events older than this; 0 = keep (default 0)'],
+  ['PORTCULLIS_RELAY_POLL_MS', 'how often the event relay looks for new events (default 200)'],
+  ['PORTCULLIS_SUBSCRIPTION_BUFFER', 'events buffered per subscriber before it is closed (default 1000)'],
+  ['PORTCULLIS_WEBHOOK_ALLOW_PRIVATE', 'allow webhook URLs on private/loopback addresses (default false)'],
+  ['PORTCULLIS_WEBHOOK_TIMEOUT_MS', 'timeout of one webhook request (default 15000)'],
+  ['PORTCULLIS_WEBHOOK_RETRY_SCHEDULE', 'seconds before each attempt (default 0,5,300,1800,7200,18000,36000,36000)'],
+  ['PORTCULLIS_WEBHOOK_SECRET_GRACE_SECONDS', 'how long a rotated-out secret still signs (default 86400)'],
+  ['PORTCULLIS_WEBHOOK_DISABLE_AFTER_SECONDS', 'disable an app whose deliveries all failed this long (default 432000)'],
+  ['PORTCULLIS_ISSUER', 'the iss of access tokens (default the gateway URL)'],
+  ['PORTCULLIS_AUDIENCE', 'the aud of access tokens (default portcullis)'],
+  ['PORTCULLIS_SIGNING_ALG', 'EdDSA|ES256 (default EdDSA)'],
+  ['PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS', 'access token lifetime (default 900)'],
+  ['PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS', 'session lifetime (default 2592000)'],
+  ['PORTCULLIS_MFA_TOKEN_TTL_SECONDS', 'MFA step-up token lifetime (default 300)'],
+  ['PORTCULLIS_WEBAUTHN_RP_ID', 'WebAuthn relying party id (default localhost)'],
+  ['PORTCULLIS_WEBAUTHN_RP_NAME', 'WebAuthn relying party name (default the product name)'],
+  ['PORTCULLIS_WEBAUTHN_ORIGINS', 'comma-separated allowed origins (default http://localhost:<PORT>)'],
+  ['PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS', 'lifetime of a WebAuthn challenge (default 300)'],
+  ['PORTCULLIS_PASSKEY_DEMO', 'serve the passkey demo page at /passkeys (default false)'],
 ];

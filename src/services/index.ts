@@ -8,6 +8,8 @@ import { createOutbox } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import { createApiKeyService } from './api-keys.js';
 import { systemClock, type Clock } from './clock.js';
+import { createLockoutService } from './lockout.js';
+import { createOneTimeCodeService } from './one-time-codes.js';
 import { createUserService } from './users.js';
 
 export interface ServiceDeps {
@@ -22,12 +24,19 @@ export interface ServiceDeps {
 export type Services = ReturnType<typeof createServices>;
 
 export function createServices(deps: ServiceDeps) {
+  const { db, config } = deps;
   const clock = deps.clock ?? systemClock;
+  if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
+  const key = config.encryptionKey;
   const outbox = createOutbox({ now: () => clock.now(), onCommitted: deps.onEventsCommitted });
+  const lockout = createLockoutService({ db, outbox, clock, policy: config.lockout });
+  const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   return {
     clock,
     outbox,
-    users: createUserService({ db: deps.db, provider: deps.config.database.provider, outbox, clock }),
-    apiKeys: createApiKeyService({ db: deps.db, clock, bootstrapApiKey: deps.config.bootstrapApiKey }),
+    lockout,
+    codes,
+    users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
   };
 }

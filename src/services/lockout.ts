@@ -1,0 +1,143 @@
+/**
+ * The lockout policy: after N consecutive failures a user is LOCKED for a
+ * while (or until an admin unlocks). Two counters: passwords, and codes
+ * (TOTP, backup, one-time codes).
+ *
+ * Exact counting under concurrency: an attempt *reserves* a slot by an atomic
+ * conditional increment (`where counter < limit`) before the secret is
+ * checked, so a parallel burst can never evaluate more guesses than the limit
+ * (the flaw of GHSA-7h8m-vrxx-vr4m, where checks ran before counting). A
+ * success gives the slot back by resetting the counter.
+ */
+import type { Db } from '../db/client.js';
+import type { User } from '../db/generated/sqlite/client.js';
+import type { Outbox, RequestMeta } from '../events/outbox.js';
+import { systemMeta } from '../events/outbox.js';
+import type { Clock } from './clock.js';
+import { TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from './errors.js';
+import { publicUser } from './users.js';
+
+export type AttemptCounter = 'password' | 'code';
+
+const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const;
+const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_codes' } as const;
+
+export interface LockoutPolicy {
+  passwordAttempts: number;
+  codeAttempts: number;
+  durationSeconds: number;
+}
+
+export interface Attempt {
+  user: User;
+  /** The secret matched: the counter starts again from zero. */
+  succeeded(): Promise<void>;
+  /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
+  failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
+}
+
+export type LockoutService = ReturnType<typeof createLockoutService>;
+
+export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
+  const { db, outbox, clock, policy } = deps;
+  const limitOf = (counter: AttemptCounter) => (counter === 'password' ? policy.passwordAttempts : policy.codeAttempts);
+
+  /** Ends a policy lock whose time is up; true when the user is active afterwards. */
+  async function expireLock(user: User): Promise<boolean> {
+    if (user.state !== 'LOCKED' || !user.lockedUntil || user.lockedUntil > clock.now()) return false;
+    const done = await db.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({
+        where: { id: user.id, state: 'LOCKED', lockedUntil: user.lockedUntil },
+        data: { state: 'ACTIVE', lockedReason: null, lockedUntil: null, failedPasswordAttempts: 0, failedCodeAttempts: 0 },
+      });
+      if (count === 1) {
+        const fresh = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
+        await outbox.record(tx, { type: 'user.unlocked', userId: user.id, data: { user: publicUser(fresh), reason: 'lock_expired' } }, systemMeta);
+      }
+      return count === 1;
+    });
+    if (done) outbox.committed();
+    return true;
+  }
+
+  /** Throws the error that explains why this user cannot try a secret now. */
+  function refuse(user: User): never {
+    if (user.state === 'LOCKED') throw new UserLockedError(user.lockedUntil);
+    if (user.state === 'INACTIVE') throw new UserInactiveError();
+    // Active, but every slot is held by attempts still in flight.
+    throw new TooManyAttemptsError(new Date(clock.now().getTime() + 1000));
+  }
+
+  async function lockByPolicy(userId: string, counter: AttemptCounter, meta: RequestMeta): Promise<boolean> {
+    const lockedUntil = policy.durationSeconds > 0 ? new Date(clock.now().getTime() + policy.durationSeconds * 1000) : null;
+    const locked = await db.$transaction(async (tx) => {
+      const { count } = await tx.user.updateMany({
+        where: { id: userId, state: 'ACTIVE' },
+        data: { state: 'LOCKED', lockedReason: reasons[counter], lockedUntil },
+      });
+      if (count === 1) {
+        const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
+        await outbox.record(
+          tx,
+          { type: 'user.locked', userId, data: { user: publicUser(user), reason: reasons[counter], lockedUntil: lockedUntil?.toISOString() ?? null } },
+          meta,
+        );
+      }
+      return count === 1;
+    });
+    if (locked) outbox.committed();
+    return locked;
+  }
+
+  return {
+    /**
+     * Checks the user may try a secret and reserves one attempt.
+     * Throws UserNotFoundError, UserLockedError, UserInactiveError or TooManyAttemptsError.
+     */
+    async beginAttempt(userId: string, counter: AttemptCounter): Promise<Attempt> {
+      const field = fields[counter];
+      const limit = limitOf(counter);
+      let user = await db.user.findUnique({ where: { id: userId } });
+      if (!user) throw new UserNotFoundError(userId);
+      if (await expireLock(user)) user = await db.user.findUniqueOrThrow({ where: { id: userId } });
+      if (user.state !== 'ACTIVE') refuse(user);
+      if (limit > 0) {
+        const { count } = await db.user.updateMany({
+          where: { id: userId, state: 'ACTIVE', [field]: { lt: limit } },
+          data: { [field]: { increment: 1 } },
+        });
+        if (count === 0) {
+          const now = await db.user.findUnique({ where: { id: userId } });
+          if (!now) throw new UserNotFoundError(userId);
+          refuse(now);
+        }
+      }
+      const reserved = user;
+      return {
+        user: reserved,
+        async succeeded() {
+          if (limit > 0) await db.user.updateMany({ where: { id: userId }, data: { [field]: 0 } });
+        },
+        async failed(meta) {
+          if (limit === 0) return { remainingAttempts: null, locked: false };
+          const row = await db.user.findUnique({ where: { id: userId }, select: { [field]: true } as never });
+          const used = (row as Record<string, number> | null)?.[field] ?? limit;
+          if (used >= limit) {
+            await lockByPolicy(userId, counter, meta);
+            return { remainingAttempts: 0, locked: true };
+          }
+          return { remainingAttempts: limit - used, locked: false };
+        },
+      };
+    },
+
+    /** Like beginAttempt's checks without reserving: for operations that try no secret. */
+    async assertCanAct(userId: string): Promise<User> {
+      let user = await db.user.findUnique({ where: { id: userId } });
+      if (!user) throw new UserNotFoundError(userId);
+      if (await expireLock(user)) user = await db.user.findUniqueOrThrow({ where: { id: userId } });
+      if (user.state !== 'ACTIVE') refuse(user);
+      return user;
+    },
+  };
+}
