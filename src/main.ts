@@ -35,19 +35,21 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
 async function start(options: { port?: string; host?: string }) {
   const cfg = config({ PORT: options.port, HOST: options.host });
   const app = await createApp(cfg);
-  const { url } = await app.start();
-  say(`Portcullis is running on ${cfg.database.provider === 'sqlite' ? `SQLite (${cfg.database.url})` : 'PostgreSQL'}.`);
-  say(`GraphQL endpoint: ${url}${cfg.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
+  // Before listening, so the key is on screen by the time the gateway answers.
+  let keyNote: string;
   if (cfg.bootstrapApiKey) {
-    say('API key: PORTCULLIS_BOOTSTRAP_API_KEY from the environment is accepted.');
+    keyNote = 'API key: PORTCULLIS_BOOTSTRAP_API_KEY from the environment is accepted.';
   } else if ((await app.services.apiKeys.listApiKeys()).length === 0) {
     // First start: make a key so the gateway is usable at once; it is shown only now.
     const created = await app.services.apiKeys.createApiKey('bootstrap');
-    say(`Bootstrap API key (shown once; keep it, it is stored only as a hash):\n  ${created.key}`);
-    say('Send it as the header  Authorization: Bearer <key>');
+    keyNote = `Bootstrap API key (shown once; keep it, it is stored only as a hash):\n  ${created.key}\nSend it as the header  Authorization: Bearer <key>`;
   } else {
-    say('API keys exist already; create another with: portcullis api-key create --name NAME');
+    keyNote = 'API keys exist already; create another with: portcullis api-key create --name NAME';
   }
+  say(`Portcullis on ${cfg.database.provider === 'sqlite' ? `SQLite (${cfg.database.url})` : 'PostgreSQL'}.`);
+  say(keyNote);
+  const { url } = await app.start();
+  say(`GraphQL endpoint: ${url}${cfg.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
   let stopping = false;
   const shutdown = (signal: string) => {
     if (stopping) return;

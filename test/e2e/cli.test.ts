@@ -1,0 +1,183 @@
+/**
+ * The real command, as a user runs it: `portcullis start` on a free port,
+ * operations over HTTP with the bootstrap key, the management commands, and
+ * configuration errors.
+ */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { BOOTSTRAP_KEY, ENCRYPTION_KEY } from '../helpers/app.js';
+import { postGraphql, runCli, startGateway, type Gateway } from '../helpers/process.js';
+
+let db: TestDatabase;
+let gateway: Gateway;
+let env: Record<string, string>;
+
+beforeAll(async () => {
+  db = await freshDatabase();
+  env = {
+    DATABASE_URL: db.url,
+    PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-cli-')),
+    PORTCULLIS_BOOTSTRAP_API_KEY: BOOTSTRAP_KEY,
+    PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY,
+    HOST: '127.0.0.1',
+  };
+  gateway = await startGateway(env);
+});
+
+afterAll(async () => {
+  await gateway?.stop();
+  await db?.drop();
+});
+
+describe('portcullis start', () => {
+  it('creates, locks and reads a user over HTTP with the bootstrap key', async () => {
+    const created = await postGraphql(gateway.url, 'mutation($e: String) { createUser(input: { email: $e }) { ... on CreateUserSuccess { user { id } } } }', { e: 'e2e@example.com' }, BOOTSTRAP_KEY);
+    const id = created.body.data.createUser.user.id as string;
+    expect(id).toMatch(/^usr_/);
+    const locked = await postGraphql(gateway.url, 'mutation($id: ID!) { lockUser(input: { userId: $id }) { __typename ... on LockUserSuccess { user { state } } } }', { id }, BOOTSTRAP_KEY);
+    expect(locked.body.data.lockUser).toEqual({ __typename: 'LockUserSuccess', user: { state: 'LOCKED' } });
+    const read = await postGraphql(gateway.url, 'query($id: ID!) { user(id: $id) { email state } }', { id }, BOOTSTRAP_KEY);
+    expect(read.body.data.user).toEqual({ email: 'e2e@example.com', state: 'LOCKED' });
+    expect(read.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('answers UNAUTHENTICATED without a key, and with a wrong one', async () => {
+    for (const token of [undefined, 'wrong-key-wrong-key-wrong-key']) {
+      const res = await postGraphql(gateway.url, '{ users(first: 1) { totalCount } }', {}, token);
+      expect(res.status).toBe(401);
+      expect(res.body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+      expect(res.body.data ?? null).toBeNull();
+    }
+  });
+
+  it('allows anonymous introspection in development', async () => {
+    const res = await postGraphql(gateway.url, '{ __schema { queryType { name } } }');
+    expect(res.body.data.__schema.queryType.name).toBe('Query');
+  });
+
+  it('serves GraphiQL from the package, not from a CDN, and the health probes', async () => {
+    const page = await fetch(gateway.url, { headers: { accept: 'text/html' } });
+    const html = await page.text();
+    expect(page.status).toBe(200);
+    expect(html).toContain('<title>Portcullis</title>');
+    expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
+    expect(await (await fetch(`${gateway.origin}/healthz`)).json()).toEqual({ status: 'ok' });
+    expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toEqual({ status: 'ready' });
+  });
+
+  it('on SIGTERM finishes a request in flight, then exits with code 0', async () => {
+    const second = await startGateway(env);
+    const body = JSON.stringify({ query: '{ users(first: 1) { totalCount } }' });
+    const { origin } = new URL(second.url);
+    // A request whose body is still arriving when the signal comes.
+    let sent!: () => void;
+    const response = new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request(second.url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), authorization: `Bearer ${BOOTSTRAP_KEY}` } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.on('error', reject);
+      req.write(body.slice(0, 10));
+      sent = () => req.end(body.slice(10));
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    const exited = second.stop('SIGTERM');
+    // New connections are refused or told "draining" while the old one finishes.
+    const probe = await fetch(`${origin}/healthz`).then((r) => r.status, () => 'refused');
+    expect([503, 'refused']).toContain(probe);
+    sent();
+    const done = await response;
+    expect(done.status).toBe(200);
+    expect(JSON.parse(done.text).data.users.totalCount).toBeGreaterThanOrEqual(0);
+    expect(await exited).toBe(0);
+    expect(second.stdout()).toContain('portcullis stopped');
+  });
+});
+
+describe('first start without a bootstrap key', () => {
+  it('prints an API key once, which then works, and the next start does not print another', async () => {
+    const own = await freshDatabase();
+    const ownEnv = { DATABASE_URL: own.url, PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-first-')), PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY };
+    try {
+      const first = await startGateway(ownEnv);
+      const key = /pck_[A-Za-z0-9_-]+/.exec(first.stderr())?.[0];
+      expect(key).toBeDefined();
+      expect(first.stdout()).not.toContain(key!);
+      const res = await postGraphql(first.url, '{ users(first: 1) { totalCount } }', {}, key);
+      expect(res.body.data.users.totalCount).toBe(0);
+      await first.stop();
+      const again = await startGateway(ownEnv);
+      expect(again.stderr()).not.toMatch(/pck_/);
+      expect(again.stderr()).toContain('API keys exist already');
+      await again.stop();
+    } finally {
+      await own.drop();
+    }
+  });
+});
+
+describe('management commands', () => {
+  it('creates, lists and revokes API keys; a revoked key stops working', async () => {
+    const created = runCli(['api-key', 'create', '--name', 'billing backend'], env);
+    expect(created.status).toBe(0);
+    const key = created.stdout.trim();
+    expect(key).toMatch(/^pck_[A-Za-z0-9_-]{43}$/);
+    const id = /(key_[0-9a-z]+)/.exec(created.stderr)![1];
+    const ok = await postGraphql(gateway.url, '{ users(first: 1) { totalCount } }', {}, key);
+    expect(ok.status).toBe(200);
+    const listed = runCli(['api-key', 'list'], env);
+    expect(listed.stdout).toContain(id);
+    expect(listed.stdout).toContain('billing backend');
+    expect(listed.stdout).not.toContain(key);
+    expect(listed.stdout).toMatch(new RegExp(`${id}\\tbilling backend\\tactive\\tcreated [^\\t]+\\tlast used 20`));
+    expect(runCli(['api-key', 'revoke', id], env).status).toBe(0);
+    const refused = await postGraphql(gateway.url, '{ users(first: 1) { totalCount } }', {}, key);
+    expect(refused.body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    const again = runCli(['api-key', 'revoke', id], env);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('No active API key');
+  });
+
+  it('migrate is idempotent', () => {
+    const r = runCli(['migrate'], env);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/up to date: \d+ migrations applied/);
+  });
+
+  it('print-schema prints the committed schema.graphql', () => {
+    const r = runCli(['print-schema'], {});
+    expect(r.stdout).toBe(readFileSync(path.resolve(import.meta.dirname, '..', '..', 'schema.graphql'), 'utf8'));
+  });
+
+  it('has --help for every command', () => {
+    for (const args of [['--help'], ['start', '--help'], ['migrate', '--help'], ['api-key', 'create', '--help'], ['api-key', 'list', '--help'], ['api-key', 'revoke', '--help'], ['print-schema', '--help']]) {
+      const r = runCli(args, {});
+      expect(r.status, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(/Usage: portcullis/);
+    }
+    expect(runCli(['--help'], {}).stdout).toContain('DATABASE_URL');
+  });
+});
+
+describe('configuration errors', () => {
+  it.each([
+    [{ PORT: 'eighty' }, 'PORT'],
+    [{ DATABASE_URL: 'mysql://localhost/x' }, 'DATABASE_URL'],
+    [{ PORTCULLIS_ENCRYPTION_KEY: 'short' }, 'PORTCULLIS_ENCRYPTION_KEY'],
+    [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ PORTCULLIS_GRAPHIQL: 'maybe' }, 'PORTCULLIS_GRAPHIQL'],
+    [{ DATABASE_URL: 'postgresql://127.0.0.1/x' }, 'PORTCULLIS_ENCRYPTION_KEY'],
+  ])('stops with exit code 2 and one line naming the variable: %o', (bad, variable) => {
+    const r = runCli(['start'], { PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-bad-')), ...bad });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(new RegExp(`^portcullis: configuration error: ${variable}: `));
+    expect(r.stderr).not.toMatch(/\bat \S+:\d+/);
+  });
+});

@@ -1,0 +1,82 @@
+/** Runs the real `portcullis` command as a child process, as a user would. */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+
+const bin = path.resolve(import.meta.dirname, '..', '..', 'bin', 'portcullis.mjs');
+
+export interface CliResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export function runCli(args: string[], env: Record<string, string>): CliResult {
+  const r = spawnSync(process.execPath, [bin, ...args], { env: { ...cleanEnv(), ...env }, encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The parent's environment without test-runner and database variables that would leak in. */
+function cleanEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith('VITEST') && !k.startsWith('PORTCULLIS_') && k !== 'DATABASE_URL' && k !== 'NODE_ENV') env[k] = v;
+  }
+  return env;
+}
+
+export interface Gateway {
+  child: ChildProcess;
+  url: string;
+  origin: string;
+  stderr: () => string;
+  stdout: () => string;
+  /** Sends a signal and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts `portcullis start` on a free port and resolves once it listens. */
+export async function startGateway(env: Record<string, string>, args: string[] = []): Promise<Gateway> {
+  const child = spawn(process.execPath, [bin, 'start', '--port', '0', ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}\n${out}`)), 60_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /"url":"(http:\/\/[^"]+)","database"/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited with ${code}:\n${err}\n${out}`));
+    });
+  });
+  return {
+    child,
+    url,
+    origin: new URL(url).origin,
+    stderr: () => err,
+    stdout: () => out,
+    stop(signal = 'SIGTERM') {
+      return new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      });
+    },
+  };
+}
+
+/** POSTs a GraphQL operation over real HTTP. */
+export async function postGraphql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
+}

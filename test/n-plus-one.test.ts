@@ -1,0 +1,74 @@
+/**
+ * No N+1: listing users with their auth methods costs a bounded number of
+ * SQL statements, whatever the page size (plugin-prisma merges selections).
+ */
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { newAuthMethodId } from '../src/services/auth-method-ids.js';
+import { newId } from '../src/ids.js';
+import { graphql } from './gql/index.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+
+const ListWithMethods = graphql(`
+  query ListWithMethods($first: Int!) {
+    users(first: $first, orderBy: { field: EMAIL, direction: ASC }) {
+      totalCount
+      edges {
+        node {
+          id
+          email
+          hasPassword
+          mfaEnabled
+          authMethods {
+            id
+            kind
+            verified
+            lastUsedAt
+            ... on BackupCodesMethod { remaining }
+            ... on OtpSmsMethod { phone }
+          }
+        }
+      }
+    }
+  }
+`);
+
+let t: TestApp;
+const queries: string[] = [];
+
+beforeAll(async () => {
+  t = await createTestApp({ onQuery: (sql) => queries.push(sql) });
+  const db = t.app.database.client;
+  for (let i = 0; i < 50; i++) {
+    const id = newId('User');
+    const email = `n${String(i).padStart(2, '0')}@example.com`;
+    await db.user.create({ data: { id, email, emailNormalized: email, phone: '+14155550123' } });
+    await db.authMethod.createMany({
+      data: [
+        { id: newAuthMethodId('PASSWORD'), userId: id, kind: 'PASSWORD', slot: `${id}:PASSWORD`, verified: true, secret: '$argon2id$placeholder' },
+        { id: newAuthMethodId('TOTP'), userId: id, kind: 'TOTP', slot: `${id}:TOTP`, verified: i % 2 === 0 },
+        { id: newAuthMethodId('BACKUP_CODES'), userId: id, kind: 'BACKUP_CODES', slot: `${id}:BACKUP_CODES`, verified: true },
+        { id: newAuthMethodId('OTP_SMS'), userId: id, kind: 'OTP_SMS', slot: `${id}:OTP_SMS`, verified: true },
+      ],
+    });
+  }
+});
+afterAll(() => t.close());
+
+it('lists 50 users with their auth methods in a bounded number of queries', async () => {
+  queries.length = 0;
+  const data = await t.run(ListWithMethods, { first: 50 });
+  const nodes = data.users.edges.map((e) => e.node);
+  expect(nodes).toHaveLength(50);
+  expect(data.users.totalCount).toBe(50);
+  expect(nodes[0]).toMatchObject({ email: 'n00@example.com', hasPassword: true, mfaEnabled: true });
+  expect(nodes[0].authMethods.map((m) => m.kind).sort()).toEqual(['BACKUP_CODES', 'OTP_SMS', 'PASSWORD', 'TOTP']);
+  expect(nodes[0].authMethods.find((m) => m.kind === 'OTP_SMS')).toMatchObject({ phone: '+1 ••• ••• 0123' });
+  // Reads only: the page, its relations and counts, and totalCount. API-key checks touch no table for the bootstrap key.
+  const selects = queries.filter((q) => /^\s*SELECT/i.test(q));
+  expect(selects.length).toBeLessThanOrEqual(8);
+
+  // The same operation for 5 users costs the same number of statements: no per-row queries.
+  queries.length = 0;
+  await t.run(ListWithMethods, { first: 5 });
+  expect(queries.filter((q) => /^\s*SELECT/i.test(q)).length).toBe(selects.length);
+});
