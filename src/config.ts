@@ -110,6 +110,9 @@ const envSchema = z.object({
   PORTCULLIS_PASSKEY_DEMO: bool.default(false),
 });
 
+/** Every variable name the gateway reads. */
+export const variableNames = Object.keys(envSchema.shape);
+
 export type DatabaseProvider = 'sqlite' | 'postgresql';
 
 export interface Config {

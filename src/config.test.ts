@@ -1,0 +1,62 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configVariables, loadConfig, variableNames } from './config.js';
+
+describe('loadConfig', () => {
+  it('serves one machine with no setup', () => {
+    const c = loadConfig({});
+    expect(c.database.provider).toBe('sqlite');
+    expect(c.database.url).toBe(`file:${path.resolve('data', 'portcullis.db')}`);
+    expect(c).toMatchObject({ host: '127.0.0.1', port: 4000, graphiql: true, env: 'development' });
+    expect(c.lockout).toEqual({ passwordAttempts: 10, codeAttempts: 10, durationSeconds: 3600 });
+    expect(c.passwords.argon2).toEqual({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+    expect(c.webhooks.retryScheduleSeconds).toEqual([0, 5, 300, 1800, 7200, 18000, 36000, 36000]);
+    expect(Object.isFrozen(c)).toBe(true);
+  });
+
+  it('switches to PostgreSQL by URL and then requires a shared encryption key', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgresql://db/portcullis' })).toThrow(ConfigError);
+    const key = Buffer.alloc(32, 1).toString('hex');
+    const c = loadConfig({ DATABASE_URL: 'postgresql://db/portcullis', PORTCULLIS_ENCRYPTION_KEY: key });
+    expect(c.database.provider).toBe('postgresql');
+    expect(c.encryptionKey).toEqual(Buffer.alloc(32, 1));
+  });
+
+  it('treats empty variables as unset', () => {
+    expect(loadConfig({ PORT: '', REDIS_URL: '' })).toMatchObject({ port: 4000, redisUrl: undefined });
+  });
+
+  it.each([
+    ['PORT', '70000'],
+    ['PORTCULLIS_ENCRYPTION_KEY', 'c2hvcnQ='],
+    ['PORTCULLIS_BOOTSTRAP_API_KEY', 'too-short'],
+    ['REDIS_URL', 'http://cache'],
+    ['PORTCULLIS_WEBHOOK_RETRY_SCHEDULE', '0,5,soon'],
+    ['PORTCULLIS_DEFAULT_PHONE_REGION', 'usa'],
+  ])('names the variable in the error: %s=%s', (name, value) => {
+    try {
+      loadConfig({ [name]: value });
+      expect.unreachable();
+    } catch (error) {
+      expect(error).toBeInstanceOf(ConfigError);
+      expect((error as ConfigError).variable).toBe(name);
+    }
+  });
+
+  it('refuses a minimum password length above the maximum', () => {
+    expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
+  });
+
+  it('lists every variable it reads in the help text', () => {
+    const documented = configVariables.flatMap(([names]) => names.split(' / '));
+    expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);
+  });
+
+  it('documents every variable in the README', () => {
+    const readme = readFileSync(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
+    for (const [names] of configVariables) {
+      for (const name of names.split(' / ')) expect(readme, name).toContain(`\`${name}\``);
+    }
+  });
+});
