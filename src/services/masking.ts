@@ -1,3 +1,5 @@
+import { parsePhoneNumberFromString } from 'libphonenumber-js';
+
 /** Masked contact details for display, so a screen or a log shows which address without revealing it. */
 
 /** `jane.doe@example.com` → `j•••@example.com` */
@@ -8,11 +10,10 @@ export function maskEmail(email: string | null | undefined): string | null {
   return `${email[0]}•••${email.slice(at)}`;
 }
 
-/** `+14155550123` → `+1 ••• ••• 0123`: the country code and the last four digits. */
+/** `+14155550123` → `+1 ••• ••• 0123`: the country calling code and the last four digits. */
 export function maskPhone(phone: string | null | undefined): string | null {
   if (!phone) return null;
-  const digits = phone.replace(/\D/g, '');
-  const last = digits.slice(-4);
-  const country = phone.startsWith('+1') ? '1' : digits.slice(0, Math.max(1, Math.min(3, digits.length - 8)));
-  return `+${country} ••• ••• ${last}`;
+  const last = phone.replace(/\D/g, '').slice(-4);
+  const country = parsePhoneNumberFromString(phone)?.countryCallingCode;
+  return country ? `+${country} ••• ••• ${last}` : `••• ${last}`;
 }
