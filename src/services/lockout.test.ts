@@ -49,6 +49,9 @@ describe('lockout', () => {
     const granted = results.filter((r) => r.status === 'fulfilled');
     expect(granted).toHaveLength(3);
     for (const r of results) if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(TooManyAttemptsError);
+    // Reservations never resolved (a crash mid-check) count as failures once they are stale.
+    clock.advance(61_000);
+    await expect(lockout.beginAttempt(id, 'password')).rejects.toBeInstanceOf(UserLockedError);
   });
 
   it('refuses inactive and unknown users', async () => {

@@ -21,6 +21,8 @@ export type AttemptCounter = 'password' | 'code';
 
 const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const;
 const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_codes' } as const;
+/** No verification takes this long: reservations older than this were abandoned. */
+const STALE_RESERVATION_MS = 60_000;
 
 export interface LockoutPolicy {
   passwordAttempts: number;
@@ -104,11 +106,19 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
       if (limit > 0) {
         const { count } = await db.user.updateMany({
           where: { id: userId, state: 'ACTIVE', [field]: { lt: limit } },
-          data: { [field]: { increment: 1 } },
+          // updatedAt from our clock: stale reservations are judged by it.
+          data: { [field]: { increment: 1 }, updatedAt: clock.now() },
         });
         if (count === 0) {
           const now = await db.user.findUnique({ where: { id: userId } });
           if (!now) throw new UserNotFoundError(userId);
+          // Slots still held long after any request could be running were never
+          // resolved (a crash mid-check): count them as failures, failing closed.
+          if (now.state === 'ACTIVE' && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {
+            await lockByPolicy(userId, counter, systemMeta);
+            const locked = await db.user.findUnique({ where: { id: userId } });
+            if (locked) refuse(locked);
+          }
           refuse(now);
         }
       }
