@@ -21,6 +21,7 @@ export const ErrorCode = {
   WEAK_PASSWORD: 'WEAK_PASSWORD',
   INVALID_STATE: 'INVALID_STATE',
   NOT_FOUND: 'NOT_FOUND',
+  INVALID_TOKEN: 'INVALID_TOKEN',
   DELIVERY_FAILED: 'DELIVERY_FAILED',
 } as const;
 
@@ -159,6 +160,14 @@ export class DeliveryFailedError extends PortcullisError {
   readonly code = ErrorCode.DELIVERY_FAILED;
   constructor(readonly channel: string) {
     super(`The message could not be delivered by ${channel}.`);
+  }
+}
+
+/** A refresh or MFA token that is unknown, expired, revoked or reused: the client must sign in again. */
+export class InvalidTokenError extends PortcullisError {
+  readonly code = ErrorCode.INVALID_TOKEN;
+  constructor(readonly tokenKind: string) {
+    super(`The ${tokenKind} is invalid, expired or revoked; sign in again.`);
   }
 }
 

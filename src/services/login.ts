@@ -1,0 +1,196 @@
+/**
+ * Sign-in: identifier + password, then (for users with a second factor) an
+ * MFA step-up, ending in a session.
+ *
+ * Enumeration: an unknown identifier, a user without a password and a wrong
+ * password all get the same IncorrectPasswordError (without the attempts
+ * counter, which only a real user has), and all cost one password hash: the
+ * unknown case verifies against the password service's dummy hash.
+ * A locked or deactivated user is still told so (the lockout would reveal it
+ * anyway); that is the usual trade-off, and only after a policy lock.
+ *
+ * Password and code checks, attempt counting and lockout belong to the
+ * credentials services; this module only orchestrates them.
+ */
+import { isIP } from 'node:net';
+import type { Db } from '../db/client.js';
+import type { Outbox, RequestMeta } from '../events/outbox.js';
+import type { Clock } from './clock.js';
+import {
+  CodeAlreadyUsedError,
+  IncorrectCodeError,
+  IncorrectPasswordError,
+  InvalidInputError,
+  NoPasswordError,
+  UserInactiveError,
+  UserLockedError,
+  UserNotFoundError,
+} from './errors.js';
+import type { MfaMethod, MfaService } from './mfa.js';
+import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from './sessions.js';
+
+/** The credential checks login needs, provided by the credentials and OTP services. */
+export interface LoginVerifiers {
+  /** Checks a password with lockout counting; throws IncorrectPasswordError, NoPasswordError, UserNotFoundError, … */
+  verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
+  /** Checks a TOTP or backup code with lockout counting and replay protection. */
+  verifyTotp(userId: string, code: string, meta: RequestMeta): Promise<{ kind: 'TOTP' | 'BACKUP_CODE' }>;
+  /** Checks a sign-in one-time code sent by SMS or email; absent until the OTP service exists. */
+  verifyOtp?(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
+  /** Sends a sign-in one-time code by SMS or email; absent until the OTP service exists. */
+  sendOtp?(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
+}
+
+export interface LoginInput {
+  /** An email address or a username, compared case-insensitively. */
+  identifier: string;
+  password: string;
+  device?: SessionDevice | null;
+}
+
+export type LoginOutcome =
+  | ({ kind: 'session' } & SessionTokens)
+  | { kind: 'mfa_required'; userId: string; mfaToken: string; methods: MfaMethod[]; expiresAt: Date };
+
+/** A user id that never exists: login checks unknown identifiers against it, so they cost a dummy hash. */
+const NO_SUCH_USER = 'usr_00000000000000000000000000';
+
+const loginMethodOf: Record<MfaMethod, LoginMethod> = {
+  TOTP: 'totp',
+  BACKUP_CODE: 'backup_code',
+  SMS: 'otp_sms',
+  EMAIL: 'otp_email',
+  PASSKEY: 'passkey',
+};
+
+export type LoginService = ReturnType<typeof createLoginService>;
+
+export function createLoginService(deps: {
+  db: Db;
+  clock: Clock;
+  outbox: Outbox;
+  sessions: SessionService;
+  mfa: MfaService;
+  verifiers: LoginVerifiers;
+}) {
+  const { db, outbox, sessions, mfa, verifiers } = deps;
+
+  /** The device a session is opened from: as given by the calling app, else the request's own. */
+  function deviceOf(given: SessionDevice | null | undefined, meta: RequestMeta): SessionDevice {
+    const ip = given?.ip?.trim() || meta.ip || null;
+    if (given?.ip && !isIP(given.ip.trim())) throw new InvalidInputError('device.ip', 'Not an IPv4 or IPv6 address.');
+    const userAgent = given?.userAgent?.trim() || meta.userAgent || null;
+    const name = given?.name?.trim() || null;
+    if (name && name.length > 200) throw new InvalidInputError('device.name', 'A device name has at most 200 characters.');
+    return { name, ip, userAgent };
+  }
+
+  async function findUserId(identifier: string): Promise<string | null> {
+    const normalized = identifier.trim().toLowerCase();
+    if (!normalized || normalized.length > 254) return null;
+    const where = normalized.includes('@') ? { emailNormalized: normalized } : { usernameNormalized: normalized };
+    const user = await db.user.findUnique({ where, select: { id: true } });
+    return user?.id ?? null;
+  }
+
+  async function recordLoginFailed(userId: string, data: Record<string, unknown>, meta: RequestMeta) {
+    await db.$transaction((tx) => outbox.record(tx, { type: 'user.login_failed', userId, data }, meta));
+    outbox.committed();
+  }
+
+  return {
+    deviceOf,
+
+    /**
+     * Checks the identifier and password. Returns a session, or an MFA
+     * challenge when the user has a verified second factor. Throws
+     * IncorrectPasswordError (also for unknown identifiers), UserLockedError,
+     * UserInactiveError, TooManyAttemptsError or InvalidInputError.
+     */
+    async login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
+      const device = deviceOf(input.device, meta);
+      const password = typeof input.password === 'string' ? input.password : '';
+      const userId = await findUserId(input.identifier ?? '');
+      if (!userId) {
+        // Same work as a real check: the password service hashes against its dummy.
+        await verifiers.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
+        throw new IncorrectPasswordError(null);
+      }
+      try {
+        await verifiers.verifyPassword(userId, password, meta);
+      } catch (error) {
+        if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
+          if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
+          throw new IncorrectPasswordError(null);
+        }
+        if (error instanceof UserLockedError || error instanceof UserInactiveError) {
+          await recordLoginFailed(userId, { reason: error instanceof UserLockedError ? 'locked' : 'inactive' }, meta);
+        }
+        throw error;
+      }
+      const methods = await mfa.availableMethods(userId);
+      if (methods.length > 0) {
+        const challenge = await mfa.createChallenge(userId, device);
+        return { kind: 'mfa_required', userId, methods, ...challenge };
+      }
+      return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password')) };
+    },
+
+    /**
+     * Finishes an MFA login with a TOTP code, a backup code, or a one-time
+     * code sent by SMS or email. A wrong code leaves the MFA token usable
+     * (within its lifetime and the lockout's code limit); a success consumes
+     * it. Throws InvalidTokenError, CodeExpiredError, CodeAlreadyUsedError
+     * (token or code reused), IncorrectCodeError, InvalidInputError (a method
+     * the user does not have), UserLockedError, UserInactiveError,
+     * TooManyAttemptsError.
+     */
+    async completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SessionTokens> {
+      const challenge = await mfa.peekChallenge(input.mfaToken);
+      const { userId } = challenge;
+      if (input.method === 'PASSKEY') {
+        throw new InvalidInputError('method', 'A passkey step-up is finished with the WebAuthn authentication operations, not with a code.');
+      }
+      const available = await mfa.availableMethods(userId);
+      if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
+      let method: LoginMethod = loginMethodOf[input.method];
+      try {
+        if (input.method === 'TOTP' || input.method === 'BACKUP_CODE') {
+          const result = await verifiers.verifyTotp(userId, input.code, meta);
+          method = loginMethodOf[result.kind];
+        } else {
+          if (!verifiers.verifyOtp) throw new InvalidInputError('method', 'One-time codes by SMS or email are not available on this gateway.');
+          await verifiers.verifyOtp(userId, input.method, input.code, meta);
+        }
+      } catch (error) {
+        if (error instanceof IncorrectCodeError || error instanceof CodeAlreadyUsedError) {
+          await recordLoginFailed(userId, { reason: 'incorrect_code', method: input.method }, meta);
+        }
+        throw error;
+      }
+      await mfa.consumeChallenge(input.mfaToken);
+      return sessions.createSession(userId, challenge.device, meta, method);
+    },
+
+    /**
+     * Finishes an MFA login whose factor was checked elsewhere (a passkey
+     * assertion verified by the WebAuthn service for this challenge's user).
+     */
+    async completeVerifiedMfaLogin(mfaToken: string, userId: string, method: LoginMethod, meta: RequestMeta): Promise<SessionTokens> {
+      const live = await mfa.peekChallenge(mfaToken);
+      if (live.userId !== userId) throw new InvalidInputError('mfaToken', 'The MFA token belongs to another sign-in.');
+      const challenge = await mfa.consumeChallenge(mfaToken);
+      return sessions.createSession(userId, challenge.device, meta, method);
+    },
+
+    /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */
+    async sendMfaOtp(input: { mfaToken: string; channel: 'SMS' | 'EMAIL' }, meta: RequestMeta) {
+      const { userId, expiresAt } = await mfa.peekChallenge(input.mfaToken);
+      const available = await mfa.availableMethods(userId);
+      if (!available.includes(input.channel)) throw new InvalidInputError('channel', 'This user has no such second factor.');
+      if (!verifiers.sendOtp) throw new InvalidInputError('channel', 'One-time codes by SMS or email are not available on this gateway.');
+      const sent = await verifiers.sendOtp(userId, input.channel, meta);
+      return { ...sent, mfaTokenExpiresAt: expiresAt };
+    },
+  };
+}
