@@ -3,6 +3,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { builder } from './builder.js';
 import './types/errors.js';
 import './types/auth-method.js';
+import './types/credentials.js';
 import './types/event.js';
 import './types/user.js';
 import './types/webhook-app.js';

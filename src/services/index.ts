@@ -7,9 +7,14 @@ import type { Db } from '../db/client.js';
 import { createOutbox } from '../events/outbox.js';
 import type { Logger } from '../logger.js';
 import { createApiKeyService } from './api-keys.js';
+import { createAuthMethodService } from './auth-methods.js';
+import { createBackupCodeService } from './backup-codes.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLockoutService } from './lockout.js';
 import { createOneTimeCodeService } from './one-time-codes.js';
+import { createPasswordHasher } from './password-hashing.js';
+import { createPasswordService } from './passwords.js';
+import { createTotpService } from './totp.js';
 import { createUserService } from './users.js';
 
 export interface ServiceDeps {
@@ -31,6 +36,8 @@ export function createServices(deps: ServiceDeps) {
   const outbox = createOutbox({ now: () => clock.now(), onCommitted: deps.onEventsCommitted });
   const lockout = createLockoutService({ db, outbox, clock, policy: config.lockout });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
+  const passwordHasher = createPasswordHasher(config.passwords.argon2);
+  const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
   return {
     clock,
     outbox,
@@ -38,5 +45,10 @@ export function createServices(deps: ServiceDeps) {
     codes,
     users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
+    passwordHasher,
+    passwords: createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords }),
+    backupCodes,
+    totp: createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp }),
+    authMethods: createAuthMethodService({ db, outbox }),
   };
 }

@@ -151,11 +151,13 @@ export function createUserService(deps: { db: Db; provider: DatabaseProvider; ou
     findUserById,
     userSearchWhere,
 
-    async createUser(input: ProfileInput, meta: RequestMeta): Promise<User> {
+    /** `andThen` runs in the same transaction (e.g. storing an initial password), so both happen or neither. */
+    async createUser(input: ProfileInput, meta: RequestMeta, andThen?: (tx: Tx, user: User) => Promise<unknown>): Promise<User> {
       const data = profileData(input);
       return inTransaction(async (tx) => {
         const user = await tx.user.create({ data: { id: newId('User'), ...data } });
         await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
+        await andThen?.(tx, user);
         return user;
       });
     },

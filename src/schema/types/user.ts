@@ -122,7 +122,14 @@ const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.
   metadata: t.field({ type: 'JSON' as never, description: 'A JSON object of your own (at most 16 KiB).' }),
 });
 
-const CreateUserInput = builder.inputType('CreateUserInput', { fields: (t) => profileFields(t as never) });
+const CreateUserInput = builder.inputType('CreateUserInput', {
+  fields: (t) => ({
+    ...profileFields(t as never),
+    password: t.string({ description: 'An initial password, checked against the password policy and stored as an argon2id hash.' }),
+    passwordHash: t.string({ description: 'Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256); upgraded to argon2id at the first successful verification.' }),
+    passwordMustChange: t.boolean({ description: 'The user must choose a new password at next sign-in.' }),
+  }),
+});
 const UpdateUserInput = builder.inputType('UpdateUserInput', {
   description: 'Fields left out are unchanged; null clears a field.',
   fields: (t) => ({ userId: t.id({ required: true }), ...profileFields(t as never) }),
@@ -141,10 +148,13 @@ builder.mutationFields((t) => ({
   createUser: t.field({
     type: userSuccess('CreateUserSuccess', 'The user was created.'),
     authScopes: { admin: true },
-    description: 'Creates a user. Emails and usernames are unique, compared case-insensitively.',
-    errors: { types: [E.AlreadyExistsError, E.InvalidInputError] },
+    description: 'Creates a user, optionally with a password or an imported password hash. Emails and usernames are unique, compared case-insensitively.',
+    errors: { types: [E.AlreadyExistsError, E.InvalidInputError, E.WeakPasswordError] },
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.users.createUser(input, ctx.meta)),
+    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, ...profile } }, ctx) => {
+      const storePassword = await ctx.services.passwords.initialPassword({ password, passwordHash, mustChange: passwordMustChange }, ctx.meta);
+      return toUserResult(await ctx.services.users.createUser(profile, ctx.meta, storePassword));
+    },
   }),
   updateUser: t.field({
     type: userSuccess('UpdateUserSuccess', 'The user was updated.'),

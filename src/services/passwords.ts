@@ -1,0 +1,231 @@
+/**
+ * Passwords: set (or import a hash), change with the current password or a
+ * reset code, request a reset code, and verify with the lockout policy.
+ *
+ * A password is the user's PASSWORD auth method; `slot` = "<userId>:PASSWORD"
+ * keeps it a singleton and `secret` holds the hash, never the password.
+ */
+import type { Db, Tx } from '../db/client.js';
+import type { User } from '../db/generated/sqlite/client.js';
+import type { Outbox, RequestMeta } from '../events/outbox.js';
+import type { Clock } from './clock.js';
+import { randomReadableCode } from './crypto.js';
+import { IncorrectPasswordError, InvalidInputError, NoPasswordError, UserNotFoundError, WeakPasswordError } from './errors.js';
+import type { LockoutService } from './lockout.js';
+import type { OneTimeCodeService } from './one-time-codes.js';
+import { identifyHash, importableFormats, type PasswordHasher } from './password-hashing.js';
+import { checkPassword, type PasswordPolicy } from './password-policy.js';
+import { newAuthMethodId } from './auth-method-ids.js';
+import { publicUser } from './users.js';
+
+export const PASSWORD_RESET_PURPOSE = 'password_reset';
+
+/** What an admin gives: a password to hash, or a hash imported from another system. */
+export interface PasswordInput {
+  password?: string | null;
+  passwordHash?: string | null;
+  /** The user must choose a new password at next sign-in. */
+  mustChange?: boolean | null;
+}
+
+/** A checked and hashed password, ready to store inside a transaction. */
+export interface PreparedPassword {
+  hash: string;
+  imported: boolean;
+  mustChange: boolean;
+}
+
+/** Sends a reset code to the user, when a delivery layer exists; returns whether it was sent. */
+export type ResetCodeSender = (user: User, code: string, expiresAt: Date) => Promise<boolean>;
+
+export type PasswordService = ReturnType<typeof createPasswordService>;
+
+export function createPasswordService(deps: {
+  db: Db;
+  outbox: Outbox;
+  clock: Clock;
+  lockout: LockoutService;
+  codes: OneTimeCodeService;
+  hasher: PasswordHasher;
+  policy: PasswordPolicy & { resetTtlSeconds: number };
+  sendResetCode?: ResetCodeSender;
+}) {
+  const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
+  const slotOf = (userId: string) => `${userId}:PASSWORD`;
+
+  function assertStrong(password: string, field = 'password') {
+    if (typeof password !== 'string') throw new InvalidInputError(field, 'A password is required.');
+    const reasons = checkPassword(password, policy);
+    if (reasons.length) throw new WeakPasswordError(reasons);
+  }
+
+  /**
+   * Checks the input and hashes the password (outside any transaction: hashing
+   * takes tens of milliseconds and must not hold a database lock).
+   * Throws WeakPasswordError or InvalidInputError.
+   */
+  async function preparePassword(input: PasswordInput): Promise<PreparedPassword> {
+    const hasPassword = input.password !== undefined && input.password !== null;
+    const hasHash = input.passwordHash !== undefined && input.passwordHash !== null;
+    if (hasPassword === hasHash) throw new InvalidInputError('password', 'Give exactly one of password and passwordHash.');
+    if (hasHash) {
+      if (!identifyHash(input.passwordHash!)) {
+        throw new InvalidInputError('passwordHash', `Not a supported password hash (supported: ${importableFormats}).`);
+      }
+      return { hash: input.passwordHash!, imported: true, mustChange: input.mustChange ?? false };
+    }
+    assertStrong(input.password!);
+    return { hash: await hasher.hash(input.password!), imported: false, mustChange: input.mustChange ?? false };
+  }
+
+  /** Stores a prepared password inside the caller's transaction and records user.password_changed. */
+  async function storePassword(tx: Tx, userId: string, prepared: PreparedPassword, reason: string, meta: RequestMeta): Promise<User> {
+    const now = clock.now();
+    await tx.authMethod.upsert({
+      where: { slot: slotOf(userId) },
+      create: { id: newAuthMethodId('PASSWORD'), userId, kind: 'PASSWORD', slot: slotOf(userId), verified: true, secret: prepared.hash, createdAt: now },
+      update: { secret: prepared.hash, updatedAt: now },
+    });
+    const user = await tx.user.update({
+      where: { id: userId },
+      data: { passwordChangedAt: now, passwordMustChange: prepared.mustChange, failedPasswordAttempts: 0 },
+    });
+    await outbox.record(
+      tx,
+      { type: 'user.password_changed', userId, data: { user: publicUser(user), reason, imported: prepared.imported, mustChange: prepared.mustChange } },
+      meta,
+    );
+    return user;
+  }
+
+  async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    const result = await db.$transaction(fn);
+    outbox.committed();
+    return result;
+  }
+
+  async function recordEvent(event: Parameters<Outbox['record']>[1], meta: RequestMeta) {
+    await inTransaction((tx) => outbox.record(tx, event, meta));
+  }
+
+  /**
+   * Checks a password. Every outcome costs one hash verification: a missing
+   * user or password is checked against a dummy hash with the same parameters,
+   * so timing tells nothing about which users exist. A failure counts towards
+   * the lockout; a success resets the counter and upgrades an old hash.
+   */
+  async function verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<{ user: User; rehashed: boolean }> {
+    let hashed = false;
+    try {
+      const method = await db.authMethod.findUnique({ where: { slot: slotOf(userId) }, select: { id: true, secret: true } });
+      if (!method?.secret) {
+        // Nothing to guess, so no attempt is reserved; the user's state still comes first.
+        await lockout.assertCanAct(userId);
+        throw new NoPasswordError();
+      }
+      // Reserve the attempt before checking the secret (exact counting under concurrency).
+      const attempt = await lockout.beginAttempt(userId, 'password');
+      hashed = true;
+      const ok = await hasher.verify(method.secret, password);
+      if (!ok) {
+        const { remainingAttempts, locked } = await attempt.failed(meta);
+        await recordEvent({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
+        throw new IncorrectPasswordError(remainingAttempts);
+      }
+      await attempt.succeeded();
+      let rehashed = false;
+      const now = clock.now();
+      if (hasher.needsRehash(method.secret)) {
+        const upgraded = await hasher.hash(password);
+        // Conditional: a password set meanwhile wins over our upgrade of the old one.
+        const { count } = await db.authMethod.updateMany({ where: { id: method.id, secret: method.secret }, data: { secret: upgraded, lastUsedAt: now } });
+        rehashed = count === 1;
+      } else {
+        await db.authMethod.update({ where: { id: method.id }, data: { lastUsedAt: now } });
+      }
+      await recordEvent({ type: 'user.password_verified', userId, data: { rehashed } }, meta);
+      return { user: attempt.user, rehashed };
+    } finally {
+      if (!hashed) await hasher.verifyDummy(password);
+    }
+  }
+
+  return {
+    preparePassword,
+    storePassword,
+    verifyPassword,
+
+    /**
+     * For createUser: checks and hashes an initial password (or takes an
+     * imported hash) before the user exists, and returns the step that stores
+     * it inside the user's creation transaction; undefined when none was given.
+     */
+    async initialPassword(input: PasswordInput, meta: RequestMeta): Promise<((tx: Tx, user: User) => Promise<unknown>) | undefined> {
+      if ((input.password ?? null) === null && (input.passwordHash ?? null) === null) return undefined;
+      const prepared = await preparePassword(input);
+      return (tx, user) => storePassword(tx, user.id, prepared, prepared.imported ? 'imported' : 'set', meta);
+    },
+
+    /** An admin sets or replaces a password, or imports a hash. */
+    async setPassword(userId: string, input: PasswordInput, meta: RequestMeta): Promise<User> {
+      const prepared = await preparePassword(input);
+      return inTransaction(async (tx) => {
+        const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
+        if (!exists) throw new UserNotFoundError(userId);
+        return storePassword(tx, userId, prepared, prepared.imported ? 'imported' : 'set', meta);
+      });
+    },
+
+    /**
+     * The user changes their password, proving it with the current password
+     * (counted by the lockout) or with a reset code (single use, expiring).
+     */
+    async changePassword(
+      userId: string,
+      input: { newPassword: string; currentPassword?: string | null; resetCode?: string | null },
+      meta: RequestMeta,
+    ): Promise<User> {
+      const byPassword = input.currentPassword !== undefined && input.currentPassword !== null;
+      const byCode = input.resetCode !== undefined && input.resetCode !== null;
+      if (byPassword === byCode) throw new InvalidInputError('currentPassword', 'Give exactly one of currentPassword and resetCode.');
+      // Check the new password first: a weak one should not spend an attempt or a code.
+      assertStrong(input.newPassword, 'newPassword');
+      if (byPassword) await verifyPassword(userId, input.currentPassword!, meta);
+      else {
+        await lockout.assertCanAct(userId);
+        await codes.consumeCode(userId, PASSWORD_RESET_PURPOSE, input.resetCode!);
+      }
+      const prepared: PreparedPassword = { hash: await hasher.hash(input.newPassword), imported: false, mustChange: false };
+      return inTransaction(async (tx) => {
+        const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
+        if (!exists) throw new UserNotFoundError(userId);
+        return storePassword(tx, userId, prepared, byPassword ? 'changed' : 'reset', meta);
+      });
+    },
+
+    /**
+     * Issues a single-use reset code. It is sent when a delivery layer is
+     * configured; it is returned only when the caller asks (`returnCode`).
+     */
+    async requestPasswordReset(
+      userId: string,
+      options: { returnCode?: boolean | null },
+      meta: RequestMeta,
+    ): Promise<{ user: User; expiresAt: Date; code: string | null; delivered: boolean }> {
+      const user = await lockout.assertCanAct(userId);
+      const returnCode = options.returnCode === true;
+      const { code, expiresAt } = await codes.issueCode({
+        userId,
+        purpose: PASSWORD_RESET_PURPOSE,
+        target: user.email,
+        ttlSeconds: policy.resetTtlSeconds,
+        // 12 readable characters (60 bits): a reset code may travel in a link.
+        generate: () => randomReadableCode(12),
+        ignoreCooldown: returnCode,
+      });
+      const delivered = deps.sendResetCode ? await deps.sendResetCode(user, code, expiresAt) : false;
+      await recordEvent({ type: 'user.password_reset_requested', userId, data: { user: publicUser(user), expiresAt: expiresAt.toISOString(), delivered } }, meta);
+      return { user, expiresAt, code: returnCode ? code : null, delivered };
+    },
+  };
+}
