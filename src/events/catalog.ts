@@ -34,6 +34,7 @@ export const eventTypes = [
   'user.passkey_added',
   'user.passkey_removed',
   'user.passkey_counter_regressed',
+  'user.passkey_verified',
   'user.logged_in',
   'user.login_failed',
   'user.session_revoked',

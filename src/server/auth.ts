@@ -11,6 +11,11 @@ import type { Context, Viewer } from '../schema/context.js';
 /** Root fields anyone may call without a key (public sign-in operations register here). */
 export const publicRootFields = new Set<string>(['__schema', '__type', '__typename']);
 
+// Passkey sign-in and registration links: the signed response or the link code is what proves the caller.
+for (const field of ['startPasskeyAuthentication', 'verifyPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']) {
+  publicRootFields.add(field);
+}
+
 export function bearerToken(header: string | null | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
   return match?.[1];

@@ -23,6 +23,7 @@ export const ErrorCode = {
   NOT_FOUND: 'NOT_FOUND',
   INVALID_TOKEN: 'INVALID_TOKEN',
   DELIVERY_FAILED: 'DELIVERY_FAILED',
+  WEBAUTHN_VERIFICATION_FAILED: 'WEBAUTHN_VERIFICATION_FAILED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -168,6 +169,28 @@ export class InvalidTokenError extends PortcullisError {
   readonly code = ErrorCode.INVALID_TOKEN;
   constructor(readonly tokenKind: string) {
     super(`The ${tokenKind} is invalid, expired or revoked; sign in again.`);
+  }
+}
+
+/** Why a WebAuthn ceremony was refused: stable values, safe to show (nothing secret). */
+export const WebAuthnFailureReason = [
+  'CHALLENGE_NOT_FOUND',
+  'CHALLENGE_EXPIRED',
+  'CHALLENGE_ALREADY_USED',
+  'CREDENTIAL_NOT_FOUND',
+  'ORIGIN_MISMATCH',
+  'RP_ID_MISMATCH',
+  'USER_VERIFICATION_REQUIRED',
+  'SIGNATURE_INVALID',
+  'COUNTER_REGRESSED',
+  'MALFORMED_RESPONSE',
+] as const;
+export type WebAuthnFailureReason = (typeof WebAuthnFailureReason)[number];
+
+export class WebAuthnVerificationError extends PortcullisError {
+  readonly code = ErrorCode.WEBAUTHN_VERIFICATION_FAILED;
+  constructor(readonly reason: WebAuthnFailureReason) {
+    super(`The WebAuthn response was refused (${reason.toLowerCase().replace(/_/g, ' ')}).`);
   }
 }
 

@@ -16,6 +16,7 @@ import { createPasswordHasher } from './password-hashing.js';
 import { createPasswordService } from './passwords.js';
 import { createTotpService } from './totp.js';
 import { createUserService } from './users.js';
+import { createWebAuthnService } from './webauthn.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -45,6 +46,7 @@ export function createServices(deps: ServiceDeps) {
     codes,
     users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
+    webauthn: createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds }),
     passwordHasher,
     passwords: createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords }),
     backupCodes,

@@ -19,12 +19,19 @@ import {
   UserLockedError,
   UserNotFoundError,
   WeakPasswordError,
+  WebAuthnFailureReason,
+  WebAuthnVerificationError,
 } from '../../services/errors.js';
 import { builder } from '../builder.js';
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
   description: 'Stable codes of expected failures. Values are added, never renamed.',
   values: Object.keys(ErrorCode) as Array<keyof typeof ErrorCode>,
+});
+
+export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {
+  description: 'Why a passkey or security key response was refused.',
+  values: WebAuthnFailureReason,
 });
 
 export const ErrorInterface = builder.interfaceRef<PortcullisError>('Error').implement({
@@ -90,4 +97,9 @@ export const errorTypes = {
   DeliveryFailedError: errorType(DeliveryFailedError, 'The code could not be delivered.', (t) => ({
     channel: t.exposeString('channel'),
   })),
+  WebAuthnVerificationError: errorType(
+    WebAuthnVerificationError,
+    'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',
+    (t) => ({ reason: t.field({ type: WebAuthnFailureReasonEnum, resolve: (e: any) => e.reason }) }),
+  ),
 };
