@@ -11,6 +11,7 @@ import { createLogger, type Logger } from './logger.js';
 import type { Clock } from './services/clock.js';
 import { createServices, type Services } from './services/index.js';
 import { createHttpServer } from './server/http.js';
+import { createPasskeyDemo } from './server/passkey-demo.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 
 export interface AppOptions {
@@ -53,6 +54,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     ping: async () => {
       await database.client.$queryRawUnsafe('SELECT 1');
     },
+    pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
   });
   let started = false;
 

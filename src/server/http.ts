@@ -19,6 +19,8 @@ export interface HttpDeps {
   logger: Logger;
   /** Resolves when the database answers; rejects otherwise. */
   ping: () => Promise<void>;
+  /** Extra pages (the passkey demo): answers and returns true for the paths it serves. */
+  pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -52,6 +54,7 @@ export function createHttpServer(deps: HttpDeps) {
       );
       return;
     }
+    if (deps.pages?.(req, res)) return;
     // Every request gets an id: taken from the caller when sane, echoed back, and logged with errors.
     const incoming = req.headers['x-request-id'];
     if (typeof incoming !== 'string' || !/^[A-Za-z0-9._-]{8,64}$/.test(incoming)) req.headers['x-request-id'] = randomUUID();
