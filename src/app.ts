@@ -9,6 +9,11 @@ import { migrate } from './db/migrator.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger, type Logger } from './logger.js';
 import type { Clock } from './services/clock.js';
+import { createPubSub, type EventPubSub } from './events/pubsub.js';
+import { createRelay, type Relay } from './events/relay.js';
+import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhook-dispatcher.js';
+import type { WebhookSender } from './services/webhook-sender.js';
+import type { Lookup } from './services/ssrf.js';
 import { createServices, type Services } from './services/index.js';
 import { createHttpServer } from './server/http.js';
 import { createPasskeyDemo } from './server/passkey-demo.js';
@@ -21,6 +26,10 @@ export interface AppOptions {
   migrate?: boolean;
   /** Observe every SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
+  /** Replaces the HTTP sender of webhook deliveries (tests fail on demand). */
+  webhookSender?: WebhookSender;
+  /** Replaces DNS resolution for webhook SSRF checks. */
+  webhookLookup?: Lookup;
 }
 
 export interface App {
@@ -29,6 +38,8 @@ export interface App {
   database: Database;
   services: Services;
   yoga: YogaServer;
+  /** The event relay, webhook dispatcher and pub/sub; running between start() and stop(). */
+  events: { relay: Relay; dispatcher: WebhookDispatcher; pubsub: EventPubSub };
   start(): Promise<{ url: string; port: number }>;
   stop(): Promise<void>;
 }
@@ -45,7 +56,43 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
   }
   const database = createDatabase(provider, url, { log: options.onQuery });
-  const services = createServices({ db: database.client, config, logger, clock: options.clock });
+  const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  // The relay and dispatcher are built after the services they use; these closures reach them once they exist.
+  let relay: Relay | undefined;
+  let dispatcher: WebhookDispatcher | undefined;
+  const services = createServices({
+    db: database.client,
+    config,
+    logger,
+    clock: options.clock,
+    pubsub,
+    relayPosition: () => relay?.position(),
+    onEventsCommitted: () => relay?.committed(),
+    onWebhookDeliveriesQueued: () => dispatcher?.wake(),
+    webhookLookup: options.webhookLookup,
+  });
+  relay = createRelay({
+    db: database.client,
+    provider,
+    databaseUrl: url,
+    clock: services.clock,
+    logger,
+    pubsub,
+    fanOut: (events) => services.webhooks.fanOut(events),
+    pollMs: config.events.relayPollMs,
+    retentionDays: config.events.retentionDays,
+  });
+  dispatcher = createWebhookDispatcher({
+    db: database.client,
+    clock: services.clock,
+    logger,
+    outbox: services.outbox,
+    webhooks: services.webhooks,
+    policy: config.webhooks,
+    sender: options.webhookSender,
+    lookup: options.webhookLookup,
+    pollMs: config.events.relayPollMs,
+  });
   const { yoga } = createYogaServer({ config, services, db: database.client, logger });
   const http = createHttpServer({
     yoga,
@@ -64,7 +111,10 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     database,
     services,
     yoga,
+    events: { relay, dispatcher, pubsub },
     async start() {
+      await relay.start();
+      dispatcher.start();
       const address = await http.listen(config.port, config.host);
       started = true;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -74,6 +124,9 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     },
     async stop() {
       if (started) await http.close(config.shutdownTimeoutMs);
+      await relay.stop();
+      await dispatcher.stop();
+      await pubsub.close();
       await database.close();
       logger.info('portcullis stopped');
     },

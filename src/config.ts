@@ -35,6 +35,7 @@ const envSchema = z.object({
   PORTCULLIS_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: databaseUrl.optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
+  PORTCULLIS_REDIS_PREFIX: z.string().min(1).max(100).default('portcullis:'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORTCULLIS_BOOTSTRAP_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   PORTCULLIS_ENCRYPTION_KEY: key32.optional(),
@@ -122,6 +123,8 @@ export interface Config {
   dataDir: string;
   database: { provider: DatabaseProvider; url: string };
   redisUrl?: string;
+  /** Namespace of Redis channels and keys, so deployments (and test runs) can share one server. */
+  redisPrefix: string;
   logLevel: string;
   bootstrapApiKey?: string;
   /** Absent until start-up resolves it (generated into the data folder on first start). */
@@ -208,6 +211,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     dataDir,
     database: Object.freeze({ provider, url }),
     redisUrl: e.REDIS_URL,
+    redisPrefix: e.PORTCULLIS_REDIS_PREFIX,
     logLevel: e.LOG_LEVEL,
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
@@ -277,6 +281,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DATA_DIR', 'folder for the SQLite file and generated keys (default ./data)'],
   ['DATABASE_URL', 'file:… for SQLite (default file:<data dir>/portcullis.db) or postgresql://…'],
   ['REDIS_URL', 'redis://… to share pub/sub and counters between instances (optional)'],
+  ['PORTCULLIS_REDIS_PREFIX', 'prefix of Redis channels and keys (default portcullis:)'],
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
   ['PORTCULLIS_BOOTSTRAP_API_KEY', 'an API key accepted without being stored (at least 24 characters)'],
   ['PORTCULLIS_ENCRYPTION_KEY', '32-byte key for secrets at rest (hex or base64); generated into the data folder if unset with SQLite; required with PostgreSQL'],

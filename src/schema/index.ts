@@ -7,6 +7,7 @@ import './types/credentials.js';
 import './types/event.js';
 import './types/user.js';
 import './types/webhook-app.js';
+import './types/subscriptions.js';
 import './types/webauthn.js';
 
 let schema: GraphQLSchema | undefined;

@@ -5,6 +5,8 @@
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { createOutbox } from '../events/outbox.js';
+import { createMemoryPubSub, type EventPubSub } from '../events/pubsub.js';
+import { createEventStreams } from '../events/user-event-stream.js';
 import type { Logger } from '../logger.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthMethodService } from './auth-methods.js';
@@ -16,6 +18,8 @@ import { createPasswordHasher } from './password-hashing.js';
 import { createPasswordService } from './passwords.js';
 import { createTotpService } from './totp.js';
 import { createUserService } from './users.js';
+import { createWebhookService } from './webhooks.js';
+import type { Lookup } from './ssrf.js';
 import { createWebAuthnService } from './webauthn.js';
 
 export interface ServiceDeps {
@@ -25,6 +29,14 @@ export interface ServiceDeps {
   clock?: Clock;
   /** Called after a transaction that recorded events commits (wakes the relay). */
   onEventsCommitted?: () => void;
+  /** Pub/sub of committed events (createApp passes Redis when configured; default in-process). */
+  pubsub?: EventPubSub;
+  /** The relay's pub/sub position, for subscribers switching from replay to live. */
+  relayPosition?: () => number | undefined;
+  /** Called when webhook deliveries were queued (wakes the dispatcher). */
+  onWebhookDeliveriesQueued?: () => void;
+  /** DNS lookup for webhook SSRF checks (tests resolve names to chosen addresses). */
+  webhookLookup?: Lookup;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -45,6 +57,14 @@ export function createServices(deps: ServiceDeps) {
     lockout,
     codes,
     users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
+    /** Streams behind the userEvents and userStateChanged subscriptions. */
+    events: createEventStreams({
+      db,
+      pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
+      relayPosition: deps.relayPosition ?? (() => undefined),
+      bufferSize: config.events.subscriptionBuffer,
+    }),
     apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
     webauthn: createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds }),
     passwordHasher,

@@ -1,0 +1,228 @@
+/**
+ * The relay: reads committed events in order (event-tail.ts: late commits
+ * are waited for, never skipped) and hands them on:
+ *
+ * - to pub/sub, for GraphQL subscriptions. Every instance tails the log for
+ *   its own position (subscribers replay up to it); with a shared pub/sub
+ *   (Redis) only the lease holder publishes, so a message crosses once.
+ * - to webhook fan-out, from a position persisted in SystemState so a
+ *   restart resumes where the last holder stopped; only the lease holder fans
+ *   out (and fan-out is idempotent, so a lease hand-over cannot double-send).
+ * - retention: the lease holder deletes events older than retentionDays,
+ *   never ones the webhook position has not passed.
+ *
+ * Wake-ups: in-process right after a commit (`committed()`), on PostgreSQL
+ * also LISTEN/NOTIFY so other instances wake at once; otherwise a poll.
+ */
+import pg from 'pg';
+import type { DatabaseProvider } from '../config.js';
+import type { Db } from '../db/client.js';
+import type { Logger } from '../logger.js';
+import type { Clock } from '../services/clock.js';
+import { createEventTail, maxEventSeq, type EventTail } from './event-tail.js';
+import { createLease, readStateNumber, writeStateNumber } from './lease.js';
+import { userTopic, type EventPubSub, type RelayedEvent } from './pubsub.js';
+
+export const NOTIFY_CHANNEL = 'portcullis_events';
+export const WEBHOOK_POSITION_KEY = 'relay.webhooks.position';
+export const RELAY_LEASE_KEY = 'relay.lease';
+
+export interface RelayDeps {
+  db: Db;
+  provider: DatabaseProvider;
+  /** PostgreSQL URL for the LISTEN connection. */
+  databaseUrl: string;
+  clock: Clock;
+  logger: Logger;
+  pubsub: EventPubSub;
+  /** Turns events into webhook deliveries (idempotent). */
+  fanOut: (events: RelayedEvent[]) => Promise<unknown>;
+  pollMs: number;
+  retentionDays: number;
+  graceMs?: number;
+  leaseTtlMs?: number;
+}
+
+export type Relay = ReturnType<typeof createRelay>;
+
+/** How many users' last seq the relay remembers for `prevSeq` (bounded memory). */
+const LAST_SEQ_CAPACITY = 50_000;
+const RETENTION_EVERY_MS = 3_600_000;
+
+export function createRelay(deps: RelayDeps) {
+  const { db, provider, clock, logger, pubsub } = deps;
+  const lease = createLease({ db, clock, key: RELAY_LEASE_KEY, ttlMs: deps.leaseTtlMs });
+  const lastSeqByUser = new Map<string, number>();
+  let live: EventTail | undefined;
+  let webhookTail: EventTail | undefined;
+  let leader = false;
+  let lastRetention = 0;
+
+  function publish(events: RelayedEvent[], send: boolean) {
+    for (const event of events) {
+      if (!event.userId) continue;
+      const prevSeq = lastSeqByUser.get(event.userId);
+      // Map order is insertion order: re-inserting keeps recently active users, evicting the oldest.
+      lastSeqByUser.delete(event.userId);
+      lastSeqByUser.set(event.userId, event.seq);
+      if (lastSeqByUser.size > LAST_SEQ_CAPACITY) lastSeqByUser.delete(lastSeqByUser.keys().next().value as string);
+      if (send) pubsub.publish(userTopic(event.userId), { seq: event.seq, prevSeq, event });
+    }
+  }
+
+  async function fanOutTick() {
+    if (!webhookTail) {
+      let position = await readStateNumber(db, WEBHOOK_POSITION_KEY);
+      if (position === undefined) {
+        // First start ever: webhooks begin with events from now on, not the whole history.
+        position = await maxEventSeq(db);
+        await writeStateNumber(db, WEBHOOK_POSITION_KEY, position);
+      }
+      webhookTail = createEventTail({ db, provider, clock, position, graceMs: deps.graceMs });
+    }
+    const before = webhookTail.position;
+    const events = await webhookTail.read();
+    try {
+      if (events.length) await deps.fanOut(events);
+    } catch (error) {
+      // Start over from the persisted position next time: fan-out is idempotent.
+      webhookTail = undefined;
+      throw error;
+    }
+    if (webhookTail.position !== before) await writeStateNumber(db, WEBHOOK_POSITION_KEY, webhookTail.position);
+  }
+
+  async function retentionTick() {
+    const now = clock.now().getTime();
+    if (deps.retentionDays <= 0 || !webhookTail || now - lastRetention < RETENTION_EVERY_MS) return;
+    lastRetention = now;
+    const { count } = await db.event.deleteMany({
+      where: { occurredAt: { lt: new Date(now - deps.retentionDays * 86_400_000) }, seq: { lte: webhookTail.position } },
+    });
+    if (count) logger.info({ deleted: count, retentionDays: deps.retentionDays }, 'old events deleted');
+  }
+
+  /** One pass: read, publish, fan out. Exposed for tests. */
+  async function tick() {
+    const wasLeader = leader;
+    leader = await lease.hold();
+    // A new holder must not trust an old in-memory webhook position: another instance may have moved it.
+    if (leader && !wasLeader) webhookTail = undefined;
+    live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs });
+    const events = await live.read();
+    publish(events, !pubsub.shared || leader);
+    if (leader) {
+      await fanOutTick();
+      await retentionTick();
+    }
+  }
+
+  // ---- the loop and its wake-ups ----
+  let running = false;
+  let loop: Promise<void> | undefined;
+  let wakeUp: (() => void) | undefined;
+  let woken = false;
+  let listener: pg.Client | undefined;
+  let notifying = false;
+  let notifyAgain = false;
+  // With LISTEN/NOTIFY waking us, the poll is only a safety net.
+  const intervalMs = provider === 'postgresql' ? Math.max(deps.pollMs * 5, 1000) : deps.pollMs;
+
+  function wake() {
+    woken = true;
+    wakeUp?.();
+  }
+
+  /** Tells other instances (PostgreSQL) that events committed; coalesces bursts into few NOTIFYs. */
+  function notifyOthers() {
+    if (provider !== 'postgresql' || !running) return;
+    if (notifying) {
+      notifyAgain = true;
+      return;
+    }
+    notifying = true;
+    db.$executeRawUnsafe(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`)
+      .catch((error) => logger.warn({ err: error }, 'NOTIFY failed; other instances will poll'))
+      .finally(() => {
+        notifying = false;
+        if (notifyAgain) {
+          notifyAgain = false;
+          notifyOthers();
+        }
+      });
+  }
+
+  async function listen() {
+    if (provider !== 'postgresql' || !running) return;
+    const client = new pg.Client({ connectionString: deps.databaseUrl });
+    client.on('notification', () => wake());
+    client.on('error', (error) => {
+      logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
+      listener = undefined;
+      client.end().catch(() => {});
+      setTimeout(() => void listen().catch(() => {}), 1000).unref();
+    });
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${NOTIFY_CHANNEL}`);
+      listener = client;
+      if (!running) await client.end();
+    } catch (error) {
+      logger.warn({ err: error }, 'could not LISTEN; polling only');
+      client.end().catch(() => {});
+    }
+  }
+
+  async function run() {
+    while (running) {
+      woken = false;
+      try {
+        await tick();
+      } catch (error) {
+        logger.error({ err: error }, 'event relay pass failed; retrying');
+      }
+      if (!running || woken) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, intervalMs);
+        wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wakeUp = undefined;
+    }
+  }
+
+  return {
+    tick,
+    /** Every seq at or below this has been handed to pub/sub (or given up): subscribers replay up to it. */
+    position(): number | undefined {
+      return live?.position;
+    },
+    /** Call after a transaction that recorded events commits. */
+    committed() {
+      wake();
+      notifyOthers();
+    },
+    wake,
+    get isLeader() {
+      return leader;
+    },
+    async start() {
+      if (running) return;
+      running = true;
+      await listen();
+      // One pass before serving, so subscribers find a relay position at once.
+      await tick().catch((error) => logger.error({ err: error }, 'first event relay pass failed'));
+      loop = run();
+    },
+    async stop() {
+      running = false;
+      wakeUp?.();
+      await loop;
+      await listener?.end().catch(() => {});
+      listener = undefined;
+      await lease.release().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,168 @@
+/**
+ * The stream behind `userEvents`: stored events after a cursor, then live
+ * ones, in seq order, with no gap and no duplicate across the switch.
+ *
+ * 1. Subscribe to the user's topic first and buffer what arrives.
+ * 2. Replay from the log up to P, the relay's position read after step 1:
+ *    every seq ≤ P is committed (or given up) and was published before or
+ *    after we subscribed; everything > P will be published after.
+ * 3. Then live: a message at or below the watermark is a duplicate; a
+ *    message whose `prevSeq` is at or below the watermark is the only new
+ *    event; otherwise (a publisher that does not know, a lost message) the
+ *    log is re-read between the watermark and the message's seq.
+ *
+ * The buffer is bounded: a subscriber that does not keep up is ended with a
+ * SubscriptionOverflow item (its last cursor) instead of growing memory; it
+ * resumes with `after`.
+ */
+import type { Db } from '../db/client.js';
+import type { EventType } from './catalog.js';
+import { userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
+
+export class SubscriptionOverflow {
+  constructor(
+    /** The last event delivered: resume with `after` set to it (null: nothing was delivered, resume with the original cursor). */
+    readonly lastEventId: string | null,
+    readonly bufferSize: number,
+  ) {}
+}
+
+export type StreamItem = RelayedEvent | SubscriptionOverflow;
+
+export interface EventStreamDeps {
+  db: Db;
+  pubsub: EventPubSub;
+  /** The relay's pub/sub position; undefined without a running relay. */
+  relayPosition: () => number | undefined;
+  bufferSize: number;
+  pageSize?: number;
+}
+
+export interface UserEventStreamOptions {
+  userId: string;
+  types?: readonly EventType[];
+  /** Replay events after this seq first; absent: live events only. */
+  afterSeq?: number;
+  /** Resume cursor reported on overflow before anything was delivered. */
+  afterId?: string;
+}
+
+export type EventStreams = ReturnType<typeof createEventStreams>;
+
+export function createEventStreams(deps: EventStreamDeps) {
+  const { db, pubsub, bufferSize } = deps;
+  const pageSize = deps.pageSize ?? 200;
+
+  async function position(): Promise<number> {
+    const p = deps.relayPosition();
+    if (p !== undefined) return p;
+    const row = await db.event.aggregate({ _max: { seq: true } });
+    return row._max.seq ?? 0;
+  }
+
+  /** Seq of an event id (a cursor); undefined when there is no such event. */
+  async function seqOf(eventId: string): Promise<number | undefined> {
+    const row = await db.event.findUnique({ where: { id: eventId }, select: { seq: true } });
+    return row?.seq;
+  }
+
+  function userEvents(options: UserEventStreamOptions): AsyncIterableIterator<StreamItem> {
+    const { userId } = options;
+    const wanted = options.types?.length ? new Set<string>(options.types) : undefined;
+    const typeWhere = wanted ? { type: { in: [...wanted] } } : {};
+    const queue: EventMessage[] = [];
+    let overflowed = false;
+    let closed = false;
+    let signal: (() => void) | undefined;
+    const poke = () => {
+      signal?.();
+      signal = undefined;
+    };
+
+    async function* run(): AsyncGenerator<StreamItem> {
+      const unsubscribe = await pubsub.subscribe(userTopic(userId), (message) => {
+        if (overflowed || closed) return;
+        if (queue.length >= bufferSize) overflowed = true;
+        else queue.push(message);
+        poke();
+      });
+      let lastId: string | null = options.afterId ?? null;
+      try {
+        const p = await position();
+        let watermark = p;
+        if (options.afterSeq !== undefined) {
+          let cursor = options.afterSeq;
+          while (!closed && !overflowed && cursor < p) {
+            const page = await db.event.findMany({
+              where: { userId, seq: { gt: cursor, lte: p }, ...typeWhere },
+              orderBy: { seq: 'asc' },
+              take: pageSize,
+            });
+            for (const event of page) {
+              if (closed || overflowed) break;
+              lastId = event.id;
+              cursor = event.seq;
+              yield event;
+            }
+            if (page.length < pageSize) cursor = p;
+          }
+          watermark = Math.max(p, options.afterSeq);
+        }
+        while (!closed) {
+          if (overflowed) {
+            yield new SubscriptionOverflow(lastId, bufferSize);
+            return;
+          }
+          const message = queue.shift();
+          if (!message) {
+            await new Promise<void>((resolve) => (signal = resolve));
+            continue;
+          }
+          if (message.seq <= watermark) continue;
+          const events: RelayedEvent[] =
+            message.prevSeq !== undefined && message.prevSeq <= watermark
+              ? [message.event]
+              : await db.event.findMany({ where: { userId, seq: { gt: watermark, lte: message.seq } }, orderBy: { seq: 'asc' } });
+          watermark = message.seq;
+          for (const event of events) {
+            if (wanted && !wanted.has(event.type)) continue;
+            lastId = event.id;
+            yield event;
+          }
+        }
+      } finally {
+        closed = true;
+        unsubscribe();
+      }
+    }
+
+    const generator = run();
+    return {
+      next: () => generator.next(),
+      // Wake a generator parked on an empty queue, so it can finish and unsubscribe at once.
+      return: async () => {
+        closed = true;
+        poke();
+        return generator.return(undefined);
+      },
+      throw: (error?: unknown) => {
+        closed = true;
+        poke();
+        return generator.throw(error);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** The user's state after each lifecycle event (locked, unlocked, deactivated, reactivated, deleted). */
+  function userStateChanges(userId: string): AsyncIterableIterator<StreamItem> {
+    return userEvents({ userId, types: STATE_EVENTS });
+  }
+
+  return { userEvents, userStateChanges, seqOf, position };
+}
+
+/** Events that change a user's `state`. */
+export const STATE_EVENTS: readonly EventType[] = ['user.locked', 'user.unlocked', 'user.deactivated', 'user.reactivated', 'user.deleted'];

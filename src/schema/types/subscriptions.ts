@@ -1,0 +1,94 @@
+import { GraphQLError } from 'graphql';
+import { wireEventType, type EventType } from '../../events/catalog.js';
+import { SubscriptionOverflow, type StreamItem } from '../../events/user-event-stream.js';
+import { InvalidInputError } from '../../services/errors.js';
+import { builder } from '../builder.js';
+import { UserEventRef, UserEventTypeEnum } from './event.js';
+
+builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });
+
+/**
+ * Who may follow a user's stream: admins. End users will follow their own
+ * stream once access tokens land, by adding `self: userId` here
+ * (scope-auth grants a field when any listed scope passes).
+ */
+const streamScopes = (_userId: string) => ({ admin: true });
+
+/** Ends a subscription whose buffer overflowed with an error the client can act on. */
+function overflowError(item: SubscriptionOverflow): GraphQLError {
+  return new GraphQLError(
+    `Subscription closed: this subscriber fell more than ${item.bufferSize} events behind. Subscribe again with after: ${item.lastEventId ? `"${item.lastEventId}"` : 'your last cursor'} to resume without a gap.`,
+    { extensions: { code: 'SUBSCRIPTION_OVERFLOW', resumeAfter: item.lastEventId } },
+  );
+}
+
+/** Ends the iterable after its first overflow marker (the resolver turns the marker into the error). */
+async function* untilOverflow(source: AsyncIterableIterator<StreamItem>): AsyncGenerator<StreamItem> {
+  try {
+    for await (const item of source) {
+      yield item;
+      if (item instanceof SubscriptionOverflow) return;
+    }
+  } finally {
+    await source.return?.();
+  }
+}
+
+builder.subscriptionFields((t) => ({
+  userEvents: t.field({
+    type: UserEventRef,
+    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    description:
+      "A user's events. With `after` (an event id: the cursor), first the stored events after it, then live ones, in order, without gap or duplicate; without it, live events only. A subscriber that falls `PORTCULLIS_SUBSCRIPTION_BUFFER` events behind is ended with the error SUBSCRIPTION_OVERFLOW, whose `resumeAfter` extension is the cursor to resubscribe with.",
+    args: {
+      userId: t.arg.id({ required: true }),
+      types: t.arg({ type: [UserEventTypeEnum], description: 'Only these types; empty or absent means all.' }),
+      after: t.arg.id({ description: 'Resume after this event id (exclusive).' }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const types = ((args.types as string[] | null | undefined) ?? []).map((t) => wireEventType(t)) as EventType[];
+      let afterSeq: number | undefined;
+      if (args.after) {
+        afterSeq = await ctx.services.events.seqOf(String(args.after));
+        if (afterSeq === undefined) {
+          const problem = new InvalidInputError('after', 'No event has this id (it may have been removed by retention).');
+          throw new GraphQLError(problem.message, { extensions: { code: problem.code, field: 'after' } });
+        }
+      }
+      return untilOverflow(
+        ctx.services.events.userEvents({ userId: String(args.userId), types, afterSeq, afterId: args.after ? String(args.after) : undefined }),
+      );
+    },
+    resolve: (item) => {
+      if (item instanceof SubscriptionOverflow) throw overflowError(item);
+      return item as never;
+    },
+  }),
+  userStateChanged: t.prismaField({
+    type: 'User',
+    nullable: true,
+    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    description:
+      'The user each time its state changes (locked, unlocked, deactivated, reactivated). When the user is deleted the stream sends null once and ends: a deleted user is gone from every query, and its user.deleted event stays in the log (see userEvents).',
+    args: { userId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => untilDeleted(untilOverflow(ctx.services.events.userStateChanges(String(args.userId)))),
+    resolve: (query, item, _args, ctx) => {
+      if (item instanceof SubscriptionOverflow) throw overflowError(item);
+      const event = item as Exclude<StreamItem, SubscriptionOverflow>;
+      if (event.type === 'user.deleted' || !event.userId) return null;
+      return ctx.db.user.findUnique({ ...query, where: { id: event.userId } });
+    },
+  }),
+}));
+
+/** Ends the state stream after the deletion (there is nothing left to change). */
+async function* untilDeleted(source: AsyncGenerator<StreamItem>): AsyncGenerator<StreamItem> {
+  try {
+    for await (const item of source) {
+      yield item;
+      if (!(item instanceof SubscriptionOverflow) && item.type === 'user.deleted') return;
+    }
+  } finally {
+    await source.return(undefined);
+  }
+}

@@ -1,0 +1,205 @@
+/**
+ * The relay never skips an event that commits late, hands events on in seq
+ * order, resumes webhook fan-out from its persisted position after a
+ * restart, and lets only one of several instances fan out.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../src/db/client.js';
+import { newId } from '../src/ids.js';
+import { createLogger } from '../src/logger.js';
+import { createMemoryPubSub, type EventMessage } from '../src/events/pubsub.js';
+import { createRelay, WEBHOOK_POSITION_KEY } from '../src/events/relay.js';
+import { manualClock } from '../src/services/clock.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { testProvider } from './helpers/db.js';
+
+let t: TestApp;
+let db: Db;
+const clock = manualClock(new Date());
+
+function relayFor(options: { graceMs?: number } = {}) {
+  const pubsub = createMemoryPubSub();
+  const published: EventMessage[] = [];
+  const fanned: number[] = [];
+  const relay = createRelay({
+    db,
+    provider: testProvider,
+    databaseUrl: t.db.url,
+    clock,
+    logger: createLogger('silent'),
+    pubsub: { ...pubsub, publish: (_topic, m) => published.push(m) },
+    fanOut: async (events) => fanned.push(...events.map((e) => e.seq)),
+    pollMs: 50,
+    retentionDays: 0,
+    graceMs: options.graceMs ?? 60_000,
+  });
+  return { relay, published, fanned };
+}
+
+const eventData = (seq: number | undefined, userId = 'usr_relay') => ({
+  ...(seq === undefined ? {} : { seq }),
+  id: newId('UserEvent'),
+  type: 'user.updated',
+  userId,
+  data: {},
+  occurredAt: clock.now(),
+});
+
+async function maxSeq() {
+  return (await db.event.aggregate({ _max: { seq: true } }))._max.seq ?? 0;
+}
+
+/** After inserting explicit seqs, move PostgreSQL's sequence past them (SQLite's AUTOINCREMENT follows by itself). */
+async function syncSequence() {
+  if (testProvider === 'postgresql') await db.$executeRawUnsafe(`SELECT setval(pg_get_serial_sequence('"Event"', 'seq'), (SELECT max(seq) FROM "Event"))`);
+}
+
+beforeAll(async () => {
+  t = await createTestApp({ clock });
+  db = t.app.database.client;
+});
+
+afterAll(async () => {
+  await t?.close();
+});
+
+describe('ordering and gaps', () => {
+  it('holds back events above a missing seq until it commits, then hands both on in order', async () => {
+    const { relay, published, fanned } = relayFor();
+    await relay.tick();
+    const base = await maxSeq();
+    // seq base+2 becomes visible while base+1 is still "in flight".
+    await db.event.create({ data: eventData(base + 2) });
+    await relay.tick();
+    expect(published).toHaveLength(0);
+    expect(relay.position()).toBe(base);
+    await db.event.create({ data: eventData(base + 1) });
+    await syncSequence();
+    await relay.tick();
+    expect(published.map((m) => m.seq)).toEqual([base + 1, base + 2]);
+    expect(fanned).toEqual([base + 1, base + 2]);
+    // prevSeq chains the user's events, so subscribers can trust a message without re-reading.
+    expect(published[1].prevSeq).toBe(base + 1);
+    expect(relay.position()).toBe(base + 2);
+    await relay.stop();
+  });
+
+  it('gives a gap up after the grace period (a rolled-back insert never fills it)', async () => {
+    const { relay, published } = relayFor({ graceMs: 5_000 });
+    await relay.tick();
+    const base = await maxSeq();
+    await db.event.create({ data: eventData(base + 2) });
+    await syncSequence();
+    await relay.tick();
+    expect(published).toHaveLength(0);
+    clock.advance(5_001);
+    await relay.tick();
+    expect(published.map((m) => m.seq)).toEqual([base + 2]);
+    await relay.stop();
+  });
+
+  // A real late commit needs two writers at once. SQLite has one writer at a
+  // time (a second transaction waits for the first to commit), so commits are
+  // in seq order there and this race cannot happen; it is PostgreSQL's.
+  it.runIf(testProvider === 'postgresql')('PostgreSQL: never skips an event whose transaction commits after a later one', async () => {
+    const { relay, published } = relayFor();
+    await relay.tick();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let inserted!: () => void;
+    const insertedEarly = new Promise<void>((r) => (inserted = r));
+    const slow = db.$transaction(
+      async (tx) => {
+        await tx.event.create({ data: eventData(undefined, 'usr_slow') });
+        inserted();
+        await held;
+      },
+      { timeout: 20_000 },
+    );
+    await insertedEarly;
+    const fast = await db.event.create({ data: eventData(undefined, 'usr_fast') });
+    await relay.tick();
+    expect(published).toHaveLength(0); // the fast event waits behind the open transaction's seq
+    await relay.tick();
+    expect(published).toHaveLength(0);
+    release();
+    await slow;
+    await relay.tick();
+    expect(published.map((m) => m.event.userId)).toEqual(['usr_slow', 'usr_fast']);
+    expect(published[1].seq).toBe(fast.seq);
+    expect(published[0].seq).toBe(fast.seq - 1);
+    await relay.stop();
+  });
+
+  it.runIf(testProvider === 'postgresql')('PostgreSQL: gives up the gap of a rolled-back transaction once no transaction can fill it, without waiting out the grace', async () => {
+    const { relay, published } = relayFor({ graceMs: 3_600_000 });
+    await relay.tick();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let inserted!: () => void;
+    const insertedEarly = new Promise<void>((r) => (inserted = r));
+    const doomed = db
+      .$transaction(
+        async (tx) => {
+          await tx.event.create({ data: eventData(undefined, 'usr_doomed') });
+          inserted();
+          await held;
+          throw new Error('roll back');
+        },
+        { timeout: 20_000 },
+      )
+      .catch(() => 'rolled back');
+    await insertedEarly;
+    await db.event.create({ data: eventData(undefined, 'usr_after') });
+    await relay.tick();
+    expect(published).toHaveLength(0);
+    release();
+    expect(await doomed).toBe('rolled back');
+    await relay.tick();
+    await relay.tick();
+    expect(published.map((m) => m.event.userId)).toEqual(['usr_after']);
+    await relay.stop();
+  });
+});
+
+describe('webhook position and lease', () => {
+  it('resumes fan-out from the persisted position after a restart, without repeating or skipping', async () => {
+    const first = relayFor();
+    await first.relay.tick();
+    await db.event.create({ data: eventData(undefined) });
+    await first.relay.tick();
+    expect(first.fanned).toHaveLength(1);
+    await first.relay.stop(); // releases the lease
+    const saved = Number((await db.systemState.findUniqueOrThrow({ where: { key: WEBHOOK_POSITION_KEY } })).value);
+    expect(saved).toBe(await maxSeq());
+    // Written while no relay runs.
+    const missed = await db.event.create({ data: eventData(undefined) });
+    const second = relayFor();
+    await second.relay.tick();
+    expect(second.fanned).toEqual([missed.seq]);
+    await second.relay.stop();
+  });
+
+  it('lets one instance at a time fan out; the other takes over when the holder stops', async () => {
+    const a = relayFor();
+    const b = relayFor();
+    await a.relay.tick();
+    await b.relay.tick();
+    expect(a.relay.isLeader).toBe(true);
+    expect(b.relay.isLeader).toBe(false);
+    const e = await db.event.create({ data: eventData(undefined) });
+    await a.relay.tick();
+    await b.relay.tick();
+    expect(a.fanned).toEqual([e.seq]);
+    expect(b.fanned).toEqual([]);
+    // Both publish to their own (in-process) subscribers.
+    expect(a.published.at(-1)?.seq).toBe(e.seq);
+    expect(b.published.at(-1)?.seq).toBe(e.seq);
+    await a.relay.stop();
+    const e2 = await db.event.create({ data: eventData(undefined) });
+    await b.relay.tick();
+    expect(b.relay.isLeader).toBe(true);
+    expect(b.fanned).toEqual([e2.seq]);
+    await b.relay.stop();
+  });
+});
