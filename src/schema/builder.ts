@@ -68,8 +68,9 @@ export const builder = new SchemaBuilder<{
     cursorType: 'String',
     encodeGlobalID: (_typename, id) => String(id),
     decodeGlobalID: (globalID) => ({ typename: typenameForId(globalID), id: globalID }),
-    nodeQueryOptions: { description: 'Any object by its id (usr_…, am_…, wha_…, evt_…).' },
-    nodesQueryOptions: { description: 'Several objects by their ids.' },
+    // Management callers only: node(id) reaches every type, so an end user's access token must not (they read `me`).
+    nodeQueryOptions: { description: 'Any object by its id (usr_…, am_…, wha_…, evt_…, ses_…); API keys only.', authScopes: { admin: true } },
+    nodesQueryOptions: { description: 'Several objects by their ids; API keys only.', authScopes: { admin: true } },
   },
 });
 

@@ -1,6 +1,7 @@
 /**
  * Authentication of callers: `Authorization: Bearer <api key>` for management
- * callers (access tokens for end users arrive with the sign-in service).
+ * callers, `Authorization: Bearer <access token>` (a JWT from login) for end
+ * users acting on themselves.
  * Anonymous callers may only introspect, and only outside production.
  */
 import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
@@ -9,7 +10,7 @@ import type { Services } from '../services/index.js';
 import type { Context, Viewer } from '../schema/context.js';
 
 /** Root fields anyone may call without a key (public sign-in operations register here). */
-export const publicRootFields = new Set<string>(['__schema', '__type', '__typename']);
+export const publicRootFields = new Set<string>(['__schema', '__type', '__typename', 'login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'refreshSession', 'sendMfaOtp']);
 
 // Passkey sign-in and registration links: the signed response or the link code is what proves the caller.
 for (const field of ['startPasskeyAuthentication', 'verifyPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']) {
@@ -23,6 +24,12 @@ export function bearerToken(header: string | null | undefined): string | undefin
 
 export async function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
   if (!token) return { kind: 'anonymous' };
+  // A JWT (three dot-separated parts) is an end user's access token. Checked first; a bootstrap
+  // key that happens to have two dots still falls through to the API key check below.
+  if (token.split('.').length === 3) {
+    const user = await services.sessions.authenticateAccessToken(token);
+    if (user) return { kind: 'user', userId: user.userId, sessionId: user.sessionId };
+  }
   const caller = await services.apiKeys.authenticate(token);
   if (caller?.kind === 'api_key') return { kind: 'api_key', keyId: caller.keyId };
   if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };

@@ -43,6 +43,20 @@ export function createHttpServer(deps: HttpDeps) {
   const server: Server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') return json(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' });
+    if (path === '/.well-known/jwks.json') {
+      // Cacheable briefly: verifiers such as jose's remote JWK set refetch on an unknown kid, so a new key is found at once.
+      services.signingKeys.publicJwks().then(
+        (jwks) => {
+          res.writeHead(200, { 'content-type': 'application/jwk-set+json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
+          res.end(JSON.stringify(jwks));
+        },
+        (error) => {
+          logger.error({ err: error }, 'could not read the signing keys');
+          json(res, 503, { status: 'signing keys unavailable' });
+        },
+      );
+      return;
+    }
     if (path === '/readyz') {
       if (draining) return json(res, 503, { status: 'draining' });
       deps.ping().then(

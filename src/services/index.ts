@@ -13,9 +13,13 @@ import { createAuthMethodService } from './auth-methods.js';
 import { createBackupCodeService } from './backup-codes.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLockoutService } from './lockout.js';
+import { createLoginService } from './login.js';
+import { createMfaService } from './mfa.js';
 import { createOneTimeCodeService } from './one-time-codes.js';
 import { createPasswordHasher } from './password-hashing.js';
 import { createPasswordService } from './passwords.js';
+import { createSessionService } from './sessions.js';
+import { createSigningKeyService } from './signing-keys.js';
 import { createTotpService } from './totp.js';
 import { createUserService } from './users.js';
 import { createWebhookService } from './webhooks.js';
@@ -51,6 +55,10 @@ export function createServices(deps: ServiceDeps) {
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
+  const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords });
+  const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds });
+  const signIn = createSignIn({ db, config, clock, outbox, key });
   return {
     clock,
     outbox,
@@ -66,11 +74,42 @@ export function createServices(deps: ServiceDeps) {
       bufferSize: config.events.subscriptionBuffer,
     }),
     apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
-    webauthn: createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds }),
+    webauthn,
     passwordHasher,
-    passwords: createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords }),
+    passwords,
     backupCodes,
-    totp: createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp }),
+    totp,
     authMethods: createAuthMethodService({ db, outbox }),
+    ...signIn,
+    login: createLoginService({
+      db,
+      clock,
+      outbox,
+      sessions: signIn.sessions,
+      mfa: signIn.mfa,
+      verifiers: {
+        verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
+        verifyTotp: (userId, code, meta) => totp.verifyTotp(userId, code, meta),
+        verifyPasskey: async (response, meta) => ({ userId: (await webauthn.verifyPasskeyAuthentication({ response }, meta)).user.id }),
+      },
+    }),
   };
+}
+
+/** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: ReturnType<typeof createOutbox>; key: Buffer }) {
+  const { db, config, clock, outbox, key } = deps;
+  const { tokens } = config;
+  const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
+  // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const issuer = tokens.issuer ?? `http://${host}:${config.port}`;
+  const sessions = createSessionService({
+    db,
+    clock,
+    outbox,
+    signingKeys,
+    policy: { issuer, audience: tokens.audience, accessTtlSeconds: tokens.accessTtlSeconds, refreshTtlSeconds: tokens.refreshTtlSeconds },
+  });
+  return { signingKeys, sessions, mfa: createMfaService({ db, clock, ttlSeconds: tokens.mfaTtlSeconds }) };
 }

@@ -39,6 +39,8 @@ export interface LoginVerifiers {
   verifyOtp?(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
   /** Sends a sign-in one-time code by SMS or email; absent until the OTP service exists. */
   sendOtp?(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
+  /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user; absent without WebAuthn. */
+  verifyPasskey?(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
 }
 
 export interface LoginInput {
@@ -149,7 +151,7 @@ export function createLoginService(deps: {
       const challenge = await mfa.peekChallenge(input.mfaToken);
       const { userId } = challenge;
       if (input.method === 'PASSKEY') {
-        throw new InvalidInputError('method', 'A passkey step-up is finished with the WebAuthn authentication operations, not with a code.');
+        throw new InvalidInputError('method', 'A passkey step-up is finished with completeMfaLoginWithPasskey, not with a code.');
       }
       const available = await mfa.availableMethods(userId);
       if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
@@ -181,6 +183,25 @@ export function createLoginService(deps: {
       if (live.userId !== userId) throw new InvalidInputError('mfaToken', 'The MFA token belongs to another sign-in.');
       const challenge = await mfa.consumeChallenge(mfaToken);
       return sessions.createSession(userId, challenge.device, meta, method);
+    },
+
+    /**
+     * Finishes an MFA login with a passkey: the assertion answers a challenge
+     * from startPasskeyAuthentication and must be made with a credential of
+     * the user the MFA token belongs to. Throws what completeMfaLogin throws
+     * about the token, InvalidInputError for another user's credential, and
+     * the WebAuthn service's verification errors.
+     */
+    async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SessionTokens> {
+      const challenge = await mfa.peekChallenge(input.mfaToken);
+      if (!verifiers.verifyPasskey) throw new InvalidInputError('response', 'Passkeys are not available on this gateway.');
+      const { userId } = await verifiers.verifyPasskey(input.response, meta);
+      if (userId !== challenge.userId) {
+        await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
+        throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
+      }
+      await mfa.consumeChallenge(input.mfaToken);
+      return sessions.createSession(userId, challenge.device, meta, 'passkey');
     },
 
     /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */

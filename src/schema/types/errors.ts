@@ -9,6 +9,7 @@ import {
   IncorrectPasswordError,
   InvalidInputError,
   InvalidStateError,
+  InvalidTokenError,
   NoPasswordError,
   NotFoundError,
   NoTotpError,
@@ -97,6 +98,7 @@ export const errorTypes = {
   DeliveryFailedError: errorType(DeliveryFailedError, 'The code could not be delivered.', (t) => ({
     channel: t.exposeString('channel'),
   })),
+  InvalidTokenError: errorType(InvalidTokenError, 'A refresh or MFA token is unknown, expired, revoked or reused; sign in again.'),
   WebAuthnVerificationError: errorType(
     WebAuthnVerificationError,
     'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',

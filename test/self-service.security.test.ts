@@ -1,0 +1,193 @@
+/**
+ * Threat: a signed-in end user acting on someone else. With an access token a
+ * user may run the self-service mutations on their own user only; every
+ * mutation that names a user (input.userId) must answer FORBIDDEN for another
+ * user's id, and every query but `me` must be out of reach.
+ *
+ * The test walks the schema itself, so a mutation added later is covered
+ * without editing this file; it must only be classified below as self-service
+ * or admin-only (an unclassified one fails the test).
+ */
+import {
+  getNamedType,
+  GraphQLEnumType,
+  GraphQLInputObjectType,
+  GraphQLList,
+  GraphQLNonNull,
+  GraphQLScalarType,
+  parse,
+  type GraphQLArgument,
+  type GraphQLInputType,
+} from 'graphql';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemMeta } from '../src/events/outbox.js';
+import { getSchema } from '../src/schema/index.js';
+import { publicRootFields } from '../src/server/auth.js';
+import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
+
+/** Mutations a user may run on themselves with an access token. */
+const SELF_SERVICE = new Set([
+  'changePassword',
+  'setEmail',
+  'verifyEmail',
+  'resendEmailCode',
+  'setPhone',
+  'verifyPhone',
+  'resendPhoneCode',
+  'startTotpRegistration',
+  'verifyTotpRegistration',
+  'generateBackupCodes',
+  'addOtpSms',
+  'removeOtpSms',
+  'addOtpEmail',
+  'removeOtpEmail',
+  'sendOtp',
+  'verifyOtp',
+  'revokeAllSessions',
+  'startPasskeyRegistration',
+  'verifyPasskeyRegistration',
+]);
+
+/** Mutations that name a user but only management callers may run. */
+const ADMIN_ONLY = new Set([
+  'updateUser',
+  'deleteUser',
+  'lockUser',
+  'unlockUser',
+  'deactivateUser',
+  'reactivateUser',
+  'setPassword',
+  'verifyPassword',
+  'requestPasswordReset',
+  'verifyTotp',
+  'createPasskeyRegistrationLink',
+]);
+
+/**
+ * Public mutations: anyone may call them, signed in or not, because a secret in
+ * the input (a registration code, a WebAuthn challenge) is what authorizes them.
+ * They must be registered as public root fields.
+ */
+const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']);
+
+/** Queries an end user may call. */
+const USER_QUERIES = new Set(['me']);
+
+const PASSWORD = 'a perfectly long password';
+let t: TestApp;
+let me: { id: string };
+let other: { id: string };
+
+beforeAll(async () => {
+  t = await createTestApp({
+    env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS: '0', PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '0' },
+  });
+  const s = t.app.services;
+  me = await s.users.createUser({ email: 'self@example.com' }, systemMeta);
+  other = await s.users.createUser({ email: 'other@example.com' }, systemMeta);
+  await s.passwords.setPassword(me.id, { password: PASSWORD }, systemMeta);
+});
+afterAll(() => t?.close());
+
+/** A fresh access token for `me` (some mutations revoke sessions). */
+async function accessToken(): Promise<string> {
+  const tokens = await t.app.services.sessions.createSession(me.id, { name: 'test' }, systemMeta);
+  return tokens.accessToken;
+}
+
+/** A syntactically valid value for an input type: authorization runs before any resolver looks at it. */
+function sample(type: GraphQLInputType, userId: string, field = ''): unknown {
+  if (type instanceof GraphQLNonNull) return sample(type.ofType, userId, field);
+  if (type instanceof GraphQLList) return [sample(type.ofType, userId, field)];
+  if (type instanceof GraphQLInputObjectType) {
+    const out: Record<string, unknown> = {};
+    for (const f of Object.values(type.getFields())) {
+      if (f.name === 'userId') out.userId = userId;
+      else if (f.type instanceof GraphQLNonNull) out[f.name] = sample(f.type, userId, f.name);
+    }
+    return out;
+  }
+  if (type instanceof GraphQLEnumType) return type.getValues()[0].name;
+  const scalar = type as GraphQLScalarType;
+  if (scalar.name === 'Int' || scalar.name === 'Float') return 1;
+  if (scalar.name === 'Boolean') return false;
+  if (scalar.name === 'DateTime') return new Date().toISOString();
+  if (scalar.name === 'JSON') return {};
+  return /ids?$/i.test(field) ? userId : 'x';
+}
+
+function argsFor(args: readonly GraphQLArgument[], userId: string) {
+  const vars: Record<string, unknown> = {};
+  for (const a of args) if (a.type instanceof GraphQLNonNull || a.name === 'userId') vars[a.name] = a.name === 'userId' ? userId : sample(a.type, userId, a.name);
+  return vars;
+}
+
+function operation(kind: 'mutation' | 'query', field: string, args: readonly GraphQLArgument[], vars: Record<string, unknown>) {
+  const used = args.filter((a) => a.name in vars);
+  const decl = used.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
+  const call = used.map((a) => `${a.name}: $${a.name}`).join(', ');
+  return parse(`${kind} ${decl ? `(${decl})` : ''} { ${field}${call ? `(${call})` : ''} { __typename } }`);
+}
+
+async function call(kind: 'mutation' | 'query', name: string, userId: string, token: string) {
+  const type = kind === 'mutation' ? getSchema().getMutationType()! : getSchema().getQueryType()!;
+  const field = type.getFields()[name];
+  const vars = argsFor(field.args, userId);
+  const result = await t.exec(operation(kind, name, field.args, vars) as never, vars as never, { token });
+  return result.errors?.map((e) => e.extensions?.code) ?? [];
+}
+
+const mutationsNamingAUser = () =>
+  Object.values(getSchema().getMutationType()!.getFields())
+    .filter((f) => {
+      const input = f.args.find((a) => a.name === 'input');
+      const inputType = input && getNamedType(input.type);
+      return inputType instanceof GraphQLInputObjectType && 'userId' in inputType.getFields();
+    })
+    .map((f) => f.name)
+    .sort();
+
+describe('self-service authorization', () => {
+  it('classifies every mutation that names a user as self-service or admin-only', () => {
+    const names = mutationsNamingAUser();
+    expect(names.length).toBeGreaterThan(10);
+    expect(names.filter((n) => [SELF_SERVICE, ADMIN_ONLY, PUBLIC].filter((set) => set.has(n)).length !== 1)).toEqual([]);
+    expect([...PUBLIC].filter((n) => !publicRootFields.has(n))).toEqual([]);
+  });
+
+  it('answers FORBIDDEN to a user naming another user, for every such mutation', async () => {
+    const token = await accessToken();
+    const allowed: string[] = [];
+    for (const name of mutationsNamingAUser().filter((n) => !PUBLIC.has(n))) {
+      const codes = await call('mutation', name, other.id, token);
+      if (!codes.includes('FORBIDDEN')) allowed.push(`${name}: ${JSON.stringify(codes)}`);
+    }
+    expect(allowed).toEqual([]);
+  });
+
+  it('lets a user run the self-service mutations on their own user, and no admin-only one', async () => {
+    const wrong: string[] = [];
+    for (const name of mutationsNamingAUser().filter((n) => !PUBLIC.has(n))) {
+      const codes = await call('mutation', name, me.id, await accessToken());
+      const forbidden = codes.includes('FORBIDDEN') || codes.includes('UNAUTHENTICATED');
+      if (SELF_SERVICE.has(name) === forbidden) wrong.push(`${name}: ${JSON.stringify(codes)}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('keeps every query but `me` out of an end user\'s reach', async () => {
+    const token = await accessToken();
+    const reachable: string[] = [];
+    for (const name of Object.keys(getSchema().getQueryType()!.getFields()).sort()) {
+      if (USER_QUERIES.has(name)) continue;
+      const codes = await call('query', name, other.id, token);
+      if (!codes.includes('FORBIDDEN')) reachable.push(`${name}: ${JSON.stringify(codes)}`);
+    }
+    expect(reachable).toEqual([]);
+  });
+
+  it('still lets management callers run them all (API keys are not end users)', async () => {
+    const codes = await call('mutation', 'lockUser', other.id, BOOTSTRAP_KEY);
+    expect(codes).toEqual([]);
+  });
+});
