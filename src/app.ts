@@ -8,6 +8,7 @@ import { createDatabase, type Database } from './db/client.js';
 import { migrate } from './db/migrator.js';
 import { resolveEncryptionKey } from './encryption-key.js';
 import { createLogger, type Logger } from './logger.js';
+import type { Delivery } from './delivery/index.js';
 import type { Clock } from './services/clock.js';
 import { createPubSub, type EventPubSub } from './events/pubsub.js';
 import { createRelay, type Relay } from './events/relay.js';
@@ -26,6 +27,8 @@ export interface AppOptions {
   migrate?: boolean;
   /** Observe every SQL statement (tests count queries with it). */
   onQuery?: (sql: string) => void;
+  /** Replaces the delivery of codes built from config (tests use a code sink). */
+  delivery?: Delivery;
   /** Replaces the HTTP sender of webhook deliveries (tests fail on demand). */
   webhookSender?: WebhookSender;
   /** Replaces DNS resolution for webhook SSRF checks. */
@@ -65,6 +68,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     config,
     logger,
     clock: options.clock,
+    delivery: options.delivery,
     pubsub,
     relayPosition: () => relay?.position(),
     onEventsCommitted: () => relay?.committed(),

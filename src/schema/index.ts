@@ -6,6 +6,8 @@ import './types/auth-method.js';
 import './types/credentials.js';
 import './types/event.js';
 import './types/user.js';
+import './types/contacts.js';
+import './types/otp.js';
 import './types/sessions.js';
 import './types/login.js';
 import './types/webhook-app.js';

@@ -8,14 +8,18 @@ import { createOutbox } from '../events/outbox.js';
 import { createMemoryPubSub, type EventPubSub } from '../events/pubsub.js';
 import { createEventStreams } from '../events/user-event-stream.js';
 import type { Logger } from '../logger.js';
+import { createDelivery, type Delivery } from '../delivery/index.js';
 import { createApiKeyService } from './api-keys.js';
 import { createAuthMethodService } from './auth-methods.js';
 import { createBackupCodeService } from './backup-codes.js';
 import { systemClock, type Clock } from './clock.js';
+import { createCodeDelivery } from './code-delivery.js';
+import { createContactService } from './contacts.js';
 import { createLockoutService } from './lockout.js';
 import { createLoginService } from './login.js';
 import { createMfaService } from './mfa.js';
 import { createOneTimeCodeService } from './one-time-codes.js';
+import { createOtpFactorService } from './otp-factors.js';
 import { createPasswordHasher } from './password-hashing.js';
 import { createPasswordService } from './passwords.js';
 import { createSessionService } from './sessions.js';
@@ -33,6 +37,8 @@ export interface ServiceDeps {
   clock?: Clock;
   /** Called after a transaction that recorded events commits (wakes the relay). */
   onEventsCommitted?: () => void;
+  /** Replaces the delivery built from config.delivery (tests use a code sink). */
+  delivery?: Delivery;
   /** Pub/sub of committed events (createApp passes Redis when configured; default in-process). */
   pubsub?: EventPubSub;
   /** The relay's pub/sub position, for subscribers switching from replay to live. */
@@ -53,6 +59,8 @@ export function createServices(deps: ServiceDeps) {
   const outbox = createOutbox({ now: () => clock.now(), onCommitted: deps.onEventsCommitted });
   const lockout = createLockoutService({ db, outbox, clock, policy: config.lockout });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
+  const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
+  const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
   const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords });
@@ -64,6 +72,10 @@ export function createServices(deps: ServiceDeps) {
     outbox,
     lockout,
     codes,
+    /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/delivery/index.ts). */
+    delivery,
+    contacts: createContactService({ db, outbox, clock, codes, lockout, codeDelivery, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    otpFactors: createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery }),
     users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents and userStateChanged subscriptions. */

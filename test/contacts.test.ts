@@ -1,0 +1,290 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { manualClock } from '../src/services/clock.js';
+import { graphql } from './gql/index.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { codeSink } from './helpers/code-sink.js';
+
+const CreateUser = graphql(`
+  mutation ContactsCreateUser($input: CreateUserInput!) {
+    createUser(input: $input) { __typename ... on CreateUserSuccess { user { id } } ... on Error { code } }
+  }
+`);
+const UpdateUser = graphql(`
+  mutation ContactsUpdateUser($input: UpdateUserInput!) {
+    updateUser(input: $input) { __typename ... on Error { code } }
+  }
+`);
+const LockUser = graphql(`
+  mutation ContactsLockUser($id: ID!) { lockUser(input: { userId: $id }) { __typename } }
+`);
+const SetEmail = graphql(`
+  mutation SetEmail($input: SetEmailInput!) {
+    setEmail(input: $input) {
+      __typename
+      ... on SetEmailSuccess { issuedCode: code codeExpiresAt sentTo user { id email emailVerified emailVerifiedAt emailMasked } }
+      ... on AlreadyExistsError { code field }
+      ... on InvalidInputError { code field }
+      ... on DeliveryFailedError { code channel message }
+      ... on Error { code message }
+    }
+  }
+`);
+const VerifyEmail = graphql(`
+  mutation VerifyEmail($input: VerifyEmailInput!) {
+    verifyEmail(input: $input) {
+      __typename
+      ... on VerifyEmailSuccess { user { id email emailVerified emailVerifiedAt } }
+      ... on IncorrectCodeError { code remainingAttempts message }
+      ... on TooManyAttemptsError { code retryAfter }
+      ... on Error { code message }
+    }
+  }
+`);
+const ResendEmailCode = graphql(`
+  mutation ResendEmailCode($input: ResendEmailCodeInput!) {
+    resendEmailCode(input: $input) {
+      __typename
+      ... on ResendEmailCodeSuccess { codeExpiresAt sentTo }
+      ... on TooManyAttemptsError { code retryAfter }
+      ... on Error { code message }
+    }
+  }
+`);
+const SetPhone = graphql(`
+  mutation SetPhone($input: SetPhoneInput!) {
+    setPhone(input: $input) {
+      __typename
+      ... on SetPhoneSuccess { issuedCode: code sentTo user { id phone phoneVerified phoneVerifiedAt phoneMasked } }
+      ... on InvalidInputError { code field }
+      ... on DeliveryFailedError { code channel }
+      ... on Error { code message }
+    }
+  }
+`);
+const VerifyPhone = graphql(`
+  mutation VerifyPhone($input: VerifyPhoneInput!) {
+    verifyPhone(input: $input) {
+      __typename
+      ... on VerifyPhoneSuccess { user { phone phoneVerified } }
+      ... on IncorrectCodeError { code remainingAttempts }
+      ... on Error { code message }
+    }
+  }
+`);
+const ResendPhoneCode = graphql(`
+  mutation ResendPhoneCode($input: ResendPhoneCodeInput!) {
+    resendPhoneCode(input: $input) { __typename ... on ResendPhoneCodeSuccess { sentTo } ... on TooManyAttemptsError { retryAfter } ... on Error { code } }
+  }
+`);
+const ContactEvents = graphql(`
+  query ContactEvents($userId: ID!) {
+    events(first: 100, userId: $userId) { edges { node { type data } } }
+  }
+`);
+
+const clock = manualClock();
+const sink = codeSink();
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({ clock, delivery: sink.delivery, env: { PORTCULLIS_DEFAULT_PHONE_REGION: 'US' } });
+});
+afterAll(async () => t?.close());
+
+async function newUser(input: Record<string, unknown> = {}): Promise<string> {
+  const r = await t.run(CreateUser, { input });
+  if (r.createUser.__typename !== 'CreateUserSuccess') throw new Error(r.createUser.__typename);
+  return r.createUser.user.id;
+}
+
+const wrong = (code: string) => (code === '000000' ? '111111' : '000000');
+
+describe('setEmail and verifyEmail', () => {
+  it('sends a code that verifies the address once, and records events without the code', async () => {
+    const userId = await newUser();
+    const set = await t.run(SetEmail, { input: { userId, email: 'Jane.Doe@Example.com' } });
+    expect(set.setEmail).toMatchObject({
+      __typename: 'SetEmailSuccess',
+      issuedCode: null,
+      sentTo: 'J•••@Example.com',
+      user: { email: 'Jane.Doe@Example.com', emailVerified: false, emailVerifiedAt: null, emailMasked: 'J•••@Example.com' },
+    });
+    const message = sink.sent.at(-1)!;
+    expect(message).toMatchObject({ channel: 'email', to: 'Jane.Doe@Example.com', template: 'verify_email', locale: 'en' });
+    const code = message.params.code;
+    expect(code).toMatch(/^\d{6}$/);
+    expect(message.subject).toContain('Portcullis');
+    expect(message.text).toContain(code);
+    expect(message.text).toContain('10 minutes');
+
+    const bad = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
+    expect(bad.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', remainingAttempts: 4 });
+    expect(JSON.stringify(bad)).not.toContain(code);
+
+    const ok = await t.run(VerifyEmail, { input: { userId, code } });
+    expect(ok.verifyEmail).toMatchObject({ __typename: 'VerifyEmailSuccess', user: { emailVerified: true, emailVerifiedAt: clock.now().toISOString() } });
+    const replay = await t.run(VerifyEmail, { input: { userId, code } });
+    expect(replay.verifyEmail).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
+
+    const events = await t.run(ContactEvents, { userId });
+    const types = events.events.edges.map((e) => e.node.type);
+    expect(types).toEqual(['USER_CREATED', 'USER_EMAIL_CHANGED', 'USER_EMAIL_VERIFIED']);
+    expect(JSON.stringify(events)).not.toContain(code);
+    expect(events.events.edges[2].node.data).toMatchObject({ method: 'code', user: { emailVerified: true } });
+  });
+
+  it('returns the code with RETURN_CODE and sends nothing', async () => {
+    const userId = await newUser();
+    const before = sink.sent.length;
+    const set = await t.run(SetEmail, { input: { userId, email: 'ret@example.com', verification: 'RETURN_CODE' } });
+    expect(set.setEmail.__typename).toBe('SetEmailSuccess');
+    if (set.setEmail.__typename !== 'SetEmailSuccess') return;
+    expect(set.setEmail.issuedCode).toMatch(/^\d{6}$/);
+    expect(set.setEmail.sentTo).toBeNull();
+    expect(new Date(set.setEmail.codeExpiresAt!).getTime()).toBe(clock.now().getTime() + 600_000);
+    expect(sink.sent.length).toBe(before);
+    const ok = await t.run(VerifyEmail, { input: { userId, code: set.setEmail.issuedCode! } });
+    expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
+  });
+
+  it('marks the address verified with MARK_VERIFIED; the same address again changes nothing', async () => {
+    const userId = await newUser();
+    const set = await t.run(SetEmail, { input: { userId, email: 'trusted@example.com', verification: 'MARK_VERIFIED' } });
+    expect(set.setEmail).toMatchObject({ issuedCode: null, sentTo: null, user: { emailVerified: true } });
+    const again = await t.run(SetEmail, { input: { userId, email: 'TRUSTED@example.com', verification: 'SEND_CODE' } });
+    expect(again.setEmail).toMatchObject({ issuedCode: null, sentTo: null, user: { email: 'TRUSTED@example.com', emailVerified: true } });
+    const events = await t.run(ContactEvents, { userId });
+    expect(events.events.edges.map((e) => e.node.type)).toEqual(['USER_CREATED', 'USER_EMAIL_CHANGED', 'USER_EMAIL_VERIFIED', 'USER_EMAIL_CHANGED']);
+    expect(events.events.edges[2].node.data).toMatchObject({ method: 'admin' });
+  });
+
+  it('resets verification when the address changes, and a code for the old address cannot verify the new one', async () => {
+    const userId = await newUser();
+    await t.run(SetEmail, { input: { userId, email: 'old@example.com', verification: 'MARK_VERIFIED' } });
+    const changed = await t.run(SetEmail, { input: { userId, email: 'first@example.com', verification: 'RETURN_CODE' } });
+    expect(changed.setEmail).toMatchObject({ user: { emailVerified: false } });
+    const codeForFirst = (changed.setEmail as { issuedCode: string }).issuedCode;
+    // updateUser changes the address without issuing a code: the pending one stays bound to first@.
+    await t.run(UpdateUser, { input: { userId, email: 'second@example.com' } });
+    const r = await t.run(VerifyEmail, { input: { userId, code: codeForFirst } });
+    expect(r.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError' });
+    const check = await t.run(SetEmail, { input: { userId, email: 'second@example.com', verification: 'RETURN_CODE' } });
+    expect(check.setEmail).toMatchObject({ user: { email: 'second@example.com', emailVerified: false } });
+  });
+
+  it('refuses an expired code (injectable clock)', async () => {
+    const userId = await newUser();
+    const set = await t.run(SetEmail, { input: { userId, email: 'late@example.com', verification: 'RETURN_CODE' } });
+    clock.advance(600_001);
+    const r = await t.run(VerifyEmail, { input: { userId, code: (set.setEmail as { issuedCode: string }).issuedCode } });
+    expect(r.verifyEmail).toMatchObject({ __typename: 'CodeExpiredError', code: 'CODE_EXPIRED' });
+  });
+
+  it('stops after the attempts a code allows, even for the right code', async () => {
+    const userId = await newUser();
+    const set = await t.run(SetEmail, { input: { userId, email: 'guess@example.com', verification: 'RETURN_CODE' } });
+    const code = (set.setEmail as { issuedCode: string }).issuedCode;
+    const remaining: Array<number | null> = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
+      remaining.push((r.verifyEmail as { remainingAttempts: number | null }).remainingAttempts);
+    }
+    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+    const r = await t.run(VerifyEmail, { input: { userId, code } });
+    expect(r.verifyEmail).toMatchObject({ __typename: 'TooManyAttemptsError', code: 'TOO_MANY_ATTEMPTS' });
+  });
+
+  it('enforces the resend cooldown, and a resent code replaces the older one', async () => {
+    const userId = await newUser();
+    await t.run(SetEmail, { input: { userId, email: 'cool@example.com' } });
+    const first = sink.lastCode('cool@example.com');
+    const early = await t.run(ResendEmailCode, { input: { userId } });
+    expect(early.resendEmailCode).toMatchObject({ __typename: 'TooManyAttemptsError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
+    clock.advance(30_000);
+    const resent = await t.run(ResendEmailCode, { input: { userId } });
+    expect(resent.resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 'c•••@example.com' });
+    const second = sink.lastCode('cool@example.com');
+    if (first !== second) {
+      const old = await t.run(VerifyEmail, { input: { userId, code: first } });
+      expect(old.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError' });
+    }
+    const ok = await t.run(VerifyEmail, { input: { userId, code: second } });
+    expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
+    const done = await t.run(ResendEmailCode, { input: { userId } });
+    expect(done.resendEmailCode).toMatchObject({ __typename: 'InvalidStateError' });
+  });
+
+  it('answers typed errors: taken address, bad input, unknown user, locked user', async () => {
+    const a = await newUser();
+    const b = await newUser();
+    await t.run(SetEmail, { input: { userId: a, email: 'taken@example.com', verification: 'MARK_VERIFIED' } });
+    const taken = await t.run(SetEmail, { input: { userId: b, email: 'Taken@Example.com' } });
+    expect(taken.setEmail).toMatchObject({ __typename: 'AlreadyExistsError', code: 'ALREADY_EXISTS', field: 'email' });
+    const bad = await t.run(SetEmail, { input: { userId: b, email: 'not an email' } });
+    expect(bad.setEmail).toMatchObject({ __typename: 'InvalidInputError', field: 'email' });
+    const none = await t.run(SetEmail, { input: { userId: 'usr_nobody', email: 'x@example.com' } });
+    expect(none.setEmail).toMatchObject({ __typename: 'UserNotFoundError' });
+    const set = await t.run(SetEmail, { input: { userId: b, email: 'locked@example.com', verification: 'RETURN_CODE' } });
+    await t.run(LockUser, { id: b });
+    const locked = await t.run(VerifyEmail, { input: { userId: b, code: (set.setEmail as { issuedCode: string }).issuedCode } });
+    expect(locked.verifyEmail).toMatchObject({ __typename: 'UserLockedError', code: 'USER_LOCKED' });
+    const resend = await t.run(ResendEmailCode, { input: { userId: b } });
+    expect(resend.resendEmailCode).toMatchObject({ __typename: 'UserLockedError' });
+  });
+
+  it('writes messages in the language named by the user metadata', async () => {
+    const userId = await newUser({ metadata: { locale: 'de-AT' } });
+    await t.run(SetEmail, { input: { userId, email: 'anna@example.at' } });
+    const message = sink.sent.at(-1)!;
+    expect(message.locale).toBe('de');
+    expect(message.text).toContain('Bestätigungscode');
+    expect(message.text).toContain(message.params.code);
+  });
+});
+
+describe('setPhone and verifyPhone', () => {
+  it('normalises to E.164 with the default region, sends an SMS, and verifies', async () => {
+    const userId = await newUser();
+    const set = await t.run(SetPhone, { input: { userId, phone: '(415) 555-0123' } });
+    expect(set.setPhone).toMatchObject({
+      __typename: 'SetPhoneSuccess',
+      sentTo: '+1 ••• ••• 0123',
+      user: { phone: '+14155550123', phoneVerified: false, phoneMasked: '+1 ••• ••• 0123' },
+    });
+    const message = sink.sent.at(-1)!;
+    expect(message).toMatchObject({ channel: 'sms', to: '+14155550123', template: 'verify_phone' });
+    const bad = await t.run(VerifyPhone, { input: { userId, code: wrong(message.params.code) } });
+    expect(bad.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 4 });
+    const ok = await t.run(VerifyPhone, { input: { userId, code: message.params.code } });
+    expect(ok.verifyPhone).toMatchObject({ __typename: 'VerifyPhoneSuccess', user: { phone: '+14155550123', phoneVerified: true } });
+    const events = await t.run(ContactEvents, { userId });
+    expect(events.events.edges.map((e) => e.node.type)).toEqual(['USER_CREATED', 'USER_PHONE_CHANGED', 'USER_PHONE_VERIFIED']);
+    // A different number is unverified again.
+    const changed = await t.run(SetPhone, { input: { userId, phone: '+44 20 7946 0958', verification: 'RETURN_CODE' } });
+    expect(changed.setPhone).toMatchObject({ user: { phone: '+442079460958', phoneVerified: false } });
+  });
+
+  it('names the field of an unparseable number', async () => {
+    const userId = await newUser();
+    const r = await t.run(SetPhone, { input: { userId, phone: '12' } });
+    expect(r.setPhone).toMatchObject({ __typename: 'InvalidInputError', code: 'INVALID_INPUT', field: 'phone' });
+  });
+
+  it('reports a failed delivery as DeliveryFailedError and leaves no live code', async () => {
+    const userId = await newUser();
+    sink.fail();
+    const before = sink.sent.length;
+    try {
+      const r = await t.run(SetPhone, { input: { userId, phone: '+14155550199' } });
+      expect(r.setPhone).toMatchObject({ __typename: 'DeliveryFailedError', code: 'DELIVERY_FAILED', channel: 'sms' });
+    } finally {
+      sink.fail(false);
+    }
+    expect(sink.sent.length).toBe(before);
+    // The revoked code holds no cooldown: a resend goes out at once, and it is the only code that works.
+    const resend = await t.run(ResendPhoneCode, { input: { userId } });
+    expect(resend.resendPhoneCode).toMatchObject({ __typename: 'ResendPhoneCodeSuccess', sentTo: '+1 ••• ••• 0199' });
+    const ok = await t.run(VerifyPhone, { input: { userId, code: sink.lastCode('+14155550199') } });
+    expect(ok.verifyPhone.__typename).toBe('VerifyPhoneSuccess');
+  });
+});
