@@ -122,10 +122,18 @@ describe('authentication', () => {
     expect(data.verifyPasskeyAuthentication).toMatchObject({ __typename: 'VerifyPasskeyAuthenticationSuccess', user: { id: userId }, authMethod: { kind: 'PASSKEY' } });
     if (data.verifyPasskeyAuthentication.__typename !== 'VerifyPasskeyAuthenticationSuccess') return;
     expect(data.verifyPasskeyAuthentication.authMethod.lastUsedAt).toBeTruthy();
+    // A passkey stands in for password plus second factor: a session, like login's.
+    const signedIn = data.verifyPasskeyAuthentication;
+    expect(signedIn.accessToken?.split('.')).toHaveLength(3);
+    expect(signedIn).toMatchObject({ tokenType: 'Bearer', refreshToken: expect.stringMatching(/^pcr_/), sessionId: expect.stringMatching(/^ses_/) });
+    expect(signedIn.user.lastLoginAt).toBeTruthy();
     const row = await t.app.database.client.authMethod.findFirstOrThrow({ where: { credentialId: key.credentialId } });
     expect(row.counter).toBe(1);
     const { user } = await t.run(UserEvents, { id: userId });
-    expect(user!.events.edges.map((e) => e.node.type)).toContain('USER_PASSKEY_VERIFIED');
+    const types = user!.events.edges.map((e) => e.node.type);
+    expect(types).toEqual(expect.arrayContaining(['USER_PASSKEY_VERIFIED', 'USER_LOGGED_IN']));
+    const loggedIn = user!.events.edges.find((e) => e.node.type === 'USER_LOGGED_IN');
+    expect(loggedIn?.node.data).toMatchObject({ method: 'passkey', sessionId: signedIn.sessionId });
   });
 
   it('signs in without a user id (discoverable), with user verification required', async () => {

@@ -65,8 +65,8 @@ export function createServices(deps: ServiceDeps) {
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
   const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords });
   const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
-  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds });
   const signIn = createSignIn({ db, config, clock, outbox, key });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions: signIn.sessions });
   return {
     clock,
     outbox,

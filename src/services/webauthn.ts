@@ -42,6 +42,7 @@ import { randomReadableCode } from './crypto.js';
 import { AlreadyExistsError, InvalidInputError, InvalidStateError, WebAuthnVerificationError, type WebAuthnFailureReason } from './errors.js';
 import type { LockoutService } from './lockout.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
+import type { SessionService, SessionTokens } from './sessions.js';
 
 export type WebAuthnKind = 'PASSKEY' | 'U2F';
 const WEBAUTHN_KINDS: WebAuthnKind[] = ['PASSKEY', 'U2F'];
@@ -107,6 +108,15 @@ export function classifyWebAuthnError(error: unknown): WebAuthnFailureReason {
   return 'MALFORMED_RESPONSE';
 }
 
+/** Runs a library check; its refusals become WebAuthnVerificationError with a stable reason. */
+async function checked<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    throw new WebAuthnVerificationError(classifyWebAuthnError(error));
+  }
+}
+
 function parse<T extends z.ZodType>(shape: T, response: unknown): z.infer<T> {
   const result = shape.safeParse(response);
   if (!result.success) throw new WebAuthnVerificationError('MALFORMED_RESPONSE');
@@ -140,6 +150,8 @@ export interface WebAuthnDeps {
   codes: OneTimeCodeService;
   /** Lifetime of registration link codes. */
   linkTtlSeconds: number;
+  /** Opens the session a passkey sign-in yields (absent: signInWithPasskey only verifies). */
+  sessions?: Pick<SessionService, 'createSession'>;
 }
 
 export type WebAuthnService = ReturnType<typeof createWebAuthnService>;
@@ -224,19 +236,16 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
     });
     const kind = ((challenge.data ?? {}) as ChallengeData).authenticatorType ?? 'PASSKEY';
     const name = cleanName(input.name, kind);
-    let verification;
-    try {
-      verification = await verifyRegistrationResponse({
+    const verification = await checked(() =>
+      verifyRegistrationResponse({
         response,
         expectedChallenge: challenge.challenge,
         expectedOrigin: config.origins,
         expectedRPID: config.rpId,
         requireUserVerification: kind === 'PASSKEY',
         supportedAlgorithmIDs: ALGORITHMS,
-      });
-    } catch (error) {
-      throw new WebAuthnVerificationError(classifyWebAuthnError(error));
-    }
+      }),
+    );
     if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
     const info = verification.registrationInfo;
     const credProps = (response.clientExtensionResults as { credProps?: { rk?: boolean } } | undefined)?.credProps;
@@ -290,6 +299,70 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
       ),
     );
     outbox.committed();
+  }
+
+  /**
+   * Verifies an assertion: single-use challenge, origin, RP ID, signature,
+   * user verification for passkeys, counter, user state. On success the
+   * counter and lastUsedAt move and `user.passkey_verified` is recorded.
+   * Opens no session (MFA step-up and back ends use it as a check).
+   * Throws WebAuthnVerificationError, UserLockedError, UserInactiveError, UserNotFoundError.
+   */
+  async function verifyPasskeyAuthentication(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
+    const response = parse(authenticationShape, input.response) as unknown as AuthenticationResponseJSON;
+    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'authentication', () => true);
+    const method = await db.authMethod.findUnique({ where: { credentialId: response.id } });
+    if (!method || !WEBAUTHN_KINDS.includes(method.kind as WebAuthnKind) || !method.verified) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    // A challenge issued for one user cannot be answered with another user's credential.
+    if (challenge.userId && challenge.userId !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    const userHandle = response.response.userHandle;
+    if (userHandle && Buffer.from(userHandle, 'base64url').toString('utf8') !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    const data = (method.data ?? {}) as unknown as WebAuthnData;
+    const stored = method.counter ?? 0;
+    const verification = await checked(() =>
+      verifyAuthenticationResponse({
+        response,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: config.origins,
+        expectedRPID: config.rpId,
+        // Counter 0 here: the library would refuse a regression before checking the signature; we check it after.
+        credential: { id: method.credentialId as string, publicKey: Buffer.from(data.publicKey, 'base64url'), counter: 0, transports: data.transports },
+        requireUserVerification: method.kind === 'PASSKEY',
+      }),
+    );
+    if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
+    const received = verification.authenticationInfo.newCounter;
+    const usesCounter = received > 0 || stored > 0;
+    if (usesCounter && received <= stored) {
+      await recordCounterRegression(method, received, meta);
+      throw new WebAuthnVerificationError('COUNTER_REGRESSED');
+    }
+    const user = await lockout.assertCanAct(method.userId);
+    const updated = await db.$transaction(async (tx) => {
+      const now = clock.now();
+      // Conditional on the counter still being below what we accept: of two racing assertions, one wins.
+      const { count } = await tx.authMethod.updateMany({
+        where: { id: method.id, ...(usesCounter ? { counter: { lt: received } } : {}) },
+        data: {
+          counter: received,
+          lastUsedAt: now,
+          updatedAt: now,
+          data: { ...data, backedUp: verification.authenticationInfo.credentialBackedUp, deviceType: verification.authenticationInfo.credentialDeviceType } as object,
+        },
+      });
+      if (count === 0) return null;
+      const fresh = await tx.authMethod.findUniqueOrThrow({ where: { id: method.id } });
+      await outbox.record(tx, { type: 'user.passkey_verified', userId: user.id, data: { authMethod: publicWebAuthnMethod(fresh) } }, meta);
+      return fresh;
+    });
+    if (!updated) {
+      const now = await db.authMethod.findUnique({ where: { id: method.id } });
+      if (!now) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+      await recordCounterRegression(now, received, meta);
+      throw new WebAuthnVerificationError('COUNTER_REGRESSED');
+    }
+    outbox.committed();
+    return { user, authMethod: updated };
   }
 
   return {
@@ -377,70 +450,19 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
       return { options, expiresAt };
     },
 
+    /** Checks an assertion without opening a session (see the function below). */
+    verifyPasskeyAuthentication,
+
     /**
-     * Verifies an assertion: single-use challenge, origin, RP ID, signature,
-     * user verification for passkeys, counter, user state. On success the
-     * counter and lastUsedAt move and `user.passkey_verified` is recorded.
-     * Throws WebAuthnVerificationError, UserLockedError, UserInactiveError, UserNotFoundError.
+     * A passkey sign-in: verifies the assertion like verifyPasskeyAuthentication,
+     * then opens a session (user.logged_in, method "passkey"), so a passkey
+     * stands in for password plus second factor. Returns the tokens, or null
+     * when this gateway was built without sessions.
      */
-    async verifyPasskeyAuthentication(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
-      const response = parse(authenticationShape, input.response) as unknown as AuthenticationResponseJSON;
-      const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'authentication', () => true);
-      const method = await db.authMethod.findUnique({ where: { credentialId: response.id } });
-      if (!method || !WEBAUTHN_KINDS.includes(method.kind as WebAuthnKind) || !method.verified) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
-      // A challenge issued for one user cannot be answered with another user's credential.
-      if (challenge.userId && challenge.userId !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
-      const userHandle = response.response.userHandle;
-      if (userHandle && Buffer.from(userHandle, 'base64url').toString('utf8') !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
-      const data = (method.data ?? {}) as unknown as WebAuthnData;
-      const stored = method.counter ?? 0;
-      let verification;
-      try {
-        verification = await verifyAuthenticationResponse({
-          response,
-          expectedChallenge: challenge.challenge,
-          expectedOrigin: config.origins,
-          expectedRPID: config.rpId,
-          // Counter 0 here: the library would refuse a regression before checking the signature; we check it after.
-          credential: { id: method.credentialId as string, publicKey: Buffer.from(data.publicKey, 'base64url'), counter: 0, transports: data.transports },
-          requireUserVerification: method.kind === 'PASSKEY',
-        });
-      } catch (error) {
-        throw new WebAuthnVerificationError(classifyWebAuthnError(error));
-      }
-      if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
-      const received = verification.authenticationInfo.newCounter;
-      const usesCounter = received > 0 || stored > 0;
-      if (usesCounter && received <= stored) {
-        await recordCounterRegression(method, received, meta);
-        throw new WebAuthnVerificationError('COUNTER_REGRESSED');
-      }
-      const user = await lockout.assertCanAct(method.userId);
-      const updated = await db.$transaction(async (tx) => {
-        const now = clock.now();
-        // Conditional on the counter still being below what we accept: of two racing assertions, one wins.
-        const { count } = await tx.authMethod.updateMany({
-          where: { id: method.id, ...(usesCounter ? { counter: { lt: received } } : {}) },
-          data: {
-            counter: received,
-            lastUsedAt: now,
-            updatedAt: now,
-            data: { ...data, backedUp: verification.authenticationInfo.credentialBackedUp, deviceType: verification.authenticationInfo.credentialDeviceType } as object,
-          },
-        });
-        if (count === 0) return null;
-        const fresh = await tx.authMethod.findUniqueOrThrow({ where: { id: method.id } });
-        await outbox.record(tx, { type: 'user.passkey_verified', userId: user.id, data: { authMethod: publicWebAuthnMethod(fresh) } }, meta);
-        return fresh;
-      });
-      if (!updated) {
-        const now = await db.authMethod.findUnique({ where: { id: method.id } });
-        if (!now) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
-        await recordCounterRegression(now, received, meta);
-        throw new WebAuthnVerificationError('COUNTER_REGRESSED');
-      }
-      outbox.committed();
-      return { user, authMethod: updated };
+    async signInWithPasskey(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod; tokens: SessionTokens | null }> {
+      const verified = await verifyPasskeyAuthentication(input, meta);
+      const tokens = deps.sessions ? await deps.sessions.createSession(verified.user.id, { ip: meta.ip, userAgent: meta.userAgent }, meta, 'passkey') : null;
+      return { ...verified, tokens };
     },
   };
 }

@@ -115,7 +115,8 @@ describe('the passkey demo page', () => {
     expect(user!.authMethods).toMatchObject([{ __typename: 'PasskeyMethod', kind: 'PASSKEY', name: 'Virtual authenticator', backedUp: false }]);
     expect(user!.authMethods[0].lastUsedAt).toBeTruthy();
     const types = user!.events.edges.map((e) => e.node.type);
-    expect(types).toEqual(expect.arrayContaining(['USER_PASSKEY_ADDED', 'USER_PASSKEY_VERIFIED']));
+    expect(types).toEqual(expect.arrayContaining(['USER_PASSKEY_ADDED', 'USER_PASSKEY_VERIFIED', 'USER_LOGGED_IN']));
+    expect(JSON.parse((await page.textContent('#result'))!)).toMatchObject({ sessionId: expect.stringMatching(/^ses_/) });
     const row = await t.app.database.client.authMethod.findFirstOrThrow({ where: { userId } });
     expect(row.credentialId).toBe(Buffer.from(credentials[0].credentialId, 'base64').toString('base64url'));
     expect(row.counter).toBeGreaterThan(0);

@@ -49,7 +49,7 @@ export const VerifyAuthentication = graphql(`
   mutation WaVerifyAuthentication($input: VerifyPasskeyAuthenticationInput!) {
     verifyPasskeyAuthentication(input: $input) {
       __typename
-      ... on VerifyPasskeyAuthenticationSuccess { user { id } authMethod { id kind lastUsedAt } }
+      ... on VerifyPasskeyAuthenticationSuccess { user { id lastLoginAt } authMethod { id kind lastUsedAt } accessToken tokenType expiresAt refreshToken sessionId sessionExpiresAt }
       ... on WebAuthnVerificationError { code reason }
       ... on Error { code message }
     }

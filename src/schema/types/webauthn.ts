@@ -1,4 +1,5 @@
 import type { AuthMethod } from '../../db/generated/sqlite/client.js';
+import type { SessionTokens } from '../../services/sessions.js';
 import { builder } from '../builder.js';
 import { AuthMethodInterface } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
@@ -22,8 +23,11 @@ function optionsSuccess(name: string, description: string) {
   });
 }
 
-function credentialSuccess(name: string, description: string) {
-  return builder.objectRef<{ userId: string; authMethodId: string }>(name).implement({
+type CredentialResult = { userId: string; authMethodId: string; tokens?: SessionTokens | null };
+
+/** The user and the credential a ceremony affected, re-read with the caller's selection; with `session`, the tokens of the session it opened. */
+function credentialSuccess(name: string, description: string, options: { session?: boolean } = {}) {
+  return builder.objectRef<CredentialResult>(name).implement({
     description,
     fields: (t) => ({
       user: t.prismaField({
@@ -32,9 +36,19 @@ function credentialSuccess(name: string, description: string) {
       }),
       authMethod: t.prismaField({
         type: AuthMethodInterface,
-        description: 'The passkey or security key (PasskeyMethod or U2fMethod).',
+        description: options.session ? 'The passkey or security key used; its lastUsedAt is now.' : 'The passkey or security key (PasskeyMethod or U2fMethod).',
         resolve: (query, parent, _args, ctx) => ctx.db.authMethod.findUniqueOrThrow({ ...query, where: { id: parent.authMethodId } }),
       }),
+      ...(options.session
+        ? {
+            accessToken: t.string({ nullable: true, description: 'A JWT for `Authorization: Bearer …`, as login returns; null only on a gateway built without sessions.', resolve: (r) => r.tokens?.accessToken ?? null }),
+            tokenType: t.string({ nullable: true, description: 'Bearer, with an access token.', resolve: (r) => (r.tokens ? 'Bearer' : null) }),
+            expiresAt: t.field({ type: 'DateTime', nullable: true, description: 'When the access token expires.', resolve: (r) => r.tokens?.expiresAt ?? null }),
+            refreshToken: t.string({ nullable: true, description: 'Single-use; exchange it with refreshSession. Keep it secret.', resolve: (r) => r.tokens?.refreshToken ?? null }),
+            sessionId: t.id({ nullable: true, description: 'The session opened by this sign-in.', resolve: (r) => r.tokens?.sessionId ?? null }),
+            sessionExpiresAt: t.field({ type: 'DateTime', nullable: true, description: 'When the session ends.', resolve: (r) => r.tokens?.sessionExpiresAt ?? null }),
+          }
+        : {}),
     }),
   });
 }
@@ -158,11 +172,18 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.services.webauthn.startPasskeyAuthentication({ userId: input.userId ? String(input.userId) : null }),
   }),
   verifyPasskeyAuthentication: t.field({
-    type: credentialSuccess('VerifyPasskeyAuthenticationSuccess', 'The assertion is valid: the user proved who they are with this credential.'),
+    type: credentialSuccess(
+      'VerifyPasskeyAuthenticationSuccess',
+      'The assertion is valid: the user proved who they are with this credential, and a session was opened for them.',
+      { session: true },
+    ),
     description:
-      'Public: verifies an assertion (single-use challenge, origin, RP ID, signature, user verification for passkeys, signature counter) and updates the credential\'s counter and lastUsedAt. A counter that goes backwards is refused and recorded as user.passkey_counter_regressed.',
+      'Public: signs a user in with a passkey (in place of password plus second factor). Verifies the assertion (single-use challenge, origin, RP ID, signature, user verification for passkeys, signature counter), updates the credential\'s counter and lastUsedAt, and opens a session like login (user.logged_in). A counter that goes backwards is refused and recorded as user.passkey_counter_regressed.',
     errors: { types: [E.WebAuthnVerificationError, ...userStateErrors] },
     args: { input: t.arg({ type: VerifyPasskeyAuthenticationInput, required: true }) },
-    resolve: async (_root, { input }, ctx) => toCredentialResult(await ctx.services.webauthn.verifyPasskeyAuthentication({ response: input.response }, ctx.meta)),
+    resolve: async (_root, { input }, ctx) => {
+      const signedIn = await ctx.services.webauthn.signInWithPasskey({ response: input.response }, ctx.meta);
+      return { ...toCredentialResult(signedIn), tokens: signedIn.tokens };
+    },
   }),
 }));

@@ -31,7 +31,7 @@
   const VERIFY_AUTHENTICATION = `mutation VerifyPasskeyAuthentication($input: VerifyPasskeyAuthenticationInput!) {
     verifyPasskeyAuthentication(input: $input) {
       __typename
-      ... on VerifyPasskeyAuthenticationSuccess { user { id email displayName } authMethod { id kind lastUsedAt } }
+      ... on VerifyPasskeyAuthenticationSuccess { user { id email displayName } authMethod { id kind lastUsedAt } sessionId sessionExpiresAt }
       ... on WebAuthnVerificationError { reason }
       ... on Error { code message }
     }
@@ -106,7 +106,8 @@
       const started = expectSuccess((await graphql(START_AUTHENTICATION, { input: {} })).startPasskeyAuthentication, 'StartPasskeyAuthenticationSuccess');
       const response = await startAuthentication({ optionsJSON: started.options });
       const verified = expectSuccess((await graphql(VERIFY_AUTHENTICATION, { input: { response } })).verifyPasskeyAuthentication, 'VerifyPasskeyAuthenticationSuccess');
-      show('signed-in', `Signed in as ${verified.user.email || verified.user.id}.`, { user: verified.user, authMethod: verified.authMethod });
+      // The tokens stay out of the page: a real app would keep them; the demo shows which session was opened.
+      show('signed-in', `Signed in as ${verified.user.email || verified.user.id}.`, { user: verified.user, authMethod: verified.authMethod, sessionId: verified.sessionId, sessionExpiresAt: verified.sessionExpiresAt });
     } catch (error) {
       show('error', `Sign-in failed: ${error.message}`);
     } finally {
