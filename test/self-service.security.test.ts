@@ -21,8 +21,11 @@ import {
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemMeta } from '../src/events/outbox.js';
+import { manualClock } from '../src/services/clock.js';
+import { totpCode, totpStep } from '../src/services/totp.js';
 import { getSchema } from '../src/schema/index.js';
 import { publicRootFields } from '../src/server/auth.js';
+import { graphql } from './gql/index.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
 
 /** Mutations a user may run on themselves with an access token. */
@@ -73,13 +76,21 @@ const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationW
 /** Queries an end user may call. */
 const USER_QUERIES = new Set(['me']);
 
+const RemoveAuthMethod = graphql(`
+  mutation SelfRemoveAuthMethod($input: RemoveAuthMethodInput!) {
+    removeAuthMethod(input: $input) { __typename ... on RemoveAuthMethodSuccess { removedAuthMethodId kind } ... on Error { code } }
+  }
+`);
+
 const PASSWORD = 'a perfectly long password';
+const clock = manualClock();
 let t: TestApp;
 let me: { id: string };
 let other: { id: string };
 
 beforeAll(async () => {
   t = await createTestApp({
+    clock,
     env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS: '0', PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '0' },
   });
   const s = t.app.services;
@@ -187,7 +198,29 @@ describe('self-service authorization', () => {
   });
 
   it('still lets management callers run them all (API keys are not end users)', async () => {
-    const codes = await call('mutation', 'lockUser', other.id, BOOTSTRAP_KEY);
+    const target = await t.app.services.users.createUser({ email: 'third@example.com' }, systemMeta);
+    const codes = await call('mutation', 'lockUser', target.id, BOOTSTRAP_KEY);
     expect(codes).toEqual([]);
+  });
+
+  it('lets a user remove their own TOTP only with a current code, and nobody else\'s auth method', async () => {
+    const s = t.app.services;
+    const { secret, authMethodId } = await s.totp.startTotpRegistration(me.id);
+    await s.totp.verifyTotpRegistration(me.id, totpCode(secret, totpStep(clock.now())), systemMeta);
+    clock.advance(30_000);
+    const theirs = await s.totp.startTotpRegistration(other.id);
+    const token = await accessToken();
+
+    const probe = await t.run(RemoveAuthMethod, { input: { id: theirs.authMethodId } }, { token });
+    expect(probe.removeAuthMethod).toMatchObject({ __typename: 'NotFoundError' });
+    const noCode = await t.run(RemoveAuthMethod, { input: { id: authMethodId } }, { token });
+    expect(noCode.removeAuthMethod).toMatchObject({ __typename: 'InvalidInputError', code: 'INVALID_INPUT' });
+    const wrongCode = await t.run(RemoveAuthMethod, { input: { id: authMethodId, code: '000000' } }, { token });
+    expect(wrongCode.removeAuthMethod).toMatchObject({ __typename: 'IncorrectCodeError' });
+    const done = await t.run(RemoveAuthMethod, { input: { id: authMethodId, code: totpCode(secret, totpStep(clock.now())) } }, { token });
+    expect(done.removeAuthMethod).toEqual({ __typename: 'RemoveAuthMethodSuccess', removedAuthMethodId: authMethodId, kind: 'TOTP' });
+    // Management callers need no code.
+    const byAdmin = await t.run(RemoveAuthMethod, { input: { id: theirs.authMethodId } });
+    expect(byAdmin.removeAuthMethod).toMatchObject({ __typename: 'RemoveAuthMethodSuccess' });
   });
 });

@@ -65,6 +65,8 @@ export function createServices(deps: ServiceDeps) {
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
   const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords });
   const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
+  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
+  const authMethods = createAuthMethodService({ db, outbox });
   const signIn = createSignIn({ db, config, clock, outbox, key });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions: signIn.sessions });
   return {
@@ -75,7 +77,7 @@ export function createServices(deps: ServiceDeps) {
     /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/delivery/index.ts). */
     delivery,
     contacts: createContactService({ db, outbox, clock, codes, lockout, codeDelivery, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
-    otpFactors: createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery }),
+    otpFactors,
     users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents and userStateChanged subscriptions. */
@@ -91,7 +93,7 @@ export function createServices(deps: ServiceDeps) {
     passwords,
     backupCodes,
     totp,
-    authMethods: createAuthMethodService({ db, outbox }),
+    authMethods,
     ...signIn,
     login: createLoginService({
       db,
@@ -102,6 +104,12 @@ export function createServices(deps: ServiceDeps) {
       verifiers: {
         verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
         verifyTotp: (userId, code, meta) => totp.verifyTotp(userId, code, meta),
+        verifyOtp: (userId, channel, code, meta) => otpFactors.verifyOtp({ userId, channel, code }, meta),
+        sendOtp: async (userId, channel) => {
+          const sent = await otpFactors.sendOtp({ userId, channel });
+          return { expiresAt: sent.expiresAt, destination: sent.sentTo };
+        },
+        removeAuthMethod: (id, meta) => authMethods.removeAuthMethod(id, meta),
         verifyPasskey: async (response, meta) => ({ userId: (await webauthn.verifyPasskeyAuthentication({ response }, meta)).user.id }),
       },
     }),

@@ -14,6 +14,7 @@
  */
 import { isIP } from 'node:net';
 import type { Db } from '../db/client.js';
+import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import type { Clock } from './clock.js';
 import {
@@ -22,6 +23,7 @@ import {
   IncorrectPasswordError,
   InvalidInputError,
   NoPasswordError,
+  NotFoundError,
   UserInactiveError,
   UserLockedError,
   UserNotFoundError,
@@ -39,6 +41,8 @@ export interface LoginVerifiers {
   verifyOtp?(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
   /** Sends a sign-in one-time code by SMS or email; absent until the OTP service exists. */
   sendOtp?(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
+  /** Removes an auth method by id (the credentials service's removal, with its event). */
+  removeAuthMethod?(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }>;
   /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user; absent without WebAuthn. */
   verifyPasskey?(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
 }
@@ -202,6 +206,24 @@ export function createLoginService(deps: {
       }
       await mfa.consumeChallenge(input.mfaToken);
       return sessions.createSession(userId, challenge.device, meta, 'passkey');
+    },
+
+    /**
+     * A user removes one of their own auth methods. Another user's method is
+     * NotFoundError (ids cannot be probed). Removing TOTP takes a current TOTP
+     * or backup code, as a stolen access token alone must not be able to turn
+     * the second factor off (the seed API's x-otp header).
+     */
+    async removeOwnAuthMethod(userId: string, authMethodId: string, code: string | null | undefined, meta: RequestMeta) {
+      const method = await db.authMethod.findUnique({ where: { id: authMethodId }, select: { userId: true, kind: true, verified: true } });
+      if (!method || method.userId !== userId) throw new NotFoundError('auth method');
+      // A pending registration has no working code yet; an active authenticator does.
+      if (method.kind === 'TOTP' && method.verified) {
+        if (!code) throw new InvalidInputError('code', 'Removing the authenticator needs a current code from it (or a backup code).');
+        await verifiers.verifyTotp(userId, code, meta);
+      }
+      if (!verifiers.removeAuthMethod) throw new InvalidInputError('id', 'Auth methods cannot be removed on this gateway.');
+      return verifiers.removeAuthMethod(authMethodId, meta);
     },
 
     /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */

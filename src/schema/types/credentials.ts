@@ -140,7 +140,10 @@ const GenerateBackupCodesSuccess = builder.objectRef<{ userId: string; authMetho
 });
 
 const RemoveAuthMethodInput = builder.inputType('RemoveAuthMethodInput', {
-  fields: (t) => ({ id: t.id({ required: true, description: 'The auth method (am_…).' }) }),
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The auth method (am_…).' }),
+    code: t.string({ description: 'A current TOTP or backup code: required when a user removes their own TOTP with an access token.' }),
+  }),
 });
 
 const RemoveAuthMethodSuccess = builder.objectRef<{ userId: string; id: string; kind: AuthMethodKind }>('RemoveAuthMethodSuccess').implement({
@@ -251,10 +254,13 @@ builder.mutationFields((t) => ({
   }),
   removeAuthMethod: t.field({
     type: RemoveAuthMethodSuccess,
-    authScopes: { admin: true },
-    description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event.",
-    errors: { types: [E.NotFoundError] },
+    authScopes: (_root, _args, ctx) => ({ admin: true, self: ctx.viewer.kind === 'user' ? ctx.viewer.userId : '' }),
+    description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event. A user may remove only their own; their TOTP only with a current code.",
+    errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, ...stateErrors] },
     args: { input: t.arg({ type: RemoveAuthMethodInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta),
+    resolve: (_root, { input }, ctx) =>
+      ctx.viewer.kind === 'user'
+        ? ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, String(input.id), input.code, ctx.meta)
+        : ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta),
   }),
 }));

@@ -1,0 +1,94 @@
+/**
+ * MFA step-up with one-time codes by SMS and email: sendMfaOtp delivers a
+ * code to the factor of the user an mfaToken belongs to (only to a factor the
+ * user has), and completeMfaLogin finishes with it.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemMeta } from '../src/events/outbox.js';
+import { graphql } from './gql/index.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { codeSink } from './helpers/code-sink.js';
+
+const OtpLogin = graphql(`
+  mutation OtpMfaLogin($input: LoginInput!) {
+    login(input: $input) { __typename ... on MfaRequired { mfaToken methods } ... on Error { code } }
+  }
+`);
+const SendMfaOtp = graphql(`
+  mutation OtpMfaSend($input: SendMfaOtpInput!) {
+    sendMfaOtp(input: $input) { __typename ... on SendMfaOtpSuccess { sentTo expiresAt } ... on Error { code message } }
+  }
+`);
+const CompleteMfa = graphql(`
+  mutation OtpMfaComplete($input: CompleteMfaLoginInput!) {
+    completeMfaLogin(input: $input) {
+      __typename
+      ... on CompleteMfaLoginSuccess { accessToken user { id } }
+      ... on IncorrectCodeError { code remainingAttempts }
+      ... on Error { code message }
+    }
+  }
+`);
+
+const PASSWORD = 'correct horse battery staple';
+const sink = codeSink();
+let t: TestApp;
+
+beforeAll(async () => {
+  t = await createTestApp({
+    delivery: sink.delivery,
+    env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS: '0' },
+  });
+});
+afterAll(() => t?.close());
+
+let n = 0;
+async function makeUser() {
+  n++;
+  const email = `otp${n}@example.com`;
+  const phone = `+1415555${String(2000 + n)}`;
+  const user = await t.app.services.users.createUser({ email, phone }, systemMeta);
+  await t.app.services.passwords.setPassword(user.id, { password: PASSWORD }, systemMeta);
+  const now = new Date();
+  await t.app.database.client.user.update({ where: { id: user.id }, data: { emailVerifiedAt: now, phoneVerifiedAt: now } });
+  return { id: user.id, email, phone };
+}
+
+const login = (identifier: string) => t.run(OtpLogin, { input: { identifier, password: PASSWORD } }, { token: null });
+
+describe('login with one-time codes', () => {
+  for (const channel of ['EMAIL', 'SMS'] as const) {
+    it(`finishes with a one-time code sent by ${channel} through sendMfaOtp`, async () => {
+      const u = await makeUser();
+      if (channel === 'EMAIL') await t.app.services.otpFactors.addOtpEmail(u.id, systemMeta);
+      else await t.app.services.otpFactors.addOtpSms(u.id, systemMeta);
+      const first = (await login(u.email)).login;
+      if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
+      expect(first.methods).toEqual([channel]);
+      const other = channel === 'EMAIL' ? 'SMS' : 'EMAIL';
+      const refused = await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel: other } }, { token: null });
+      expect(refused.sendMfaOtp).toMatchObject({ __typename: 'InvalidInputError' });
+
+      const sent = await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel } }, { token: null });
+      expect(sent.sendMfaOtp).toMatchObject({ __typename: 'SendMfaOtpSuccess', sentTo: expect.stringContaining('•') });
+      const code = sink.lastCode(channel === 'EMAIL' ? u.email : u.phone);
+      const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: channel, code } }, { token: null });
+      expect(done.completeMfaLogin).toMatchObject({ __typename: 'CompleteMfaLoginSuccess', user: { id: u.id } });
+    });
+  }
+
+
+  it('does not finish with a wrong code, and keeps the MFA token for the right one', async () => {
+    const u = await makeUser();
+    await t.app.services.otpFactors.addOtpEmail(u.id, systemMeta);
+    const first = (await login(u.email)).login;
+    if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
+    await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel: 'EMAIL' } }, { token: null });
+    const code = sink.lastCode(u.email);
+    const wrong = code === '000000' ? '111111' : '000000';
+    const refused = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code: wrong } }, { token: null });
+    expect(refused.completeMfaLogin).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE' });
+    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code } }, { token: null });
+    expect(done.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
+  });
+});
