@@ -3,6 +3,7 @@
  * authenticator (test/helpers/webauthn-authenticator.ts) standing in for the browser.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { softwareAuthenticator } from './helpers/webauthn-authenticator.js';
 import {
@@ -21,6 +22,17 @@ import {
   type Options,
   type RequestOptions,
 } from './helpers/webauthn-operations.js';
+
+const PasskeyNode = graphql(`
+  query WaPasskeyNode($id: ID!) {
+    node(id: $id) { __typename id ... on PasskeyMethod { kind name createdAt lastUsedAt } }
+  }
+`);
+const RemovePasskey = graphql(`
+  mutation WaRemovePasskey($input: RemoveAuthMethodInput!) {
+    removeAuthMethod(input: $input) { __typename ... on RemoveAuthMethodSuccess { kind user { mfaEnabled } } ... on Error { code } }
+  }
+`);
 
 let t: TestApp;
 beforeAll(async () => {
@@ -136,6 +148,27 @@ describe('authentication', () => {
     expect(loggedIn?.node.data).toMatchObject({ method: 'passkey', sessionId: signedIn.sessionId });
   });
 
+  it("gives an access token with which the user may add a passkey to their own account only", async () => {
+    const userId = await newUser('self@example.com');
+    const other = await newUser('other-self@example.com');
+    const key = softwareAuthenticator({ origin: ORIGIN });
+    await register(userId, key);
+    const started = await t.run(StartAuthentication, { input: {} }, { token: null });
+    if (started.startPasskeyAuthentication.__typename !== 'StartPasskeyAuthenticationSuccess') throw new Error(JSON.stringify(started));
+    const signedIn = await t.run(VerifyAuthentication, { input: { response: key.authenticate(started.startPasskeyAuthentication.options as RequestOptions) } }, { token: null });
+    if (signedIn.verifyPasskeyAuthentication.__typename !== 'VerifyPasskeyAuthenticationSuccess') throw new Error(JSON.stringify(signedIn));
+    const token = signedIn.verifyPasskeyAuthentication.accessToken!;
+
+    const second = softwareAuthenticator({ origin: ORIGIN });
+    const options = await t.run(StartRegistration, { input: { userId } }, { token });
+    if (options.startPasskeyRegistration.__typename !== 'StartPasskeyRegistrationSuccess') throw new Error(JSON.stringify(options));
+    const added = await t.run(VerifyRegistration, { input: { userId, response: second.register(options.startPasskeyRegistration.options as Options), name: 'Backup key' } }, { token });
+    expect(added.verifyPasskeyRegistration).toMatchObject({ __typename: 'VerifyPasskeyRegistrationSuccess', authMethod: { name: 'Backup key' } });
+
+    const foreign = await t.exec(StartRegistration, { input: { userId: other } }, { token });
+    expect(foreign.errors?.[0]?.extensions?.code).toBe('FORBIDDEN');
+  });
+
   it('signs in without a user id (discoverable), with user verification required', async () => {
     const userId = await newUser('disco@example.com');
     const key = softwareAuthenticator({ origin: ORIGIN });
@@ -159,6 +192,27 @@ describe('authentication', () => {
     const userId = await newUser('nokeys@example.com');
     const data = await t.run(StartAuthentication, { input: { userId } }, { token: null });
     expect(data.startPasskeyAuthentication).toMatchObject({ __typename: 'InvalidStateError', code: 'INVALID_STATE' });
+  });
+});
+
+describe('removal', () => {
+  it('removes a passkey with removeAuthMethod (user.passkey_removed); its assertions are refused afterwards', async () => {
+    const userId = await newUser('remove@example.com');
+    const key = softwareAuthenticator({ origin: ORIGIN });
+    const registered = await register(userId, key);
+    if (registered.__typename !== 'VerifyPasskeyRegistrationSuccess') throw new Error(JSON.stringify(registered));
+    const node = await t.run(PasskeyNode, { id: registered.authMethod.id });
+    expect(node.node).toMatchObject({ __typename: 'PasskeyMethod', kind: 'PASSKEY', name: 'Passkey' });
+
+    const removed = await t.run(RemovePasskey, { input: { id: registered.authMethod.id } });
+    expect(removed.removeAuthMethod).toMatchObject({ __typename: 'RemoveAuthMethodSuccess', kind: 'PASSKEY', user: { mfaEnabled: false } });
+    const { user } = await t.run(UserEvents, { id: userId });
+    expect(user!.events.edges.map((e) => e.node.type)).toContain('USER_PASSKEY_REMOVED');
+
+    const started = await t.run(StartAuthentication, { input: {} }, { token: null });
+    if (started.startPasskeyAuthentication.__typename !== 'StartPasskeyAuthenticationSuccess') throw new Error(JSON.stringify(started));
+    const data = await t.run(VerifyAuthentication, { input: { response: key.authenticate(started.startPasskeyAuthentication.options as RequestOptions) } }, { token: null });
+    expect(data.verifyPasskeyAuthentication).toMatchObject({ __typename: 'WebAuthnVerificationError', reason: 'CREDENTIAL_NOT_FOUND' });
   });
 });
 
