@@ -264,6 +264,23 @@ describe('setPhone and verifyPhone', () => {
     expect(changed.setPhone).toMatchObject({ user: { phone: '+442079460958', phoneVerified: false } });
   });
 
+  it('holds repeated sends to new numbers to the resend cooldown (no SMS pumping), keeping the number unverified', async () => {
+    const userId = await newUser();
+    await t.run(SetPhone, { input: { userId, phone: '+14155550155' } });
+    const before = sink.sent.length;
+    const second = await t.run(SetPhone, { input: { userId, phone: '+14155550156' } });
+    expect(second.setPhone).toMatchObject({ __typename: 'TooManyAttemptsError', code: 'TOO_MANY_ATTEMPTS' });
+    expect(sink.sent.length).toBe(before);
+    const oldCode = sink.lastCode('+14155550155');
+    const stale = await t.run(VerifyPhone, { input: { userId, code: oldCode } });
+    expect(stale.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError' });
+    clock.advance(30_000);
+    const resend = await t.run(ResendPhoneCode, { input: { userId } });
+    expect(resend.resendPhoneCode).toMatchObject({ __typename: 'ResendPhoneCodeSuccess', sentTo: '+1 ••• ••• 0156' });
+    const ok = await t.run(VerifyPhone, { input: { userId, code: sink.lastCode('+14155550156') } });
+    expect(ok.verifyPhone).toMatchObject({ __typename: 'VerifyPhoneSuccess', user: { phone: '+14155550156', phoneVerified: true } });
+  });
+
   it('names the field of an unparseable number', async () => {
     const userId = await newUser();
     const r = await t.run(SetPhone, { input: { userId, phone: '12' } });

@@ -140,7 +140,8 @@ export function createContactService(deps: {
       await codes.revokeCode(user.id, kind.purpose);
       return { user, code: null, expiresAt: null, sentTo: null };
     }
-    // A new address gets its code at once; the resend cooldown guards resendEmailCode/resendPhoneCode.
+    // Sending honours the resend cooldown too, so repeated sets cannot flood an inbox or pump SMS to
+    // many numbers; a returned code sends nothing. Within the cooldown the address stays saved, unverified.
     const returnCode = input.verification === 'RETURN_CODE';
     const issued = await codeDelivery.issueAndDeliver({
       userId: user.id,
@@ -151,7 +152,7 @@ export function createContactService(deps: {
       template: kind.template,
       locale: localeOf(user),
       returnCode,
-      ignoreCooldown: true,
+      ignoreCooldown: returnCode,
     });
     return { user, code: issued.code, expiresAt: issued.expiresAt, sentTo: returnCode ? null : kind.mask(kind.addressOf(user)) };
   }
@@ -200,8 +201,9 @@ export function createContactService(deps: {
     /**
      * Sets the user's email. A different address becomes unverified and, unless
      * MARK_VERIFIED, gets a verification code (sent, or returned with RETURN_CODE).
-     * Throws UserNotFoundError, InvalidInputError, AlreadyExistsError, DeliveryFailedError
-     * (the address is then saved unverified and resendEmailCode can retry).
+     * Throws UserNotFoundError, InvalidInputError, AlreadyExistsError; and, after saving the
+     * address unverified, DeliveryFailedError or TooManyAttemptsError (resend cooldown):
+     * resendEmailCode then sends the code.
      */
     setEmail: (input: { userId: string; email: string; verification: Verification }, meta: RequestMeta) =>
       setContact(email, { userId: input.userId, value: input.email, verification: input.verification }, meta),
