@@ -174,6 +174,32 @@ describe('login without MFA', () => {
     expect((await eventTypes(u.id)).map((e) => e.type)).toContain('USER_LOGIN_FAILED');
   });
 
+  it('spends one password hash on every outcome, so timing does not tell which identifiers exist', async () => {
+    const u = await makeUser({ username: 'timing' });
+    const noPassword = await t.app.services.users.createUser({ email: 'nopass@example.com' }, systemMeta);
+    const hasher = t.app.services.passwordHasher;
+    const original = { verify: hasher.verify, verifyDummy: hasher.verifyDummy };
+    let hashes = 0;
+    hasher.verify = async (...args) => (hashes++, original.verify.apply(hasher, args));
+    hasher.verifyDummy = async (...args) => (hashes++, original.verifyDummy.apply(hasher, args));
+    try {
+      for (const [identifier, password] of [
+        [u.email, PASSWORD],
+        [u.email, 'wrong'],
+        ['unknown@example.com', 'wrong'],
+        ['unknown-name', 'wrong'],
+        [noPassword.email!, 'wrong'],
+      ]) {
+        hashes = 0;
+        await login(identifier, password);
+        expect(hashes, identifier).toBe(1);
+      }
+    } finally {
+      Object.assign(hasher, original);
+    }
+    expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: null });
+  });
+
   it('counts wrong passwords towards the lockout, then refuses a locked user even with the right password', async () => {
     const u = await makeUser();
     for (let i = 0; i < 3; i++) expect((await login(u.email, `wrong-${i}`)).login.__typename).toBe('IncorrectPasswordError');
