@@ -1,6 +1,7 @@
 import type { SessionTokens } from '../../services/sessions.js';
 import { builder } from '../builder.js';
 import { errorTypes as E } from './errors.js';
+import { sessionAndUserFields } from './sessions.js';
 
 export const MfaMethodEnum = builder.enumType('MfaMethod', {
   description: 'A way to finish an MFA login.',
@@ -38,14 +39,7 @@ function tokensType(name: string, description: string) {
       expiresAt: t.field({ type: 'DateTime', description: 'When the access token expires; refresh before.', resolve: (s) => s.expiresAt }),
       refreshToken: t.exposeString('refreshToken', { description: 'Opaque and single-use: refreshSession returns a new one each time. Keep it secret.' }),
       sessionExpiresAt: t.field({ type: 'DateTime', description: 'When the session ends; no refresh works after it.', resolve: (s) => s.sessionExpiresAt }),
-      session: t.prismaField({
-        type: 'Session',
-        resolve: (query, parent, _args, ctx) => ctx.db.session.findUniqueOrThrow({ ...query, where: { id: parent.sessionId } }),
-      }),
-      user: t.prismaField({
-        type: 'User',
-        resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-      }),
+      ...sessionAndUserFields(t),
     }),
   });
 }

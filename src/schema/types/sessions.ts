@@ -42,20 +42,22 @@ builder.queryField('me', (t) =>
   }),
 );
 
+type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/** The session and user a result is about, re-read with the caller's selection. */
+export const sessionAndUserFields = (t: PothosSchemaTypes.ObjectFieldBuilder<Types, { sessionId: string; userId: string }>) => ({
+  session: t.prismaField({
+    type: 'Session',
+    resolve: (query, parent, _args, ctx) => ctx.db.session.findUniqueOrThrow({ ...query, where: { id: parent.sessionId } }),
+  }),
+  user: t.prismaField({
+    type: 'User',
+    resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
+  }),
+});
+
 const SessionSuccess = (name: string, description: string) =>
-  builder.objectRef<{ sessionId: string; userId: string }>(name).implement({
-    description,
-    fields: (t) => ({
-      session: t.prismaField({
-        type: 'Session',
-        resolve: (query, parent, _args, ctx) => ctx.db.session.findUniqueOrThrow({ ...query, where: { id: parent.sessionId } }),
-      }),
-      user: t.prismaField({
-        type: 'User',
-        resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-      }),
-    }),
-  });
+  builder.objectRef<{ sessionId: string; userId: string }>(name).implement({ description, fields: (t) => sessionAndUserFields(t) });
 
 const RevokeSessionInput = builder.inputType('RevokeSessionInput', {
   fields: (t) => ({ id: t.id({ required: true, description: 'The session (ses_…).' }) }),
