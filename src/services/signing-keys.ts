@@ -23,6 +23,9 @@ import { decryptSecret, encryptSecret } from './crypto.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
 
+/** How long a verifier trusts its cached "still current" status of a key before re-reading it. */
+const RECHECK_CURRENT_MS = 30_000;
+
 /** SystemState key holding the id of the key that signs new tokens. */
 export const CURRENT_KEY = 'signing_key.current';
 
@@ -44,7 +47,7 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
   const { db, clock, key, policy } = deps;
   // Imported keys by id; rows never change once written (only retiredAt does), so this cache needs no invalidation.
   const privateKeys = new Map<string, Promise<CryptoKey>>();
-  const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey }>>();
+  const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey; checkedAt: number }>>();
 
   async function generateRow(): Promise<{ id: string; alg: SigningAlg; publicJwk: JWK; privateKeyEncrypted: string }> {
     const id = newId('SigningKey');
@@ -113,18 +116,19 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
       if (!p) {
         const row = await db.signingKey.findUnique({ where: { id: kid } });
         if (!row) return null;
-        p = (importJWK(row.publicJwk as JWK, row.alg) as Promise<CryptoKey>).then((k) => ({ key: k, row }));
+        const checkedAt = clock.now().getTime();
+        p = (importJWK(row.publicJwk as JWK, row.alg) as Promise<CryptoKey>).then((k) => ({ key: k, row, checkedAt }));
         publicKeys.set(kid, p);
       }
-      let { key: publicKey, row } = await p;
-      if (!row.retiredAt) {
-        // Cached while current: re-read so a rotation elsewhere starts its retirement clock here too.
+      let { key: publicKey, row, checkedAt } = await p;
+      if (!row.retiredAt && clock.now().getTime() - checkedAt > RECHECK_CURRENT_MS) {
+        // Cached while current: re-read now and then, so a rotation on another instance starts its
+        // retirement clock here too. Staleness is harmless: no token outlives retiredAt + its lifetime.
         const fresh = await db.signingKey.findUnique({ where: { id: kid }, select: { retiredAt: true } });
         if (!fresh) return null;
-        if (fresh.retiredAt) {
-          row = { ...row, retiredAt: fresh.retiredAt };
-          publicKeys.set(kid, Promise.resolve({ key: publicKey, row }));
-        }
+        checkedAt = clock.now().getTime();
+        row = { ...row, retiredAt: fresh.retiredAt };
+        publicKeys.set(kid, Promise.resolve({ key: publicKey, row, checkedAt }));
       }
       const until = publishedUntil(row);
       if (until && until <= clock.now()) return null;
