@@ -70,7 +70,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     clock: options.clock,
     delivery: options.delivery,
     pubsub,
-    relayPosition: () => relay?.position(),
+    relay: { position: () => relay?.position(), reach: async (seq) => relay?.reach(seq) },
     onEventsCommitted: () => relay?.committed(),
     onWebhookDeliveriesQueued: () => dispatcher?.wake(),
     webhookLookup: options.webhookLookup,

@@ -17,7 +17,7 @@ let t: TestApp;
 let db: Db;
 const clock = manualClock(new Date());
 
-function relayFor(options: { graceMs?: number } = {}) {
+function relayFor(options: { graceMs?: number; retentionDays?: number } = {}) {
   const pubsub = createMemoryPubSub();
   const published: EventMessage[] = [];
   const fanned: number[] = [];
@@ -30,7 +30,7 @@ function relayFor(options: { graceMs?: number } = {}) {
     pubsub: { ...pubsub, publish: (_topic, m) => published.push(m) },
     fanOut: async (events) => fanned.push(...events.map((e) => e.seq)),
     pollMs: 50,
-    retentionDays: 0,
+    retentionDays: options.retentionDays ?? 0,
     graceMs: options.graceMs ?? 60_000,
   });
   return { relay, published, fanned };
@@ -201,5 +201,17 @@ describe('webhook position and lease', () => {
     expect(b.relay.isLeader).toBe(true);
     expect(b.fanned).toEqual([e2.seq]);
     await b.relay.stop();
+  });
+});
+
+describe('retention', () => {
+  it('deletes events older than retentionDays once webhooks have passed them, and keeps the rest', async () => {
+    const { relay } = relayFor({ retentionDays: 30 });
+    const old = await db.event.create({ data: { ...eventData(undefined), occurredAt: new Date(clock.now().getTime() - 31 * 86_400_000) } });
+    const recent = await db.event.create({ data: { ...eventData(undefined), occurredAt: new Date(clock.now().getTime() - 29 * 86_400_000) } });
+    await relay.tick();
+    expect(await db.event.findUnique({ where: { id: old.id } })).toBeNull();
+    expect(await db.event.findUnique({ where: { id: recent.id } })).not.toBeNull();
+    await relay.stop();
   });
 });

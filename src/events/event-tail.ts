@@ -93,7 +93,7 @@ export function createEventTail(options: EventTailOptions) {
         }
         if (row.seq <= high) continue;
         const missing = row.seq - high - 1;
-        if (missing > 0 && missing <= maxGaps - gaps.size) {
+        if (missing > 0 && missing <= maxGaps - gaps.size - fresh.length) {
           for (let s = high + 1; s < row.seq; s++) fresh.push(s);
         }
         high = row.seq;

@@ -22,6 +22,7 @@ import type { Clock } from '../services/clock.js';
 import { createEventTail, maxEventSeq, type EventTail } from './event-tail.js';
 import { createLease, readStateNumber, writeStateNumber } from './lease.js';
 import { userTopic, type EventPubSub, type RelayedEvent } from './pubsub.js';
+import { createWakeLoop } from './wake-loop.js';
 
 export const NOTIFY_CHANNEL = 'portcullis_events';
 export const WEBHOOK_POSITION_KEY = 'relay.webhooks.position';
@@ -57,6 +58,17 @@ export function createRelay(deps: RelayDeps) {
   let webhookTail: EventTail | undefined;
   let leader = false;
   let lastRetention = 0;
+  const waiters: Array<{ seq: number; resolve: (position: number | undefined) => void }> = [];
+
+  function settleWaiters() {
+    const position = live?.position;
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      if (!running || (position !== undefined && position >= waiters[i].seq)) {
+        waiters[i].resolve(position);
+        waiters.splice(i, 1);
+      }
+    }
+  }
 
   function publish(events: RelayedEvent[], send: boolean) {
     for (const event of events) {
@@ -111,6 +123,7 @@ export function createRelay(deps: RelayDeps) {
     live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs });
     const events = await live.read();
     publish(events, !pubsub.shared || leader);
+    settleWaiters();
     if (leader) {
       await fanOutTick();
       await retentionTick();
@@ -119,19 +132,12 @@ export function createRelay(deps: RelayDeps) {
 
   // ---- the loop and its wake-ups ----
   let running = false;
-  let loop: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
   let listener: pg.Client | undefined;
   let notifying = false;
   let notifyAgain = false;
   // With LISTEN/NOTIFY waking us, the poll is only a safety net.
-  const intervalMs = provider === 'postgresql' ? Math.max(deps.pollMs * 5, 1000) : deps.pollMs;
-
-  function wake() {
-    woken = true;
-    wakeUp?.();
-  }
+  const loop = createWakeLoop(tick, { intervalMs: provider === 'postgresql' ? Math.max(deps.pollMs * 5, 1000) : deps.pollMs, logger, name: 'event relay' });
+  const wake = loop.wake;
 
   /** Tells other instances (PostgreSQL) that events committed; coalesces bursts into few NOTIFYs. */
   function notifyOthers() {
@@ -173,31 +179,20 @@ export function createRelay(deps: RelayDeps) {
     }
   }
 
-  async function run() {
-    while (running) {
-      woken = false;
-      try {
-        await tick();
-      } catch (error) {
-        logger.error({ err: error }, 'event relay pass failed; retrying');
-      }
-      if (!running || woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, intervalMs);
-        wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
-    }
-  }
-
   return {
     tick,
     /** Every seq at or below this has been handed to pub/sub (or given up): subscribers replay up to it. */
     position(): number | undefined {
       return live?.position;
+    },
+    /** Resolves once the position is at least `seq` (at once when the relay is not running). */
+    reach(seq: number): Promise<number | undefined> {
+      const position = live?.position;
+      if (!running || (position !== undefined && position >= seq)) return Promise.resolve(position);
+      return new Promise((resolve) => {
+        waiters.push({ seq, resolve });
+        wake();
+      });
     },
     /** Call after a transaction that recorded events commits. */
     committed() {
@@ -214,12 +209,12 @@ export function createRelay(deps: RelayDeps) {
       await listen();
       // One pass before serving, so subscribers find a relay position at once.
       await tick().catch((error) => logger.error({ err: error }, 'first event relay pass failed'));
-      loop = run();
+      loop.start();
     },
     async stop() {
       running = false;
-      wakeUp?.();
-      await loop;
+      await loop.stop();
+      settleWaiters();
       await listener?.end().catch(() => {});
       listener = undefined;
       await lease.release().catch(() => {});

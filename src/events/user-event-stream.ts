@@ -3,9 +3,11 @@
  * ones, in seq order, with no gap and no duplicate across the switch.
  *
  * 1. Subscribe to the user's topic first and buffer what arrives.
- * 2. Replay from the log up to P, the relay's position read after step 1:
- *    every seq ≤ P is committed (or given up) and was published before or
- *    after we subscribed; everything > P will be published after.
+ * 2. Read M, the highest seq committed now: anything published before the
+ *    subscription was live has seq ≤ M. Wait until this instance's relay
+ *    position P reaches M (with Redis the publisher may be another instance,
+ *    ahead of ours), then replay from the log up to P: every seq ≤ P is
+ *    committed (or given up); everything above P is published after step 1.
  * 3. Then live: a message at or below the watermark is a duplicate; a
  *    message whose `prevSeq` is at or below the watermark is the only new
  *    event; otherwise (a publisher that does not know, a lost message) the
@@ -29,11 +31,18 @@ export class SubscriptionOverflow {
 
 export type StreamItem = RelayedEvent | SubscriptionOverflow;
 
+/** What a stream needs of this instance's relay. */
+export interface RelayView {
+  /** Every seq at or below it is committed or given up; undefined without a running relay. */
+  position(): number | undefined;
+  /** Resolves with the position once it is at least `seq` (at once without a running relay). */
+  reach(seq: number): Promise<number | undefined>;
+}
+
 export interface EventStreamDeps {
   db: Db;
   pubsub: EventPubSub;
-  /** The relay's pub/sub position; undefined without a running relay. */
-  relayPosition: () => number | undefined;
+  relay: RelayView;
   bufferSize: number;
   pageSize?: number;
 }
@@ -53,11 +62,11 @@ export function createEventStreams(deps: EventStreamDeps) {
   const { db, pubsub, bufferSize } = deps;
   const pageSize = deps.pageSize ?? 200;
 
+  /** P of step 2: a relay position at or above everything committed when called. */
   async function position(): Promise<number> {
-    const p = deps.relayPosition();
-    if (p !== undefined) return p;
     const row = await db.event.aggregate({ _max: { seq: true } });
-    return row._max.seq ?? 0;
+    const committed = row._max.seq ?? 0;
+    return (await deps.relay.reach(committed)) ?? committed;
   }
 
   /** Seq of an event id (a cursor); undefined when there is no such event. */

@@ -6,7 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import { createOutbox } from '../events/outbox.js';
 import { createMemoryPubSub, type EventPubSub } from '../events/pubsub.js';
-import { createEventStreams } from '../events/user-event-stream.js';
+import { createEventStreams, type RelayView } from '../events/user-event-stream.js';
 import type { Logger } from '../logger.js';
 import { createDelivery, type Delivery } from '../delivery/index.js';
 import { createApiKeyService } from './api-keys.js';
@@ -41,8 +41,8 @@ export interface ServiceDeps {
   delivery?: Delivery;
   /** Pub/sub of committed events (createApp passes Redis when configured; default in-process). */
   pubsub?: EventPubSub;
-  /** The relay's pub/sub position, for subscribers switching from replay to live. */
-  relayPosition?: () => number | undefined;
+  /** This instance's relay, for subscribers switching from replay to live. */
+  relay?: RelayView;
   /** Called when webhook deliveries were queued (wakes the dispatcher). */
   onWebhookDeliveriesQueued?: () => void;
   /** DNS lookup for webhook SSRF checks (tests resolve names to chosen addresses). */
@@ -84,7 +84,7 @@ export function createServices(deps: ServiceDeps) {
     events: createEventStreams({
       db,
       pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
-      relayPosition: deps.relayPosition ?? (() => undefined),
+      relay: deps.relay ?? { position: () => undefined, reach: async () => undefined },
       bufferSize: config.events.subscriptionBuffer,
     }),
     apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),

@@ -17,6 +17,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { WebhookDelivery } from '../db/generated/sqlite/client.js';
 import { systemMeta, type Outbox } from '../events/outbox.js';
+import { createWakeLoop } from '../events/wake-loop.js';
 import { newId } from '../ids.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from './clock.js';
@@ -170,50 +171,13 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     }
   }
 
-  let running = false;
-  let loop: Promise<void> | undefined;
-  let wakeUp: (() => void) | undefined;
-  let woken = false;
-  const pollMs = deps.pollMs ?? 1000;
-
-  function wake() {
-    woken = true;
-    wakeUp?.();
-  }
-
-  async function run() {
-    while (running) {
-      woken = false;
-      try {
-        await runOnce();
-      } catch (error) {
-        logger.error({ err: error }, 'webhook dispatch failed; retrying');
-      }
-      if (!running || woken) continue;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, pollMs);
-        wakeUp = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      wakeUp = undefined;
-    }
-  }
+  const loop = createWakeLoop(runOnce, { intervalMs: deps.pollMs ?? 1000, logger, name: 'webhook dispatch' });
 
   return {
     runOnce,
     backoffMs,
-    wake,
-    start() {
-      if (running) return;
-      running = true;
-      loop = run();
-    },
-    async stop() {
-      running = false;
-      wakeUp?.();
-      await loop;
-    },
+    wake: loop.wake,
+    start: loop.start,
+    stop: loop.stop,
   };
 }

@@ -16,6 +16,8 @@ const Actor = builder.objectRef<{ type: string; id: string | null }>('EventActor
   fields: (t) => ({ type: t.exposeString('type'), id: t.exposeString('id', { nullable: true }) }),
 });
 
+// Fields read the row's own scalars (always loaded) without `select`: subscriptions resolve
+// rows the relay already read, and a per-field select would re-load each one per subscriber.
 export const UserEventRef = builder.prismaNode('Event', {
   name: 'UserEvent',
   description: 'A recorded change. The id is also a cursor to resume from.',
@@ -23,18 +25,17 @@ export const UserEventRef = builder.prismaNode('Event', {
   // A node that no longer exists resolves to null, not an error.
   nullable: true,
   fields: (t) => ({
-    type: t.field({ type: UserEventTypeEnum, select: { type: true }, resolve: (e) => graphqlEventName(e.type as never) }),
+    type: t.field({ type: UserEventTypeEnum, resolve: (e) => graphqlEventName(e.type as never) }),
     userId: t.exposeString('userId', { nullable: true }),
     user: t.prismaField({
       type: 'User',
       nullable: true,
       description: 'Null once the user is deleted.',
-      select: { userId: true },
       resolve: (query, e, _args, ctx) => (e.userId ? ctx.db.user.findUnique({ ...query, where: { id: e.userId } }) : null),
     }),
     occurredAt: t.expose('occurredAt', { type: 'DateTime' }),
     data: t.expose('data', { type: 'JSON' }),
-    actor: t.field({ type: Actor, select: { actorType: true, actorId: true }, resolve: (e) => ({ type: e.actorType ?? 'system', id: e.actorId }) }),
+    actor: t.field({ type: Actor, resolve: (e) => ({ type: e.actorType ?? 'system', id: e.actorId }) }),
     ip: t.exposeString('ip', { nullable: true }),
     userAgent: t.exposeString('userAgent', { nullable: true }),
   }),
