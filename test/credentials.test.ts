@@ -8,6 +8,7 @@ import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { codeSink } from './helpers/code-sink.js';
 
 // Cheap argon2 for speed; the rehash test relies on these exact values.
 const ARGON2_ENV = { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_ARGON2_PARALLELISM: '1' };
@@ -63,7 +64,8 @@ const RequestReset = graphql(`
   mutation RequestPasswordReset($input: RequestPasswordResetInput!) {
     requestPasswordReset(input: $input) {
       __typename
-      ... on RequestPasswordResetSuccess { resetCode expiresAt delivered user { id } }
+      ... on RequestPasswordResetSuccess { resetCode expiresAt sentTo user { id } }
+      ... on DeliveryFailedError { channel }
       ... on Error { code message }
     }
   }
@@ -93,8 +95,9 @@ const Lock = graphql(`
 `);
 
 let t: TestApp;
+const sink = codeSink();
 beforeAll(async () => {
-  t = await createTestApp({ env: ARGON2_ENV });
+  t = await createTestApp({ env: ARGON2_ENV, delivery: sink.delivery });
 });
 afterAll(() => t.close());
 
@@ -245,10 +248,11 @@ describe('setPassword and changePassword', () => {
     const other = await newUser({ password: 'another passphrase' });
     const reset = await t.run(RequestReset, { input: { userId: user.id, returnCode: true } });
     if (reset.requestPasswordReset.__typename !== 'RequestPasswordResetSuccess') throw new Error('no reset');
-    const { resetCode: code, delivered, expiresAt } = reset.requestPasswordReset;
+    const { resetCode: code, sentTo, expiresAt } = reset.requestPasswordReset;
     expect(code).toMatch(/^[0-9A-Z]{12}$/);
     expect(new Date(expiresAt).getTime()).toBeGreaterThan(Date.now());
-    expect(typeof delivered).toBe('boolean');
+    expect(sentTo).toBeNull();
+    expect(sink.sent).toHaveLength(0);
 
     const elsewhere = await t.run(ChangePassword, { input: { userId: other.id, resetCode: code!, newPassword: 'stolen passphrase' } });
     expect(elsewhere.changePassword).toMatchObject({ __typename: 'IncorrectCodeError' });
@@ -268,10 +272,38 @@ describe('setPassword and changePassword', () => {
     expect(log).not.toContain(code!);
   });
 
-  it('does not return the code unless asked, and needs exactly one proof', async () => {
+  it('sends the code to a verified email (not returned), refuses without a verified address, withdraws it when sending fails', async () => {
     const user = await newUser({ password: 'forgotten passphrase' });
-    const reset = await t.run(RequestReset, { input: { userId: user.id } });
-    expect(reset.requestPasswordReset).toMatchObject({ __typename: 'RequestPasswordResetSuccess', resetCode: null });
+    const unverified = await t.run(RequestReset, { input: { userId: user.id } });
+    expect(unverified.requestPasswordReset).toMatchObject({ __typename: 'EmailNotVerifiedError', code: 'EMAIL_NOT_VERIFIED' });
+
+    await t.app.database.client.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
+    const email = (await t.app.database.client.user.findUniqueOrThrow({ where: { id: user.id } })).email!;
+    const sent = await t.run(RequestReset, { input: { userId: user.id } });
+    expect(sent.requestPasswordReset).toMatchObject({ __typename: 'RequestPasswordResetSuccess', resetCode: null, sentTo: expect.stringContaining('@example.com') });
+    const code = sink.lastCode(email);
+    expect(sink.sent.at(-1)).toMatchObject({ template: 'password_reset', to: email });
+    const ok = await t.run(ChangePassword, { input: { userId: user.id, resetCode: code, newPassword: 'mailed passphrase' } });
+    expect(ok.changePassword.__typename).toBe('ChangePasswordSuccess');
+
+    // A second request within the resend cooldown is refused.
+    expect((await t.run(RequestReset, { input: { userId: user.id } })).requestPasswordReset).toMatchObject({ __typename: 'TooManyAttemptsError' });
+
+    const other = await newUser({ password: 'forgotten passphrase' });
+    await t.app.database.client.user.update({ where: { id: other.id }, data: { emailVerifiedAt: new Date() } });
+    sink.fail();
+    try {
+      const failed = await t.run(RequestReset, { input: { userId: other.id } });
+      expect(failed.requestPasswordReset).toMatchObject({ __typename: 'DeliveryFailedError', code: 'DELIVERY_FAILED', channel: 'email' });
+    } finally {
+      sink.fail(false);
+    }
+    // The unsent code was withdrawn.
+    expect(await t.app.database.client.oneTimeCode.count({ where: { userId: other.id, purpose: 'password_reset' } })).toBe(0);
+  });
+
+  it('needs exactly one proof, and a user', async () => {
+    const user = await newUser({ password: 'forgotten passphrase' });
     const neither = await t.run(ChangePassword, { input: { userId: user.id, newPassword: 'remembered passphrase' } });
     expect(neither.changePassword).toMatchObject({ __typename: 'InvalidInputError' });
     const missing = await t.run(RequestReset, { input: { userId: 'usr_01nobody', returnCode: true } });

@@ -6,11 +6,14 @@
  * keeps it a singleton and `secret` holds the hash, never the password.
  */
 import type { Db, Tx } from '../db/client.js';
+import type { Channel, Delivery } from '../delivery/index.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import type { Clock } from './clock.js';
 import { randomReadableCode } from './crypto.js';
-import { IncorrectPasswordError, InvalidInputError, NoPasswordError, UserNotFoundError, WeakPasswordError } from './errors.js';
+import { localeOf } from './code-delivery.js';
+import { EmailNotVerifiedError, IncorrectPasswordError, InvalidInputError, NoPasswordError, UserNotFoundError, WeakPasswordError } from './errors.js';
+import { maskEmail, maskPhone } from './masking.js';
 import type { LockoutService } from './lockout.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 import { identifyHash, importableFormats, type PasswordHasher } from './password-hashing.js';
@@ -19,6 +22,13 @@ import { newAuthMethodId } from './auth-method-ids.js';
 import { publicUser } from './users.js';
 
 export const PASSWORD_RESET_PURPOSE = 'password_reset';
+
+/**
+ * lastUsedAt is written at most once a minute: a write per verification would
+ * cost more than the rest of the bookkeeping, and minute precision is plenty.
+ */
+const LAST_USED_RESOLUTION_MS = 60_000;
+const isStale = (lastUsedAt: Date | null, now: Date) => !lastUsedAt || now.getTime() - lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS;
 
 /** What an admin gives: a password to hash, or a hash imported from another system. */
 export interface PasswordInput {
@@ -35,8 +45,6 @@ export interface PreparedPassword {
   mustChange: boolean;
 }
 
-/** Sends a reset code to the user, when a delivery layer exists; returns whether it was sent. */
-export type ResetCodeSender = (user: User, code: string, expiresAt: Date) => Promise<boolean>;
 
 export type PasswordService = ReturnType<typeof createPasswordService>;
 
@@ -48,7 +56,7 @@ export function createPasswordService(deps: {
   codes: OneTimeCodeService;
   hasher: PasswordHasher;
   policy: PasswordPolicy & { resetTtlSeconds: number };
-  sendResetCode?: ResetCodeSender;
+  delivery: Delivery;
 }) {
   const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
   const slotOf = (userId: string) => `${userId}:PASSWORD`;
@@ -104,8 +112,10 @@ export function createPasswordService(deps: {
     return result;
   }
 
+  /** An event that accompanies no other write: one insert is atomic by itself, no transaction needed. */
   async function recordEvent(event: Parameters<Outbox['record']>[1], meta: RequestMeta) {
-    await inTransaction((tx) => outbox.record(tx, event, meta));
+    await outbox.record(db, event, meta);
+    outbox.committed();
   }
 
   /**
@@ -117,7 +127,7 @@ export function createPasswordService(deps: {
   async function verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<{ user: User; rehashed: boolean }> {
     let hashed = false;
     try {
-      const method = await db.authMethod.findUnique({ where: { slot: slotOf(userId) }, select: { id: true, secret: true } });
+      const method = await db.authMethod.findUnique({ where: { slot: slotOf(userId) }, select: { id: true, secret: true, lastUsedAt: true } });
       if (!method?.secret) {
         // Nothing to guess, so no attempt is reserved; the user's state still comes first.
         await lockout.assertCanAct(userId);
@@ -133,17 +143,23 @@ export function createPasswordService(deps: {
         throw new IncorrectPasswordError(remainingAttempts);
       }
       await attempt.succeeded();
-      let rehashed = false;
       const now = clock.now();
-      if (hasher.needsRehash(method.secret)) {
-        const upgraded = await hasher.hash(password);
-        // Conditional: a password set meanwhile wins over our upgrade of the old one.
-        const { count } = await db.authMethod.updateMany({ where: { id: method.id, secret: method.secret }, data: { secret: upgraded, lastUsedAt: now } });
-        rehashed = count === 1;
+      const upgraded = hasher.needsRehash(method.secret) ? await hasher.hash(password) : null;
+      const event = (rehashed: boolean) => ({ type: 'user.password_verified' as const, userId, data: { rehashed } });
+      let rehashed = false;
+      if (upgraded || isStale(method.lastUsedAt, now)) {
+        rehashed = await inTransaction(async (tx) => {
+          // Conditional: a password set meanwhile wins over our upgrade of the old one.
+          const { count } = await tx.authMethod.updateMany({
+            where: { id: method.id, ...(upgraded ? { secret: method.secret } : {}) },
+            data: { lastUsedAt: now, ...(upgraded ? { secret: upgraded } : {}) },
+          });
+          await outbox.record(tx, event(upgraded !== null && count === 1), meta);
+          return upgraded !== null && count === 1;
+        });
       } else {
-        await db.authMethod.update({ where: { id: method.id }, data: { lastUsedAt: now } });
+        await recordEvent(event(false), meta);
       }
-      await recordEvent({ type: 'user.password_verified', userId, data: { rehashed } }, meta);
       return { user: attempt.user, rehashed };
     } finally {
       if (!hashed) await hasher.verifyDummy(password);
@@ -204,28 +220,56 @@ export function createPasswordService(deps: {
     },
 
     /**
-     * Issues a single-use reset code. It is sent when a delivery layer is
-     * configured; it is returned only when the caller asks (`returnCode`).
+     * Issues a single-use reset code and sends it to the user's verified email
+     * (or, without one, verified phone); with `returnCode` it is returned
+     * instead of sent, for flows that deliver it themselves. Throws
+     * EmailNotVerifiedError when there is nowhere safe to send it, and
+     * DeliveryFailedError (the code is then withdrawn) when sending fails.
      */
     async requestPasswordReset(
       userId: string,
       options: { returnCode?: boolean | null },
       meta: RequestMeta,
-    ): Promise<{ user: User; expiresAt: Date; code: string | null; delivered: boolean }> {
+    ): Promise<{ user: User; expiresAt: Date; code: string | null; sentTo: string | null }> {
       const user = await lockout.assertCanAct(userId);
       const returnCode = options.returnCode === true;
+      // Only a verified address: a reset sent to an unproven one could hand the account to its owner.
+      const destination: { channel: Channel; to: string; masked: string | null } | null = user.email && user.emailVerifiedAt
+        ? { channel: 'email', to: user.email, masked: maskEmail(user.email) }
+        : user.phone && user.phoneVerifiedAt
+          ? { channel: 'sms', to: user.phone, masked: maskPhone(user.phone) }
+          : null;
+      if (!returnCode && !destination) throw new EmailNotVerifiedError();
       const { code, expiresAt } = await codes.issueCode({
         userId,
         purpose: PASSWORD_RESET_PURPOSE,
-        target: user.email,
+        target: destination?.to ?? null,
         ttlSeconds: policy.resetTtlSeconds,
         // 12 readable characters (60 bits): a reset code may travel in a link.
         generate: () => randomReadableCode(12),
         ignoreCooldown: returnCode,
       });
-      const delivered = deps.sendResetCode ? await deps.sendResetCode(user, code, expiresAt) : false;
-      await recordEvent({ type: 'user.password_reset_requested', userId, data: { user: publicUser(user), expiresAt: expiresAt.toISOString(), delivered } }, meta);
-      return { user, expiresAt, code: returnCode ? code : null, delivered };
+      if (!returnCode) {
+        try {
+          await deps.delivery.send({
+            channel: destination!.channel,
+            to: destination!.to,
+            template: 'password_reset',
+            params: { code, ttlSeconds: policy.resetTtlSeconds },
+            locale: localeOf(user),
+          });
+        } catch (error) {
+          // No live code that nobody received.
+          await codes.revokeCode(userId, PASSWORD_RESET_PURPOSE);
+          throw error;
+        }
+      }
+      const sentTo = returnCode ? null : destination!.masked;
+      await recordEvent(
+        { type: 'user.password_reset_requested', userId, data: { user: publicUser(user), expiresAt: expiresAt.toISOString(), sentTo, returned: returnCode } },
+        meta,
+      );
+      return { user, expiresAt, code: returnCode ? code : null, sentTo };
     },
   };
 }

@@ -84,8 +84,9 @@ export function createTotpService(deps: {
   const accountNameOf = (user: User) =>
     (config.accountName === 'email' ? user.email : config.accountName === 'username' ? user.username : null) ?? user.id;
 
+  /** An event that accompanies no other write: one insert is atomic by itself, no transaction needed. */
   async function recordEvent(event: Parameters<Outbox['record']>[1], meta: RequestMeta) {
-    await db.$transaction((tx) => outbox.record(tx, event, meta));
+    await outbox.record(db, event, meta);
     outbox.committed();
   }
 

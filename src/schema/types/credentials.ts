@@ -55,7 +55,7 @@ const RequestPasswordResetInput = builder.inputType('RequestPasswordResetInput',
     userId: userIdField(t as never),
     returnCode: t.boolean({
       defaultValue: false,
-      description: 'Return the code in the result, for flows that deliver it themselves (admin API keys only).',
+      description: 'Return the code in the result instead of sending it, for flows that deliver it themselves.',
     }),
   }),
 });
@@ -65,14 +65,14 @@ const VerifyPasswordInput = builder.inputType('VerifyPasswordInput', {
 });
 
 const RequestPasswordResetSuccess = builder
-  .objectRef<{ userId: string; expiresAt: Date; resetCode: string | null; delivered: boolean }>('RequestPasswordResetSuccess')
+  .objectRef<{ userId: string; expiresAt: Date; resetCode: string | null; sentTo: string | null }>('RequestPasswordResetSuccess')
   .implement({
     description: 'A reset code was issued; an earlier one no longer works.',
     fields: (t) => ({
       user: userField(t),
       expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
       resetCode: t.exposeString('resetCode', { nullable: true, description: 'The code for changePassword, only when returnCode was true.' }),
-      delivered: t.exposeBoolean('delivered', { description: 'Whether the gateway sent the code to the user.' }),
+      sentTo: t.exposeString('sentTo', { nullable: true, description: 'Where the code was sent, masked; null when it was returned instead.' }),
     }),
   });
 
@@ -190,12 +190,13 @@ builder.mutationFields((t) => ({
   requestPasswordReset: t.field({
     type: RequestPasswordResetSuccess,
     authScopes: { admin: true },
-    description: 'Issues a single-use password reset code with an expiry, for changePassword(resetCode).',
-    errors: { types: stateErrors },
+    description:
+      "Issues a single-use password reset code with an expiry, for changePassword(resetCode), and sends it to the user's verified email (else verified phone); with returnCode it is returned instead.",
+    errors: { types: [...stateErrors, E.EmailNotVerifiedError, E.DeliveryFailedError] },
     args: { input: t.arg({ type: RequestPasswordResetInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const r = await ctx.services.passwords.requestPasswordReset(String(input.userId), { returnCode: input.returnCode }, ctx.meta);
-      return { userId: r.user.id, expiresAt: r.expiresAt, resetCode: r.code, delivered: r.delivered };
+      return { userId: r.user.id, expiresAt: r.expiresAt, resetCode: r.code, sentTo: r.sentTo };
     },
   }),
   verifyPassword: t.field({
