@@ -87,8 +87,12 @@ describe('portcullis start', () => {
     });
     await new Promise((r) => setTimeout(r, 300));
     const exited = second.stop('SIGTERM');
-    // New connections are refused or told "draining" while the old one finishes.
-    const probe = await fetch(`${origin}/healthz`).then((r) => r.status, () => 'refused');
+    // Once the signal is handled, new connections are refused or told "draining" while the old one finishes.
+    let probe: number | string = 200;
+    for (let i = 0; i < 100 && probe === 200; i++) {
+      probe = await fetch(`${origin}/healthz`, { headers: { connection: 'close' } }).then((r) => r.status, () => 'refused');
+      if (probe === 200) await new Promise((r) => setTimeout(r, 100));
+    }
     expect([503, 'refused']).toContain(probe);
     sent();
     const done = await response;
