@@ -91,6 +91,42 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
     return locked;
   }
 
+  /** Reserves one attempt on an active user below the limit; null when that is not possible. */
+  async function reserve(userId: string, field: (typeof fields)[AttemptCounter], limit: number): Promise<User | null> {
+    if (limit === 0) return db.user.findFirst({ where: { id: userId, state: 'ACTIVE' } });
+    try {
+      return await db.user.update({
+        where: { id: userId, state: 'ACTIVE', [field]: { lt: limit } },
+        // updatedAt from our clock: stale reservations are judged by it.
+        data: { [field]: { increment: 1 }, updatedAt: clock.now() },
+      });
+    } catch (error) {
+      if ((error as { code?: string }).code === 'P2025') return null;
+      throw error;
+    }
+  }
+
+  function attemptFor(user: User, counter: AttemptCounter): Attempt {
+    const field = fields[counter];
+    const limit = limitOf(counter);
+    return {
+      user,
+      async succeeded() {
+        if (limit > 0) await db.user.updateMany({ where: { id: user.id }, data: { [field]: 0 } });
+      },
+      async failed(meta) {
+        if (limit === 0) return { remainingAttempts: null, locked: false };
+        // This attempt's slot number: the one that reaches the limit locks the user.
+        const slot = user[field];
+        if (slot >= limit) {
+          await lockByPolicy(user.id, counter, meta);
+          return { remainingAttempts: 0, locked: true };
+        }
+        return { remainingAttempts: limit - slot, locked: false };
+      },
+    };
+  }
+
   return {
     /**
      * Checks the user may try a secret and reserves one attempt.
@@ -99,46 +135,26 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
     async beginAttempt(userId: string, counter: AttemptCounter): Promise<Attempt> {
       const field = fields[counter];
       const limit = limitOf(counter);
-      let user = await db.user.findUnique({ where: { id: userId } });
+      // Fast path, one statement: reserve a slot and read the user in the same update.
+      const reserved = await reserve(userId, field, limit);
+      if (reserved) return attemptFor(reserved, counter);
+      // Slow path: find out why, end a lock whose time is up, and try once more.
+      const user = await db.user.findUnique({ where: { id: userId } });
       if (!user) throw new UserNotFoundError(userId);
-      if (await expireLock(user)) user = await db.user.findUniqueOrThrow({ where: { id: userId } });
-      if (user.state !== 'ACTIVE') refuse(user);
-      if (limit > 0) {
-        const { count } = await db.user.updateMany({
-          where: { id: userId, state: 'ACTIVE', [field]: { lt: limit } },
-          // updatedAt from our clock: stale reservations are judged by it.
-          data: { [field]: { increment: 1 }, updatedAt: clock.now() },
-        });
-        if (count === 0) {
-          const now = await db.user.findUnique({ where: { id: userId } });
-          if (!now) throw new UserNotFoundError(userId);
-          // Slots still held long after any request could be running were never
-          // resolved (a crash mid-check): count them as failures, failing closed.
-          if (now.state === 'ACTIVE' && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {
-            await lockByPolicy(userId, counter, systemMeta);
-            const locked = await db.user.findUnique({ where: { id: userId } });
-            if (locked) refuse(locked);
-          }
-          refuse(now);
-        }
+      if (await expireLock(user)) {
+        const again = await reserve(userId, field, limit);
+        if (again) return attemptFor(again, counter);
       }
-      const reserved = user;
-      return {
-        user: reserved,
-        async succeeded() {
-          if (limit > 0) await db.user.updateMany({ where: { id: userId }, data: { [field]: 0 } });
-        },
-        async failed(meta) {
-          if (limit === 0) return { remainingAttempts: null, locked: false };
-          const row = await db.user.findUnique({ where: { id: userId }, select: { [field]: true } as never });
-          const used = (row as Record<string, number> | null)?.[field] ?? limit;
-          if (used >= limit) {
-            await lockByPolicy(userId, counter, meta);
-            return { remainingAttempts: 0, locked: true };
-          }
-          return { remainingAttempts: limit - used, locked: false };
-        },
-      };
+      const now = await db.user.findUnique({ where: { id: userId } });
+      if (!now) throw new UserNotFoundError(userId);
+      // Slots still held long after any request could be running were never
+      // resolved (a crash mid-check): count them as failures, failing closed.
+      if (now.state === 'ACTIVE' && limit > 0 && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {
+        await lockByPolicy(userId, counter, systemMeta);
+        const locked = await db.user.findUnique({ where: { id: userId } });
+        if (locked) refuse(locked);
+      }
+      refuse(now);
     },
 
     /** Like beginAttempt's checks without reserving: for operations that try no secret. */
