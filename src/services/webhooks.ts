@@ -91,7 +91,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return secrets;
   }
 
-  function appWants(app: Pick<WebhookApp, 'eventTypes' | 'createdAt'>, event: RelayedEvent): boolean {
+  function appWants(app: Pick<WebhookApp, 'eventTypes'>, event: RelayedEvent): boolean {
     const types = (app.eventTypes as string[] | null) ?? [];
     return types.length === 0 || types.includes(event.type);
   }
@@ -224,7 +224,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     async fanOut(events: RelayedEvent[]): Promise<number> {
       const fanned = events.filter((e) => !DIRECT_EVENTS.has(e.type));
       if (fanned.length === 0) return 0;
-      const apps = await db.webhookApp.findMany({ where: { enabled: true }, select: { id: true, eventTypes: true, createdAt: true } });
+      const apps = await db.webhookApp.findMany({ where: { enabled: true }, select: { id: true, eventTypes: true } });
       if (apps.length === 0) return 0;
       const now = clock.now();
       let queued = 0;

@@ -52,7 +52,6 @@ describe.runIf(testProvider === 'postgresql')('two instances on PostgreSQL and R
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env.DEBUG_MULTI) console.log('A', a.stdout(), a.stderr(), 'B', b.stdout(), b.stderr());
     await Promise.all([a?.stop(), b?.stop()]);
     receiver.close();
     await db?.drop();

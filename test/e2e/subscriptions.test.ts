@@ -71,6 +71,8 @@ describe('userEvents over WebSocket (graphql-ws)', () => {
     await t.run(Unlock, { id: a });
     const got = await sub.waitFor(2);
     sub.stop();
+    // Unsubscribing releases the server-side listener at once, not at the user's next event.
+    await subscribed(t.app, a, 0);
     expect(got.map((r) => r.data.userEvents.type)).toEqual(['USER_LOCKED', 'USER_UNLOCKED']);
     expect(got.every((r) => r.data.userEvents.userId === a)).toBe(true);
     expect(got[0].data.userEvents.actor.type).toBe('bootstrap_key');

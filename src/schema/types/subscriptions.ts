@@ -22,17 +22,43 @@ function overflowError(item: SubscriptionOverflow): GraphQLError {
   );
 }
 
-/** Ends the iterable after its first overflow marker (the resolver turns the marker into the error). */
-async function* untilOverflow(source: AsyncIterableIterator<StreamItem>): AsyncGenerator<StreamItem> {
-  try {
-    for await (const item of source) {
-      yield item;
-      if (item instanceof SubscriptionOverflow) return;
-    }
-  } finally {
+/**
+ * Passes items through and ends after the one `isLast` picks. A plain
+ * iterator, not an async generator: return() must reach the source at once
+ * (a generator parked on the source's next() would defer it until the next
+ * event, keeping an unsubscribed client's listener alive until then).
+ */
+function endAfter(source: AsyncIterableIterator<StreamItem>, isLast: (item: StreamItem) => boolean): AsyncIterableIterator<StreamItem> {
+  let done = false;
+  const finish = async (): Promise<IteratorResult<StreamItem>> => {
+    done = true;
     await source.return?.();
-  }
+    return { done: true, value: undefined };
+  };
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      const result = await source.next();
+      if (result.done) done = true;
+      else if (isLast(result.value)) void finish();
+      return result;
+    },
+    return: finish,
+    async throw(error?: unknown) {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
 }
+
+/** Ends after an overflow marker (the resolver turns the marker into the error). */
+const untilOverflow = (source: AsyncIterableIterator<StreamItem>) => endAfter(source, (item) => item instanceof SubscriptionOverflow);
+/** Ends the state stream after the deletion (there is nothing left to change), or an overflow. */
+const untilDeleted = (source: AsyncIterableIterator<StreamItem>) =>
+  endAfter(source, (item) => item instanceof SubscriptionOverflow || item.type === 'user.deleted');
 
 builder.subscriptionFields((t) => ({
   userEvents: t.field({
@@ -71,7 +97,7 @@ builder.subscriptionFields((t) => ({
     description:
       'The user each time its state changes (locked, unlocked, deactivated, reactivated). When the user is deleted the stream sends null once and ends: a deleted user is gone from every query, and its user.deleted event stays in the log (see userEvents).',
     args: { userId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => untilDeleted(untilOverflow(ctx.services.events.userStateChanges(String(args.userId)))),
+    subscribe: (_root, args, ctx) => untilDeleted(ctx.services.events.userStateChanges(String(args.userId))),
     resolve: (query, item, _args, ctx) => {
       if (item instanceof SubscriptionOverflow) throw overflowError(item);
       const event = item as Exclude<StreamItem, SubscriptionOverflow>;
@@ -80,15 +106,3 @@ builder.subscriptionFields((t) => ({
     },
   }),
 }));
-
-/** Ends the state stream after the deletion (there is nothing left to change). */
-async function* untilDeleted(source: AsyncGenerator<StreamItem>): AsyncGenerator<StreamItem> {
-  try {
-    for await (const item of source) {
-      yield item;
-      if (!(item instanceof SubscriptionOverflow) && item.type === 'user.deleted') return;
-    }
-  } finally {
-    await source.return(undefined);
-  }
-}

@@ -101,7 +101,7 @@ const webhookAppSuccess = (name: string, description: string) =>
   });
 
 const secretSuccess = (name: string, description: string) =>
-  builder.objectRef<{ appId: string; secret: string; previousSecretExpiresAt?: Date | null }>(name).implement({
+  builder.objectRef<{ appId: string; secret: string }>(name).implement({
     description,
     fields: (t) => ({
       webhookApp: t.prismaField({
