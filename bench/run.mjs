@@ -8,7 +8,6 @@ import path from 'node:path';
 const benches = {
   credentials: 'credentials.ts',
   events: 'events.ts',
-  events: 'events.ts',
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
