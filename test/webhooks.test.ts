@@ -355,6 +355,31 @@ describe('deliveries', () => {
     expect(() => new Webhook(oldSecret).verify(after.body, after.headers)).toThrow();
   });
 
+  it('shutdown cuts off a request in flight without counting it as a failure; the delivery is sent again later', async () => {
+    const { webhookApp } = await createApp({ name: 'Slow', url: hookUrl });
+    let inFlight!: () => void;
+    const started = new Promise<void>((r) => (inFlight = r));
+    failWith = (req) =>
+      new Promise((_, reject) => {
+        inFlight();
+        req.signal?.addEventListener('abort', () => reject(new Error('aborted')));
+      });
+    await newUser('shutdown@example.com');
+    await t.app.events.relay.tick();
+    t.app.events.dispatcher.start();
+    await started;
+    await t.app.events.dispatcher.stop();
+    let [d] = (await deliveriesOf(webhookApp.id)).list;
+    expect(d).toMatchObject({ status: 'PENDING', attempts: 1, attemptLog: [] });
+    // The claim lapses after the timeout plus a margin; then it is sent.
+    failWith = undefined;
+    clock.advance(2000 + 2000);
+    expect(await pump()).toBe(1);
+    [d] = (await deliveriesOf(webhookApp.id)).list;
+    expect(d).toMatchObject({ status: 'SUCCEEDED', attempts: 2 });
+    expect(d.attemptLog).toHaveLength(1);
+  });
+
   it('testWebhookApp sends a webhook.test event to that app only, now', async () => {
     const a = await createApp({ name: 'T1', url: hookUrl });
     const b = await createApp({ name: 'T2', url: hookUrl });

@@ -97,7 +97,10 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     }
   }
 
-  /** One attempt of a claimed delivery: sign, send, record. Never throws. */
+  // Aborts requests in flight when the dispatcher stops, so shutdown does not wait for slow receivers.
+  let shutdown = new AbortController();
+
+  /** One attempt of a claimed delivery: sign, send, record. Throws only when cut off by shutdown. */
   async function attempt(d: WebhookDelivery, attemptNumber: number): Promise<boolean> {
     const started = clock.now();
     let statusCode: number | null = null;
@@ -112,13 +115,23 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
       const headers = webhookHeaders(deps.webhooks.signingSecrets(app, started), d.eventId, Math.floor(started.getTime() / 1000), body);
       const t0 = performance.now();
       try {
-        const response = await sender({ url: target.url, address: target.address, family: target.family, headers, body, timeoutMs: policy.timeoutMs });
+        const response = await sender({
+          url: target.url,
+          address: target.address,
+          family: target.family,
+          headers,
+          body,
+          timeoutMs: policy.timeoutMs,
+          signal: shutdown.signal,
+        });
         statusCode = response.status;
         if (statusCode < 200 || statusCode > 299) error = `HTTP ${statusCode}`;
       } finally {
         latencyMs = Math.round(performance.now() - t0);
       }
     } catch (e) {
+      // Cut off by shutdown: not the receiver's failure. Nothing is recorded; the claim lapses and the delivery is sent again.
+      if (shutdown.signal.aborted) throw new Error('webhook attempt interrupted by shutdown');
       error = (e instanceof Error ? e.message : String(e)).slice(0, MAX_ERROR_LENGTH);
     }
     const ok = error === null;
@@ -160,14 +173,14 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
             await attempt(d, d.attempts + 1);
           } catch (error) {
             // The claim lapses and the delivery is tried again; the operation that caused it is long done.
-            logger.error({ err: error, deliveryId: d.id }, 'webhook attempt could not be recorded');
+            if (!shutdown.signal.aborted) logger.error({ err: error, deliveryId: d.id }, 'webhook attempt could not be recorded');
           }
           return 1;
         }),
       );
       const made = results.reduce<number>((a, b) => a + b, 0);
       attempts += made;
-      if (made === 0) return attempts;
+      if (made === 0 || shutdown.signal.aborted) return attempts;
     }
   }
 
@@ -178,6 +191,11 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     backoffMs,
     wake: loop.wake,
     start: loop.start,
-    stop: loop.stop,
+    async stop() {
+      shutdown.abort();
+      await loop.stop();
+      // A later pass (a restart, a test) sends normally again.
+      shutdown = new AbortController();
+    },
   };
 }

@@ -16,6 +16,8 @@ export interface WebhookRequest {
   headers: Record<string, string>;
   body: string;
   timeoutMs: number;
+  /** Aborted when the gateway shuts down. */
+  signal?: AbortSignal;
 }
 
 export interface WebhookResponse {
@@ -41,6 +43,7 @@ export const httpWebhookSender: WebhookSender = (request) =>
         headers: { ...request.headers, 'content-length': String(Buffer.byteLength(request.body)), 'user-agent': 'Portcullis-Webhooks/1' },
         lookup: pinned,
         timeout: request.timeoutMs,
+        signal: request.signal,
       },
       (res) => {
         let read = 0;
