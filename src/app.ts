@@ -18,6 +18,7 @@ import type { Lookup } from './services/ssrf.js';
 import { createServices, type Services } from './services/index.js';
 import { createHttpServer } from './server/http.js';
 import { createPasskeyDemo } from './server/passkey-demo.js';
+import { createPublicRateLimiter } from './server/rate-limit.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 
 export interface AppOptions {
@@ -97,7 +98,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     lookup: options.webhookLookup,
     pollMs: config.events.relayPollMs,
   });
-  const { yoga } = createYogaServer({ config, services, db: database.client, logger });
+  const rateLimiter = createPublicRateLimiter({ perMinute: config.publicRateLimit, redisUrl: config.redisUrl, prefix: config.redisPrefix });
+  const { yoga } = createYogaServer({ config, services, db: database.client, logger, rateLimiter });
   const http = createHttpServer({
     yoga,
     services,
@@ -131,6 +133,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       await relay.stop();
       await dispatcher.stop();
       await pubsub.close();
+      await rateLimiter?.close();
       await database.close();
       logger.info('portcullis stopped');
     },

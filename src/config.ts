@@ -36,6 +36,8 @@ const envSchema = z.object({
   DATABASE_URL: databaseUrl.optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
   PORTCULLIS_REDIS_PREFIX: z.string().min(1).max(100).default('portcullis:'),
+  PORTCULLIS_TRUST_PROXY: bool.default(false),
+  PORTCULLIS_PUBLIC_RATE_LIMIT: int(0, 1_000_000).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORTCULLIS_BOOTSTRAP_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   PORTCULLIS_ENCRYPTION_KEY: key32.optional(),
@@ -125,6 +127,10 @@ export interface Config {
   redisUrl?: string;
   /** Namespace of Redis channels and keys, so deployments (and test runs) can share one server. */
   redisPrefix: string;
+  /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
+  trustProxy: boolean;
+  /** Anonymous sign-in operations per client address and minute; 0 = no limit. */
+  publicRateLimit: number;
   logLevel: string;
   bootstrapApiKey?: string;
   /** Absent until start-up resolves it (generated into the data folder on first start). */
@@ -212,6 +218,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     database: Object.freeze({ provider, url }),
     redisUrl: e.REDIS_URL,
     redisPrefix: e.PORTCULLIS_REDIS_PREFIX,
+    trustProxy: e.PORTCULLIS_TRUST_PROXY,
+    publicRateLimit: e.PORTCULLIS_PUBLIC_RATE_LIMIT,
     logLevel: e.LOG_LEVEL,
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
@@ -282,6 +290,8 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['DATABASE_URL', 'file:… for SQLite (default file:<data dir>/portcullis.db) or postgresql://…'],
   ['REDIS_URL', 'redis://… to share pub/sub and counters between instances (optional)'],
   ['PORTCULLIS_REDIS_PREFIX', 'prefix of Redis channels and keys (default portcullis:)'],
+  ['PORTCULLIS_TRUST_PROXY', 'take the client IP from X-Forwarded-For; only behind a proxy that sets it (default false)'],
+  ['PORTCULLIS_PUBLIC_RATE_LIMIT', 'anonymous sign-in operations per client IP per minute, shared through Redis when set; 0 = off (default 60)'],
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
   ['PORTCULLIS_BOOTSTRAP_API_KEY', 'an API key accepted without being stored (at least 24 characters)'],
   ['PORTCULLIS_ENCRYPTION_KEY', '32-byte key for secrets at rest (hex or base64); generated into the data folder if unset with SQLite; required with PostgreSQL'],

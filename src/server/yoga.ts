@@ -16,12 +16,14 @@ import type { Services } from '../services/index.js';
 import type { Context } from '../schema/context.js';
 import { getSchema } from '../schema/index.js';
 import { bearerToken, resolveViewer, useRequireCaller } from './auth.js';
+import { useRateLimitPublicOperations, type PublicRateLimiter } from './rate-limit.js';
 
 export interface YogaDeps {
   config: Readonly<Config>;
   services: Services;
   db: Db;
   logger: Logger;
+  rateLimiter?: PublicRateLimiter | null;
 }
 
 type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string };
@@ -59,7 +61,8 @@ export function createYogaServer(deps: YogaDeps) {
       : viewer.kind === 'bootstrap_key' ? { type: 'bootstrap_key' as const }
       : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId }
       : { type: 'system' as const };
-    const forwarded = initial.request?.headers.get('x-forwarded-for')?.split(',')[0]?.trim();
+    // X-Forwarded-For is anyone's to write: only a trusted proxy's value names the client.
+    const forwarded = config.trustProxy ? initial.request?.headers.get('x-forwarded-for')?.split(',').pop()?.trim() : undefined;
     return {
       services,
       db,
@@ -87,6 +90,7 @@ export function createYogaServer(deps: YogaDeps) {
     plugins: [
       useErrorLogging(logger),
       useRequireCaller({ allowIntrospection: !production }),
+      useRateLimitPublicOperations(deps.rateLimiter ?? null),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.maxDepth },
         costLimit: { maxCost: config.limits.maxCost },
