@@ -30,7 +30,7 @@ let t: TestApp;
 beforeAll(async () => {
   t = await createTestApp({
     clock,
-    env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '5', PORTCULLIS_LOCKOUT_DURATION_SECONDS: '0' },
+    env: { PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '5', PORTCULLIS_LOCKOUT_DURATION_SECONDS: '0' },
   });
 });
 afterAll(() => t?.close());

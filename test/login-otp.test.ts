@@ -37,7 +37,7 @@ let t: TestApp;
 beforeAll(async () => {
   t = await createTestApp({
     delivery: sink.delivery,
-    env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS: '0' },
+    env: { PORTCULLIS_OTP_RESEND_COOLDOWN_SECONDS: '0' },
   });
 });
 afterAll(() => t?.close());

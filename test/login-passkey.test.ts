@@ -30,7 +30,7 @@ let t: TestApp;
 const steps = webauthnSteps(() => t);
 
 beforeAll(async () => {
-  t = await createTestApp({ env: { ...webauthnEnv, PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1' } });
+  t = await createTestApp({ env: { ...webauthnEnv } });
 });
 afterAll(() => t?.close());
 

@@ -91,7 +91,7 @@ let other: { id: string };
 beforeAll(async () => {
   t = await createTestApp({
     clock,
-    env: { PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1', PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS: '0', PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '0' },
+    env: { PORTCULLIS_LOCKOUT_PASSWORD_ATTEMPTS: '0', PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '0' },
   });
   const s = t.app.services;
   me = await s.users.createUser({ email: 'self@example.com' }, systemMeta);

@@ -18,7 +18,7 @@ let origin: string;
 
 beforeAll(async () => {
   t = await createTestApp({
-    env: { HOST: '127.0.0.1', PORTCULLIS_ISSUER: ISSUER, PORTCULLIS_AUDIENCE: AUDIENCE, PORTCULLIS_ARGON2_MEMORY_KIB: '1024', PORTCULLIS_ARGON2_ITERATIONS: '1' },
+    env: { HOST: '127.0.0.1', PORTCULLIS_ISSUER: ISSUER, PORTCULLIS_AUDIENCE: AUDIENCE },
   });
   const { url } = await t.app.start();
   origin = new URL(url).origin;

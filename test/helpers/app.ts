@@ -33,6 +33,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     PORTCULLIS_DATA_DIR: '/tmp/portcullis-tests/data',
     LOG_LEVEL: 'silent',
     PORT: '0',
+    // Cheap hashing for tests that do not test hashing (those set their own parameters).
+    PORTCULLIS_ARGON2_MEMORY_KIB: '1024',
+    PORTCULLIS_ARGON2_ITERATIONS: '1',
     // Tests call sign-in operations many times from one address; the limit has its own test.
     PORTCULLIS_PUBLIC_RATE_LIMIT: '0',
     ...env,
