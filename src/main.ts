@@ -24,7 +24,8 @@ function config(overrides: Record<string, string | undefined> = {}): Readonly<Co
 /** Runs fn with an app that is not listening (for the management commands). */
 async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const cfg = config();
-  const app = await createApp(cfg, { logger: createLogger(process.env.LOG_LEVEL ?? 'warn') });
+  // Management commands stay quiet unless asked for more than the default level.
+  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel) });
   try {
     return await fn(app);
   } finally {
