@@ -41,6 +41,10 @@ export const eventTypes = [
   'user.refresh_token_reused',
   'webhook.test',
   'webhook_app.disabled',
+  'webhook_app.created',
+  'webhook_app.updated',
+  'webhook_app.deleted',
+  'webhook_app.secret_rotated',
 ] as const;
 
 export type EventType = (typeof eventTypes)[number];

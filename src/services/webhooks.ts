@@ -42,8 +42,18 @@ export interface WebhookServiceDeps {
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
-/** Events that are not fanned out to every app: a test event goes to its own app only. */
-const DIRECT_EVENTS = new Set<string>(['webhook.test']);
+/**
+ * Events that are not fanned out to every app: a test event goes to its own app
+ * only, and the audit trail of app changes stays in the log (an app's URL and
+ * name are no business of the other receivers).
+ */
+const DIRECT_EVENTS = new Set<string>(['webhook.test', 'webhook_app.created', 'webhook_app.updated', 'webhook_app.deleted', 'webhook_app.secret_rotated']);
+
+/** What the audit trail says of an app: never its secret, nor its URL's query (which may carry a token). */
+function auditedApp(app: Pick<WebhookApp, 'id' | 'name' | 'url' | 'enabled' | 'eventTypes'>) {
+  const url = new URL(app.url);
+  return { appId: app.id, name: app.name, origin: url.origin, path: url.pathname, enabled: app.enabled, eventTypes: app.eventTypes };
+}
 
 /** The body of a delivery: `{"type", "timestamp", "data"}`. */
 export function webhookBody(event: Pick<RelayedEvent, 'type' | 'occurredAt' | 'data' | 'userId'>) {
@@ -122,21 +132,26 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   return {
     signingSecrets,
 
-    async createWebhookApp(input: { name: string; url: string; eventTypes?: string[] | null }) {
+    async createWebhookApp(input: { name: string; url: string; eventTypes?: string[] | null }, meta: RequestMeta) {
       const name = checkName(input.name);
       const eventTypes = checkEventTypes(input.eventTypes ?? []);
       const url = await checkUrl(input.url);
       const id = newId('WebhookApp');
       const secret = generateWebhookSecret();
       const now = clock.now();
-      const app = await db.webhookApp.create({
-        data: { id, name, url, eventTypes, secretEncrypted: encryptSecret(key, secret, secretAad(id)), createdAt: now, updatedAt: now },
+      const app = await db.$transaction(async (tx) => {
+        const created = await tx.webhookApp.create({
+          data: { id, name, url, eventTypes, secretEncrypted: encryptSecret(key, secret, secretAad(id)), createdAt: now, updatedAt: now },
+        });
+        await outbox.record(tx, { type: 'webhook_app.created', data: auditedApp(created) }, meta);
+        return created;
       });
+      outbox.committed();
       return { app, secret };
     },
 
     /** Fields left out are unchanged. Enabling a disabled app clears its disabled reason; its pending deliveries resume. */
-    async updateWebhookApp(id: string, input: WebhookAppInput): Promise<WebhookApp> {
+    async updateWebhookApp(id: string, input: WebhookAppInput, meta: RequestMeta): Promise<WebhookApp> {
       await findApp(id);
       const data: Record<string, unknown> = { updatedAt: clock.now() };
       if (input.name != null) data.name = checkName(input.name);
@@ -147,37 +162,58 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         if (input.enabled) data.disabledReason = null;
         else data.disabledReason = 'disabled by an admin';
       }
-      const { count } = await db.webhookApp.updateMany({ where: { id }, data });
-      if (count === 0) throw new NotFoundError('webhook app');
+      const app = await db.$transaction(async (tx) => {
+        const { count } = await tx.webhookApp.updateMany({ where: { id }, data });
+        if (count === 0) throw new NotFoundError('webhook app');
+        const updated = await tx.webhookApp.findUniqueOrThrow({ where: { id } });
+        const changes = Object.keys(data).filter((k) => k !== 'updatedAt' && k !== 'disabledReason');
+        await outbox.record(tx, { type: 'webhook_app.updated', data: { ...auditedApp(updated), changes } }, meta);
+        return updated;
+      });
+      outbox.committed();
       if (input.enabled) deps.onQueued?.();
-      return findApp(id);
+      return app;
     },
 
-    async deleteWebhookApp(id: string): Promise<{ id: string }> {
-      // Deliveries and their attempts go with the app (cascade).
-      const { count } = await db.webhookApp.deleteMany({ where: { id } });
-      if (count === 0) throw new NotFoundError('webhook app');
+    async deleteWebhookApp(id: string, meta: RequestMeta): Promise<{ id: string }> {
+      await db.$transaction(async (tx) => {
+        const app = await tx.webhookApp.findUnique({ where: { id } });
+        // Deliveries and their attempts go with the app (cascade).
+        const { count } = await tx.webhookApp.deleteMany({ where: { id } });
+        if (!app || count === 0) throw new NotFoundError('webhook app');
+        await outbox.record(tx, { type: 'webhook_app.deleted', data: auditedApp(app) }, meta);
+      });
+      outbox.committed();
       return { id };
     },
 
     /** A new secret, shown once; the old one keeps signing until the grace period ends. */
-    async rotateWebhookAppSecret(id: string) {
+    async rotateWebhookAppSecret(id: string, meta: RequestMeta) {
       const app = await findApp(id);
       const now = clock.now();
       const secret = generateWebhookSecret();
       const previousSecretExpiresAt = new Date(now.getTime() + policy.secretGraceSeconds * 1000);
+      const grace = policy.secretGraceSeconds > 0;
       // Conditional on the secret we read, so two concurrent rotations cannot lose one another's grace.
-      const { count } = await db.webhookApp.updateMany({
-        where: { id, secretEncrypted: app.secretEncrypted },
-        data: {
-          secretEncrypted: encryptSecret(key, secret, secretAad(id)),
-          previousSecretEncrypted: policy.secretGraceSeconds > 0 ? app.secretEncrypted : null,
-          previousSecretExpiresAt: policy.secretGraceSeconds > 0 ? previousSecretExpiresAt : null,
-          updatedAt: now,
-        },
+      const count = await db.$transaction(async (tx) => {
+        const { count: rotated } = await tx.webhookApp.updateMany({
+          where: { id, secretEncrypted: app.secretEncrypted },
+          data: {
+            secretEncrypted: encryptSecret(key, secret, secretAad(id)),
+            previousSecretEncrypted: grace ? app.secretEncrypted : null,
+            previousSecretExpiresAt: grace ? previousSecretExpiresAt : null,
+            updatedAt: now,
+          },
+        });
+        if (rotated === 1) {
+          const data = { ...auditedApp(app), previousSecretExpiresAt: grace ? previousSecretExpiresAt.toISOString() : null };
+          await outbox.record(tx, { type: 'webhook_app.secret_rotated', data }, meta);
+        }
+        return rotated;
       });
+      outbox.committed();
       if (count === 0) throw new InvalidStateError('The secret was rotated concurrently; try again.');
-      return { app: await findApp(id), secret, previousSecretExpiresAt: policy.secretGraceSeconds > 0 ? previousSecretExpiresAt : null };
+      return { app: await findApp(id), secret, previousSecretExpiresAt: grace ? previousSecretExpiresAt : null };
     },
 
     /** Records a webhook.test event and queues its delivery to this app only, due now. */

@@ -151,7 +151,7 @@ builder.mutationFields((t) => ({
     errors: { types: [E.InvalidInputError] },
     args: { input: t.arg({ type: CreateWebhookAppInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const { app, secret } = await ctx.services.webhooks.createWebhookApp({ name: input.name, url: input.url, eventTypes: toWire(input.eventTypes as string[] | null) });
+      const { app, secret } = await ctx.services.webhooks.createWebhookApp({ name: input.name, url: input.url, eventTypes: toWire(input.eventTypes as string[] | null) }, ctx.meta);
       return { appId: app.id, secret };
     },
   }),
@@ -162,7 +162,7 @@ builder.mutationFields((t) => ({
     errors: { types: [E.NotFoundError, E.InvalidInputError] },
     args: { input: t.arg({ type: UpdateWebhookAppInput, required: true }) },
     resolve: async (_root, { input: { id, ...patch } }, ctx) => {
-      const app = await ctx.services.webhooks.updateWebhookApp(String(id), { ...patch, eventTypes: toWire(patch.eventTypes as string[] | null) });
+      const app = await ctx.services.webhooks.updateWebhookApp(String(id), { ...patch, eventTypes: toWire(patch.eventTypes as string[] | null) }, ctx.meta);
       return { appId: app.id };
     },
   }),
@@ -175,7 +175,7 @@ builder.mutationFields((t) => ({
     description: 'Deletes an app with its queued and past deliveries.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('DeleteWebhookAppInput'), required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.webhooks.deleteWebhookApp(String(input.id)),
+    resolve: (_root, { input }, ctx) => ctx.services.webhooks.deleteWebhookApp(String(input.id), ctx.meta),
   }),
   rotateWebhookAppSecret: t.field({
     type: RotateSuccess,
@@ -184,7 +184,7 @@ builder.mutationFields((t) => ({
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: idInput('RotateWebhookAppSecretInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => {
-      const rotated = await ctx.services.webhooks.rotateWebhookAppSecret(String(input.id));
+      const rotated = await ctx.services.webhooks.rotateWebhookAppSecret(String(input.id), ctx.meta);
       return { appId: rotated.app.id, secret: rotated.secret, previousSecretExpiresAt: rotated.previousSecretExpiresAt };
     },
   }),
