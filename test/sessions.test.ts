@@ -53,6 +53,16 @@ const Logout = graphql(`
     logout { __typename ... on LogoutSuccess { session { id revokedAt revokedReason } } ... on Error { code } }
   }
 `);
+const LogoutEverywhere = graphql(`
+  mutation SessionsLogoutEverywhere {
+    logout(input: { everywhere: true }) { __typename ... on LogoutSuccess { session { id revokedReason } } }
+  }
+`);
+const RotateTo = graphql(`
+  mutation SessionsRotateTo($algorithm: SigningAlgorithm) {
+    rotateSigningKey(input: { algorithm: $algorithm }) { __typename ... on RotateSigningKeySuccess { signingKeyId } }
+  }
+`);
 const RevokeSession = graphql(`
   mutation SessionsRevoke($input: RevokeSessionInput!) {
     revokeSession(input: $input) { __typename ... on RevokeSessionSuccess { session { id revokedReason } } ... on Error { code } }
@@ -331,6 +341,20 @@ describe('refresh, logout and revocation', () => {
     expect((await t.run(Me, undefined, { token: other.accessToken })).me!.sessions.map((x) => x.id)).toEqual([other.session.id]);
   });
 
+  it('logout with everywhere ends every session of the user, and no other user\'s', async () => {
+    const u = await makeUser();
+    const v = await makeUser();
+    const s = await signIn(u.email);
+    const other = await signIn(u.email);
+    const theirs = await signIn(v.email);
+    const out = await t.run(LogoutEverywhere, undefined, { token: s.accessToken });
+    expect(out.logout).toMatchObject({ __typename: 'LogoutSuccess', session: { id: s.session.id, revokedReason: 'logout' } });
+    for (const ended of [s, other]) {
+      expect((await t.run(Refresh, { input: { refreshToken: ended.refreshToken } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
+    }
+    expect((await t.run(Me, undefined, { token: theirs.accessToken })).me!.id).toBe(v.id);
+  });
+
   it('admins revoke one session or all of a user; users may revoke only their own', async () => {
     const u = await makeUser();
     const v = await makeUser();
@@ -372,6 +396,7 @@ describe('refresh, logout and revocation', () => {
 });
 
 describe('signing key rotation', () => {
+
   it('signs new tokens with the new key and accepts old ones until they expire', async () => {
     const u = await makeUser();
     const before = await signIn(u.email);
@@ -394,5 +419,18 @@ describe('signing key rotation', () => {
     const later = await t.app.services.signingKeys.publicJwks();
     expect(later.keys.map((k) => k.kid)).toEqual([rotated.rotateSigningKey.signingKeyId]);
 
+  });
+
+  it('can move to another algorithm; tokens then carry it and still verify', async () => {
+    const u = await makeUser();
+    const rotated = await t.run(RotateTo, { algorithm: 'ES256' });
+    if (rotated.rotateSigningKey.__typename !== 'RotateSigningKeySuccess') throw new Error('rotation failed');
+    const s = await signIn(u.email);
+    expect(decodeProtectedHeader(s.accessToken)).toMatchObject({ alg: 'ES256', kid: rotated.rotateSigningKey.signingKeyId });
+    expect((await t.run(Me, undefined, { token: s.accessToken })).me!.id).toBe(u.id);
+    const jwk = (await t.app.services.signingKeys.publicJwks()).keys.find((k) => k.kid === rotated.rotateSigningKey.signingKeyId);
+    expect(jwk).toMatchObject({ alg: 'ES256', kty: 'EC', crv: 'P-256' });
+    // Back to the configured algorithm for the tests that follow.
+    await t.run(RotateTo, { algorithm: 'EdDSA' });
   });
 });

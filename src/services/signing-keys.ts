@@ -49,12 +49,12 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
   const privateKeys = new Map<string, Promise<CryptoKey>>();
   const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey; checkedAt: number }>>();
 
-  async function generateRow(): Promise<{ id: string; alg: SigningAlg; publicJwk: JWK; privateKeyEncrypted: string }> {
+  async function generateRow(alg: SigningAlg = policy.alg): Promise<{ id: string; alg: SigningAlg; publicJwk: JWK; privateKeyEncrypted: string }> {
     const id = newId('SigningKey');
-    const pair = await generateKeyPair(policy.alg, { extractable: true, ...(policy.alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
-    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: id, alg: policy.alg, use: 'sig' };
+    const pair = await generateKeyPair(alg, { extractable: true, ...(alg === 'EdDSA' ? { crv: 'Ed25519' } : {}) });
+    const publicJwk = { ...(await exportJWK(pair.publicKey)), kid: id, alg, use: 'sig' };
     const privateJwk = await exportJWK(pair.privateKey);
-    return { id, alg: policy.alg, publicJwk, privateKeyEncrypted: encryptSecret(key, JSON.stringify(privateJwk), id) };
+    return { id, alg, publicJwk, privateKeyEncrypted: encryptSecret(key, JSON.stringify(privateJwk), id) };
   }
 
   function importPrivate(row: SigningKey): Promise<CryptoKey> {
@@ -150,10 +150,11 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
      * Makes a new key current and retires the previous one. Two rotations
      * racing each other: the pointer moves only from the key each one read, so
      * exactly one wins; the other's key is discarded and the winner returned.
+     * `alg` moves to another algorithm (default: the configured one).
      */
-    async rotateSigningKey(): Promise<{ kid: string; retiredKid: string }> {
+    async rotateSigningKey(alg?: SigningAlg): Promise<{ kid: string; retiredKid: string }> {
       const previous = await ensureSigningKey();
-      const row = await generateRow();
+      const row = await generateRow(alg);
       const now = clock.now();
       const moved = await db.$transaction(async (tx) => {
         const { count } = await tx.systemState.updateMany({ where: { key: CURRENT_KEY, value: previous }, data: { value: row.id } });

@@ -80,6 +80,23 @@ const RevokeAllSessionsSuccess = builder.objectRef<{ userId: string; revokedCoun
   }),
 });
 
+const LogoutInput = builder.inputType('LogoutInput', {
+  fields: (t) => ({
+    everywhere: t.boolean({ defaultValue: false, description: "Also end every other session of the signed-in user (sign out on all devices)." }),
+  }),
+});
+
+const SigningAlgorithm = builder.enumType('SigningAlgorithm', {
+  description: 'EdDSA (Ed25519) or ES256 (P-256).',
+  values: ['EdDSA', 'ES256'] as const,
+});
+
+const RotateSigningKeyInput = builder.inputType('RotateSigningKeyInput', {
+  fields: (t) => ({
+    algorithm: t.field({ type: SigningAlgorithm, description: 'The new key\'s algorithm; default PORTCULLIS_SIGNING_ALG.' }),
+  }),
+});
+
 const RotateSigningKeySuccess = builder.objectRef<{ kid: string; retiredKid: string }>('RotateSigningKeySuccess').implement({
   description: 'A new key signs new access tokens; the retired one stays in the JWKS until its tokens have expired.',
   fields: (t) => ({
@@ -98,9 +115,12 @@ builder.mutationFields((t) => ({
     authScopes: selfViewer,
     description: "Ends the caller's own session (access token callers only). Records user.session_revoked.",
     errors: { types: [E.NotFoundError] },
-    resolve: (_root, _args, ctx) => {
+    args: { input: t.arg({ type: LogoutInput, description: 'Optional: { everywhere: true } ends the other sessions too.' }) },
+    resolve: async (_root, { input }, ctx) => {
       if (ctx.viewer.kind !== 'user') throw new Error('unreachable: logout is scoped to access token callers');
-      return ctx.services.sessions.logout(ctx.viewer.sessionId, ctx.meta);
+      const ended = await ctx.services.sessions.logout(ctx.viewer.sessionId, ctx.meta);
+      if (input?.everywhere) await ctx.services.sessions.revokeAllSessions(ctx.viewer.userId, ctx.meta, { reason: 'logout' });
+      return ended;
     },
   }),
   revokeSession: t.field({
@@ -130,7 +150,8 @@ builder.mutationFields((t) => ({
     authScopes: { admin: true },
     description: 'Makes a new signing key current. Tokens signed by the old key stay valid until they expire; the JWKS publishes both until then.',
     errors: { types: [] },
-    resolve: (_root, _args, ctx) => ctx.services.signingKeys.rotateSigningKey(),
+    args: { input: t.arg({ type: RotateSigningKeyInput, description: 'Optional: the new key\'s algorithm.' }) },
+    resolve: (_root, { input }, ctx) => ctx.services.signingKeys.rotateSigningKey(input?.algorithm ?? undefined),
   }),
 }));
 
