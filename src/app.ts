@@ -86,6 +86,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     fanOut: (events) => services.webhooks.fanOut(events),
     pollMs: config.events.relayPollMs,
     retentionDays: config.events.retentionDays,
+    leaderChores: () => services.lockout.expireDueLocks(),
   });
   dispatcher = createWebhookDispatcher({
     db: database.client,

@@ -40,6 +40,8 @@ export interface RelayDeps {
   fanOut: (events: RelayedEvent[]) => Promise<unknown>;
   pollMs: number;
   retentionDays: number;
+  /** Housekeeping that one instance does (the lease holder) on its ticks, e.g. ending expired locks. */
+  leaderChores?: () => Promise<unknown>;
   graceMs?: number;
   leaseTtlMs?: number;
 }
@@ -127,6 +129,7 @@ export function createRelay(deps: RelayDeps) {
     if (leader) {
       await fanOutTick();
       await retentionTick();
+      await deps.leaderChores?.();
     }
   }
 

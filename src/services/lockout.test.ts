@@ -34,6 +34,25 @@ describe('lockout', () => {
     expect(types).toEqual(['user.created', 'user.locked', 'user.unlocked']);
   });
 
+  it('ends due policy locks on time, with user.unlocked, without waiting for the next attempt', async () => {
+    const id = await newUser('sweep@example.com');
+    const { lockout } = t.app.services;
+    for (let i = 0; i < 3; i++) await (await lockout.beginAttempt(id, 'password')).failed(systemMeta);
+    clock.advance(10_000);
+    expect(await lockout.expireDueLocks()).toBe(0);
+    clock.advance(51_000);
+    expect(await lockout.expireDueLocks()).toBe(1);
+    const user = await t.app.database.client.user.findUniqueOrThrow({ where: { id } });
+    expect(user).toMatchObject({ state: 'ACTIVE', lockedUntil: null, failedPasswordAttempts: 0 });
+    const last = await t.app.database.client.event.findFirstOrThrow({ where: { userId: id }, orderBy: { seq: 'desc' } });
+    expect(last).toMatchObject({ type: 'user.unlocked', data: { reason: 'lock_expired' } });
+    // An admin's lock has no end: the sweep leaves it alone.
+    await t.app.services.users.lockUser(id, systemMeta);
+    clock.advance(3_600_000);
+    expect(await lockout.expireDueLocks()).toBe(0);
+    expect((await t.app.database.client.user.findUniqueOrThrow({ where: { id } })).state).toBe('LOCKED');
+  });
+
   it('resets the counter on success', async () => {
     const id = await newUser('reset@example.com');
     const { lockout } = t.app.services;

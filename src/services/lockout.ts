@@ -21,6 +21,8 @@ export type AttemptCounter = 'password' | 'code';
 
 const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const;
 const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_codes' } as const;
+/** How often the lease holder looks for policy locks whose time is up. */
+const EXPIRY_SWEEP_EVERY_MS = 5_000;
 /** No verification takes this long: reservations older than this were abandoned. */
 const STALE_RESERVATION_MS = 60_000;
 
@@ -42,6 +44,7 @@ export type LockoutService = ReturnType<typeof createLockoutService>;
 
 export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
   const { db, outbox, clock, policy } = deps;
+  let lastExpirySweep = 0;
   const limitOf = (counter: AttemptCounter) => (counter === 'password' ? policy.passwordAttempts : policy.codeAttempts);
 
   /** Ends a policy lock whose time is up; true when the user is active afterwards. */
@@ -158,6 +161,21 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
         if (locked) refuse(locked);
       }
       refuse(now);
+    },
+
+    /**
+     * Ends policy locks whose time is up, so they end on time (with their
+     * user.unlocked event) rather than at the user's next attempt. Run by the
+     * instance holding the relay lease; at most every few seconds.
+     */
+    async expireDueLocks(): Promise<number> {
+      const now = clock.now();
+      if (now.getTime() - lastExpirySweep < EXPIRY_SWEEP_EVERY_MS) return 0;
+      lastExpirySweep = now.getTime();
+      const due = await db.user.findMany({ where: { state: 'LOCKED', lockedUntil: { lte: now } }, take: 100 });
+      let ended = 0;
+      for (const user of due) if (await expireLock(user)) ended++;
+      return ended;
     },
 
     /** Like beginAttempt's checks without reserving: for operations that try no secret. */
