@@ -5,17 +5,23 @@
 import type { User } from '../db/generated/sqlite/client.js';
 import { builder } from './builder.js';
 
-/** A success type exposing the affected user under `user`, re-read with the caller's selection. */
-export function userSuccess(name: string, description: string) {
-  return builder.objectRef<{ userId: string }>(name).implement({
+export type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/**
+ * The affected user of a success payload, re-read with the caller's selection
+ * so nested fields (auth methods, events…) resolve like anywhere else.
+ */
+export function affectedUser<Parent extends { userId: string }>(t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, Parent>, description?: string) {
+  return t.prismaField({
+    type: 'User',
     description,
-    fields: (t) => ({
-      user: t.prismaField({
-        type: 'User',
-        resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-      }),
-    }),
+    resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
   });
+}
+
+/** A success type exposing the affected user under `user`. */
+export function userSuccess(name: string, description: string) {
+  return builder.objectRef<{ userId: string }>(name).implement({ description, fields: (t) => ({ user: affectedUser(t) }) });
 }
 
 export const toUserResult = (user: Pick<User, 'id'>) => ({ userId: user.id });

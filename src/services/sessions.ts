@@ -214,9 +214,11 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       return { userId, sessionId };
     },
 
-    /** Ends the caller's own session. */
-    async logout(sessionId: string, meta: RequestMeta): Promise<{ sessionId: string; userId: string }> {
-      return this.revokeSession(sessionId, meta, { reason: 'logout' });
+    /** Ends the caller's own session; `everywhere` also ends every other session of that user. */
+    async logout(sessionId: string, meta: RequestMeta, options: { everywhere?: boolean } = {}): Promise<{ sessionId: string; userId: string }> {
+      const ended = await this.revokeSession(sessionId, meta, { reason: 'logout' });
+      if (options.everywhere) await this.revokeAllSessions(ended.userId, meta, { reason: 'logout' });
+      return ended;
     },
 
     /**

@@ -1,7 +1,7 @@
 import type { SetContactResult } from '../../services/contacts.js';
 import { maskEmail, maskPhone } from '../../services/masking.js';
 import { builder } from '../builder.js';
-import { toUserResult, userSuccess } from '../mutation.js';
+import { toUserResult, userSuccess, affectedUser } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 
 export const ContactVerificationEnum = builder.enumType('ContactVerification', {
@@ -33,10 +33,7 @@ function contactSuccess(name: string, description: string, options: { code: bool
   return builder.objectRef<{ userId: string; result: SetContactResult }>(name).implement({
     description,
     fields: (t) => ({
-      user: t.prismaField({
-        type: 'User',
-        resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-      }),
+      user: affectedUser(t),
       ...(options.code
         ? {
             code: t.string({

@@ -1,22 +1,16 @@
 import type { AuthMethodKind } from '../../db/generated/sqlite/enums.js';
 import type { VerifiedCodeKind } from '../../services/totp.js';
 import { builder } from '../builder.js';
-import { toUserResult, userSuccess } from '../mutation.js';
+import { toUserResult, userSuccess, affectedUser, type SchemaTypes } from '../mutation.js';
 import { AuthMethodKindEnum, BackupCodesMethod, TotpMethod } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
 
 /** Admins act on anyone; a signed-in user on themselves. */
 const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
 
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
-
 /** The affected user, re-read with the caller's selection. */
-const userField = (t: PothosSchemaTypes.ObjectFieldBuilder<Types, { userId: string }>) =>
-  t.prismaField({
-    type: 'User',
-    description: 'The user, as it is now.',
-    resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-  });
+const userField = (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, { userId: string }>) =>
+  affectedUser(t, 'The user, as it is now.');
 
 const VerifiedCodeKindEnum = builder.enumType('VerifiedCodeKind', {
   description: 'Which kind of code verifyTotp accepted.',

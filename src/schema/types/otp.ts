@@ -1,6 +1,7 @@
 import type { AuthMethod } from '../../db/generated/sqlite/client.js';
 import type { OtpChannel, SendOtpResult } from '../../services/otp-factors.js';
 import { builder } from '../builder.js';
+import { affectedUser } from '../mutation.js';
 import { AuthMethodInterface, OtpEmailMethod, OtpSmsMethod } from './auth-method.js';
 import { adminOrSelf, codeCheckErrors } from './contacts.js';
 import { errorTypes as E } from './errors.js';
@@ -18,7 +19,7 @@ function factorSuccess(name: string, description: string, methodType: typeof Otp
   return builder.objectRef<{ userId: string; authMethodId: string }>(name).implement({
     description,
     fields: (t) => ({
-      user: t.prismaField({ type: 'User', resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }) }),
+      user: affectedUser(t),
       authMethod: t.prismaField({
         type: methodType,
         resolve: (query, parent, _args, ctx) => ctx.db.authMethod.findUniqueOrThrow({ ...query, where: { id: parent.authMethodId } }),
@@ -31,7 +32,7 @@ function removedSuccess(name: string, description: string) {
   return builder.objectRef<{ userId: string; authMethodId: string }>(name).implement({
     description,
     fields: (t) => ({
-      user: t.prismaField({ type: 'User', resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }) }),
+      user: affectedUser(t),
       removedAuthMethodId: t.exposeID('authMethodId'),
     }),
   });
@@ -57,7 +58,7 @@ const VerifyOtpInput = builder.inputType('VerifyOtpInput', {
 const SendOtpSuccess = builder.objectRef<{ userId: string; channel: OtpChannel; result: SendOtpResult }>('SendOtpSuccess').implement({
   description: 'A sign-in code was issued; earlier codes for this channel no longer work.',
   fields: (t) => ({
-    user: t.prismaField({ type: 'User', resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }) }),
+    user: affectedUser(t),
     channel: t.field({ type: OtpChannelEnum, resolve: (p) => p.channel }),
     code: t.string({ nullable: true, description: 'The code: only with returnCode. It is never shown again. Alias it (`issuedCode: code`) when the selection also has `... on Error { code }`.', resolve: (p) => p.result.code }),
     codeExpiresAt: t.field({ type: 'DateTime', resolve: (p) => p.result.expiresAt }),
@@ -68,7 +69,7 @@ const SendOtpSuccess = builder.objectRef<{ userId: string; channel: OtpChannel; 
 const VerifyOtpSuccess = builder.objectRef<{ userId: string; authMethod: AuthMethod }>('VerifyOtpSuccess').implement({
   description: 'The code is correct and now used up.',
   fields: (t) => ({
-    user: t.prismaField({ type: 'User', resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }) }),
+    user: affectedUser(t),
     authMethod: t.prismaField({
       type: AuthMethodInterface,
       description: 'The factor that was used; its lastUsedAt is now.',

@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { toUserResult } from '../mutation.js';
+import { toUserResult, affectedUser, type SchemaTypes } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 import { UserRef } from './user.js';
 
@@ -42,18 +42,13 @@ builder.queryField('me', (t) =>
   }),
 );
 
-type Types = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
-
 /** The session and user a result is about, re-read with the caller's selection. */
-export const sessionAndUserFields = (t: PothosSchemaTypes.ObjectFieldBuilder<Types, { sessionId: string; userId: string }>) => ({
+export const sessionAndUserFields = (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, { sessionId: string; userId: string }>) => ({
   session: t.prismaField({
     type: 'Session',
     resolve: (query, parent, _args, ctx) => ctx.db.session.findUniqueOrThrow({ ...query, where: { id: parent.sessionId } }),
   }),
-  user: t.prismaField({
-    type: 'User',
-    resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-  }),
+  user: affectedUser(t),
 });
 
 const SessionSuccess = (name: string, description: string) =>
@@ -73,10 +68,7 @@ const RevokeAllSessionsSuccess = builder.objectRef<{ userId: string; revokedCoun
   description: "The user's sessions are revoked: their refresh and access tokens stop working at once.",
   fields: (t) => ({
     revokedCount: t.exposeInt('revokedCount'),
-    user: t.prismaField({
-      type: 'User',
-      resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-    }),
+    user: affectedUser(t),
   }),
 });
 
@@ -116,11 +108,9 @@ builder.mutationFields((t) => ({
     description: "Ends the caller's own session (access token callers only). Records user.session_revoked.",
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: LogoutInput, description: 'Optional: { everywhere: true } ends the other sessions too.' }) },
-    resolve: async (_root, { input }, ctx) => {
+    resolve: (_root, { input }, ctx) => {
       if (ctx.viewer.kind !== 'user') throw new Error('unreachable: logout is scoped to access token callers');
-      const ended = await ctx.services.sessions.logout(ctx.viewer.sessionId, ctx.meta);
-      if (input?.everywhere) await ctx.services.sessions.revokeAllSessions(ctx.viewer.userId, ctx.meta, { reason: 'logout' });
-      return ended;
+      return ctx.services.sessions.logout(ctx.viewer.sessionId, ctx.meta, { everywhere: input?.everywhere ?? false });
     },
   }),
   revokeSession: t.field({

@@ -1,6 +1,7 @@
 import type { AuthMethod } from '../../db/generated/sqlite/client.js';
 import type { SessionTokens } from '../../services/sessions.js';
 import { builder } from '../builder.js';
+import { affectedUser } from '../mutation.js';
 import { AuthMethodInterface } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
 
@@ -30,10 +31,7 @@ function credentialSuccess(name: string, description: string, options: { session
   return builder.objectRef<CredentialResult>(name).implement({
     description,
     fields: (t) => ({
-      user: t.prismaField({
-        type: 'User',
-        resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-      }),
+      user: affectedUser(t),
       authMethod: t.prismaField({
         type: AuthMethodInterface,
         description: options.session ? 'The passkey or security key used; its lastUsedAt is now.' : 'The passkey or security key (PasskeyMethod or U2fMethod).',
@@ -127,10 +125,7 @@ builder.mutationFields((t) => ({
     type: builder.objectRef<{ userId: string; code: string | null; expiresAt: Date }>('CreatePasskeyRegistrationLinkSuccess').implement({
       description: 'A single-use registration code was issued (replacing any earlier one).',
       fields: (f) => ({
-        user: f.prismaField({
-          type: 'User',
-          resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
-        }),
+        user: affectedUser(f),
         code: f.exposeString('code', { nullable: true, description: 'The code, when returnCode was set. Shown once; only a hash is stored. Alias it (`linkCode: code`) when the selection also has `... on Error { code }`.' }),
         expiresAt: f.expose('expiresAt', { type: 'DateTime' }),
       }),

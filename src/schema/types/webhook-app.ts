@@ -1,5 +1,6 @@
 import { graphqlEventName, wireEventType } from '../../events/catalog.js';
 import { builder } from '../builder.js';
+import type { SchemaTypes } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 import { UserEventTypeEnum } from './event.js';
 
@@ -89,14 +90,18 @@ const UpdateWebhookAppInput = builder.inputType('UpdateWebhookAppInput', {
 const idInput = (name: string, description?: string) =>
   builder.inputType(name, { description, fields: (t) => ({ id: t.id({ required: true }) }) });
 
+/** The affected app of a success payload, re-read with the caller's selection. */
+const affectedApp = <Parent extends { appId: string }>(t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, Parent>) =>
+  t.prismaField({
+    type: 'WebhookApp',
+    resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findUniqueOrThrow({ ...query, where: { id: parent.appId } }),
+  });
+
 const webhookAppSuccess = (name: string, description: string) =>
   builder.objectRef<{ appId: string }>(name).implement({
     description,
     fields: (t) => ({
-      webhookApp: t.prismaField({
-        type: 'WebhookApp',
-        resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findUniqueOrThrow({ ...query, where: { id: parent.appId } }),
-      }),
+      webhookApp: affectedApp(t),
     }),
   });
 
@@ -104,10 +109,7 @@ const secretSuccess = (name: string, description: string) =>
   builder.objectRef<{ appId: string; secret: string }>(name).implement({
     description,
     fields: (t) => ({
-      webhookApp: t.prismaField({
-        type: 'WebhookApp',
-        resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findUniqueOrThrow({ ...query, where: { id: parent.appId } }),
-      }),
+      webhookApp: affectedApp(t),
       secret: t.exposeString('secret', { description: 'The signing secret (whsec_…). Shown only now: store it.' }),
     }),
   });
@@ -120,20 +122,14 @@ const deliverySuccess = (name: string, description: string) =>
         type: 'WebhookDelivery',
         resolve: (query, parent, _args, ctx) => ctx.db.webhookDelivery.findUniqueOrThrow({ ...query, where: { id: parent.deliveryId } }),
       }),
-      webhookApp: t.prismaField({
-        type: 'WebhookApp',
-        resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findUniqueOrThrow({ ...query, where: { id: parent.appId } }),
-      }),
+      webhookApp: affectedApp(t),
     }),
   });
 
 const RotateSuccess = builder.objectRef<{ appId: string; secret: string; previousSecretExpiresAt: Date | null }>('RotateWebhookAppSecretSuccess').implement({
   description: 'A new secret signs deliveries; the previous one also signs them until previousSecretExpiresAt.',
   fields: (t) => ({
-    webhookApp: t.prismaField({
-      type: 'WebhookApp',
-      resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findUniqueOrThrow({ ...query, where: { id: parent.appId } }),
-    }),
+    webhookApp: affectedApp(t),
     secret: t.exposeString('secret', { description: 'The new signing secret (whsec_…). Shown only now: store it.' }),
     previousSecretExpiresAt: t.expose('previousSecretExpiresAt', {
       type: 'DateTime',
