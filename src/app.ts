@@ -83,7 +83,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     clock: services.clock,
     logger,
     pubsub,
-    fanOut: (events) => services.webhooks.fanOut(events),
+    fanOut: (events, restarted) => services.webhooks.fanOut(events, restarted),
     pollMs: config.events.relayPollMs,
     retentionDays: config.events.retentionDays,
     leaderChores: () => services.lockout.expireDueLocks(),

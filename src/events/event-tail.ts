@@ -15,7 +15,7 @@
  * from concurrency; the same logic still covers them.
  */
 import type { DatabaseProvider } from '../config.js';
-import type { Db } from '../db/client.js';
+import { Prisma, type Db } from '../db/client.js';
 import type { Clock } from '../services/clock.js';
 import type { RelayedEvent } from './pubsub.js';
 
@@ -30,6 +30,24 @@ export interface EventTailOptions {
   batchSize?: number;
   /** Most gaps remembered; a larger jump is treated as given up (bounded memory). */
   maxGaps?: number;
+  /** Reads a batch (default: fetchEvents); the relay shares one read between its tails. */
+  fetch?: (query: EventQuery) => Promise<RelayedEvent[]>;
+}
+
+/** Events after `after` plus the awaited `gaps`, in seq order, at most `limit`. */
+export interface EventQuery {
+  after: number;
+  gaps: number[];
+  limit: number;
+}
+
+/**
+ * Plain SQL: the relay reads after every commit, and a Prisma model query
+ * costs far more in its query compiler than this read costs the database.
+ */
+export function fetchEvents(db: Db, query: EventQuery): Promise<RelayedEvent[]> {
+  const awaited = query.gaps.length ? Prisma.sql` OR "seq" IN (${Prisma.join(query.gaps)})` : Prisma.empty;
+  return db.$queryRaw<RelayedEvent[]>(Prisma.sql`SELECT * FROM "Event" WHERE "seq" > ${query.after}${awaited} ORDER BY "seq" ASC LIMIT ${query.limit}`);
 }
 
 interface Gap {
@@ -66,14 +84,8 @@ export function createEventTail(options: EventTailOptions) {
     return { xmin: BigInt(rows[0].xmin), xmax: BigInt(rows[0].xmax) };
   }
 
-  async function fetchBatch(): Promise<RelayedEvent[]> {
-    const gapSeqs = [...gaps.keys()];
-    return db.event.findMany({
-      where: gapSeqs.length ? { OR: [{ seq: { gt: high } }, { seq: { in: gapSeqs } }] } : { seq: { gt: high } },
-      orderBy: { seq: 'asc' },
-      take: batchSize,
-    });
-  }
+  const fetch = options.fetch ?? ((query: EventQuery) => fetchEvents(db, query));
+  const fetchBatch = () => fetch({ after: high, gaps: [...gaps.keys()], limit: batchSize });
 
   let reads = 0;
 

@@ -5,8 +5,7 @@
  * instances cannot both win; a holder that dies loses it after `ttlMs`.
  */
 import { randomUUID } from 'node:crypto';
-import type { Db } from '../db/client.js';
-import { isUniqueViolation } from '../db/client.js';
+import { Prisma, isUniqueViolation, type Db } from '../db/client.js';
 import type { Clock } from '../services/clock.js';
 
 interface LeaseValue {
@@ -74,6 +73,9 @@ export async function readStateNumber(db: Db, key: string): Promise<number | und
   return row ? Number(row.value) : undefined;
 }
 
-export async function writeStateNumber(db: Db, key: string, value: number): Promise<void> {
-  await db.systemState.upsert({ where: { key }, create: { key, value: String(value) }, update: { value: String(value) } });
+export async function writeStateNumber(db: Db, key: string, value: number, now: Date): Promise<void> {
+  // Plain SQL: the relay moves its webhook position after most commits.
+  await db.$executeRaw(Prisma.sql`
+    INSERT INTO "SystemState" ("key", "value", "updatedAt") VALUES (${key}, ${String(value)}, ${now})
+    ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value", "updatedAt" = excluded."updatedAt"`);
 }

@@ -19,7 +19,7 @@ import type { DatabaseProvider } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../services/clock.js';
-import { createEventTail, maxEventSeq, type EventTail } from './event-tail.js';
+import { createEventTail, fetchEvents, maxEventSeq, type EventQuery, type EventTail } from './event-tail.js';
 import { createLease, readStateNumber, writeStateNumber } from './lease.js';
 import { userTopic, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { createWakeLoop } from './wake-loop.js';
@@ -36,8 +36,12 @@ export interface RelayDeps {
   clock: Clock;
   logger: Logger;
   pubsub: EventPubSub;
-  /** Turns events into webhook deliveries (idempotent). */
-  fanOut: (events: RelayedEvent[]) => Promise<unknown>;
+  /**
+   * Turns events into webhook deliveries (idempotent). `restarted` is true on
+   * the first call after this instance (re)starts fanning out, when nothing it
+   * remembers about webhook apps can be trusted.
+   */
+  fanOut: (events: RelayedEvent[], restarted: boolean) => Promise<unknown>;
   pollMs: number;
   retentionDays: number;
   /** Housekeeping that one instance does (the lease holder) on its ticks, e.g. ending expired locks. */
@@ -51,6 +55,12 @@ export type Relay = ReturnType<typeof createRelay>;
 /** How many users' last seq the relay remembers for `prevSeq` (bounded memory). */
 const LAST_SEQ_CAPACITY = 50_000;
 const RETENTION_EVERY_MS = 3_600_000;
+/**
+ * The webhook position is written at most this often (and at a clean stop),
+ * not after every batch: after a crash, fan-out repeats at most this much of
+ * the log, and repeating is harmless because fan-out is idempotent.
+ */
+const POSITION_WRITE_EVERY_MS = 1_000;
 
 export function createRelay(deps: RelayDeps) {
   const { db, provider, clock, logger, pubsub } = deps;
@@ -60,6 +70,20 @@ export function createRelay(deps: RelayDeps) {
   let webhookTail: EventTail | undefined;
   let leader = false;
   let lastRetention = 0;
+  let fanOutRestarted = true;
+  // The two tails usually stand at the same place: within one pass the second
+  // asks exactly what the first asked, and shares its answer. Never while a
+  // tail awaits gaps: it judges them by a snapshot taken just before its own
+  // read (event-tail.ts), which an earlier answer would not match.
+  let passReads = new Map<string, Promise<RelayedEvent[]>>();
+  const fetch = (query: EventQuery) => {
+    if (query.gaps.length) return fetchEvents(db, query);
+    const key = `${query.after}|${query.limit}`;
+    let rows = passReads.get(key);
+    if (!rows) passReads.set(key, (rows = fetchEvents(db, query)));
+    return rows;
+  };
+  let positionWritten = { position: 0, at: 0 };
   const waiters: Array<{ seq: number; resolve: (position: number | undefined) => void }> = [];
 
   function settleWaiters() {
@@ -84,26 +108,37 @@ export function createRelay(deps: RelayDeps) {
     }
   }
 
+  async function writePosition(position: number) {
+    const now = clock.now();
+    await writeStateNumber(db, WEBHOOK_POSITION_KEY, position, now);
+    positionWritten = { position, at: now.getTime() };
+  }
+
   async function fanOutTick() {
     if (!webhookTail) {
       let position = await readStateNumber(db, WEBHOOK_POSITION_KEY);
       if (position === undefined) {
         // First start ever: webhooks begin with events from now on, not the whole history.
         position = await maxEventSeq(db);
-        await writeStateNumber(db, WEBHOOK_POSITION_KEY, position);
+        await writePosition(position);
       }
-      webhookTail = createEventTail({ db, provider, clock, position, graceMs: deps.graceMs });
+      positionWritten = { position, at: clock.now().getTime() };
+      webhookTail = createEventTail({ db, provider, clock, position, graceMs: deps.graceMs, fetch });
+      fanOutRestarted = true;
     }
-    const before = webhookTail.position;
     const events = await webhookTail.read();
     try {
-      if (events.length) await deps.fanOut(events);
+      if (events.length) {
+        await deps.fanOut(events, fanOutRestarted);
+        fanOutRestarted = false;
+      }
     } catch (error) {
       // Start over from the persisted position next time: fan-out is idempotent.
       webhookTail = undefined;
       throw error;
     }
-    if (webhookTail.position !== before) await writeStateNumber(db, WEBHOOK_POSITION_KEY, webhookTail.position);
+    const position = webhookTail.position;
+    if (position !== positionWritten.position && clock.now().getTime() - positionWritten.at >= POSITION_WRITE_EVERY_MS) await writePosition(position);
   }
 
   async function retentionTick() {
@@ -122,7 +157,8 @@ export function createRelay(deps: RelayDeps) {
     leader = await lease.hold();
     // A new holder must not trust an old in-memory webhook position: another instance may have moved it.
     if (leader && !wasLeader) webhookTail = undefined;
-    live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs });
+    passReads = new Map();
+    live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs, fetch });
     const events = await live.read();
     publish(events, !pubsub.shared || leader);
     settleWaiters();
@@ -218,6 +254,9 @@ export function createRelay(deps: RelayDeps) {
       running = false;
       await loop.stop();
       settleWaiters();
+      if (leader && webhookTail && webhookTail.position !== positionWritten.position) {
+        await writePosition(webhookTail.position).catch((error) => logger.warn({ err: error }, 'could not save the webhook position'));
+      }
       await listener?.end().catch(() => {});
       listener = undefined;
       await lease.release().catch(() => {});

@@ -8,8 +8,7 @@
  * rotation both secrets sign every delivery.
  */
 import type { Config } from '../config.js';
-import type { Db, Tx } from '../db/client.js';
-import { isUniqueViolation } from '../db/client.js';
+import { Prisma, isUniqueViolation, type Db, type Tx } from '../db/client.js';
 import type { WebhookApp, WebhookDelivery } from '../db/generated/sqlite/client.js';
 import { isEventType, type EventType } from '../events/catalog.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -47,6 +46,8 @@ export type WebhookService = ReturnType<typeof createWebhookService>;
  * only, and the audit trail of app changes stays in the log (an app's URL and
  * name are no business of the other receivers).
  */
+/** A safety net under fan-out's event-driven reload of the enabled apps. */
+const APPS_RELOAD_EVERY_MS = 10_000;
 const DIRECT_EVENTS = new Set<string>(['webhook.test', 'webhook_app.created', 'webhook_app.updated', 'webhook_app.deleted', 'webhook_app.secret_rotated']);
 
 /** What the audit trail says of an app: never its secret, nor its URL's query (which may carry a token). */
@@ -69,6 +70,9 @@ const secretAad = (appId: string) => `webhook-app:${appId}`;
 
 export function createWebhookService(deps: WebhookServiceDeps) {
   const { db, clock, key, outbox, policy } = deps;
+  /** Fan-out's copy of the enabled apps (see fanOut); undefined: read again. */
+  let enabledApps: Array<Pick<WebhookApp, 'id' | 'eventTypes'>> | undefined;
+  let appsLoadedAt = 0;
 
   function checkName(name: string): string {
     const trimmed = name.trim();
@@ -257,12 +261,21 @@ export function createWebhookService(deps: WebhookServiceDeps) {
      * Idempotent (unique on app and event), so a relay that fans an event out
      * twice (after a crash, or two instances during a lease hand-over) sends it once.
      */
-    async fanOut(events: RelayedEvent[]): Promise<number> {
+    async fanOut(events: RelayedEvent[], restarted = false): Promise<number> {
+      const now = clock.now();
+      // The enabled apps change only in a transaction that also records a
+      // webhook_app.* event, and events arrive here in log order: a batch
+      // holding one reloads them first, so each event meets the apps of its
+      // place in the log or later ones, as with a read per batch.
+      if (restarted || events.some((e) => e.type.startsWith('webhook_app.')) || now.getTime() - appsLoadedAt >= APPS_RELOAD_EVERY_MS) enabledApps = undefined;
       const fanned = events.filter((e) => !DIRECT_EVENTS.has(e.type));
       if (fanned.length === 0) return 0;
-      const apps = await db.webhookApp.findMany({ where: { enabled: true }, select: { id: true, eventTypes: true } });
+      if (!enabledApps) {
+        enabledApps = await db.$queryRaw<Array<Pick<WebhookApp, 'id' | 'eventTypes'>>>(Prisma.sql`SELECT "id", "eventTypes" FROM "WebhookApp" WHERE "enabled"`);
+        appsLoadedAt = now.getTime();
+      }
+      const apps = enabledApps;
       if (apps.length === 0) return 0;
-      const now = clock.now();
       let queued = 0;
       for (const event of fanned) {
         for (const app of apps) {
