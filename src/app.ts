@@ -59,13 +59,17 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
   }
-  const database = createDatabase(provider, url, { log: options.onQuery });
+  const database = createDatabase(provider, url, {
+    log: options.onQuery,
+    onIdleError: (error) => logger.warn({ err: error }, 'an idle database connection closed; the pool opens another when needed'),
+  });
   const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
   // The relay and dispatcher are built after the services they use; these closures reach them once they exist.
   let relay: Relay | undefined;
   let dispatcher: WebhookDispatcher | undefined;
   const services = createServices({
     db: database.client,
+    direct: database.direct,
     config,
     logger,
     clock: options.clock,
@@ -78,6 +82,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   });
   relay = createRelay({
     db: database.client,
+    direct: database.direct,
     provider,
     databaseUrl: url,
     clock: services.clock,

@@ -23,6 +23,7 @@ function relayFor(options: { graceMs?: number; retentionDays?: number } = {}) {
   const fanned: number[] = [];
   const relay = createRelay({
     db,
+    direct: t.app.database.direct,
     provider: testProvider,
     databaseUrl: t.db.url,
     clock,

@@ -6,9 +6,11 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { DatabaseProvider } from '../config.js';
+import { postgresDirect, SqliteGate, type DirectSql } from './direct.js';
 
 export type Db = SqliteClient;
 export type Tx = Prisma.TransactionClient;
@@ -17,6 +19,8 @@ export { Prisma };
 export interface Database {
   provider: DatabaseProvider;
   client: Db;
+  /** Prepared plain statements for the hottest paths (direct.ts). */
+  direct: DirectSql;
   close(): Promise<void>;
 }
 
@@ -25,23 +29,101 @@ export function sqlitePath(url: string): string {
   return path.resolve(url.replace(/^file:(\/\/)?/, '').replace(/\?.*$/, ''));
 }
 
-export function createDatabase(provider: DatabaseProvider, url: string, options: { log?: (query: string) => void } = {}): Database {
+export function createDatabase(
+  provider: DatabaseProvider,
+  url: string,
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void } = {},
+): Database {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
+  let direct: DirectSql;
+  let closePool = async () => {};
   if (provider === 'sqlite') {
     const file = sqlitePath(url);
     mkdirSync(path.dirname(file), { recursive: true });
+    const gate = new SqliteGate();
     // timeout: wait for a competing writer (another process) instead of failing at once.
-    client = new SqliteClient({ adapter: new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), log });
+    const adapter = gatedSqlite(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), gate);
+    client = new SqliteClient({ adapter, log });
+    direct = gate.direct();
   } else {
-    const adapter = new PrismaPg({ connectionString: url, max: 10 });
-    client = new PostgresClient({ adapter, log }) as unknown as Db;
+    // One pool for Prisma and the direct statements.
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    // An idle connection the server closed (restart, failover, a dropped
+    // database) is discarded by the pool; without a listener its error would
+    // end the process.
+    pool.on('error', (error) => options.onIdleError?.(error));
+    client = new PostgresClient({ adapter: new PrismaPg(pool), log }) as unknown as Db;
+    direct = postgresDirect(pool);
+    closePool = () => pool.end();
   }
   if (options.log) {
     const sink = options.log;
     (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
   }
-  return { provider, client, close: () => client.$disconnect() };
+  if (options.log) direct = logged(direct, options.log);
+  return {
+    provider,
+    client,
+    direct,
+    async close() {
+      await client.$disconnect();
+      await closePool();
+    },
+  };
+}
+
+/** Reports direct statements to the same observer as Prisma's (tests count queries). */
+function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
+  return {
+    all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
+    run: (sql, params) => (log(sql), direct.run(sql, params)),
+  };
+}
+
+type AdapterFactory = NonNullable<ConstructorParameters<typeof SqliteClient>[0]>['adapter'] & object;
+type Adapter = Awaited<ReturnType<AdapterFactory['connect']>>;
+
+/**
+ * Prisma's SQLite adapter with its transactions reported to the gate, and its
+ * connection handed to it once open (direct.ts explains why).
+ */
+function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect() {
+      const adapter = await factory.connect();
+      gate.attach((adapter as unknown as { client: import('better-sqlite3').Database }).client);
+      return new Proxy(adapter, {
+        get(target, property) {
+          if (property === 'startTransaction') {
+            return async (...args: Parameters<Adapter['startTransaction']>) => {
+              gate.opening();
+              let tx;
+              try {
+                tx = await target.startTransaction(...args);
+              } catch (error) {
+                gate.closed();
+                throw error;
+              }
+              let ended = false;
+              const end = () => {
+                if (!ended) gate.closed();
+                ended = true;
+              };
+              const { commit, rollback } = tx;
+              tx.commit = () => commit.call(tx).finally(end);
+              tx.rollback = () => rollback.call(tx).finally(end);
+              return tx;
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+  };
 }
 
 /** True when an error is a unique-constraint violation (Prisma P2002), on either provider. */

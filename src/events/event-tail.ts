@@ -15,7 +15,8 @@
  * from concurrency; the same logic still covers them.
  */
 import type { DatabaseProvider } from '../config.js';
-import { Prisma, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import type { Clock } from '../services/clock.js';
 import type { RelayedEvent } from './pubsub.js';
 
@@ -30,8 +31,8 @@ export interface EventTailOptions {
   batchSize?: number;
   /** Most gaps remembered; a larger jump is treated as given up (bounded memory). */
   maxGaps?: number;
-  /** Reads a batch (default: fetchEvents); the relay shares one read between its tails. */
-  fetch?: (query: EventQuery) => Promise<RelayedEvent[]>;
+  /** Reads a batch (usually fetchEvents; the relay shares one read between its tails). */
+  fetch: (query: EventQuery) => Promise<RelayedEvent[]>;
 }
 
 /** Events after `after` plus the awaited `gaps`, in seq order, at most `limit`. */
@@ -41,13 +42,17 @@ export interface EventQuery {
   limit: number;
 }
 
-/**
- * Plain SQL: the relay reads after every commit, and a Prisma model query
- * costs far more in its query compiler than this read costs the database.
- */
-export function fetchEvents(db: Db, query: EventQuery): Promise<RelayedEvent[]> {
-  const awaited = query.gaps.length ? Prisma.sql` OR "seq" IN (${Prisma.join(query.gaps)})` : Prisma.empty;
-  return db.$queryRaw<RelayedEvent[]>(Prisma.sql`SELECT * FROM "Event" WHERE "seq" > ${query.after}${awaited} ORDER BY "seq" ASC LIMIT ${query.limit}`);
+/** How an Event row from the driver becomes what Prisma would return (direct.ts). */
+const EVENT_ROW = { dates: ['occurredAt'], json: ['data'] } as const;
+
+/** Reads a batch straight from the driver: the relay reads after every commit. */
+export function fetchEvents(direct: DirectSql, query: EventQuery): Promise<RelayedEvent[]> {
+  const awaited = query.gaps.length ? ` OR "seq" IN (${query.gaps.map(() => '?').join(', ')})` : '';
+  return direct.all<RelayedEvent>(
+    `SELECT * FROM "Event" WHERE "seq" > ?${awaited} ORDER BY "seq" ASC LIMIT ?`,
+    [query.after, ...query.gaps, query.limit],
+    EVENT_ROW,
+  );
 }
 
 interface Gap {
@@ -84,8 +89,7 @@ export function createEventTail(options: EventTailOptions) {
     return { xmin: BigInt(rows[0].xmin), xmax: BigInt(rows[0].xmax) };
   }
 
-  const fetch = options.fetch ?? ((query: EventQuery) => fetchEvents(db, query));
-  const fetchBatch = () => fetch({ after: high, gaps: [...gaps.keys()], limit: batchSize });
+  const fetchBatch = () => options.fetch({ after: high, gaps: [...gaps.keys()], limit: batchSize });
 
   let reads = 0;
 

@@ -4,6 +4,7 @@
  * later, from committed rows only (the relay).
  */
 import { Prisma, type Tx } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import type { Event } from '../db/generated/sqlite/client.js';
 import { newId } from '../ids.js';
 import type { EventType } from './catalog.js';
@@ -32,28 +33,49 @@ export interface NewEvent {
 
 export type Outbox = ReturnType<typeof createOutbox>;
 
-export function createOutbox(deps: { now: () => Date; onCommitted?: () => void }) {
-  return {
+const INSERT_EVENT = `
+  INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "data", "occurredAt")
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  RETURNING "seq"`;
+
+export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommitted?: () => void }) {
+  function newRow(event: NewEvent, meta: RequestMeta): Omit<Event, 'seq'> {
+    return {
+      id: newId('UserEvent'),
+      type: event.type,
+      userId: event.userId ?? null,
+      actorType: meta.actor.type,
+      actorId: meta.actor.id ?? null,
+      ip: meta.ip ?? null,
+      userAgent: meta.userAgent ?? null,
+      data: (event.data ?? {}) as Event['data'],
+      occurredAt: deps.now(),
+    };
+  }
+  const values = (row: Omit<Event, 'seq'>) =>
+    [row.id, row.type, row.userId, row.actorType, row.actorId, row.ip, row.userAgent, JSON.stringify(row.data), row.occurredAt] as const;
+
+  const outbox = {
     /** Writes the event inside the caller's transaction. */
     async record(tx: Tx, event: NewEvent, meta: RequestMeta): Promise<Event> {
-      const row: Omit<Event, 'seq'> = {
-        id: newId('UserEvent'),
-        type: event.type,
-        userId: event.userId ?? null,
-        actorType: meta.actor.type,
-        actorId: meta.actor.id ?? null,
-        ip: meta.ip ?? null,
-        userAgent: meta.userAgent ?? null,
-        data: (event.data ?? {}) as Event['data'],
-        occurredAt: deps.now(),
-      };
-      // Plain SQL: every change records an event, and a Prisma model query costs
-      // far more in its query compiler than this insert costs the database.
-      const [{ seq }] = await tx.$queryRaw<Array<{ seq: number | bigint }>>(Prisma.sql`
-        INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "data", "occurredAt")
-        VALUES (${row.id}, ${row.type}, ${row.userId}, ${row.actorType}, ${row.actorId}, ${row.ip}, ${row.userAgent},
-                ${JSON.stringify(row.data)}, ${row.occurredAt})
-        RETURNING "seq"`);
+      const row = newRow(event, meta);
+      // Plain SQL (Prisma.sql binds every value): every change records an event,
+      // and a model query costs far more in Prisma's query compiler than this
+      // insert costs the database.
+      const [{ seq }] = await tx.$queryRaw<Array<{ seq: number | bigint }>>(
+        Prisma.sql(INSERT_EVENT.split('?'), ...values(row)),
+      );
+      return { seq: Number(seq), ...row };
+    },
+    /**
+     * Records an event that accompanies no other write: one insert is atomic
+     * by itself, so it needs no transaction and goes straight to the driver
+     * (every verification records one). Wakes the relay.
+     */
+    async append(event: NewEvent, meta: RequestMeta): Promise<Event> {
+      const row = newRow(event, meta);
+      const [{ seq }] = await deps.direct.all<{ seq: number | string }>(INSERT_EVENT, [...values(row)]);
+      outbox.committed();
       return { seq: Number(seq), ...row };
     },
     /** Call after a transaction that recorded events has committed: wakes the relay. */
@@ -61,4 +83,5 @@ export function createOutbox(deps: { now: () => Date; onCommitted?: () => void }
       deps.onCommitted?.();
     },
   };
+  return outbox;
 }

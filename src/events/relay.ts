@@ -17,6 +17,7 @@
 import pg from 'pg';
 import type { DatabaseProvider } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../services/clock.js';
 import { createEventTail, fetchEvents, maxEventSeq, type EventQuery, type EventTail } from './event-tail.js';
@@ -30,6 +31,7 @@ export const RELAY_LEASE_KEY = 'relay.lease';
 
 export interface RelayDeps {
   db: Db;
+  direct: DirectSql;
   provider: DatabaseProvider;
   /** PostgreSQL URL for the LISTEN connection. */
   databaseUrl: string;
@@ -77,10 +79,10 @@ export function createRelay(deps: RelayDeps) {
   // read (event-tail.ts), which an earlier answer would not match.
   let passReads = new Map<string, Promise<RelayedEvent[]>>();
   const fetch = (query: EventQuery) => {
-    if (query.gaps.length) return fetchEvents(db, query);
+    if (query.gaps.length) return fetchEvents(deps.direct, query);
     const key = `${query.after}|${query.limit}`;
     let rows = passReads.get(key);
-    if (!rows) passReads.set(key, (rows = fetchEvents(db, query)));
+    if (!rows) passReads.set(key, (rows = fetchEvents(deps.direct, query)));
     return rows;
   };
   let positionWritten = { position: 0, at: 0 };

@@ -4,6 +4,7 @@
  */
 import type { Config } from '../config.js';
 import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import { createOutbox } from '../events/outbox.js';
 import { createMemoryPubSub, type EventPubSub } from '../events/pubsub.js';
 import { createEventStreams, type RelayView } from '../events/user-event-stream.js';
@@ -32,6 +33,8 @@ import { createWebAuthnService } from './webauthn.js';
 
 export interface ServiceDeps {
   db: Db;
+  /** Prepared plain statements for the hottest paths. */
+  direct: DirectSql;
   config: Readonly<Config>;
   logger: Logger;
   clock?: Clock;
@@ -52,18 +55,18 @@ export interface ServiceDeps {
 export type Services = ReturnType<typeof createServices>;
 
 export function createServices(deps: ServiceDeps) {
-  const { db, config } = deps;
+  const { db, direct, config } = deps;
   const clock = deps.clock ?? systemClock;
   if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
   const key = config.encryptionKey;
-  const outbox = createOutbox({ now: () => clock.now(), onCommitted: deps.onEventsCommitted });
-  const lockout = createLockoutService({ db, outbox, clock, policy: config.lockout });
+  const outbox = createOutbox({ direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted });
+  const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
   const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
-  const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
+  const passwords = createPasswordService({ db, direct, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
   const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
   const authMethods = createAuthMethodService({ db, outbox });

@@ -9,7 +9,8 @@
  * (the flaw of GHSA-7h8m-vrxx-vr4m, where checks ran before counting). A
  * success gives the slot back by resetting the counter.
  */
-import { Prisma, type Db } from '../db/client.js';
+import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import { systemMeta } from '../events/outbox.js';
@@ -25,6 +26,12 @@ const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_
 const EXPIRY_SWEEP_EVERY_MS = 5_000;
 /** No verification takes this long: reservations older than this were abandoned. */
 const STALE_RESERVATION_MS = 60_000;
+/** How a User row from the driver becomes what Prisma would return (direct.ts). */
+export const USER_ROW = {
+  dates: ['emailVerifiedAt', 'phoneVerifiedAt', 'lockedUntil', 'passwordChangedAt', 'lastLoginAt', 'createdAt', 'updatedAt'],
+  booleans: ['passwordMustChange'],
+  json: ['metadata'],
+} as const;
 
 export interface LockoutPolicy {
   passwordAttempts: number;
@@ -42,8 +49,8 @@ export interface Attempt {
 
 export type LockoutService = ReturnType<typeof createLockoutService>;
 
-export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
-  const { db, outbox, clock, policy } = deps;
+export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
+  const { db, direct, outbox, clock, policy } = deps;
   let lastExpirySweep = 0;
   const limitOf = (counter: AttemptCounter) => (counter === 'password' ? policy.passwordAttempts : policy.codeAttempts);
 
@@ -97,16 +104,14 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
   /** Reserves one attempt on an active user below the limit; null when that is not possible. */
   async function reserve(userId: string, field: (typeof fields)[AttemptCounter], limit: number): Promise<User | null> {
     if (limit === 0) return db.user.findFirst({ where: { id: userId, state: 'ACTIVE' } });
-    // Plain SQL: this starts every check of a secret, and a Prisma model query
-    // costs far more in its query compiler than the update costs the database.
-    // `field` comes from the fixed map above, never from input; RETURNING *
-    // comes back typed on both providers. updatedAt from our clock: stale
-    // reservations are judged by it.
-    const column = Prisma.raw(`"${field}"`);
-    const rows = await db.$queryRaw<User[]>(Prisma.sql`
-      UPDATE "User" SET ${column} = ${column} + 1, "updatedAt" = ${clock.now()}
-      WHERE "id" = ${userId} AND "state" = 'ACTIVE' AND ${column} < ${limit}
-      RETURNING *`);
+    // Straight to the driver: this starts every check of a secret. `field`
+    // comes from the fixed map above, never from input. updatedAt from our
+    // clock: stale reservations are judged by it.
+    const rows = await direct.all<User>(
+      `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ? RETURNING *`,
+      [clock.now(), userId, limit],
+      USER_ROW,
+    );
     return rows[0] ?? null;
   }
 
@@ -116,10 +121,8 @@ export function createLockoutService(deps: { db: Db; outbox: Outbox; clock: Cloc
     return {
       user,
       async succeeded() {
-        // Raw SQL on the hottest path of every check: a plain statement skips the
-        // query compiler, which costs ten times the database work here. `field`
-        // comes from the fixed map above, never from input.
-        if (limit > 0) await db.$executeRaw(Prisma.sql`UPDATE "User" SET ${Prisma.raw(`"${field}"`)} = 0 WHERE "id" = ${user.id}`);
+        // Straight to the driver, like the reservation.
+        if (limit > 0) await direct.run(`UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, [user.id]);
       },
       async failed(meta) {
         if (limit === 0) return { remainingAttempts: null, locked: false };

@@ -5,7 +5,8 @@
  * A password is the user's PASSWORD auth method; `slot` = "<userId>:PASSWORD"
  * keeps it a singleton and `secret` holds the hash, never the password.
  */
-import { Prisma, type Db, type Tx } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import type { Channel, Delivery } from '../delivery/index.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -50,6 +51,7 @@ export type PasswordService = ReturnType<typeof createPasswordService>;
 
 export function createPasswordService(deps: {
   db: Db;
+  direct: DirectSql;
   outbox: Outbox;
   clock: Clock;
   lockout: LockoutService;
@@ -58,7 +60,7 @@ export function createPasswordService(deps: {
   policy: PasswordPolicy & { resetTtlSeconds: number };
   delivery: Delivery;
 }) {
-  const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
+  const { db, direct, outbox, clock, lockout, codes, hasher, policy } = deps;
   const slotOf = (userId: string) => `${userId}:PASSWORD`;
 
   function assertStrong(password: string, field = 'password') {
@@ -112,23 +114,14 @@ export function createPasswordService(deps: {
     return result;
   }
 
-  /** An event that accompanies no other write: one insert is atomic by itself, no transaction needed. */
-  async function recordEvent(event: Parameters<Outbox['record']>[1], meta: RequestMeta) {
-    await outbox.record(db, event, meta);
-    outbox.committed();
-  }
-
-  /**
-   * The stored password of a user, read with plain SQL: this read starts every
-   * verification, and a plain statement skips the query compiler's cost.
-   */
+  /** The stored password of a user, read straight from the driver: this read starts every verification. */
   async function findPasswordMethod(userId: string): Promise<{ id: string; secret: string | null; lastUsedAt: Date | null } | undefined> {
-    const rows = await db.$queryRaw<Array<{ id: string; secret: string | null; lastUsedAt: Date | string | number | null }>>(
-      Prisma.sql`SELECT "id", "secret", "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ${slotOf(userId)}`,
+    const rows = await direct.all<{ id: string; secret: string | null; lastUsedAt: Date | null }>(
+      'SELECT "id", "secret", "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ?',
+      [slotOf(userId)],
+      { dates: ['lastUsedAt'] },
     );
-    const row = rows[0];
-    // SQLite hands back the stored text, PostgreSQL a Date: both become a Date.
-    return row && { id: row.id, secret: row.secret, lastUsedAt: row.lastUsedAt === null ? null : new Date(row.lastUsedAt) };
+    return rows[0];
   }
 
   /**
@@ -152,7 +145,7 @@ export function createPasswordService(deps: {
       const ok = await hasher.verify(method.secret, password);
       if (!ok) {
         const { remainingAttempts, locked } = await attempt.failed(meta);
-        await recordEvent({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
+        await outbox.append({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
         throw new IncorrectPasswordError(remainingAttempts);
       }
       await attempt.succeeded();
@@ -171,7 +164,7 @@ export function createPasswordService(deps: {
           return upgraded !== null && count === 1;
         });
       } else {
-        await recordEvent(event(false), meta);
+        await outbox.append(event(false), meta);
       }
       return { user: attempt.user, rehashed };
     } finally {
@@ -278,7 +271,7 @@ export function createPasswordService(deps: {
         }
       }
       const sentTo = returnCode ? null : destination!.masked;
-      await recordEvent(
+      await outbox.append(
         { type: 'user.password_reset_requested', userId, data: { user: publicUser(user), expiresAt: expiresAt.toISOString(), sentTo, returned: returnCode } },
         meta,
       );

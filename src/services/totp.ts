@@ -84,12 +84,6 @@ export function createTotpService(deps: {
   const accountNameOf = (user: User) =>
     (config.accountName === 'email' ? user.email : config.accountName === 'username' ? user.username : null) ?? user.id;
 
-  /** An event that accompanies no other write: one insert is atomic by itself, no transaction needed. */
-  async function recordEvent(event: Parameters<Outbox['record']>[1], meta: RequestMeta) {
-    await outbox.record(db, event, meta);
-    outbox.committed();
-  }
-
   /** Creates or replaces the pending TOTP method; refuses when a verified one exists. */
   async function savePending(userId: string, secret: string): Promise<string> {
     const existing = await db.authMethod.findUnique({ where: { slot: slotOf(userId) }, select: { id: true, verified: true } });
@@ -192,7 +186,7 @@ export function createTotpService(deps: {
         if (!accepted) {
           // A correct code whose step was already used: a replay. It counts as a failure.
           await attempt.failed(meta);
-          await recordEvent({ type: 'user.totp_verification_failed', userId, data: { reason: 'replay' } }, meta);
+          await outbox.append({ type: 'user.totp_verification_failed', userId, data: { reason: 'replay' } }, meta);
           throw new CodeAlreadyUsedError();
         }
         outbox.committed();
@@ -203,13 +197,13 @@ export function createTotpService(deps: {
       if (hasBackup && (await backupCodes.consumeBackupCode(userId, code))) {
         await attempt.succeeded();
         const remaining = await backupCodes.remaining(userId);
-        await recordEvent({ type: 'user.backup_code_used', userId, data: { remaining } }, meta);
+        await outbox.append({ type: 'user.backup_code_used', userId, data: { remaining } }, meta);
         return { user: attempt.user, kind: 'BACKUP_CODE', backupCodesRemaining: remaining };
       }
 
       const { remainingAttempts, locked } = await attempt.failed(meta);
       const replayedBackup = hasBackup && (await backupCodes.wasUsed(userId, code));
-      await recordEvent(
+      await outbox.append(
         { type: 'user.totp_verification_failed', userId, data: { reason: replayedBackup ? 'backup_code_reused' : 'incorrect', remainingAttempts, locked } },
         meta,
       );
