@@ -37,6 +37,12 @@ const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 6);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 /** Each load's time is split into this many rounds, alternating with its baseline. */
 const ROUNDS = 3;
+/**
+ * Unmeasured load before each comparison, on both sides: a freshly started
+ * process compiles its hot code (V8's optimising compiler runs on other
+ * threads, taking CPU from argon2) during its first seconds.
+ */
+const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const TOTP_USERS = 3000;
 const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
 const ENCRYPTION_KEY = randomBytes(32).toString('base64');
@@ -172,13 +178,19 @@ async function bareArgon2(name: string, seconds: number): Promise<Row> {
 }
 
 /**
- * Runs two loads in alternating rounds (A B A B …) so a change in the
+ * Warms both sides up unmeasured, then runs them in alternating rounds (A B A B …) so a change in the
  * machine's load (it is shared) hits both sides alike, then merges each
  * side's rounds: req/s over the total time, p50/p99 as request-weighted means.
  */
 async function alternate(rounds: number, a: (seconds: number) => Promise<Row>, b: (seconds: number) => Promise<Row>, before?: () => Promise<void>): Promise<[Row, Row]> {
   const seconds = DURATION_S / rounds;
   const runs: [Row[], Row[]] = [[], []];
+  if (WARMUP_S > 0) {
+    for (const run of [a, b]) {
+      await before?.();
+      await run(WARMUP_S);
+    }
+  }
   for (let i = 0; i < rounds; i++) {
     for (const [side, run] of [a, b].entries()) {
       await before?.();

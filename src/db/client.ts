@@ -77,6 +77,7 @@ export function createDatabase(
 function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
   return {
     all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
+    allAfter: (first, sql, params, shape) => (log(first.sql), log(sql), direct.allAfter(first, sql, params, shape)),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };
 }

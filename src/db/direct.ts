@@ -26,7 +26,7 @@
  * synchronously. Never await one of these inside a Prisma transaction's
  * callback: it would wait for itself.
  */
-import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
 import pg from 'pg';
 
 export type SqlParam = string | number | boolean | Date | null;
@@ -38,9 +38,21 @@ export interface RowShape {
   json?: readonly string[];
 }
 
+/** A statement and its parameters. */
+export interface Statement {
+  sql: string;
+  params: SqlParam[];
+}
+
 export interface DirectSql {
   /** Runs a statement that returns rows (SELECT, or a write with RETURNING). */
   all<T>(sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
+  /**
+   * Runs `first` (a write without RETURNING), then `sql`, as one atomic unit
+   * with one commit: on PostgreSQL as one statement (`first` becomes a
+   * data-modifying WITH clause), on SQLite in one transaction.
+   */
+  allAfter<T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
   /** Runs a write; resolves with the number of rows it changed. */
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
@@ -67,7 +79,7 @@ export class SqliteGate {
   #db: SqliteDatabase | undefined;
   #open = 0;
   #waiting: Array<() => void> = [];
-  #statements = new Map<string, Statement>();
+  #statements = new Map<string, SqliteStatement>();
 
   attach(db: SqliteDatabase) {
     this.#db = db;
@@ -85,7 +97,7 @@ export class SqliteGate {
     while (this.#open === 0 && this.#waiting.length) this.#waiting.shift()!();
   }
 
-  #statement(sql: string): Statement {
+  #statement(sql: string): SqliteStatement {
     if (!this.#db) throw new Error('the SQLite connection is not open yet');
     let stmt = this.#statements.get(sql);
     if (!stmt) {
@@ -120,9 +132,18 @@ export class SqliteGate {
   direct(): DirectSql {
     const bind = (params: SqlParam[]) =>
       params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+    const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
+      (this.#statement(sql).all(...bind(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
     return {
-      all: <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-        this.#when(() => (this.#statement(sql).all(...bind(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape))),
+      all: <T>(sql: string, params: SqlParam[], shape?: RowShape) => this.#when(() => rows<T>(sql, params, shape)),
+      allAfter: <T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape) =>
+        this.#when(() =>
+          // Synchronous from BEGIN to COMMIT: nothing else can run in between.
+          this.#db!.transaction(() => {
+            this.#statement(first.sql).run(...bind(first.params));
+            return rows<T>(sql, params, shape);
+          })(),
+        ),
       run: (sql, params) => this.#when(() => this.#statement(sql).run(...bind(params)).changes),
     };
   }
@@ -162,9 +183,12 @@ export function postgresDirect(pool: pg.Pool): DirectSql {
     const { text, name } = prepare(sql);
     return pool.query({ text, values: bind(params), types: pgTypes, ...(name ? { name } : {}) });
   };
+  const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
+    (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
   return {
-    all: async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-      (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape)),
+    all,
+    // PostgreSQL runs a data-modifying WITH clause exactly once, whether or not the rest reads it.
+    allAfter: (first, sql, params, shape) => all(`WITH "first" AS (${first.sql}) ${sql}`, [...first.params, ...params], shape),
     run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
   };
 }

@@ -4,7 +4,7 @@
  * later, from committed rows only (the relay).
  */
 import { Prisma, type Tx } from '../db/client.js';
-import type { DirectSql } from '../db/direct.js';
+import type { DirectSql, Statement } from '../db/direct.js';
 import type { Event } from '../db/generated/sqlite/client.js';
 import { newId } from '../ids.js';
 import type { EventType } from './catalog.js';
@@ -68,13 +68,15 @@ export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommi
       return { seq: Number(seq), ...row };
     },
     /**
-     * Records an event that accompanies no other write: one insert is atomic
-     * by itself, so it needs no transaction and goes straight to the driver
-     * (every verification records one). Wakes the relay.
+     * Records an event outside any transaction, straight to the driver (every
+     * verification records one), and wakes the relay. `along`, a single write
+     * that goes with the event, commits atomically with it.
      */
-    async append(event: NewEvent, meta: RequestMeta): Promise<Event> {
+    async append(event: NewEvent, meta: RequestMeta, along?: Statement): Promise<Event> {
       const row = newRow(event, meta);
-      const [{ seq }] = await deps.direct.all<{ seq: number | string }>(INSERT_EVENT, [...values(row)]);
+      const [{ seq }] = along
+        ? await deps.direct.allAfter<{ seq: number }>(along, INSERT_EVENT, [...values(row)])
+        : await deps.direct.all<{ seq: number }>(INSERT_EVENT, [...values(row)]);
       outbox.committed();
       return { seq: Number(seq), ...row };
     },

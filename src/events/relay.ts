@@ -188,7 +188,10 @@ export function createRelay(deps: RelayDeps) {
       return;
     }
     notifying = true;
-    db.$executeRawUnsafe(`SELECT pg_notify('${NOTIFY_CHANNEL}', '')`)
+    // Signed with our lease owner id, so our own listener can ignore it
+    // (committed() already woke this instance).
+    deps.direct
+      .all('SELECT pg_notify(?, ?)', [NOTIFY_CHANNEL, lease.owner])
       .catch((error) => logger.warn({ err: error }, 'NOTIFY failed; other instances will poll'))
       .finally(() => {
         notifying = false;
@@ -202,7 +205,9 @@ export function createRelay(deps: RelayDeps) {
   async function listen() {
     if (provider !== 'postgresql' || !running) return;
     const client = new pg.Client({ connectionString: deps.databaseUrl });
-    client.on('notification', () => wake());
+    client.on('notification', (message) => {
+      if (message.payload !== lease.owner) wake();
+    });
     client.on('error', (error) => {
       logger.warn({ err: error }, 'LISTEN connection lost; reconnecting');
       listener = undefined;

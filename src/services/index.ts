@@ -66,7 +66,7 @@ export function createServices(deps: ServiceDeps) {
   const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
-  const passwords = createPasswordService({ db, direct, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
+  const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
   const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
   const authMethods = createAuthMethodService({ db, outbox });

@@ -12,7 +12,7 @@
 import type { Db } from '../db/client.js';
 import type { DirectSql } from '../db/direct.js';
 import type { User } from '../db/generated/sqlite/client.js';
-import type { Outbox, RequestMeta } from '../events/outbox.js';
+import type { NewEvent, Outbox, RequestMeta } from '../events/outbox.js';
 import { systemMeta } from '../events/outbox.js';
 import type { Clock } from './clock.js';
 import { TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from './errors.js';
@@ -32,6 +32,15 @@ export const USER_ROW = {
   booleans: ['passwordMustChange'],
   json: ['metadata'],
 } as const;
+/** A reserving statement's row: the user, and the named credential's columns. */
+type Reserved = User & { credentialId?: string | null; credentialSecret?: string | null; credentialLastUsedAt?: Date | null };
+const RESERVED_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'credentialLastUsedAt'] };
+const HAS_CREDENTIAL = 'EXISTS (SELECT 1 FROM "AuthMethod" WHERE "slot" = ? AND "secret" IS NOT NULL)';
+const CREDENTIAL_COLUMNS = [
+  ', (SELECT "id" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialId"',
+  ', (SELECT "secret" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialSecret"',
+  ', (SELECT "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialLastUsedAt"',
+].join('');
 
 export interface LockoutPolicy {
   passwordAttempts: number;
@@ -39,10 +48,27 @@ export interface LockoutPolicy {
   durationSeconds: number;
 }
 
+/** The stored secret an attempt is about: the AuthMethod in a given slot. */
+export interface Credential {
+  id: string;
+  secret: string;
+  lastUsedAt: Date | null;
+}
+
+/** What beginAttempt may also check and read in the reserving statement. */
+export interface AttemptOptions {
+  /** The AuthMethod slot of the secret to check: no attempt is reserved when it holds none. */
+  credentialSlot?: string;
+  /** The error for a user who may act but has no such credential. */
+  missing?: () => Error;
+}
+
 export interface Attempt {
   user: User;
-  /** The secret matched: the counter starts again from zero. */
-  succeeded(): Promise<void>;
+  /** The credential named in the options, read with the reservation (null when none was named). */
+  credential: Credential | null;
+  /** The secret matched: the counter starts again from zero, atomically with `record` when given. */
+  succeeded(record?: { event: NewEvent; meta: RequestMeta }): Promise<void>;
   /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
   failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
 }
@@ -101,28 +127,47 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
     return locked;
   }
 
-  /** Reserves one attempt on an active user below the limit; null when that is not possible. */
-  async function reserve(userId: string, field: (typeof fields)[AttemptCounter], limit: number): Promise<User | null> {
-    if (limit === 0) return db.user.findFirst({ where: { id: userId, state: 'ACTIVE' } });
+  /**
+   * Reserves one attempt on an active user below the limit, and reads the
+   * user (and the credential, when one is named) in the same statement; null
+   * when that is not possible, or the user has no such credential.
+   */
+  async function reserve(userId: string, field: (typeof fields)[AttemptCounter], limit: number, slot: string | undefined): Promise<Reserved | null> {
     // Straight to the driver: this starts every check of a secret. `field`
     // comes from the fixed map above, never from input. updatedAt from our
     // clock: stale reservations are judged by it.
-    const rows = await direct.all<User>(
-      `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ? RETURNING *`,
-      [clock.now(), userId, limit],
-      USER_ROW,
-    );
+    const credential = slot ? CREDENTIAL_COLUMNS : '';
+    const slotParams = slot ? [slot, slot, slot] : [];
+    const hasCredential = slot ? ` AND ${HAS_CREDENTIAL}` : '';
+    const existsParams = slot ? [slot] : [];
+    const rows =
+      limit === 0
+        ? await direct.all<Reserved>(
+            `SELECT *${credential} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${hasCredential}`,
+            [...slotParams, userId, ...existsParams],
+            RESERVED_ROW,
+          )
+        : await direct.all<Reserved>(
+            `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${hasCredential} RETURNING *${credential}`,
+            [clock.now(), userId, limit, ...existsParams, ...slotParams],
+            RESERVED_ROW,
+          );
     return rows[0] ?? null;
   }
 
-  function attemptFor(user: User, counter: AttemptCounter): Attempt {
+  function attemptFor(reserved: Reserved, counter: AttemptCounter): Attempt {
+    const { credentialId, credentialSecret, credentialLastUsedAt, ...user } = reserved;
+    const credential = credentialId && credentialSecret ? { id: credentialId, secret: credentialSecret, lastUsedAt: credentialLastUsedAt ?? null } : null;
     const field = fields[counter];
     const limit = limitOf(counter);
     return {
       user,
-      async succeeded() {
+      credential,
+      async succeeded(record) {
         // Straight to the driver, like the reservation.
-        if (limit > 0) await direct.run(`UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, [user.id]);
+        const reset = limit > 0 ? { sql: `UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, params: [user.id] } : undefined;
+        if (record) await outbox.append(record.event, record.meta, reset);
+        else if (reset) await direct.run(reset.sql, reset.params);
       },
       async failed(meta) {
         if (limit === 0) return { remainingAttempts: null, locked: false };
@@ -142,21 +187,27 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
      * Checks the user may try a secret and reserves one attempt.
      * Throws UserNotFoundError, UserLockedError, UserInactiveError or TooManyAttemptsError.
      */
-    async beginAttempt(userId: string, counter: AttemptCounter): Promise<Attempt> {
+    async beginAttempt(userId: string, counter: AttemptCounter, options: AttemptOptions = {}): Promise<Attempt> {
       const field = fields[counter];
       const limit = limitOf(counter);
-      // Fast path, one statement: reserve a slot and read the user in the same update.
-      const reserved = await reserve(userId, field, limit);
+      const slot = options.credentialSlot;
+      // Fast path, one statement: reserve a slot and read the user (and credential) in the same update.
+      const reserved = await reserve(userId, field, limit, slot);
       if (reserved) return attemptFor(reserved, counter);
       // Slow path: find out why, end a lock whose time is up, and try once more.
       const user = await db.user.findUnique({ where: { id: userId } });
       if (!user) throw new UserNotFoundError(userId);
       if (await expireLock(user)) {
-        const again = await reserve(userId, field, limit);
+        const again = await reserve(userId, field, limit, slot);
         if (again) return attemptFor(again, counter);
       }
       const now = await db.user.findUnique({ where: { id: userId } });
       if (!now) throw new UserNotFoundError(userId);
+      if (now.state !== 'ACTIVE') refuse(now);
+      // Nothing to guess: no attempt is counted.
+      if (slot && !(await db.authMethod.findFirst({ where: { slot, secret: { not: null } }, select: { id: true } }))) {
+        throw options.missing?.() ?? new Error(`no credential in ${slot}`);
+      }
       // Slots still held long after any request could be running were never
       // resolved (a crash mid-check): count them as failures, failing closed.
       if (now.state === 'ACTIVE' && limit > 0 && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {

@@ -6,7 +6,6 @@
  * keeps it a singleton and `secret` holds the hash, never the password.
  */
 import type { Db, Tx } from '../db/client.js';
-import type { DirectSql } from '../db/direct.js';
 import type { Channel, Delivery } from '../delivery/index.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -51,7 +50,6 @@ export type PasswordService = ReturnType<typeof createPasswordService>;
 
 export function createPasswordService(deps: {
   db: Db;
-  direct: DirectSql;
   outbox: Outbox;
   clock: Clock;
   lockout: LockoutService;
@@ -60,7 +58,7 @@ export function createPasswordService(deps: {
   policy: PasswordPolicy & { resetTtlSeconds: number };
   delivery: Delivery;
 }) {
-  const { db, direct, outbox, clock, lockout, codes, hasher, policy } = deps;
+  const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
   const slotOf = (userId: string) => `${userId}:PASSWORD`;
 
   function assertStrong(password: string, field = 'password') {
@@ -114,16 +112,6 @@ export function createPasswordService(deps: {
     return result;
   }
 
-  /** The stored password of a user, read straight from the driver: this read starts every verification. */
-  async function findPasswordMethod(userId: string): Promise<{ id: string; secret: string | null; lastUsedAt: Date | null } | undefined> {
-    const rows = await direct.all<{ id: string; secret: string | null; lastUsedAt: Date | null }>(
-      'SELECT "id", "secret", "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ?',
-      [slotOf(userId)],
-      { dates: ['lastUsedAt'] },
-    );
-    return rows[0];
-  }
-
   /**
    * Checks a password. Every outcome costs one hash verification: a missing
    * user or password is checked against a dummy hash with the same parameters,
@@ -133,14 +121,11 @@ export function createPasswordService(deps: {
   async function verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<{ user: User; rehashed: boolean }> {
     let hashed = false;
     try {
-      const method = await findPasswordMethod(userId);
-      if (!method?.secret) {
-        // Nothing to guess, so no attempt is reserved; the user's state still comes first.
-        await lockout.assertCanAct(userId);
-        throw new NoPasswordError();
-      }
-      // Reserve the attempt before checking the secret (exact counting under concurrency).
-      const attempt = await lockout.beginAttempt(userId, 'password');
+      // Reserve the attempt before checking the secret (exact counting under
+      // concurrency), reading the stored hash in the same statement. Without a
+      // password nothing is reserved; the user's state still comes first.
+      const attempt = await lockout.beginAttempt(userId, 'password', { credentialSlot: slotOf(userId), missing: () => new NoPasswordError() });
+      const method = attempt.credential!;
       hashed = true;
       const ok = await hasher.verify(method.secret, password);
       if (!ok) {
@@ -148,12 +133,13 @@ export function createPasswordService(deps: {
         await outbox.append({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
         throw new IncorrectPasswordError(remainingAttempts);
       }
-      await attempt.succeeded();
       const now = clock.now();
-      const upgraded = hasher.needsRehash(method.secret) ? await hasher.hash(password) : null;
       const event = (rehashed: boolean) => ({ type: 'user.password_verified' as const, userId, data: { rehashed } });
+      const needsRehash = hasher.needsRehash(method.secret);
       let rehashed = false;
-      if (upgraded || isStale(method.lastUsedAt, now)) {
+      if (needsRehash || isStale(method.lastUsedAt, now)) {
+        await attempt.succeeded();
+        const upgraded = needsRehash ? await hasher.hash(password) : null;
         rehashed = await inTransaction(async (tx) => {
           // Conditional: a password set meanwhile wins over our upgrade of the old one.
           const { count } = await tx.authMethod.updateMany({
@@ -164,7 +150,8 @@ export function createPasswordService(deps: {
           return upgraded !== null && count === 1;
         });
       } else {
-        await outbox.append(event(false), meta);
+        // The usual case: the counter's reset and the event commit together.
+        await attempt.succeeded({ event: event(false), meta });
       }
       return { user: attempt.user, rehashed };
     } finally {
