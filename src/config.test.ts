@@ -44,6 +44,12 @@ describe('loadConfig', () => {
     }
   });
 
+  it('says which bound a number breaks', () => {
+    expect(() => loadConfig({ PORTCULLIS_ARGON2_MEMORY_KIB: '8' })).toThrow('PORTCULLIS_ARGON2_MEMORY_KIB: expected at least 1024');
+    expect(() => loadConfig({ PORT: '70000' })).toThrow('PORT: expected at most 65535');
+    expect(() => loadConfig({ PORT: '4.5' })).toThrow('PORT: expected a whole number');
+  });
+
   it('refuses a minimum password length above the maximum', () => {
     expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
   });

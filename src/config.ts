@@ -11,7 +11,11 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) =>
-  z.coerce.number({ message: 'expected a whole number' }).int('expected a whole number').min(min).max(max);
+  z.coerce
+    .number({ message: 'expected a whole number' })
+    .int('expected a whole number')
+    .min(min, `expected at least ${min}`)
+    .max(max, `expected at most ${max}`);
 
 /** A 32-byte key written as 64 hex characters or base64. */
 const key32 = z.string().transform((v, ctx) => {
