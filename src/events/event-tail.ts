@@ -17,6 +17,7 @@
 import type { DatabaseProvider } from '../config.js';
 import type { Db } from '../db/client.js';
 import type { DirectSql } from '../db/direct.js';
+import { EVENT_ROW } from '../db/rows.js';
 import type { Clock } from '../services/clock.js';
 import type { RelayedEvent } from './pubsub.js';
 
@@ -42,8 +43,6 @@ export interface EventQuery {
   limit: number;
 }
 
-/** How an Event row from the driver becomes what Prisma would return (direct.ts). */
-const EVENT_ROW = { dates: ['occurredAt'], json: ['data'] } as const;
 
 /** Reads a batch straight from the driver: the relay reads after every commit. */
 export function fetchEvents(direct: DirectSql, query: EventQuery): Promise<RelayedEvent[]> {

@@ -11,6 +11,7 @@
  */
 import type { Db } from '../db/client.js';
 import type { DirectSql } from '../db/direct.js';
+import { USER_ROW } from '../db/rows.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { NewEvent, Outbox, RequestMeta } from '../events/outbox.js';
 import { systemMeta } from '../events/outbox.js';
@@ -26,12 +27,6 @@ const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_
 const EXPIRY_SWEEP_EVERY_MS = 5_000;
 /** No verification takes this long: reservations older than this were abandoned. */
 const STALE_RESERVATION_MS = 60_000;
-/** How a User row from the driver becomes what Prisma would return (direct.ts). */
-export const USER_ROW = {
-  dates: ['emailVerifiedAt', 'phoneVerifiedAt', 'lockedUntil', 'passwordChangedAt', 'lastLoginAt', 'createdAt', 'updatedAt'],
-  booleans: ['passwordMustChange'],
-  json: ['metadata'],
-} as const;
 /** A reserving statement's row: the user, and the named credential's columns. */
 type Reserved = User & { credentialId?: string | null; credentialSecret?: string | null; credentialLastUsedAt?: Date | null };
 const RESERVED_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'credentialLastUsedAt'] };

@@ -1,0 +1,116 @@
+/**
+ * The statements that go straight to the driver (src/db/direct.ts) must be
+ * indistinguishable from Prisma's: the same values read back, dates written
+ * in the form Prisma compares, atomic pairs that roll back together, and on
+ * SQLite, where the connection is shared, no statement landing inside a
+ * Prisma transaction that then rolls back.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Db } from '../src/db/client.js';
+import type { DirectSql } from '../src/db/direct.js';
+import { EVENT_ROW, USER_ROW } from '../src/db/rows.js';
+import { newId } from '../src/ids.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { testProvider } from './helpers/db.js';
+
+let t: TestApp;
+let db: Db;
+let direct: DirectSql;
+
+beforeAll(async () => {
+  t = await createTestApp();
+  db = t.app.database.client;
+  direct = t.app.database.direct;
+});
+afterAll(() => t.close());
+
+async function newUser(data: Record<string, unknown> = {}) {
+  const id = newId('User');
+  const email = `${id}@example.com`;
+  return db.user.create({ data: { id, email, emailNormalized: email, ...data } });
+}
+
+describe('direct statements', () => {
+  it('read every column of a user and of an event as Prisma does', async () => {
+    const at = (s: number) => new Date(Date.UTC(2026, 0, 2, 3, 4, s, 567));
+    const user = await newUser({
+      emailVerifiedAt: at(1),
+      phone: '+4915112345678',
+      phoneVerifiedAt: at(2),
+      username: 'every-column',
+      usernameNormalized: 'every-column',
+      givenName: 'Ada',
+      familyName: 'Lovelace',
+      displayName: 'Ada L.',
+      state: 'LOCKED',
+      lockedReason: 'admin',
+      lockedUntil: at(3),
+      failedPasswordAttempts: 2,
+      failedCodeAttempts: 3,
+      passwordChangedAt: at(4),
+      passwordMustChange: true,
+      lastLoginAt: at(5),
+      lastLoginDevice: 'test',
+      metadata: { plan: 'pro', tags: ['a', 'b'], nested: { n: 1.5, ok: false } },
+    });
+    const [row] = await direct.all('SELECT * FROM "User" WHERE "id" = ?', [user.id], USER_ROW);
+    expect(row).toEqual(await db.user.findUnique({ where: { id: user.id } }));
+
+    const event = await db.event.create({
+      data: { id: newId('UserEvent'), type: 'user.updated', userId: user.id, actorType: 'system', data: { changed: ['email'], n: 2 }, occurredAt: at(6) },
+    });
+    const [eventRow] = await direct.all('SELECT * FROM "Event" WHERE "seq" = ?', [event.seq], EVENT_ROW);
+    expect(eventRow).toEqual(event);
+  });
+
+  it('write dates that Prisma reads back unchanged and compares in order', async () => {
+    const user = await newUser({ state: 'LOCKED' });
+    const until = new Date(Date.UTC(2026, 5, 7, 8, 9, 10, 11));
+    expect(await direct.run('UPDATE "User" SET "lockedUntil" = ? WHERE "id" = ?', [until, user.id])).toBe(1);
+    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).lockedUntil).toEqual(until);
+    // Comparisons in SQL must agree with time order (SQLite compares the stored text).
+    const found = (ms: number) => db.user.count({ where: { id: user.id, lockedUntil: { lte: new Date(until.getTime() + ms) } } });
+    expect(await found(1)).toBe(1);
+    expect(await found(0)).toBe(1);
+    expect(await found(-1)).toBe(0);
+  });
+
+  it('commit a pair together or not at all', async () => {
+    const user = await newUser();
+    const taken = await db.event.create({ data: { id: newId('UserEvent'), type: 'user.updated', data: {} } });
+    const insert = 'INSERT INTO "Event" ("id", "type", "data", "occurredAt") VALUES (?, ?, ?, ?) RETURNING "seq"';
+    const bump = { sql: 'UPDATE "User" SET "failedCodeAttempts" = 7 WHERE "id" = ?', params: [user.id] };
+    // The second statement fails (the event id is taken): the first is undone with it.
+    await expect(direct.allAfter(bump, insert, [taken.id, 'user.updated', '{}', new Date()])).rejects.toThrow();
+    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).failedCodeAttempts).toBe(0);
+    const [{ seq }] = await direct.allAfter<{ seq: number }>(bump, insert, [newId('UserEvent'), 'user.updated', '{}', new Date()]);
+    expect(seq).toBeGreaterThan(taken.seq);
+    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).failedCodeAttempts).toBe(7);
+  });
+
+  it('never land inside a Prisma transaction that rolls back', async () => {
+    const [a, b] = [await newUser(), await newUser()];
+    let settled = false;
+    let write: Promise<number> | undefined;
+    await db
+      .$transaction(async (tx) => {
+        await tx.user.update({ where: { id: a.id }, data: { givenName: 'rolled back' } });
+        write = direct.run('UPDATE "User" SET "givenName" = ? WHERE "id" = ?', ['kept', b.id]).finally(() => (settled = true));
+        await new Promise((r) => setTimeout(r, 50));
+        // SQLite shares one connection: the statement waits for the transaction to end.
+        if (testProvider === 'sqlite') expect(settled).toBe(false);
+        throw new Error('roll back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('roll back'));
+    expect(await write).toBe(1);
+    expect((await db.user.findUniqueOrThrow({ where: { id: a.id } })).givenName).toBeNull();
+    expect((await db.user.findUniqueOrThrow({ where: { id: b.id } })).givenName).toBe('kept');
+  });
+
+  it('bind values, so quotes in input stay data', async () => {
+    const user = await newUser();
+    const name = `O'Brien"; DROP TABLE "User"; --`;
+    await direct.run('UPDATE "User" SET "familyName" = ? WHERE "id" = ?', [name, user.id]);
+    expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).familyName).toBe(name);
+  });
+});
