@@ -253,7 +253,9 @@ async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: st
   const { createDatabase } = await import('../src/db/client.js');
   const { decryptSecret } = await import('../src/services/crypto.js');
   const { matchTotpStep } = await import('../src/services/totp.js');
-  const { client: db } = createDatabase(provider, databaseUrl);
+  // The same statements as the gateway, on the same driver path (src/db/direct.ts).
+  const database = createDatabase(provider, databaseUrl);
+  const { direct } = database;
   const key = Buffer.from(keyBase64, 'base64');
   const server = createServer((req, res) => {
     let raw = '';
@@ -261,16 +263,20 @@ async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: st
     req.on('end', async () => {
       try {
         const { userId, code } = JSON.parse(raw) as { userId: string; code: string };
-        const method = await db.authMethod.findFirst({ where: { userId, kind: 'TOTP', verified: true }, select: { id: true, secret: true } });
+        const [method] = await direct.all<{ id: string; secret: string | null }>(
+          `SELECT "id", "secret" FROM "AuthMethod" WHERE "userId" = ? AND "kind" = 'TOTP' AND "verified"`,
+          [userId],
+        );
         let outcome = 'no_totp';
         if (method?.secret) {
           const step = matchTotpStep(decryptSecret(key, method.secret, method.id), code, new Date(), 1);
           if (step === null) outcome = 'incorrect';
           else {
-            const { count } = await db.authMethod.updateMany({
-              where: { id: method.id, OR: [{ counter: null }, { counter: { lt: step } }] },
-              data: { counter: step, lastUsedAt: new Date() },
-            });
+            const now = new Date();
+            const count = await direct.run(
+              'UPDATE "AuthMethod" SET "counter" = ?, "lastUsedAt" = ?, "updatedAt" = ? WHERE "id" = ? AND ("counter" IS NULL OR "counter" < ?)',
+              [step, now, now, method.id, step],
+            );
             outcome = count === 1 ? 'ok' : 'replay';
           }
         }
@@ -284,7 +290,7 @@ async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: st
     const address = server.address() as { port: number };
     console.log(`baseline listening on http://127.0.0.1:${address.port}/`);
   });
-  process.on('SIGTERM', () => server.close(() => db.$disconnect().then(() => process.exit(0))));
+  process.on('SIGTERM', () => server.close(() => database.close().then(() => process.exit(0))));
 }
 
 // ── One provider ───────────────────────────────────────────────────────────
@@ -490,7 +496,8 @@ async function main() {
     `on SQLite and then PostgreSQL; autocannon drives each operation for ${DURATION_S} s with ${CONNECTIONS} connections, in ${ROUNDS} rounds`,
     'alternating with its baseline (so a change in the shared machine\'s load hits both): bare `argon2.verify` with the same',
     'parameters (argon2id, OWASP defaults) and concurrency, and a bare node:http handler doing the same database read, TOTP check',
-    'and conditional replay update. verifyTotp cycles through 3000 enrolled users with the current step\'s code, replay counters',
+    'and conditional replay update as the gateway, with the same prepared statements on the same driver (src/db/direct.ts; the',
+    'gateway also reserves an attempt and records an event). verifyTotp cycles through 3000 enrolled users with the current step\'s code, replay counters',
     'cleared before each round: nearly every request is a first use and succeeds; a repeat within a step is refused as a replay',
     '(same work). "answered as expected" counts both. p50/p99 are request-weighted means over the rounds.',
     `Measured on ${machine}, ${new Date().toISOString().slice(0, 10)}:`,
@@ -503,7 +510,9 @@ async function main() {
     '(HTTP, GraphQL, the database driver, the event relay), read from /proc. With every core busy hashing, the main',
     "thread's time is what the gateway takes from argon2. A password check runs two statements, prepared once and sent",
     'straight to the driver (src/db/direct.ts): the reservation of an attempt, which also reads the hash, and the reset of',
-    'the counter committed together with the user.password_verified event; the relay then reads the new event once.',
+    'the counter committed together with the user.password_verified event; the relay then reads the new event once. A TOTP',
+    'check reads the methods, reserves an attempt, and takes the step (if no later one was) with its event and the reset',
+    'in one transaction. The bare handler does the read and the conditional update only.',
     '<!-- credentials:end -->',
   ].join('\n');
   let readme: string;

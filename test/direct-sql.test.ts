@@ -88,6 +88,24 @@ describe('direct statements', () => {
     expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).failedCodeAttempts).toBe(7);
   });
 
+  it('run a conditional write with its companions only when it changed a row, and all or nothing', async () => {
+    const user = await newUser();
+    const take = (step: number) => ({ sql: 'UPDATE "User" SET "failedCodeAttempts" = ? WHERE "id" = ? AND "failedCodeAttempts" < ?', params: [step, user.id, step] });
+    const note = (name: string) => ({ sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ?', params: [name, user.id] });
+    const givenName = async () => (await db.user.findUniqueOrThrow({ where: { id: user.id } })).givenName;
+    expect(await direct.runIfChanged(take(5), [note('five')])).toBe(true);
+    expect(await direct.runIfChanged(take(5), [note('five again')])).toBe(false);
+    expect(await givenName()).toBe('five');
+    // A companion fails (the event id is taken): the conditional write is undone too.
+    const taken = await db.event.create({ data: { id: newId('UserEvent'), type: 'user.updated', data: {} } });
+    const insert = { sql: 'INSERT INTO "Event" ("id", "type", "data", "occurredAt") VALUES (?, ?, ?, ?) RETURNING "seq"', params: [taken.id, 'user.updated', '{}', new Date()] };
+    await expect(direct.runIfChanged(take(6), [note('six'), insert])).rejects.toThrow();
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ failedCodeAttempts: 5, givenName: 'five' });
+    // The connection is usable afterwards.
+    expect(await direct.runIfChanged(take(6), [note('six')])).toBe(true);
+    expect(await givenName()).toBe('six');
+  });
+
   it('never land inside a Prisma transaction that rolls back', async () => {
     const [a, b] = [await newUser(), await newUser()];
     let settled = false;

@@ -78,6 +78,7 @@ function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
   return {
     all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
     allAfter: (first, sql, params, shape) => (log(first.sql), log(sql), direct.allAfter(first, sql, params, shape)),
+    runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };
 }

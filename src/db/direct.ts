@@ -53,6 +53,13 @@ export interface DirectSql {
    * data-modifying WITH clause), on SQLite in one transaction.
    */
   allAfter<T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
+  /**
+   * Runs `first`, and when it changed a row, each of `then`, in one
+   * transaction; resolves with whether `first` changed a row. For a
+   * conditional write whose effects go with it (a replay-protected counter
+   * and its event).
+   */
+  runIfChanged(first: Statement, then: Statement[]): Promise<boolean>;
   /** Runs a write; resolves with the number of rows it changed. */
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
@@ -134,6 +141,11 @@ export class SqliteGate {
       params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? (p ? 1 : 0) : p));
     const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
       (this.#statement(sql).all(...bind(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
+    // better-sqlite3 refuses run() for a statement that returns rows (RETURNING).
+    const execute = (s: Statement) => {
+      const stmt = this.#statement(s.sql);
+      return stmt.reader ? stmt.all(...bind(s.params)).length : stmt.run(...bind(s.params)).changes;
+    };
     return {
       all: <T>(sql: string, params: SqlParam[], shape?: RowShape) => this.#when(() => rows<T>(sql, params, shape)),
       allAfter: <T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape) =>
@@ -142,6 +154,14 @@ export class SqliteGate {
           this.#db!.transaction(() => {
             this.#statement(first.sql).run(...bind(first.params));
             return rows<T>(sql, params, shape);
+          })(),
+        ),
+      runIfChanged: (first, then) =>
+        this.#when(() =>
+          this.#db!.transaction(() => {
+            const changed = execute(first) > 0;
+            if (changed) for (const s of then) execute(s);
+            return changed;
           })(),
         ),
       run: (sql, params) => this.#when(() => this.#statement(sql).run(...bind(params)).changes),
@@ -179,9 +199,9 @@ export function postgresDirect(pool: pg.Pool): DirectSql {
   };
   // A Date is sent as UTC text: the zone-less column keeps exactly that.
   const bind = (params: SqlParam[]) => params.map((p) => (p instanceof Date ? p.toISOString() : p));
-  const query = (sql: string, params: SqlParam[]) => {
+  const query = (sql: string, params: SqlParam[], on: pg.Pool | pg.PoolClient = pool) => {
     const { text, name } = prepare(sql);
-    return pool.query({ text, values: bind(params), types: pgTypes, ...(name ? { name } : {}) });
+    return on.query({ text, values: bind(params), types: pgTypes, ...(name ? { name } : {}) });
   };
   const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
     (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
@@ -189,6 +209,23 @@ export function postgresDirect(pool: pg.Pool): DirectSql {
     all,
     // PostgreSQL runs a data-modifying WITH clause exactly once, whether or not the rest reads it.
     allAfter: (first, sql, params, shape) => all(`WITH "first" AS (${first.sql}) ${sql}`, [...first.params, ...params], shape),
+    async runIfChanged(first, then) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query('BEGIN');
+        const changed = ((await query(first.sql, first.params, client)).rowCount ?? 0) > 0;
+        if (changed) for (const s of then) await query(s.sql, s.params, client);
+        await client.query('COMMIT');
+        return changed;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+        throw error;
+      } finally {
+        // A connection that could not even roll back is closed, not reused.
+        client.release(broken);
+      }
+    },
     run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
   };
 }

@@ -80,6 +80,13 @@ export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommi
       outbox.committed();
       return { seq: Number(seq), ...row };
     },
+    /**
+     * The insert of an event as a statement, for a direct write that commits
+     * it together with its own (call committed() after it did).
+     */
+    statement(event: NewEvent, meta: RequestMeta): Statement {
+      return { sql: INSERT_EVENT, params: [...values(newRow(event, meta))] };
+    },
     /** Call after a transaction that recorded events has committed: wakes the relay. */
     committed() {
       deps.onCommitted?.();

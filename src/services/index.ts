@@ -67,7 +67,7 @@ export function createServices(deps: ServiceDeps) {
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
   const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
-  const totp = createTotpService({ db, outbox, clock, key, lockout, backupCodes, config: config.totp });
+  const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, config: config.totp });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
   const authMethods = createAuthMethodService({ db, outbox });
   const signIn = createSignIn({ db, config, clock, outbox, key });

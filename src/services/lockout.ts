@@ -10,7 +10,7 @@
  * success gives the slot back by resetting the counter.
  */
 import type { Db } from '../db/client.js';
-import type { DirectSql } from '../db/direct.js';
+import type { DirectSql, Statement } from '../db/direct.js';
 import { USER_ROW } from '../db/rows.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { NewEvent, Outbox, RequestMeta } from '../events/outbox.js';
@@ -64,6 +64,13 @@ export interface Attempt {
   credential: Credential | null;
   /** The secret matched: the counter starts again from zero, atomically with `record` when given. */
   succeeded(record?: { event: NewEvent; meta: RequestMeta }): Promise<void>;
+  /**
+   * Runs `use` (a conditional write, such as taking a TOTP step), and when
+   * it changed a row, succeeds as above with `record`, all in one
+   * transaction. Resolves with whether it changed a row; when not, the
+   * attempt is still open (fail it).
+   */
+  succeededIf(use: Statement, record: { event: NewEvent; meta: RequestMeta }): Promise<boolean>;
   /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
   failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
 }
@@ -155,14 +162,19 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
     const credential = credentialId && credentialSecret ? { id: credentialId, secret: credentialSecret, lastUsedAt: credentialLastUsedAt ?? null } : null;
     const field = fields[counter];
     const limit = limitOf(counter);
+    const reset: Statement | undefined = limit > 0 ? { sql: `UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, params: [user.id] } : undefined;
     return {
       user,
       credential,
       async succeeded(record) {
         // Straight to the driver, like the reservation.
-        const reset = limit > 0 ? { sql: `UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, params: [user.id] } : undefined;
         if (record) await outbox.append(record.event, record.meta, reset);
         else if (reset) await direct.run(reset.sql, reset.params);
+      },
+      async succeededIf(use, record) {
+        const changed = await direct.runIfChanged(use, [outbox.statement(record.event, record.meta), ...(reset ? [reset] : [])]);
+        if (changed) outbox.committed();
+        return changed;
       },
       async failed(meta) {
         if (limit === 0) return { remainingAttempts: null, locked: false };

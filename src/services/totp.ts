@@ -12,6 +12,7 @@
 import { authenticator, hotp } from 'otplib';
 import QRCode from 'qrcode';
 import type { Db } from '../db/client.js';
+import type { DirectSql } from '../db/direct.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -71,6 +72,7 @@ export type TotpService = ReturnType<typeof createTotpService>;
 
 export function createTotpService(deps: {
   db: Db;
+  direct: DirectSql;
   outbox: Outbox;
   clock: Clock;
   key: Buffer;
@@ -78,7 +80,7 @@ export function createTotpService(deps: {
   backupCodes: BackupCodeService;
   config: { issuer: string; accountName: 'email' | 'username' | 'id'; window: number };
 }) {
-  const { db, outbox, clock, key, lockout, backupCodes, config } = deps;
+  const { db, direct, outbox, clock, key, lockout, backupCodes, config } = deps;
   const slotOf = (userId: string) => `${userId}:TOTP`;
 
   const accountNameOf = (user: User) =>
@@ -160,10 +162,11 @@ export function createTotpService(deps: {
       code: string,
       meta: RequestMeta,
     ): Promise<{ user: User; kind: VerifiedCodeKind; backupCodesRemaining: number }> {
-      const methods = await db.authMethod.findMany({
-        where: { userId, kind: { in: ['TOTP', 'BACKUP_CODES'] }, verified: true },
-        select: { id: true, kind: true, secret: true, counter: true },
-      });
+      // Straight to the driver, like the reservation: this read starts every check.
+      const methods = await direct.all<{ id: string; kind: 'TOTP' | 'BACKUP_CODES'; secret: string | null; counter: number | null }>(
+        `SELECT "id", "kind", "secret", "counter" FROM "AuthMethod" WHERE "userId" = ? AND "kind" IN ('TOTP', 'BACKUP_CODES') AND "verified"`,
+        [userId],
+      );
       const totp = methods.find((m) => m.kind === 'TOTP');
       const hasBackup = methods.some((m) => m.kind === 'BACKUP_CODES');
       if (!totp && !hasBackup) {
@@ -175,22 +178,21 @@ export function createTotpService(deps: {
       const step = totp?.secret ? matchTotpStep(decryptSecret(key, totp.secret, totp.id), code, now, config.window) : null;
 
       if (totp && step !== null) {
-        const accepted = await db.$transaction(async (tx) => {
-          const { count } = await tx.authMethod.updateMany({
-            where: { id: totp.id, OR: [{ counter: null }, { counter: { lt: step } }] },
-            data: { counter: step, lastUsedAt: now },
-          });
-          if (count === 1) await outbox.record(tx, { type: 'user.totp_verified', userId, data: { kind: 'TOTP' } }, meta);
-          return count === 1;
-        });
+        // Replay protection: the step is taken only if no later or equal one was,
+        // atomically with the event and the counter's reset.
+        const accepted = await attempt.succeededIf(
+          {
+            sql: 'UPDATE "AuthMethod" SET "counter" = ?, "lastUsedAt" = ?, "updatedAt" = ? WHERE "id" = ? AND ("counter" IS NULL OR "counter" < ?)',
+            params: [step, now, now, totp.id, step],
+          },
+          { event: { type: 'user.totp_verified', userId, data: { kind: 'TOTP' } }, meta },
+        );
         if (!accepted) {
           // A correct code whose step was already used: a replay. It counts as a failure.
           await attempt.failed(meta);
           await outbox.append({ type: 'user.totp_verification_failed', userId, data: { reason: 'replay' } }, meta);
           throw new CodeAlreadyUsedError();
         }
-        outbox.committed();
-        await attempt.succeeded();
         return { user: attempt.user, kind: 'TOTP', backupCodesRemaining: hasBackup ? await backupCodes.remaining(userId) : 0 };
       }
 
