@@ -6,7 +6,7 @@
  * Prisma transaction that then rolls back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/client.js';
+import { createDatabase, type Db } from '../src/db/client.js';
 import type { DirectSql } from '../src/db/direct.js';
 import { EVENT_ROW, USER_ROW } from '../src/db/rows.js';
 import { newId } from '../src/ids.js';
@@ -123,6 +123,16 @@ describe('direct statements', () => {
     expect(await write).toBe(1);
     expect((await db.user.findUniqueOrThrow({ where: { id: a.id } })).givenName).toBeNull();
     expect((await db.user.findUniqueOrThrow({ where: { id: b.id } })).givenName).toBe('kept');
+  });
+
+  it('work before Prisma has run a query of its own', async () => {
+    const fresh = createDatabase(testProvider, t.db.url);
+    try {
+      const [row] = await fresh.direct.all<{ n: number }>('SELECT COUNT(*) AS "n" FROM "User"', []);
+      expect(Number(row.n)).toBe(await db.user.count());
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('bind values, so quotes in input stay data', async () => {

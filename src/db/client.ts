@@ -45,6 +45,7 @@ export function createDatabase(
     // timeout: wait for a competing writer (another process) instead of failing at once.
     const adapter = gatedSqlite(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), gate);
     client = new SqliteClient({ adapter, log });
+    gate.connect = () => client.$connect();
     direct = gate.direct();
   } else {
     // One pool for Prisma and the direct statements.

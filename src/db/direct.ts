@@ -84,6 +84,8 @@ function convert<T>(row: Record<string, unknown>, shape: RowShape | undefined): 
  */
 export class SqliteGate {
   #db: SqliteDatabase | undefined;
+  /** Opens Prisma's connection (which hands it to attach()); set by the client's owner. */
+  connect: () => Promise<unknown> = async () => {};
   #open = 0;
   #waiting: Array<() => void> = [];
   #statements = new Map<string, SqliteStatement>();
@@ -118,6 +120,13 @@ export class SqliteGate {
   }
 
   #when<T>(work: () => T): Promise<T> {
+    // Prisma connects on its first query; a direct statement may come first.
+    if (!this.#db) {
+      return this.connect().then(() => {
+        if (!this.#db) throw new Error('the SQLite connection did not open');
+        return this.#when(work);
+      });
+    }
     if (this.#open === 0) {
       try {
         return Promise.resolve(work());
