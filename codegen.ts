@@ -4,7 +4,7 @@ import type { CodegenConfig } from '@graphql-codegen/cli';
 
 const config: CodegenConfig = {
   schema: 'schema.graphql',
-  documents: ['test/**/*.ts', 'bench/**/*.ts', '!test/gql/**'],
+  documents: ['test/**/*.ts', '!test/gql/**'],
   ignoreNoDocuments: true,
   silent: true,
   generates: {

@@ -52,13 +52,6 @@ const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 // ── An independent TOTP (RFC 6238) for the load generator ─────────────────
 
-function base32Decode(s: string): Buffer {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const c of s) bits += alphabet.indexOf(c).toString(2).padStart(5, '0');
-  return Buffer.from((bits.match(/.{8}/g) ?? []).map((b) => parseInt(b, 2)));
-}
-
 function totp(seed: Buffer, step: number): string {
   const msg = Buffer.alloc(8);
   msg.writeBigUInt64BE(BigInt(step));

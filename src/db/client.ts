@@ -61,8 +61,8 @@ export function createDatabase(
   if (options.log) {
     const sink = options.log;
     (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
+    direct = logged(direct, sink);
   }
-  if (options.log) direct = logged(direct, options.log);
   return {
     provider,
     client,
@@ -88,8 +88,8 @@ type AdapterFactory = NonNullable<ConstructorParameters<typeof SqliteClient>[0]>
 type Adapter = Awaited<ReturnType<AdapterFactory['connect']>>;
 
 /**
- * Prisma's SQLite adapter with its transactions reported to the gate, and its
- * connection handed to it once open (direct.ts explains why).
+ * Prisma's SQLite adapter with the end of each transaction reported to the
+ * gate, and its connection handed to it once open (direct.ts explains why).
  */
 function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory {
   return {
@@ -102,22 +102,10 @@ function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory 
         get(target, property) {
           if (property === 'startTransaction') {
             return async (...args: Parameters<Adapter['startTransaction']>) => {
-              gate.opening();
-              let tx;
-              try {
-                tx = await target.startTransaction(...args);
-              } catch (error) {
-                gate.closed();
-                throw error;
-              }
-              let ended = false;
-              const end = () => {
-                if (!ended) gate.closed();
-                ended = true;
-              };
+              const tx = await target.startTransaction(...args);
               const { commit, rollback } = tx;
-              tx.commit = () => commit.call(tx).finally(end);
-              tx.rollback = () => rollback.call(tx).finally(end);
+              tx.commit = () => commit.call(tx).finally(() => gate.closed());
+              tx.rollback = () => rollback.call(tx).finally(() => gate.closed());
               return tx;
             };
           }

@@ -79,14 +79,15 @@ function convert<T>(row: Record<string, unknown>, shape: RowShape | undefined): 
 }
 
 /**
- * Tracks Prisma's transactions on the shared SQLite connection and runs
- * direct statements only between them.
+ * Runs direct statements on the shared SQLite connection only while it is
+ * outside a transaction (the connection itself says so: Prisma's BEGIN and
+ * our statements both run synchronously), queueing them until the open
+ * Prisma transaction ends.
  */
 export class SqliteGate {
   #db: SqliteDatabase | undefined;
   /** Opens Prisma's connection (which hands it to attach()); set by the client's owner. */
   connect: () => Promise<unknown> = async () => {};
-  #open = 0;
   #waiting: Array<() => void> = [];
   #statements = new Map<string, SqliteStatement>();
 
@@ -95,15 +96,13 @@ export class SqliteGate {
     this.#statements.clear();
   }
 
-  /** A Prisma transaction is starting (or waiting to start). */
-  opening() {
-    this.#open++;
+  #idle(): boolean {
+    return !this.#db!.inTransaction;
   }
 
-  /** A Prisma transaction ended (or failed to start): queued statements run now, before any other transaction can begin. */
+  /** A Prisma transaction ended: queued statements run now, before another one can begin. */
   closed() {
-    this.#open--;
-    while (this.#open === 0 && this.#waiting.length) this.#waiting.shift()!();
+    while (this.#waiting.length && this.#idle()) this.#waiting.shift()!();
   }
 
   #statement(sql: string): SqliteStatement {
@@ -127,21 +126,16 @@ export class SqliteGate {
         return this.#when(work);
       });
     }
-    if (this.#open === 0) {
+    const settle = (resolve: (value: T) => void, reject: (error: unknown) => void) => {
       try {
-        return Promise.resolve(work());
+        resolve(work());
       } catch (error) {
-        return Promise.reject(error);
+        reject(error);
       }
-    }
+    };
     return new Promise<T>((resolve, reject) => {
-      this.#waiting.push(() => {
-        try {
-          resolve(work());
-        } catch (error) {
-          reject(error);
-        }
-      });
+      if (this.#idle()) settle(resolve, reject);
+      else this.#waiting.push(() => settle(resolve, reject));
     });
   }
 

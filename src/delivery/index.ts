@@ -64,8 +64,9 @@ export function createSender(channel: Channel, deps: DeliveryDeps): Sender {
 }
 
 /** Removes every occurrence of the code from a text (an error message from a sender). */
-function scrub(text: string, code: string): string {
-  return code ? text.split(code).join('[code]') : text;
+/** Replaces each secret in `text` with its stand-in. */
+function scrub(text: string, replacements: Array<[secret: string, standIn: string]>): string {
+  return replacements.reduce((t, [secret, standIn]) => (secret ? t.split(secret).join(standIn) : t), text);
 }
 
 export function createDelivery(deps: DeliveryDeps): Delivery {
@@ -90,8 +91,12 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       try {
         await sender.send({ channel: request.channel, to: request.to, locale, template: request.template, params, ...rendered });
       } catch (error) {
-        // A provider's error may echo the request; the code is scrubbed before logging.
-        const reason = scrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), request.params.code);
+        // A provider's error may echo the request (an SMTP reply names the recipient):
+        // the code and the address are scrubbed before logging.
+        const reason = scrub(error instanceof Error ? `${error.name}: ${error.message}` : String(error), [
+          [request.params.code, '[code]'],
+          [request.to, to ?? '[recipient]'],
+        ]);
         logger.error({ delivery: { sender: sender.name, channel: request.channel, to, template: request.template }, reason }, 'delivery failed');
         throw new DeliveryFailedError(request.channel);
       }

@@ -43,7 +43,6 @@ export interface EventQuery {
   limit: number;
 }
 
-
 /** Reads a batch straight from the driver: the relay reads after every commit. */
 export function fetchEvents(direct: DirectSql, query: EventQuery): Promise<RelayedEvent[]> {
   const awaited = query.gaps.length ? ` OR "seq" IN (${query.gaps.map(() => '?').join(', ')})` : '';
@@ -146,10 +145,6 @@ export function createEventTail(options: EventTailOptions) {
     /** All seqs at or below this are released or given up. */
     get position() {
       return position;
-    },
-    /** Missing seqs still awaited (for tests and metrics). */
-    get gapCount() {
-      return gaps.size;
     },
   };
 }

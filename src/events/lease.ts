@@ -74,7 +74,7 @@ export async function readStateNumber(db: Db, key: string): Promise<number | und
 }
 
 export async function writeStateNumber(db: Db, key: string, value: number, now: Date): Promise<void> {
-  // Plain SQL: the relay moves its webhook position after most commits.
+  // Plain SQL: Prisma's upsert compiles a larger statement for the same effect.
   await db.$executeRaw(Prisma.sql`
     INSERT INTO "SystemState" ("key", "value", "updatedAt") VALUES (${key}, ${String(value)}, ${now})
     ON CONFLICT ("key") DO UPDATE SET "value" = excluded."value", "updatedAt" = excluded."updatedAt"`);

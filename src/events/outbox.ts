@@ -37,6 +37,8 @@ const INSERT_EVENT = `
   INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "data", "occurredAt")
   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
   RETURNING "seq"`;
+/** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
+const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
 
 export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommitted?: () => void }) {
   function newRow(event: NewEvent, meta: RequestMeta): Omit<Event, 'seq'> {
@@ -63,7 +65,7 @@ export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommi
       // and a model query costs far more in Prisma's query compiler than this
       // insert costs the database.
       const [{ seq }] = await tx.$queryRaw<Array<{ seq: number | bigint }>>(
-        Prisma.sql(INSERT_EVENT.split('?'), ...values(row)),
+        Prisma.sql(INSERT_EVENT_PIECES, ...values(row)),
       );
       return { seq: Number(seq), ...row };
     },

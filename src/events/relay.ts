@@ -123,8 +123,9 @@ export function createRelay(deps: RelayDeps) {
         // First start ever: webhooks begin with events from now on, not the whole history.
         position = await maxEventSeq(db);
         await writePosition(position);
+      } else {
+        positionWritten = { position, at: clock.now().getTime() };
       }
-      positionWritten = { position, at: clock.now().getTime() };
       webhookTail = createEventTail({ db, provider, clock, position, graceMs: deps.graceMs, fetch });
       fanOutRestarted = true;
     }

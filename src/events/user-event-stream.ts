@@ -20,6 +20,7 @@
 import type { Db } from '../db/client.js';
 import type { EventType } from './catalog.js';
 import { userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
+import { maxEventSeq } from './event-tail.js';
 
 export class SubscriptionOverflow {
   constructor(
@@ -64,8 +65,7 @@ export function createEventStreams(deps: EventStreamDeps) {
 
   /** P of step 2: a relay position at or above everything committed when called. */
   async function position(): Promise<number> {
-    const row = await db.event.aggregate({ _max: { seq: true } });
-    const committed = row._max.seq ?? 0;
+    const committed = await maxEventSeq(db);
     return (await deps.relay.reach(committed)) ?? committed;
   }
 

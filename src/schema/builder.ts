@@ -14,7 +14,7 @@ import { GraphQLError } from 'graphql';
 import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type PrismaTypes from '../db/generated/pothos-types.js';
 import { getDatamodel } from '../db/generated/pothos-types.js';
-import { idPrefixes, kindOfId } from '../ids.js';
+import { kindOfId } from '../ids.js';
 import { authMethodTypeForId } from '../services/auth-method-ids.js';
 import { isAdmin, type Context } from './context.js';
 
@@ -80,4 +80,3 @@ builder.addScalarType('JSON', JSONResolver, {});
 builder.queryType({});
 builder.mutationType({});
 
-export { idPrefixes };

@@ -100,7 +100,7 @@ export function createYogaServer(deps: YogaDeps) {
       }),
     ],
   });
-  return { yoga, context };
+  return { yoga };
 }
 
 export type YogaServer = ReturnType<typeof createYogaServer>['yoga'];

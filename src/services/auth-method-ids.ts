@@ -15,6 +15,11 @@ export const authMethodTypes: Record<AuthMethodKind, { tag: string; typename: st
   U2F: { tag: 'u2f', typename: 'U2fMethod' },
 };
 
+/** The unique `slot` of a singleton method ("<userId>:<kind>"): the database itself refuses a second one. */
+export function authMethodSlot(userId: string, kind: AuthMethodKind): string {
+  return `${userId}:${kind}`;
+}
+
 export function newAuthMethodId(kind: AuthMethodKind): string {
   return newId('AuthMethod').replace(/^am_/, `am_${authMethodTypes[kind].tag}_`);
 }

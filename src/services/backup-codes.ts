@@ -9,7 +9,7 @@
 import type { Db } from '../db/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import { newId } from '../ids.js';
-import { newAuthMethodId } from './auth-method-ids.js';
+import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import type { Clock } from './clock.js';
 import { hashCode, randomReadableCode } from './crypto.js';
 import { UserNotFoundError } from './errors.js';
@@ -36,7 +36,7 @@ export type BackupCodeService = ReturnType<typeof createBackupCodeService>;
 
 export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: Clock; key: Buffer; count: number }) {
   const { db, outbox, clock, key } = deps;
-  const slotOf = (userId: string) => `${userId}:BACKUP_CODES`;
+  const slotOf = (userId: string) => authMethodSlot(userId, 'BACKUP_CODES');
   const hashFor = (userId: string, normalized: string) => hashCode(key, normalized, `backup:${userId}`);
 
   return {

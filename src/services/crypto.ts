@@ -4,7 +4,12 @@
  * secrets, signing keys), keyed hashes for short codes, constant-time
  * comparison and random codes.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+
+/** SHA-256 of a high-entropy token (refresh tokens, MFA tokens): how such tokens are stored and looked up. */
+export function tokenHash(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
 
 const VERSION = 'v1';
 

@@ -138,20 +138,19 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
     // Straight to the driver: this starts every check of a secret. `field`
     // comes from the fixed map above, never from input. updatedAt from our
     // clock: stale reservations are judged by it.
-    const credential = slot ? CREDENTIAL_COLUMNS : '';
-    const slotParams = slot ? [slot, slot, slot] : [];
-    const hasCredential = slot ? ` AND ${HAS_CREDENTIAL}` : '';
-    const existsParams = slot ? [slot] : [];
+    const c = slot
+      ? { columns: CREDENTIAL_COLUMNS, columnParams: [slot, slot, slot], where: ` AND ${HAS_CREDENTIAL}`, whereParams: [slot] }
+      : { columns: '', columnParams: [], where: '', whereParams: [] };
     const rows =
       limit === 0
         ? await direct.all<Reserved>(
-            `SELECT *${credential} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${hasCredential}`,
-            [...slotParams, userId, ...existsParams],
+            `SELECT *${c.columns} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${c.where}`,
+            [...c.columnParams, userId, ...c.whereParams],
             RESERVED_ROW,
           )
         : await direct.all<Reserved>(
-            `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${hasCredential} RETURNING *${credential}`,
-            [clock.now(), userId, limit, ...existsParams, ...slotParams],
+            `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING *${c.columns}`,
+            [clock.now(), userId, limit, ...c.whereParams, ...c.columnParams],
             RESERVED_ROW,
           );
     return rows[0] ?? null;
@@ -202,14 +201,14 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
       const reserved = await reserve(userId, field, limit, slot);
       if (reserved) return attemptFor(reserved, counter);
       // Slow path: find out why, end a lock whose time is up, and try once more.
-      const user = await db.user.findUnique({ where: { id: userId } });
-      if (!user) throw new UserNotFoundError(userId);
-      if (await expireLock(user)) {
+      let now = await db.user.findUnique({ where: { id: userId } });
+      if (!now) throw new UserNotFoundError(userId);
+      if (await expireLock(now)) {
         const again = await reserve(userId, field, limit, slot);
         if (again) return attemptFor(again, counter);
+        now = await db.user.findUnique({ where: { id: userId } });
+        if (!now) throw new UserNotFoundError(userId);
       }
-      const now = await db.user.findUnique({ where: { id: userId } });
-      if (!now) throw new UserNotFoundError(userId);
       if (now.state !== 'ACTIVE') refuse(now);
       // Nothing to guess: no attempt is counted.
       if (slot && !(await db.authMethod.findFirst({ where: { slot, secret: { not: null } }, select: { id: true } }))) {
@@ -217,7 +216,7 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
       }
       // Slots still held long after any request could be running were never
       // resolved (a crash mid-check): count them as failures, failing closed.
-      if (now.state === 'ACTIVE' && limit > 0 && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {
+      if (limit > 0 && now.updatedAt.getTime() < clock.now().getTime() - STALE_RESERVATION_MS) {
         await lockByPolicy(userId, counter, systemMeta);
         const locked = await db.user.findUnique({ where: { id: userId } });
         if (locked) refuse(locked);

@@ -100,8 +100,7 @@ export function createLoginService(deps: {
   }
 
   async function recordLoginFailed(userId: string, data: Record<string, unknown>, meta: RequestMeta) {
-    await db.$transaction((tx) => outbox.record(tx, { type: 'user.login_failed', userId, data }, meta));
-    outbox.committed();
+    await outbox.append({ type: 'user.login_failed', userId, data }, meta);
   }
 
   return {
@@ -175,17 +174,6 @@ export function createLoginService(deps: {
         throw error;
       }
       await mfa.consumeChallenge(input.mfaToken);
-      return sessions.createSession(userId, challenge.device, meta, method);
-    },
-
-    /**
-     * Finishes an MFA login whose factor was checked elsewhere (a passkey
-     * assertion verified by the WebAuthn service for this challenge's user).
-     */
-    async completeVerifiedMfaLogin(mfaToken: string, userId: string, method: LoginMethod, meta: RequestMeta): Promise<SessionTokens> {
-      const live = await mfa.peekChallenge(mfaToken);
-      if (live.userId !== userId) throw new InvalidInputError('mfaToken', 'The MFA token belongs to another sign-in.');
-      const challenge = await mfa.consumeChallenge(mfaToken);
       return sessions.createSession(userId, challenge.device, meta, method);
     },
 

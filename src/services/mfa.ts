@@ -6,24 +6,23 @@
  * session. Wrong codes do not burn it (the lockout's code counter limits
  * guesses), so a typo does not force a new password entry.
  */
-import { createHash } from 'node:crypto';
 import type { Db } from '../db/client.js';
 import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
 import { newId, randomSecret } from '../ids.js';
 import type { Clock } from './clock.js';
 import { CodeAlreadyUsedError, CodeExpiredError, InvalidTokenError } from './errors.js';
 import type { SessionDevice } from './sessions.js';
+import { tokenHash } from './crypto.js';
 
 /** How a user may finish an MFA login. */
 export type MfaMethod = 'TOTP' | 'BACKUP_CODE' | 'SMS' | 'EMAIL' | 'PASSKEY';
 
 /** Second factors that make a login ask for MFA (backup codes alone do not: they back up a factor). */
-const SECOND_FACTORS: AuthMethodKind[] = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'];
+export const SECOND_FACTORS: readonly AuthMethodKind[] = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'];
 const METHOD_OF: Partial<Record<AuthMethodKind, MfaMethod>> = { TOTP: 'TOTP', OTP_SMS: 'SMS', OTP_EMAIL: 'EMAIL', PASSKEY: 'PASSKEY', U2F: 'PASSKEY' };
 const ORDER: MfaMethod[] = ['TOTP', 'PASSKEY', 'SMS', 'EMAIL', 'BACKUP_CODE'];
 
 const TOKEN_PREFIX = 'pcm_';
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 
 export interface MfaChallengeInfo {
   challengeId: string;
@@ -39,7 +38,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
 
   /** Finds a live challenge; throws InvalidTokenError, CodeExpiredError or CodeAlreadyUsedError. */
   async function findLive(mfaToken: string) {
-    const row = mfaToken.startsWith(TOKEN_PREFIX) ? await db.mfaChallenge.findUnique({ where: { tokenHash: sha256(mfaToken) } }) : null;
+    const row = mfaToken.startsWith(TOKEN_PREFIX) ? await db.mfaChallenge.findUnique({ where: { tokenHash: tokenHash(mfaToken) } }) : null;
     if (!row) throw new InvalidTokenError('MFA token');
     if (row.consumedAt) throw new CodeAlreadyUsedError();
     if (row.expiresAt <= clock.now()) throw new CodeExpiredError();
@@ -82,7 +81,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
         data: {
           id: newId('MfaChallenge'),
           userId,
-          tokenHash: sha256(mfaToken),
+          tokenHash: tokenHash(mfaToken),
           device: device.name ?? null,
           ip: device.ip ?? null,
           userAgent: device.userAgent ?? null,

@@ -13,7 +13,7 @@ import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
 import type { Channel } from '../delivery/index.js';
 import type { EventType } from '../events/catalog.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
-import { newAuthMethodId } from './auth-method-ids.js';
+import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import type { Clock } from './clock.js';
 import { localeOf, type CodeDelivery } from './code-delivery.js';
 import { assertThat, EmailNotVerifiedError, InvalidInputError, InvalidStateError, PhoneNotVerifiedError, UserNotFoundError } from './errors.js';
@@ -62,7 +62,7 @@ const factors: Record<OtpChannel, FactorKind> = {
   },
 };
 
-const slotOf = (userId: string, factor: FactorKind) => `${userId}:${factor.kind}`;
+const slotOf = (userId: string, factor: FactorKind) => authMethodSlot(userId, factor.kind);
 
 export interface SendOtpResult {
   user: User;

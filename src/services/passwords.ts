@@ -18,7 +18,7 @@ import type { LockoutService } from './lockout.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 import { identifyHash, importableFormats, type PasswordHasher } from './password-hashing.js';
 import { checkPassword, type PasswordPolicy } from './password-policy.js';
-import { newAuthMethodId } from './auth-method-ids.js';
+import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import { publicUser } from './users.js';
 
 export const PASSWORD_RESET_PURPOSE = 'password_reset';
@@ -59,7 +59,7 @@ export function createPasswordService(deps: {
   delivery: Delivery;
 }) {
   const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
-  const slotOf = (userId: string) => `${userId}:PASSWORD`;
+  const slotOf = (userId: string) => authMethodSlot(userId, 'PASSWORD');
 
   function assertStrong(password: string, field = 'password') {
     if (typeof password !== 'string') throw new InvalidInputError(field, 'A password is required.');

@@ -14,7 +14,6 @@
  * request (`authenticateAccessToken`), so logout and revocation stop access
  * tokens and refresh tokens at once, not only at expiry.
  */
-import { createHash } from 'node:crypto';
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Db, Tx } from '../db/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -22,6 +21,7 @@ import { newId, randomSecret } from '../ids.js';
 import type { Clock } from './clock.js';
 import { assertThat, InvalidTokenError, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from './errors.js';
 import type { SigningKeyService } from './signing-keys.js';
+import { tokenHash } from './crypto.js';
 
 export interface TokenPolicy {
   issuer: string;
@@ -57,7 +57,6 @@ const REFRESH_PREFIX = 'pcr_';
 const LAST_SEEN_RESOLUTION_MS = 60_000;
 const MAX_DEVICE_LENGTH = 200;
 
-const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
 const clip = (value: string | null | undefined) => (value ? value.slice(0, MAX_DEVICE_LENGTH) : null);
 
 export type SessionService = ReturnType<typeof createSessionService>;
@@ -84,7 +83,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
 
   async function insertRefreshToken(tx: Tx, sessionId: string, now: Date): Promise<string> {
     const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
-    await tx.refreshToken.create({ data: { id: newId('RefreshToken'), sessionId, tokenHash: sha256(token), createdAt: now } });
+    await tx.refreshToken.create({ data: { id: newId('RefreshToken'), sessionId, tokenHash: tokenHash(token), createdAt: now } });
     return token;
   }
 
@@ -144,7 +143,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       const now = clock.now();
       const row = refreshToken.startsWith(REFRESH_PREFIX)
         ? await db.refreshToken.findUnique({
-            where: { tokenHash: sha256(refreshToken) },
+            where: { tokenHash: tokenHash(refreshToken) },
             include: { session: { include: { user: { select: { state: true, lockedUntil: true } } } } },
           })
         : null;

@@ -166,11 +166,5 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
       if (!moved) return { kid: (await readCurrentId()) ?? previous, retiredKid: previous };
       return { kid: row.id, retiredKid: previous };
     },
-
-    /** Metadata of every key, newest first (for operators; never the private part). */
-    async listSigningKeys() {
-      const rows = await db.signingKey.findMany({ orderBy: [{ createdAt: 'desc' }, { id: 'desc' }], select: { id: true, alg: true, createdAt: true, retiredAt: true } });
-      return rows.map((r) => ({ ...r, publishedUntil: publishedUntil(r) }));
-    },
   };
 }

@@ -16,7 +16,7 @@ import type { DirectSql } from '../db/direct.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
-import { newAuthMethodId } from './auth-method-ids.js';
+import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import type { BackupCodeService } from './backup-codes.js';
 import type { Clock } from './clock.js';
 import { constantTimeEqual, decryptSecret, encryptSecret } from './crypto.js';
@@ -81,7 +81,7 @@ export function createTotpService(deps: {
   config: { issuer: string; accountName: 'email' | 'username' | 'id'; window: number };
 }) {
   const { db, direct, outbox, clock, key, lockout, backupCodes, config } = deps;
-  const slotOf = (userId: string) => `${userId}:TOTP`;
+  const slotOf = (userId: string) => authMethodSlot(userId, 'TOTP');
 
   const accountNameOf = (user: User) =>
     (config.accountName === 'email' ? user.email : config.accountName === 'username' ? user.username : null) ?? user.id;
@@ -163,8 +163,8 @@ export function createTotpService(deps: {
       meta: RequestMeta,
     ): Promise<{ user: User; kind: VerifiedCodeKind; backupCodesRemaining: number }> {
       // Straight to the driver, like the reservation: this read starts every check.
-      const methods = await direct.all<{ id: string; kind: 'TOTP' | 'BACKUP_CODES'; secret: string | null; counter: number | null }>(
-        `SELECT "id", "kind", "secret", "counter" FROM "AuthMethod" WHERE "userId" = ? AND "kind" IN ('TOTP', 'BACKUP_CODES') AND "verified"`,
+      const methods = await direct.all<{ id: string; kind: 'TOTP' | 'BACKUP_CODES'; secret: string | null }>(
+        `SELECT "id", "kind", "secret" FROM "AuthMethod" WHERE "userId" = ? AND "kind" IN ('TOTP', 'BACKUP_CODES') AND "verified"`,
         [userId],
       );
       const totp = methods.find((m) => m.kind === 'TOTP');

@@ -123,10 +123,6 @@ export function createUserService(deps: { db: Db; provider: DatabaseProvider; ou
     return result;
   }
 
-  async function findUserById(userId: string): Promise<User | null> {
-    return db.user.findUnique({ where: { id: userId } });
-  }
-
   async function transition(kind: Transition, userId: string, meta: RequestMeta, extra: { reason?: string } = {}) {
     const t = transitions[kind];
     return inTransaction(async (tx) => {
@@ -148,7 +144,6 @@ export function createUserService(deps: { db: Db; provider: DatabaseProvider; ou
   }
 
   return {
-    findUserById,
     userSearchWhere,
 
     /** `andThen` runs in the same transaction (e.g. storing an initial password), so both happen or neither. */

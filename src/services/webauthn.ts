@@ -287,18 +287,14 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
   }
 
   async function recordCounterRegression(method: AuthMethod, received: number, meta: RequestMeta) {
-    await db.$transaction((tx) =>
-      outbox.record(
-        tx,
-        {
-          type: 'user.passkey_counter_regressed',
-          userId: method.userId,
-          data: { authMethod: publicWebAuthnMethod(method), storedCounter: method.counter ?? 0, receivedCounter: received },
-        },
-        meta,
-      ),
+    await outbox.append(
+      {
+        type: 'user.passkey_counter_regressed',
+        userId: method.userId,
+        data: { authMethod: publicWebAuthnMethod(method), storedCounter: method.counter ?? 0, receivedCounter: received },
+      },
+      meta,
     );
-    outbox.committed();
   }
 
   /**

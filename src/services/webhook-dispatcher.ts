@@ -24,7 +24,7 @@ import type { Clock } from './clock.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
 import { webhookHeaders } from './webhook-signing.js';
 import { httpWebhookSender, type WebhookSender } from './webhook-sender.js';
-import type { WebhookService } from './webhooks.js';
+import { auditedApp, type WebhookService } from './webhooks.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -87,8 +87,9 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     const disabled = await db.$transaction(async (tx) => {
       const { count } = await tx.webhookApp.updateMany({ where: { id: appId, enabled: true }, data: { enabled: false, disabledReason: reason, updatedAt: now } });
       if (count === 0) return false;
-      const app = await tx.webhookApp.findUniqueOrThrow({ where: { id: appId }, select: { name: true, url: true } });
-      await deps.outbox.record(tx, { type: 'webhook_app.disabled', data: { appId, name: app.name, url: app.url, reason } }, systemMeta);
+      const app = await tx.webhookApp.findUniqueOrThrow({ where: { id: appId }, select: { id: true, name: true, url: true, enabled: true, eventTypes: true } });
+      // The other apps hear of it: the audited form, without the URL's query (it may carry a token).
+      await deps.outbox.record(tx, { type: 'webhook_app.disabled', data: { ...auditedApp(app), reason } }, systemMeta);
       return true;
     });
     if (disabled) {

@@ -41,17 +41,17 @@ export interface WebhookServiceDeps {
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
 
+/** A safety net under fan-out's event-driven reload of the enabled apps. */
+const APPS_RELOAD_EVERY_MS = 10_000;
 /**
  * Events that are not fanned out to every app: a test event goes to its own app
  * only, and the audit trail of app changes stays in the log (an app's URL and
  * name are no business of the other receivers).
  */
-/** A safety net under fan-out's event-driven reload of the enabled apps. */
-const APPS_RELOAD_EVERY_MS = 10_000;
 const DIRECT_EVENTS = new Set<string>(['webhook.test', 'webhook_app.created', 'webhook_app.updated', 'webhook_app.deleted', 'webhook_app.secret_rotated']);
 
 /** What the audit trail says of an app: never its secret, nor its URL's query (which may carry a token). */
-function auditedApp(app: Pick<WebhookApp, 'id' | 'name' | 'url' | 'enabled' | 'eventTypes'>) {
+export function auditedApp(app: Pick<WebhookApp, 'id' | 'name' | 'url' | 'enabled' | 'eventTypes'>) {
   const url = new URL(app.url);
   return { appId: app.id, name: app.name, origin: url.origin, path: url.pathname, enabled: app.enabled, eventTypes: app.eventTypes };
 }

@@ -1,7 +1,7 @@
 import type { SetContactResult } from '../../services/contacts.js';
 import { maskEmail, maskPhone } from '../../services/masking.js';
 import { builder } from '../builder.js';
-import { toUserResult, userSuccess, affectedUser } from '../mutation.js';
+import { adminOrSelf, toUserResult, userSuccess, affectedUser } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 
 export const ContactVerificationEnum = builder.enumType('ContactVerification', {
@@ -51,8 +51,6 @@ function contactSuccess(name: string, description: string, options: { code: bool
 
 const contactResult = (result: SetContactResult) => ({ userId: result.user.id, result });
 
-/** Admins act on anyone; a signed-in user on themselves. */
-export const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
 /** Users may only ask for a code to be sent to themselves; returning the code or skipping verification is for admins. */
 const setContactScopes = (root: unknown, args: { input: { userId: string | number; verification?: string | null } }) =>
   (args.input.verification ?? 'SEND_CODE') === 'SEND_CODE' ? adminOrSelf(root, args) : { admin: true };

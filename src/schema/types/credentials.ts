@@ -1,12 +1,9 @@
 import type { AuthMethodKind } from '../../db/generated/sqlite/enums.js';
 import type { VerifiedCodeKind } from '../../services/totp.js';
 import { builder } from '../builder.js';
-import { toUserResult, userSuccess, affectedUser, type SchemaTypes } from '../mutation.js';
+import { adminOrSelf, adminOrViewer, toUserResult, userSuccess, affectedUser, type SchemaTypes } from '../mutation.js';
 import { AuthMethodKindEnum, BackupCodesMethod, TotpMethod } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
-
-/** Admins act on anyone; a signed-in user on themselves. */
-const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
 
 /** The affected user, re-read with the caller's selection. */
 const userField = (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, { userId: string }>) =>
@@ -249,7 +246,7 @@ builder.mutationFields((t) => ({
   }),
   removeAuthMethod: t.field({
     type: RemoveAuthMethodSuccess,
-    authScopes: (_root, _args, ctx) => ({ admin: true, self: ctx.viewer.kind === 'user' ? ctx.viewer.userId : '' }),
+    authScopes: adminOrViewer,
     description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event. A user may remove only their own; their TOTP only with a current code.",
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, ...stateErrors] },
     args: { input: t.arg({ type: RemoveAuthMethodInput, required: true }) },

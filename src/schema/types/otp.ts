@@ -3,7 +3,8 @@ import type { OtpChannel, SendOtpResult } from '../../services/otp-factors.js';
 import { builder } from '../builder.js';
 import { affectedUser } from '../mutation.js';
 import { AuthMethodInterface, OtpEmailMethod, OtpSmsMethod } from './auth-method.js';
-import { adminOrSelf, codeCheckErrors } from './contacts.js';
+import { codeCheckErrors } from './contacts.js';
+import { adminOrSelf } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 
 export const OtpChannelEnum = builder.enumType('OtpChannel', {

@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { toUserResult, affectedUser, type SchemaTypes } from '../mutation.js';
+import { adminOrViewer, adminOrSelf, toUserResult, affectedUser, type SchemaTypes } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 import { UserRef } from './user.js';
 
@@ -36,7 +36,7 @@ builder.queryField('me', (t) =>
     type: 'User',
     nullable: true,
     description: 'The signed-in user (access token callers); null for API keys.',
-    authScopes: (_root, _args, ctx) => ({ admin: true, self: ctx.viewer.kind === 'user' ? ctx.viewer.userId : '' }),
+    authScopes: adminOrViewer,
     resolve: (query, _root, _args, ctx) =>
       ctx.viewer.kind === 'user' ? ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } }) : null,
   }),
@@ -115,7 +115,7 @@ builder.mutationFields((t) => ({
   }),
   revokeSession: t.field({
     type: SessionSuccess('RevokeSessionSuccess', 'The session is revoked.'),
-    authScopes: (root, args, ctx) => ({ admin: true, ...selfViewer(root, args, ctx) }),
+    authScopes: adminOrViewer,
     description: 'Revokes one session: an admin any, a user only their own (another user\'s is NOT_FOUND). Records user.session_revoked.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: RevokeSessionInput, required: true }) },
@@ -124,7 +124,7 @@ builder.mutationFields((t) => ({
   }),
   revokeAllSessions: t.field({
     type: RevokeAllSessionsSuccess,
-    authScopes: (_root, args) => ({ admin: true, self: String(args.input.userId) }),
+    authScopes: adminOrSelf,
     description: 'Revokes every live session of a user (for example after a suspected compromise). Records user.session_revoked for each.',
     errors: { types: [E.UserNotFoundError] },
     args: { input: t.arg({ type: RevokeAllSessionsInput, required: true }) },

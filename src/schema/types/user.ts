@@ -4,13 +4,12 @@ import { toUserResult, userSuccess } from '../mutation.js';
 import { AuthMethodInterface } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
 import { UserEventTypeEnum, eventTypeWhere } from './event.js';
+import { SECOND_FACTORS } from '../../services/mfa.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
   name: 'UserState',
   description: 'ACTIVE; INACTIVE: deactivated by an admin, data kept; LOCKED: by an admin or by the lockout policy.',
 });
-
-const MFA_KINDS = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'] as const;
 
 export const UserRef = builder.prismaNode('User', {
   description: 'A person known to the gateway.',
@@ -40,7 +39,7 @@ export const UserRef = builder.prismaNode('User', {
     lastLoginDevice: t.exposeString('lastLoginDevice', { nullable: true }),
     mfaEnabled: t.boolean({
       description: 'True when the user has a verified second factor.',
-      select: { _count: { select: { authMethods: { where: { kind: { in: [...MFA_KINDS] }, verified: true } } } } },
+      select: { _count: { select: { authMethods: { where: { kind: { in: [...SECOND_FACTORS] }, verified: true } } } } },
       resolve: (u) => u._count.authMethods > 0,
     }),
     metadata: t.expose('metadata', { type: 'JSON', nullable: true }),

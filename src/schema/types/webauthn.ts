@@ -1,7 +1,7 @@
 import type { AuthMethod } from '../../db/generated/sqlite/client.js';
 import type { SessionTokens } from '../../services/sessions.js';
 import { builder } from '../builder.js';
-import { affectedUser } from '../mutation.js';
+import { adminOrSelf, affectedUser } from '../mutation.js';
 import { AuthMethodInterface } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
 
@@ -104,7 +104,7 @@ const codeErrors = [E.IncorrectCodeError, E.CodeExpiredError, E.CodeAlreadyUsedE
 builder.mutationFields((t) => ({
   startPasskeyRegistration: t.field({
     type: optionsSuccess('StartPasskeyRegistrationSuccess', 'Creation options with a fresh, single-use challenge.'),
-    authScopes: (_root, args) => ({ admin: true, self: String(args.input.userId) }),
+    authScopes: adminOrSelf,
     description:
       'Starts registering a passkey (discoverable, user verification required) or a U2F security key (cross-platform, non-discoverable) for a user. Finish with verifyPasskeyRegistration before the challenge expires.',
     errors: { types: userStateErrors },
@@ -114,7 +114,7 @@ builder.mutationFields((t) => ({
   }),
   verifyPasskeyRegistration: t.field({
     type: credentialSuccess('VerifyPasskeyRegistrationSuccess', 'The credential is stored as a PASSKEY or U2F auth method.'),
-    authScopes: (_root, args) => ({ admin: true, self: String(args.input.userId) }),
+    authScopes: adminOrSelf,
     description: 'Verifies the attestation for a challenge from startPasskeyRegistration and stores the credential. Records user.passkey_added.',
     errors: { types: verifyRegistrationErrors },
     args: { input: t.arg({ type: VerifyPasskeyRegistrationInput, required: true }) },
