@@ -3,7 +3,7 @@
  * transaction, so the log can never disagree with the data. Publishing happens
  * later, from committed rows only (the relay).
  */
-import { Prisma, type Tx } from '../db/client.js';
+import { Prisma, type Db, type Tx } from '../db/client.js';
 import type { DirectSql, Statement } from '../db/direct.js';
 import type { Event } from '../db/generated/sqlite/client.js';
 import { newId } from '../ids.js';
@@ -40,7 +40,7 @@ const INSERT_EVENT = `
 /** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
 const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
 
-export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommitted?: () => void }) {
+export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date; onCommitted?: () => void }) {
   function newRow(event: NewEvent, meta: RequestMeta): Omit<Event, 'seq'> {
     return {
       id: newId('UserEvent'),
@@ -88,6 +88,12 @@ export function createOutbox(deps: { direct: DirectSql; now: () => Date; onCommi
      */
     statement(event: NewEvent, meta: RequestMeta): Statement {
       return { sql: INSERT_EVENT, params: [...values(newRow(event, meta))] };
+    },
+    /** Runs `fn` in a Prisma transaction (where it records its events) and wakes the relay once it committed. */
+    async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+      const result = await deps.db.$transaction(fn);
+      outbox.committed();
+      return result;
     },
     /** Call after a transaction that recorded events has committed: wakes the relay. */
     committed() {

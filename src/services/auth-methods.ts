@@ -3,7 +3,6 @@
  * BACKUP_CODES method also deletes its codes; removing the password clears
  * the password facts on the user.
  */
-import type { Db } from '../db/client.js';
 import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
 import type { EventType } from '../events/catalog.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -23,12 +22,12 @@ export const removalEvents: Record<AuthMethodKind, EventType> = {
 
 export type AuthMethodService = ReturnType<typeof createAuthMethodService>;
 
-export function createAuthMethodService(deps: { db: Db; outbox: Outbox }) {
-  const { db, outbox } = deps;
+export function createAuthMethodService(deps: { outbox: Outbox }) {
+  const { outbox } = deps;
   return {
     /** Removes an auth method by id. Throws NotFoundError when there is none (or it was removed meanwhile). */
     async removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }> {
-      const removed = await db.$transaction(async (tx) => {
+      const removed = await outbox.transaction(async (tx) => {
         const method = await tx.authMethod.findUnique({ where: { id }, select: { id: true, userId: true, kind: true } });
         if (!method) throw new NotFoundError('auth method');
         // deleteMany: a concurrent removal makes this one a clean "not found".
@@ -41,7 +40,6 @@ export function createAuthMethodService(deps: { db: Db; outbox: Outbox }) {
         await outbox.record(tx, { type: removalEvents[method.kind], userId: method.userId, data: { authMethodId: method.id, kind: method.kind } }, meta);
         return method;
       });
-      outbox.committed();
       return removed;
     },
   };

@@ -44,7 +44,7 @@ export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: C
     async generateBackupCodes(userId: string, meta: RequestMeta): Promise<{ codes: string[]; authMethodId: string }> {
       const codes = Array.from({ length: deps.count }, generateBackupCode);
       const now = clock.now();
-      const authMethodId = await db.$transaction(async (tx) => {
+      const authMethodId = await outbox.transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!user) throw new UserNotFoundError(userId);
         // Earlier codes stop working in the same transaction that creates the new ones.
@@ -60,7 +60,6 @@ export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: C
         await outbox.record(tx, { type: 'user.backup_codes_generated', userId, data: { count: codes.length, authMethodId: method.id } }, meta);
         return method.id;
       });
-      outbox.committed();
       return { codes, authMethodId };
     },
 

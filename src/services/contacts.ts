@@ -5,7 +5,7 @@
  * an admin import). A changed address is unverified until a code issued for
  * that very address is checked; codes count toward the code lockout policy.
  */
-import type { Db, Prisma, Tx } from '../db/client.js';
+import type { Prisma, Tx } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Channel, TemplateName } from '../delivery/index.js';
@@ -54,7 +54,6 @@ interface ContactKind {
 export type ContactService = ReturnType<typeof createContactService>;
 
 export function createContactService(deps: {
-  db: Db;
   outbox: Outbox;
   clock: Clock;
   codes: OneTimeCodeService;
@@ -62,7 +61,7 @@ export function createContactService(deps: {
   codeDelivery: CodeDelivery;
   defaultPhoneRegion?: string;
 }) {
-  const { db, outbox, clock, codes, lockout, codeDelivery } = deps;
+  const { outbox, clock, codes, lockout, codeDelivery } = deps;
 
   const email: ContactKind = {
     label: 'email address',
@@ -101,16 +100,13 @@ export function createContactService(deps: {
   };
 
   async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    let result: T;
     try {
-      result = await db.$transaction(fn);
+      return await outbox.transaction(fn);
     } catch (error) {
       // Only emailNormalized is unique among the columns written here.
       if (isUniqueViolation(error)) throw new AlreadyExistsError('email');
       throw error;
     }
-    outbox.committed();
-    return result;
   }
 
   async function setContact(kind: ContactKind, input: { userId: string; value: string; verification: Verification }, meta: RequestMeta): Promise<SetContactResult> {

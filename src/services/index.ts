@@ -59,17 +59,17 @@ export function createServices(deps: ServiceDeps) {
   const clock = deps.clock ?? systemClock;
   if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
   const key = config.encryptionKey;
-  const outbox = createOutbox({ direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted });
+  const outbox = createOutbox({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted });
   const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
   const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
-  const passwords = createPasswordService({ db, outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
+  const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
   const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, config: config.totp });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
-  const authMethods = createAuthMethodService({ db, outbox });
+  const authMethods = createAuthMethodService({ outbox });
   const signIn = createSignIn({ db, config, clock, outbox, key });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions: signIn.sessions });
   return {
@@ -79,9 +79,9 @@ export function createServices(deps: ServiceDeps) {
     codes,
     /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/delivery/index.ts). */
     delivery,
-    contacts: createContactService({ db, outbox, clock, codes, lockout, codeDelivery, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    contacts: createContactService({ outbox, clock, codes, lockout, codeDelivery, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     otpFactors,
-    users: createUserService({ db, provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    users: createUserService({ provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents and userStateChanged subscriptions. */
     events: createEventStreams({

@@ -6,7 +6,7 @@
  *
  * `verifyOtp` is the core the sign-in flow calls for MFA.
  */
-import type { Db, Tx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { isUniqueViolation } from '../db/client.js';
 import type { AuthMethod, User } from '../db/generated/sqlite/client.js';
 import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
@@ -79,16 +79,10 @@ export type OtpFactorService = ReturnType<typeof createOtpFactorService>;
 export function createOtpFactorService(deps: { db: Db; outbox: Outbox; clock: Clock; codes: OneTimeCodeService; lockout: LockoutService; codeDelivery: CodeDelivery }) {
   const { db, outbox, clock, codes, lockout, codeDelivery } = deps;
 
-  async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await db.$transaction(fn);
-    outbox.committed();
-    return result;
-  }
-
   async function addFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
     const factor = factors[channel];
     try {
-      return await inTransaction(async (tx) => {
+      return await outbox.transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId } });
         if (!user) throw new UserNotFoundError(userId);
         if (!factor.verifiedKey(user)) throw factor.notVerified();
@@ -107,7 +101,7 @@ export function createOtpFactorService(deps: { db: Db; outbox: Outbox; clock: Cl
 
   async function removeFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; removedAuthMethodId: string }> {
     const factor = factors[channel];
-    const result = await inTransaction(async (tx) => {
+    const result = await outbox.transaction(async (tx) => {
       const user = await tx.user.findUnique({ where: { id: userId } });
       if (!user) throw new UserNotFoundError(userId);
       const method = await tx.authMethod.findUnique({ where: { slot: slotOf(userId, factor) }, select: { id: true } });

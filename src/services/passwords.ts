@@ -5,7 +5,7 @@
  * A password is the user's PASSWORD auth method; `slot` = "<userId>:PASSWORD"
  * keeps it a singleton and `secret` holds the hash, never the password.
  */
-import type { Db, Tx } from '../db/client.js';
+import type { Tx } from '../db/client.js';
 import type { Channel, Delivery } from '../delivery/index.js';
 import type { User } from '../db/generated/sqlite/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
@@ -49,7 +49,6 @@ export interface PreparedPassword {
 export type PasswordService = ReturnType<typeof createPasswordService>;
 
 export function createPasswordService(deps: {
-  db: Db;
   outbox: Outbox;
   clock: Clock;
   lockout: LockoutService;
@@ -58,7 +57,7 @@ export function createPasswordService(deps: {
   policy: PasswordPolicy & { resetTtlSeconds: number };
   delivery: Delivery;
 }) {
-  const { db, outbox, clock, lockout, codes, hasher, policy } = deps;
+  const { outbox, clock, lockout, codes, hasher, policy } = deps;
   const slotOf = (userId: string) => authMethodSlot(userId, 'PASSWORD');
 
   function assertStrong(password: string, field = 'password') {
@@ -106,12 +105,6 @@ export function createPasswordService(deps: {
     return user;
   }
 
-  async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await db.$transaction(fn);
-    outbox.committed();
-    return result;
-  }
-
   /**
    * Checks a password. Every outcome costs one hash verification: a missing
    * user or password is checked against a dummy hash with the same parameters,
@@ -140,7 +133,7 @@ export function createPasswordService(deps: {
       if (needsRehash || isStale(method.lastUsedAt, now)) {
         await attempt.succeeded();
         const upgraded = needsRehash ? await hasher.hash(password) : null;
-        rehashed = await inTransaction(async (tx) => {
+        rehashed = await outbox.transaction(async (tx) => {
           // Conditional: a password set meanwhile wins over our upgrade of the old one.
           const { count } = await tx.authMethod.updateMany({
             where: { id: method.id, ...(upgraded ? { secret: method.secret } : {}) },
@@ -178,7 +171,7 @@ export function createPasswordService(deps: {
     /** An admin sets or replaces a password, or imports a hash. */
     async setPassword(userId: string, input: PasswordInput, meta: RequestMeta): Promise<User> {
       const prepared = await preparePassword(input);
-      return inTransaction(async (tx) => {
+      return outbox.transaction(async (tx) => {
         const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!exists) throw new UserNotFoundError(userId);
         return storePassword(tx, userId, prepared, prepared.imported ? 'imported' : 'set', meta);
@@ -205,7 +198,7 @@ export function createPasswordService(deps: {
         await codes.consumeCode(userId, PASSWORD_RESET_PURPOSE, input.resetCode!);
       }
       const prepared: PreparedPassword = { hash: await hasher.hash(input.newPassword), imported: false, mustChange: false };
-      return inTransaction(async (tx) => {
+      return outbox.transaction(async (tx) => {
         const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!exists) throw new UserNotFoundError(userId);
         return storePassword(tx, userId, prepared, byPassword ? 'changed' : 'reset', meta);

@@ -5,7 +5,7 @@
  * transaction.
  */
 import type { DatabaseProvider } from '../config.js';
-import type { Db, Prisma, Tx } from '../db/client.js';
+import type { Prisma, Tx } from '../db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../db/client.js';
 import type { UserState, User } from '../db/generated/sqlite/client.js';
 import type { EventType } from '../events/catalog.js';
@@ -61,8 +61,8 @@ export interface UserFilter {
   email?: string | null;
 }
 
-export function createUserService(deps: { db: Db; provider: DatabaseProvider; outbox: Outbox; clock: Clock; defaultPhoneRegion?: string }) {
-  const { db, outbox, clock } = deps;
+export function createUserService(deps: { provider: DatabaseProvider; outbox: Outbox; clock: Clock; defaultPhoneRegion?: string }) {
+  const { outbox, clock } = deps;
   // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
   const insensitive = deps.provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
 
@@ -117,11 +117,7 @@ export function createUserService(deps: { db: Db; provider: DatabaseProvider; ou
     }
   }
 
-  async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
-    const result = await writing(() => db.$transaction(fn));
-    outbox.committed();
-    return result;
-  }
+  const inTransaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => writing(() => outbox.transaction(fn));
 
   async function transition(kind: Transition, userId: string, meta: RequestMeta, extra: { reason?: string } = {}) {
     const t = transitions[kind];

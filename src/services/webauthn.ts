@@ -259,7 +259,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
       discoverable: typeof credProps?.rk === 'boolean' ? credProps.rk : null,
     };
     try {
-      const authMethod = await db.$transaction(async (tx) => {
+      const authMethod = await outbox.transaction(async (tx) => {
         const now = clock.now();
         const created = await tx.authMethod.create({
           data: {
@@ -278,7 +278,6 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
         await outbox.record(tx, { type: 'user.passkey_added', userId: user.id, data: { authMethod: publicWebAuthnMethod(created), viaLink: viaCode } }, meta);
         return created;
       });
-      outbox.committed();
       return { user, authMethod };
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError('credential');

@@ -143,14 +143,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const id = newId('WebhookApp');
       const secret = generateWebhookSecret();
       const now = clock.now();
-      const app = await db.$transaction(async (tx) => {
+      const app = await outbox.transaction(async (tx) => {
         const created = await tx.webhookApp.create({
           data: { id, name, url, eventTypes, secretEncrypted: encryptSecret(key, secret, secretAad(id)), createdAt: now, updatedAt: now },
         });
         await outbox.record(tx, { type: 'webhook_app.created', data: auditedApp(created) }, meta);
         return created;
       });
-      outbox.committed();
       return { app, secret };
     },
 
@@ -166,7 +165,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         if (input.enabled) data.disabledReason = null;
         else data.disabledReason = 'disabled by an admin';
       }
-      const app = await db.$transaction(async (tx) => {
+      const app = await outbox.transaction(async (tx) => {
         const { count } = await tx.webhookApp.updateMany({ where: { id }, data });
         if (count === 0) throw new NotFoundError('webhook app');
         const updated = await tx.webhookApp.findUniqueOrThrow({ where: { id } });
@@ -174,20 +173,18 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         await outbox.record(tx, { type: 'webhook_app.updated', data: { ...auditedApp(updated), changes } }, meta);
         return updated;
       });
-      outbox.committed();
       if (input.enabled) deps.onQueued?.();
       return app;
     },
 
     async deleteWebhookApp(id: string, meta: RequestMeta): Promise<{ id: string }> {
-      await db.$transaction(async (tx) => {
+      await outbox.transaction(async (tx) => {
         const app = await tx.webhookApp.findUnique({ where: { id } });
         // Deliveries and their attempts go with the app (cascade).
         const { count } = await tx.webhookApp.deleteMany({ where: { id } });
         if (!app || count === 0) throw new NotFoundError('webhook app');
         await outbox.record(tx, { type: 'webhook_app.deleted', data: auditedApp(app) }, meta);
       });
-      outbox.committed();
       return { id };
     },
 
@@ -199,7 +196,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const previousSecretExpiresAt = new Date(now.getTime() + policy.secretGraceSeconds * 1000);
       const grace = policy.secretGraceSeconds > 0;
       // Conditional on the secret we read, so two concurrent rotations cannot lose one another's grace.
-      const count = await db.$transaction(async (tx) => {
+      const count = await outbox.transaction(async (tx) => {
         const { count: rotated } = await tx.webhookApp.updateMany({
           where: { id, secretEncrypted: app.secretEncrypted },
           data: {
@@ -215,7 +212,6 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         }
         return rotated;
       });
-      outbox.committed();
       if (count === 0) throw new InvalidStateError('The secret was rotated concurrently; try again.');
       return { app: await findApp(id), secret, previousSecretExpiresAt: grace ? previousSecretExpiresAt : null };
     },
@@ -225,7 +221,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const app = await findApp(id);
       if (!app.enabled) throw new InvalidStateError('The webhook app is disabled; enable it first.', 'DISABLED');
       const now = clock.now();
-      const delivery = await db.$transaction(async (tx) => {
+      const delivery = await outbox.transaction(async (tx) => {
         const event = await outbox.record(tx, { type: 'webhook.test', data: { appId: id, message: 'This is a test delivery from Portcullis.' } }, meta);
         await tx.webhookDelivery.create({
           data: {
@@ -242,7 +238,6 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         });
         return tx.webhookDelivery.findUniqueOrThrow({ where: { appId_eventId: { appId: id, eventId: event.id } } });
       });
-      outbox.committed();
       deps.onQueued?.();
       return { app, delivery };
     },
