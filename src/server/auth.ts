@@ -22,6 +22,15 @@ export function bearerToken(header: string | null | undefined): string | undefin
   return match?.[1];
 }
 
+/** The caller's token: a WebSocket's connection params win over the request's Authorization header. */
+export function callerToken(connectionParams: Record<string, unknown> | undefined, header: string | null | undefined): string | undefined {
+  const fromParams = connectionParams?.authorization ?? connectionParams?.Authorization;
+  return bearerToken(typeof fromParams === 'string' ? fromParams : header);
+}
+
+/** A caller's x-request-id is taken only in this shape; otherwise a new one is made. */
+export const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
+
 export async function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
   if (!token) return { kind: 'anonymous' };
   // A JWT (three dot-separated parts) is an end user's access token. Checked first; a bootstrap
@@ -36,7 +45,8 @@ export async function resolveViewer(services: Services, token: string | undefine
   return { kind: 'anonymous' };
 }
 
-function rootFieldNames(document: DocumentNode, operationName?: string | null): string[] {
+/** The root fields an operation selects ('#fragment' for a fragment spread); empty when no operation matches. */
+export function rootFieldNames(document: DocumentNode, operationName?: string | null): string[] {
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);
   const op = operationName ? ops.find((o) => o.name?.value === operationName) : ops[0];
   if (!op) return [];

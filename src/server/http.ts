@@ -10,7 +10,7 @@ import { WebSocketServer } from 'ws';
 import type { ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
-import { bearerToken, resolveViewer } from './auth.js';
+import { callerToken, REQUEST_ID, resolveViewer } from './auth.js';
 import type { YogaServer } from './yoga.js';
 
 export interface HttpDeps {
@@ -71,7 +71,7 @@ export function createHttpServer(deps: HttpDeps) {
     if (deps.pages?.(req, res)) return;
     // Every request gets an id: taken from the caller when sane, echoed back, and logged with errors.
     const incoming = req.headers['x-request-id'];
-    if (typeof incoming !== 'string' || !/^[A-Za-z0-9._-]{8,64}$/.test(incoming)) req.headers['x-request-id'] = randomUUID();
+    if (typeof incoming !== 'string' || !REQUEST_ID.test(incoming)) req.headers['x-request-id'] = randomUUID();
     res.setHeader('x-request-id', req.headers['x-request-id'] as string);
     if (draining) res.setHeader('connection', 'close');
     yoga(req, res, { remoteAddress: req.socket.remoteAddress });
@@ -85,8 +85,7 @@ export function createHttpServer(deps: HttpDeps) {
       subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
       // An anonymous socket is refused: graphql-ws closes it with 4403 Forbidden.
       onConnect: async (ctx) => {
-        const fromParams = ctx.connectionParams?.authorization ?? ctx.connectionParams?.Authorization;
-        const token = bearerToken(typeof fromParams === 'string' ? fromParams : ctx.extra.request.headers.authorization);
+        const token = callerToken(ctx.connectionParams, ctx.extra.request.headers.authorization);
         const viewer = await resolveViewer(services, token);
         return viewer.kind !== 'anonymous';
       },

@@ -5,11 +5,12 @@
  * accounts or flooding challenge rows. Counters live in Redis when REDIS_URL
  * is set, so several instances share one budget.
  */
-import { GraphQLError, Kind, type DefinitionNode, type OperationDefinitionNode, type SelectionNode } from 'graphql';
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Context } from '../schema/context.js';
+import { rootFieldNames } from './auth.js';
 
 export interface PublicRateLimiter {
   /** Spends one request for this address; returns the seconds to wait when the budget is spent. */
@@ -45,12 +46,9 @@ export function useRateLimitPublicOperations(limiter: PublicRateLimiter | null):
   return {
     onExecute: async ({ args }) => {
       if (!limiter || args.contextValue.viewer.kind !== 'anonymous') return;
-      const op = args.document.definitions.find(
-        (d: DefinitionNode): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION && (!args.operationName || d.name?.value === args.operationName),
-      );
       // Introspection is not a sign-in operation (and is off for anonymous callers in production).
-      const onlyIntrospection = op?.selectionSet.selections.every((s: SelectionNode) => s.kind === Kind.FIELD && s.name.value.startsWith('__'));
-      if (onlyIntrospection) return;
+      const fields = rootFieldNames(args.document, args.operationName);
+      if (fields.length > 0 && fields.every((name) => name.startsWith('__'))) return;
       const wait = await limiter.consume(args.contextValue.meta.ip ?? 'unknown');
       if (wait !== null) {
         throw new GraphQLError(`Too many requests from this address; retry in ${wait} s.`, {

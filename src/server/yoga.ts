@@ -15,7 +15,7 @@ import { PortcullisError } from '../services/errors.js';
 import type { Services } from '../services/index.js';
 import type { Context } from '../schema/context.js';
 import { getSchema } from '../schema/index.js';
-import { bearerToken, resolveViewer, useRequireCaller } from './auth.js';
+import { callerToken, REQUEST_ID, resolveViewer, useRequireCaller } from './auth.js';
 import { useRateLimitPublicOperations, type PublicRateLimiter } from './rate-limit.js';
 
 export interface YogaDeps {
@@ -28,7 +28,6 @@ export interface YogaDeps {
 
 type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string };
 
-const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
 /** Logs errors that are not expected outcomes, with the request id, before yoga masks them for the client. */
 function useErrorLogging(logger: Logger): Plugin<Context> {
@@ -53,8 +52,7 @@ export function createYogaServer(deps: YogaDeps) {
   async function context(initial: Initial): Promise<Context> {
     const header = initial.request?.headers.get('x-request-id');
     const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
-    const fromParams = initial.connectionParams?.authorization ?? initial.connectionParams?.Authorization;
-    const token = bearerToken(typeof fromParams === 'string' ? fromParams : initial.request?.headers.get('authorization'));
+    const token = callerToken(initial.connectionParams, initial.request?.headers.get('authorization'));
     const viewer = await resolveViewer(services, token);
     const actor =
       viewer.kind === 'api_key' ? { type: 'api_key' as const, id: viewer.keyId }
