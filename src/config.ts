@@ -42,6 +42,7 @@ const envSchema = z.object({
   PORTCULLIS_REDIS_PREFIX: z.string().min(1).max(100).default('portcullis:'),
   PORTCULLIS_TRUST_PROXY: bool.default(false),
   PORTCULLIS_PUBLIC_RATE_LIMIT: int(0, 1_000_000).default(60),
+  PORTCULLIS_LOGIN_IDENTIFIER_RATE_LIMIT: int(0, 1_000_000).default(20),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORTCULLIS_BOOTSTRAP_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   PORTCULLIS_ENCRYPTION_KEY: key32.optional(),
@@ -50,6 +51,11 @@ const envSchema = z.object({
   PORTCULLIS_MAX_COST: int(10, 1_000_000).default(10_000),
   PORTCULLIS_MAX_ALIASES: int(1, 1000).default(30),
   PORTCULLIS_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
+  // Database pool (PostgreSQL): bounded waits, so a dead server never hangs a request or shutdown.
+  PORTCULLIS_DB_POOL_SIZE: int(1, 1000).default(10),
+  PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS: int(100, 600_000).default(5_000),
+  PORTCULLIS_DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
+  PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 3_600_000).default(60_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
   // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
   PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, 4_194_304).default(19_456),
@@ -109,6 +115,8 @@ const envSchema = z.object({
   PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS: int(30, 86_400).default(900),
   PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS: int(60, 31_536_000).default(2_592_000),
   PORTCULLIS_MFA_TOKEN_TTL_SECONDS: int(30, 3600).default(300),
+  PORTCULLIS_REAUTH_MAX_AGE_SECONDS: int(10, 86_400).default(300),
+  PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS: int(1, 3600).default(30),
   // WebAuthn.
   PORTCULLIS_WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
   PORTCULLIS_WEBAUTHN_RP_NAME: z.string().min(1).optional(),
@@ -127,14 +135,21 @@ export interface Config {
   host: string;
   port: number;
   dataDir: string;
-  database: { provider: DatabaseProvider; url: string };
+  database: {
+    provider: DatabaseProvider;
+    url: string;
+    /** PostgreSQL pool: connections, how long a request waits for one, and server-side timeouts (0 = none). */
+    pool: { size: number; acquireTimeoutMs: number; statementTimeoutMs: number; idleInTransactionTimeoutMs: number };
+  };
   redisUrl?: string;
   /** Namespace of Redis channels and keys, so deployments (and test runs) can share one server. */
   redisPrefix: string;
   /** Take the client address from X-Forwarded-For (only behind a proxy that sets it). */
   trustProxy: boolean;
-  /** Anonymous sign-in operations per client address and minute; 0 = no limit. */
+  /** Public sign-in operations per client address and minute, whoever calls; 0 = no limit. */
   publicRateLimit: number;
+  /** login attempts per identifier (email or username) and minute, from any address; 0 = no limit. */
+  loginIdentifierRateLimit: number;
   logLevel: string;
   bootstrapApiKey?: string;
   /** Absent until start-up resolves it (generated into the data folder on first start). */
@@ -180,6 +195,10 @@ export interface Config {
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
     mfaTtlSeconds: number;
+    /** A session must have proved a factor this recently for a user to change their own credentials. */
+    reauthMaxAgeSeconds: number;
+    /** How often a live subscription re-checks that its caller still has access. */
+    subscriptionReauthSeconds: number;
   };
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean };
 }
@@ -219,11 +238,21 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     host: e.HOST,
     port: e.PORT,
     dataDir,
-    database: Object.freeze({ provider, url }),
+    database: Object.freeze({
+      provider,
+      url,
+      pool: Object.freeze({
+        size: e.PORTCULLIS_DB_POOL_SIZE,
+        acquireTimeoutMs: e.PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS,
+        statementTimeoutMs: e.PORTCULLIS_DB_STATEMENT_TIMEOUT_MS,
+        idleInTransactionTimeoutMs: e.PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      }),
+    }),
     redisUrl: e.REDIS_URL,
     redisPrefix: e.PORTCULLIS_REDIS_PREFIX,
     trustProxy: e.PORTCULLIS_TRUST_PROXY,
     publicRateLimit: e.PORTCULLIS_PUBLIC_RATE_LIMIT,
+    loginIdentifierRateLimit: e.PORTCULLIS_LOGIN_IDENTIFIER_RATE_LIMIT,
     logLevel: e.LOG_LEVEL,
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
@@ -275,6 +304,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       accessTtlSeconds: e.PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS,
       refreshTtlSeconds: e.PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS,
       mfaTtlSeconds: e.PORTCULLIS_MFA_TOKEN_TTL_SECONDS,
+      reauthMaxAgeSeconds: e.PORTCULLIS_REAUTH_MAX_AGE_SECONDS,
+      subscriptionReauthSeconds: e.PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS,
     },
     webauthn: {
       rpId: e.PORTCULLIS_WEBAUTHN_RP_ID,
@@ -295,7 +326,8 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['REDIS_URL', 'redis://… to share pub/sub and counters between instances (optional)'],
   ['PORTCULLIS_REDIS_PREFIX', 'prefix of Redis channels and keys (default portcullis:)'],
   ['PORTCULLIS_TRUST_PROXY', 'take the client IP from X-Forwarded-For; only behind a proxy that sets it (default false)'],
-  ['PORTCULLIS_PUBLIC_RATE_LIMIT', 'anonymous sign-in operations per client IP per minute, shared through Redis when set; 0 = off (default 60)'],
+  ['PORTCULLIS_PUBLIC_RATE_LIMIT', 'public sign-in operations per client IP per minute, whatever the Authorization header; shared through Redis when set; 0 = off (default 60)'],
+  ['PORTCULLIS_LOGIN_IDENTIFIER_RATE_LIMIT', 'login attempts per email/username per minute from any address; 0 = off (default 20)'],
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
   ['PORTCULLIS_BOOTSTRAP_API_KEY', 'an API key accepted without being stored (at least 24 characters)'],
   ['PORTCULLIS_ENCRYPTION_KEY', '32-byte key for secrets at rest (hex or base64); generated into the data folder if unset with SQLite; required with PostgreSQL'],
@@ -303,7 +335,11 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_MAX_DEPTH', 'maximum query depth (default 12)'],
   ['PORTCULLIS_MAX_COST', 'maximum query cost (default 10000)'],
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],
-  ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'how long shutdown waits for in-flight requests (default 10000)'],
+  ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'longest a shutdown takes, whatever the database does; in-flight requests get this long (default 10000)'],
+  ['PORTCULLIS_DB_POOL_SIZE', 'PostgreSQL connections per instance (default 10)'],
+  ['PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS', 'longest wait for a PostgreSQL connection before a request fails (default 5000)'],
+  ['PORTCULLIS_DB_STATEMENT_TIMEOUT_MS', 'PostgreSQL statement_timeout; 0 = none (default 30000)'],
+  ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB (default 19456, OWASP)'],
@@ -345,6 +381,8 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS', 'access token lifetime (default 900)'],
   ['PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS', 'session lifetime (default 2592000)'],
   ['PORTCULLIS_MFA_TOKEN_TTL_SECONDS', 'MFA step-up token lifetime (default 300)'],
+  ['PORTCULLIS_REAUTH_MAX_AGE_SECONDS', 'how recently a session must have proved a factor before its user changes credentials (default 300)'],
+  ['PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS', 'a live subscription ends at most this long after its caller loses access (default 30)'],
   ['PORTCULLIS_WEBAUTHN_RP_ID', 'WebAuthn relying party id (default localhost)'],
   ['PORTCULLIS_WEBAUTHN_RP_NAME', 'WebAuthn relying party name (default the product name)'],
   ['PORTCULLIS_WEBAUTHN_ORIGINS', 'comma-separated allowed origins (default http://localhost:<PORT>)'],

@@ -38,7 +38,7 @@ afterAll(() => t?.close());
 async function victim(email: string) {
   const user = await t.app.services.users.createUser({ email }, systemMeta);
   await t.app.services.passwords.setPassword(user.id, { password: PASSWORD }, systemMeta);
-  const { secret } = await t.app.services.totp.startTotpRegistration(user.id);
+  const { secret } = await t.app.services.totp.startTotpRegistration(user.id, systemMeta);
   await t.app.services.totp.verifyTotpRegistration(user.id, totpCode(secret, totpStep(clock.now())), systemMeta);
   clock.advance(30_000);
   return { id: user.id, email, secret };

@@ -205,10 +205,10 @@ describe('self-service authorization', () => {
 
   it('lets a user remove their own TOTP only with a current code, and nobody else\'s auth method', async () => {
     const s = t.app.services;
-    const { secret, authMethodId } = await s.totp.startTotpRegistration(me.id);
+    const { secret, authMethodId } = await s.totp.startTotpRegistration(me.id, systemMeta);
     await s.totp.verifyTotpRegistration(me.id, totpCode(secret, totpStep(clock.now())), systemMeta);
     clock.advance(30_000);
-    const theirs = await s.totp.startTotpRegistration(other.id);
+    const theirs = await s.totp.startTotpRegistration(other.id, systemMeta);
     const token = await accessToken();
 
     const probe = await t.run(RemoveAuthMethod, { input: { id: theirs.authMethodId } }, { token });

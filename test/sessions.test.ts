@@ -114,7 +114,7 @@ async function makeUser(extra: { username?: string } = {}) {
 }
 
 async function addTotp(userId: string) {
-  const { secret } = await t.app.services.totp.startTotpRegistration(userId);
+  const { secret } = await t.app.services.totp.startTotpRegistration(userId, systemMeta);
   await t.app.services.totp.verifyTotpRegistration(userId, totpCode(secret, totpStep(clock.now())), systemMeta);
   // The registration used this step: later codes must come from a later one.
   clock.advance(30_000);

@@ -36,6 +36,7 @@ export const eventTypes = [
   'user.passkey_counter_regressed',
   'user.passkey_verified',
   'user.logged_in',
+  'user.reauthenticated',
   'user.login_failed',
   'user.session_revoked',
   'user.refresh_token_reused',

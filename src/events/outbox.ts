@@ -13,6 +13,8 @@ import type { EventType } from './catalog.js';
 export interface Actor {
   type: 'api_key' | 'bootstrap_key' | 'user' | 'system' | 'cli';
   id?: string;
+  /** A user's session (access-token callers): what re-authentication is judged by. Not recorded in events. */
+  sessionId?: string;
 }
 
 /** What a request knows about itself: passed to every service call that changes something. */

@@ -28,6 +28,10 @@ export const toUserResult = (user: Pick<User, 'id'>) => ({ userId: user.id });
 
 /** Admins act on anyone; a signed-in user on themselves. */
 export const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
+/** Only the signed-in user (access-token callers), on their own account. */
+export const selfViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
+  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
+});
 /** Admins, or the signed-in user (operations on the caller's own account, without a userId). */
 export const adminOrViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
   admin: true,

@@ -57,7 +57,7 @@ export function createYogaServer(deps: YogaDeps) {
     const actor =
       viewer.kind === 'api_key' ? { type: 'api_key' as const, id: viewer.keyId }
       : viewer.kind === 'bootstrap_key' ? { type: 'bootstrap_key' as const }
-      : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId }
+      : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId, sessionId: viewer.sessionId }
       : { type: 'system' as const };
     // X-Forwarded-For is anyone's to write: only a trusted proxy's value names the client.
     const forwarded = config.trustProxy ? initial.request?.headers.get('x-forwarded-for')?.split(',').pop()?.trim() : undefined;

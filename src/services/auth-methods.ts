@@ -7,6 +7,7 @@ import type { AuthMethodKind } from '../db/generated/sqlite/enums.js';
 import type { EventType } from '../events/catalog.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import { NotFoundError } from './errors.js';
+import type { ReauthGuard } from './sessions.js';
 
 /** The event each kind's removal records. */
 export const removalEvents: Record<AuthMethodKind, EventType> = {
@@ -22,11 +23,12 @@ export const removalEvents: Record<AuthMethodKind, EventType> = {
 
 export type AuthMethodService = ReturnType<typeof createAuthMethodService>;
 
-export function createAuthMethodService(deps: { outbox: Outbox }) {
+export function createAuthMethodService(deps: { outbox: Outbox; reauth: ReauthGuard }) {
   const { outbox } = deps;
   return {
     /** Removes an auth method by id. Throws NotFoundError when there is none (or it was removed meanwhile). */
     async removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }> {
+      await deps.reauth.assertRecentAuthentication(meta);
       const removed = await outbox.transaction(async (tx) => {
         const method = await tx.authMethod.findUnique({ where: { id }, select: { id: true, userId: true, kind: true } });
         if (!method) throw new NotFoundError('auth method');

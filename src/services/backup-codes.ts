@@ -13,6 +13,7 @@ import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import type { Clock } from './clock.js';
 import { hashCode, randomReadableCode } from './crypto.js';
 import { UserNotFoundError } from './errors.js';
+import type { ReauthGuard } from './sessions.js';
 
 const CODE_LENGTH = 10;
 
@@ -34,23 +35,29 @@ export function normalizeBackupCode(input: string): string | null {
 
 export type BackupCodeService = ReturnType<typeof createBackupCodeService>;
 
-export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: Clock; key: Buffer; count: number }) {
+export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: Clock; key: Buffer; count: number; reauth: ReauthGuard }) {
   const { db, outbox, clock, key } = deps;
   const slotOf = (userId: string) => authMethodSlot(userId, 'BACKUP_CODES');
   const hashFor = (userId: string, normalized: string) => hashCode(key, normalized, `backup:${userId}`);
 
   return {
-    /** Replaces the user's backup codes with `count` new ones, returned in the clear this once. */
+    /**
+     * Replaces the user's backup codes with `count` new ones, returned in the
+     * clear this once. A user doing it themselves needs a recent
+     * authentication, and their codes remember the session that minted them.
+     */
     async generateBackupCodes(userId: string, meta: RequestMeta): Promise<{ codes: string[]; authMethodId: string }> {
+      await deps.reauth.assertRecentAuthentication(meta);
       const codes = Array.from({ length: deps.count }, generateBackupCode);
       const now = clock.now();
+      const issuedToSessionId = meta.actor.type === 'user' ? (meta.actor.sessionId ?? null) : null;
       const authMethodId = await outbox.transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!user) throw new UserNotFoundError(userId);
         // Earlier codes stop working in the same transaction that creates the new ones.
         await tx.backupCode.deleteMany({ where: { userId } });
         await tx.backupCode.createMany({
-          data: codes.map((c) => ({ id: newId('BackupCode'), userId, codeHash: hashFor(userId, normalizeBackupCode(c)!), createdAt: now })),
+          data: codes.map((c) => ({ id: newId('BackupCode'), userId, codeHash: hashFor(userId, normalizeBackupCode(c)!), issuedToSessionId, createdAt: now })),
         });
         const method = await tx.authMethod.upsert({
           where: { slot: slotOf(userId) },
@@ -71,13 +78,20 @@ export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: C
     /**
      * Consumes a code: true when it was unused and is now used. The lookup is
      * by keyed hash, so the database comparison reveals nothing about the code.
+     * `notIssuedTo`: a code minted by that session does not count (it cannot
+     * re-authenticate the session that minted it).
      */
-    async consumeBackupCode(userId: string, code: string): Promise<boolean> {
+    async consumeBackupCode(userId: string, code: string, notIssuedTo?: string): Promise<boolean> {
       const normalized = normalizeBackupCode(code);
       if (!normalized) return false;
       const now = clock.now();
       const { count } = await db.backupCode.updateMany({
-        where: { userId, codeHash: hashFor(userId, normalized), usedAt: null },
+        where: {
+          userId,
+          codeHash: hashFor(userId, normalized),
+          usedAt: null,
+          ...(notIssuedTo ? { OR: [{ issuedToSessionId: null }, { issuedToSessionId: { not: notIssuedTo } }] } : {}),
+        },
         data: { usedAt: now },
       });
       if (count === 1) await db.authMethod.updateMany({ where: { slot: slotOf(userId) }, data: { lastUsedAt: now } });

@@ -15,6 +15,7 @@ import type { Clock } from './clock.js';
 import { localeOf, type CodeDelivery } from './code-delivery.js';
 import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from './errors.js';
 import type { LockoutService } from './lockout.js';
+import type { ReauthGuard } from './sessions.js';
 import { maskEmail, maskPhone } from './masking.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 import { normalizeEmail, normalizePhone } from './user-input.js';
@@ -59,6 +60,7 @@ export function createContactService(deps: {
   codes: OneTimeCodeService;
   lockout: LockoutService;
   codeDelivery: CodeDelivery;
+  reauth: ReauthGuard;
   defaultPhoneRegion?: string;
 }) {
   const { outbox, clock, codes, lockout, codeDelivery } = deps;
@@ -112,6 +114,8 @@ export function createContactService(deps: {
   async function setContact(kind: ContactKind, input: { userId: string; value: string; verification: Verification }, meta: RequestMeta): Promise<SetContactResult> {
     // The schema allows users only SEND_CODE on themselves; asserted here too for paths that skip it.
     assertThat(meta.actor.type !== 'user' || input.verification === 'SEND_CODE', () => new InvalidInputError('verification', 'Only SEND_CODE is allowed when acting on yourself.'));
+    // An email or phone receives reset and sign-in codes: changing it is a credential change.
+    await deps.reauth.assertRecentAuthentication(meta);
     const { columns, key } = kind.parse(input.value);
     const { user, verifiedBefore } = await inTransaction(async (tx) => {
       const before = await tx.user.findUnique({ where: { id: input.userId } });

@@ -24,6 +24,7 @@ export const ErrorCode = {
   INVALID_TOKEN: 'INVALID_TOKEN',
   DELIVERY_FAILED: 'DELIVERY_FAILED',
   WEBAUTHN_VERIFICATION_FAILED: 'WEBAUTHN_VERIFICATION_FAILED',
+  REAUTHENTICATION_REQUIRED: 'REAUTHENTICATION_REQUIRED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -169,6 +170,18 @@ export class InvalidTokenError extends PortcullisError {
   readonly code = ErrorCode.INVALID_TOKEN;
   constructor(readonly tokenKind: string) {
     super(`The ${tokenKind} is invalid, expired or revoked; sign in again.`);
+  }
+}
+
+/**
+ * A user changing their own credentials with a session that has not proved a
+ * factor recently: call `reauthenticate`, then retry. A stolen access token
+ * alone must not be able to add or remove factors.
+ */
+export class ReauthenticationRequiredError extends PortcullisError {
+  readonly code = ErrorCode.REAUTHENTICATION_REQUIRED;
+  constructor(readonly maxAgeSeconds: number) {
+    super(`This change needs a recent sign-in: prove a factor with reauthenticate (valid for ${maxAgeSeconds} s), then retry.`);
   }
 }
 

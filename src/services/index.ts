@@ -65,13 +65,16 @@ export function createServices(deps: ServiceDeps) {
   const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
   const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
-  const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count });
-  const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery });
-  const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, config: config.totp });
-  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery });
-  const authMethods = createAuthMethodService({ outbox });
   const signIn = createSignIn({ db, config, clock, outbox, key });
-  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions: signIn.sessions });
+  const { sessions } = signIn;
+  // Credential changes by users themselves need a recent authentication of their session.
+  const reauth = sessions;
+  const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count, reauth });
+  const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
+  const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
+  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth });
+  const authMethods = createAuthMethodService({ outbox, reauth });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions, reauth });
   return {
     clock,
     outbox,
@@ -79,7 +82,7 @@ export function createServices(deps: ServiceDeps) {
     codes,
     /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/delivery/index.ts). */
     delivery,
-    contacts: createContactService({ outbox, clock, codes, lockout, codeDelivery, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    contacts: createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     otpFactors,
     users: createUserService({ provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
@@ -106,7 +109,7 @@ export function createServices(deps: ServiceDeps) {
       mfa: signIn.mfa,
       verifiers: {
         verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
-        verifyTotp: (userId, code, meta) => totp.verifyTotp(userId, code, meta),
+        verifyTotp: (userId, code, meta, options) => totp.verifyTotp(userId, code, meta, options),
         verifyOtp: (userId, channel, code, meta) => otpFactors.verifyOtp({ userId, channel, code }, meta),
         sendOtp: async (userId, channel) => {
           const sent = await otpFactors.sendOtp({ userId, channel });
@@ -132,7 +135,13 @@ function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; ou
     clock,
     outbox,
     signingKeys,
-    policy: { issuer, audience: tokens.audience, accessTtlSeconds: tokens.accessTtlSeconds, refreshTtlSeconds: tokens.refreshTtlSeconds },
+    policy: {
+      issuer,
+      audience: tokens.audience,
+      accessTtlSeconds: tokens.accessTtlSeconds,
+      refreshTtlSeconds: tokens.refreshTtlSeconds,
+      reauthMaxAgeSeconds: tokens.reauthMaxAgeSeconds,
+    },
   });
   return { signingKeys, sessions, mfa: createMfaService({ db, clock, ttlSeconds: tokens.mfaTtlSeconds }) };
 }

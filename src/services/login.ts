@@ -35,16 +35,16 @@ import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from '
 export interface LoginVerifiers {
   /** Checks a password with lockout counting; throws IncorrectPasswordError, NoPasswordError, UserNotFoundError, … */
   verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
-  /** Checks a TOTP or backup code with lockout counting and replay protection. */
-  verifyTotp(userId: string, code: string, meta: RequestMeta): Promise<{ kind: 'TOTP' | 'BACKUP_CODE' }>;
-  /** Checks a sign-in one-time code sent by SMS or email; absent until the OTP service exists. */
-  verifyOtp?(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
-  /** Sends a sign-in one-time code by SMS or email; absent until the OTP service exists. */
-  sendOtp?(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
+  /** Checks a TOTP or backup code with lockout counting and replay protection; `notBackupCodesOf` refuses codes minted by that session. */
+  verifyTotp(userId: string, code: string, meta: RequestMeta, options?: { notBackupCodesOf?: string }): Promise<{ kind: 'TOTP' | 'BACKUP_CODE' }>;
+  /** Checks a sign-in one-time code sent by SMS or email. */
+  verifyOtp(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
+  /** Sends a sign-in one-time code by SMS or email. */
+  sendOtp(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
   /** Removes an auth method by id (the credentials service's removal, with its event). */
-  removeAuthMethod?(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }>;
-  /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user; absent without WebAuthn. */
-  verifyPasskey?(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
+  removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }>;
+  /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user. */
+  verifyPasskey(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
 }
 
 export interface LoginInput {
@@ -52,6 +52,17 @@ export interface LoginInput {
   identifier: string;
   password: string;
   device?: SessionDevice | null;
+}
+
+/** One proof of who the user is, for reauthenticate: exactly one member is given. */
+export interface ReauthenticationProof {
+  password?: string | null;
+  /** A TOTP code, or a backup code not minted by this same session. */
+  totpCode?: string | null;
+  /** A sign-in code sent by sendOtp on the user's SMS or email factor. */
+  otp?: { channel: 'SMS' | 'EMAIL'; code: string } | null;
+  /** A WebAuthn assertion answering a startPasskeyAuthentication challenge, made with one of the user's credentials. */
+  passkeyResponse?: unknown;
 }
 
 export type LoginOutcome =
@@ -164,7 +175,6 @@ export function createLoginService(deps: {
           const result = await verifiers.verifyTotp(userId, input.code, meta);
           method = loginMethodOf[result.kind];
         } else {
-          if (!verifiers.verifyOtp) throw new InvalidInputError('method', 'One-time codes by SMS or email are not available on this gateway.');
           await verifiers.verifyOtp(userId, input.method, input.code, meta);
         }
       } catch (error) {
@@ -186,7 +196,6 @@ export function createLoginService(deps: {
      */
     async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SessionTokens> {
       const challenge = await mfa.peekChallenge(input.mfaToken);
-      if (!verifiers.verifyPasskey) throw new InvalidInputError('response', 'Passkeys are not available on this gateway.');
       const { userId } = await verifiers.verifyPasskey(input.response, meta);
       if (userId !== challenge.userId) {
         await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
@@ -197,20 +206,50 @@ export function createLoginService(deps: {
     },
 
     /**
-     * A user removes one of their own auth methods. Another user's method is
-     * NotFoundError (ids cannot be probed). Removing TOTP takes a current TOTP
-     * or backup code, as a stolen access token alone must not be able to turn
-     * the second factor off (the seed API's x-otp header).
+     * A user proves a factor again, so that their session may change
+     * credentials for the next reauthMaxAgeSeconds. Wrong proofs count
+     * towards the lockout like any other. A backup code minted by this same
+     * session does not count: a stolen access token must not be able to mint
+     * its own proof. Throws the verifiers' errors, InvalidInputError (not
+     * exactly one proof, a passkey of another user) and InvalidTokenError (the
+     * session ended meanwhile).
      */
-    async removeOwnAuthMethod(userId: string, authMethodId: string, code: string | null | undefined, meta: RequestMeta) {
+    async reauthenticate(userId: string, sessionId: string, proof: ReauthenticationProof, meta: RequestMeta) {
+      const given = (['password', 'totpCode', 'otp', 'passkeyResponse'] as const).filter((k) => proof[k] !== undefined && proof[k] !== null);
+      if (given.length !== 1) throw new InvalidInputError('input', 'Give exactly one of password, totpCode, otp and passkeyResponse.');
+      let method: LoginMethod;
+      if (proof.password != null) {
+        await verifiers.verifyPassword(userId, proof.password, meta);
+        method = 'password';
+      } else if (proof.totpCode != null) {
+        const result = await verifiers.verifyTotp(userId, proof.totpCode, meta, { notBackupCodesOf: sessionId });
+        method = loginMethodOf[result.kind];
+      } else if (proof.otp != null) {
+        await verifiers.verifyOtp(userId, proof.otp.channel, proof.otp.code, meta);
+        method = loginMethodOf[proof.otp.channel];
+      } else {
+        const verified = await verifiers.verifyPasskey(proof.passkeyResponse, meta);
+        if (verified.userId !== userId) throw new InvalidInputError('passkeyResponse', 'The passkey does not belong to this user.');
+        method = 'passkey';
+      }
+      return { userId, method, ...(await sessions.markReauthenticated(sessionId, userId, method, meta)) };
+    },
+
+    /**
+     * A user removes one of their own auth methods. Another user's method is
+     * NotFoundError (ids cannot be probed). Like every credential change it
+     * needs a recent authentication of the session; removing an active TOTP
+     * also takes a current TOTP or backup code (the seed API's x-otp header),
+     * which counts as that re-authentication.
+     */
+    async removeOwnAuthMethod(userId: string, sessionId: string, authMethodId: string, code: string | null | undefined, meta: RequestMeta) {
       const method = await db.authMethod.findUnique({ where: { id: authMethodId }, select: { userId: true, kind: true, verified: true } });
       if (!method || method.userId !== userId) throw new NotFoundError('auth method');
       // A pending registration has no working code yet; an active authenticator does.
-      if (method.kind === 'TOTP' && method.verified) {
-        if (!code) throw new InvalidInputError('code', 'Removing the authenticator needs a current code from it (or a backup code).');
-        await verifiers.verifyTotp(userId, code, meta);
+      if (method.kind === 'TOTP' && method.verified && !code) {
+        throw new InvalidInputError('code', 'Removing the authenticator needs a current code from it (or a backup code).');
       }
-      if (!verifiers.removeAuthMethod) throw new InvalidInputError('id', 'Auth methods cannot be removed on this gateway.');
+      if (code) await this.reauthenticate(userId, sessionId, { totpCode: code }, meta);
       return verifiers.removeAuthMethod(authMethodId, meta);
     },
 
@@ -219,7 +258,6 @@ export function createLoginService(deps: {
       const { userId, expiresAt } = await mfa.peekChallenge(input.mfaToken);
       const available = await mfa.availableMethods(userId);
       if (!available.includes(input.channel)) throw new InvalidInputError('channel', 'This user has no such second factor.');
-      if (!verifiers.sendOtp) throw new InvalidInputError('channel', 'One-time codes by SMS or email are not available on this gateway.');
       const sent = await verifiers.sendOtp(userId, input.channel, meta);
       return { ...sent, mfaTokenExpiresAt: expiresAt };
     },

@@ -18,6 +18,7 @@ import type { Clock } from './clock.js';
 import { localeOf, type CodeDelivery } from './code-delivery.js';
 import { assertThat, EmailNotVerifiedError, InvalidInputError, InvalidStateError, PhoneNotVerifiedError, UserNotFoundError } from './errors.js';
 import type { LockoutService } from './lockout.js';
+import type { ReauthGuard } from './sessions.js';
 import { maskEmail, maskPhone } from './masking.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 import { publicUser } from './users.js';
@@ -76,10 +77,19 @@ export interface SendOtpResult {
 
 export type OtpFactorService = ReturnType<typeof createOtpFactorService>;
 
-export function createOtpFactorService(deps: { db: Db; outbox: Outbox; clock: Clock; codes: OneTimeCodeService; lockout: LockoutService; codeDelivery: CodeDelivery }) {
+export function createOtpFactorService(deps: {
+  db: Db;
+  outbox: Outbox;
+  clock: Clock;
+  codes: OneTimeCodeService;
+  lockout: LockoutService;
+  codeDelivery: CodeDelivery;
+  reauth: ReauthGuard;
+}) {
   const { db, outbox, clock, codes, lockout, codeDelivery } = deps;
 
   async function addFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
+    await deps.reauth.assertRecentAuthentication(meta);
     const factor = factors[channel];
     try {
       return await outbox.transaction(async (tx) => {
@@ -100,6 +110,7 @@ export function createOtpFactorService(deps: { db: Db; outbox: Outbox; clock: Cl
   }
 
   async function removeFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; removedAuthMethodId: string }> {
+    await deps.reauth.assertRecentAuthentication(meta);
     const factor = factors[channel];
     const result = await outbox.transaction(async (tx) => {
       const user = await tx.user.findUnique({ where: { id: userId } });

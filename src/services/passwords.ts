@@ -20,6 +20,7 @@ import { identifyHash, importableFormats, type PasswordHasher } from './password
 import { checkPassword, type PasswordPolicy } from './password-policy.js';
 import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import { publicUser } from './users.js';
+import type { SessionService } from './sessions.js';
 
 export const PASSWORD_RESET_PURPOSE = 'password_reset';
 
@@ -56,8 +57,9 @@ export function createPasswordService(deps: {
   hasher: PasswordHasher;
   policy: PasswordPolicy & { resetTtlSeconds: number };
   delivery: Delivery;
+  sessions: Pick<SessionService, 'revokeAllInTx'>;
 }) {
-  const { outbox, clock, lockout, codes, hasher, policy } = deps;
+  const { outbox, clock, lockout, codes, hasher, policy, sessions } = deps;
   const slotOf = (userId: string) => authMethodSlot(userId, 'PASSWORD');
 
   function assertStrong(password: string, field = 'password') {
@@ -85,8 +87,20 @@ export function createPasswordService(deps: {
     return { hash: await hasher.hash(input.password!), imported: false, mustChange: input.mustChange ?? false };
   }
 
-  /** Stores a prepared password inside the caller's transaction and records user.password_changed. */
-  async function storePassword(tx: Tx, userId: string, prepared: PreparedPassword, reason: string, meta: RequestMeta): Promise<User> {
+  /**
+   * Stores a prepared password inside the caller's transaction and records
+   * user.password_changed. With `endSessions`, the user's sessions end in the
+   * same transaction (all but `keepSessionId`): whoever knew the old password
+   * may hold one of them.
+   */
+  async function storePassword(
+    tx: Tx,
+    userId: string,
+    prepared: PreparedPassword,
+    reason: string,
+    meta: RequestMeta,
+    endSessions?: { keepSessionId?: string },
+  ): Promise<User> {
     const now = clock.now();
     await tx.authMethod.upsert({
       where: { slot: slotOf(userId) },
@@ -97,9 +111,14 @@ export function createPasswordService(deps: {
       where: { id: userId },
       data: { passwordChangedAt: now, passwordMustChange: prepared.mustChange, failedPasswordAttempts: 0 },
     });
+    const sessionsRevoked = endSessions ? await sessions.revokeAllInTx(tx, userId, 'password_changed', meta, endSessions.keepSessionId) : 0;
     await outbox.record(
       tx,
-      { type: 'user.password_changed', userId, data: { user: publicUser(user), reason, imported: prepared.imported, mustChange: prepared.mustChange } },
+      {
+        type: 'user.password_changed',
+        userId,
+        data: { user: publicUser(user), reason, imported: prepared.imported, mustChange: prepared.mustChange, sessionsRevoked },
+      },
       meta,
     );
     return user;
@@ -168,23 +187,25 @@ export function createPasswordService(deps: {
       return (tx, user) => storePassword(tx, user.id, prepared, prepared.imported ? 'imported' : 'set', meta);
     },
 
-    /** An admin sets or replaces a password, or imports a hash. */
+    /** An admin sets or replaces a password, or imports a hash; every session of the user ends. */
     async setPassword(userId: string, input: PasswordInput, meta: RequestMeta): Promise<User> {
       const prepared = await preparePassword(input);
       return outbox.transaction(async (tx) => {
         const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!exists) throw new UserNotFoundError(userId);
-        return storePassword(tx, userId, prepared, prepared.imported ? 'imported' : 'set', meta);
+        return storePassword(tx, userId, prepared, prepared.imported ? 'imported' : 'set', meta, {});
       });
     },
 
     /**
      * The user changes their password, proving it with the current password
-     * (counted by the lockout) or with a reset code (single use, expiring).
+     * (counted by the lockout) or with a reset code (single use, expiring):
+     * that proof is the re-authentication this change needs. The user's other
+     * sessions end; the caller's own too with `signOutEverywhere`.
      */
     async changePassword(
       userId: string,
-      input: { newPassword: string; currentPassword?: string | null; resetCode?: string | null },
+      input: { newPassword: string; currentPassword?: string | null; resetCode?: string | null; signOutEverywhere?: boolean | null },
       meta: RequestMeta,
     ): Promise<User> {
       const byPassword = input.currentPassword !== undefined && input.currentPassword !== null;
@@ -201,7 +222,10 @@ export function createPasswordService(deps: {
       return outbox.transaction(async (tx) => {
         const exists = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!exists) throw new UserNotFoundError(userId);
-        return storePassword(tx, userId, prepared, byPassword ? 'changed' : 'reset', meta);
+        const own = meta.actor.type === 'user' && meta.actor.id === userId ? meta.actor.sessionId : undefined;
+        return storePassword(tx, userId, prepared, byPassword ? 'changed' : 'reset', meta, {
+          keepSessionId: input.signOutEverywhere ? undefined : own,
+        });
       });
     },
 

@@ -19,7 +19,15 @@ import type { Db, Tx } from '../db/client.js';
 import type { Outbox, RequestMeta } from '../events/outbox.js';
 import { newId, randomSecret } from '../ids.js';
 import type { Clock } from './clock.js';
-import { assertThat, InvalidTokenError, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from './errors.js';
+import {
+  assertThat,
+  InvalidTokenError,
+  NotFoundError,
+  ReauthenticationRequiredError,
+  UserInactiveError,
+  UserLockedError,
+  UserNotFoundError,
+} from './errors.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from './crypto.js';
 
@@ -28,6 +36,8 @@ export interface TokenPolicy {
   audience: string;
   accessTtlSeconds: number;
   refreshTtlSeconds: number;
+  /** How recently a session must have proved a factor for its user to change their own credentials. */
+  reauthMaxAgeSeconds: number;
 }
 
 /** Where a session was opened from. */
@@ -60,6 +70,9 @@ const MAX_DEVICE_LENGTH = 200;
 const clip = (value: string | null | undefined) => (value ? value.slice(0, MAX_DEVICE_LENGTH) : null);
 
 export type SessionService = ReturnType<typeof createSessionService>;
+
+/** What credential services need of sessions: the recent-authentication rule. */
+export type ReauthGuard = Pick<SessionService, 'assertRecentAuthentication'>;
 
 export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy }) {
   const { db, clock, outbox, signingKeys, policy } = deps;
@@ -99,6 +112,21 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
     return count === 1;
   }
 
+  /**
+   * Revokes every live session of a user inside the caller's transaction (a
+   * password change commits with the sessions it ends), except one; records
+   * user.session_revoked for each. Returns how many.
+   */
+  async function revokeAllInTx(tx: Tx, userId: string, reason: string, meta: RequestMeta, exceptSessionId?: string): Promise<number> {
+    const live = await tx.session.findMany({
+      where: { userId, revokedAt: null, expiresAt: { gt: clock.now() }, ...(exceptSessionId ? { id: { not: exceptSessionId } } : {}) },
+      select: { id: true, userId: true },
+    });
+    let revoked = 0;
+    for (const s of live) if (await revokeInTx(tx, s, reason, meta)) revoked++;
+    return revoked;
+  }
+
   /** A user may hold sessions only while active; a policy lock whose time is up no longer counts. */
   function userCanHoldSession(user: { state: string; lockedUntil: Date | null }): boolean {
     if (user.state === 'ACTIVE') return true;
@@ -121,7 +149,17 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         if (!user) throw new NotFoundError('user');
         if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
         await tx.session.create({
-          data: { id: sessionId, userId, device: name, ip: clip(device.ip), userAgent: clip(device.userAgent), createdAt: now, lastSeenAt: now, expiresAt: sessionExpiresAt },
+          data: {
+            id: sessionId,
+            userId,
+            device: name,
+            ip: clip(device.ip),
+            userAgent: clip(device.userAgent),
+            createdAt: now,
+            authenticatedAt: now,
+            lastSeenAt: now,
+            expiresAt: sessionExpiresAt,
+          },
         });
         const token = await insertRefreshToken(tx, sessionId, now);
         await tx.user.update({ where: { id: userId }, data: { lastLoginAt: now, lastLoginDevice: name } });
@@ -235,24 +273,49 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       return { sessionId: session.id, userId: session.userId };
     },
 
-    /** Revokes every live session of a user (after a password change or a suspected compromise). Returns how many. */
+    /** Revokes every live session of a user (after a suspected compromise). Returns how many. */
     async revokeAllSessions(userId: string, meta: RequestMeta, options: { exceptSessionId?: string; reason?: string } = {}): Promise<number> {
-      const user = await db.user.findUnique({ where: { id: userId }, select: { id: true } });
-      assertThat(user, () => new UserNotFoundError(userId));
-      const live = await db.session.findMany({
-        where: { userId, revokedAt: null, expiresAt: { gt: clock.now() }, ...(options.exceptSessionId ? { id: { not: options.exceptSessionId } } : {}) },
-        select: { id: true, userId: true },
+      return outbox.transaction(async (tx) => {
+        const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
+        assertThat(user, () => new UserNotFoundError(userId));
+        return revokeAllInTx(tx, userId, options.reason ?? 'revoked_all', meta, options.exceptSessionId);
       });
-      let revoked = 0;
-      if (live.length) {
-        revoked = await db.$transaction(async (tx) => {
-          let n = 0;
-          for (const s of live) if (await revokeInTx(tx, s, options.reason ?? 'revoked_all', meta)) n++;
-          return n;
-        });
-        if (revoked) outbox.committed();
+    },
+
+    revokeAllInTx,
+
+    /**
+     * Re-authentication (OWASP ASVS 3.7, Kratos' privileged sessions): a user
+     * acting on themselves may add, remove or change a credential only while
+     * their session has proved a factor within reauthMaxAgeSeconds (at
+     * sign-in or through reauthenticate). Management callers are not users and
+     * pass. Throws ReauthenticationRequiredError.
+     */
+    async assertRecentAuthentication(meta: RequestMeta): Promise<void> {
+      if (meta.actor.type !== 'user') return;
+      const sessionId = meta.actor.sessionId;
+      const session = sessionId
+        ? await db.session.findUnique({ where: { id: sessionId }, select: { authenticatedAt: true, revokedAt: true } })
+        : null;
+      const oldest = clock.now().getTime() - policy.reauthMaxAgeSeconds * 1000;
+      if (!session || session.revokedAt || session.authenticatedAt.getTime() < oldest) {
+        throw new ReauthenticationRequiredError(policy.reauthMaxAgeSeconds);
       }
-      return revoked;
+    },
+
+    /** Stamps a live session as having just proved `method`; records user.reauthenticated. Returns until when it counts. */
+    async markReauthenticated(sessionId: string, userId: string, method: LoginMethod, meta: RequestMeta): Promise<{ authenticatedAt: Date; validUntil: Date }> {
+      const now = clock.now();
+      const updated = await outbox.transaction(async (tx) => {
+        const { count } = await tx.session.updateMany({
+          where: { id: sessionId, userId, revokedAt: null, expiresAt: { gt: now } },
+          data: { authenticatedAt: now, lastSeenAt: now },
+        });
+        if (count === 1) await outbox.record(tx, { type: 'user.reauthenticated', userId, data: { sessionId, method } }, meta);
+        return count === 1;
+      });
+      if (!updated) throw new InvalidTokenError('session');
+      return { authenticatedAt: now, validUntil: new Date(now.getTime() + policy.reauthMaxAgeSeconds * 1000) };
     },
 
     /** The `where` of live sessions: not revoked, not expired (for the User.sessions field). */

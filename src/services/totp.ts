@@ -22,6 +22,7 @@ import type { Clock } from './clock.js';
 import { constantTimeEqual, decryptSecret, encryptSecret } from './crypto.js';
 import { CodeAlreadyUsedError, IncorrectCodeError, InvalidStateError, NoTotpError } from './errors.js';
 import type { LockoutService } from './lockout.js';
+import type { ReauthGuard } from './sessions.js';
 
 export const TOTP_STEP_SECONDS = 30;
 export const TOTP_DIGITS = 6;
@@ -78,6 +79,7 @@ export function createTotpService(deps: {
   key: Buffer;
   lockout: LockoutService;
   backupCodes: BackupCodeService;
+  reauth: ReauthGuard;
   config: { issuer: string; accountName: 'email' | 'username' | 'id'; window: number };
 }) {
   const { db, direct, outbox, clock, key, lockout, backupCodes, config } = deps;
@@ -106,8 +108,9 @@ export function createTotpService(deps: {
   }
 
   return {
-    /** Starts (or restarts) a registration: returns the secret, its URI and a QR code, once. */
-    async startTotpRegistration(userId: string): Promise<{ authMethodId: string; secret: string; uri: string; qrCode: string }> {
+    /** Starts (or restarts) a registration: returns the secret, its URI and a QR code, once. A user needs a recent authentication. */
+    async startTotpRegistration(userId: string, meta: RequestMeta): Promise<{ authMethodId: string; secret: string; uri: string; qrCode: string }> {
+      await deps.reauth.assertRecentAuthentication(meta);
       const user = await lockout.assertCanAct(userId);
       const secret = generateTotpSecret();
       let authMethodId: string;
@@ -125,6 +128,7 @@ export function createTotpService(deps: {
 
     /** Activates the pending TOTP method with a first valid code; that code's step counts as used. */
     async verifyTotpRegistration(userId: string, code: string, meta: RequestMeta): Promise<{ authMethodId: string }> {
+      await deps.reauth.assertRecentAuthentication(meta);
       const method = await db.authMethod.findUnique({ where: { slot: slotOf(userId) } });
       if (!method?.secret) {
         await lockout.assertCanAct(userId);
@@ -155,12 +159,14 @@ export function createTotpService(deps: {
      * Verifies a TOTP code or a backup code. Throws UserNotFoundError,
      * NoTotpError (neither TOTP nor backup codes), IncorrectCodeError,
      * CodeAlreadyUsedError (replay), UserLockedError, UserInactiveError,
-     * TooManyAttemptsError.
+     * TooManyAttemptsError. `notBackupCodesOf`: backup codes minted by that
+     * session count as incorrect (re-authentication of that session).
      */
     async verifyTotp(
       userId: string,
       code: string,
       meta: RequestMeta,
+      options: { notBackupCodesOf?: string } = {},
     ): Promise<{ user: User; kind: VerifiedCodeKind; backupCodesRemaining: number }> {
       // Straight to the driver, like the reservation: this read starts every check.
       const methods = await direct.all<{ id: string; kind: 'TOTP' | 'BACKUP_CODES'; secret: string | null }>(
@@ -196,7 +202,7 @@ export function createTotpService(deps: {
         return { user: attempt.user, kind: 'TOTP', backupCodesRemaining: hasBackup ? await backupCodes.remaining(userId) : 0 };
       }
 
-      if (hasBackup && (await backupCodes.consumeBackupCode(userId, code))) {
+      if (hasBackup && (await backupCodes.consumeBackupCode(userId, code, options.notBackupCodesOf))) {
         await attempt.succeeded();
         const remaining = await backupCodes.remaining(userId);
         await outbox.append({ type: 'user.backup_code_used', userId, data: { remaining } }, meta);

@@ -42,7 +42,7 @@ import { randomReadableCode } from './crypto.js';
 import { AlreadyExistsError, InvalidInputError, InvalidStateError, WebAuthnVerificationError, type WebAuthnFailureReason } from './errors.js';
 import type { LockoutService } from './lockout.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
-import type { SessionService, SessionTokens } from './sessions.js';
+import type { ReauthGuard, SessionService, SessionTokens } from './sessions.js';
 
 export type WebAuthnKind = 'PASSKEY' | 'U2F';
 const WEBAUTHN_KINDS: WebAuthnKind[] = ['PASSKEY', 'U2F'];
@@ -152,6 +152,7 @@ export interface WebAuthnDeps {
   linkTtlSeconds: number;
   /** Opens the session a passkey sign-in yields (absent: signInWithPasskey only verifies). */
   sessions?: Pick<SessionService, 'createSession'>;
+  reauth: ReauthGuard;
 }
 
 export type WebAuthnService = ReturnType<typeof createWebAuthnService>;
@@ -365,7 +366,8 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
      * Creation options for navigator.credentials.create(), with a stored,
      * single-use challenge. Throws UserNotFoundError, UserLockedError, UserInactiveError.
      */
-    async startPasskeyRegistration(input: { userId: string; authenticatorType?: WebAuthnKind | null }) {
+    async startPasskeyRegistration(input: { userId: string; authenticatorType?: WebAuthnKind | null }, meta: RequestMeta) {
+      await deps.reauth.assertRecentAuthentication(meta);
       const user = await lockout.assertCanAct(input.userId);
       return startRegistration(user, input.authenticatorType ?? 'PASSKEY', false);
     },
@@ -376,6 +378,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
      * InvalidInputError('name') and the user-state errors.
      */
     async verifyPasskeyRegistration(input: { userId: string; response: unknown; name?: string | null }, meta: RequestMeta) {
+      await deps.reauth.assertRecentAuthentication(meta);
       return verifyRegistration(input, meta, false);
     },
 

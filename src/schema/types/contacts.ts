@@ -95,7 +95,7 @@ builder.mutationFields((t) => ({
     description:
       'Sets the email of a user. A different address is unverified until verifyEmail; per `verification` a code is sent, returned, or the address is marked verified. ' +
       'Setting the address the user already has verified changes nothing. Sending honours the resend cooldown; on DeliveryFailedError or TooManyAttemptsError the address is saved unverified: use resendEmailCode.',
-    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.AlreadyExistsError, E.DeliveryFailedError, E.TooManyAttemptsError] },
+    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.AlreadyExistsError, E.DeliveryFailedError, E.TooManyAttemptsError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: SetEmailInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       contactResult(
@@ -124,7 +124,7 @@ builder.mutationFields((t) => ({
     description:
       'Sets the phone of a user, normalised to E.164. A different number is unverified until verifyPhone; per `verification` a code is sent by SMS, returned, or the number is marked verified. ' +
       'Sending honours the resend cooldown; on DeliveryFailedError or TooManyAttemptsError the number is saved unverified: use resendPhoneCode.',
-    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.DeliveryFailedError, E.TooManyAttemptsError] },
+    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.DeliveryFailedError, E.TooManyAttemptsError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: SetPhoneInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       contactResult(

@@ -38,6 +38,10 @@ const ChangePasswordInput = builder.inputType('ChangePasswordInput', {
     newPassword: t.string({ required: true }),
     currentPassword: t.string({ description: 'The current password (counts towards the lockout when wrong).' }),
     resetCode: t.string({ description: 'A code from requestPasswordReset (single use, expiring).' }),
+    signOutEverywhere: t.boolean({
+      defaultValue: false,
+      description: "The user's other sessions always end; with true, the caller's own session ends too.",
+    }),
   }),
 });
 
@@ -152,7 +156,7 @@ builder.mutationFields((t) => ({
   setPassword: t.field({
     type: userSuccess('SetPasswordSuccess', 'The password is set.'),
     authScopes: { admin: true },
-    description: 'Sets or replaces a password, or imports a hash from another system. Records user.password_changed.',
+    description: "Sets or replaces a password, or imports a hash from another system. Ends every session of the user. Records user.password_changed with sessionsRevoked.",
     errors: { types: [E.UserNotFoundError, E.WeakPasswordError, E.InvalidInputError] },
     args: { input: t.arg({ type: SetPasswordInput, required: true }) },
     resolve: async (_root, { input: { userId, ...password } }, ctx) =>
@@ -161,7 +165,8 @@ builder.mutationFields((t) => ({
   changePassword: t.field({
     type: userSuccess('ChangePasswordSuccess', 'The password is changed.'),
     authScopes: adminOrSelf,
-    description: 'Changes a password, proven by the current password or by a reset code. Records user.password_changed.',
+    description:
+      "Changes a password, proven by the current password or by a reset code (that proof is the re-authentication). Ends the user's other sessions (the caller's own too with signOutEverywhere). Records user.password_changed with sessionsRevoked.",
     errors: {
       types: [
         ...stateErrors,
@@ -206,15 +211,15 @@ builder.mutationFields((t) => ({
     type: StartTotpRegistrationSuccess,
     authScopes: adminOrSelf,
     description: 'Starts registering a TOTP authenticator (one per user); starting again replaces a pending one.',
-    errors: { types: [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.InvalidStateError] },
+    errors: { types: [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdOnlyInput('StartTotpRegistrationInput'), required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.totp.startTotpRegistration(String(input.userId)),
+    resolve: (_root, { input }, ctx) => ctx.services.totp.startTotpRegistration(String(input.userId), ctx.meta),
   }),
   verifyTotpRegistration: t.field({
     type: VerifyTotpRegistrationSuccess,
     authScopes: adminOrSelf,
     description: 'Activates the pending TOTP authenticator with a first valid code. Records user.totp_added.',
-    errors: { types: [...stateErrors, E.NoTotpError, E.IncorrectCodeError, E.InvalidStateError] },
+    errors: { types: [...stateErrors, E.NoTotpError, E.IncorrectCodeError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserCodeInput('VerifyTotpRegistrationInput', 'A code from the authenticator app.'), required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { authMethodId } = await ctx.services.totp.verifyTotpRegistration(String(input.userId), input.code, ctx.meta);
@@ -237,7 +242,7 @@ builder.mutationFields((t) => ({
     type: GenerateBackupCodesSuccess,
     authScopes: adminOrSelf,
     description: 'Generates new backup codes (returned once) and invalidates earlier ones. Records user.backup_codes_generated.',
-    errors: { types: [E.UserNotFoundError] },
+    errors: { types: [E.UserNotFoundError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdOnlyInput('GenerateBackupCodesInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => ({
       userId: String(input.userId),
@@ -248,11 +253,11 @@ builder.mutationFields((t) => ({
     type: RemoveAuthMethodSuccess,
     authScopes: adminOrViewer,
     description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event. A user may remove only their own; their TOTP only with a current code.",
-    errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, ...stateErrors] },
+    errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, E.InvalidTokenError, ...stateErrors, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: RemoveAuthMethodInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.viewer.kind === 'user'
-        ? ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, String(input.id), input.code, ctx.meta)
+        ? ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, ctx.viewer.sessionId, String(input.id), input.code, ctx.meta)
         : ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta),
   }),
 }));

@@ -15,6 +15,7 @@ import {
   NoTotpError,
   PhoneNotVerifiedError,
   PortcullisError,
+  ReauthenticationRequiredError,
   TooManyAttemptsError,
   UserInactiveError,
   UserLockedError,
@@ -98,6 +99,11 @@ export const errorTypes = {
   DeliveryFailedError: errorType(DeliveryFailedError, 'The code could not be delivered.', (t) => ({
     channel: t.exposeString('channel'),
   })),
+  ReauthenticationRequiredError: errorType(
+    ReauthenticationRequiredError,
+    "The caller's session has not proved a factor recently enough for this change: call reauthenticate, then retry.",
+    (t) => ({ maxAgeSeconds: t.int({ description: 'How recent the proof must be, in seconds.', resolve: (e: any) => e.maxAgeSeconds }) }),
+  ),
   InvalidTokenError: errorType(InvalidTokenError, 'A refresh or MFA token is unknown, expired, revoked or reused; sign in again.'),
   WebAuthnVerificationError: errorType(
     WebAuthnVerificationError,

@@ -1,5 +1,6 @@
 import type { SessionTokens } from '../../services/sessions.js';
 import { builder } from '../builder.js';
+import { affectedUser, selfViewer } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 import { sessionAndUserFields } from './sessions.js';
 
@@ -103,6 +104,34 @@ const SendMfaOtpSuccess = builder
     }),
   });
 
+const ReauthenticateOtpInput = builder.inputType('ReauthenticateOtpInput', {
+  fields: (t) => ({
+    channel: t.field({ type: OtpChannelForMfa, required: true }),
+    code: t.string({ required: true, description: 'The code sendOtp sent on that channel.' }),
+  }),
+});
+
+const ReauthenticateInput = builder.inputType('ReauthenticateInput', {
+  description: 'Exactly one proof of who you are.',
+  fields: (t) => ({
+    password: t.string({ description: 'The current password.' }),
+    totpCode: t.string({ description: 'A code from the authenticator app, or a backup code (not one this same session generated).' }),
+    otp: t.field({ type: ReauthenticateOtpInput, description: 'A sign-in code sent by sendOtp to your SMS or email factor.' }),
+    passkeyResponse: t.field({ type: 'JSON', description: 'The AuthenticationResponseJSON answering a startPasskeyAuthentication challenge, made with one of your passkeys.' }),
+  }),
+});
+
+const ReauthenticateSuccess = builder
+  .objectRef<{ userId: string; authenticatedAt: Date; validUntil: Date }>('ReauthenticateSuccess')
+  .implement({
+    description: 'The session has proved a factor again: credential changes are allowed until validUntil.',
+    fields: (t) => ({
+      user: affectedUser(t),
+      reauthenticatedAt: t.field({ type: 'DateTime', resolve: (r) => r.authenticatedAt }),
+      validUntil: t.field({ type: 'DateTime', description: 'Until when credential changes need no new proof.', resolve: (r) => r.validUntil }),
+    }),
+  });
+
 const stateErrors = [E.UserLockedError, E.UserInactiveError, E.TooManyAttemptsError];
 const mfaTokenErrors = [E.InvalidTokenError, E.CodeExpiredError, E.CodeAlreadyUsedError];
 
@@ -141,6 +170,33 @@ builder.mutationFields((t) => ({
     errors: { types: [E.InvalidTokenError, E.UserLockedError, E.UserInactiveError] },
     args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.sessions.refreshSession(input.refreshToken, ctx.meta),
+  }),
+  reauthenticate: t.field({
+    type: ReauthenticateSuccess,
+    authScopes: selfViewer,
+    description:
+      "Proves a factor again for the caller's own session (access token callers only). Adding or removing a factor, generating backup codes, setting email or phone and registering a passkey need a proof within PORTCULLIS_REAUTH_MAX_AGE_SECONDS (sign-in counts); they answer ReauthenticationRequiredError otherwise. Wrong proofs count towards the lockout. Records user.reauthenticated.",
+    errors: {
+      types: [
+        E.IncorrectPasswordError,
+        E.NoPasswordError,
+        E.IncorrectCodeError,
+        E.CodeAlreadyUsedError,
+        E.CodeExpiredError,
+        E.NoTotpError,
+        E.InvalidStateError,
+        E.WebAuthnVerificationError,
+        E.InvalidInputError,
+        E.InvalidTokenError,
+        E.UserNotFoundError,
+        ...stateErrors,
+      ],
+    },
+    args: { input: t.arg({ type: ReauthenticateInput, required: true }) },
+    resolve: (_root, { input }, ctx) => {
+      if (ctx.viewer.kind !== 'user') throw new Error('unreachable: reauthenticate is scoped to access token callers');
+      return ctx.services.login.reauthenticate(ctx.viewer.userId, ctx.viewer.sessionId, input, ctx.meta);
+    },
   }),
   sendMfaOtp: t.field({
     type: SendMfaOtpSuccess,

@@ -1,5 +1,5 @@
 import { builder } from '../builder.js';
-import { adminOrViewer, adminOrSelf, toUserResult, affectedUser, type SchemaTypes } from '../mutation.js';
+import { adminOrViewer, adminOrSelf, selfViewer, toUserResult, affectedUser, type SchemaTypes } from '../mutation.js';
 import { errorTypes as E } from './errors.js';
 import { UserRef } from './user.js';
 
@@ -95,10 +95,6 @@ const RotateSigningKeySuccess = builder.objectRef<{ kid: string; retiredKid: str
     signingKeyId: t.exposeString('kid', { description: 'The kid of the new current key.' }),
     retiredSigningKeyId: t.exposeString('retiredKid', { description: 'The kid of the key it replaced.' }),
   }),
-});
-
-const selfViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
-  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
 });
 
 builder.mutationFields((t) => ({

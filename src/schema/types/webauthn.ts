@@ -107,16 +107,16 @@ builder.mutationFields((t) => ({
     authScopes: adminOrSelf,
     description:
       'Starts registering a passkey (discoverable, user verification required) or a U2F security key (cross-platform, non-discoverable) for a user. Finish with verifyPasskeyRegistration before the challenge expires.',
-    errors: { types: userStateErrors },
+    errors: { types: [...userStateErrors, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: StartPasskeyRegistrationInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
-      ctx.services.webauthn.startPasskeyRegistration({ userId: String(input.userId), authenticatorType: input.authenticatorType }),
+      ctx.services.webauthn.startPasskeyRegistration({ userId: String(input.userId), authenticatorType: input.authenticatorType }, ctx.meta),
   }),
   verifyPasskeyRegistration: t.field({
     type: credentialSuccess('VerifyPasskeyRegistrationSuccess', 'The credential is stored as a PASSKEY or U2F auth method.'),
     authScopes: adminOrSelf,
     description: 'Verifies the attestation for a challenge from startPasskeyRegistration and stores the credential. Records user.passkey_added.',
-    errors: { types: verifyRegistrationErrors },
+    errors: { types: [...verifyRegistrationErrors, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: VerifyPasskeyRegistrationInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       toCredentialResult(await ctx.services.webauthn.verifyPasskeyRegistration({ userId: String(input.userId), response: input.response, name: input.name }, ctx.meta)),
