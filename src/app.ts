@@ -18,7 +18,8 @@ import type { Lookup } from './services/ssrf.js';
 import { createServices, type Services } from './services/index.js';
 import { createHttpServer } from './server/http.js';
 import { createPasskeyDemo } from './server/passkey-demo.js';
-import { createPublicRateLimiter } from './server/rate-limit.js';
+import { Redis } from 'ioredis';
+import { createRateLimiter } from './services/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 
 export interface AppOptions {
@@ -64,6 +65,10 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     onIdleError: (error) => logger.warn({ err: error }, 'an idle database connection closed; the pool opens another when needed'),
   });
   const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  // Rate-limit counters: one Redis connection for every limiter of this instance.
+  const limiterRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  limiterRedis?.on('error', (error) => logger.warn({ err: error }, 'rate limit counters: redis connection error; counting in memory meanwhile'));
+  const limiter = (name: string, perMinute: number) => createRateLimiter({ name, perMinute, prefix: config.redisPrefix, redis: limiterRedis });
   // The relay and dispatcher are built after the services they use; these closures reach them once they exist.
   let relay: Relay | undefined;
   let dispatcher: WebhookDispatcher | undefined;
@@ -79,6 +84,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     onEventsCommitted: () => relay?.committed(),
     onWebhookDeliveriesQueued: () => dispatcher?.wake(),
     webhookLookup: options.webhookLookup,
+    loginIdentifierLimiter: limiter('login-identifier', config.loginIdentifierRateLimit),
   });
   relay = createRelay({
     db: database.client,
@@ -104,8 +110,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     lookup: options.webhookLookup,
     pollMs: config.events.relayPollMs,
   });
-  const rateLimiter = createPublicRateLimiter({ perMinute: config.publicRateLimit, redisUrl: config.redisUrl, prefix: config.redisPrefix });
-  const { yoga } = createYogaServer({ config, services, db: database.client, logger, rateLimiter });
+  const { yoga } = createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
   const http = createHttpServer({
     yoga,
     services,
@@ -139,7 +144,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       await relay.stop();
       await dispatcher.stop();
       await pubsub.close();
-      await rateLimiter?.close();
+      limiterRedis?.disconnect();
       await database.close();
       logger.info('portcullis stopped');
     },

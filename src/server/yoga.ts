@@ -16,14 +16,15 @@ import type { Services } from '../services/index.js';
 import type { Context } from '../schema/context.js';
 import { getSchema } from '../schema/index.js';
 import { callerToken, REQUEST_ID, resolveViewer, useRequireCaller } from './auth.js';
-import { useRateLimitPublicOperations, type PublicRateLimiter } from './rate-limit.js';
+import type { RateLimiter } from '../services/rate-limiter.js';
+import { useRateLimitPublicOperations } from './rate-limit.js';
 
 export interface YogaDeps {
   config: Readonly<Config>;
   services: Services;
   db: Db;
   logger: Logger;
-  rateLimiter?: PublicRateLimiter | null;
+  rateLimiter?: RateLimiter | null;
 }
 
 type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string };

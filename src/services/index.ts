@@ -29,6 +29,7 @@ import { createTotpService } from './totp.js';
 import { createUserService } from './users.js';
 import { createWebhookService } from './webhooks.js';
 import type { Lookup } from './ssrf.js';
+import type { RateLimiter } from './rate-limiter.js';
 import { createWebAuthnService } from './webauthn.js';
 
 export interface ServiceDeps {
@@ -50,6 +51,8 @@ export interface ServiceDeps {
   onWebhookDeliveriesQueued?: () => void;
   /** DNS lookup for webhook SSRF checks (tests resolve names to chosen addresses). */
   webhookLookup?: Lookup;
+  /** Budget of login attempts per identifier, whatever the address (null: no limit). */
+  loginIdentifierLimiter?: RateLimiter | null;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -107,6 +110,7 @@ export function createServices(deps: ServiceDeps) {
       outbox,
       sessions: signIn.sessions,
       mfa: signIn.mfa,
+      identifierLimiter: deps.loginIdentifierLimiter ?? null,
       verifiers: {
         verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
         verifyTotp: (userId, code, meta, options) => totp.verifyTotp(userId, code, meta, options),

@@ -24,11 +24,13 @@ import {
   InvalidInputError,
   NoPasswordError,
   NotFoundError,
+  TooManyAttemptsError,
   UserInactiveError,
   UserLockedError,
   UserNotFoundError,
 } from './errors.js';
 import type { MfaMethod, MfaService } from './mfa.js';
+import type { RateLimiter } from './rate-limiter.js';
 import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from './sessions.js';
 
 /** The credential checks login needs, provided by the credentials and OTP services. */
@@ -89,6 +91,8 @@ export function createLoginService(deps: {
   sessions: SessionService;
   mfa: MfaService;
   verifiers: LoginVerifiers;
+  /** Attempts per identifier and minute from any address: spraying one account from many addresses. */
+  identifierLimiter: RateLimiter | null;
 }) {
   const { db, outbox, sessions, mfa, verifiers } = deps;
 
@@ -126,7 +130,11 @@ export function createLoginService(deps: {
     async login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
       const device = deviceOf(input.device, meta);
       const password = typeof input.password === 'string' ? input.password : '';
-      const userId = await findUserId(input.identifier ?? '');
+      const normalized = (input.identifier ?? '').trim().toLowerCase();
+      // Counted for unknown identifiers too, before any hash: the answer must not tell them apart.
+      const wait = await deps.identifierLimiter?.consume(normalized);
+      if (wait) throw new TooManyAttemptsError(new Date(deps.clock.now().getTime() + wait * 1000));
+      const userId = await findUserId(normalized);
       if (!userId) {
         // Same work as a real check: the password service hashes against its dummy.
         await verifiers.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);

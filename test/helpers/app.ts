@@ -36,8 +36,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     // Cheap hashing for tests that do not test hashing (those set their own parameters).
     PORTCULLIS_ARGON2_MEMORY_KIB: '1024',
     PORTCULLIS_ARGON2_ITERATIONS: '1',
-    // Tests call sign-in operations many times from one address; the limit has its own test.
+    // Tests call sign-in operations many times from one address and for one user; the limits have their own tests.
     PORTCULLIS_PUBLIC_RATE_LIMIT: '0',
+    PORTCULLIS_LOGIN_IDENTIFIER_RATE_LIMIT: '0',
     ...env,
   });
 }
