@@ -119,6 +119,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       await database.client.$queryRawUnsafe('SELECT 1');
     },
     pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
+    reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
   });
   let started = false;
 

@@ -16,6 +16,8 @@ export interface Context {
   viewer: Viewer;
   meta: RequestMeta;
   requestId: string;
+  /** How the operation arrived: 'ws' for graphql-ws (guarded per socket), 'http' otherwise (including SSE). */
+  transport: 'http' | 'ws';
 }
 
 export function isAdmin(viewer: Viewer): boolean {

@@ -45,6 +45,24 @@ export async function resolveViewer(services: Services, token: string | undefine
   return { kind: 'anonymous' };
 }
 
+/**
+ * True while a caller still has access: its key is not revoked, or its
+ * session is live and its user may act. Long-lived subscriptions ask this
+ * again and again, since they outlive the check made when they started.
+ */
+export async function stillAuthorized(services: Services, viewer: Viewer): Promise<boolean> {
+  switch (viewer.kind) {
+    case 'bootstrap_key':
+      return true;
+    case 'api_key':
+      return services.apiKeys.isActive(viewer.keyId);
+    case 'user':
+      return services.sessions.isSessionActive(viewer.sessionId, viewer.userId);
+    default:
+      return false;
+  }
+}
+
 /** The root fields an operation selects ('#fragment' for a fragment spread); empty when no operation matches. */
 export function rootFieldNames(document: DocumentNode, operationName?: string | null): string[] {
   const ops = document.definitions.filter((d): d is OperationDefinitionNode => d.kind === Kind.OPERATION_DEFINITION);

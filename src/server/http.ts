@@ -10,7 +10,8 @@ import { WebSocketServer } from 'ws';
 import type { ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
-import { callerToken, REQUEST_ID, resolveViewer } from './auth.js';
+import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized } from './auth.js';
+import type { Viewer } from '../schema/context.js';
 import type { YogaServer } from './yoga.js';
 
 export interface HttpDeps {
@@ -21,6 +22,8 @@ export interface HttpDeps {
   ping: () => Promise<void>;
   /** Extra pages (the passkey demo): answers and returns true for the paths it serves. */
   pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** How often an open WebSocket re-checks that its caller still has access. */
+  reauthIntervalMs: number;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -78,7 +81,26 @@ export function createHttpServer(deps: HttpDeps) {
   });
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
-  type Extra = { request: IncomingMessage };
+  type Extra = { request: IncomingMessage; socket: { close(code: number, reason: string): void }; guard?: NodeJS.Timeout };
+  /**
+   * A socket lives as long as its client wants, long after the access check
+   * made when it opened: it re-checks every reauthIntervalMs and is closed
+   * with 4403 once its key or session is revoked or its user may not act.
+   */
+  function guardSocket(extra: Extra, viewer: Viewer) {
+    extra.guard = setInterval(() => {
+      stillAuthorized(services, viewer).then(
+        (ok) => {
+          if (ok) return;
+          clearInterval(extra.guard);
+          extra.socket.close(4403, 'Forbidden: access ended');
+        },
+        // A failed check (database down) is not a revocation; the next one decides.
+        (error) => logger.warn({ err: error }, 'could not re-check a WebSocket caller'),
+      );
+    }, deps.reauthIntervalMs);
+    extra.guard.unref();
+  }
   useServer<Record<string, unknown>, Extra>(
     {
       execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
@@ -87,14 +109,18 @@ export function createHttpServer(deps: HttpDeps) {
       onConnect: async (ctx) => {
         const token = callerToken(ctx.connectionParams, ctx.extra.request.headers.authorization);
         const viewer = await resolveViewer(services, token);
-        return viewer.kind !== 'anonymous';
+        if (viewer.kind === 'anonymous') return false;
+        guardSocket(ctx.extra, viewer);
+        return true;
       },
+      onClose: (ctx) => clearInterval(ctx.extra.guard),
       onSubscribe: async (ctx, _id, payload) => {
         const request = new Request('http://localhost/graphql', { headers: headersOf(ctx.extra.request) });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request,
           connectionParams: ctx.connectionParams,
           remoteAddress: ctx.extra.request.socket.remoteAddress,
+          transport: 'ws',
           params: payload,
         } as never);
         const args = {

@@ -15,7 +15,8 @@ import { PortcullisError } from '../services/errors.js';
 import type { Services } from '../services/index.js';
 import type { Context } from '../schema/context.js';
 import { getSchema } from '../schema/index.js';
-import { callerToken, REQUEST_ID, resolveViewer, useRequireCaller } from './auth.js';
+import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
+import { useSubscriptionGuard } from './subscription-guard.js';
 import type { RateLimiter } from '../services/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
 
@@ -27,7 +28,7 @@ export interface YogaDeps {
   rateLimiter?: RateLimiter | null;
 }
 
-type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string };
+type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string; transport?: 'ws' };
 
 
 /** Logs errors that are not expected outcomes, with the request id, before yoga masks them for the client. */
@@ -67,6 +68,7 @@ export function createYogaServer(deps: YogaDeps) {
       db,
       viewer,
       requestId,
+      transport: initial.transport === 'ws' ? 'ws' : 'http',
       meta: {
         actor,
         ip: forwarded || initial.remoteAddress,
@@ -90,6 +92,7 @@ export function createYogaServer(deps: YogaDeps) {
       useErrorLogging(logger),
       useRequireCaller({ allowIntrospection: !production }),
       useRateLimitPublicOperations(deps.rateLimiter ?? null),
+      useSubscriptionGuard({ intervalMs: config.tokens.subscriptionReauthSeconds * 1000, stillAuthorized: (viewer) => stillAuthorized(services, viewer) }),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.maxDepth },
         costLimit: { maxCost: config.limits.maxCost },

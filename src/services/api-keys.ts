@@ -48,6 +48,12 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
       if (count === 0) throw new NotFoundError('active API key');
     },
 
+    /** True while the key exists and is not revoked (live subscriptions re-check their caller with it). */
+    async isActive(id: string): Promise<boolean> {
+      const row = await db.apiKey.findUnique({ where: { id }, select: { revokedAt: true } });
+      return row !== null && row.revokedAt === null;
+    },
+
     /** The caller a presented key identifies, or null. Never throws on a bad key. */
     async authenticate(presented: string): Promise<Caller | null> {
       const digest = sha256(presented);

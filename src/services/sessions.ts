@@ -251,6 +251,19 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       return { userId, sessionId };
     },
 
+    /**
+     * True while a session may act: not revoked, not expired, and its user may
+     * hold sessions. Access tokens are short-lived, but a live subscription
+     * outlives its token: it re-checks its session with this.
+     */
+    async isSessionActive(sessionId: string, userId: string): Promise<boolean> {
+      const session = await db.session.findUnique({
+        where: { id: sessionId },
+        select: { userId: true, revokedAt: true, expiresAt: true, user: { select: { state: true, lockedUntil: true } } },
+      });
+      return session !== null && session.userId === userId && !session.revokedAt && session.expiresAt > clock.now() && userCanHoldSession(session.user);
+    },
+
     /** Ends the caller's own session; `everywhere` also ends every other session of that user. */
     async logout(sessionId: string, meta: RequestMeta, options: { everywhere?: boolean } = {}): Promise<{ sessionId: string; userId: string }> {
       const ended = await this.revokeSession(sessionId, meta, { reason: 'logout' });

@@ -8,11 +8,12 @@ import { UserEventRef, UserEventTypeEnum } from './event.js';
 builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });
 
 /**
- * Who may follow a user's stream: admins. End users will follow their own
- * stream once access tokens land, by adding `self: userId` here
- * (scope-auth grants a field when any listed scope passes).
+ * Who may follow a user's stream: admins, and the user themselves with an
+ * access token (scope-auth grants a field when any listed scope passes). A
+ * stream outlives the token that opened it, so it re-checks its caller and
+ * ends when the session or key is revoked (server/subscription-guard.ts).
  */
-const streamScopes = (_userId: string) => ({ admin: true });
+const streamScopes = (userId: string) => ({ admin: true, self: userId });
 
 /** Ends a subscription whose buffer overflowed with an error the client can act on. */
 function overflowError(item: SubscriptionOverflow): GraphQLError {
