@@ -50,6 +50,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: '4.5' })).toThrow('PORT: expected a whole number');
   });
 
+  it('holds the argon2id parameters to the ceilings above which no hash is verified', () => {
+    expect(() => loadConfig({ PORTCULLIS_ARGON2_MEMORY_KIB: '524289' })).toThrow('PORTCULLIS_ARGON2_MEMORY_KIB: expected at most 524288');
+    expect(() => loadConfig({ PORTCULLIS_ARGON2_ITERATIONS: '11' })).toThrow('PORTCULLIS_ARGON2_ITERATIONS: expected at most 10');
+    expect(() => loadConfig({ PORTCULLIS_ARGON2_PARALLELISM: '17' })).toThrow('PORTCULLIS_ARGON2_PARALLELISM: expected at most 16');
+  });
+
   it('refuses a minimum password length above the maximum', () => {
     expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
   });

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { z } from 'zod';
+import { ARGON2_MAX_MEMORY_KIB, ARGON2_MAX_PARALLELISM, ARGON2_MAX_TIME_COST } from './services/password-hash-limits.js';
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'expected true or false' })
@@ -57,10 +58,11 @@ const envSchema = z.object({
   PORTCULLIS_DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 3_600_000).default(60_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
-  // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
-  PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, 4_194_304).default(19_456),
-  PORTCULLIS_ARGON2_ITERATIONS: int(1, 100).default(2),
-  PORTCULLIS_ARGON2_PARALLELISM: int(1, 64).default(1),
+  // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane). The maxima are the
+  // ceilings above which no stored hash is verified: a higher setting would write hashes that never verify.
+  PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, ARGON2_MAX_MEMORY_KIB).default(19_456),
+  PORTCULLIS_ARGON2_ITERATIONS: int(1, ARGON2_MAX_TIME_COST).default(2),
+  PORTCULLIS_ARGON2_PARALLELISM: int(1, ARGON2_MAX_PARALLELISM).default(1),
   PORTCULLIS_PASSWORD_MIN_LENGTH: int(1, 1024).default(8),
   PORTCULLIS_PASSWORD_MAX_LENGTH: int(8, 4096).default(128),
   PORTCULLIS_PASSWORD_REJECT_COMMON: bool.default(true),
@@ -342,9 +344,9 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
-  ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB (default 19456, OWASP)'],
-  ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations (default 2)'],
-  ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes (default 1)'],
+  ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
+  ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
+  ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes, at most 16 (default 1)'],
   ['PORTCULLIS_PASSWORD_MIN_LENGTH', 'shortest password accepted (default 8)'],
   ['PORTCULLIS_PASSWORD_MAX_LENGTH', 'longest password accepted (default 128)'],
   ['PORTCULLIS_PASSWORD_REJECT_COMMON', 'refuse passwords on the common-password list (default true)'],

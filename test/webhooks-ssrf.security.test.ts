@@ -2,8 +2,9 @@
  * Threat: server-side request forgery. Webhook URLs are chosen by API
  * callers and fetched from inside the gateway's network; a URL pointing at
  * loopback, a private network, link-local cloud metadata (169.254.169.254)
- * or an IPv6/IPv4-mapped spelling of those would let a caller probe or hit
- * internal services. They are refused when an app is saved and again at
+ * or an IPv6 spelling of those (IPv4-mapped, IPv4-compatible, NAT64, 6to4,
+ * Teredo) would let a caller probe or hit internal services. They are
+ * refused when an app is saved and again at
  * delivery, after DNS resolution (a name may be re-pointed after the app was
  * saved: DNS rebinding), and the request connects to the checked address.
  * PORTCULLIS_WEBHOOK_ALLOW_PRIVATE is unset here: the default is to refuse.
@@ -31,11 +32,20 @@ const UpdateApp = graphql(`
 const CreateUser = graphql(`
   mutation SsrfCreateUser { createUser(input: {}) { __typename } }
 `);
+const AppUrl = graphql(`
+  query SsrfAppUrl($id: ID!) { node(id: $id) { ... on WebhookApp { url } } }
+`);
 const Deliveries = graphql(`
   query SsrfDeliveries($id: ID!) { node(id: $id) { ... on WebhookApp { deliveries(first: 5) { edges { node { status error attempts } } } } } }
 `);
 
-const dns: Record<string, string[]> = { 'hooks.example.com': ['93.184.216.34'], 'internal.example.com': ['10.0.0.7'], 'v6.example.com': ['fd00::1'] };
+const dns: Record<string, string[]> = {
+  'hooks.example.com': ['93.184.216.34'],
+  'internal.example.com': ['10.0.0.7'],
+  'v6.example.com': ['fd00::1'],
+  'nat64.example.com': ['64:ff9b::a9fe:a9fe'],
+  '6to4.example.com': ['2002:7f00:1::1'],
+};
 const sent: WebhookRequest[] = [];
 let t: TestApp;
 
@@ -103,4 +113,38 @@ it('checks again at delivery time and connects to the checked address (DNS rebin
   const deliveries = (await t.run(Deliveries, { id: appId })).node as { deliveries: { edges: Array<{ node: { status: string; error: string | null } }> } };
   const refused = deliveries.deliveries.edges.map((e) => e.node).find((d) => d.error);
   expect(refused).toMatchObject({ status: 'PENDING', error: expect.stringMatching(/private, loopback or link-local/) });
+});
+
+it('refuses IPv6 transition forms that embed an internal IPv4 address, and saves a public address', async () => {
+  // Saved, not delivered: nothing here runs the dispatcher, and this file's sender only records.
+  const publicUrls = ['http://[2606:4700:4700::1111]/hook', 'http://93.184.216.34/hook'];
+  const ids: string[] = [];
+  for (const url of publicUrls) {
+    const r = await t.run(CreateApp, { url });
+    if (r.createWebhookApp.__typename !== 'CreateWebhookAppSuccess') throw new Error(`public URL refused: ${url}`);
+    ids.push(r.createWebhookApp.webhookApp.id);
+  }
+
+  for (const url of [
+    'http://[::127.0.0.1]/', // IPv4-compatible
+    'http://[::ffff:0:127.0.0.1]/', // IPv4-translated (RFC 6145)
+    'http://[::ffff:7f00:1]/', // IPv4-mapped, hex
+    'http://[::ffff:10.0.0.1]/',
+    'http://[64:ff9b::a9fe:a9fe]/', // NAT64 well-known prefix: 169.254.169.254
+    'http://[64:ff9b:1::7f00:1]/', // NAT64 local-use prefix (RFC 8215)
+    'http://[2002:7f00:1::1]/', // 6to4 of 127.0.0.1
+    'http://[2002:a9fe:a9fe::1]/', // 6to4 of 169.254.169.254
+    'http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/', // Teredo
+    'https://nat64.example.com/hook',
+    'https://6to4.example.com/hook',
+  ]) {
+    const created = await t.run(CreateApp, { url });
+    expect(created.createWebhookApp, url).toMatchObject({ __typename: 'InvalidInputError', code: 'INVALID_INPUT', field: 'url' });
+    const updated = await t.run(UpdateApp, { id: ids[0], url });
+    expect(updated.updateWebhookApp, url).toEqual({ __typename: 'InvalidInputError', field: 'url' });
+  }
+
+  const saved = await Promise.all(ids.map(async (id) => ((await t.run(AppUrl, { id })).node as { url: string }).url));
+  expect(saved).toEqual(publicUrls);
+  expect(sent.filter((s) => ['[2606:4700:4700::1111]', '93.184.216.34'].includes(s.url.hostname))).toEqual([]);
 });

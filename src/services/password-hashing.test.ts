@@ -2,7 +2,7 @@ import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createPasswordHasher, identifyHash } from './password-hashing.js';
+import { createPasswordHasher, hashCostProblem, identifyHash } from './password-hashing.js';
 
 // Low parameters: these tests are about formats, not cost.
 const params = { memoryCost: 1024, timeCost: 1, parallelism: 1 };
@@ -52,6 +52,32 @@ describe('password hashing', () => {
       expect(identifyHash(h)).toBeNull();
       expect(await hasher.verify(h, 'plain')).toBe(false);
     }
+  });
+
+  it('names the cost limit a hash breaks, and never verifies one beyond the limits', async () => {
+    const phc = (await hasher.hash('pw')).split('$');
+    const argon2With = (m: number, t: number, p: number) => [...phc.slice(0, 3), `m=${m},t=${t},p=${p}`, ...phc.slice(4)].join('$');
+    const b = bcrypt.hashSync('pw', 4).slice(7);
+    const django = (n: number) => `pbkdf2_sha256$${n}$salt$${pbkdf2Sync('pw', 'salt', 1, 32, 'sha256').toString('base64')}`;
+    for (const h of [`$2b$04$${b}`, `$2b$16$${b}`, argon2With(524_288, 10, 16), argon2With(8, 1, 1), django(1), django(2_000_000)]) {
+      expect(hashCostProblem(h), h).toBeNull();
+    }
+    for (const [h, limit] of [
+      [`$2b$03$${b}`, /bcrypt cost 3 .*4 to 16/],
+      [`$2y$17$${b}`, /bcrypt cost 17 .*4 to 16/],
+      [argon2With(524_289, 1, 1), /m=524289 KiB .*524288 KiB \(512 MiB\)/],
+      [argon2With(1024, 11, 1), /t=11 .*limit of 10/],
+      [argon2With(1024, 1, 17), /p=17 .*limit of 16/],
+      [argon2With(127, 1, 16), /m=127 KiB .*8 KiB per lane/],
+      [django(0), /iterations 0 .*1 to 2000000/],
+      [django(2_000_001), /iterations 2000001 .*1 to 2000000/],
+    ] as const) {
+      expect(identifyHash(h), h).not.toBeNull();
+      expect(hashCostProblem(h), h).toMatch(limit);
+    }
+    // A real digest of the password: it would verify, so false shows it was not computed.
+    const real = `pbkdf2_sha256$2000001$salt$${pbkdf2Sync('pw', 'salt', 2_000_001, 32, 'sha256').toString('base64')}`;
+    expect(await hasher.verify(real, 'pw')).toBe(false);
   });
 
   it('verifies against a dummy hash and always says no', async () => {

@@ -16,7 +16,7 @@ import { EmailNotVerifiedError, IncorrectPasswordError, InvalidInputError, NoPas
 import { maskEmail, maskPhone } from './masking.js';
 import type { LockoutService } from './lockout.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
-import { identifyHash, importableFormats, type PasswordHasher } from './password-hashing.js';
+import { hashCostProblem, identifyHash, importableFormats, type PasswordHasher } from './password-hashing.js';
 import { checkPassword, type PasswordPolicy } from './password-policy.js';
 import { authMethodSlot, newAuthMethodId } from './auth-method-ids.js';
 import { publicUser } from './users.js';
@@ -70,7 +70,8 @@ export function createPasswordService(deps: {
 
   /**
    * Checks the input and hashes the password (outside any transaction: hashing
-   * takes tens of milliseconds and must not hold a database lock).
+   * takes tens of milliseconds and must not hold a database lock). An imported
+   * hash must be a supported format within the cost limits.
    * Throws WeakPasswordError or InvalidInputError.
    */
   async function preparePassword(input: PasswordInput): Promise<PreparedPassword> {
@@ -81,6 +82,9 @@ export function createPasswordService(deps: {
       if (!identifyHash(input.passwordHash!)) {
         throw new InvalidInputError('passwordHash', `Not a supported password hash (supported: ${importableFormats}).`);
       }
+      // Every later verification pays the hash's own cost: refuse one that would make each sign-in a denial of service.
+      const problem = hashCostProblem(input.passwordHash!);
+      if (problem) throw new InvalidInputError('passwordHash', problem);
       return { hash: input.passwordHash!, imported: true, mustChange: input.mustChange ?? false };
     }
     assertStrong(input.password!);

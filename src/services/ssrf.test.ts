@@ -26,6 +26,22 @@ describe('isPrivateAddress', () => {
     '::ffff:10.0.0.1',
     '::ffff:a9fe:a9fe',
     '64:ff9b::127.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    // IPv6 transition forms embedding an internal IPv4 address.
+    '::127.0.0.1',
+    '::7f00:1',
+    '::10.0.0.1',
+    '::ffff:0:127.0.0.1',
+    '::ffff:0:a9fe:a9fe',
+    '64:ff9b:1::7f00:1',
+    '64:ff9b:1::808:808',
+    '2002:7f00:1::1',
+    '2002:a9fe:a9fe::1',
+    '2002:c0a8:101::1',
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2',
+    '2001:db8::1',
+    '100::1',
+    '1::1',
     '[::1]',
     'fe80::1%eth0',
     'not-an-ip',
@@ -33,7 +49,7 @@ describe('isPrivateAddress', () => {
     expect(isPrivateAddress(address)).toBe(true);
   });
 
-  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8'])('allows %s', (address) => {
+  it.each(['93.184.216.34', '8.8.8.8', '172.32.0.1', '2606:4700:4700::1111', '2a00:1450:4001:80b::200e', '::ffff:8.8.8.8', '::ffff:0:8.8.8.8', '::8.8.8.8', '64:ff9b::808:808', '2002:808:808::1'])('allows %s', (address) => {
     expect(isPrivateAddress(address)).toBe(false);
   });
 });
@@ -56,7 +72,20 @@ describe('resolveWebhookTarget', () => {
   });
 
   it('refuses literal private addresses, in every spelling', async () => {
-    for (const url of ['http://127.0.0.1:8080/', 'http://[::1]/', 'http://[::ffff:127.0.0.1]/', 'http://169.254.169.254/latest/meta-data', 'http://0x7f000001/', 'http://2130706433/']) {
+    for (const url of [
+      'http://127.0.0.1:8080/',
+      'http://[::1]/',
+      'http://[::ffff:127.0.0.1]/',
+      'http://[::127.0.0.1]/',
+      'http://[::ffff:0:127.0.0.1]/',
+      'http://[64:ff9b:1::7f00:1]/',
+      'http://[2002:7f00:1::1]/',
+      'http://[2002:a9fe:a9fe::1]/',
+      'http://169.254.169.254/latest/meta-data',
+      'http://0x7f000001/',
+      'http://2130706433/',
+      'http://0177.0.0.1/',
+    ]) {
       await expect(resolveWebhookTarget(url, { allowPrivate: false, lookup: lookup({}) }), url).rejects.toBeInstanceOf(InvalidInputError);
     }
   });

@@ -8,67 +8,64 @@
  * differently: DNS rebinding).
  */
 import { lookup as dnsLookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 import { InvalidInputError } from './errors.js';
 
-const blocked = new BlockList();
-// IPv4: "this network", private (RFC 1918), carrier-grade NAT, loopback, link-local
-// (cloud metadata lives at 169.254.169.254), IETF protocol assignments, test nets,
-// benchmarking, multicast, reserved and broadcast.
-for (const [net, prefix] of [
-  ['0.0.0.0', 8],
-  ['10.0.0.0', 8],
-  ['100.64.0.0', 10],
-  ['127.0.0.0', 8],
-  ['169.254.0.0', 16],
-  ['172.16.0.0', 12],
-  ['192.0.0.0', 24],
-  ['192.0.2.0', 24],
-  ['192.168.0.0', 16],
-  ['198.18.0.0', 15],
-  ['198.51.100.0', 24],
-  ['203.0.113.0', 24],
-  ['224.0.0.0', 4],
-  ['240.0.0.0', 4],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv4');
-}
-// IPv6: unspecified, loopback, unique local (fc00::/7), link-local, site-local, multicast, documentation.
-for (const [net, prefix] of [
-  ['::', 128],
-  ['::1', 128],
-  ['fc00::', 7],
-  ['fe80::', 10],
-  ['fec0::', 10],
-  ['ff00::', 8],
-  ['2001:db8::', 32],
-] as const) {
-  blocked.addSubnet(net, prefix, 'ipv6');
-}
+// Classification uses ipaddr.js's table of special-purpose ranges (each with its RFC), not a
+// list of our own: only 'unicast' is public. Everything else is refused, among them loopback,
+// private (RFC 1918), carrier-grade NAT, link-local (cloud metadata lives at 169.254.169.254),
+// unique local, multicast, broadcast, "this network", documentation and benchmarking nets.
 
-/** The IPv4 address an IPv6 address embeds (IPv4-mapped ::ffff:a.b.c.d, IPv4-compatible, NAT64 64:ff9b::/96), if any. */
-function embeddedIpv4(address: string): string | undefined {
-  const lower = address.toLowerCase();
-  const dotted = /^(?:::ffff:|::ffff:0:|::|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/.exec(lower);
-  if (dotted) return dotted[1];
-  const hex = /^(?:::ffff:|64:ff9b::)([0-9a-f]{1,4}):([0-9a-f]{1,4})$/.exec(lower);
-  if (hex) {
-    const hi = parseInt(hex[1], 16);
-    const lo = parseInt(hex[2], 16);
-    return [hi >> 8, hi & 255, lo >> 8, lo & 255].join('.');
+const ipv4From = (hi: number, lo: number) => new ipaddr.IPv4([hi >> 8, hi & 255, lo >> 8, lo & 255]);
+const isPublicIpv4 = (address: ipaddr.IPv4) => address.range() === 'unicast';
+
+/**
+ * IPv6 forms that embed an IPv4 address reach that address (through the
+ * kernel, a NAT64 gateway or a 6to4 relay), so the embedded address decides:
+ * - IPv4-mapped ::ffff:a.b.c.d and IPv4-translated ::ffff:0:a.b.c.d (RFC 6145): the last 32 bits;
+ * - IPv4-compatible ::a.b.c.d (deprecated; some stacks still tunnel it): the last 32 bits;
+ * - NAT64 with the well-known prefix 64:ff9b::/96 (RFC 6052): the last 32 bits;
+ * - 6to4 2002:aabb:ccdd::/48 (RFC 3056): bits 16–47.
+ * Refused whole, because the IPv4 address cannot be read reliably:
+ * - the local-use NAT64 prefix 64:ff9b:1::/48 (RFC 8215): where the IPv4 address sits
+ *   depends on the prefix length the operator chose, and it is local by definition;
+ * - Teredo 2001::/32 (RFC 4380): it carries two IPv4 addresses (server, and the
+ *   client's obfuscated) and which one a packet reaches depends on the relay;
+ * - the rest of 0::/8, reserved by the IETF and never a public host.
+ */
+function isPublicIpv6(address: ipaddr.IPv6): boolean {
+  const p = address.parts;
+  switch (address.range()) {
+    case 'ipv4Mapped':
+    case 'rfc6145':
+      return isPublicIpv4(ipv4From(p[6], p[7]));
+    case 'rfc6052':
+      // 64:ff9b::/96 only; the range also holds 64:ff9b:1::/48, refused.
+      return p[2] === 0 && p[3] === 0 && p[4] === 0 && p[5] === 0 && isPublicIpv4(ipv4From(p[6], p[7]));
+    case '6to4':
+      return isPublicIpv4(ipv4From(p[1], p[2]));
+    case 'unicast':
+      if (p[0] >> 8 !== 0) return true;
+      // 0::/8, which ipaddr.js leaves in 'unicast': only ::a.b.c.d, judged by its IPv4 address.
+      return p.slice(0, 6).every((part) => part === 0) && isPublicIpv4(ipv4From(p[6], p[7]));
+    default:
+      // Teredo, loopback, link-local, unique local, multicast, documentation, discard, ...
+      return false;
   }
-  return undefined;
 }
 
 /** True for any address a webhook must not reach. Unknown syntax counts as private (fail closed). */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  // node:net decides what is an address at all: ipaddr.js also reads legacy IPv4 forms
+  // (octal, hex, fewer parts) that no URL host or DNS answer reaching us takes.
   const family = isIP(bare);
-  if (family === 4) return blocked.check(bare, 'ipv4');
-  if (family === 6) {
-    const v4 = embeddedIpv4(bare);
-    if (v4) return blocked.check(v4, 'ipv4');
-    return blocked.check(bare, 'ipv6');
+  try {
+    if (family === 4) return !isPublicIpv4(ipaddr.IPv4.parse(bare));
+    if (family === 6) return !isPublicIpv6(ipaddr.IPv6.parse(bare));
+  } catch {
+    // The two parsers disagree about a spelling: fail closed.
   }
   return true;
 }

@@ -1,4 +1,5 @@
 import type { AuthMethodKind } from '../../db/generated/sqlite/enums.js';
+import { passwordHashLimits } from '../../services/password-hash-limits.js';
 import type { VerifiedCodeKind } from '../../services/totp.js';
 import { builder } from '../builder.js';
 import { adminOrSelf, adminOrViewer, toUserResult, userSuccess, affectedUser, type SchemaTypes } from '../mutation.js';
@@ -25,7 +26,7 @@ const SetPasswordInput = builder.inputType('SetPasswordInput', {
     userId: userIdField(t as never),
     password: t.string({ description: 'The new password, checked against the password policy.' }),
     passwordHash: t.string({
-      description: 'A hash imported from another system: argon2 PHC (argon2id/i/d), bcrypt ($2a$, $2b$, $2y$) or Django pbkdf2_sha256. Upgraded to argon2id at the first successful verification.',
+      description: `A hash imported from another system: argon2 PHC (argon2id/i/d), bcrypt ($2a$, $2b$, $2y$) or Django pbkdf2_sha256, within the cost limits (${passwordHashLimits}). Upgraded to argon2id at the first successful verification.`,
     }),
     mustChange: t.boolean({ description: 'The user must choose a new password at next sign-in.', defaultValue: false }),
   }),

@@ -5,6 +5,7 @@ import { AuthMethodInterface } from './auth-method.js';
 import { errorTypes as E } from './errors.js';
 import { UserEventTypeEnum, eventTypeWhere } from './event.js';
 import { SECOND_FACTORS } from '../../services/mfa.js';
+import { passwordHashLimits } from '../../services/password-hash-limits.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
   name: 'UserState',
@@ -125,7 +126,9 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
   fields: (t) => ({
     ...profileFields(t as never),
     password: t.string({ description: 'An initial password, checked against the password policy and stored as an argon2id hash.' }),
-    passwordHash: t.string({ description: 'Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256); upgraded to argon2id at the first successful verification.' }),
+    passwordHash: t.string({
+      description: `Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256) within the cost limits (${passwordHashLimits}); upgraded to argon2id at the first successful verification.`,
+    }),
     passwordMustChange: t.boolean({ description: 'The user must choose a new password at next sign-in.' }),
   }),
 });
