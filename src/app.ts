@@ -62,7 +62,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   }
   const database = createDatabase(provider, url, {
     log: options.onQuery,
-    onIdleError: (error) => logger.warn({ err: error }, 'an idle database connection closed; the pool opens another when needed'),
+    pool: config.database.pool,
+    onIdleError: (error) => logger.warn({ err: error }, 'a database connection closed; the pool opens another when needed'),
   });
   const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
   // Rate-limit counters: one Redis connection for every limiter of this instance.
@@ -118,6 +119,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     ping: async () => {
       await database.client.$queryRawUnsafe('SELECT 1');
     },
+    pool: () => database.pool(),
     pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
   });
@@ -140,14 +142,40 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       logger.info({ url, database: provider }, 'portcullis is listening');
       return { url, port: address.port };
     },
+    /**
+     * Stops within shutdownTimeoutMs whatever the database or Redis do:
+     * in-flight requests get what is left of it, then the workers and
+     * connections close; a step still waiting at the deadline is abandoned.
+     */
     async stop() {
+      const deadline = Date.now() + config.shutdownTimeoutMs;
       if (started) await http.close(config.shutdownTimeoutMs);
-      await relay.stop();
-      await dispatcher.stop();
-      await pubsub.close();
-      limiterRedis?.disconnect();
-      await database.close();
+      const rest = (async () => {
+        await relay.stop();
+        await dispatcher.stop();
+        await pubsub.close();
+        limiterRedis?.disconnect();
+        await database.close();
+      })();
+      // At least a moment for the connections, even when the requests used up the time.
+      const finished = await settlesWithin(rest, Math.max(1_000, deadline - Date.now()));
+      if (!finished) logger.warn('shutdown: the database or Redis did not close in time; giving up on them');
       logger.info('portcullis stopped');
     },
   };
+}
+
+/** True when `work` settles (either way) within `ms`; false when the time ran out first. */
+async function settlesWithin(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  const done = work.then(
+    () => true,
+    () => true,
+  );
+  try {
+    return await Promise.race([done, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

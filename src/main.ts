@@ -6,10 +6,18 @@ import { Command, InvalidArgumentError } from 'commander';
 import { createApp, type App } from './app.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
 import { migrate } from './db/migrator.js';
-import { createLogger } from './logger.js';
+import { createLogger, stdoutLog } from './logger.js';
 import { PortcullisError } from './services/errors.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+// Output whose reader went away (EPIPE) is lost, never fatal: logging must not stop the gateway or its shutdown.
+for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
+
+/** Exits once the log is flushed, or after a short wait: a dead log reader must not hold the exit. */
+async function exitAfterFlush(code: number): Promise<never> {
+  await stdoutLog.flush(500);
+  process.exit(code);
+}
 
 function portOption(value: string): string {
   if (!/^\d+$/.test(value) || Number(value) > 65535) throw new InvalidArgumentError('expected a port number from 0 to 65535');
@@ -53,14 +61,17 @@ async function start(options: { port?: string; host?: string }) {
   say(`GraphQL endpoint: ${url}${cfg.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
   let stopping = false;
   const shutdown = (signal: string) => {
-    if (stopping) return;
+    // A second signal ends the process at once.
+    if (stopping) process.exit(1);
     stopping = true;
+    // Whatever the database, the network or the log reader does, the process ends in time.
+    setTimeout(() => process.exit(1), cfg.shutdownTimeoutMs + 2_000).unref();
     app.logger.info({ signal }, 'shutting down');
     app.stop().then(
-      () => process.exit(0),
+      () => exitAfterFlush(0),
       (error) => {
         app.logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        return exitAfterFlush(1);
       },
     );
   };

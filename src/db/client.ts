@@ -21,8 +21,23 @@ export interface Database {
   client: Db;
   /** Prepared plain statements for the hottest paths (direct.ts). */
   direct: DirectSql;
+  /** PostgreSQL: connections in use, idle, and requests waiting for one (readiness, metrics). */
+  pool(): { total: number; idle: number; waiting: number } | undefined;
   close(): Promise<void>;
 }
+
+/** Bounds on waiting for PostgreSQL (Config['database']['pool']). */
+export interface PoolSettings {
+  size: number;
+  /** Longest wait for a free connection; the request fails instead of hanging. */
+  acquireTimeoutMs: number;
+  /** Server-side statement_timeout (0: none). */
+  statementTimeoutMs: number;
+  /** Server-side idle_in_transaction_session_timeout (0: none): a transaction left open by a lost client ends. */
+  idleInTransactionTimeoutMs: number;
+}
+
+const DEFAULT_POOL: PoolSettings = { size: 10, acquireTimeoutMs: 5_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 };
 
 /** A `file:` URL's path, resolved against the working directory. */
 export function sqlitePath(url: string): string {
@@ -32,12 +47,13 @@ export function sqlitePath(url: string): string {
 export function createDatabase(
   provider: DatabaseProvider,
   url: string,
-  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void } = {},
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings } = {},
 ): Database {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
   let direct: DirectSql;
   let closePool = async () => {};
+  let poolStats: Database['pool'] = () => undefined;
   if (provider === 'sqlite') {
     const file = sqlitePath(url);
     mkdirSync(path.dirname(file), { recursive: true });
@@ -49,11 +65,18 @@ export function createDatabase(
     direct = gate.direct();
   } else {
     // One pool for Prisma and the direct statements.
-    const pool = new pg.Pool({ connectionString: url, max: 10 });
-    // An idle connection the server closed (restart, failover, a dropped
-    // database) is discarded by the pool; without a listener its error would
-    // end the process.
+    const settings = options.pool ?? DEFAULT_POOL;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: settings.size,
+      connectionTimeoutMillis: settings.acquireTimeoutMs,
+      keepAlive: true,
+      ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+      ...(settings.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs } : {}),
+    });
     pool.on('error', (error) => options.onIdleError?.(error));
+    discardBrokenConnections(pool, (error) => options.onIdleError?.(error));
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
     client = new PostgresClient({ adapter: new PrismaPg(pool), log }) as unknown as Db;
     direct = postgresDirect(pool);
     closePool = () => pool.end();
@@ -67,11 +90,41 @@ export function createDatabase(
     provider,
     client,
     direct,
+    pool: () => poolStats(),
     async close() {
       await client.$disconnect();
       await closePool();
     },
   };
+}
+
+/**
+ * A connection the server closes (restart, failover, pg_terminate_backend)
+ * emits 'error'. The pool listens only while a connection is idle: one
+ * checked out (say, inside an interactive transaction between statements)
+ * has no listener, and its error would end the process. And Prisma's pg
+ * adapter may never release a transaction's connection whose server side
+ * died, so the pool slowly fills with dead connections until every request
+ * waits for one that never comes. So every connection gets a listener for its
+ * whole life, and one that breaks while checked out is handed back to the
+ * pool as broken at once (the pool closes and forgets it); its holder's own
+ * release, if it ever comes, is then a no-op.
+ */
+function discardBrokenConnections(pool: pg.Pool, onError: (error: Error) => void) {
+  const checkedOut = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_error, client) => checkedOut.delete(client));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      onError(error);
+      const held = client as pg.PoolClient;
+      if (!checkedOut.has(held)) return;
+      checkedOut.delete(held);
+      const release = held.release;
+      held.release = () => {};
+      release.call(held, error);
+    });
+  });
 }
 
 /** Reports direct statements to the same observer as Prisma's (tests count queries). */

@@ -20,6 +20,8 @@ export interface HttpDeps {
   logger: Logger;
   /** Resolves when the database answers; rejects otherwise. */
   ping: () => Promise<void>;
+  /** The PostgreSQL pool's connections in use / idle and requests waiting (absent on SQLite). */
+  pool?: () => { total: number; idle: number; waiting: number } | undefined;
   /** Extra pages (the passkey demo): answers and returns true for the paths it serves. */
   pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** How often an open WebSocket re-checks that its caller still has access. */
@@ -63,10 +65,10 @@ export function createHttpServer(deps: HttpDeps) {
     if (path === '/readyz') {
       if (draining) return json(res, 503, { status: 'draining' });
       deps.ping().then(
-        () => json(res, 200, { status: 'ready' }),
+        () => json(res, 200, { status: 'ready', pool: deps.pool?.() }),
         (error) => {
           logger.warn({ err: error }, 'readiness check failed: database unreachable');
-          json(res, 503, { status: 'database unreachable' });
+          json(res, 503, { status: 'database unreachable', pool: deps.pool?.() });
         },
       );
       return;

@@ -66,7 +66,7 @@ describe('portcullis start', () => {
     expect(html).toContain('<title>Portcullis</title>');
     expect(html).not.toMatch(/unpkg\.com|jsdelivr|cdn\./);
     expect(await (await fetch(`${gateway.origin}/healthz`)).json()).toEqual({ status: 'ok' });
-    expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toEqual({ status: 'ready' });
+    expect(await (await fetch(`${gateway.origin}/readyz`)).json()).toMatchObject({ status: 'ready' });
   });
 
   it('on SIGTERM finishes a request in flight, then exits with code 0', async () => {
@@ -100,6 +100,43 @@ describe('portcullis start', () => {
     expect(JSON.parse(done.text).data.users.totalCount).toBeGreaterThanOrEqual(0);
     expect(await exited).toBe(0);
     expect(second.stdout()).toContain('portcullis stopped');
+  });
+});
+
+describe('a process that always ends', () => {
+  it('stops on SIGTERM after the reader of its output went away', async () => {
+    const own = await startGateway({ ...env, PORTCULLIS_SHUTDOWN_TIMEOUT_MS: '2000' });
+    // The log collector dies: both pipes close; every later write fails with EPIPE.
+    own.child.stdout!.destroy();
+    own.child.stderr!.destroy();
+    const started = Date.now();
+    const code = await own.stop('SIGTERM');
+    expect(code).toBe(0);
+    // Within the shutdown timeout, with room for a loaded machine.
+    expect(Date.now() - started).toBeLessThan(2_000 + 5_000);
+  });
+
+  it('ends at once on a second signal while the first waits for a request', async () => {
+    const own = await startGateway({ ...env, PORTCULLIS_SHUTDOWN_TIMEOUT_MS: '60000' });
+    const body = JSON.stringify({ query: '{ users(first: 1) { totalCount } }' });
+    // A request whose body never finishes arriving holds the first shutdown for its full minute.
+    const req = http.request(own.url, { method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } });
+    req.on('error', () => {});
+    await new Promise<void>((resolve) => req.write(body.slice(0, 10), () => resolve()));
+    const exited = new Promise<number | null>((resolve) => own.child.once('exit', (code) => resolve(code)));
+    own.child.kill('SIGTERM');
+    // The first signal is handled once new connections hear "draining" (or are refused).
+    let probe: number | string = 200;
+    for (let i = 0; i < 200 && probe === 200; i++) {
+      probe = await fetch(`${own.origin}/healthz`, { headers: { connection: 'close' } }).then((r) => r.status, () => 'refused');
+      if (probe === 200) await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(own.child.exitCode).toBeNull();
+    const second = Date.now();
+    own.child.kill('SIGTERM');
+    expect(await exited).toBe(1);
+    expect(Date.now() - second).toBeLessThan(5_000);
+    req.destroy();
   });
 });
 
