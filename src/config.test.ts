@@ -54,6 +54,29 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
   });
 
+  // Threat: console delivery in production writes reset and verification codes to the log
+  // while the API reports them as sent; whoever reads the logs can take over accounts.
+  it('refuses console delivery in production unless explicitly allowed, naming the variable', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).message;
+      }
+      return undefined;
+    };
+    expect(refusal({})).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: is console .*PORTCULLIS_ALLOW_CONSOLE_DELIVERY=true/);
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'smtp' })).toMatch(/^PORTCULLIS_SMS_DELIVERY: is console/);
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'console', PORTCULLIS_SMS_DELIVERY: 'twilio' })).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: /);
+    expect(refusal({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'false' })).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: /);
+    // Real senders, an explicit allowance, or another environment start as before.
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'smtp', PORTCULLIS_SMS_DELIVERY: 'http' })).toBeUndefined();
+    expect(refusal({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' })).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'development' }).delivery).toMatchObject({ email: 'console', sms: 'console' });
+    expect(() => loadConfig({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'sure' })).toThrow(/^PORTCULLIS_ALLOW_CONSOLE_DELIVERY: /);
+  });
+
   it('lists every variable it reads in the help text', () => {
     const documented = configVariables.flatMap(([names]) => names.split(' / '));
     expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);

@@ -77,6 +77,7 @@ const envSchema = z.object({
   // Delivery of codes.
   PORTCULLIS_EMAIL_DELIVERY: z.enum(['console', 'smtp', 'http']).default('console'),
   PORTCULLIS_SMS_DELIVERY: z.enum(['console', 'twilio', 'http']).default('console'),
+  PORTCULLIS_ALLOW_CONSOLE_DELIVERY: bool.default(false),
   PORTCULLIS_DEFAULT_LOCALE: z.string().min(2).default('en'),
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: int(1, 65535).default(587),
@@ -210,6 +211,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PORTCULLIS_PASSWORD_MIN_LENGTH > e.PORTCULLIS_PASSWORD_MAX_LENGTH) {
     throw new ConfigError('PORTCULLIS_PASSWORD_MIN_LENGTH', 'is larger than PORTCULLIS_PASSWORD_MAX_LENGTH');
   }
+  if (e.NODE_ENV === 'production' && !e.PORTCULLIS_ALLOW_CONSOLE_DELIVERY) {
+    // Console delivery writes codes to the log while the API reports them as sent: in
+    // production that hands password-reset and verification codes to whoever reads the logs.
+    for (const variable of ['PORTCULLIS_EMAIL_DELIVERY', 'PORTCULLIS_SMS_DELIVERY'] as const) {
+      if (e[variable] === 'console') {
+        throw new ConfigError(variable, 'is console (codes go to the log) in production; choose a real sender, or set PORTCULLIS_ALLOW_CONSOLE_DELIVERY=true');
+      }
+    }
+  }
   if (provider === 'postgresql' && !e.PORTCULLIS_ENCRYPTION_KEY && e.NODE_ENV !== 'test') {
     // A key generated into one machine's data folder would differ between instances.
     throw new ConfigError('PORTCULLIS_ENCRYPTION_KEY', 'is required with PostgreSQL, so that every instance shares it');
@@ -304,7 +314,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_MAX_COST', 'maximum query cost (default 10000)'],
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],
   ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'how long shutdown waits for in-flight requests (default 10000)'],
-  ['NODE_ENV', 'development|production|test; production disables anonymous introspection'],
+  ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations (default 2)'],
@@ -327,6 +337,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DEFAULT_PHONE_REGION', 'region for phone numbers written without +country, e.g. US'],
   ['PORTCULLIS_EMAIL_DELIVERY', 'console|smtp|http (default console)'],
   ['PORTCULLIS_SMS_DELIVERY', 'console|twilio|http (default console)'],
+  ['PORTCULLIS_ALLOW_CONSOLE_DELIVERY', 'allow console delivery (codes written to the log) with NODE_ENV=production (default false)'],
   ['PORTCULLIS_DEFAULT_LOCALE', 'language of messages (default en)'],
   ['SMTP_HOST / SMTP_PORT / SMTP_SECURE / SMTP_USER / SMTP_PASSWORD / SMTP_FROM', 'SMTP server for email delivery'],
   ['TWILIO_BASE_URL / TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM', 'Twilio-style HTTP API for SMS'],
