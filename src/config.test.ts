@@ -34,6 +34,11 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://cache'],
     ['PORTCULLIS_WEBHOOK_RETRY_SCHEDULE', '0,5,soon'],
     ['PORTCULLIS_DEFAULT_PHONE_REGION', 'usa'],
+    ['PORTCULLIS_CORS_ORIGINS', '*'],
+    ['PORTCULLIS_CORS_ORIGINS', 'https://app.example.com/'],
+    ['PORTCULLIS_CORS_ORIGINS', 'https://app.example.com, null'],
+    ['PORTCULLIS_CORS_ORIGINS', 'app.example.com'],
+    ['PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET', '0'],
   ])('names the variable in the error: %s=%s', (name, value) => {
     try {
       loadConfig({ [name]: value });
@@ -75,6 +80,15 @@ describe('loadConfig', () => {
     expect(refusal({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' })).toBeUndefined();
     expect(loadConfig({ NODE_ENV: 'development' }).delivery).toMatchObject({ email: 'console', sms: 'console' });
     expect(() => loadConfig({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'sure' })).toThrow(/^PORTCULLIS_ALLOW_CONSOLE_DELIVERY: /);
+  });
+
+  it('reads CORS origins as an allowlist of normalized origins, empty by default', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ PORTCULLIS_CORS_ORIGINS: 'https://App.Example.com, http://localhost:3000,' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(loadConfig({}).limits.maxSubscriptionsPerSocket).toBe(50);
   });
 
   it('lists every variable it reads in the help text', () => {

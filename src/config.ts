@@ -31,6 +31,29 @@ const databaseUrl = z.string().refine((v) => /^(file:|postgres(ql)?:\/\/)/.test(
   message: 'must start with file: (SQLite) or postgresql:// (PostgreSQL)',
 });
 
+/**
+ * Comma-separated browser origins (scheme, host, optional port), normalized as
+ * browsers send them. `*` and paths are refused: the list is an allowlist.
+ */
+const origins = z.string().transform((v, ctx) => {
+  const list: string[] = [];
+  for (const entry of v.split(',').map((o) => o.trim()).filter(Boolean)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin.toLowerCase() === entry.toLowerCase()) origin = url.origin;
+    } catch {
+      // not a URL: reported below
+    }
+    if (!origin) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an origin such as https://app.example.com (scheme, host and port only; no path, no *)` });
+      return z.NEVER;
+    }
+    list.push(origin);
+  }
+  return list;
+});
+
 /** Every variable the gateway reads, with its default. The README's table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -49,6 +72,8 @@ const envSchema = z.object({
   PORTCULLIS_MAX_DEPTH: int(2, 100).default(12),
   PORTCULLIS_MAX_COST: int(10, 1_000_000).default(10_000),
   PORTCULLIS_MAX_ALIASES: int(1, 1000).default(30),
+  PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 10_000).default(50),
+  PORTCULLIS_CORS_ORIGINS: origins.optional(),
   PORTCULLIS_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
   // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane).
@@ -141,7 +166,10 @@ export interface Config {
   /** Absent until start-up resolves it (generated into the data folder on first start). */
   encryptionKey?: Buffer;
   graphiql: boolean;
-  limits: { maxDepth: number; maxCost: number; maxAliases: number };
+  /** maxSubscriptionsPerSocket: operations running at once on one graphql-ws connection. */
+  limits: { maxDepth: number; maxCost: number; maxAliases: number; maxSubscriptionsPerSocket: number };
+  /** Browser origins allowed to call /graphql cross-origin; empty: none. */
+  corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
   passwords: {
@@ -238,7 +266,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
     graphiql: e.PORTCULLIS_GRAPHIQL,
-    limits: Object.freeze({ maxDepth: e.PORTCULLIS_MAX_DEPTH, maxCost: e.PORTCULLIS_MAX_COST, maxAliases: e.PORTCULLIS_MAX_ALIASES }),
+    limits: Object.freeze({
+      maxDepth: e.PORTCULLIS_MAX_DEPTH,
+      maxCost: e.PORTCULLIS_MAX_COST,
+      maxAliases: e.PORTCULLIS_MAX_ALIASES,
+      maxSubscriptionsPerSocket: e.PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    }),
+    corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
     passwords: {
@@ -313,6 +347,8 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_MAX_DEPTH', 'maximum query depth (default 12)'],
   ['PORTCULLIS_MAX_COST', 'maximum query cost (default 10000)'],
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],
+  ['PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'operations running at once on one WebSocket connection (default 50)'],
+  ['PORTCULLIS_CORS_ORIGINS', 'comma-separated browser origins allowed to call /graphql, e.g. https://app.example.com (default none)'],
   ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'how long shutdown waits for in-flight requests (default 10000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
