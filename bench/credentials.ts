@@ -316,6 +316,8 @@ async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> 
   const rows: Row[] = [];
   const gatewayEnv = {
     NODE_ENV: 'production',
+    // No codes are sent in these runs; production refuses console delivery unless told.
+    PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true',
     DATABASE_URL: databaseUrl,
     HOST: '127.0.0.1',
     PORT: '0',

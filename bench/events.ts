@@ -151,6 +151,8 @@ async function gatewayRun(): Promise<RunResult & { webhookRate: number; webhooks
     env: {
       ...process.env,
       NODE_ENV: 'production',
+      // No codes are sent in these runs; production refuses console delivery unless told.
+      PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true',
       PORTCULLIS_DATA_DIR: dataDir,
       DATABASE_URL: `file:${path.join(dataDir, 'bench.db')}`,
       PORTCULLIS_BOOTSTRAP_API_KEY: KEY,

@@ -116,6 +116,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     yoga,
     services,
     logger,
+    maxSubscriptionsPerSocket: config.limits.maxSubscriptionsPerSocket,
     ping: async () => {
       await database.client.$queryRawUnsafe('SELECT 1');
     },

@@ -34,6 +34,11 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'http://cache'],
     ['PORTCULLIS_WEBHOOK_RETRY_SCHEDULE', '0,5,soon'],
     ['PORTCULLIS_DEFAULT_PHONE_REGION', 'usa'],
+    ['PORTCULLIS_CORS_ORIGINS', '*'],
+    ['PORTCULLIS_CORS_ORIGINS', 'https://app.example.com/'],
+    ['PORTCULLIS_CORS_ORIGINS', 'https://app.example.com, null'],
+    ['PORTCULLIS_CORS_ORIGINS', 'app.example.com'],
+    ['PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET', '0'],
   ])('names the variable in the error: %s=%s', (name, value) => {
     try {
       loadConfig({ [name]: value });
@@ -58,6 +63,38 @@ describe('loadConfig', () => {
 
   it('refuses a minimum password length above the maximum', () => {
     expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
+  });
+
+  // Threat: console delivery in production writes reset and verification codes to the log
+  // while the API reports them as sent; whoever reads the logs can take over accounts.
+  it('refuses console delivery in production unless explicitly allowed, naming the variable', () => {
+    const refusal = (env: Record<string, string>) => {
+      try {
+        loadConfig({ NODE_ENV: 'production', ...env });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        return (error as ConfigError).message;
+      }
+      return undefined;
+    };
+    expect(refusal({})).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: is console .*PORTCULLIS_ALLOW_CONSOLE_DELIVERY=true/);
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'smtp' })).toMatch(/^PORTCULLIS_SMS_DELIVERY: is console/);
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'console', PORTCULLIS_SMS_DELIVERY: 'twilio' })).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: /);
+    expect(refusal({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'false' })).toMatch(/^PORTCULLIS_EMAIL_DELIVERY: /);
+    // Real senders, an explicit allowance, or another environment start as before.
+    expect(refusal({ PORTCULLIS_EMAIL_DELIVERY: 'smtp', PORTCULLIS_SMS_DELIVERY: 'http' })).toBeUndefined();
+    expect(refusal({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' })).toBeUndefined();
+    expect(loadConfig({ NODE_ENV: 'development' }).delivery).toMatchObject({ email: 'console', sms: 'console' });
+    expect(() => loadConfig({ PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'sure' })).toThrow(/^PORTCULLIS_ALLOW_CONSOLE_DELIVERY: /);
+  });
+
+  it('reads CORS origins as an allowlist of normalized origins, empty by default', () => {
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+    expect(loadConfig({ PORTCULLIS_CORS_ORIGINS: 'https://App.Example.com, http://localhost:3000,' }).corsOrigins).toEqual([
+      'https://app.example.com',
+      'http://localhost:3000',
+    ]);
+    expect(loadConfig({}).limits.maxSubscriptionsPerSocket).toBe(50);
   });
 
   it('lists every variable it reads in the help text', () => {

@@ -32,6 +32,29 @@ const databaseUrl = z.string().refine((v) => /^(file:|postgres(ql)?:\/\/)/.test(
   message: 'must start with file: (SQLite) or postgresql:// (PostgreSQL)',
 });
 
+/**
+ * Comma-separated browser origins (scheme, host, optional port), normalized as
+ * browsers send them. `*` and paths are refused: the list is an allowlist.
+ */
+const origins = z.string().transform((v, ctx) => {
+  const list: string[] = [];
+  for (const entry of v.split(',').map((o) => o.trim()).filter(Boolean)) {
+    let origin: string | undefined;
+    try {
+      const url = new URL(entry);
+      if ((url.protocol === 'https:' || url.protocol === 'http:') && url.origin.toLowerCase() === entry.toLowerCase()) origin = url.origin;
+    } catch {
+      // not a URL: reported below
+    }
+    if (!origin) {
+      ctx.addIssue({ code: 'custom', message: `"${entry}" is not an origin such as https://app.example.com (scheme, host and port only; no path, no *)` });
+      return z.NEVER;
+    }
+    list.push(origin);
+  }
+  return list;
+});
+
 /** Every variable the gateway reads, with its default. The README's table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -51,6 +74,8 @@ const envSchema = z.object({
   PORTCULLIS_MAX_DEPTH: int(2, 100).default(12),
   PORTCULLIS_MAX_COST: int(10, 1_000_000).default(10_000),
   PORTCULLIS_MAX_ALIASES: int(1, 1000).default(30),
+  PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET: int(1, 10_000).default(50),
+  PORTCULLIS_CORS_ORIGINS: origins.optional(),
   PORTCULLIS_SHUTDOWN_TIMEOUT_MS: int(0, 600_000).default(10_000),
   // Database pool (PostgreSQL): bounded waits, so a dead server never hangs a request or shutdown.
   PORTCULLIS_DB_POOL_SIZE: int(1, 1000).default(10),
@@ -85,6 +110,7 @@ const envSchema = z.object({
   // Delivery of codes.
   PORTCULLIS_EMAIL_DELIVERY: z.enum(['console', 'smtp', 'http']).default('console'),
   PORTCULLIS_SMS_DELIVERY: z.enum(['console', 'twilio', 'http']).default('console'),
+  PORTCULLIS_ALLOW_CONSOLE_DELIVERY: bool.default(false),
   PORTCULLIS_DEFAULT_LOCALE: z.string().min(2).default('en'),
   SMTP_HOST: z.string().min(1).optional(),
   SMTP_PORT: int(1, 65535).default(587),
@@ -157,7 +183,10 @@ export interface Config {
   /** Absent until start-up resolves it (generated into the data folder on first start). */
   encryptionKey?: Buffer;
   graphiql: boolean;
-  limits: { maxDepth: number; maxCost: number; maxAliases: number };
+  /** maxSubscriptionsPerSocket: operations running at once on one graphql-ws connection. */
+  limits: { maxDepth: number; maxCost: number; maxAliases: number; maxSubscriptionsPerSocket: number };
+  /** Browser origins allowed to call /graphql cross-origin; empty: none. */
+  corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
   passwords: {
@@ -231,6 +260,15 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (e.PORTCULLIS_PASSWORD_MIN_LENGTH > e.PORTCULLIS_PASSWORD_MAX_LENGTH) {
     throw new ConfigError('PORTCULLIS_PASSWORD_MIN_LENGTH', 'is larger than PORTCULLIS_PASSWORD_MAX_LENGTH');
   }
+  if (e.NODE_ENV === 'production' && !e.PORTCULLIS_ALLOW_CONSOLE_DELIVERY) {
+    // Console delivery writes codes to the log while the API reports them as sent: in
+    // production that hands password-reset and verification codes to whoever reads the logs.
+    for (const variable of ['PORTCULLIS_EMAIL_DELIVERY', 'PORTCULLIS_SMS_DELIVERY'] as const) {
+      if (e[variable] === 'console') {
+        throw new ConfigError(variable, 'is console (codes go to the log) in production; choose a real sender, or set PORTCULLIS_ALLOW_CONSOLE_DELIVERY=true');
+      }
+    }
+  }
   if (provider === 'postgresql' && !e.PORTCULLIS_ENCRYPTION_KEY && e.NODE_ENV !== 'test') {
     // A key generated into one machine's data folder would differ between instances.
     throw new ConfigError('PORTCULLIS_ENCRYPTION_KEY', 'is required with PostgreSQL, so that every instance shares it');
@@ -259,7 +297,13 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
     graphiql: e.PORTCULLIS_GRAPHIQL,
-    limits: Object.freeze({ maxDepth: e.PORTCULLIS_MAX_DEPTH, maxCost: e.PORTCULLIS_MAX_COST, maxAliases: e.PORTCULLIS_MAX_ALIASES }),
+    limits: Object.freeze({
+      maxDepth: e.PORTCULLIS_MAX_DEPTH,
+      maxCost: e.PORTCULLIS_MAX_COST,
+      maxAliases: e.PORTCULLIS_MAX_ALIASES,
+      maxSubscriptionsPerSocket: e.PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET,
+    }),
+    corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
     passwords: {
@@ -337,12 +381,14 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_MAX_DEPTH', 'maximum query depth (default 12)'],
   ['PORTCULLIS_MAX_COST', 'maximum query cost (default 10000)'],
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],
+  ['PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET', 'operations running at once on one WebSocket connection (default 50)'],
+  ['PORTCULLIS_CORS_ORIGINS', 'comma-separated browser origins allowed to call /graphql, e.g. https://app.example.com (default none)'],
   ['PORTCULLIS_SHUTDOWN_TIMEOUT_MS', 'longest a shutdown takes, whatever the database does; in-flight requests get this long (default 10000)'],
   ['PORTCULLIS_DB_POOL_SIZE', 'PostgreSQL connections per instance (default 10)'],
   ['PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS', 'longest wait for a PostgreSQL connection before a request fails (default 5000)'],
   ['PORTCULLIS_DB_STATEMENT_TIMEOUT_MS', 'PostgreSQL statement_timeout; 0 = none (default 30000)'],
   ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
-  ['NODE_ENV', 'development|production|test; production disables anonymous introspection'],
+  ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
@@ -365,6 +411,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DEFAULT_PHONE_REGION', 'region for phone numbers written without +country, e.g. US'],
   ['PORTCULLIS_EMAIL_DELIVERY', 'console|smtp|http (default console)'],
   ['PORTCULLIS_SMS_DELIVERY', 'console|twilio|http (default console)'],
+  ['PORTCULLIS_ALLOW_CONSOLE_DELIVERY', 'allow console delivery (codes written to the log) with NODE_ENV=production (default false)'],
   ['PORTCULLIS_DEFAULT_LOCALE', 'language of messages (default en)'],
   ['SMTP_HOST / SMTP_PORT / SMTP_SECURE / SMTP_USER / SMTP_PASSWORD / SMTP_FROM', 'SMTP server for email delivery'],
   ['TWILIO_BASE_URL / TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM', 'Twilio-style HTTP API for SMS'],

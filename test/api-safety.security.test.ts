@@ -58,7 +58,8 @@ describe('authentication', () => {
   });
 
   it('refuses anonymous introspection in production', async () => {
-    const prod = await createTestApp({ env: { NODE_ENV: 'production' } });
+    // Codes are not under test here: console delivery is allowed explicitly, as production demands.
+    const prod = await createTestApp({ env: { NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' } });
     try {
       const res = await prod.app.yoga.fetch('http://gateway.test/graphql', {
         method: 'POST',

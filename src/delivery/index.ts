@@ -77,7 +77,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
   };
   for (const channel of ['email', 'sms'] as const) {
     if (senders[channel].name === 'console' && config.env === 'production') {
-      logger.warn({ channel }, 'codes for this channel are written to the log (console delivery); configure a real sender');
+      logger.warn({ channel }, 'codes for this channel are written to the log (console delivery, allowed in production by PORTCULLIS_ALLOW_CONSOLE_DELIVERY); configure a real sender');
     }
   }
 

@@ -3,7 +3,9 @@
  *
  * Plugin order matters: scope-auth first, so authorization runs before any
  * other plugin's wrapping; errors before prisma, so `errors` works on
- * `t.prismaField`; relay last.
+ * `t.prismaField`; relay next; wellFormedInput last, so it runs inside the
+ * errors plugin and its InvalidInputError becomes the union member of fields
+ * that declare it.
  */
 import SchemaBuilder from '@pothos/core';
 import ErrorsPlugin from '@pothos/plugin-errors';
@@ -17,6 +19,7 @@ import { getDatamodel } from '../db/generated/pothos-types.js';
 import { kindOfId } from '../ids.js';
 import { authMethodTypeForId } from '../services/auth-method-ids.js';
 import { isAdmin, type Context } from './context.js';
+import WellFormedInputPlugin from './well-formed-input.js';
 
 const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -39,7 +42,7 @@ export const builder = new SchemaBuilder<{
   };
   DefaultFieldNullability: false;
 }>({
-  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin],
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, WellFormedInputPlugin],
   defaultFieldNullability: false,
   scopeAuth: {
     authorizeOnSubscribe: true,

@@ -7,7 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import type { ExecutionArgs } from 'graphql';
+import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../logger.js';
 import type { Services } from '../services/index.js';
 import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized } from './auth.js';
@@ -18,6 +18,8 @@ export interface HttpDeps {
   yoga: YogaServer;
   services: Services;
   logger: Logger;
+  /** Operations one WebSocket connection may run at once (PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET). */
+  maxSubscriptionsPerSocket: number;
   /** Resolves when the database answers; rejects otherwise. */
   ping: () => Promise<void>;
   /** The PostgreSQL pool's connections in use / idle and requests waiting (absent on SQLite). */
@@ -117,6 +119,15 @@ export function createHttpServer(deps: HttpDeps) {
       },
       onClose: (ctx) => clearInterval(ctx.extra.guard),
       onSubscribe: async (ctx, _id, payload) => {
+        // One socket must not hold unbounded listeners and buffers. graphql-ws lists the
+        // socket's running operations, this one included, and drops each when it ends.
+        if (Object.keys(ctx.subscriptions).length > deps.maxSubscriptionsPerSocket) {
+          return [
+            new GraphQLError(`At most ${deps.maxSubscriptionsPerSocket} operations may run at once on one connection; complete one first.`, {
+              extensions: { code: 'TOO_MANY_SUBSCRIPTIONS', limit: deps.maxSubscriptionsPerSocket },
+            }),
+          ];
+        }
         const request = new Request('http://localhost/graphql', { headers: headersOf(ctx.extra.request) });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request,

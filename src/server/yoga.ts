@@ -47,6 +47,67 @@ function useErrorLogging(logger: Logger): Plugin<Context> {
   };
 }
 
+/**
+ * A request yoga cannot parse is answered 400 without echoing it: yoga puts
+ * the JSON parser's message, which quotes the body (a password, a token), into
+ * the response, and a malformed `variables` query parameter became an
+ * unexpected error whose logged message quoted it.
+ */
+function useOpaqueParseErrors(): Plugin<Context> {
+  return {
+    onRequestParse: ({ requestParser, setRequestParser }) => {
+      if (!requestParser) return;
+      setRequestParser(async (request) => {
+        try {
+          return await requestParser(request);
+        } catch (error) {
+          // Yoga answers 200 to application/json clients when no error carries an
+          // originalError; a request it cannot read stays a 400 without one.
+          if (error instanceof GraphQLError) {
+            const { originalError: _echo, http, ...extensions } = error.extensions as { originalError?: unknown; http?: { status?: number } };
+            throw new GraphQLError(error.message, { extensions: { ...extensions, http: { status: http?.status ?? 400 } } });
+          }
+          if (error instanceof SyntaxError) {
+            throw new GraphQLError('The request sent invalid JSON.', { extensions: { code: 'BAD_REQUEST', http: { status: 400 } } });
+          }
+          throw error;
+        }
+      });
+    },
+  };
+}
+
+/**
+ * CORS as an allowlist (PORTCULLIS_CORS_ORIGINS): a listed origin is echoed
+ * back exactly, any other origin gets no CORS headers, so browsers keep other
+ * sites' scripts from reading answers. No credentials: callers send
+ * Authorization themselves and the gateway sets no cookies.
+ */
+function corsAllowlist(allowed: readonly string[]) {
+  const listed = new Set(allowed);
+  return (request: Request) => {
+    const origin = request.headers.get('origin');
+    if (!origin || !listed.has(origin)) return false as const;
+    return {
+      origin,
+      methods: ['GET', 'POST'],
+      allowedHeaders: ['authorization', 'content-type', 'accept', 'x-request-id'],
+      exposedHeaders: ['x-request-id'],
+      credentials: false,
+      maxAge: 600,
+    };
+  };
+}
+
+/** Answers differ by Origin once some origins are allowed: caches must keep them apart. */
+function useVaryOnOrigin(): Plugin<Context> {
+  return {
+    onResponse: ({ response }) => {
+      response.headers.append('vary', 'Origin');
+    },
+  };
+}
+
 export function createYogaServer(deps: YogaDeps) {
   const { config, services, db, logger } = deps;
   const production = config.env === 'production';
@@ -88,7 +149,10 @@ export function createYogaServer(deps: YogaDeps) {
       : false,
     renderGraphiQL,
     maskedErrors: { isDev: false },
+    cors: corsAllowlist(config.corsOrigins),
     plugins: [
+      useOpaqueParseErrors(),
+      ...(config.corsOrigins.length ? [useVaryOnOrigin()] : []),
       useErrorLogging(logger),
       useRequireCaller({ allowIntrospection: !production }),
       useRateLimitPublicOperations(deps.rateLimiter ?? null),

@@ -213,6 +213,9 @@ describe('configuration errors', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ PORTCULLIS_GRAPHIQL: 'maybe' }, 'PORTCULLIS_GRAPHIQL'],
     [{ DATABASE_URL: 'postgresql://127.0.0.1/x' }, 'PORTCULLIS_ENCRYPTION_KEY'],
+    // Console delivery in production would put reset and verification codes in the log.
+    [{ NODE_ENV: 'production' }, 'PORTCULLIS_EMAIL_DELIVERY'],
+    [{ NODE_ENV: 'production', PORTCULLIS_EMAIL_DELIVERY: 'http' }, 'PORTCULLIS_SMS_DELIVERY'],
   ])('stops with exit code 2 and one line naming the variable: %o', (bad, variable) => {
     const r = runCli(['start'], { PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-bad-')), ...bad });
     expect(r.status).toBe(2);
@@ -220,5 +223,17 @@ describe('configuration errors', () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(new RegExp(`^portcullis: configuration error: ${variable}: `));
     expect(r.stderr).not.toMatch(/\bat \S+:\d+/);
+  });
+
+  it('starts in production with console delivery when PORTCULLIS_ALLOW_CONSOLE_DELIVERY=true, and warns per channel', async () => {
+    const prod = await startGateway({ ...env, NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' });
+    try {
+      const res = await postGraphql(prod.url, '{ users(first: 1) { totalCount } }', {}, BOOTSTRAP_KEY);
+      expect(res.body.data.users.totalCount).toBeGreaterThanOrEqual(0);
+      const warnings = prod.stdout().split('\n').filter((l) => l.includes('console delivery'));
+      expect(warnings.map((l) => JSON.parse(l).channel).sort()).toEqual(['email', 'sms']);
+    } finally {
+      await prod.stop();
+    }
   });
 });
