@@ -35,6 +35,11 @@ export interface AppOptions {
   webhookSender?: WebhookSender;
   /** Replaces DNS resolution for webhook SSRF checks. */
   webhookLookup?: Lookup;
+  /**
+   * Wake the relay on other instances' commits (PostgreSQL LISTEN; default
+   * true). Tests turn it off to show what reaches this instance through Redis alone.
+   */
+  listenForCommits?: boolean;
 }
 
 export interface App {
@@ -99,6 +104,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     pollMs: config.events.relayPollMs,
     retentionDays: config.events.retentionDays,
     leaderChores: () => services.lockout.expireDueLocks(),
+    listen: options.listenForCommits ?? true,
   });
   dispatcher = createWebhookDispatcher({
     db: database.client,

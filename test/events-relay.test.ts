@@ -126,7 +126,7 @@ describe('ordering and gaps', () => {
     release();
     await slow;
     await relay.tick();
-    expect(published.map((m) => m.event.userId)).toEqual(['usr_slow', 'usr_fast']);
+    expect(published.map((m) => m.event!.userId)).toEqual(['usr_slow', 'usr_fast']);
     expect(published[1].seq).toBe(fast.seq);
     expect(published[0].seq).toBe(fast.seq - 1);
     await relay.stop();
@@ -158,7 +158,7 @@ describe('ordering and gaps', () => {
     expect(await doomed).toBe('rolled back');
     await relay.tick();
     await relay.tick();
-    expect(published.map((m) => m.event.userId)).toEqual(['usr_after']);
+    expect(published.map((m) => m.event!.userId)).toEqual(['usr_after']);
     await relay.stop();
   });
 });

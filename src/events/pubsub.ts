@@ -29,13 +29,22 @@ export interface EventMessage {
   seq: number;
   /** The seq of the previous event this publisher released on the topic; absent when it does not know. */
   prevSeq?: number;
-  event: RelayedEvent;
+  /** Absent in a resync: "everything up to seq is committed; read the log for what you have not seen". */
+  event?: RelayedEvent;
 }
 
 export interface EventPubSub {
   /** True when messages cross instances (Redis): publishing is then done by one relay at a time. */
   readonly shared: boolean;
+  /** False while a shared pub/sub cannot carry messages (Redis down); always true in process. */
+  readonly connected: boolean;
+  /** Calls `listener` each time `connected` changes. */
+  onConnectionChange(listener: (connected: boolean) => void): void;
   publish(topic: string, message: EventMessage): void;
+  /** Delivers to this process's subscribers only (the relay's fallback while Redis is down, and resyncs). */
+  deliverLocal(topic: string, message: EventMessage): void;
+  /** Topics with a subscriber in this process. */
+  localTopics(): string[];
   /** Resolves once the subscription is live, so nothing published afterwards can be missed. */
   subscribe(topic: string, onMessage: (message: EventMessage) => void): Promise<() => void>;
   /** Subscribers in this process (health, tests). */
@@ -67,6 +76,7 @@ function listenerRegistry() {
       return true;
     },
     count: (topic: string) => byTopic.get(topic)?.size ?? 0,
+    topics: () => [...byTopic.keys()],
     deliver(topic: string, message: EventMessage, logger?: Logger) {
       for (const listener of byTopic.get(topic) ?? []) {
         try {
@@ -84,7 +94,11 @@ export function createMemoryPubSub(logger?: Logger): EventPubSub {
   const listeners = listenerRegistry();
   return {
     shared: false,
+    connected: true,
+    onConnectionChange: () => {},
     publish: (topic, message) => listeners.deliver(topic, message, logger),
+    deliverLocal: (topic, message) => listeners.deliver(topic, message, logger),
+    localTopics: () => listeners.topics(),
     async subscribe(topic, onMessage) {
       listeners.add(topic, onMessage);
       return () => void listeners.remove(topic, onMessage);
@@ -94,12 +108,33 @@ export function createMemoryPubSub(logger?: Logger): EventPubSub {
   };
 }
 
-/** Redis pub/sub; `prefix` namespaces channels so several deployments (or test runs) can share one server. */
+/**
+ * Redis pub/sub; `prefix` namespaces channels so several deployments (or test
+ * runs) can share one server. While either connection is down `connected` is
+ * false: the relay then delivers to this instance's subscribers from its own
+ * read of the log, and resyncs them when Redis returns (relay.ts).
+ */
 export function createRedisPubSub(url: string, prefix: string, logger?: Logger): EventPubSub {
-  const options = { lazyConnect: false, maxRetriesPerRequest: null };
-  const publisher = new Redis(url, options);
-  const subscriber = new Redis(url, options);
-  for (const client of [publisher, subscriber]) client.on('error', (err) => logger?.warn({ err }, 'redis connection error'));
+  // The publisher fails fast while disconnected: queued publishes would replay stale messages and grow without bound.
+  const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableOfflineQueue: false });
+  // The subscriber queues its SUBSCRIBEs until it is back, and resubscribes its channels after a reconnect.
+  const subscriber = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null });
+  const changeListeners: Array<(connected: boolean) => void> = [];
+  let connected = false;
+  const update = () => {
+    const now = publisher.status === 'ready' && subscriber.status === 'ready';
+    if (now === connected) return;
+    connected = now;
+    if (now) logger?.info('redis pub/sub connected');
+    else logger?.warn('redis pub/sub lost: delivering events from the log on each instance until it returns');
+    for (const listener of changeListeners) listener(now);
+  };
+  for (const client of [publisher, subscriber]) {
+    client.on('error', (err) => logger?.warn({ err }, 'redis connection error'));
+    client.on('ready', update);
+    client.on('close', update);
+    client.on('end', update);
+  }
   const listeners = listenerRegistry();
   // A second subscriber to a topic must also wait for the SUBSCRIBE the first one sent.
   const subscribed = new Map<string, Promise<unknown>>();
@@ -115,12 +150,23 @@ export function createRedisPubSub(url: string, prefix: string, logger?: Logger):
   });
   return {
     shared: true,
+    get connected() {
+      return connected;
+    },
+    onConnectionChange: (listener) => void changeListeners.push(listener),
     publish(topic, message) {
       publisher.publish(prefix + topic, JSON.stringify(message)).catch((err) => logger?.warn({ err, topic }, 'redis publish failed'));
     },
+    deliverLocal: (topic, message) => listeners.deliver(topic, message, logger),
+    localTopics: () => listeners.topics(),
     async subscribe(topic, onMessage) {
-      if (listeners.add(topic, onMessage)) subscribed.set(topic, subscriber.subscribe(prefix + topic));
-      await subscribed.get(topic);
+      if (listeners.add(topic, onMessage)) {
+        const pending = subscriber.subscribe(prefix + topic);
+        pending.catch((err) => logger?.warn({ err, topic }, 'redis subscribe failed'));
+        subscribed.set(topic, pending);
+      }
+      // While Redis is down the SUBSCRIBE waits in the queue: the relay delivers locally meanwhile.
+      if (connected) await subscribed.get(topic)?.catch(() => undefined);
       return () => {
         if (!listeners.remove(topic, onMessage)) return;
         subscribed.delete(topic);

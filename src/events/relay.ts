@@ -48,6 +48,8 @@ export interface RelayDeps {
   retentionDays: number;
   /** Housekeeping that one instance does (the lease holder) on its ticks, e.g. ending expired locks. */
   leaderChores?: () => Promise<unknown>;
+  /** LISTEN for other instances' commits on PostgreSQL (default true). */
+  listen?: boolean;
   graceMs?: number;
   leaseTtlMs?: number;
 }
@@ -57,6 +59,8 @@ export type Relay = ReturnType<typeof createRelay>;
 /** How many users' last seq the relay remembers for `prevSeq` (bounded memory). */
 const LAST_SEQ_CAPACITY = 50_000;
 const RETENTION_EVERY_MS = 3_600_000;
+/** How long after a pub/sub connection change the relay keeps resyncing local subscribers. */
+const RESYNC_FOR_MS = 5_000;
 /**
  * The webhook position is written at most this often (and at a clean stop),
  * not after every batch: after a crash, fan-out repeats at most this much of
@@ -98,7 +102,13 @@ export function createRelay(deps: RelayDeps) {
     }
   }
 
-  function publish(events: RelayedEvent[], send: boolean) {
+  /**
+   * Hands events to subscribers: through the shared pub/sub by one instance
+   * (the lease holder), or by every instance to its own subscribers while the
+   * shared pub/sub is down or there is none.
+   */
+  function publish(events: RelayedEvent[], leading: boolean) {
+    const local = !pubsub.connected;
     for (const event of events) {
       if (!event.userId) continue;
       const prevSeq = lastSeqByUser.get(event.userId);
@@ -106,8 +116,27 @@ export function createRelay(deps: RelayDeps) {
       lastSeqByUser.delete(event.userId);
       lastSeqByUser.set(event.userId, event.seq);
       if (lastSeqByUser.size > LAST_SEQ_CAPACITY) lastSeqByUser.delete(lastSeqByUser.keys().next().value as string);
-      if (send) pubsub.publish(userTopic(event.userId), { seq: event.seq, prevSeq, event });
+      const message = { seq: event.seq, prevSeq, event };
+      if (local) pubsub.deliverLocal(userTopic(event.userId), message);
+      else if (!pubsub.shared || leading) pubsub.publish(userTopic(event.userId), message);
     }
+  }
+
+  /**
+   * When the shared pub/sub goes down or comes back, messages in flight at
+   * that moment may be lost. For a few passes after each change, every local
+   * subscriber is told the relay's position, and reads from the log whatever
+   * it has not seen up to there: nobody waits for a later event to close the gap.
+   */
+  let resyncUntil = 0;
+  pubsub.onConnectionChange(() => {
+    resyncUntil = Date.now() + RESYNC_FOR_MS;
+    wake();
+  });
+  function resync() {
+    const position = live?.position;
+    if (position === undefined || Date.now() > resyncUntil) return;
+    for (const topic of pubsub.localTopics()) pubsub.deliverLocal(topic, { seq: position });
   }
 
   async function writePosition(position: number) {
@@ -163,7 +192,8 @@ export function createRelay(deps: RelayDeps) {
     passReads = new Map();
     live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs, fetch });
     const events = await live.read();
-    publish(events, !pubsub.shared || leader);
+    publish(events, leader);
+    resync();
     settleWaiters();
     if (leader) {
       await fanOutTick();
@@ -204,7 +234,7 @@ export function createRelay(deps: RelayDeps) {
   }
 
   async function listen() {
-    if (provider !== 'postgresql' || !running) return;
+    if (provider !== 'postgresql' || !running || deps.listen === false) return;
     const client = new pg.Client({ connectionString: deps.databaseUrl });
     client.on('notification', (message) => {
       if (message.payload !== lease.owner) wake();

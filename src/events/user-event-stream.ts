@@ -10,8 +10,9 @@
  *    committed (or given up); everything above P is published after step 1.
  * 3. Then live: a message at or below the watermark is a duplicate; a
  *    message whose `prevSeq` is at or below the watermark is the only new
- *    event; otherwise (a publisher that does not know, a lost message) the
- *    log is re-read between the watermark and the message's seq.
+ *    event; otherwise (a publisher that does not know, a lost message, or a
+ *    resync without an event after a pub/sub outage) the log is re-read
+ *    between the watermark and the message's seq.
  *
  * The buffer is bounded: a subscriber that does not keep up is ended with a
  * SubscriptionOverflow item (its last cursor) instead of growing memory; it
@@ -129,7 +130,7 @@ export function createEventStreams(deps: EventStreamDeps) {
           }
           if (message.seq <= watermark) continue;
           const events: RelayedEvent[] =
-            message.prevSeq !== undefined && message.prevSeq <= watermark
+            message.event && message.prevSeq !== undefined && message.prevSeq <= watermark
               ? [message.event]
               : await db.event.findMany({ where: { userId, seq: { gt: watermark, lte: message.seq } }, orderBy: { seq: 'asc' } });
           watermark = message.seq;

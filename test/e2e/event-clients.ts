@@ -98,3 +98,14 @@ export function collect(
 export async function subscribed(app: App, userId: string, count = 1) {
   await vi.waitFor(() => expect(app.events.pubsub.listenerCount(userTopic(userId))).toBe(count), { timeout: 10_000, interval: 20 });
 }
+
+/**
+ * The user's newest event id: a cursor to subscribe `after`, so that every
+ * later event is delivered (a live-only subscription misses events committed
+ * before it is fully live, which `subscribed` alone cannot tell).
+ */
+export async function newestEventId(app: App, userId: string): Promise<string> {
+  const row = await app.database.client.event.findFirst({ where: { userId }, orderBy: { seq: 'desc' }, select: { id: true } });
+  if (!row) throw new Error(`no event of ${userId} yet`);
+  return row.id;
+}

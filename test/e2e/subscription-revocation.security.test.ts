@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemMeta } from '../../src/events/outbox.js';
 import { graphql } from '../gql/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { collect, sseClient, subscribed, wsClient, type Collector } from './event-clients.js';
+import { collect, newestEventId, sseClient, subscribed, wsClient, type Collector } from './event-clients.js';
 
 const Rename = graphql(`
   mutation RevokedSubsRename($id: ID!, $name: String!) { updateUser(input: { userId: $id, displayName: $name }) { __typename } }
@@ -18,7 +18,7 @@ const Lock = graphql(`
   mutation RevokedSubsLock($id: ID!) { lockUser(input: { userId: $id }) { __typename } }
 `);
 
-const USER_EVENTS = `subscription($userId: ID!) { userEvents(userId: $userId, types: [USER_UPDATED]) { id type } }`;
+const USER_EVENTS = `subscription($userId: ID!, $after: ID) { userEvents(userId: $userId, types: [USER_UPDATED], after: $after) { id type } }`;
 /** Far below any test timeout, far above the 1 s re-check interval. */
 const ENDS_WITHIN = { timeout: 10_000, interval: 50 };
 
@@ -50,8 +50,8 @@ describe('streams opened with an API key', () => {
     const { id: keyId, key } = await t.app.services.apiKeys.createApiKey('listener');
     const ws = wsClient(url, key);
     const sse = sseClient(url, key);
-    const overWs = collect(ws, USER_EVENTS, { userId: user.id });
-    const overSse = collect(sse, USER_EVENTS, { userId: user.id });
+    const overWs = collect(ws, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
+    const overSse = collect(sse, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
     await subscribed(t.app, user.id, 2);
     await provesLive(user.id, [overWs, overSse]);
 
@@ -68,7 +68,7 @@ describe('streams opened with an API key', () => {
     const user = await newUser();
     const { key } = await t.app.services.apiKeys.createApiKey('steady');
     const ws = wsClient(url, key);
-    const overWs = collect(ws, USER_EVENTS, { userId: user.id });
+    const overWs = collect(ws, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
     await subscribed(t.app, user.id, 1);
     await new Promise((r) => setTimeout(r, 2_500));
     await provesLive(user.id, [overWs]);
@@ -84,8 +84,8 @@ describe("a user's own stream", () => {
     const second = await t.app.services.sessions.createSession(user.id, {}, systemMeta);
     const sse = sseClient(url, first.accessToken);
     const ws = wsClient(url, second.accessToken);
-    const overSse = collect(sse, USER_EVENTS, { userId: user.id });
-    const overWs = collect(ws, USER_EVENTS, { userId: user.id });
+    const overSse = collect(sse, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
+    const overWs = collect(ws, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
     await subscribed(t.app, user.id, 2);
     await provesLive(user.id, [overSse, overWs]);
 

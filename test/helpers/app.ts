@@ -43,8 +43,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
   });
 }
 
-export async function createTestApp(options: AppOptions & { env?: Record<string, string> } = {}): Promise<TestApp> {
-  const db = await freshDatabase();
+/** `database`: run on this database (another instance's) instead of a fresh one; it is then not dropped on close. */
+export async function createTestApp(options: AppOptions & { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApp> {
+  const db = options.database ?? (await freshDatabase());
   const app = await createApp(testConfig(db.url, options.env), { logger: createLogger('silent'), migrate: false, ...options });
   const executor = buildHTTPExecutor({ fetch: app.yoga.fetch, endpoint: 'http://gateway.test/graphql' });
   const exec: TestApp['exec'] = async (document, variables, opts = {}) => {
@@ -67,7 +68,7 @@ export async function createTestApp(options: AppOptions & { env?: Record<string,
     },
     async close() {
       await app.stop();
-      await db.drop();
+      if (!options.database) await db.drop();
     },
   };
 }
