@@ -243,10 +243,10 @@ async function alternate(rounds: number, a: (seconds: number) => Promise<Row>, b
 // ── The bare node:http TOTP handler (run as a child: `credentials.ts baseline <provider> <url> <key>`) ──
 
 async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: string, keyBase64: string) {
-  const { createDatabase } = await import('../src/db/client.js');
-  const { decryptSecret } = await import('../src/services/crypto.js');
-  const { matchTotpStep } = await import('../src/services/totp.js');
-  // The same statements as the gateway, on the same driver path (src/db/direct.ts).
+  const { createDatabase } = await import('../src/kernel/db/client.js');
+  const { decryptSecret } = await import('../src/kernel/crypto.js');
+  const { matchTotpStep } = await import('../src/modules/totp/service.js');
+  // The same statements as the gateway, on the same driver path (src/kernel/db/direct.ts).
   const database = createDatabase(provider, databaseUrl);
   const { direct } = database;
   const key = Buffer.from(keyBase64, 'base64');
@@ -402,10 +402,10 @@ async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> 
 
 /** Writes TOTP_USERS users with a verified TOTP method each, as the gateway stores them. */
 async function seedTotpUsers(provider: 'sqlite' | 'postgresql', databaseUrl: string) {
-  const { createDatabase } = await import('../src/db/client.js');
-  const { encryptSecret } = await import('../src/services/crypto.js');
-  const { newId } = await import('../src/ids.js');
-  const { newAuthMethodId } = await import('../src/services/auth-method-ids.js');
+  const { createDatabase } = await import('../src/kernel/db/client.js');
+  const { encryptSecret } = await import('../src/kernel/crypto.js');
+  const { newId } = await import('../src/kernel/ids.js');
+  const { newAuthMethodId } = await import('../src/modules/auth-methods/kinds.js');
   const database = createDatabase(provider, databaseUrl);
   try {
     const key = Buffer.from(ENCRYPTION_KEY, 'base64');
@@ -432,7 +432,7 @@ async function seedTotpUsers(provider: 'sqlite' | 'postgresql', databaseUrl: str
 
 /** Clears every replay counter, so the next load starts from first uses again. */
 async function resetCounters(provider: 'sqlite' | 'postgresql', databaseUrl: string) {
-  const { createDatabase } = await import('../src/db/client.js');
+  const { createDatabase } = await import('../src/kernel/db/client.js');
   const database = createDatabase(provider, databaseUrl);
   try {
     await database.client.authMethod.updateMany({ where: { kind: 'TOTP' }, data: { counter: null } });
@@ -491,7 +491,7 @@ async function main() {
     `on SQLite and then PostgreSQL; autocannon drives each operation for ${DURATION_S} s with ${CONNECTIONS} connections, in ${ROUNDS} rounds`,
     'alternating with its baseline (so a change in the shared machine\'s load hits both): bare `argon2.verify` with the same',
     'parameters (argon2id, OWASP defaults) and concurrency, and a bare node:http handler doing the same database read, TOTP check',
-    'and conditional replay update as the gateway, with the same prepared statements on the same driver (src/db/direct.ts;',
+    'and conditional replay update as the gateway, with the same prepared statements on the same driver (src/kernel/db/direct.ts;',
     'the gateway also reserves an attempt and records an event). verifyTotp cycles through 3000 enrolled users with the',
     "current step's code, replay counters cleared before each round: nearly every request is a first use and succeeds; a",
     'repeat within a step is refused as a replay (same work). "answered as expected" counts both. p50/p99 are',
@@ -505,7 +505,7 @@ async function main() {
     'request in all its threads (argon2 on the thread pool, V8, the main thread) and, in brackets, on its main thread',
     '(HTTP, GraphQL, the database driver, the event relay), read from /proc. With every core busy hashing, the main',
     "thread's time is what the gateway takes from argon2. A password check runs two statements, prepared once and sent",
-    'straight to the driver (src/db/direct.ts): the reservation of an attempt, which also reads the hash, and the reset of',
+    'straight to the driver (src/kernel/db/direct.ts): the reservation of an attempt, which also reads the hash, and the reset of',
     'the counter committed together with the user.password_verified event; the relay then reads the new event once. A TOTP',
     'check reads the methods, reserves an attempt, and takes the step (if no later one was) with its event and the reset',
     'in one transaction. The bare handler does the read and the conditional update only.',

@@ -17,7 +17,7 @@ export function schemaFor(provider, text = readFileSync(source, 'utf8')) {
   return text
     .replace('provider = "sqlite"', `provider = "${provider}"`)
     .replace('url      = "file:./portcullis.db"', 'url      = "postgresql://localhost/portcullis"')
-    .replace('output       = "../src/db/generated/sqlite"', `output       = "../../src/db/generated/${provider}"`)
+    .replace('output       = "../src/kernel/db/generated/sqlite"', `output       = "../../src/kernel/db/generated/${provider}"`)
     .replace(/generator pothos \{[^}]*\}\n/, '');
 }
 

@@ -4,22 +4,22 @@
  * tests both use it, so they run the same gateway.
  */
 import type { Config } from './config.js';
-import { createDatabase, type Database } from './db/client.js';
-import { migrate } from './db/migrator.js';
-import { resolveEncryptionKey } from './encryption-key.js';
-import { createLogger, type Logger } from './logger.js';
-import type { Delivery } from './delivery/index.js';
-import type { Clock } from './services/clock.js';
-import { createPubSub, type EventPubSub } from './events/pubsub.js';
-import { createRelay, type Relay } from './events/relay.js';
-import { createWebhookDispatcher, type WebhookDispatcher } from './services/webhook-dispatcher.js';
-import type { WebhookSender } from './services/webhook-sender.js';
-import type { Lookup } from './services/ssrf.js';
-import { createServices, type Services } from './services/index.js';
+import { createDatabase, type Database } from './kernel/db/client.js';
+import { migrate } from './kernel/db/migrator.js';
+import { resolveEncryptionKey } from './kernel/encryption-key.js';
+import { createLogger, type Logger } from './kernel/logger.js';
+import type { Delivery } from './kernel/delivery/index.js';
+import type { Clock } from './kernel/clock.js';
+import { createPubSub, type EventPubSub } from './kernel/events/pubsub.js';
+import { createRelay, type Relay } from './kernel/events/relay.js';
+import { createWebhookDispatcher, type WebhookDispatcher } from './modules/webhooks/dispatcher.js';
+import type { WebhookSender } from './modules/webhooks/sender.js';
+import type { Lookup } from './modules/webhooks/ssrf.js';
+import { createServices, type Services } from './modules/index.js';
 import { createHttpServer } from './server/http.js';
-import { createPasskeyDemo } from './server/passkey-demo.js';
+import { createPasskeyDemo } from './modules/passkeys/demo.js';
 import { Redis } from 'ioredis';
-import { createRateLimiter } from './services/rate-limiter.js';
+import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 
 export interface AppOptions {

@@ -5,9 +5,9 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { createApp, type App } from './app.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
-import { migrate } from './db/migrator.js';
-import { createLogger, stdoutLog } from './logger.js';
-import { PortcullisError } from './services/errors.js';
+import { migrate } from './kernel/db/migrator.js';
+import { createLogger, stdoutLog } from './kernel/logger.js';
+import { PortcullisError } from './kernel/errors.js';
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 // Output whose reader went away (EPIPE) is lost, never fatal: logging must not stop the gateway or its shutdown.
@@ -143,7 +143,7 @@ program
   .command('print-schema')
   .description('print the GraphQL schema (SDL)')
   .action(async () => {
-    const { printSchemaSdl } = await import('./schema/index.js');
+    const { printSchemaSdl } = await import('./graphql/index.js');
     process.stdout.write(printSchemaSdl());
   });
 

@@ -5,8 +5,8 @@
  * removal, events, and secrets absent from the database in the clear.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
-import { encryptSecret } from '../src/services/crypto.js';
+import { manualClock } from '../src/kernel/clock.js';
+import { encryptSecret } from '../src/kernel/crypto.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, ENCRYPTION_KEY, type TestApp } from './helpers/app.js';
 import { hasOathtool, oathtoolTotp, referenceTotp, RFC6238_SECRET, RFC6238_VECTORS } from './helpers/totp.js';

@@ -7,8 +7,8 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_SIGNATURE_HEADER, verifyHookSignature, type HookPayload } from '../src/delivery/hook-sender.js';
-import { createLogger } from '../src/logger.js';
+import { HOOK_SIGNATURE_HEADER, verifyHookSignature, type HookPayload } from '../src/kernel/delivery/hook-sender.js';
+import { createLogger } from '../src/kernel/logger.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

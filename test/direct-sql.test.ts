@@ -1,15 +1,15 @@
 /**
- * The statements that go straight to the driver (src/db/direct.ts) must be
+ * The statements that go straight to the driver (src/kernel/db/direct.ts) must be
  * indistinguishable from Prisma's: the same values read back, dates written
  * in the form Prisma compares, atomic pairs that roll back together, and on
  * SQLite, where the connection is shared, no statement landing inside a
  * Prisma transaction that then rolls back.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDatabase, type Db } from '../src/db/client.js';
-import type { DirectSql } from '../src/db/direct.js';
-import { EVENT_ROW, USER_ROW } from '../src/db/rows.js';
-import { newId } from '../src/ids.js';
+import { createDatabase, type Db } from '../src/kernel/db/client.js';
+import type { DirectSql } from '../src/kernel/db/direct.js';
+import { EVENT_ROW, USER_ROW } from '../src/kernel/db/rows.js';
+import { newId } from '../src/kernel/ids.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { testProvider } from './helpers/db.js';
 

@@ -11,8 +11,8 @@
 import { Writable } from 'node:stream';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { userTopic } from '../src/events/pubsub.js';
-import { createLogger } from '../src/logger.js';
+import { userTopic } from '../src/kernel/events/pubsub.js';
+import { createLogger } from '../src/kernel/logger.js';
 import { collect, subscribed, wsClient } from './e2e/event-clients.js';
 import { graphql } from './gql/index.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';

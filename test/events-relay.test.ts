@@ -4,12 +4,12 @@
  * restart, and lets only one of several instances fan out.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Db } from '../src/db/client.js';
-import { newId } from '../src/ids.js';
-import { createLogger } from '../src/logger.js';
-import { createMemoryPubSub, type EventMessage } from '../src/events/pubsub.js';
-import { createRelay, WEBHOOK_POSITION_KEY } from '../src/events/relay.js';
-import { manualClock } from '../src/services/clock.js';
+import type { Db } from '../src/kernel/db/client.js';
+import { newId } from '../src/kernel/ids.js';
+import { createLogger } from '../src/kernel/logger.js';
+import { createMemoryPubSub, type EventMessage } from '../src/kernel/events/pubsub.js';
+import { createRelay, WEBHOOK_POSITION_KEY } from '../src/kernel/events/relay.js';
+import { manualClock } from '../src/kernel/clock.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { testProvider } from './helpers/db.js';
 

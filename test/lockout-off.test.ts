@@ -4,8 +4,8 @@
  * refuses locked and inactive users.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
-import { IncorrectPasswordError, NoPasswordError, UserInactiveError, UserNotFoundError } from '../src/services/errors.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
+import { IncorrectPasswordError, NoPasswordError, UserInactiveError, UserNotFoundError } from '../src/kernel/errors.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
 let t: TestApp;

@@ -11,7 +11,7 @@
  *   done, not by measuring time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
+import { manualClock } from '../src/kernel/clock.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { referenceTotp } from './helpers/totp.js';

@@ -6,9 +6,9 @@
  * cannot exceed the limit, and once locked even the right code opens nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
-import { manualClock } from '../src/services/clock.js';
-import { totpCode, totpStep } from '../src/services/totp.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
+import { manualClock } from '../src/kernel/clock.js';
+import { totpCode, totpStep } from '../src/modules/totp/service.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

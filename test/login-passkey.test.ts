@@ -4,7 +4,7 @@
  * own; another user's passkey does not finish their sign-in.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { softwareAuthenticator } from './helpers/webauthn-authenticator.js';

@@ -3,8 +3,8 @@
  * SQL statements, whatever the page size (plugin-prisma merges selections).
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { newAuthMethodId } from '../src/services/auth-method-ids.js';
-import { newId } from '../src/ids.js';
+import { newAuthMethodId } from '../src/modules/auth-methods/kinds.js';
+import { newId } from '../src/kernel/ids.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

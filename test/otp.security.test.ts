@@ -10,8 +10,8 @@
  * console sender's explicitly marked development line.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/logger.js';
-import { manualClock } from '../src/services/clock.js';
+import { createLogger } from '../src/kernel/logger.js';
+import { manualClock } from '../src/kernel/clock.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
+import { manualClock } from '../src/kernel/clock.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { codeSink } from './helpers/code-sink.js';

@@ -6,7 +6,7 @@
  * user.password_changed event says how many ended.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

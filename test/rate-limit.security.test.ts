@@ -8,7 +8,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 
 const opened: TestApp[] = [];

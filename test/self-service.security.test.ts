@@ -20,10 +20,10 @@ import {
   type GraphQLInputType,
 } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
-import { manualClock } from '../src/services/clock.js';
-import { totpCode, totpStep } from '../src/services/totp.js';
-import { getSchema } from '../src/schema/index.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
+import { manualClock } from '../src/kernel/clock.js';
+import { totpCode, totpStep } from '../src/modules/totp/service.js';
+import { getSchema } from '../src/graphql/index.js';
 import { publicRootFields } from '../src/server/auth.js';
 import { graphql } from './gql/index.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';

@@ -10,7 +10,7 @@
  *   challenge, a locked user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
+import { manualClock } from '../src/kernel/clock.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { softwareAuthenticator } from './helpers/webauthn-authenticator.js';
 import { ORIGIN, UserEvents, VerifyRegistration, webauthnEnv, webauthnSteps } from './helpers/webauthn-operations.js';

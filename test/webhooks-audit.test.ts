@@ -5,7 +5,7 @@
  * the other apps' receivers.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

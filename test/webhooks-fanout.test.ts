@@ -6,8 +6,8 @@
  * disabled or deleted, also when the change and the event share a batch.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { systemMeta } from '../src/events/outbox.js';
-import { newId } from '../src/ids.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
+import { newId } from '../src/kernel/ids.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

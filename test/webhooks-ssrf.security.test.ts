@@ -10,8 +10,8 @@
  * PORTCULLIS_WEBHOOK_ALLOW_PRIVATE is unset here: the default is to refuse.
  */
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
-import type { WebhookRequest } from '../src/services/webhook-sender.js';
+import { manualClock } from '../src/kernel/clock.js';
+import type { WebhookRequest } from '../src/modules/webhooks/sender.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

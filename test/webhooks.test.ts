@@ -10,9 +10,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { manualClock } from '../src/services/clock.js';
-import type { WebhookRequest, WebhookSender } from '../src/services/webhook-sender.js';
-import { httpWebhookSender } from '../src/services/webhook-sender.js';
+import { manualClock } from '../src/kernel/clock.js';
+import type { WebhookRequest, WebhookSender } from '../src/modules/webhooks/sender.js';
+import { httpWebhookSender } from '../src/modules/webhooks/sender.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 

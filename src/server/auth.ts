@@ -6,8 +6,8 @@
  */
 import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Services } from '../services/index.js';
-import type { Context, Viewer } from '../schema/context.js';
+import type { Services } from '../modules/index.js';
+import type { Context, Viewer } from '../graphql/context.js';
 
 /** Root fields anyone may call without a key (public sign-in operations register here). */
 export const publicRootFields = new Set<string>(['__schema', '__type', '__typename', 'login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'refreshSession', 'sendMfaOtp']);

@@ -8,10 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
-import type { Logger } from '../logger.js';
-import type { Services } from '../services/index.js';
+import type { Logger } from '../kernel/logger.js';
+import type { Services } from '../modules/index.js';
 import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized } from './auth.js';
-import type { Viewer } from '../schema/context.js';
+import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
 
 export interface HttpDeps {

@@ -9,8 +9,8 @@
  */
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { isAdmin, type Context } from '../schema/context.js';
-import type { RateLimiter } from '../services/rate-limiter.js';
+import { isAdmin, type Context } from '../graphql/context.js';
+import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { publicRootFields, rootFieldNames } from './auth.js';
 
 export function rateLimited(wait: number, message: string): GraphQLError {

@@ -9,7 +9,7 @@
  */
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Context, Viewer } from '../schema/context.js';
+import type { Context, Viewer } from '../graphql/context.js';
 
 export function accessEnded(): GraphQLError {
   return new GraphQLError('Access ended: the key or session was revoked, or the user may no longer act.', {

@@ -9,15 +9,15 @@ import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { Config } from '../config.js';
-import type { Db } from '../db/client.js';
-import type { Logger } from '../logger.js';
-import { PortcullisError } from '../services/errors.js';
-import type { Services } from '../services/index.js';
-import type { Context } from '../schema/context.js';
-import { getSchema } from '../schema/index.js';
+import type { Db } from '../kernel/db/client.js';
+import type { Logger } from '../kernel/logger.js';
+import { PortcullisError } from '../kernel/errors.js';
+import type { Services } from '../modules/index.js';
+import type { Context } from '../graphql/context.js';
+import { getSchema } from '../graphql/index.js';
 import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
-import type { RateLimiter } from '../services/rate-limiter.js';
+import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
 
 export interface YogaDeps {

@@ -8,7 +8,7 @@ import { createClient as createWsClient, type Client } from 'graphql-ws';
 import { expect, vi } from 'vitest';
 import WebSocket from 'ws';
 import type { App } from '../../src/app.js';
-import { userTopic } from '../../src/events/pubsub.js';
+import { userTopic } from '../../src/kernel/events/pubsub.js';
 
 export interface Received {
   data?: any;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../../src/events/outbox.js';
+import { systemMeta } from '../../src/kernel/events/outbox.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from '../helpers/app.js';
 
 const ISSUER = 'https://id.example.test';

@@ -12,7 +12,7 @@
  *   shown. The fallback, with Redis dead, is shown separately.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemMeta } from '../../src/events/outbox.js';
+import { systemMeta } from '../../src/kernel/events/outbox.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from '../helpers/app.js';
 import { testProvider } from '../helpers/db.js';
 import { testRedis, type TestRedis } from '../helpers/redis-server.js';

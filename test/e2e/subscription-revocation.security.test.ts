@@ -6,7 +6,7 @@
  * WebSocket is closed with 4403, an SSE stream gets a FORBIDDEN error and ends.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { systemMeta } from '../../src/events/outbox.js';
+import { systemMeta } from '../../src/kernel/events/outbox.js';
 import { graphql } from '../gql/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
 import { collect, newestEventId, sseClient, subscribed, wsClient, type Collector } from './event-clients.js';

@@ -3,8 +3,8 @@
  * layer (templates, failure handling, logging) with a sender that records
  * messages instead of sending them, and can be told to fail.
  */
-import { createDelivery, type OutgoingMessage, type Sender } from '../../src/delivery/index.js';
-import { createLogger, type Logger } from '../../src/logger.js';
+import { createDelivery, type OutgoingMessage, type Sender } from '../../src/kernel/delivery/index.js';
+import { createLogger, type Logger } from '../../src/kernel/logger.js';
 import { testConfig } from './app.js';
 
 export function codeSink(options: { logger?: Logger; productName?: string } = {}) {

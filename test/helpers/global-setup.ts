@@ -1,6 +1,6 @@
 /** Migrates one template database per run; each test file clones it (fast and isolated). */
 import { mkdirSync, rmSync } from 'node:fs';
-import { migrate } from '../../src/db/migrator.js';
+import { migrate } from '../../src/kernel/db/migrator.js';
 import { adminQuery, postgresTemplate, postgresUrl, runDir, sqliteTemplate, testProvider } from './db.js';
 
 export default async function setup() {

@@ -1,0 +1,85 @@
+/**
+ * The Pothos builder: plugins and scalars only; types live in ./types.
+ *
+ * Plugin order matters: scope-auth first, so authorization runs before any
+ * other plugin's wrapping; errors before prisma, so `errors` works on
+ * `t.prismaField`; relay next; wellFormedInput last, so it runs inside the
+ * errors plugin and its InvalidInputError becomes the union member of fields
+ * that declare it.
+ */
+import SchemaBuilder from '@pothos/core';
+import ErrorsPlugin from '@pothos/plugin-errors';
+import PrismaPlugin from '@pothos/plugin-prisma';
+import RelayPlugin from '@pothos/plugin-relay';
+import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
+import { GraphQLError } from 'graphql';
+import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import type PrismaTypes from '../kernel/db/generated/pothos-types.js';
+import { getDatamodel } from '../kernel/db/generated/pothos-types.js';
+import { kindOfId } from '../kernel/ids.js';
+import { authMethodTypeForId } from '../modules/auth-methods/kinds.js';
+import { isAdmin, type Context } from './context.js';
+import WellFormedInputPlugin from './well-formed-input.js';
+
+const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
+
+/** The GraphQL type an id names, from its prefix (ids are the global ids). */
+function typenameForId(id: string): string {
+  const kind = kindOfId(id);
+  if (kind === 'AuthMethod') return authMethodTypeForId(id);
+  if (!kind) throw new GraphQLError('Not a valid id.', { extensions: { code: 'BAD_USER_INPUT' } });
+  return kind;
+}
+
+export const builder = new SchemaBuilder<{
+  Context: Context;
+  PrismaTypes: PrismaTypes;
+  AuthScopes: { admin: boolean; self: string };
+  Scalars: {
+    DateTime: { Input: Date; Output: Date | string };
+    JSON: { Input: unknown; Output: unknown };
+    ID: { Input: string; Output: string };
+  };
+  DefaultFieldNullability: false;
+}>({
+  plugins: [ScopeAuthPlugin, ErrorsPlugin, PrismaPlugin, RelayPlugin, WellFormedInputPlugin],
+  defaultFieldNullability: false,
+  scopeAuth: {
+    authorizeOnSubscribe: true,
+    authScopes: (ctx) => ({
+      admin: isAdmin(ctx.viewer),
+      self: (userId: string) => ctx.viewer.kind === 'user' && ctx.viewer.userId === userId,
+    }),
+    unauthorizedError: () =>
+      new GraphQLError('You are not allowed to do this.', { extensions: { code: 'FORBIDDEN', http: { status: 403 } } }),
+  },
+  errors: {
+    directResult: true,
+    defaultUnionOptions: { name: ({ fieldName }) => `${pascal(fieldName)}Result` },
+    defaultResultOptions: { name: ({ fieldName }) => `${pascal(fieldName)}Success` },
+  },
+  prisma: {
+    client: (ctx) => ctx.db,
+    dmmf: getDatamodel(),
+    exposeDescriptions: true,
+    filterConnectionTotalCount: true,
+    // Outside production, a resolver that forgets to spread `query` fails loudly.
+    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'error',
+  },
+  relay: {
+    clientMutationId: 'omit',
+    cursorType: 'String',
+    encodeGlobalID: (_typename, id) => String(id),
+    decodeGlobalID: (globalID) => ({ typename: typenameForId(globalID), id: globalID }),
+    // Management callers only: node(id) reaches every type, so an end user's access token must not (they read `me`).
+    nodeQueryOptions: { description: 'Any object by its id (usr_…, am_…, wha_…, evt_…, ses_…); API keys only.', authScopes: { admin: true } },
+    nodesQueryOptions: { description: 'Several objects by their ids; API keys only.', authScopes: { admin: true } },
+  },
+});
+
+builder.addScalarType('DateTime', DateTimeResolver, {});
+builder.addScalarType('JSON', JSONResolver, {});
+
+builder.queryType({});
+builder.mutationType({});
+

@@ -1,0 +1,113 @@
+import {
+  AlreadyExistsError,
+  CodeAlreadyUsedError,
+  CodeExpiredError,
+  DeliveryFailedError,
+  EmailNotVerifiedError,
+  ErrorCode,
+  IncorrectCodeError,
+  IncorrectPasswordError,
+  InvalidInputError,
+  InvalidStateError,
+  InvalidTokenError,
+  NoPasswordError,
+  NotFoundError,
+  NoTotpError,
+  PhoneNotVerifiedError,
+  PortcullisError,
+  ReauthenticationRequiredError,
+  TooManyAttemptsError,
+  UserInactiveError,
+  UserLockedError,
+  UserNotFoundError,
+  WeakPasswordError,
+  WebAuthnFailureReason,
+  WebAuthnVerificationError,
+} from '../kernel/errors.js';
+import { builder } from './builder.js';
+
+export const ErrorCodeEnum = builder.enumType('ErrorCode', {
+  description: 'Stable codes of expected failures. Values are added, never renamed.',
+  values: Object.keys(ErrorCode) as Array<keyof typeof ErrorCode>,
+});
+
+export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {
+  description: 'Why a passkey or security key response was refused.',
+  values: WebAuthnFailureReason,
+});
+
+export const ErrorInterface = builder.interfaceRef<PortcullisError>('Error').implement({
+  description: 'An expected failure, returned as a member of a mutation result union.',
+  fields: (t) => ({
+    code: t.field({ type: ErrorCodeEnum, resolve: (e: any) => e.code }),
+    message: t.exposeString('message'),
+  }),
+});
+
+/** One object type per error class; extra fields come from the class's public properties. */
+/* eslint-disable @typescript-eslint/no-explicit-any -- Pothos' field-builder type for a class ref is not worth spelling out here */
+function errorType<C extends new (...args: any[]) => PortcullisError>(
+  cls: C,
+  description: string,
+  fields?: (t: any) => Record<string, any>,
+): C {
+  builder.objectType(cls as any, {
+    name: cls.name,
+    description,
+    interfaces: [ErrorInterface],
+    isTypeOf: (value: unknown) => value instanceof cls,
+    fields: fields ?? (() => ({})),
+  } as any);
+  return cls;
+}
+/* eslint-enable @typescript-eslint/no-explicit-any */
+
+export const errorTypes = {
+  UserNotFoundError: errorType(UserNotFoundError, 'No user has the given id (or it was deleted).'),
+  NotFoundError: errorType(NotFoundError, 'The object named by the input does not exist.'),
+  InvalidStateError: errorType(InvalidStateError, 'The operation is not allowed in the current state.', (t) => ({
+    state: t.string({ nullable: true, resolve: (e: any) => e.state ?? null }),
+  })),
+  AlreadyExistsError: errorType(AlreadyExistsError, 'A unique value (email, username) is taken.', (t) => ({
+    field: t.exposeString('field'),
+  })),
+  InvalidInputError: errorType(InvalidInputError, 'An input field has a bad value.', (t) => ({
+    field: t.exposeString('field'),
+  })),
+  UserLockedError: errorType(UserLockedError, 'The user is locked, by an admin or by the lockout policy.', (t) => ({
+    lockedUntil: t.field({ type: 'DateTime', nullable: true, resolve: (e: any) => e.lockedUntil }),
+  })),
+  UserInactiveError: errorType(UserInactiveError, 'The user is deactivated.'),
+  NoPasswordError: errorType(NoPasswordError, 'The user has no password.'),
+  IncorrectPasswordError: errorType(IncorrectPasswordError, 'The password does not match.', (t) => ({
+    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+  })),
+  WeakPasswordError: errorType(WeakPasswordError, 'The password breaks the password policy.', (t) => ({
+    reasons: t.stringList({ resolve: (e: any) => e.reasons }),
+  })),
+  NoTotpError: errorType(NoTotpError, 'The user has no verified TOTP authenticator.'),
+  IncorrectCodeError: errorType(IncorrectCodeError, 'The code does not match.', (t) => ({
+    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+  })),
+  CodeExpiredError: errorType(CodeExpiredError, 'The code has expired; request a new one.'),
+  CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused).'),
+  TooManyAttemptsError: errorType(TooManyAttemptsError, 'Too many attempts; try again later.', (t) => ({
+    retryAfter: t.field({ type: 'DateTime', nullable: true, resolve: (e: any) => e.retryAfter }),
+  })),
+  PhoneNotVerifiedError: errorType(PhoneNotVerifiedError, 'The user has no verified phone number.'),
+  EmailNotVerifiedError: errorType(EmailNotVerifiedError, 'The user has no verified email address.'),
+  DeliveryFailedError: errorType(DeliveryFailedError, 'The code could not be delivered.', (t) => ({
+    channel: t.exposeString('channel'),
+  })),
+  ReauthenticationRequiredError: errorType(
+    ReauthenticationRequiredError,
+    "The caller's session has not proved a factor recently enough for this change: call reauthenticate, then retry.",
+    (t) => ({ maxAgeSeconds: t.int({ description: 'How recent the proof must be, in seconds.', resolve: (e: any) => e.maxAgeSeconds }) }),
+  ),
+  InvalidTokenError: errorType(InvalidTokenError, 'A refresh or MFA token is unknown, expired, revoked or reused; sign in again.'),
+  WebAuthnVerificationError: errorType(
+    WebAuthnVerificationError,
+    'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',
+    (t) => ({ reason: t.field({ type: WebAuthnFailureReasonEnum, resolve: (e: any) => e.reason }) }),
+  ),
+};

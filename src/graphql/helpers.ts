@@ -1,0 +1,39 @@
+/**
+ * Shared shapes of mutations: every mutation takes one `input:` of its own
+ * `<Name>Input` type and returns `<Name>Result` = `<Name>Success | errors…`.
+ */
+import type { User } from '../kernel/db/generated/sqlite/client.js';
+import { builder } from './builder.js';
+
+export type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
+
+/**
+ * The affected user of a success payload, re-read with the caller's selection
+ * so nested fields (auth methods, events…) resolve like anywhere else.
+ */
+export function affectedUser<Parent extends { userId: string }>(t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, Parent>, description?: string) {
+  return t.prismaField({
+    type: 'User',
+    description,
+    resolve: (query, parent, _args, ctx) => ctx.db.user.findUniqueOrThrow({ ...query, where: { id: parent.userId } }),
+  });
+}
+
+/** A success type exposing the affected user under `user`. */
+export function userSuccess(name: string, description: string) {
+  return builder.objectRef<{ userId: string }>(name).implement({ description, fields: (t) => ({ user: affectedUser(t) }) });
+}
+
+export const toUserResult = (user: Pick<User, 'id'>) => ({ userId: user.id });
+
+/** Admins act on anyone; a signed-in user on themselves. */
+export const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
+/** Only the signed-in user (access-token callers), on their own account. */
+export const selfViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
+  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
+});
+/** Admins, or the signed-in user (operations on the caller's own account, without a userId). */
+export const adminOrViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
+  admin: true,
+  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
+});

@@ -1,0 +1,185 @@
+/**
+ * The Prisma client for the configured provider. Two clients are generated
+ * from one model file with identical types; the SQLite one names the type.
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
+import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
+import type { DatabaseProvider } from '../../config.js';
+import { postgresDirect, SqliteGate, type DirectSql } from './direct.js';
+
+export type Db = SqliteClient;
+export type Tx = Prisma.TransactionClient;
+export { Prisma };
+
+export interface Database {
+  provider: DatabaseProvider;
+  client: Db;
+  /** Prepared plain statements for the hottest paths (direct.ts). */
+  direct: DirectSql;
+  /** PostgreSQL: connections in use, idle, and requests waiting for one (readiness, metrics). */
+  pool(): { total: number; idle: number; waiting: number } | undefined;
+  close(): Promise<void>;
+}
+
+/** Bounds on waiting for PostgreSQL (Config['database']['pool']). */
+export interface PoolSettings {
+  size: number;
+  /** Longest wait for a free connection; the request fails instead of hanging. */
+  acquireTimeoutMs: number;
+  /** Server-side statement_timeout (0: none). */
+  statementTimeoutMs: number;
+  /** Server-side idle_in_transaction_session_timeout (0: none): a transaction left open by a lost client ends. */
+  idleInTransactionTimeoutMs: number;
+}
+
+const DEFAULT_POOL: PoolSettings = { size: 10, acquireTimeoutMs: 5_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 };
+
+/** A `file:` URL's path, resolved against the working directory. */
+export function sqlitePath(url: string): string {
+  return path.resolve(url.replace(/^file:(\/\/)?/, '').replace(/\?.*$/, ''));
+}
+
+export function createDatabase(
+  provider: DatabaseProvider,
+  url: string,
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings } = {},
+): Database {
+  const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
+  let client: Db;
+  let direct: DirectSql;
+  let closePool = async () => {};
+  let poolStats: Database['pool'] = () => undefined;
+  if (provider === 'sqlite') {
+    const file = sqlitePath(url);
+    mkdirSync(path.dirname(file), { recursive: true });
+    const gate = new SqliteGate();
+    // timeout: wait for a competing writer (another process) instead of failing at once.
+    const adapter = gatedSqlite(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), gate);
+    client = new SqliteClient({ adapter, log });
+    gate.connect = () => client.$connect();
+    direct = gate.direct();
+  } else {
+    // One pool for Prisma and the direct statements.
+    const settings = options.pool ?? DEFAULT_POOL;
+    const pool = new pg.Pool({
+      connectionString: url,
+      max: settings.size,
+      connectionTimeoutMillis: settings.acquireTimeoutMs,
+      keepAlive: true,
+      ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
+      ...(settings.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs } : {}),
+    });
+    pool.on('error', (error) => options.onIdleError?.(error));
+    discardBrokenConnections(pool, (error) => options.onIdleError?.(error));
+    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    client = new PostgresClient({ adapter: new PrismaPg(pool), log }) as unknown as Db;
+    direct = postgresDirect(pool);
+    closePool = () => pool.end();
+  }
+  if (options.log) {
+    const sink = options.log;
+    (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
+    direct = logged(direct, sink);
+  }
+  return {
+    provider,
+    client,
+    direct,
+    pool: () => poolStats(),
+    async close() {
+      await client.$disconnect();
+      await closePool();
+    },
+  };
+}
+
+/**
+ * A connection the server closes (restart, failover, pg_terminate_backend)
+ * emits 'error'. The pool listens only while a connection is idle: one
+ * checked out (say, inside an interactive transaction between statements)
+ * has no listener, and its error would end the process. And Prisma's pg
+ * adapter may never release a transaction's connection whose server side
+ * died, so the pool slowly fills with dead connections until every request
+ * waits for one that never comes. So every connection gets a listener for its
+ * whole life, and one that breaks while checked out is handed back to the
+ * pool as broken at once (the pool closes and forgets it); its holder's own
+ * release, if it ever comes, is then a no-op.
+ */
+function discardBrokenConnections(pool: pg.Pool, onError: (error: Error) => void) {
+  const checkedOut = new WeakSet<pg.PoolClient>();
+  pool.on('acquire', (client) => checkedOut.add(client));
+  pool.on('release', (_error, client) => checkedOut.delete(client));
+  pool.on('connect', (client) => {
+    client.on('error', (error) => {
+      onError(error);
+      const held = client as pg.PoolClient;
+      if (!checkedOut.has(held)) return;
+      checkedOut.delete(held);
+      const release = held.release;
+      held.release = () => {};
+      release.call(held, error);
+    });
+  });
+}
+
+/** Reports direct statements to the same observer as Prisma's (tests count queries). */
+function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
+  return {
+    all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
+    allAfter: (first, sql, params, shape) => (log(first.sql), log(sql), direct.allAfter(first, sql, params, shape)),
+    runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
+    run: (sql, params) => (log(sql), direct.run(sql, params)),
+  };
+}
+
+type AdapterFactory = NonNullable<ConstructorParameters<typeof SqliteClient>[0]>['adapter'] & object;
+type Adapter = Awaited<ReturnType<AdapterFactory['connect']>>;
+
+/**
+ * Prisma's SQLite adapter with the end of each transaction reported to the
+ * gate, and its connection handed to it once open (direct.ts explains why).
+ */
+function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory {
+  return {
+    provider: factory.provider,
+    adapterName: factory.adapterName,
+    async connect() {
+      const adapter = await factory.connect();
+      gate.attach((adapter as unknown as { client: import('better-sqlite3').Database }).client);
+      return new Proxy(adapter, {
+        get(target, property) {
+          if (property === 'startTransaction') {
+            return async (...args: Parameters<Adapter['startTransaction']>) => {
+              const tx = await target.startTransaction(...args);
+              const { commit, rollback } = tx;
+              tx.commit = () => commit.call(tx).finally(() => gate.closed());
+              tx.rollback = () => rollback.call(tx).finally(() => gate.closed());
+              return tx;
+            };
+          }
+          const value = Reflect.get(target, property, target);
+          return typeof value === 'function' ? value.bind(target) : value;
+        },
+      });
+    },
+  };
+}
+
+/** True when an error is a unique-constraint violation (Prisma P2002), on either provider. */
+export function isUniqueViolation(error: unknown): error is { code: 'P2002'; meta?: { target?: unknown } } {
+  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
+}
+
+/** The columns named by a unique violation, across adapters' differing metadata shapes. */
+export function uniqueViolationFields(error: unknown): string[] {
+  const meta = (error as { meta?: Record<string, unknown> }).meta ?? {};
+  const target = meta.target ?? (meta.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } })?.cause?.constraint?.fields;
+  if (Array.isArray(target)) return target.map(String);
+  if (typeof target === 'string') return [target];
+  return [JSON.stringify(meta)];
+}

@@ -1,0 +1,29 @@
+import nodemailer from 'nodemailer';
+import type { Config } from '../../config.js';
+import type { OutgoingMessage, Sender } from './types.js';
+
+/**
+ * Email over SMTP with nodemailer. `secure` is implicit TLS (port 465);
+ * otherwise nodemailer upgrades with STARTTLS when the server offers it.
+ */
+export function createSmtpSender(smtp: Config['delivery']['smtp'] & { host: string }, options: { timeoutMs?: number } = {}): Sender {
+  const timeout = options.timeoutMs ?? 15_000;
+  const transport = nodemailer.createTransport({
+    host: smtp.host,
+    port: smtp.port,
+    secure: smtp.secure,
+    auth: smtp.user ? { user: smtp.user, pass: smtp.password ?? '' } : undefined,
+    connectionTimeout: timeout,
+    greetingTimeout: timeout,
+    socketTimeout: timeout,
+    // nodemailer's own logging stays off: it would print message bodies.
+    logger: false,
+    debug: false,
+  });
+  return {
+    name: 'smtp',
+    async send(message: OutgoingMessage) {
+      await transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, text: message.text });
+    },
+  };
+}

@@ -1,0 +1,178 @@
+/**
+ * The stream behind `userEvents`: stored events after a cursor, then live
+ * ones, in seq order, with no gap and no duplicate across the switch.
+ *
+ * 1. Subscribe to the user's topic first and buffer what arrives.
+ * 2. Read M, the highest seq committed now: anything published before the
+ *    subscription was live has seq ≤ M. Wait until this instance's relay
+ *    position P reaches M (with Redis the publisher may be another instance,
+ *    ahead of ours), then replay from the log up to P: every seq ≤ P is
+ *    committed (or given up); everything above P is published after step 1.
+ * 3. Then live: a message at or below the watermark is a duplicate; a
+ *    message whose `prevSeq` is at or below the watermark is the only new
+ *    event; otherwise (a publisher that does not know, a lost message, or a
+ *    resync without an event after a pub/sub outage) the log is re-read
+ *    between the watermark and the message's seq.
+ *
+ * The buffer is bounded: a subscriber that does not keep up is ended with a
+ * SubscriptionOverflow item (its last cursor) instead of growing memory; it
+ * resumes with `after`.
+ */
+import type { Db } from '../db/client.js';
+import type { EventType } from './catalog.js';
+import { userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
+import { maxEventSeq } from './tail.js';
+
+export class SubscriptionOverflow {
+  constructor(
+    /** The last event delivered: resume with `after` set to it (null: nothing was delivered, resume with the original cursor). */
+    readonly lastEventId: string | null,
+    readonly bufferSize: number,
+  ) {}
+}
+
+export type StreamItem = RelayedEvent | SubscriptionOverflow;
+
+/** What a stream needs of this instance's relay. */
+export interface RelayView {
+  /** Every seq at or below it is committed or given up; undefined without a running relay. */
+  position(): number | undefined;
+  /** Resolves with the position once it is at least `seq` (at once without a running relay). */
+  reach(seq: number): Promise<number | undefined>;
+}
+
+export interface EventStreamDeps {
+  db: Db;
+  pubsub: EventPubSub;
+  relay: RelayView;
+  bufferSize: number;
+  pageSize?: number;
+}
+
+export interface UserEventStreamOptions {
+  userId: string;
+  types?: readonly EventType[];
+  /** Replay events after this seq first; absent: live events only. */
+  afterSeq?: number;
+  /** Resume cursor reported on overflow before anything was delivered. */
+  afterId?: string;
+}
+
+export type EventStreams = ReturnType<typeof createEventStreams>;
+
+export function createEventStreams(deps: EventStreamDeps) {
+  const { db, pubsub, bufferSize } = deps;
+  const pageSize = deps.pageSize ?? 200;
+
+  /** P of step 2: a relay position at or above everything committed when called. */
+  async function position(): Promise<number> {
+    const committed = await maxEventSeq(db);
+    return (await deps.relay.reach(committed)) ?? committed;
+  }
+
+  /** Seq of an event id (a cursor); undefined when there is no such event. */
+  async function seqOf(eventId: string): Promise<number | undefined> {
+    const row = await db.event.findUnique({ where: { id: eventId }, select: { seq: true } });
+    return row?.seq;
+  }
+
+  function userEvents(options: UserEventStreamOptions): AsyncIterableIterator<StreamItem> {
+    const { userId } = options;
+    const wanted = options.types?.length ? new Set<string>(options.types) : undefined;
+    const typeWhere = wanted ? { type: { in: [...wanted] } } : {};
+    const queue: EventMessage[] = [];
+    let overflowed = false;
+    let closed = false;
+    let signal: (() => void) | undefined;
+    const poke = () => {
+      signal?.();
+      signal = undefined;
+    };
+
+    async function* run(): AsyncGenerator<StreamItem> {
+      const unsubscribe = await pubsub.subscribe(userTopic(userId), (message) => {
+        if (overflowed || closed) return;
+        if (queue.length >= bufferSize) overflowed = true;
+        else queue.push(message);
+        poke();
+      });
+      let lastId: string | null = options.afterId ?? null;
+      try {
+        const p = await position();
+        let watermark = p;
+        if (options.afterSeq !== undefined) {
+          let cursor = options.afterSeq;
+          while (!closed && !overflowed && cursor < p) {
+            const page = await db.event.findMany({
+              where: { userId, seq: { gt: cursor, lte: p }, ...typeWhere },
+              orderBy: { seq: 'asc' },
+              take: pageSize,
+            });
+            for (const event of page) {
+              if (closed || overflowed) break;
+              lastId = event.id;
+              cursor = event.seq;
+              yield event;
+            }
+            if (page.length < pageSize) cursor = p;
+          }
+          watermark = Math.max(p, options.afterSeq);
+        }
+        while (!closed) {
+          if (overflowed) {
+            yield new SubscriptionOverflow(lastId, bufferSize);
+            return;
+          }
+          const message = queue.shift();
+          if (!message) {
+            await new Promise<void>((resolve) => (signal = resolve));
+            continue;
+          }
+          if (message.seq <= watermark) continue;
+          const events: RelayedEvent[] =
+            message.event && message.prevSeq !== undefined && message.prevSeq <= watermark
+              ? [message.event]
+              : await db.event.findMany({ where: { userId, seq: { gt: watermark, lte: message.seq } }, orderBy: { seq: 'asc' } });
+          watermark = message.seq;
+          for (const event of events) {
+            if (wanted && !wanted.has(event.type)) continue;
+            lastId = event.id;
+            yield event;
+          }
+        }
+      } finally {
+        closed = true;
+        unsubscribe();
+      }
+    }
+
+    const generator = run();
+    return {
+      next: () => generator.next(),
+      // Wake a generator parked on an empty queue, so it can finish and unsubscribe at once.
+      return: async () => {
+        closed = true;
+        poke();
+        return generator.return(undefined);
+      },
+      throw: (error?: unknown) => {
+        closed = true;
+        poke();
+        return generator.throw(error);
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+  }
+
+  /** The user's state after each lifecycle event (locked, unlocked, deactivated, reactivated, deleted). */
+  function userStateChanges(userId: string): AsyncIterableIterator<StreamItem> {
+    return userEvents({ userId, types: STATE_EVENTS });
+  }
+
+  return { userEvents, userStateChanges, seqOf, position };
+}
+
+/** Events that change a user's `state`. */
+export const STATE_EVENTS: readonly EventType[] = ['user.locked', 'user.unlocked', 'user.deactivated', 'user.reactivated', 'user.deleted'];

@@ -1,0 +1,109 @@
+import { GraphQLError } from 'graphql';
+import { wireEventType, type EventType } from '../../kernel/events/catalog.js';
+import { SubscriptionOverflow, type StreamItem } from '../../kernel/events/streams.js';
+import { InvalidInputError } from '../../kernel/errors.js';
+import { builder } from '../../graphql/builder.js';
+import { UserEventRef, UserEventTypeEnum } from './schema.js';
+
+builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });
+
+/**
+ * Who may follow a user's stream: admins, and the user themselves with an
+ * access token (scope-auth grants a field when any listed scope passes). A
+ * stream outlives the token that opened it, so it re-checks its caller and
+ * ends when the session or key is revoked (server/subscription-guard.ts).
+ */
+const streamScopes = (userId: string) => ({ admin: true, self: userId });
+
+/** Ends a subscription whose buffer overflowed with an error the client can act on. */
+function overflowError(item: SubscriptionOverflow): GraphQLError {
+  return new GraphQLError(
+    `Subscription closed: this subscriber fell more than ${item.bufferSize} events behind. Subscribe again with after: ${item.lastEventId ? `"${item.lastEventId}"` : 'your last cursor'} to resume without a gap.`,
+    { extensions: { code: 'SUBSCRIPTION_OVERFLOW', resumeAfter: item.lastEventId } },
+  );
+}
+
+/**
+ * Passes items through and ends after the one `isLast` picks. A plain
+ * iterator, not an async generator: return() must reach the source at once
+ * (a generator parked on the source's next() would defer it until the next
+ * event, keeping an unsubscribed client's listener alive until then).
+ */
+function endAfter(source: AsyncIterableIterator<StreamItem>, isLast: (item: StreamItem) => boolean): AsyncIterableIterator<StreamItem> {
+  let done = false;
+  const finish = async (): Promise<IteratorResult<StreamItem>> => {
+    done = true;
+    await source.return?.();
+    return { done: true, value: undefined };
+  };
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      const result = await source.next();
+      if (result.done) done = true;
+      else if (isLast(result.value)) void finish();
+      return result;
+    },
+    return: finish,
+    async throw(error?: unknown) {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
+
+/** Ends after an overflow marker (the resolver turns the marker into the error). */
+const untilOverflow = (source: AsyncIterableIterator<StreamItem>) => endAfter(source, (item) => item instanceof SubscriptionOverflow);
+/** Ends the state stream after the deletion (there is nothing left to change), or an overflow. */
+const untilDeleted = (source: AsyncIterableIterator<StreamItem>) =>
+  endAfter(source, (item) => item instanceof SubscriptionOverflow || item.type === 'user.deleted');
+
+builder.subscriptionFields((t) => ({
+  userEvents: t.field({
+    type: UserEventRef,
+    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    description:
+      "A user's events. With `after` (an event id: the cursor), first the stored events after it, then live ones, in order, without gap or duplicate; without it, live events only. A subscriber that falls `PORTCULLIS_SUBSCRIPTION_BUFFER` events behind is ended with the error SUBSCRIPTION_OVERFLOW, whose `resumeAfter` extension is the cursor to resubscribe with.",
+    args: {
+      userId: t.arg.id({ required: true }),
+      types: t.arg({ type: [UserEventTypeEnum], description: 'Only these types; empty or absent means all.' }),
+      after: t.arg.id({ description: 'Resume after this event id (exclusive).' }),
+    },
+    subscribe: async (_root, args, ctx) => {
+      const types = ((args.types as string[] | null | undefined) ?? []).map((t) => wireEventType(t)) as EventType[];
+      let afterSeq: number | undefined;
+      if (args.after) {
+        afterSeq = await ctx.services.events.seqOf(String(args.after));
+        if (afterSeq === undefined) {
+          const problem = new InvalidInputError('after', 'No event has this id (it may have been removed by retention).');
+          throw new GraphQLError(problem.message, { extensions: { code: problem.code, field: 'after' } });
+        }
+      }
+      return untilOverflow(
+        ctx.services.events.userEvents({ userId: String(args.userId), types, afterSeq, afterId: args.after ? String(args.after) : undefined }),
+      );
+    },
+    resolve: (item) => {
+      if (item instanceof SubscriptionOverflow) throw overflowError(item);
+      return item as never;
+    },
+  }),
+  userStateChanged: t.prismaField({
+    type: 'User',
+    nullable: true,
+    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    description:
+      'The user each time its state changes (locked, unlocked, deactivated, reactivated). When the user is deleted the stream sends null once and ends: a deleted user is gone from every query, and its user.deleted event stays in the log (see userEvents).',
+    args: { userId: t.arg.id({ required: true }) },
+    subscribe: (_root, args, ctx) => untilDeleted(ctx.services.events.userStateChanges(String(args.userId))),
+    resolve: (query, item, _args, ctx) => {
+      if (item instanceof SubscriptionOverflow) throw overflowError(item);
+      const event = item as Exclude<StreamItem, SubscriptionOverflow>;
+      if (event.type === 'user.deleted' || !event.userId) return null;
+      return ctx.db.user.findUnique({ ...query, where: { id: event.userId } });
+    },
+  }),
+}));

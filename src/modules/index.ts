@@ -1,0 +1,151 @@
+/**
+ * The composition root: builds every service with its explicit dependencies.
+ * The CLI, the GraphQL schema and the tests all get their services from here.
+ */
+import type { Config } from '../config.js';
+import type { Db } from '../kernel/db/client.js';
+import type { DirectSql } from '../kernel/db/direct.js';
+import { createOutbox } from '../kernel/events/outbox.js';
+import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
+import { createEventStreams, type RelayView } from '../kernel/events/streams.js';
+import type { Logger } from '../kernel/logger.js';
+import { createDelivery, type Delivery } from '../kernel/delivery/index.js';
+import { createApiKeyService } from './access-tokens/api-keys.js';
+import { createAuthMethodService } from './auth-methods/service.js';
+import { createBackupCodeService } from './totp/backup-codes.js';
+import { systemClock, type Clock } from '../kernel/clock.js';
+import { createCodeDelivery } from './codes/code-delivery.js';
+import { createContactService } from './users/contacts.service.js';
+import { createLockoutService } from './lockout/service.js';
+import { createLoginService } from './sign-in/login.js';
+import { createMfaService } from './sign-in/mfa.js';
+import { createOneTimeCodeService } from './codes/one-time-codes.js';
+import { createOtpFactorService } from './otp/service.js';
+import { createPasswordHasher } from './password/hashing.js';
+import { createPasswordService } from './password/service.js';
+import { createSessionService } from './sessions/service.js';
+import { createSigningKeyService } from './sessions/signing-keys.js';
+import { createTotpService } from './totp/service.js';
+import { createUserService } from './users/service.js';
+import { createWebhookService } from './webhooks/service.js';
+import type { Lookup } from './webhooks/ssrf.js';
+import type { RateLimiter } from '../kernel/rate-limiter.js';
+import { createWebAuthnService } from './passkeys/service.js';
+
+export interface ServiceDeps {
+  db: Db;
+  /** Prepared plain statements for the hottest paths. */
+  direct: DirectSql;
+  config: Readonly<Config>;
+  logger: Logger;
+  clock?: Clock;
+  /** Called after a transaction that recorded events commits (wakes the relay). */
+  onEventsCommitted?: () => void;
+  /** Replaces the delivery built from config.delivery (tests use a code sink). */
+  delivery?: Delivery;
+  /** Pub/sub of committed events (createApp passes Redis when configured; default in-process). */
+  pubsub?: EventPubSub;
+  /** This instance's relay, for subscribers switching from replay to live. */
+  relay?: RelayView;
+  /** Called when webhook deliveries were queued (wakes the dispatcher). */
+  onWebhookDeliveriesQueued?: () => void;
+  /** DNS lookup for webhook SSRF checks (tests resolve names to chosen addresses). */
+  webhookLookup?: Lookup;
+  /** Budget of login attempts per identifier, whatever the address (null: no limit). */
+  loginIdentifierLimiter?: RateLimiter | null;
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+export function createServices(deps: ServiceDeps) {
+  const { db, direct, config } = deps;
+  const clock = deps.clock ?? systemClock;
+  if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
+  const key = config.encryptionKey;
+  const outbox = createOutbox({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted });
+  const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout });
+  const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
+  const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
+  const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
+  const passwordHasher = createPasswordHasher(config.passwords.argon2);
+  const signIn = createSignIn({ db, config, clock, outbox, key });
+  const { sessions } = signIn;
+  // Credential changes by users themselves need a recent authentication of their session.
+  const reauth = sessions;
+  const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count, reauth });
+  const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
+  const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
+  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth });
+  const authMethods = createAuthMethodService({ outbox, reauth });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions, reauth });
+  return {
+    clock,
+    outbox,
+    lockout,
+    codes,
+    /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/kernel/delivery/index.ts). */
+    delivery,
+    contacts: createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    otpFactors,
+    users: createUserService({ provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
+    /** Streams behind the userEvents and userStateChanged subscriptions. */
+    events: createEventStreams({
+      db,
+      pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
+      relay: deps.relay ?? { position: () => undefined, reach: async () => undefined },
+      bufferSize: config.events.subscriptionBuffer,
+    }),
+    apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
+    webauthn,
+    passwordHasher,
+    passwords,
+    backupCodes,
+    totp,
+    authMethods,
+    ...signIn,
+    login: createLoginService({
+      db,
+      clock,
+      outbox,
+      sessions: signIn.sessions,
+      mfa: signIn.mfa,
+      identifierLimiter: deps.loginIdentifierLimiter ?? null,
+      verifiers: {
+        verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
+        verifyTotp: (userId, code, meta, options) => totp.verifyTotp(userId, code, meta, options),
+        verifyOtp: (userId, channel, code, meta) => otpFactors.verifyOtp({ userId, channel, code }, meta),
+        sendOtp: async (userId, channel) => {
+          const sent = await otpFactors.sendOtp({ userId, channel });
+          return { expiresAt: sent.expiresAt, destination: sent.sentTo };
+        },
+        removeAuthMethod: (id, meta) => authMethods.removeAuthMethod(id, meta),
+        verifyPasskey: async (response, meta) => ({ userId: (await webauthn.verifyPasskeyAuthentication({ response }, meta)).user.id }),
+      },
+    }),
+  };
+}
+
+/** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: ReturnType<typeof createOutbox>; key: Buffer }) {
+  const { db, config, clock, outbox, key } = deps;
+  const { tokens } = config;
+  const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
+  // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const issuer = tokens.issuer ?? `http://${host}:${config.port}`;
+  const sessions = createSessionService({
+    db,
+    clock,
+    outbox,
+    signingKeys,
+    policy: {
+      issuer,
+      audience: tokens.audience,
+      accessTtlSeconds: tokens.accessTtlSeconds,
+      refreshTtlSeconds: tokens.refreshTtlSeconds,
+      reauthMaxAgeSeconds: tokens.reauthMaxAgeSeconds,
+    },
+  });
+  return { signingKeys, sessions, mfa: createMfaService({ db, clock, ttlSeconds: tokens.mfaTtlSeconds }) };
+}

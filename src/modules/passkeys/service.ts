@@ -1,0 +1,468 @@
+/**
+ * Passkeys and security keys (WebAuthn, https://www.w3.org/TR/webauthn-3/),
+ * built on @simplewebauthn/server.
+ *
+ * Challenges live in the database (WebAuthnChallenge), not in a cookie or a
+ * process: any gateway instance can finish a ceremony another one started.
+ * A challenge is bound to its purpose (and user, when known), expires after
+ * `challengeTtlSeconds`, and is consumed by a conditional update before the
+ * response is checked, so a response can be verified at most once, even by
+ * two racing requests, and a failed attempt burns its challenge.
+ *
+ * PASSKEY: a discoverable credential with user verification (resident key
+ * required). U2F: a cross-platform, non-discoverable security key; user
+ * verification is not demanded from it.
+ *
+ * Signature counters (§6.1.1): a signed counter that does not move forward,
+ * when either side is non-zero, suggests a cloned authenticator. It is
+ * refused and recorded (`user.passkey_counter_regressed`), but only after the
+ * signature checked out, so forged responses cannot flood the event log.
+ */
+import {
+  generateAuthenticationOptions,
+  generateRegistrationOptions,
+  verifyAuthenticationResponse,
+  verifyRegistrationResponse,
+  type AuthenticationResponseJSON,
+  type AuthenticatorTransport,
+  type PublicKeyCredentialCreationOptionsJSON,
+  type PublicKeyCredentialRequestOptionsJSON,
+  type RegistrationResponseJSON,
+} from '@simplewebauthn/server';
+import { z } from 'zod';
+import type { Config } from '../../config.js';
+import type { Db } from '../../kernel/db/client.js';
+import { isUniqueViolation } from '../../kernel/db/client.js';
+import type { AuthMethod, User, WebAuthnChallenge } from '../../kernel/db/generated/sqlite/client.js';
+import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import { newId } from '../../kernel/ids.js';
+import { newAuthMethodId } from '../auth-methods/kinds.js';
+import type { Clock } from '../../kernel/clock.js';
+import { randomReadableCode } from '../../kernel/crypto.js';
+import { AlreadyExistsError, InvalidInputError, InvalidStateError, WebAuthnVerificationError, type WebAuthnFailureReason } from '../../kernel/errors.js';
+import type { LockoutService } from '../lockout/service.js';
+import type { OneTimeCodeService } from '../codes/one-time-codes.js';
+import type { ReauthGuard, SessionService, SessionTokens } from '../sessions/service.js';
+
+export type WebAuthnKind = 'PASSKEY' | 'U2F';
+const WEBAUTHN_KINDS: WebAuthnKind[] = ['PASSKEY', 'U2F'];
+
+/** The one-time code purpose of registration links. */
+export const PASSKEY_REGISTRATION_PURPOSE = 'passkey_registration';
+/** Registration link codes: 20 Crockford base32 characters, 100 bits. */
+const LINK_CODE_LENGTH = 20;
+const NAME_MAX = 100;
+/** ES256, EdDSA, RS256: what authenticators commonly offer. */
+const ALGORITHMS = [-7, -8, -257];
+
+/** What a stored credential keeps in AuthMethod.data (all public; the public key is not a secret). */
+export interface WebAuthnData {
+  publicKey: string;
+  transports: AuthenticatorTransport[];
+  aaguid: string;
+  deviceType: 'singleDevice' | 'multiDevice';
+  backedUp: boolean;
+  attestationFormat: string;
+  /** From the credProps extension when the client reported it. */
+  discoverable: boolean | null;
+}
+
+interface ChallengeData {
+  authenticatorType?: WebAuthnKind;
+  /** Started with a registration link code (anonymous caller). */
+  viaCode?: boolean;
+  userVerification?: 'required' | 'preferred' | 'discouraged';
+}
+
+type Purpose = 'registration' | 'authentication';
+
+/** The shape both ceremonies share; @simplewebauthn/server checks the rest. */
+const credentialShape = z.object({
+  id: z.string().min(1).max(1024),
+  rawId: z.string().min(1).max(1024),
+  type: z.literal('public-key'),
+  response: z.object({ clientDataJSON: z.string().min(1).max(16_384) }).passthrough(),
+  clientExtensionResults: z.record(z.string(), z.unknown()).default({}),
+}).passthrough();
+const registrationShape = credentialShape.extend({
+  response: z.object({ clientDataJSON: z.string().min(1).max(16_384), attestationObject: z.string().min(1).max(65_536), transports: z.array(z.string()).optional() }).passthrough(),
+});
+const authenticationShape = credentialShape.extend({
+  response: z
+    .object({ clientDataJSON: z.string().min(1).max(16_384), authenticatorData: z.string().min(1).max(16_384), signature: z.string().min(1).max(4096), userHandle: z.string().max(1024).optional().nullable() })
+    .passthrough(),
+});
+
+/** The public facts about a WebAuthn method, for event payloads. */
+export function publicWebAuthnMethod(m: AuthMethod) {
+  const data = (m.data ?? {}) as Partial<WebAuthnData>;
+  return { id: m.id, kind: m.kind, name: m.name, aaguid: data.aaguid ?? null, deviceType: data.deviceType ?? null, backedUp: Boolean(data.backedUp) };
+}
+
+/** Maps a library refusal to a stable reason; the library's message (which names expected values) stays server-side. */
+export function classifyWebAuthnError(error: unknown): WebAuthnFailureReason {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/origin/i.test(message)) return 'ORIGIN_MISMATCH';
+  if (/RP ID/i.test(message)) return 'RP_ID_MISMATCH';
+  if (/user verification/i.test(message)) return 'USER_VERIFICATION_REQUIRED';
+  return 'MALFORMED_RESPONSE';
+}
+
+/** Runs a library check; its refusals become WebAuthnVerificationError with a stable reason. */
+async function checked<T>(check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    throw new WebAuthnVerificationError(classifyWebAuthnError(error));
+  }
+}
+
+function parse<T extends z.ZodType>(shape: T, response: unknown): z.infer<T> {
+  const result = shape.safeParse(response);
+  if (!result.success) throw new WebAuthnVerificationError('MALFORMED_RESPONSE');
+  return result.data;
+}
+
+/** The challenge the client signed, read from clientDataJSON (verified later by the library). */
+function clientChallenge(clientDataJSON: string): string {
+  try {
+    const data = JSON.parse(Buffer.from(clientDataJSON, 'base64url').toString('utf8')) as { challenge?: unknown };
+    if (typeof data.challenge === 'string' && data.challenge.length > 0 && data.challenge.length <= 512) return data.challenge;
+  } catch {
+    // fall through
+  }
+  throw new WebAuthnVerificationError('MALFORMED_RESPONSE');
+}
+
+function cleanName(name: string | null | undefined, kind: WebAuthnKind): string {
+  const trimmed = name?.trim();
+  if (!trimmed) return kind === 'PASSKEY' ? 'Passkey' : 'Security key';
+  if (trimmed.length > NAME_MAX) throw new InvalidInputError('name', `The name is longer than ${NAME_MAX} characters.`);
+  return trimmed;
+}
+
+export interface WebAuthnDeps {
+  db: Db;
+  config: Readonly<Config['webauthn']>;
+  clock: Clock;
+  outbox: Outbox;
+  lockout: LockoutService;
+  codes: OneTimeCodeService;
+  /** Lifetime of registration link codes. */
+  linkTtlSeconds: number;
+  /** Opens the session a passkey sign-in yields (absent: signInWithPasskey only verifies). */
+  sessions?: Pick<SessionService, 'createSession'>;
+  reauth: ReauthGuard;
+}
+
+export type WebAuthnService = ReturnType<typeof createWebAuthnService>;
+
+export function createWebAuthnService(deps: WebAuthnDeps) {
+  const { db, config, clock, outbox, lockout, codes } = deps;
+  const ttlMs = config.challengeTtlSeconds * 1000;
+
+  async function storeChallenge(challenge: string, purpose: Purpose, userId: string | null, data: ChallengeData): Promise<Date> {
+    const now = clock.now();
+    // Expired challenges are swept once they are a full TTL past expiry (until then they still explain CHALLENGE_EXPIRED).
+    await db.webAuthnChallenge.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - ttlMs) } } });
+    const expiresAt = new Date(now.getTime() + ttlMs);
+    await db.webAuthnChallenge.create({ data: { id: newId('Challenge'), userId, purpose, challenge, data: data as object, expiresAt, createdAt: now } });
+    return expiresAt;
+  }
+
+  /**
+   * Consumes the challenge a response signed, once. `accept` decides whether
+   * this row may be used on this path; a row it refuses is left untouched.
+   */
+  async function consumeChallenge(challenge: string, purpose: Purpose, accept: (row: WebAuthnChallenge) => boolean): Promise<WebAuthnChallenge> {
+    const row = await db.webAuthnChallenge.findUnique({ where: { challenge } });
+    if (!row || row.purpose !== purpose || !accept(row)) throw new WebAuthnVerificationError('CHALLENGE_NOT_FOUND');
+    if (row.consumedAt) throw new WebAuthnVerificationError('CHALLENGE_ALREADY_USED');
+    const now = clock.now();
+    if (row.expiresAt <= now) throw new WebAuthnVerificationError('CHALLENGE_EXPIRED');
+    const { count } = await db.webAuthnChallenge.updateMany({
+      where: { id: row.id, consumedAt: null, expiresAt: { gt: now } },
+      data: { consumedAt: now },
+    });
+    if (count === 0) throw new WebAuthnVerificationError('CHALLENGE_ALREADY_USED');
+    return row;
+  }
+
+  async function credentialsOf(userId: string) {
+    return db.authMethod.findMany({
+      where: { userId, kind: { in: WEBAUTHN_KINDS }, verified: true, credentialId: { not: null } },
+      orderBy: { createdAt: 'asc' },
+    });
+  }
+
+  const transportsOf = (m: AuthMethod) => ((m.data as Partial<WebAuthnData> | null)?.transports ?? []) as AuthenticatorTransport[];
+
+  async function startRegistration(user: User, kind: WebAuthnKind, viaCode: boolean) {
+    const existing = await credentialsOf(user.id);
+    const userName = user.email ?? user.username ?? user.id;
+    const fullName = [user.givenName, user.familyName].filter(Boolean).join(' ');
+    const options = await generateRegistrationOptions({
+      rpName: config.rpName,
+      rpID: config.rpId,
+      // The user handle is the opaque user id: it holds no personal data and lets a discoverable assertion name its user.
+      userID: new TextEncoder().encode(user.id),
+      userName,
+      userDisplayName: user.displayName ?? (fullName || userName),
+      timeout: ttlMs,
+      attestationType: 'none',
+      excludeCredentials: existing.map((m) => ({ id: m.credentialId as string, transports: transportsOf(m) })),
+      authenticatorSelection:
+        kind === 'PASSKEY'
+          ? { residentKey: 'required', requireResidentKey: true, userVerification: 'required' }
+          : { authenticatorAttachment: 'cross-platform', residentKey: 'discouraged', requireResidentKey: false, userVerification: 'discouraged' },
+      preferredAuthenticatorType: kind === 'U2F' ? 'securityKey' : undefined,
+      extensions: { credProps: true } as never,
+      supportedAlgorithmIDs: ALGORITHMS,
+    });
+    const expiresAt = await storeChallenge(options.challenge, 'registration', user.id, { authenticatorType: kind, viaCode });
+    return { options, expiresAt };
+  }
+
+  async function verifyRegistration(
+    input: { userId: string; response: unknown; name?: string | null },
+    meta: RequestMeta,
+    viaCode: boolean,
+  ): Promise<{ user: User; authMethod: AuthMethod }> {
+    const response = parse(registrationShape, input.response) as unknown as RegistrationResponseJSON;
+    const user = await lockout.assertCanAct(input.userId);
+    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'registration', (row) => {
+      const data = (row.data ?? {}) as ChallengeData;
+      // An anonymous (link) registration may only finish a ceremony that a link started.
+      return row.userId === user.id && (!viaCode || data.viaCode === true);
+    });
+    const kind = ((challenge.data ?? {}) as ChallengeData).authenticatorType ?? 'PASSKEY';
+    const name = cleanName(input.name, kind);
+    const verification = await checked(() =>
+      verifyRegistrationResponse({
+        response,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: config.origins,
+        expectedRPID: config.rpId,
+        requireUserVerification: kind === 'PASSKEY',
+        supportedAlgorithmIDs: ALGORITHMS,
+      }),
+    );
+    if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
+    const info = verification.registrationInfo;
+    const credProps = (response.clientExtensionResults as { credProps?: { rk?: boolean } } | undefined)?.credProps;
+    const data: WebAuthnData = {
+      publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+      transports: (info.credential.transports ?? response.response.transports ?? []) as AuthenticatorTransport[],
+      aaguid: info.aaguid,
+      deviceType: info.credentialDeviceType,
+      backedUp: info.credentialBackedUp,
+      attestationFormat: info.fmt,
+      discoverable: typeof credProps?.rk === 'boolean' ? credProps.rk : null,
+    };
+    try {
+      const authMethod = await outbox.transaction(async (tx) => {
+        const now = clock.now();
+        const created = await tx.authMethod.create({
+          data: {
+            id: newAuthMethodId(kind),
+            userId: user.id,
+            kind,
+            verified: true,
+            name,
+            counter: info.credential.counter,
+            credentialId: info.credential.id,
+            data: data as object,
+            createdAt: now,
+            updatedAt: now,
+          },
+        });
+        await outbox.record(tx, { type: 'user.passkey_added', userId: user.id, data: { authMethod: publicWebAuthnMethod(created), viaLink: viaCode } }, meta);
+        return created;
+      });
+      return { user, authMethod };
+    } catch (error) {
+      if (isUniqueViolation(error)) throw new AlreadyExistsError('credential');
+      throw error;
+    }
+  }
+
+  async function recordCounterRegression(method: AuthMethod, received: number, meta: RequestMeta) {
+    await outbox.append(
+      {
+        type: 'user.passkey_counter_regressed',
+        userId: method.userId,
+        data: { authMethod: publicWebAuthnMethod(method), storedCounter: method.counter ?? 0, receivedCounter: received },
+      },
+      meta,
+    );
+  }
+
+  /**
+   * Verifies an assertion: single-use challenge, origin, RP ID, signature,
+   * user verification for passkeys, counter, user state. On success the
+   * counter and lastUsedAt move and `user.passkey_verified` is recorded.
+   * Opens no session (MFA step-up and back ends use it as a check).
+   * Throws WebAuthnVerificationError, UserLockedError, UserInactiveError, UserNotFoundError.
+   */
+  async function verifyPasskeyAuthentication(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
+    const response = parse(authenticationShape, input.response) as unknown as AuthenticationResponseJSON;
+    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'authentication', () => true);
+    const method = await db.authMethod.findUnique({ where: { credentialId: response.id } });
+    if (!method || !WEBAUTHN_KINDS.includes(method.kind as WebAuthnKind) || !method.verified) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    // A challenge issued for one user cannot be answered with another user's credential.
+    if (challenge.userId && challenge.userId !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    const userHandle = response.response.userHandle;
+    if (userHandle && Buffer.from(userHandle, 'base64url').toString('utf8') !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    const data = (method.data ?? {}) as unknown as WebAuthnData;
+    const stored = method.counter ?? 0;
+    const verification = await checked(() =>
+      verifyAuthenticationResponse({
+        response,
+        expectedChallenge: challenge.challenge,
+        expectedOrigin: config.origins,
+        expectedRPID: config.rpId,
+        // Counter 0 here: the library would refuse a regression before checking the signature; we check it after.
+        credential: { id: method.credentialId as string, publicKey: Buffer.from(data.publicKey, 'base64url'), counter: 0, transports: data.transports },
+        requireUserVerification: method.kind === 'PASSKEY',
+      }),
+    );
+    if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
+    const received = verification.authenticationInfo.newCounter;
+    const usesCounter = received > 0 || stored > 0;
+    if (usesCounter && received <= stored) {
+      await recordCounterRegression(method, received, meta);
+      throw new WebAuthnVerificationError('COUNTER_REGRESSED');
+    }
+    const user = await lockout.assertCanAct(method.userId);
+    const updated = await db.$transaction(async (tx) => {
+      const now = clock.now();
+      // Conditional on the counter still being below what we accept: of two racing assertions, one wins.
+      const { count } = await tx.authMethod.updateMany({
+        where: { id: method.id, ...(usesCounter ? { counter: { lt: received } } : {}) },
+        data: {
+          counter: received,
+          lastUsedAt: now,
+          updatedAt: now,
+          data: { ...data, backedUp: verification.authenticationInfo.credentialBackedUp, deviceType: verification.authenticationInfo.credentialDeviceType } as object,
+        },
+      });
+      if (count === 0) return null;
+      const fresh = await tx.authMethod.findUniqueOrThrow({ where: { id: method.id } });
+      await outbox.record(tx, { type: 'user.passkey_verified', userId: user.id, data: { authMethod: publicWebAuthnMethod(fresh) } }, meta);
+      return fresh;
+    });
+    if (!updated) {
+      const now = await db.authMethod.findUnique({ where: { id: method.id } });
+      if (!now) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+      await recordCounterRegression(now, received, meta);
+      throw new WebAuthnVerificationError('COUNTER_REGRESSED');
+    }
+    outbox.committed();
+    return { user, authMethod: updated };
+  }
+
+  return {
+    /**
+     * Creation options for navigator.credentials.create(), with a stored,
+     * single-use challenge. Throws UserNotFoundError, UserLockedError, UserInactiveError.
+     */
+    async startPasskeyRegistration(input: { userId: string; authenticatorType?: WebAuthnKind | null }, meta: RequestMeta) {
+      await deps.reauth.assertRecentAuthentication(meta);
+      const user = await lockout.assertCanAct(input.userId);
+      return startRegistration(user, input.authenticatorType ?? 'PASSKEY', false);
+    },
+
+    /**
+     * Verifies an attestation for a challenge this user started and stores the
+     * credential. Throws WebAuthnVerificationError, AlreadyExistsError('credential'),
+     * InvalidInputError('name') and the user-state errors.
+     */
+    async verifyPasskeyRegistration(input: { userId: string; response: unknown; name?: string | null }, meta: RequestMeta) {
+      await deps.reauth.assertRecentAuthentication(meta);
+      return verifyRegistration(input, meta, false);
+    },
+
+    /**
+     * Issues a registration link code (single use, expiring) that lets the user
+     * register without signing in. The code is returned once, for the caller to
+     * deliver: the gateway has no message template for links yet, so
+     * `returnCode: false` is refused with InvalidInputError('returnCode').
+     */
+    async createPasskeyRegistrationLink(input: { userId: string; returnCode: boolean }) {
+      const user = await lockout.assertCanAct(input.userId);
+      if (!input.returnCode) {
+        throw new InvalidInputError('returnCode', 'This gateway does not send registration links itself; set returnCode and deliver the code.');
+      }
+      const { code, expiresAt } = await codes.issueCode({
+        userId: user.id,
+        purpose: PASSKEY_REGISTRATION_PURPOSE,
+        ttlSeconds: deps.linkTtlSeconds,
+        generate: () => randomReadableCode(LINK_CODE_LENGTH),
+        // An admin asking again replaces the previous link at once.
+        ignoreCooldown: true,
+      });
+      return { user, code, expiresAt };
+    },
+
+    /**
+     * Starts a registration with a link code instead of a signed-in caller. The
+     * code is consumed here (its attempt limit stops guessing); the challenge it
+     * yields is what authorises the matching verify call.
+     * Throws IncorrectCodeError, CodeExpiredError, CodeAlreadyUsedError, TooManyAttemptsError and the user-state errors.
+     */
+    async startPasskeyRegistrationWithCode(input: { userId: string; code: string; authenticatorType?: WebAuthnKind | null }) {
+      // The code first: for an unknown user it fails like a wrong code, so ids cannot be probed.
+      await codes.consumeCode(input.userId, PASSKEY_REGISTRATION_PURPOSE, input.code);
+      const user = await lockout.assertCanAct(input.userId);
+      return startRegistration(user, input.authenticatorType ?? 'PASSKEY', true);
+    },
+
+    /** Finishes a registration that startPasskeyRegistrationWithCode began. */
+    async verifyPasskeyRegistrationWithCode(input: { userId: string; response: unknown; name?: string | null }, meta: RequestMeta) {
+      return verifyRegistration(input, meta, true);
+    },
+
+    /**
+     * Request options for navigator.credentials.get(). With a user: their
+     * credentials are listed (passkeys and security keys). Without: a
+     * discoverable sign-in, where the authenticator names the credential.
+     * Throws InvalidStateError when the user has no credential, and the user-state errors.
+     */
+    async startPasskeyAuthentication(input: { userId?: string | null }) {
+      let allow: AuthMethod[] | undefined;
+      let userVerification: ChallengeData['userVerification'] = 'required';
+      if (input.userId) {
+        const user = await lockout.assertCanAct(input.userId);
+        allow = await credentialsOf(user.id);
+        if (allow.length === 0) throw new InvalidStateError('The user has no passkey or security key.');
+        // Security keys need not verify the user; passkeys must (checked per credential on verify).
+        userVerification = allow.every((m) => m.kind === 'U2F') ? 'discouraged' : 'preferred';
+      }
+      const options: PublicKeyCredentialRequestOptionsJSON = await generateAuthenticationOptions({
+        rpID: config.rpId,
+        timeout: ttlMs,
+        userVerification,
+        allowCredentials: allow?.map((m) => ({ id: m.credentialId as string, transports: transportsOf(m) })),
+      });
+      const expiresAt = await storeChallenge(options.challenge, 'authentication', input.userId ?? null, { userVerification });
+      return { options, expiresAt };
+    },
+
+    /** Checks an assertion without opening a session (see the function below). */
+    verifyPasskeyAuthentication,
+
+    /**
+     * A passkey sign-in: verifies the assertion like verifyPasskeyAuthentication,
+     * then opens a session (user.logged_in, method "passkey"), so a passkey
+     * stands in for password plus second factor. Returns the tokens, or null
+     * when this gateway was built without sessions.
+     */
+    async signInWithPasskey(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod; tokens: SessionTokens | null }> {
+      const verified = await verifyPasskeyAuthentication(input, meta);
+      const tokens = deps.sessions ? await deps.sessions.createSession(verified.user.id, { ip: meta.ip, userAgent: meta.userAgent }, meta, 'passkey') : null;
+      return { ...verified, tokens };
+    },
+  };
+}
+
+export type { PublicKeyCredentialCreationOptionsJSON, PublicKeyCredentialRequestOptionsJSON };

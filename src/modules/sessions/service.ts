@@ -1,0 +1,339 @@
+/**
+ * Sessions: a signed-in device. Each session has short-lived access tokens
+ * (JWTs signed with the gateway's current key, verifiable by anyone holding
+ * the JWKS) and one live refresh token (opaque, stored as a SHA-256 hash,
+ * replaced on every use).
+ *
+ * Theft detection (OAuth 2.0 Security BCP, refresh token rotation): a refresh
+ * token is consumed by a conditional update; presenting one that was already
+ * used means two parties hold it, so the whole session is revoked and
+ * `user.refresh_token_reused` is recorded. A legitimate client that lost the
+ * answer to a refresh must sign in again.
+ *
+ * Revocation: access tokens are checked against their session row on every
+ * request (`authenticateAccessToken`), so logout and revocation stop access
+ * tokens and refresh tokens at once, not only at expiry.
+ */
+import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
+import type { Db, Tx } from '../../kernel/db/client.js';
+import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import { newId, randomSecret } from '../../kernel/ids.js';
+import type { Clock } from '../../kernel/clock.js';
+import {
+  assertThat,
+  InvalidTokenError,
+  NotFoundError,
+  ReauthenticationRequiredError,
+  UserInactiveError,
+  UserLockedError,
+  UserNotFoundError,
+} from '../../kernel/errors.js';
+import type { SigningKeyService } from './signing-keys.js';
+import { tokenHash } from '../../kernel/crypto.js';
+
+export interface TokenPolicy {
+  issuer: string;
+  audience: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+  /** How recently a session must have proved a factor for its user to change their own credentials. */
+  reauthMaxAgeSeconds: number;
+}
+
+/** Where a session was opened from. */
+export interface SessionDevice {
+  /** A readable name ("Ada's iPhone"); default: the user agent. */
+  name?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
+
+export interface SessionTokens {
+  userId: string;
+  sessionId: string;
+  accessToken: string;
+  /** When the access token expires. */
+  expiresAt: Date;
+  refreshToken: string;
+  /** When the session ends unless revoked before. */
+  sessionExpiresAt: Date;
+}
+
+/** How the user proved who they are, for the user.logged_in event. */
+export type LoginMethod = 'password' | 'totp' | 'backup_code' | 'otp_sms' | 'otp_email' | 'passkey';
+
+const REFRESH_PREFIX = 'pcr_';
+/** lastSeenAt is written at most this often per session, so authenticated reads do not all become writes. */
+const LAST_SEEN_RESOLUTION_MS = 60_000;
+const MAX_DEVICE_LENGTH = 200;
+
+const clip = (value: string | null | undefined) => (value ? value.slice(0, MAX_DEVICE_LENGTH) : null);
+
+export type SessionService = ReturnType<typeof createSessionService>;
+
+/** What credential services need of sessions: the recent-authentication rule. */
+export type ReauthGuard = Pick<SessionService, 'assertRecentAuthentication'>;
+
+export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy }) {
+  const { db, clock, outbox, signingKeys, policy } = deps;
+  const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
+
+  async function signAccessToken(userId: string, sessionId: string, now: Date): Promise<{ token: string; expiresAt: Date }> {
+    const current = await signingKeys.currentSigningKey();
+    const iat = seconds(now);
+    const exp = iat + policy.accessTtlSeconds;
+    const header: JWTHeaderParameters = { alg: current.alg, kid: current.kid, typ: 'at+jwt' };
+    const token = await new SignJWT({ sid: sessionId })
+      .setProtectedHeader(header)
+      .setSubject(userId)
+      .setIssuer(policy.issuer)
+      .setAudience(policy.audience)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .sign(current.privateKey);
+    return { token, expiresAt: new Date(exp * 1000) };
+  }
+
+  async function insertRefreshToken(tx: Tx, sessionId: string, now: Date): Promise<string> {
+    const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
+    await tx.refreshToken.create({ data: { id: newId('RefreshToken'), sessionId, tokenHash: tokenHash(token), createdAt: now } });
+    return token;
+  }
+
+  /** Marks a session revoked (once) and records user.session_revoked; true when this call revoked it. */
+  async function revokeInTx(tx: Tx, session: { id: string; userId: string }, reason: string, meta: RequestMeta): Promise<boolean> {
+    const { count } = await tx.session.updateMany({
+      where: { id: session.id, revokedAt: null },
+      data: { revokedAt: clock.now(), revokedReason: reason },
+    });
+    if (count === 1) {
+      await outbox.record(tx, { type: 'user.session_revoked', userId: session.userId, data: { sessionId: session.id, reason } }, meta);
+    }
+    return count === 1;
+  }
+
+  /**
+   * Revokes every live session of a user inside the caller's transaction (a
+   * password change commits with the sessions it ends), except one; records
+   * user.session_revoked for each. Returns how many.
+   */
+  async function revokeAllInTx(tx: Tx, userId: string, reason: string, meta: RequestMeta, exceptSessionId?: string): Promise<number> {
+    const live = await tx.session.findMany({
+      where: { userId, revokedAt: null, expiresAt: { gt: clock.now() }, ...(exceptSessionId ? { id: { not: exceptSessionId } } : {}) },
+      select: { id: true, userId: true },
+    });
+    let revoked = 0;
+    for (const s of live) if (await revokeInTx(tx, s, reason, meta)) revoked++;
+    return revoked;
+  }
+
+  /** A user may hold sessions only while active; a policy lock whose time is up no longer counts. */
+  function userCanHoldSession(user: { state: string; lockedUntil: Date | null }): boolean {
+    if (user.state === 'ACTIVE') return true;
+    return user.state === 'LOCKED' && user.lockedUntil !== null && user.lockedUntil <= clock.now();
+  }
+
+  return {
+    /**
+     * Opens a session for a user who has just proved who they are (password
+     * login, MFA, or a passkey assertion) and returns its first tokens.
+     * Updates lastLoginAt / lastLoginDevice and records user.logged_in.
+     */
+    async createSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod = 'password'): Promise<SessionTokens> {
+      const now = clock.now();
+      const sessionId = newId('Session');
+      const sessionExpiresAt = new Date(now.getTime() + policy.refreshTtlSeconds * 1000);
+      const name = clip(device.name ?? device.userAgent);
+      const refreshToken = await db.$transaction(async (tx) => {
+        const user = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true } });
+        if (!user) throw new NotFoundError('user');
+        if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
+        await tx.session.create({
+          data: {
+            id: sessionId,
+            userId,
+            device: name,
+            ip: clip(device.ip),
+            userAgent: clip(device.userAgent),
+            createdAt: now,
+            authenticatedAt: now,
+            lastSeenAt: now,
+            expiresAt: sessionExpiresAt,
+          },
+        });
+        const token = await insertRefreshToken(tx, sessionId, now);
+        await tx.user.update({ where: { id: userId }, data: { lastLoginAt: now, lastLoginDevice: name } });
+        await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name } }, meta);
+        return token;
+      });
+      outbox.committed();
+      const access = await signAccessToken(userId, sessionId, now);
+      return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt };
+    },
+
+    /**
+     * Exchanges a refresh token for a new access token and a new refresh
+     * token. Throws InvalidTokenError for an unknown, expired, revoked or
+     * reused token (reuse also revokes the session), UserLockedError or
+     * UserInactiveError when the user may not act.
+     */
+    async refreshSession(refreshToken: string, meta: RequestMeta): Promise<SessionTokens> {
+      const now = clock.now();
+      const row = refreshToken.startsWith(REFRESH_PREFIX)
+        ? await db.refreshToken.findUnique({
+            where: { tokenHash: tokenHash(refreshToken) },
+            include: { session: { include: { user: { select: { state: true, lockedUntil: true } } } } },
+          })
+        : null;
+      if (!row) throw new InvalidTokenError('refresh token');
+      const { session } = row;
+      if (session.revokedAt || session.expiresAt <= now) throw new InvalidTokenError('refresh token');
+
+      const reused = async () => {
+        const revoked = await db.$transaction(async (tx) => {
+          const done = await revokeInTx(tx, session, 'refresh_token_reused', meta);
+          if (done) await outbox.record(tx, { type: 'user.refresh_token_reused', userId: session.userId, data: { sessionId: session.id } }, meta);
+          return done;
+        });
+        if (revoked) outbox.committed();
+        return new InvalidTokenError('refresh token');
+      };
+      if (row.usedAt) throw await reused();
+      if (!userCanHoldSession(session.user)) {
+        throw session.user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(session.user.lockedUntil);
+      }
+
+      const next = await db.$transaction(async (tx) => {
+        // The conditional consume: of two requests presenting the same token, one gets count 1.
+        const { count } = await tx.refreshToken.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: now } });
+        if (count === 0) return null;
+        const token = await insertRefreshToken(tx, session.id, now);
+        await tx.session.update({ where: { id: session.id }, data: { lastSeenAt: now, ...(meta.ip ? { ip: clip(meta.ip) } : {}) } });
+        return token;
+      });
+      if (!next) throw await reused();
+      const access = await signAccessToken(session.userId, session.id, now);
+      return { userId: session.userId, sessionId: session.id, accessToken: access.token, expiresAt: access.expiresAt, refreshToken: next, sessionExpiresAt: session.expiresAt };
+    },
+
+    /**
+     * The caller an access token names, or null when the token is not ours,
+     * is expired, or its session is revoked, expired or belongs to a user who
+     * may not act. Never throws on a bad token.
+     */
+    async authenticateAccessToken(token: string): Promise<{ userId: string; sessionId: string } | null> {
+      let payload;
+      try {
+        ({ payload } = await jwtVerify(
+          token,
+          async (header) => {
+            const found = header.kid ? await signingKeys.verificationKey(header.kid) : null;
+            if (!found || found.alg !== header.alg) throw new joseErrors.JWKSNoMatchingKey();
+            return found.key;
+          },
+          { issuer: policy.issuer, audience: policy.audience, algorithms: ['EdDSA', 'ES256'], currentDate: clock.now(), typ: 'at+jwt' },
+        ));
+      } catch {
+        return null;
+      }
+      const userId = payload.sub;
+      const sessionId = payload.sid;
+      if (typeof userId !== 'string' || typeof sessionId !== 'string') return null;
+      const session = await db.session.findUnique({
+        where: { id: sessionId },
+        select: { userId: true, revokedAt: true, expiresAt: true, lastSeenAt: true, user: { select: { state: true, lockedUntil: true } } },
+      });
+      const now = clock.now();
+      if (!session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
+      if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
+        await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { lastSeenAt: now } });
+      }
+      return { userId, sessionId };
+    },
+
+    /**
+     * True while a session may act: not revoked, not expired, and its user may
+     * hold sessions. Access tokens are short-lived, but a live subscription
+     * outlives its token: it re-checks its session with this.
+     */
+    async isSessionActive(sessionId: string, userId: string): Promise<boolean> {
+      const session = await db.session.findUnique({
+        where: { id: sessionId },
+        select: { userId: true, revokedAt: true, expiresAt: true, user: { select: { state: true, lockedUntil: true } } },
+      });
+      return session !== null && session.userId === userId && !session.revokedAt && session.expiresAt > clock.now() && userCanHoldSession(session.user);
+    },
+
+    /** Ends the caller's own session; `everywhere` also ends every other session of that user. */
+    async logout(sessionId: string, meta: RequestMeta, options: { everywhere?: boolean } = {}): Promise<{ sessionId: string; userId: string }> {
+      const ended = await this.revokeSession(sessionId, meta, { reason: 'logout' });
+      if (options.everywhere) await this.revokeAllSessions(ended.userId, meta, { reason: 'logout' });
+      return ended;
+    },
+
+    /**
+     * Revokes one session. `ownerId` restricts it to that user's sessions (a
+     * user acting on themselves); another user's session is NotFound, so ids
+     * cannot be probed.
+     */
+    async revokeSession(sessionId: string, meta: RequestMeta, options: { ownerId?: string; reason?: string } = {}) {
+      const session = await db.session.findUnique({ where: { id: sessionId }, select: { id: true, userId: true, revokedAt: true } });
+      if (!session || (options.ownerId !== undefined && session.userId !== options.ownerId)) throw new NotFoundError('session');
+      if (session.revokedAt) throw new NotFoundError('active session');
+      const done = await db.$transaction((tx) => revokeInTx(tx, session, options.reason ?? 'revoked', meta));
+      if (!done) throw new NotFoundError('active session');
+      outbox.committed();
+      return { sessionId: session.id, userId: session.userId };
+    },
+
+    /** Revokes every live session of a user (after a suspected compromise). Returns how many. */
+    async revokeAllSessions(userId: string, meta: RequestMeta, options: { exceptSessionId?: string; reason?: string } = {}): Promise<number> {
+      return outbox.transaction(async (tx) => {
+        const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
+        assertThat(user, () => new UserNotFoundError(userId));
+        return revokeAllInTx(tx, userId, options.reason ?? 'revoked_all', meta, options.exceptSessionId);
+      });
+    },
+
+    revokeAllInTx,
+
+    /**
+     * Re-authentication (OWASP ASVS 3.7, Kratos' privileged sessions): a user
+     * acting on themselves may add, remove or change a credential only while
+     * their session has proved a factor within reauthMaxAgeSeconds (at
+     * sign-in or through reauthenticate). Management callers are not users and
+     * pass. Throws ReauthenticationRequiredError.
+     */
+    async assertRecentAuthentication(meta: RequestMeta): Promise<void> {
+      if (meta.actor.type !== 'user') return;
+      const sessionId = meta.actor.sessionId;
+      const session = sessionId
+        ? await db.session.findUnique({ where: { id: sessionId }, select: { authenticatedAt: true, revokedAt: true } })
+        : null;
+      const oldest = clock.now().getTime() - policy.reauthMaxAgeSeconds * 1000;
+      if (!session || session.revokedAt || session.authenticatedAt.getTime() < oldest) {
+        throw new ReauthenticationRequiredError(policy.reauthMaxAgeSeconds);
+      }
+    },
+
+    /** Stamps a live session as having just proved `method`; records user.reauthenticated. Returns until when it counts. */
+    async markReauthenticated(sessionId: string, userId: string, method: LoginMethod, meta: RequestMeta): Promise<{ authenticatedAt: Date; validUntil: Date }> {
+      const now = clock.now();
+      const updated = await outbox.transaction(async (tx) => {
+        const { count } = await tx.session.updateMany({
+          where: { id: sessionId, userId, revokedAt: null, expiresAt: { gt: now } },
+          data: { authenticatedAt: now, lastSeenAt: now },
+        });
+        if (count === 1) await outbox.record(tx, { type: 'user.reauthenticated', userId, data: { sessionId, method } }, meta);
+        return count === 1;
+      });
+      if (!updated) throw new InvalidTokenError('session');
+      return { authenticatedAt: now, validUntil: new Date(now.getTime() + policy.reauthMaxAgeSeconds * 1000) };
+    },
+
+    /** The `where` of live sessions: not revoked, not expired (for the User.sessions field). */
+    liveSessionsWhere() {
+      return { revokedAt: null, expiresAt: { gt: clock.now() } };
+    },
+  };
+}

@@ -1,0 +1,273 @@
+/**
+ * Sign-in: identifier + password, then (for users with a second factor) an
+ * MFA step-up, ending in a session.
+ *
+ * Enumeration: an unknown identifier, a user without a password and a wrong
+ * password all get the same IncorrectPasswordError (without the attempts
+ * counter, which only a real user has), and all cost one password hash: the
+ * unknown case verifies against the password service's dummy hash.
+ * A locked or deactivated user is still told so (the lockout would reveal it
+ * anyway); that is the usual trade-off, and only after a policy lock.
+ *
+ * Password and code checks, attempt counting and lockout belong to the
+ * credentials services; this module only orchestrates them.
+ */
+import { isIP } from 'node:net';
+import type { Db } from '../../kernel/db/client.js';
+import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { Clock } from '../../kernel/clock.js';
+import {
+  CodeAlreadyUsedError,
+  IncorrectCodeError,
+  IncorrectPasswordError,
+  InvalidInputError,
+  NoPasswordError,
+  NotFoundError,
+  TooManyAttemptsError,
+  UserInactiveError,
+  UserLockedError,
+  UserNotFoundError,
+} from '../../kernel/errors.js';
+import type { MfaMethod, MfaService } from './mfa.js';
+import type { RateLimiter } from '../../kernel/rate-limiter.js';
+import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from '../sessions/service.js';
+
+/** The credential checks login needs, provided by the credentials and OTP services. */
+export interface LoginVerifiers {
+  /** Checks a password with lockout counting; throws IncorrectPasswordError, NoPasswordError, UserNotFoundError, … */
+  verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
+  /** Checks a TOTP or backup code with lockout counting and replay protection; `notBackupCodesOf` refuses codes minted by that session. */
+  verifyTotp(userId: string, code: string, meta: RequestMeta, options?: { notBackupCodesOf?: string }): Promise<{ kind: 'TOTP' | 'BACKUP_CODE' }>;
+  /** Checks a sign-in one-time code sent by SMS or email. */
+  verifyOtp(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
+  /** Sends a sign-in one-time code by SMS or email. */
+  sendOtp(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
+  /** Removes an auth method by id (the credentials service's removal, with its event). */
+  removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }>;
+  /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user. */
+  verifyPasskey(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
+}
+
+export interface LoginInput {
+  /** An email address or a username, compared case-insensitively. */
+  identifier: string;
+  password: string;
+  device?: SessionDevice | null;
+}
+
+/** One proof of who the user is, for reauthenticate: exactly one member is given. */
+export interface ReauthenticationProof {
+  password?: string | null;
+  /** A TOTP code, or a backup code not minted by this same session. */
+  totpCode?: string | null;
+  /** A sign-in code sent by sendOtp on the user's SMS or email factor. */
+  otp?: { channel: 'SMS' | 'EMAIL'; code: string } | null;
+  /** A WebAuthn assertion answering a startPasskeyAuthentication challenge, made with one of the user's credentials. */
+  passkeyResponse?: unknown;
+}
+
+export type LoginOutcome =
+  | ({ kind: 'session' } & SessionTokens)
+  | { kind: 'mfa_required'; userId: string; mfaToken: string; methods: MfaMethod[]; expiresAt: Date };
+
+/** A user id that never exists: login checks unknown identifiers against it, so they cost a dummy hash. */
+const NO_SUCH_USER = 'usr_00000000000000000000000000';
+
+const loginMethodOf: Record<MfaMethod, LoginMethod> = {
+  TOTP: 'totp',
+  BACKUP_CODE: 'backup_code',
+  SMS: 'otp_sms',
+  EMAIL: 'otp_email',
+  PASSKEY: 'passkey',
+};
+
+export type LoginService = ReturnType<typeof createLoginService>;
+
+export function createLoginService(deps: {
+  db: Db;
+  clock: Clock;
+  outbox: Outbox;
+  sessions: SessionService;
+  mfa: MfaService;
+  verifiers: LoginVerifiers;
+  /** Attempts per identifier and minute from any address: spraying one account from many addresses. */
+  identifierLimiter: RateLimiter | null;
+}) {
+  const { db, outbox, sessions, mfa, verifiers } = deps;
+
+  /** The device a session is opened from: as given by the calling app, else the request's own. */
+  function deviceOf(given: SessionDevice | null | undefined, meta: RequestMeta): SessionDevice {
+    const ip = given?.ip?.trim() || meta.ip || null;
+    if (given?.ip && !isIP(given.ip.trim())) throw new InvalidInputError('device.ip', 'Not an IPv4 or IPv6 address.');
+    const userAgent = given?.userAgent?.trim() || meta.userAgent || null;
+    const name = given?.name?.trim() || null;
+    if (name && name.length > 200) throw new InvalidInputError('device.name', 'A device name has at most 200 characters.');
+    return { name, ip, userAgent };
+  }
+
+  async function findUserId(identifier: string): Promise<string | null> {
+    const normalized = identifier.trim().toLowerCase();
+    if (!normalized || normalized.length > 254) return null;
+    const where = normalized.includes('@') ? { emailNormalized: normalized } : { usernameNormalized: normalized };
+    const user = await db.user.findUnique({ where, select: { id: true } });
+    return user?.id ?? null;
+  }
+
+  async function recordLoginFailed(userId: string, data: Record<string, unknown>, meta: RequestMeta) {
+    await outbox.append({ type: 'user.login_failed', userId, data }, meta);
+  }
+
+  return {
+    deviceOf,
+
+    /**
+     * Checks the identifier and password. Returns a session, or an MFA
+     * challenge when the user has a verified second factor. Throws
+     * IncorrectPasswordError (also for unknown identifiers), UserLockedError,
+     * UserInactiveError, TooManyAttemptsError or InvalidInputError.
+     */
+    async login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
+      const device = deviceOf(input.device, meta);
+      const password = typeof input.password === 'string' ? input.password : '';
+      const normalized = (input.identifier ?? '').trim().toLowerCase();
+      // Counted for unknown identifiers too, before any hash: the answer must not tell them apart.
+      const wait = await deps.identifierLimiter?.consume(normalized);
+      if (wait) throw new TooManyAttemptsError(new Date(deps.clock.now().getTime() + wait * 1000));
+      const userId = await findUserId(normalized);
+      if (!userId) {
+        // Same work as a real check: the password service hashes against its dummy.
+        await verifiers.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
+        throw new IncorrectPasswordError(null);
+      }
+      try {
+        await verifiers.verifyPassword(userId, password, meta);
+      } catch (error) {
+        if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
+          if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
+          throw new IncorrectPasswordError(null);
+        }
+        if (error instanceof UserLockedError || error instanceof UserInactiveError) {
+          await recordLoginFailed(userId, { reason: error instanceof UserLockedError ? 'locked' : 'inactive' }, meta);
+        }
+        throw error;
+      }
+      const methods = await mfa.availableMethods(userId);
+      if (methods.length > 0) {
+        const challenge = await mfa.createChallenge(userId, device);
+        return { kind: 'mfa_required', userId, methods, ...challenge };
+      }
+      return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password')) };
+    },
+
+    /**
+     * Finishes an MFA login with a TOTP code, a backup code, or a one-time
+     * code sent by SMS or email. A wrong code leaves the MFA token usable
+     * (within its lifetime and the lockout's code limit); a success consumes
+     * it. Throws InvalidTokenError, CodeExpiredError, CodeAlreadyUsedError
+     * (token or code reused), IncorrectCodeError, InvalidInputError (a method
+     * the user does not have), UserLockedError, UserInactiveError,
+     * TooManyAttemptsError.
+     */
+    async completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SessionTokens> {
+      const challenge = await mfa.peekChallenge(input.mfaToken);
+      const { userId } = challenge;
+      if (input.method === 'PASSKEY') {
+        throw new InvalidInputError('method', 'A passkey step-up is finished with completeMfaLoginWithPasskey, not with a code.');
+      }
+      const available = await mfa.availableMethods(userId);
+      if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
+      let method: LoginMethod = loginMethodOf[input.method];
+      try {
+        if (input.method === 'TOTP' || input.method === 'BACKUP_CODE') {
+          const result = await verifiers.verifyTotp(userId, input.code, meta);
+          method = loginMethodOf[result.kind];
+        } else {
+          await verifiers.verifyOtp(userId, input.method, input.code, meta);
+        }
+      } catch (error) {
+        if (error instanceof IncorrectCodeError || error instanceof CodeAlreadyUsedError) {
+          await recordLoginFailed(userId, { reason: 'incorrect_code', method: input.method }, meta);
+        }
+        throw error;
+      }
+      await mfa.consumeChallenge(input.mfaToken);
+      return sessions.createSession(userId, challenge.device, meta, method);
+    },
+
+    /**
+     * Finishes an MFA login with a passkey: the assertion answers a challenge
+     * from startPasskeyAuthentication and must be made with a credential of
+     * the user the MFA token belongs to. Throws what completeMfaLogin throws
+     * about the token, InvalidInputError for another user's credential, and
+     * the WebAuthn service's verification errors.
+     */
+    async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SessionTokens> {
+      const challenge = await mfa.peekChallenge(input.mfaToken);
+      const { userId } = await verifiers.verifyPasskey(input.response, meta);
+      if (userId !== challenge.userId) {
+        await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
+        throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
+      }
+      await mfa.consumeChallenge(input.mfaToken);
+      return sessions.createSession(userId, challenge.device, meta, 'passkey');
+    },
+
+    /**
+     * A user proves a factor again, so that their session may change
+     * credentials for the next reauthMaxAgeSeconds. Wrong proofs count
+     * towards the lockout like any other. A backup code minted by this same
+     * session does not count: a stolen access token must not be able to mint
+     * its own proof. Throws the verifiers' errors, InvalidInputError (not
+     * exactly one proof, a passkey of another user) and InvalidTokenError (the
+     * session ended meanwhile).
+     */
+    async reauthenticate(userId: string, sessionId: string, proof: ReauthenticationProof, meta: RequestMeta) {
+      const given = (['password', 'totpCode', 'otp', 'passkeyResponse'] as const).filter((k) => proof[k] !== undefined && proof[k] !== null);
+      if (given.length !== 1) throw new InvalidInputError('input', 'Give exactly one of password, totpCode, otp and passkeyResponse.');
+      let method: LoginMethod;
+      if (proof.password != null) {
+        await verifiers.verifyPassword(userId, proof.password, meta);
+        method = 'password';
+      } else if (proof.totpCode != null) {
+        const result = await verifiers.verifyTotp(userId, proof.totpCode, meta, { notBackupCodesOf: sessionId });
+        method = loginMethodOf[result.kind];
+      } else if (proof.otp != null) {
+        await verifiers.verifyOtp(userId, proof.otp.channel, proof.otp.code, meta);
+        method = loginMethodOf[proof.otp.channel];
+      } else {
+        const verified = await verifiers.verifyPasskey(proof.passkeyResponse, meta);
+        if (verified.userId !== userId) throw new InvalidInputError('passkeyResponse', 'The passkey does not belong to this user.');
+        method = 'passkey';
+      }
+      return { userId, method, ...(await sessions.markReauthenticated(sessionId, userId, method, meta)) };
+    },
+
+    /**
+     * A user removes one of their own auth methods. Another user's method is
+     * NotFoundError (ids cannot be probed). Like every credential change it
+     * needs a recent authentication of the session; removing an active TOTP
+     * also takes a current TOTP or backup code (the seed API's x-otp header),
+     * which counts as that re-authentication.
+     */
+    async removeOwnAuthMethod(userId: string, sessionId: string, authMethodId: string, code: string | null | undefined, meta: RequestMeta) {
+      const method = await db.authMethod.findUnique({ where: { id: authMethodId }, select: { userId: true, kind: true, verified: true } });
+      if (!method || method.userId !== userId) throw new NotFoundError('auth method');
+      // A pending registration has no working code yet; an active authenticator does.
+      if (method.kind === 'TOTP' && method.verified && !code) {
+        throw new InvalidInputError('code', 'Removing the authenticator needs a current code from it (or a backup code).');
+      }
+      if (code) await this.reauthenticate(userId, sessionId, { totpCode: code }, meta);
+      return verifiers.removeAuthMethod(authMethodId, meta);
+    },
+
+    /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */
+    async sendMfaOtp(input: { mfaToken: string; channel: 'SMS' | 'EMAIL' }, meta: RequestMeta) {
+      const { userId, expiresAt } = await mfa.peekChallenge(input.mfaToken);
+      const available = await mfa.availableMethods(userId);
+      if (!available.includes(input.channel)) throw new InvalidInputError('channel', 'This user has no such second factor.');
+      const sent = await verifiers.sendOtp(userId, input.channel, meta);
+      return { ...sent, mfaTokenExpiresAt: expiresAt };
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * MFA step-up challenges: after a correct password, a user with a second
+ * factor gets an mfaToken instead of a session. The token is random (256
+ * bits), stored as a SHA-256 hash, lives config.tokens.mfaTtlSeconds, and is
+ * consumed by a conditional update, so one password check buys at most one
+ * session. Wrong codes do not burn it (the lockout's code counter limits
+ * guesses), so a typo does not force a new password entry.
+ */
+import type { Db } from '../../kernel/db/client.js';
+import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import { newId, randomSecret } from '../../kernel/ids.js';
+import type { Clock } from '../../kernel/clock.js';
+import { CodeAlreadyUsedError, CodeExpiredError, InvalidTokenError } from '../../kernel/errors.js';
+import type { SessionDevice } from '../sessions/service.js';
+import { tokenHash } from '../../kernel/crypto.js';
+
+/** How a user may finish an MFA login. */
+export type MfaMethod = 'TOTP' | 'BACKUP_CODE' | 'SMS' | 'EMAIL' | 'PASSKEY';
+
+/** Second factors that make a login ask for MFA (backup codes alone do not: they back up a factor). */
+export const SECOND_FACTORS: readonly AuthMethodKind[] = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'];
+const METHOD_OF: Partial<Record<AuthMethodKind, MfaMethod>> = { TOTP: 'TOTP', OTP_SMS: 'SMS', OTP_EMAIL: 'EMAIL', PASSKEY: 'PASSKEY', U2F: 'PASSKEY' };
+const ORDER: MfaMethod[] = ['TOTP', 'PASSKEY', 'SMS', 'EMAIL', 'BACKUP_CODE'];
+
+const TOKEN_PREFIX = 'pcm_';
+
+export interface MfaChallengeInfo {
+  challengeId: string;
+  userId: string;
+  device: SessionDevice;
+  expiresAt: Date;
+}
+
+export type MfaService = ReturnType<typeof createMfaService>;
+
+export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: number }) {
+  const { db, clock, ttlSeconds } = deps;
+
+  /** Finds a live challenge; throws InvalidTokenError, CodeExpiredError or CodeAlreadyUsedError. */
+  async function findLive(mfaToken: string) {
+    const row = mfaToken.startsWith(TOKEN_PREFIX) ? await db.mfaChallenge.findUnique({ where: { tokenHash: tokenHash(mfaToken) } }) : null;
+    if (!row) throw new InvalidTokenError('MFA token');
+    if (row.consumedAt) throw new CodeAlreadyUsedError();
+    if (row.expiresAt <= clock.now()) throw new CodeExpiredError();
+    return row;
+  }
+
+  const info = (row: Awaited<ReturnType<typeof findLive>>): MfaChallengeInfo => ({
+    challengeId: row.id,
+    userId: row.userId,
+    device: { name: row.device, ip: row.ip, userAgent: row.userAgent },
+    expiresAt: row.expiresAt,
+  });
+
+  return {
+    /** The methods this user can finish an MFA login with; empty when the user has no second factor. */
+    async availableMethods(userId: string): Promise<MfaMethod[]> {
+      const methods = await db.authMethod.findMany({
+        where: { userId, verified: true, kind: { in: [...SECOND_FACTORS, 'BACKUP_CODES'] } },
+        select: { kind: true },
+      });
+      const found = new Set<MfaMethod>();
+      for (const m of methods) {
+        const method = METHOD_OF[m.kind];
+        if (method) found.add(method);
+      }
+      if (found.size === 0) return [];
+      if (methods.some((m) => m.kind === 'BACKUP_CODES')) {
+        const left = await db.backupCode.count({ where: { userId, usedAt: null } });
+        if (left > 0) found.add('BACKUP_CODE');
+      }
+      return ORDER.filter((m) => found.has(m));
+    },
+
+    /** Starts a step-up after a correct password; returns the token in the clear, once. */
+    async createChallenge(userId: string, device: SessionDevice): Promise<{ mfaToken: string; expiresAt: Date }> {
+      const now = clock.now();
+      const mfaToken = `${TOKEN_PREFIX}${randomSecret(32)}`;
+      const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
+      await db.mfaChallenge.create({
+        data: {
+          id: newId('MfaChallenge'),
+          userId,
+          tokenHash: tokenHash(mfaToken),
+          device: device.name ?? null,
+          ip: device.ip ?? null,
+          userAgent: device.userAgent ?? null,
+          expiresAt,
+          createdAt: now,
+        },
+      });
+      return { mfaToken, expiresAt };
+    },
+
+    /** The live challenge a token names, without consuming it (to send a code, or before checking one). */
+    async peekChallenge(mfaToken: string): Promise<MfaChallengeInfo> {
+      return info(await findLive(mfaToken));
+    },
+
+    /**
+     * Consumes a challenge after its second factor was checked. Of two
+     * requests racing with the same token, exactly one gets it; the other
+     * gets CodeAlreadyUsedError.
+     */
+    async consumeChallenge(mfaToken: string): Promise<MfaChallengeInfo> {
+      const row = await findLive(mfaToken);
+      const { count } = await db.mfaChallenge.updateMany({
+        where: { id: row.id, consumedAt: null, expiresAt: { gt: clock.now() } },
+        data: { consumedAt: clock.now() },
+      });
+      if (count === 0) throw new CodeAlreadyUsedError();
+      return info(row);
+    },
+  };
+}

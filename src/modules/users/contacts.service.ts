@@ -1,0 +1,223 @@
+/**
+ * Email addresses and phone numbers, and proof that the user owns them.
+ * Setting an address either sends a code (SEND_CODE), hands the code to the
+ * caller (RETURN_CODE, for custom flows), or trusts the caller (MARK_VERIFIED,
+ * an admin import). A changed address is unverified until a code issued for
+ * that very address is checked; codes count toward the code lockout policy.
+ */
+import type { Prisma, Tx } from '../../kernel/db/client.js';
+import { isUniqueViolation } from '../../kernel/db/client.js';
+import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { Channel, TemplateName } from '../../kernel/delivery/index.js';
+import type { EventType } from '../../kernel/events/catalog.js';
+import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { Clock } from '../../kernel/clock.js';
+import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
+import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
+import type { LockoutService } from '../lockout/service.js';
+import type { ReauthGuard } from '../sessions/service.js';
+import { maskEmail, maskPhone } from '../../kernel/masking.js';
+import type { OneTimeCodeService } from '../codes/one-time-codes.js';
+import { normalizeEmail, normalizePhone } from './input.js';
+import { publicUser } from './service.js';
+
+export type Verification = 'SEND_CODE' | 'RETURN_CODE' | 'MARK_VERIFIED';
+
+export interface SetContactResult {
+  user: User;
+  /** The code, only with RETURN_CODE. */
+  code: string | null;
+  /** When the issued code expires; null when none was issued. */
+  expiresAt: Date | null;
+  /** The masked address a code was sent to; null when nothing was sent. */
+  sentTo: string | null;
+}
+
+/** What differs between email and phone; the flows are the same. */
+interface ContactKind {
+  label: 'email address' | 'phone number';
+  purpose: 'verify_email' | 'verify_phone';
+  channel: Channel;
+  template: TemplateName;
+  /** Columns for a new address, and the key a code is bound to. */
+  parse(raw: string): { columns: Prisma.UserUpdateInput; key: string };
+  /** The key of the user's current address. */
+  keyOf(user: User): string | null;
+  /** Where to send: the stored form of the address. */
+  addressOf(user: User): string | null;
+  verifiedAtOf(user: User): Date | null;
+  verifiedColumn: 'emailVerifiedAt' | 'phoneVerifiedAt';
+  whereKey(key: string): Prisma.UserWhereInput;
+  mask(address: string | null): string | null;
+  events: { changed: EventType; verified: EventType };
+}
+
+export type ContactService = ReturnType<typeof createContactService>;
+
+export function createContactService(deps: {
+  outbox: Outbox;
+  clock: Clock;
+  codes: OneTimeCodeService;
+  lockout: LockoutService;
+  codeDelivery: CodeDelivery;
+  reauth: ReauthGuard;
+  defaultPhoneRegion?: string;
+}) {
+  const { outbox, clock, codes, lockout, codeDelivery } = deps;
+
+  const email: ContactKind = {
+    label: 'email address',
+    purpose: 'verify_email',
+    channel: 'email',
+    template: 'verify_email',
+    parse(raw) {
+      const { email: value, emailNormalized } = normalizeEmail(raw);
+      return { columns: { email: value, emailNormalized }, key: emailNormalized };
+    },
+    keyOf: (u) => u.emailNormalized,
+    addressOf: (u) => u.email,
+    verifiedAtOf: (u) => u.emailVerifiedAt,
+    verifiedColumn: 'emailVerifiedAt',
+    whereKey: (key) => ({ emailNormalized: key }),
+    mask: maskEmail,
+    events: { changed: 'user.email_changed', verified: 'user.email_verified' },
+  };
+
+  const phone: ContactKind = {
+    label: 'phone number',
+    purpose: 'verify_phone',
+    channel: 'sms',
+    template: 'verify_phone',
+    parse(raw) {
+      const e164 = normalizePhone(raw, deps.defaultPhoneRegion);
+      return { columns: { phone: e164 }, key: e164 };
+    },
+    keyOf: (u) => u.phone,
+    addressOf: (u) => u.phone,
+    verifiedAtOf: (u) => u.phoneVerifiedAt,
+    verifiedColumn: 'phoneVerifiedAt',
+    whereKey: (key) => ({ phone: key }),
+    mask: maskPhone,
+    events: { changed: 'user.phone_changed', verified: 'user.phone_verified' },
+  };
+
+  async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    try {
+      return await outbox.transaction(fn);
+    } catch (error) {
+      // Only emailNormalized is unique among the columns written here.
+      if (isUniqueViolation(error)) throw new AlreadyExistsError('email');
+      throw error;
+    }
+  }
+
+  async function setContact(kind: ContactKind, input: { userId: string; value: string; verification: Verification }, meta: RequestMeta): Promise<SetContactResult> {
+    // The schema allows users only SEND_CODE on themselves; asserted here too for paths that skip it.
+    assertThat(meta.actor.type !== 'user' || input.verification === 'SEND_CODE', () => new InvalidInputError('verification', 'Only SEND_CODE is allowed when acting on yourself.'));
+    // An email or phone receives reset and sign-in codes: changing it is a credential change.
+    await deps.reauth.assertRecentAuthentication(meta);
+    const { columns, key } = kind.parse(input.value);
+    const { user, verifiedBefore } = await inTransaction(async (tx) => {
+      const before = await tx.user.findUnique({ where: { id: input.userId } });
+      if (!before) throw new UserNotFoundError(input.userId);
+      // A different address is a new, unverified one; the same address keeps its state.
+      const sameAddress = kind.keyOf(before) === key;
+      const verifiedBefore = sameAddress ? kind.verifiedAtOf(before) : null;
+      const now = clock.now();
+      const verifiedAt = input.verification === 'MARK_VERIFIED' ? (verifiedBefore ?? now) : verifiedBefore;
+      const user = await tx.user.update({ where: { id: input.userId }, data: { ...columns, [kind.verifiedColumn]: verifiedAt, updatedAt: now } });
+      if (kind.addressOf(before) !== kind.addressOf(user)) {
+        await outbox.record(tx, { type: kind.events.changed, userId: user.id, data: { user: publicUser(user), verification: input.verification } }, meta);
+      }
+      if (verifiedAt && !verifiedBefore) {
+        await outbox.record(tx, { type: kind.events.verified, userId: user.id, data: { user: publicUser(user), method: 'admin' } }, meta);
+      }
+      return { user, verifiedBefore };
+    });
+
+    // A pending code for a previous address (or for this one, now verified) must not linger.
+    if (input.verification === 'MARK_VERIFIED' || verifiedBefore) {
+      await codes.revokeCode(user.id, kind.purpose);
+      return { user, code: null, expiresAt: null, sentTo: null };
+    }
+    // Sending honours the resend cooldown too, so repeated sets cannot flood an inbox or pump SMS to
+    // many numbers; a returned code sends nothing. Within the cooldown the address stays saved, unverified.
+    const returnCode = input.verification === 'RETURN_CODE';
+    const issued = await codeDelivery.issueAndDeliver({
+      userId: user.id,
+      purpose: kind.purpose,
+      target: key,
+      channel: kind.channel,
+      to: kind.addressOf(user) ?? key,
+      template: kind.template,
+      locale: localeOf(user),
+      returnCode,
+      ignoreCooldown: returnCode,
+    });
+    return { user, code: issued.code, expiresAt: issued.expiresAt, sentTo: returnCode ? null : kind.mask(kind.addressOf(user)) };
+  }
+
+  async function verifyContact(kind: ContactKind, input: { userId: string; code: string }, meta: RequestMeta): Promise<User> {
+    const { target } = await codeDelivery.checkCode({ userId: input.userId, purpose: kind.purpose, code: input.code, expectedTarget: kind.keyOf, meta });
+    return inTransaction(async (tx) => {
+      const now = clock.now();
+      // Conditional on the address: a change racing with this check wins, and stays unverified.
+      const { count } = await tx.user.updateMany({
+        where: { id: input.userId, ...kind.whereKey(target) },
+        data: { [kind.verifiedColumn]: now, updatedAt: now },
+      });
+      if (count === 0) {
+        const exists = await tx.user.count({ where: { id: input.userId } });
+        if (!exists) throw new UserNotFoundError(input.userId);
+        throw new InvalidStateError(`The ${kind.label} changed while it was being verified; request a new code.`);
+      }
+      const user = await tx.user.findUniqueOrThrow({ where: { id: input.userId } });
+      await outbox.record(tx, { type: kind.events.verified, userId: user.id, data: { user: publicUser(user), method: 'code' } }, meta);
+      return user;
+    });
+  }
+
+  async function resendContactCode(kind: ContactKind, input: { userId: string }): Promise<SetContactResult> {
+    const user = await lockout.assertCanAct(input.userId);
+    const key = kind.keyOf(user);
+    const address = kind.addressOf(user);
+    if (!key || !address) throw new InvalidStateError(`The user has no ${kind.label}.`);
+    if (kind.verifiedAtOf(user)) throw new InvalidStateError(`The ${kind.label} is already verified.`);
+    const issued = await codeDelivery.issueAndDeliver({
+      userId: user.id,
+      purpose: kind.purpose,
+      target: key,
+      channel: kind.channel,
+      to: address,
+      template: kind.template,
+      locale: localeOf(user),
+      returnCode: false,
+      ignoreCooldown: false,
+    });
+    return { user, code: null, expiresAt: issued.expiresAt, sentTo: kind.mask(address) };
+  }
+
+  return {
+    /**
+     * Sets the user's email. A different address becomes unverified and, unless
+     * MARK_VERIFIED, gets a verification code (sent, or returned with RETURN_CODE).
+     * Throws UserNotFoundError, InvalidInputError, AlreadyExistsError; and, after saving the
+     * address unverified, DeliveryFailedError or TooManyAttemptsError (resend cooldown):
+     * resendEmailCode then sends the code.
+     */
+    setEmail: (input: { userId: string; email: string; verification: Verification }, meta: RequestMeta) =>
+      setContact(email, { userId: input.userId, value: input.email, verification: input.verification }, meta),
+    /** Like setEmail for the phone; the number is stored in E.164. */
+    setPhone: (input: { userId: string; phone: string; verification: Verification }, meta: RequestMeta) =>
+      setContact(phone, { userId: input.userId, value: input.phone, verification: input.verification }, meta),
+    /**
+     * Checks an email verification code. Throws IncorrectCodeError, CodeExpiredError,
+     * CodeAlreadyUsedError, TooManyAttemptsError, UserNotFoundError, UserLockedError, UserInactiveError.
+     */
+    verifyEmail: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(email, input, meta),
+    verifyPhone: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(phone, input, meta),
+    /** Sends a fresh code for the unverified email; TooManyAttemptsError(retryAfter) within the cooldown. */
+    resendEmailCode: (input: { userId: string }) => resendContactCode(email, input),
+    resendPhoneCode: (input: { userId: string }) => resendContactCode(phone, input),
+  };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidInputError } from '../../kernel/errors.js';
+import { maskEmail, maskPhone } from '../../kernel/masking.js';
+import { checkMetadata, normalizeEmail, normalizePhone, normalizeUsername } from './input.js';
+
+describe('user input', () => {
+  it('trims emails and keeps a lower-cased key', () => {
+    expect(normalizeEmail('  Ada@Example.COM ')).toEqual({ email: 'Ada@Example.COM', emailNormalized: 'ada@example.com' });
+    expect(() => normalizeEmail('ada@')).toThrow(InvalidInputError);
+    expect(() => normalizeEmail(`${'a'.repeat(250)}@x.io`)).toThrow(InvalidInputError);
+  });
+
+  it('parses phones into E.164, with a default region for national numbers', () => {
+    expect(normalizePhone('+1 (415) 555-0123')).toBe('+14155550123');
+    expect(normalizePhone('020 7946 0958', 'GB')).toBe('+442079460958');
+    expect(() => normalizePhone('020 7946 0958')).toThrow(/phone/);
+    expect(() => normalizePhone('+1 555')).toThrow(InvalidInputError);
+  });
+
+  it('accepts plain usernames and JSON objects as metadata', () => {
+    expect(normalizeUsername('Ada.L')).toEqual({ username: 'Ada.L', usernameNormalized: 'ada.l' });
+    expect(() => normalizeUsername('ada lovelace')).toThrow(InvalidInputError);
+    expect(checkMetadata({ a: 1 })).toEqual({ a: 1 });
+    expect(() => checkMetadata('x')).toThrow(InvalidInputError);
+    expect(() => checkMetadata({ big: 'x'.repeat(20_000) })).toThrow(/16 KiB/);
+  });
+});
+
+describe('masking', () => {
+  it('shows enough to recognise an address and no more', () => {
+    expect(maskEmail('jane.doe@example.com')).toBe('j•••@example.com');
+    expect(maskPhone('+14155550123')).toBe('+1 ••• ••• 0123');
+    expect(maskPhone('+442079460958')).toMatch(/^\+44 ••• ••• 0958$/);
+    expect(maskEmail(null)).toBeNull();
+  });
+});

@@ -1,0 +1,56 @@
+/**
+ * Validation and normalisation of user profile fields, shared by every service
+ * that writes them: emails are trimmed and compared lower-cased, phones are
+ * stored in E.164, usernames are compared lower-cased.
+ */
+import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { z } from 'zod';
+import { InvalidInputError } from '../../kernel/errors.js';
+
+const emailSchema = z.email();
+const usernameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9._-]+$/);
+
+export function normalizeEmail(raw: string): { email: string; emailNormalized: string } {
+  const email = raw.trim();
+  if (email.length > 254 || !emailSchema.safeParse(email).success) {
+    throw new InvalidInputError('email', 'Not a valid email address.');
+  }
+  return { email, emailNormalized: email.toLowerCase() };
+}
+
+export function normalizeUsername(raw: string): { username: string; usernameNormalized: string } {
+  const username = raw.trim();
+  if (!usernameSchema.safeParse(username).success) {
+    throw new InvalidInputError('username', 'A username has 1 to 64 letters, digits, dots, dashes or underscores.');
+  }
+  return { username, usernameNormalized: username.toLowerCase() };
+}
+
+/** Parses a phone number into E.164; numbers without a country code use the default region. */
+export function normalizePhone(raw: string, defaultRegion?: string): string {
+  const parsed = parsePhoneNumberFromString(raw.trim(), defaultRegion as CountryCode | undefined);
+  if (!parsed || !parsed.isValid()) {
+    throw new InvalidInputError('phone', 'Not a valid phone number; use the international form, e.g. +14155550123.');
+  }
+  return parsed.number;
+}
+
+const nameSchema = z.string().max(200);
+
+export function checkName(field: string, value: string): string {
+  const v = value.trim();
+  if (!nameSchema.safeParse(v).success) throw new InvalidInputError(field, `${field} is longer than 200 characters.`);
+  return v;
+}
+
+export function checkMetadata(value: unknown): object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidInputError('metadata', 'metadata must be a JSON object.');
+  }
+  if (JSON.stringify(value).length > 16_384) throw new InvalidInputError('metadata', 'metadata is larger than 16 KiB.');
+  return value;
+}

@@ -1,0 +1,214 @@
+import { UserState } from '../../kernel/db/generated/sqlite/enums.js';
+import { builder } from '../../graphql/builder.js';
+import { toUserResult, userSuccess } from '../../graphql/helpers.js';
+import { AuthMethodInterface } from '../auth-methods/schema.js';
+import { errorTypes as E } from '../../graphql/errors.js';
+import { UserEventTypeEnum, eventTypeWhere } from '../events/schema.js';
+import { SECOND_FACTORS } from '../sign-in/mfa.js';
+import { passwordHashLimits } from '../password/hash-limits.js';
+
+export const UserStateEnum = builder.enumType(UserState, {
+  name: 'UserState',
+  description: 'ACTIVE; INACTIVE: deactivated by an admin, data kept; LOCKED: by an admin or by the lockout policy.',
+});
+
+export const UserRef = builder.prismaNode('User', {
+  description: 'A person known to the gateway.',
+  id: { field: 'id' },
+  // A node that no longer exists resolves to null, not an error.
+  nullable: true,
+  fields: (t) => ({
+    email: t.exposeString('email', { nullable: true }),
+    emailVerified: t.boolean({ select: { emailVerifiedAt: true }, resolve: (u) => u.emailVerifiedAt !== null }),
+    emailVerifiedAt: t.expose('emailVerifiedAt', { type: 'DateTime', nullable: true }),
+    phone: t.exposeString('phone', { nullable: true, description: 'E.164, e.g. +14155550123.' }),
+    phoneVerified: t.boolean({ select: { phoneVerifiedAt: true }, resolve: (u) => u.phoneVerifiedAt !== null }),
+    phoneVerifiedAt: t.expose('phoneVerifiedAt', { type: 'DateTime', nullable: true }),
+    username: t.exposeString('username', { nullable: true }),
+    givenName: t.exposeString('givenName', { nullable: true }),
+    familyName: t.exposeString('familyName', { nullable: true }),
+    displayName: t.exposeString('displayName', { nullable: true }),
+    state: t.expose('state', { type: UserStateEnum }),
+    lockedReason: t.exposeString('lockedReason', { nullable: true, description: 'Why the user is locked: "admin" or the policy that locked it.' }),
+    lockedUntil: t.expose('lockedUntil', { type: 'DateTime', nullable: true, description: 'When a policy lock ends; null while locked means until an admin unlocks.' }),
+    hasPassword: t.boolean({
+      select: { _count: { select: { authMethods: { where: { kind: 'PASSWORD' } } } } },
+      resolve: (u) => u._count.authMethods > 0,
+    }),
+    passwordChangedAt: t.expose('passwordChangedAt', { type: 'DateTime', nullable: true }),
+    lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
+    lastLoginDevice: t.exposeString('lastLoginDevice', { nullable: true }),
+    mfaEnabled: t.boolean({
+      description: 'True when the user has a verified second factor.',
+      select: { _count: { select: { authMethods: { where: { kind: { in: [...SECOND_FACTORS] }, verified: true } } } } },
+      resolve: (u) => u._count.authMethods > 0,
+    }),
+    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
+    createdAt: t.expose('createdAt', { type: 'DateTime' }),
+    updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
+    authMethods: t.relation('authMethods', { type: AuthMethodInterface, query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } }),
+    events: t.prismaConnection(
+      {
+        type: 'Event',
+        cursor: 'id',
+        description: "The user's event log, oldest first.",
+        args: { types: t.arg({ type: [UserEventTypeEnum], required: false }) },
+        resolve: (query, user, args, ctx) =>
+          ctx.db.event.findMany({ ...query, where: { userId: user.id, ...eventTypeWhere(args.types) }, orderBy: { seq: 'asc' } }),
+      },
+    ),
+  }),
+});
+
+const UserOrderField = builder.enumType('UserOrderField', { values: ['CREATED_AT', 'EMAIL'] as const });
+export const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
+
+const UserOrder = builder.inputType('UserOrder', {
+  fields: (t) => ({
+    field: t.field({ type: UserOrderField, required: true }),
+    direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
+  }),
+});
+
+const UserFilter = builder.inputType('UserFilter', {
+  fields: (t) => ({
+    query: t.string({ description: 'Text matched against email, username and names (case-insensitive).' }),
+    state: t.field({ type: UserStateEnum }),
+    email: t.string({ description: 'Exact email, compared case-insensitively.' }),
+  }),
+});
+
+builder.queryFields((t) => ({
+  user: t.prismaField({
+    type: 'User',
+    nullable: true,
+    authScopes: { admin: true },
+    description: 'A user by id; null when there is none.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) => ctx.db.user.findUnique({ ...query, where: { id: String(args.id) } }),
+  }),
+  users: t.prismaConnection(
+    {
+      type: 'User',
+      cursor: 'id',
+      authScopes: { admin: true },
+      description: 'Users, filtered and ordered; a Relay connection.',
+      args: {
+        filter: t.arg({ type: UserFilter }),
+        orderBy: t.arg({ type: UserOrder }),
+      },
+      resolve: (query, _root, args, ctx) => {
+        const dir = args.orderBy?.direction === 'DESC' ? ('desc' as const) : ('asc' as const);
+        const primary = args.orderBy?.field === 'EMAIL' ? { emailNormalized: dir } : { createdAt: dir };
+        return ctx.db.user.findMany({
+          ...query,
+          where: ctx.services.users.userSearchWhere(args.filter ?? {}),
+          // id breaks ties, so the cursor order is total.
+          orderBy: [primary, { id: dir }],
+        });
+      },
+      totalCount: (_conn, args, ctx) => ctx.db.user.count({ where: ctx.services.users.userSearchWhere(args.filter ?? {}) }),
+    },
+  ),
+}));
+
+const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<{}>, 'InputObject'>) => ({
+  email: t.string(),
+  phone: t.string({ description: 'Any common format; stored as E.164.' }),
+  username: t.string(),
+  givenName: t.string(),
+  familyName: t.string(),
+  displayName: t.string(),
+  metadata: t.field({ type: 'JSON' as never, description: 'A JSON object of your own (at most 16 KiB).' }),
+});
+
+const CreateUserInput = builder.inputType('CreateUserInput', {
+  fields: (t) => ({
+    ...profileFields(t as never),
+    password: t.string({ description: 'An initial password, checked against the password policy and stored as an argon2id hash.' }),
+    passwordHash: t.string({
+      description: `Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256) within the cost limits (${passwordHashLimits}); upgraded to argon2id at the first successful verification.`,
+    }),
+    passwordMustChange: t.boolean({ description: 'The user must choose a new password at next sign-in.' }),
+  }),
+});
+const UpdateUserInput = builder.inputType('UpdateUserInput', {
+  description: 'Fields left out are unchanged; null clears a field.',
+  fields: (t) => ({ userId: t.id({ required: true }), ...profileFields(t as never) }),
+});
+const UserIdInput = (name: string, extra?: 'reason') =>
+  builder.inputType(name, {
+    fields: (t) => ({
+      userId: t.id({ required: true }),
+      ...(extra === 'reason' ? { reason: t.string({ description: 'Kept with the lock and in the user.locked event.' }) } : {}),
+    }),
+  });
+
+const writeErrors = [E.UserNotFoundError, E.AlreadyExistsError, E.InvalidInputError];
+
+builder.mutationFields((t) => ({
+  createUser: t.field({
+    type: userSuccess('CreateUserSuccess', 'The user was created.'),
+    authScopes: { admin: true },
+    description: 'Creates a user, optionally with a password or an imported password hash. Emails and usernames are unique, compared case-insensitively.',
+    errors: { types: [E.AlreadyExistsError, E.InvalidInputError, E.WeakPasswordError] },
+    args: { input: t.arg({ type: CreateUserInput, required: true }) },
+    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, ...profile } }, ctx) => {
+      const storePassword = await ctx.services.passwords.initialPassword({ password, passwordHash, mustChange: passwordMustChange }, ctx.meta);
+      return toUserResult(await ctx.services.users.createUser(profile, ctx.meta, storePassword));
+    },
+  }),
+  updateUser: t.field({
+    type: userSuccess('UpdateUserSuccess', 'The user was updated.'),
+    authScopes: { admin: true },
+    description: 'Changes profile fields. A changed email or phone becomes unverified.',
+    errors: { types: writeErrors },
+    args: { input: t.arg({ type: UpdateUserInput, required: true }) },
+    resolve: async (_root, { input: { userId, ...patch } }, ctx) =>
+      toUserResult(await ctx.services.users.updateUser(String(userId), patch, ctx.meta)),
+  }),
+  deleteUser: t.field({
+    type: builder.objectRef<{ id: string }>('DeleteUserSuccess').implement({
+      description: 'The user is gone from every query; the event log keeps user.deleted.',
+      fields: (f) => ({ deletedUserId: f.exposeID('id') }),
+    }),
+    authScopes: { admin: true },
+    description: 'Deletes a user and their credentials.',
+    errors: { types: [E.UserNotFoundError] },
+    args: { input: t.arg({ type: UserIdInput('DeleteUserInput'), required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.users.deleteUser(String(input.userId), ctx.meta),
+  }),
+  lockUser: t.field({
+    type: userSuccess('LockUserSuccess', 'The user is locked.'),
+    authScopes: { admin: true },
+    description: 'Locks an active user until an admin unlocks them.',
+    errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
+    args: { input: t.arg({ type: UserIdInput('LockUserInput', 'reason'), required: true }) },
+    resolve: async (_root, { input }, ctx) =>
+      toUserResult(await ctx.services.users.lockUser(String(input.userId), ctx.meta, (input as { reason?: string | null }).reason ?? undefined)),
+  }),
+  unlockUser: t.field({
+    type: userSuccess('UnlockUserSuccess', 'The user is active again.'),
+    authScopes: { admin: true },
+    description: 'Unlocks a locked user and resets their failed-attempt counters.',
+    errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
+    args: { input: t.arg({ type: UserIdInput('UnlockUserInput'), required: true }) },
+    resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.users.unlockUser(String(input.userId), ctx.meta)),
+  }),
+  deactivateUser: t.field({
+    type: userSuccess('DeactivateUserSuccess', 'The user is deactivated.'),
+    authScopes: { admin: true },
+    description: 'Deactivates an active or locked user; their data is kept.',
+    errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
+    args: { input: t.arg({ type: UserIdInput('DeactivateUserInput'), required: true }) },
+    resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.users.deactivateUser(String(input.userId), ctx.meta)),
+  }),
+  reactivateUser: t.field({
+    type: userSuccess('ReactivateUserSuccess', 'The user is active again.'),
+    authScopes: { admin: true },
+    description: 'Reactivates a deactivated user.',
+    errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
+    args: { input: t.arg({ type: UserIdInput('ReactivateUserInput'), required: true }) },
+    resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.users.reactivateUser(String(input.userId), ctx.meta)),
+  }),
+}));
