@@ -2,7 +2,7 @@
  * Shared shapes of mutations: every mutation takes one `input:` of its own
  * `<Name>Input` type and returns `<Name>Result` = `<Name>Success | errors…`.
  */
-import type { User } from '../kernel/db/generated/sqlite/client.js';
+import type { User } from '../kernel/db/models.js';
 import { builder } from './builder.js';
 
 export type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;

@@ -5,7 +5,7 @@
  */
 import { Prisma, type Db, type Tx } from '../db/client.js';
 import type { DirectSql, Statement } from '../db/direct.js';
-import type { Event } from '../db/generated/sqlite/client.js';
+import type { Event } from '../db/models.js';
 import { newId } from '../ids.js';
 import type { EventType } from './catalog.js';
 

@@ -1,4 +1,4 @@
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
 /**

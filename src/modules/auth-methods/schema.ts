@@ -1,4 +1,4 @@
-import { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import { AuthMethodKind } from '../../kernel/db/models.js';
 import { authMethodTypes } from './kinds.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import { builder } from '../../graphql/builder.js';

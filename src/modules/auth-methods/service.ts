@@ -3,7 +3,7 @@
  * BACKUP_CODES method also deletes its codes; removing the password clears
  * the password facts on the user.
  */
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import type { EventType } from '../../kernel/events/catalog.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import { NotFoundError } from '../../kernel/errors.js';

@@ -3,7 +3,7 @@
  * OTP): issue a code and deliver it without leaving it half-issued, and check
  * a code under the lockout policy, bound to the address it was sent to.
  */
-import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { User } from '../../kernel/db/models.js';
 import type { Channel, Delivery, TemplateName } from '../../kernel/delivery/index.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, TooManyAttemptsError } from '../../kernel/errors.js';

@@ -12,7 +12,7 @@
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import { USER_ROW } from '../../kernel/db/rows.js';
-import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { User } from '../../kernel/db/models.js';
 import type { NewEvent, Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';

@@ -8,8 +8,7 @@
  */
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { AuthMethod, User } from '../../kernel/db/generated/sqlite/client.js';
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethod, AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { Channel } from '../../kernel/delivery/index.js';
 import type { EventType } from '../../kernel/events/catalog.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';

@@ -1,4 +1,4 @@
-import type { AuthMethod } from '../../kernel/db/generated/sqlite/client.js';
+import type { AuthMethod } from '../../kernel/db/models.js';
 import type { SessionTokens } from '../sessions/service.js';
 import { builder } from '../../graphql/builder.js';
 import { adminOrSelf, affectedUser } from '../../graphql/helpers.js';

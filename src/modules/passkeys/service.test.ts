@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { AuthMethod } from '../../kernel/db/generated/sqlite/client.js';
+import type { AuthMethod } from '../../kernel/db/models.js';
 import { classifyWebAuthnError, publicWebAuthnMethod } from './service.js';
 
 describe('classifyWebAuthnError', () => {

@@ -33,7 +33,7 @@ import { z } from 'zod';
 import type { Config } from '../../config.js';
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { AuthMethod, User, WebAuthnChallenge } from '../../kernel/db/generated/sqlite/client.js';
+import type { AuthMethod, User, WebAuthnChallenge } from '../../kernel/db/models.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import { newId } from '../../kernel/ids.js';
 import { newAuthMethodId } from '../auth-methods/kinds.js';

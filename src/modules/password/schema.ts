@@ -1,4 +1,4 @@
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import { passwordHashLimits } from './hash-limits.js';
 import type { VerifiedCodeKind } from '../totp/service.js';
 import { builder } from '../../graphql/builder.js';

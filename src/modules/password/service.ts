@@ -7,7 +7,7 @@
  */
 import type { Tx } from '../../kernel/db/client.js';
 import type { Channel, Delivery } from '../../kernel/delivery/index.js';
-import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { User } from '../../kernel/db/models.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
 import { randomReadableCode } from '../../kernel/crypto.js';

@@ -16,7 +16,7 @@
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { SigningKey } from '../../kernel/db/generated/sqlite/client.js';
+import type { SigningKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { decryptSecret, encryptSecret } from '../../kernel/crypto.js';

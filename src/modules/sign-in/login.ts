@@ -14,7 +14,7 @@
  */
 import { isIP } from 'node:net';
 import type { Db } from '../../kernel/db/client.js';
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
 import {

@@ -7,7 +7,7 @@
  * guesses), so a typo does not force a new password entry.
  */
 import type { Db } from '../../kernel/db/client.js';
-import type { AuthMethodKind } from '../../kernel/db/generated/sqlite/enums.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import { newId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { CodeAlreadyUsedError, CodeExpiredError, InvalidTokenError } from '../../kernel/errors.js';

@@ -14,7 +14,7 @@ import QRCode from 'qrcode';
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { User } from '../../kernel/db/models.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
 import type { BackupCodeService } from './backup-codes.js';

@@ -7,7 +7,7 @@
  */
 import type { Prisma, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { User } from '../../kernel/db/generated/sqlite/client.js';
+import type { User } from '../../kernel/db/models.js';
 import type { Channel, TemplateName } from '../../kernel/delivery/index.js';
 import type { EventType } from '../../kernel/events/catalog.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';

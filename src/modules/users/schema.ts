@@ -1,4 +1,4 @@
-import { UserState } from '../../kernel/db/generated/sqlite/enums.js';
+import { UserState } from '../../kernel/db/models.js';
 import { builder } from '../../graphql/builder.js';
 import { toUserResult, userSuccess } from '../../graphql/helpers.js';
 import { AuthMethodInterface } from '../auth-methods/schema.js';

@@ -7,7 +7,7 @@
 import type { DatabaseProvider } from '../../config.js';
 import type { Prisma, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
-import type { UserState, User } from '../../kernel/db/generated/sqlite/client.js';
+import type { UserState, User } from '../../kernel/db/models.js';
 import type { EventType } from '../../kernel/events/catalog.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import { newId } from '../../kernel/ids.js';

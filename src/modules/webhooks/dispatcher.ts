@@ -15,7 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../../config.js';
 import type { Db } from '../../kernel/db/client.js';
-import type { WebhookDelivery } from '../../kernel/db/generated/sqlite/client.js';
+import type { WebhookDelivery } from '../../kernel/db/models.js';
 import { systemMeta, type Outbox } from '../../kernel/events/outbox.js';
 import { createWakeLoop } from '../../kernel/events/wake-loop.js';
 import { newId } from '../../kernel/ids.js';

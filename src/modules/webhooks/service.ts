@@ -9,7 +9,7 @@
  */
 import type { Config } from '../../config.js';
 import { Prisma, isUniqueViolation, type Db, type Tx } from '../../kernel/db/client.js';
-import type { WebhookApp, WebhookDelivery } from '../../kernel/db/generated/sqlite/client.js';
+import type { WebhookApp, WebhookDelivery } from '../../kernel/db/models.js';
 import { isEventType, type EventType } from '../../kernel/events/catalog.js';
 import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
 import type { RelayedEvent } from '../../kernel/events/pubsub.js';
