@@ -37,3 +37,13 @@ export const adminOrViewer = (_root: unknown, _args: unknown, ctx: { viewer: { k
   admin: true,
   self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
 });
+
+/** The input field naming the user a mutation acts on. */
+export const userIdField = (t: PothosSchemaTypes.InputFieldBuilder<SchemaTypes, 'InputObject'>) => t.id({ required: true, description: 'The user to act on.' });
+
+/** An input of its own name holding only `userId`. */
+export const userIdInput = (name: string) => builder.inputType(name, { fields: (t) => ({ userId: userIdField(t) }) });
+
+/** An input of its own name holding `userId` and a `code`. */
+export const userCodeInput = (name: string, description: string) =>
+  builder.inputType(name, { fields: (t) => ({ userId: userIdField(t), code: t.string({ required: true, description }) }) });

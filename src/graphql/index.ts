@@ -4,6 +4,7 @@ import { builder } from './builder.js';
 import './errors.js';
 import '../modules/auth-methods/schema.js';
 import '../modules/password/schema.js';
+import '../modules/totp/schema.js';
 import '../modules/events/schema.js';
 import '../modules/users/schema.js';
 import '../modules/users/contacts.schema.js';

@@ -2,6 +2,8 @@ import { AuthMethodKind } from '../../kernel/db/models.js';
 import { authMethodTypes } from './kinds.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import { builder } from '../../graphql/builder.js';
+import { adminOrViewer, affectedUser } from '../../graphql/helpers.js';
+import { errorTypes as E } from '../../graphql/errors.js';
 
 export const AuthMethodKindEnum = builder.enumType(AuthMethodKind, { name: 'AuthMethodKind' });
 
@@ -53,3 +55,35 @@ const webauthnFields = (t: Parameters<NonNullable<Parameters<typeof variant>[2]>
 });
 export const PasskeyMethod = variant('PASSKEY', 'A passkey: a discoverable WebAuthn credential with user verification.', webauthnFields);
 export const U2fMethod = variant('U2F', 'A security key: a cross-platform, non-discoverable WebAuthn credential.', webauthnFields);
+
+const RemoveAuthMethodInput = builder.inputType('RemoveAuthMethodInput', {
+  fields: (t) => ({
+    id: t.id({ required: true, description: 'The auth method (am_…).' }),
+    code: t.string({ description: 'A current TOTP or backup code: required when a user removes their own TOTP with an access token.' }),
+  }),
+});
+
+const RemoveAuthMethodSuccess = builder.objectRef<{ userId: string; id: string; kind: AuthMethodKind }>('RemoveAuthMethodSuccess').implement({
+  description: 'The auth method is gone.',
+  fields: (t) => ({
+    removedAuthMethodId: t.exposeID('id'),
+    kind: t.expose('kind', { type: AuthMethodKindEnum }),
+    user: affectedUser(t, 'The user, as it is now.'),
+  }),
+});
+
+const stateErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.TooManyAttemptsError];
+
+builder.mutationFields((t) => ({
+  removeAuthMethod: t.field({
+    type: RemoveAuthMethodSuccess,
+    authScopes: adminOrViewer,
+    description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event. A user may remove only their own; their TOTP only with a current code.",
+    errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, E.InvalidTokenError, ...stateErrors, E.ReauthenticationRequiredError] },
+    args: { input: t.arg({ type: RemoveAuthMethodInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.viewer.kind === 'user'
+        ? ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, ctx.viewer.sessionId, String(input.id), input.code, ctx.meta)
+        : ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta),
+  }),
+}));
