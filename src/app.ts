@@ -16,6 +16,7 @@ import { createWebhookDispatcher, type WebhookDispatcher } from './modules/webho
 import type { WebhookSender } from './modules/webhooks/sender.js';
 import type { Lookup } from './modules/webhooks/ssrf.js';
 import { createServices, type Services } from './modules/index.js';
+import { eventJsonSchemas } from './modules/catalog.js';
 import { createHttpServer } from './server/http.js';
 import { createPasskeyDemo } from './modules/passkeys/demo.js';
 import { Redis } from 'ioredis';
@@ -129,6 +130,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     pool: () => database.pool(),
     pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
+    eventSchemas: eventJsonSchemas,
   });
   let started = false;
 

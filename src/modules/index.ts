@@ -6,6 +6,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../kernel/db/client.js';
 import type { DirectSql } from '../kernel/db/direct.js';
 import { createOutbox } from '../kernel/events/outbox.js';
+import { checkEventPayload, type EventPayloads, type Outbox } from './catalog.js';
 import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
 import { createEventStreams, type RelayView } from '../kernel/events/streams.js';
 import type { Logger } from '../kernel/logger.js';
@@ -62,7 +63,9 @@ export function createServices(deps: ServiceDeps) {
   const clock = deps.clock ?? systemClock;
   if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
   const key = config.encryptionKey;
-  const outbox = createOutbox({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted });
+  // Outside production every payload is also checked against its schema at run time, so a drifting producer fails its tests.
+  const check = config.env === 'production' ? undefined : checkEventPayload;
+  const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, check });
   const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
@@ -75,8 +78,8 @@ export function createServices(deps: ServiceDeps) {
   const backupCodes = createBackupCodeService({ db, outbox, clock, key, count: config.backupCodes.count, reauth });
   const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
   const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
-  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth });
   const authMethods = createAuthMethodService({ outbox, reauth });
+  const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions, reauth });
   return {
     clock,
@@ -127,7 +130,7 @@ export function createServices(deps: ServiceDeps) {
 }
 
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: ReturnType<typeof createOutbox>; key: Buffer }) {
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer }) {
   const { db, config, clock, outbox, key } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });

@@ -28,6 +28,8 @@ export interface HttpDeps {
   pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** How often an open WebSocket re-checks that its caller still has access. */
   reauthIntervalMs: number;
+  /** The JSON Schemas of the event payloads (GET /events/schema.json). */
+  eventSchemas: () => unknown;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -46,6 +48,7 @@ function json(res: ServerResponse, status: number, body: unknown) {
 export function createHttpServer(deps: HttpDeps) {
   const { yoga, services, logger } = deps;
   let draining = false;
+  let eventSchemaBody: string | undefined;
 
   const server: Server = createServer((req, res) => {
     const path = req.url?.split('?')[0];
@@ -62,6 +65,13 @@ export function createHttpServer(deps: HttpDeps) {
           json(res, 503, { status: 'signing keys unavailable' });
         },
       );
+      return;
+    }
+    if (path === '/events/schema.json') {
+      // The catalog of payloads, for webhook receivers: public, like the JWKS; it holds no data.
+      eventSchemaBody ??= JSON.stringify(deps.eventSchemas());
+      res.writeHead(200, { 'content-type': 'application/schema+json', 'cache-control': 'public, max-age=300', 'access-control-allow-origin': '*' });
+      res.end(eventSchemaBody);
       return;
     }
     if (path === '/readyz') {

@@ -7,7 +7,6 @@ import { Prisma, type Db, type Tx } from '../db/client.js';
 import type { DirectSql, Statement } from '../db/direct.js';
 import type { Event } from '../db/models.js';
 import { newId } from '../ids.js';
-import type { EventType } from './catalog.js';
 
 /** Who caused a change, for the audit trail. */
 export interface Actor {
@@ -26,14 +25,13 @@ export interface RequestMeta {
 
 export const systemMeta: RequestMeta = { actor: { type: 'system' } };
 
-export interface NewEvent {
-  type: EventType;
+/** An event to record: its type, the user it is about, and its payload. */
+export interface NewEvent<T extends string = string, D = object> {
+  type: T;
   userId?: string | null;
   /** Public facts only: never a secret, a hash or a code. */
-  data?: Record<string, unknown>;
+  data: D;
 }
-
-export type Outbox = ReturnType<typeof createOutbox>;
 
 const INSERT_EVENT = `
   INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "data", "occurredAt")
@@ -42,8 +40,21 @@ const INSERT_EVENT = `
 /** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
 const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
 
-export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date; onCommitted?: () => void }) {
+/**
+ * `P` maps each event type to its payload (the modules' catalog): every
+ * method accepts only a catalogued type with its own payload. `check`, when
+ * given, validates payloads at run time too (outside production).
+ */
+export function createOutbox<P extends Record<string, object>>(deps: {
+  db: Db;
+  direct: DirectSql;
+  now: () => Date;
+  onCommitted?: () => void;
+  check?: (type: string, data: unknown) => void;
+}) {
+  type Typed<T extends keyof P & string> = NewEvent<T, P[T]>;
   function newRow(event: NewEvent, meta: RequestMeta): Omit<Event, 'seq'> {
+    deps.check?.(event.type, event.data);
     return {
       id: newId('UserEvent'),
       type: event.type,
@@ -52,7 +63,7 @@ export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date;
       actorId: meta.actor.id ?? null,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent ?? null,
-      data: (event.data ?? {}) as Event['data'],
+      data: event.data as Event['data'],
       occurredAt: deps.now(),
     };
   }
@@ -61,7 +72,7 @@ export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date;
 
   const outbox = {
     /** Writes the event inside the caller's transaction. */
-    async record(tx: Tx, event: NewEvent, meta: RequestMeta): Promise<Event> {
+    async record<T extends keyof P & string>(tx: Tx, event: Typed<T>, meta: RequestMeta): Promise<Event> {
       const row = newRow(event, meta);
       // Plain SQL (Prisma.sql binds every value): every change records an event,
       // and a model query costs far more in Prisma's query compiler than this
@@ -76,7 +87,7 @@ export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date;
      * verification records one), and wakes the relay. `along`, a single write
      * that goes with the event, commits atomically with it.
      */
-    async append(event: NewEvent, meta: RequestMeta, along?: Statement): Promise<Event> {
+    async append<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta, along?: Statement): Promise<Event> {
       const row = newRow(event, meta);
       const [{ seq }] = along
         ? await deps.direct.allAfter<{ seq: number }>(along, INSERT_EVENT, [...values(row)])
@@ -88,7 +99,7 @@ export function createOutbox(deps: { db: Db; direct: DirectSql; now: () => Date;
      * The insert of an event as a statement, for a direct write that commits
      * it together with its own (call committed() after it did).
      */
-    statement(event: NewEvent, meta: RequestMeta): Statement {
+    statement<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta): Statement {
       return { sql: INSERT_EVENT, params: [...values(newRow(event, meta))] };
     },
     /** Runs `fn` in a Prisma transaction (where it records its events) and wakes the relay once it committed. */

@@ -19,7 +19,6 @@
  * resumes with `after`.
  */
 import type { Db } from '../db/client.js';
-import type { EventType } from './catalog.js';
 import { userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { maxEventSeq } from './tail.js';
 
@@ -51,7 +50,7 @@ export interface EventStreamDeps {
 
 export interface UserEventStreamOptions {
   userId: string;
-  types?: readonly EventType[];
+  types?: readonly string[];
   /** Replay events after this seq first; absent: live events only. */
   afterSeq?: number;
   /** Resume cursor reported on overflow before anything was delivered. */
@@ -166,13 +165,5 @@ export function createEventStreams(deps: EventStreamDeps) {
     };
   }
 
-  /** The user's state after each lifecycle event (locked, unlocked, deactivated, reactivated, deleted). */
-  function userStateChanges(userId: string): AsyncIterableIterator<StreamItem> {
-    return userEvents({ userId, types: STATE_EVENTS });
-  }
-
-  return { userEvents, userStateChanges, seqOf, position };
+  return { userEvents, seqOf, position };
 }
-
-/** Events that change a user's `state`. */
-export const STATE_EVENTS: readonly EventType[] = ['user.locked', 'user.unlocked', 'user.deactivated', 'user.reactivated', 'user.deleted'];

@@ -1,25 +1,19 @@
 /**
- * Removal of any auth method, with the event of its kind. Removing the
- * BACKUP_CODES method also deletes its codes; removing the password clears
- * the password facts on the user.
+ * Removal of any auth method: the one path every removal takes (the
+ * removeOtpSms/removeOtpEmail shortcuts call it too), with one event shape.
+ * Removing the BACKUP_CODES method also deletes its codes, removing the
+ * password clears the password facts on the user, and removing an OTP factor
+ * voids the sign-in code it may have sent, all in the same transaction.
  */
 import type { AuthMethodKind } from '../../kernel/db/models.js';
-import type { EventType } from '../../kernel/events/catalog.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import type { ReauthGuard } from '../sessions/service.js';
+import { authMethodRemoved } from './events.js';
 
-/** The event each kind's removal records. */
-export const removalEvents: Record<AuthMethodKind, EventType> = {
-  PASSWORD: 'user.password_removed',
-  TOTP: 'user.totp_removed',
-  BACKUP_CODES: 'user.backup_codes_removed',
-  OTP_SMS: 'user.otp_sms_removed',
-  OTP_EMAIL: 'user.otp_email_removed',
-  PASSKEY: 'user.passkey_removed',
-  // Security keys are WebAuthn credentials too; the event's `kind` tells them apart.
-  U2F: 'user.passkey_removed',
-};
+/** The purpose of the one-time codes a factor sends, which die with it. */
+export const pendingCodePurpose: Partial<Record<AuthMethodKind, string>> = { OTP_SMS: 'otp_sms', OTP_EMAIL: 'otp_email' };
 
 export type AuthMethodService = ReturnType<typeof createAuthMethodService>;
 
@@ -39,7 +33,9 @@ export function createAuthMethodService(deps: { outbox: Outbox; reauth: ReauthGu
         if (method.kind === 'PASSWORD') {
           await tx.user.update({ where: { id: method.userId }, data: { passwordChangedAt: null, passwordMustChange: false, failedPasswordAttempts: 0 } });
         }
-        await outbox.record(tx, { type: removalEvents[method.kind], userId: method.userId, data: { authMethodId: method.id, kind: method.kind } }, meta);
+        const purpose = pendingCodePurpose[method.kind];
+        if (purpose) await tx.oneTimeCode.deleteMany({ where: { userId: method.userId, purpose } });
+        await outbox.record(tx, authMethodRemoved(method), meta);
         return method;
       });
       return removed;

@@ -1,4 +1,4 @@
-import { eventTypes, graphqlEventName, wireEventType } from '../../kernel/events/catalog.js';
+import { eventTypes, graphqlEventName, wireEventType } from '../catalog.js';
 import { builder } from '../../graphql/builder.js';
 
 export const UserEventTypeEnum = builder.enumType('UserEventType', {

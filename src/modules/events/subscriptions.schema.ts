@@ -1,9 +1,10 @@
 import { GraphQLError } from 'graphql';
-import { wireEventType, type EventType } from '../../kernel/events/catalog.js';
+import { wireEventType, type EventType } from '../catalog.js';
 import { SubscriptionOverflow, type StreamItem } from '../../kernel/events/streams.js';
 import { InvalidInputError } from '../../kernel/errors.js';
 import { builder } from '../../graphql/builder.js';
 import { UserEventRef, UserEventTypeEnum } from './schema.js';
+import { STATE_EVENTS } from '../users/events.js';
 
 builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws) or Server-Sent Events, on /graphql.' });
 
@@ -98,7 +99,7 @@ builder.subscriptionFields((t) => ({
     description:
       'The user each time its state changes (locked, unlocked, deactivated, reactivated). When the user is deleted the stream sends null once and ends: a deleted user is gone from every query, and its user.deleted event stays in the log (see userEvents).',
     args: { userId: t.arg.id({ required: true }) },
-    subscribe: (_root, args, ctx) => untilDeleted(ctx.services.events.userStateChanges(String(args.userId))),
+    subscribe: (_root, args, ctx) => untilDeleted(ctx.services.events.userEvents({ userId: String(args.userId), types: STATE_EVENTS })),
     resolve: (query, item, _args, ctx) => {
       if (item instanceof SubscriptionOverflow) throw overflowError(item);
       const event = item as Exclude<StreamItem, SubscriptionOverflow>;

@@ -13,11 +13,12 @@ import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import { USER_ROW } from '../../kernel/db/rows.js';
 import type { User } from '../../kernel/db/models.js';
-import type { NewEvent, Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { CatalogEvent, Outbox } from '../catalog.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
 import { TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
-import { publicUser } from '../users/service.js';
+import { publicUser } from '../users/events.js';
 
 export type AttemptCounter = 'password' | 'code';
 
@@ -63,14 +64,14 @@ export interface Attempt {
   /** The credential named in the options, read with the reservation (null when none was named). */
   credential: Credential | null;
   /** The secret matched: the counter starts again from zero, atomically with `record` when given. */
-  succeeded(record?: { event: NewEvent; meta: RequestMeta }): Promise<void>;
+  succeeded(record?: { event: CatalogEvent; meta: RequestMeta }): Promise<void>;
   /**
    * Runs `use` (a conditional write, such as taking a TOTP step), and when
    * it changed a row, succeeds as above with `record`, all in one
    * transaction. Resolves with whether it changed a row; when not, the
    * attempt is still open (fail it).
    */
-  succeededIf(use: Statement, record: { event: NewEvent; meta: RequestMeta }): Promise<boolean>;
+  succeededIf(use: Statement, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
   /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
   failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
 }

@@ -80,7 +80,7 @@ const VerifyOtpSuccess = builder.objectRef<{ userId: string; authMethod: AuthMet
 });
 
 const factorResult = (r: { user: { id: string }; authMethod: { id: string } }) => ({ userId: r.user.id, authMethodId: r.authMethod.id });
-const removedResult = (r: { user: { id: string }; removedAuthMethodId: string }) => ({ userId: r.user.id, authMethodId: r.removedAuthMethodId });
+const removedResult = (r: { userId: string; removedAuthMethodId: string }) => ({ userId: r.userId, authMethodId: r.removedAuthMethodId });
 
 builder.mutationFields((t) => ({
   addOtpSms: t.field({

@@ -10,17 +10,18 @@ import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { AuthMethod, AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { Channel } from '../../kernel/delivery/index.js';
-import type { EventType } from '../../kernel/events/catalog.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';
 import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
-import { assertThat, EmailNotVerifiedError, InvalidInputError, InvalidStateError, PhoneNotVerifiedError, UserNotFoundError } from '../../kernel/errors.js';
+import { assertThat, EmailNotVerifiedError, InvalidInputError, InvalidStateError, NotFoundError, PhoneNotVerifiedError, UserNotFoundError } from '../../kernel/errors.js';
+import type { AuthMethodService } from '../auth-methods/service.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { ReauthGuard } from '../sessions/service.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
-import { publicUser } from '../users/service.js';
+import { publicUser } from '../users/events.js';
 
 export type OtpChannel = 'SMS' | 'EMAIL';
 
@@ -34,7 +35,7 @@ interface FactorKind {
   addressOf(user: User): string | null;
   notVerified(): Error;
   mask(address: string | null): string | null;
-  events: { added: EventType; removed: EventType };
+  events: { added: 'user.otp_sms_added' | 'user.otp_email_added' };
 }
 
 const factors: Record<OtpChannel, FactorKind> = {
@@ -47,7 +48,7 @@ const factors: Record<OtpChannel, FactorKind> = {
     addressOf: (u) => u.phone,
     notVerified: () => new PhoneNotVerifiedError(),
     mask: maskPhone,
-    events: { added: 'user.otp_sms_added', removed: 'user.otp_sms_removed' },
+    events: { added: 'user.otp_sms_added' },
   },
   EMAIL: {
     kind: 'OTP_EMAIL',
@@ -58,7 +59,7 @@ const factors: Record<OtpChannel, FactorKind> = {
     addressOf: (u) => u.email,
     notVerified: () => new EmailNotVerifiedError(),
     mask: maskEmail,
-    events: { added: 'user.otp_email_added', removed: 'user.otp_email_removed' },
+    events: { added: 'user.otp_email_added' },
   },
 };
 
@@ -84,6 +85,7 @@ export function createOtpFactorService(deps: {
   lockout: LockoutService;
   codeDelivery: CodeDelivery;
   reauth: ReauthGuard;
+  authMethods: AuthMethodService;
 }) {
   const { db, outbox, clock, codes, lockout, codeDelivery } = deps;
 
@@ -98,7 +100,7 @@ export function createOtpFactorService(deps: {
         const authMethod = await tx.authMethod.create({
           data: { id: newAuthMethodId(factor.kind), userId, kind: factor.kind, slot: slotOf(userId, factor), verified: true },
         });
-        await outbox.record(tx, { type: factor.events.added, userId, data: { user: publicUser(user), authMethod: { id: authMethod.id, kind: authMethod.kind } } }, meta);
+        await outbox.record(tx, { type: factor.events.added, userId, data: { user: publicUser(user), authMethod: { id: authMethod.id, kind: factor.kind } } }, meta);
         return { user, authMethod };
       });
     } catch (error) {
@@ -108,21 +110,22 @@ export function createOtpFactorService(deps: {
     }
   }
 
-  async function removeFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; removedAuthMethodId: string }> {
-    await deps.reauth.assertRecentAuthentication(meta);
+  /** The shortcut for removeAuthMethod on the user's factor of this channel. */
+  async function removeFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ userId: string; removedAuthMethodId: string }> {
     const factor = factors[channel];
-    const result = await outbox.transaction(async (tx) => {
-      const user = await tx.user.findUnique({ where: { id: userId } });
-      if (!user) throw new UserNotFoundError(userId);
-      const method = await tx.authMethod.findUnique({ where: { slot: slotOf(userId, factor) }, select: { id: true } });
-      const { count } = method ? await tx.authMethod.deleteMany({ where: { id: method.id } }) : { count: 0 };
-      if (!method || count === 0) throw new InvalidStateError(`The user has no ${factor.label}.`);
-      await outbox.record(tx, { type: factor.events.removed, userId, data: { user: publicUser(user), authMethod: { id: method.id, kind: factor.kind } } }, meta);
-      return { user, removedAuthMethodId: method.id };
-    });
-    // A code sent before removal must not work afterwards.
-    await codes.revokeCode(userId, factor.purpose);
-    return result;
+    const user = await db.user.findUnique({ where: { id: userId }, select: { id: true } });
+    if (!user) throw new UserNotFoundError(userId);
+    const method = await db.authMethod.findUnique({ where: { slot: slotOf(userId, factor) }, select: { id: true } });
+    const noFactor = () => new InvalidStateError(`The user has no ${factor.label}.`);
+    if (!method) throw noFactor();
+    try {
+      await deps.authMethods.removeAuthMethod(method.id, meta);
+    } catch (error) {
+      // Removed meanwhile by another request.
+      if (error instanceof NotFoundError) throw noFactor();
+      throw error;
+    }
+    return { userId, removedAuthMethodId: method.id };
   }
 
   async function findFactor(userId: string, factor: FactorKind): Promise<AuthMethod> {

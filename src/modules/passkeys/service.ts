@@ -34,7 +34,8 @@ import type { Config } from '../../config.js';
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { AuthMethod, User, WebAuthnChallenge } from '../../kernel/db/models.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { newId } from '../../kernel/ids.js';
 import { newAuthMethodId } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -96,7 +97,7 @@ const authenticationShape = credentialShape.extend({
 /** The public facts about a WebAuthn method, for event payloads. */
 export function publicWebAuthnMethod(m: AuthMethod) {
   const data = (m.data ?? {}) as Partial<WebAuthnData>;
-  return { id: m.id, kind: m.kind, name: m.name, aaguid: data.aaguid ?? null, deviceType: data.deviceType ?? null, backedUp: Boolean(data.backedUp) };
+  return { id: m.id, kind: m.kind as 'PASSKEY' | 'U2F', name: m.name, aaguid: data.aaguid ?? null, deviceType: data.deviceType ?? null, backedUp: Boolean(data.backedUp) };
 }
 
 /** Maps a library refusal to a stable reason; the library's message (which names expected values) stays server-side. */

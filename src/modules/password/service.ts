@@ -8,7 +8,8 @@
 import type { Tx } from '../../kernel/db/client.js';
 import type { Channel, Delivery } from '../../kernel/delivery/index.js';
 import type { User } from '../../kernel/db/models.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { randomReadableCode } from '../../kernel/crypto.js';
 import { localeOf } from '../codes/code-delivery.js';
@@ -19,7 +20,7 @@ import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { hashCostProblem, identifyHash, importableFormats, type PasswordHasher } from './hashing.js';
 import { checkPassword, type PasswordPolicy } from './policy.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
-import { publicUser } from '../users/service.js';
+import { publicUser } from '../users/events.js';
 import type { SessionService } from '../sessions/service.js';
 
 export const PASSWORD_RESET_PURPOSE = 'password_reset';
@@ -101,7 +102,7 @@ export function createPasswordService(deps: {
     tx: Tx,
     userId: string,
     prepared: PreparedPassword,
-    reason: string,
+    reason: 'set' | 'imported' | 'changed' | 'reset',
     meta: RequestMeta,
     endSessions?: { keepSessionId?: string },
   ): Promise<User> {

@@ -16,7 +16,8 @@
  */
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Db, Tx } from '../../kernel/db/client.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { newId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import {

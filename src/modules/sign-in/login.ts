@@ -15,7 +15,8 @@
 import { isIP } from 'node:net';
 import type { Db } from '../../kernel/db/client.js';
 import type { AuthMethodKind } from '../../kernel/db/models.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { EventPayloads, Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import {
   CodeAlreadyUsedError,
@@ -114,7 +115,7 @@ export function createLoginService(deps: {
     return user?.id ?? null;
   }
 
-  async function recordLoginFailed(userId: string, data: Record<string, unknown>, meta: RequestMeta) {
+  async function recordLoginFailed(userId: string, data: EventPayloads['user.login_failed'], meta: RequestMeta) {
     await outbox.append({ type: 'user.login_failed', userId, data }, meta);
   }
 

@@ -7,7 +7,8 @@
  * concurrent requests with the same code exactly one wins.
  */
 import type { Db } from '../../kernel/db/client.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { newId } from '../../kernel/ids.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';

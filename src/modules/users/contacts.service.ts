@@ -9,8 +9,9 @@ import type { Prisma, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { User } from '../../kernel/db/models.js';
 import type { Channel, TemplateName } from '../../kernel/delivery/index.js';
-import type { EventType } from '../../kernel/events/catalog.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { EventType } from '../catalog.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
 import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
@@ -19,7 +20,7 @@ import type { ReauthGuard } from '../sessions/service.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { normalizeEmail, normalizePhone } from './input.js';
-import { publicUser } from './service.js';
+import { publicUser } from './events.js';
 
 export type Verification = 'SEND_CODE' | 'RETURN_CODE' | 'MARK_VERIFIED';
 

@@ -7,9 +7,11 @@
 import type { DatabaseProvider } from '../../config.js';
 import type { Prisma, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
+import { publicUser } from './events.js';
 import type { UserState, User } from '../../kernel/db/models.js';
-import type { EventType } from '../../kernel/events/catalog.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import type { EventType } from '../catalog.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
@@ -34,24 +36,6 @@ const transitions: Record<Transition, { from: UserState[]; to: UserState; event:
   deactivate: { from: ['ACTIVE', 'LOCKED'], to: 'INACTIVE', event: 'user.deactivated' },
   reactivate: { from: ['INACTIVE'], to: 'ACTIVE', event: 'user.reactivated' },
 };
-
-/** The public facts about a user that events carry: no secret, no counter. */
-export function publicUser(u: User) {
-  return {
-    id: u.id,
-    email: u.email,
-    emailVerified: u.emailVerifiedAt !== null,
-    phone: u.phone,
-    phoneVerified: u.phoneVerifiedAt !== null,
-    username: u.username,
-    givenName: u.givenName,
-    familyName: u.familyName,
-    displayName: u.displayName,
-    state: u.state,
-    createdAt: u.createdAt.toISOString(),
-    updatedAt: u.updatedAt.toISOString(),
-  };
-}
 
 export type UserService = ReturnType<typeof createUserService>;
 

@@ -1,4 +1,4 @@
-import { graphqlEventName, wireEventType } from '../../kernel/events/catalog.js';
+import { graphqlEventName, wireEventType } from '../catalog.js';
 import { builder } from '../../graphql/builder.js';
 import type { SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';

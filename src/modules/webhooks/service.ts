@@ -10,8 +10,9 @@
 import type { Config } from '../../config.js';
 import { Prisma, isUniqueViolation, type Db, type Tx } from '../../kernel/db/client.js';
 import type { WebhookApp, WebhookDelivery } from '../../kernel/db/models.js';
-import { isEventType, type EventType } from '../../kernel/events/catalog.js';
-import type { Outbox, RequestMeta } from '../../kernel/events/outbox.js';
+import { isEventType, type EventType } from '../catalog.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Outbox } from '../catalog.js';
 import type { RelayedEvent } from '../../kernel/events/pubsub.js';
 import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';

@@ -1,0 +1,24 @@
+/**
+ * Events of webhook apps: an audit trail, recorded without a user. An app's
+ * URL is audited as origin and path only (its query may hold a token).
+ */
+import { z } from 'zod';
+import { defineEvents } from '../../kernel/events/define.js';
+
+const app = z.object({
+  appId: z.string(),
+  name: z.string(),
+  origin: z.string(),
+  path: z.string(),
+  enabled: z.boolean(),
+  eventTypes: z.unknown().describe('The wire event types the app receives; empty: all'),
+});
+
+export const webhookEvents = defineEvents({
+  'webhook.test': z.object({ appId: z.string(), message: z.string() }),
+  'webhook_app.created': app,
+  'webhook_app.updated': app.extend({ changes: z.array(z.string()) }),
+  'webhook_app.deleted': app,
+  'webhook_app.disabled': app.extend({ reason: z.string() }),
+  'webhook_app.secret_rotated': app.extend({ previousSecretExpiresAt: z.string().nullable() }),
+});
