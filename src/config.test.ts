@@ -39,6 +39,10 @@ describe('loadConfig', () => {
     ['PORTCULLIS_CORS_ORIGINS', 'https://app.example.com, null'],
     ['PORTCULLIS_CORS_ORIGINS', 'app.example.com'],
     ['PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET', '0'],
+    ['PORTCULLIS_DELIVERY_HOOK_SECRET', 'short-secret'],
+    ['PORTCULLIS_DELIVERY_HOOK_SECRET', `whsec_${Buffer.alloc(15, 1).toString('base64')}`],
+    ['PORTCULLIS_DELIVERY_HOOK_SECRET', 'whsec_not base64, not at all'],
+    ['PORTCULLIS_DELIVERY_HOOK_SECRET', 'hook-secret-ü-0123456789'],
   ])('names the variable in the error: %s=%s', (name, value) => {
     try {
       loadConfig({ [name]: value });
@@ -46,6 +50,12 @@ describe('loadConfig', () => {
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError);
       expect((error as ConfigError).variable).toBe(name);
+    }
+  });
+
+  it('accepts a delivery hook secret of 16 bytes in either form, whsec_<base64> or plain ASCII', () => {
+    for (const secret of [`whsec_${Buffer.alloc(16, 1).toString('base64')}`, 'hook-secret-0123']) {
+      expect(loadConfig({ PORTCULLIS_DELIVERY_HOOK_SECRET: secret }).delivery.hook.secret).toBe(secret);
     }
   });
 

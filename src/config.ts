@@ -55,6 +55,20 @@ const origins = z.string().transform((v, ctx) => {
   return list;
 });
 
+/**
+ * The delivery hook's secret: `whsec_<base64>` (Standard Webhooks) of at least
+ * 16 bytes, or at least 16 printable ASCII characters used as written.
+ * Receivers' libraries decode base64 strictly and take a raw secret's
+ * characters as its bytes: anything else would sign with a key they do not share.
+ */
+const hookSecret = z.string().refine(
+  (v) =>
+    v.startsWith('whsec_')
+      ? /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/.test(v.slice(6)) && Buffer.from(v.slice(6), 'base64').length >= 16
+      : /^[\x20-\x7e]{16,}$/.test(v),
+  { message: 'must be whsec_ followed by base64 of at least 16 bytes, or at least 16 printable ASCII characters' },
+);
+
 /** Every variable the gateway reads, with its default. The README's table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -123,7 +137,7 @@ const envSchema = z.object({
   TWILIO_AUTH_TOKEN: z.string().optional(),
   TWILIO_FROM: z.string().optional(),
   PORTCULLIS_DELIVERY_HOOK_URL: z.url({ message: 'must be a URL' }).optional(),
-  PORTCULLIS_DELIVERY_HOOK_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  PORTCULLIS_DELIVERY_HOOK_SECRET: hookSecret.optional(),
   // Events and webhooks.
   PORTCULLIS_EVENT_RETENTION_DAYS: int(0, 36_500).default(0),
   PORTCULLIS_RELAY_POLL_MS: int(10, 60_000).default(200),
@@ -415,7 +429,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DEFAULT_LOCALE', 'language of messages (default en)'],
   ['SMTP_HOST / SMTP_PORT / SMTP_SECURE / SMTP_USER / SMTP_PASSWORD / SMTP_FROM', 'SMTP server for email delivery'],
   ['TWILIO_BASE_URL / TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN / TWILIO_FROM', 'Twilio-style HTTP API for SMS'],
-  ['PORTCULLIS_DELIVERY_HOOK_URL / PORTCULLIS_DELIVERY_HOOK_SECRET', 'signed HTTP hook for either channel'],
+  ['PORTCULLIS_DELIVERY_HOOK_URL / PORTCULLIS_DELIVERY_HOOK_SECRET', 'HTTP hook for either channel, signed as Standard Webhooks (secret: whsec_… or at least 16 ASCII characters)'],
   ['PORTCULLIS_EVENT_RETENTION_DAYS', 'delete events older than this; 0 = keep (default 0)'],
   ['PORTCULLIS_RELAY_POLL_MS', 'how often the event relay looks for new events (default 200)'],
   ['PORTCULLIS_SUBSCRIPTION_BUFFER', 'events buffered per subscriber before it is closed (default 1000)'],

@@ -74,32 +74,69 @@ describe('authentication', () => {
   });
 });
 
-describe('query limits', () => {
-  it('refuses a query deeper than the limit with a clear error', async () => {
-    let selection = 'id';
-    for (let i = 0; i < 14; i++) selection = `user { ${selection} }`;
-    const res = await post(`{ events(first: 1) { edges { node { ${selection} } } } }`);
-    expect(res.body.errors?.[0].message).toMatch(/depth/i);
-    expect(res.body.data ?? null).toBeNull();
+/** A valid query exactly `depth` fields deep: events → edges → node → user → events … ending in __typename. */
+function queryOfDepth(depth: number): string {
+  const chain = ['events(first: 1)', 'edges', 'node', 'user'];
+  let selection = '__typename';
+  for (let level = depth - 1; level >= 1; level--) selection = `${chain[(level - 1) % chain.length]} { ${selection} }`;
+  return `{ ${selection} }`;
+}
+
+function queryWithAliases(count: number): string {
+  return `{ ${Array.from({ length: count }, (_, i) => `a${i}: me { id }`).join(' ')} }`;
+}
+
+async function postTo(app: TestApp, query: string) {
+  const res = await app.app.yoga.fetch('http://gateway.test/graphql', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
+    body: JSON.stringify({ query }),
+  });
+  return (await res.json()) as { data?: unknown; errors?: Array<{ message: string }> };
+}
+
+function expectAccepted(body: { data?: unknown; errors?: unknown }) {
+  expect(body.errors).toBeUndefined();
+  expect(body.data).toBeTruthy();
+}
+
+// Each limit is probed at its edge: exactly at the limit runs, one past it is
+// refused. A limit off by one either way fails one of the two.
+describe.each([
+  ['the defaults', {}, 12, 30],
+  ['PORTCULLIS_MAX_DEPTH=5 and PORTCULLIS_MAX_ALIASES=4', { PORTCULLIS_MAX_DEPTH: '5', PORTCULLIS_MAX_ALIASES: '4' }, 5, 4],
+] as const)('query limits at their edges, with %s', (_limits, env, depth, aliases) => {
+  let limited: TestApp;
+  beforeAll(async () => {
+    limited = await createTestApp({ env });
+  });
+  afterAll(() => limited?.close());
+
+  it(`runs a query exactly ${depth} deep and refuses one ${depth + 1} deep`, async () => {
+    expectAccepted(await postTo(limited, queryOfDepth(depth)));
+    const refused = await postTo(limited, queryOfDepth(depth + 1));
+    expect(refused.errors?.map((e) => e.message)).toEqual([`Syntax Error: Query depth limit of ${depth} exceeded, found ${depth + 1}.`]);
+    expect(refused.data ?? null).toBeNull();
   });
 
-  it('refuses too many aliases', async () => {
-    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: user(id: "usr_x") { id }`).join(' ');
-    const res = await post(`{ ${aliases} }`);
-    expect(res.body.errors?.[0].message).toMatch(/alias/i);
+  it(`runs a query with ${aliases} aliases and refuses one with ${aliases + 1}`, async () => {
+    expectAccepted(await postTo(limited, queryWithAliases(aliases)));
+    const refused = await postTo(limited, queryWithAliases(aliases + 1));
+    expect(refused.errors?.map((e) => e.message)).toEqual([`Syntax Error: Aliases limit of ${aliases} exceeded, found ${aliases + 1}.`]);
+    expect(refused.data ?? null).toBeNull();
   });
+});
 
-  it('refuses a query whose cost is over the limit', async () => {
-    const costly = await createTestApp({ env: { PORTCULLIS_MAX_COST: '50' } });
+describe('the cost limit at its edge', () => {
+  // graphql-armor counts a scalar field as 1, so n copies of __typename cost exactly n.
+  // The default (10000) cannot be reached this way within the token limit (5000), hence a small one.
+  it('runs a query costing exactly PORTCULLIS_MAX_COST and refuses one costing 1 more', async () => {
+    const costly = await createTestApp({ env: { PORTCULLIS_MAX_COST: '10' } });
     try {
-      const fields = Array.from({ length: 20 }, (_, i) => `f${i}: users(first: 1) { edges { node { id email state } } }`).join(' ');
-      const res = await costly.app.yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
-        body: JSON.stringify({ query: `{ ${fields} }` }),
-      });
-      const body = (await res.json()) as { errors?: Array<{ message: string }> };
-      expect(body.errors?.[0].message).toMatch(/cost/i);
+      expectAccepted(await postTo(costly, `{ ${'__typename '.repeat(10)}}`));
+      const refused = await postTo(costly, `{ ${'__typename '.repeat(11)}}`);
+      expect(refused.errors?.map((e) => e.message)).toEqual(['Syntax Error: Query Cost limit of 10 exceeded, found 11.']);
+      expect(refused.data ?? null).toBeNull();
     } finally {
       await costly.close();
     }

@@ -1,13 +1,16 @@
 /**
  * The real senders against local receivers: a Twilio-style SMS API that
- * records the request, and a signed HTTP hook whose receiver checks the
- * signature. Codes travel from the gateway to the receiver and back into
- * verifyPhone / verifyEmail through the GraphQL API.
+ * records the request, and a Standard Webhooks-signed HTTP hook whose
+ * receiver checks the signature with the `standardwebhooks` package. Codes
+ * travel from the gateway to the receiver and back into verifyPhone /
+ * verifyEmail through the GraphQL API.
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOOK_SIGNATURE_HEADER, verifyHookSignature, type HookPayload } from '../src/kernel/delivery/hook-sender.js';
+import { Webhook, WebhookVerificationError } from 'standardwebhooks';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { HookPayload } from '../src/kernel/delivery/hook-sender.js';
 import { createLogger } from '../src/kernel/logger.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -128,13 +131,26 @@ describe('SMS through a Twilio-style API', () => {
   });
 });
 
-describe('a signed HTTP hook for email', () => {
-  const secret = 'hook-secret-0123456789';
+// The receiver checks signatures with the `standardwebhooks` package, an
+// implementation independent of the gateway's, in both secret forms.
+describe.each([
+  ['a whsec_ secret', `whsec_${randomBytes(24).toString('base64')}`, (secret: string) => new Webhook(secret)],
+  ['a plain secret, used as written', 'hook-secret-0123456789', (secret: string) => new Webhook(secret, { format: 'raw' })],
+])('a Standard Webhooks-signed HTTP hook for email, with %s', (_form, secret, receiverFor) => {
+  const receiver = receiverFor(secret);
   let hook: Awaited<ReturnType<typeof recorder>>;
   let t: TestApp;
+  const verified = (req: Recorded) => {
+    try {
+      receiver.verify(req.body, req.headers as Record<string, string>);
+      return true;
+    } catch {
+      return false;
+    }
+  };
   beforeAll(async () => {
     // The receiver refuses anything whose signature does not check out.
-    hook = await recorder((req) => (verifyHookSignature(secret, req.headers[HOOK_SIGNATURE_HEADER] as string, req.body) ? 204 : 401));
+    hook = await recorder((req) => (verified(req) ? 204 : 401));
     t = await createTestApp({
       env: { PORTCULLIS_EMAIL_DELIVERY: 'http', PORTCULLIS_DELIVERY_HOOK_URL: `${hook.url}/deliver`, PORTCULLIS_DELIVERY_HOOK_SECRET: secret },
     });
@@ -144,27 +160,40 @@ describe('a signed HTTP hook for email', () => {
     await hook?.close();
   });
 
-  it('posts a JSON message the receiver can authenticate; its code verifies the email', async () => {
+  it('posts a JSON message the receiver authenticates; its code verifies the email', async () => {
     const userId = await newUser(t);
     const set = await t.run(SetEmail, { input: { userId, email: 'hooked@example.com' } });
+    // The receiver answered 204 only because the signature verified.
     expect(set.setEmail).toMatchObject({ __typename: 'SetEmailSuccess', sentTo: 'h•••@example.com' });
     const req = hook.requests.at(-1)!;
     expect(req.url).toBe('/deliver');
     expect(req.headers['content-type']).toBe('application/json');
-    expect(verifyHookSignature(secret, req.headers[HOOK_SIGNATURE_HEADER] as string, req.body)).toBe(true);
-    // Tampering or another secret breaks the signature.
-    expect(verifyHookSignature(secret, req.headers[HOOK_SIGNATURE_HEADER] as string, req.body.replace('hooked', 'hacked'))).toBe(false);
-    expect(verifyHookSignature('another-secret-0123456', req.headers[HOOK_SIGNATURE_HEADER] as string, req.body)).toBe(false);
-    const payload = JSON.parse(req.body) as HookPayload;
+    const payload = receiver.verify(req.body, req.headers as Record<string, string>) as HookPayload;
+    expect(req.headers['webhook-id']).toBe(payload.id);
     expect(payload).toMatchObject({ channel: 'email', to: 'hooked@example.com', template: 'verify_email', locale: 'en', params: { productName: 'Portcullis', ttlSeconds: 600 } });
     expect(payload.text).toContain(payload.params.code);
     const ok = await t.run(VerifyEmail, { input: { userId, code: payload.params.code } });
     expect(ok.verifyEmail).toMatchObject({ __typename: 'VerifyEmailSuccess', user: { emailVerified: true } });
   });
 
-  it('refuses a stale signature (replay window)', () => {
+  it('is refused when the body, the id or the secret differ', () => {
     const req = hook.requests.at(-1)!;
-    const later = new Date(Date.now() + 10 * 60_000);
-    expect(verifyHookSignature(secret, req.headers[HOOK_SIGNATURE_HEADER] as string, req.body, { now: later })).toBe(false);
+    const headers = req.headers as Record<string, string>;
+    expect(verified(req)).toBe(true);
+    expect(verified({ ...req, body: req.body.replace('hooked', 'hacked') })).toBe(false);
+    expect(verified({ ...req, headers: { ...req.headers, 'webhook-id': 'another-id' } })).toBe(false);
+    expect(() => new Webhook(`whsec_${randomBytes(24).toString('base64')}`).verify(req.body, headers)).toThrow(WebhookVerificationError);
+    expect(() => new Webhook('hook-secret-9876543210', { format: 'raw' }).verify(req.body, headers)).toThrow(WebhookVerificationError);
+  });
+
+  it('is refused once its timestamp is more than five minutes old (replay)', () => {
+    const req = hook.requests.at(-1)!;
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 10 * 60_000);
+      expect(() => receiver.verify(req.body, req.headers as Record<string, string>)).toThrow('Message timestamp too old');
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

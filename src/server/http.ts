@@ -90,6 +90,8 @@ export function createHttpServer(deps: HttpDeps) {
     const incoming = req.headers['x-request-id'];
     if (typeof incoming !== 'string' || !REQUEST_ID.test(incoming)) req.headers['x-request-id'] = randomUUID();
     res.setHeader('x-request-id', req.headers['x-request-id'] as string);
+    // Shows a request arriving before its body has (for operators, and the shutdown test's signal).
+    logger.debug({ requestId: req.headers['x-request-id'], method: req.method, path }, 'request received');
     if (draining) res.setHeader('connection', 'close');
     yoga(req, res, { remoteAddress: req.socket.remoteAddress });
   });

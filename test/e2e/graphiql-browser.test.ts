@@ -5,26 +5,26 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { hasChromium, launchChromium } from '../helpers/browser.js';
+import { chromium, launchChromium } from '../helpers/browser.js';
+import { needTool } from '../helpers/system-tools.js';
 
 let t: TestApp;
 let url: string;
 let browser: Browser | undefined;
 
-// Chromium comes from Debian (.ci/run installs it); without it this file has nothing to drive.
-const run = hasChromium ? it : it.skip;
-
 beforeAll(async () => {
   t = await createTestApp({ env: { HOST: '127.0.0.1' } });
   url = (await t.app.start()).url;
-  if (hasChromium) browser = await launchChromium();
+  if (chromium.present) browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
   await t.close();
 });
 
-run('renders GraphiQL from local assets and introspects the schema', async () => {
+it('renders GraphiQL from local assets and introspects the schema', async (ctx) => {
+  // Chromium comes from Debian (.ci/run installs it).
+  needTool(ctx, chromium);
   const page = await browser!.newPage();
   const requested: string[] = [];
   page.on('request', (r) => requested.push(r.url()));

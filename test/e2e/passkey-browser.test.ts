@@ -9,7 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Browser } from 'playwright-core';
 import { graphql } from '../gql/index.js';
 import { createTestApp, type TestApp } from '../helpers/app.js';
-import { hasChromium, launchChromium } from '../helpers/browser.js';
+import { chromium, launchChromium } from '../helpers/browser.js';
+import { needTool } from '../helpers/system-tools.js';
 import { CreateLink, CreateUser } from '../helpers/webauthn-operations.js';
 
 const PasskeyState = graphql(`
@@ -37,9 +38,6 @@ let t: TestApp;
 let origin: string;
 let browser: Browser | undefined;
 
-// Chromium comes from Debian (`apt-get install -y chromium`; .ci/run installs it); without it there is no browser to drive.
-const run = hasChromium ? it : it.skip;
-
 beforeAll(async () => {
   const port = await freePort();
   origin = `http://localhost:${port}`;
@@ -47,7 +45,7 @@ beforeAll(async () => {
     env: { HOST: '127.0.0.1', PORT: String(port), PORTCULLIS_PASSKEY_DEMO: 'true', PORTCULLIS_WEBAUTHN_RP_ID: 'localhost', PORTCULLIS_WEBAUTHN_ORIGINS: origin },
   });
   await t.app.start();
-  if (hasChromium) browser = await launchChromium();
+  if (chromium.present) browser = await launchChromium();
 });
 afterAll(async () => {
   await browser?.close();
@@ -75,7 +73,9 @@ describe('the passkey demo page', () => {
     }
   });
 
-  run('registers a passkey from a registration link and signs in with it, in headless Chromium', async () => {
+  it('registers a passkey from a registration link and signs in with it, in headless Chromium', async (ctx) => {
+    // Chromium comes from Debian (`apt-get install -y chromium`; .ci/run installs it).
+    needTool(ctx, chromium);
     const created = await t.run(CreateUser, { input: { email: 'browser@example.com' } });
     if (created.createUser.__typename !== 'CreateUserSuccess') throw new Error('createUser failed');
     const userId = created.createUser.user.id;

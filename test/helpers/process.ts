@@ -15,6 +15,19 @@ export function runCli(args: string[], env: Record<string, string>): CliResult {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Like runCli, without blocking the test process, so that several can run at once. */
+export function runCliAsync(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 /** The parent's environment without test-runner and database variables that would leak in. */
 function cleanEnv(): Record<string, string> {
   const env: Record<string, string> = {};
@@ -30,6 +43,8 @@ export interface Gateway {
   origin: string;
   stderr: () => string;
   stdout: () => string;
+  /** Resolves once the standard output matches `pattern`; rejects if the process exits first. */
+  waitForOutput(pattern: RegExp): Promise<void>;
   /** Sends a signal and waits for the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -61,6 +76,24 @@ export async function startGateway(env: Record<string, string>, args: string[] =
     origin: new URL(url).origin,
     stderr: () => err,
     stdout: () => out,
+    waitForOutput(pattern) {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          if (!pattern.test(out)) return;
+          child.stdout!.off('data', check);
+          child.off('exit', exited);
+          resolve();
+        };
+        const exited = (code: number | null) => {
+          child.stdout!.off('data', check);
+          reject(new Error(`gateway exited with ${code} before its output matched ${pattern}:\n${err}\n${out}`));
+        };
+        // Registered after the listener that appends to `out`, so `out` is current here.
+        child.stdout!.on('data', check);
+        child.once('exit', exited);
+        check();
+      });
+    },
     stop(signal = 'SIGTERM') {
       return new Promise((resolve) => {
         if (child.exitCode !== null) return resolve(child.exitCode);

@@ -5,6 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
+import type { SystemTool } from './system-tools.js';
 
 /** RFC 4648 base32 decoding. */
 export function base32Decode(base32: string): Buffer {
@@ -38,16 +39,23 @@ export const RFC6238_VECTORS: Array<[seconds: number, code8: string]> = [
   [20000000000, '65353130'],
 ];
 
-/** oathtool (Debian package oathtool) is an independent C implementation; not every machine has it. */
-export const hasOathtool = (() => {
-  try {
-    execFileSync('oathtool', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+/** oathtool (Debian package oathtool) is an independent C implementation; OATHTOOL_PATH or `oathtool` on PATH, as `.ci/run` checks. */
+const oathtoolPath = process.env.OATHTOOL_PATH ?? 'oathtool';
+
+export const oathtool: SystemTool = {
+  name: 'oathtool',
+  where: oathtoolPath,
+  present: (() => {
+    try {
+      execFileSync(oathtoolPath, ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })(),
+  install: 'apt-get install oathtool',
+};
 
 export function oathtoolTotp(base32: string, at: Date): string {
-  return execFileSync('oathtool', ['--totp', '-b', '-d', '6', '-N', `@${Math.floor(at.getTime() / 1000)}`, base32], { encoding: 'utf8' }).trim();
+  return execFileSync(oathtoolPath, ['--totp', '-b', '-d', '6', '-N', `@${Math.floor(at.getTime() / 1000)}`, base32], { encoding: 'utf8' }).trim();
 }

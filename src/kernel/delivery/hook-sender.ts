@@ -1,32 +1,37 @@
 /**
  * A generic signed HTTP hook for either channel, so any provider can be
- * plugged in: POST a JSON body to the configured URL with
- * `x-portcullis-signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`
- * under the shared secret. The timestamp lets receivers refuse replays.
+ * plugged in: POST a JSON body to the configured URL, signed as Standard
+ * Webhooks (https://www.standardwebhooks.com), like the webhook deliveries
+ * (src/services/webhook-signing.ts): `webhook-id` (the body's id),
+ * `webhook-timestamp` (Unix seconds) and `webhook-signature:
+ * v1,<base64 HMAC-SHA256 of "<id>.<timestamp>.<body>">`. Receivers verify with
+ * any Standard Webhooks library, which also refuses timestamps more than five
+ * minutes off (replays).
  */
-import { createHmac, randomUUID } from 'node:crypto';
-import { constantTimeEqual } from '../crypto.js';
+import { randomUUID } from 'node:crypto';
+import { signWithKey } from '../../modules/webhooks/signing.js';
 import type { OutgoingMessage, Sender } from './types.js';
 
-export const HOOK_SIGNATURE_HEADER = 'x-portcullis-signature';
-
-export function signHookBody(secret: string, timestamp: number, body: string): string {
-  const mac = createHmac('sha256', secret).update(`${timestamp}.${body}`).digest('hex');
-  return `t=${timestamp},v1=${mac}`;
-}
+const STANDARD_PREFIX = 'whsec_';
 
 /**
- * For receivers: true when the header signs this exact body under the secret
- * and its timestamp is within `toleranceSeconds` of `now`.
+ * The HMAC key of PORTCULLIS_DELIVERY_HOOK_SECRET: `whsec_<base64>` is the
+ * standard form (the key is the decoded bytes: `new Webhook(secret)`); any
+ * other value is used as it is written (`new Webhook(secret, { format: 'raw' })`),
+ * so a secret chosen as a plain string keeps working.
  */
-export function verifyHookSignature(secret: string, header: string | null | undefined, body: string, options: { now?: Date; toleranceSeconds?: number } = {}): boolean {
-  const parts = new Map((header ?? '').split(',').map((p) => p.trim().split('=', 2) as [string, string]));
-  const t = Number(parts.get('t'));
-  const v1 = parts.get('v1');
-  if (!Number.isInteger(t) || !v1) return false;
-  const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
-  if (Math.abs(now - t) > (options.toleranceSeconds ?? 300)) return false;
-  return constantTimeEqual(signHookBody(secret, t, body), `t=${t},v1=${v1}`);
+export function hookKey(secret: string): Buffer {
+  return secret.startsWith(STANDARD_PREFIX) ? Buffer.from(secret.slice(STANDARD_PREFIX.length), 'base64') : Buffer.from(secret, 'utf8');
+}
+
+/** The headers of one delivery: content type and the Standard Webhooks id, timestamp and signature. */
+export function hookHeaders(secret: string, id: string, timestampSeconds: number, body: string): Record<string, string> {
+  return {
+    'content-type': 'application/json',
+    'webhook-id': id,
+    'webhook-timestamp': String(timestampSeconds),
+    'webhook-signature': signWithKey(hookKey(secret), id, timestampSeconds, body),
+  };
 }
 
 export interface HookOptions {
@@ -71,7 +76,8 @@ export function createHookSender(options: HookOptions): Sender {
       const body = JSON.stringify(payload);
       const response = await doFetch(options.url, {
         method: 'POST',
-        headers: { 'content-type': 'application/json', [HOOK_SIGNATURE_HEADER]: signHookBody(options.secret, Math.floor(at.getTime() / 1000), body) },
+        // One id per message, in the body and as webhook-id: receivers use it to spot duplicates.
+        headers: hookHeaders(options.secret, payload.id, Math.floor(at.getTime() / 1000), body),
         body,
         signal: AbortSignal.timeout(options.timeoutMs ?? 15_000),
       });

@@ -22,7 +22,7 @@ import { createTwilioSender } from './twilio-sender.js';
 import type { Channel, Delivery, DeliveryRequest, Sender } from './types.js';
 
 export type { Channel, Delivery, DeliveryRequest, OutgoingMessage, Sender, TemplateName, TemplateParams } from './types.js';
-export { HOOK_SIGNATURE_HEADER, signHookBody, verifyHookSignature } from './hook-sender.js';
+export { hookHeaders, hookKey, type HookPayload } from './hook-sender.js';
 
 export interface DeliveryDeps {
   config: Pick<Readonly<Config>, 'productName' | 'delivery' | 'env'>;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { base32Decode, hasOathtool, oathtoolTotp, referenceHotp, RFC6238_SECRET, RFC6238_VECTORS } from '../../../test/helpers/totp.js';
+import { base32Decode, oathtool, oathtoolTotp, referenceHotp, RFC6238_SECRET, RFC6238_VECTORS } from '../../../test/helpers/totp.js';
+import { needTool } from '../../../test/helpers/system-tools.js';
 import { generateTotpSecret, matchTotpStep, totpCode, totpStep, totpUri } from './service.js';
 
 describe('TOTP primitives', () => {
@@ -39,8 +40,8 @@ describe('TOTP primitives', () => {
     expect(uri).toBe('otpauth://totp/Acme%20Corp:ada%40example.com?secret=JBSWY3DPEHPK3PXP&period=30&digits=6&algorithm=SHA1&issuer=Acme%20Corp');
   });
 
-  // oathtool is a Debian package, not an npm dependency: this check runs only where it is installed.
-  it.runIf(hasOathtool)('agrees with oathtool on fresh secrets and on the RFC seed', () => {
+  it('agrees with oathtool on fresh secrets and on the RFC seed', (ctx) => {
+    needTool(ctx, oathtool);
     for (const secret of [RFC6238_SECRET, generateTotpSecret(), generateTotpSecret()]) {
       for (const seconds of [59, 1111111109, 1_767_225_600]) {
         const at = new Date(seconds * 1000);

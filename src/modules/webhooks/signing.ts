@@ -21,10 +21,15 @@ function keyOf(secret: string): Buffer {
   return key;
 }
 
+/** One `v1,<base64>` signature under a key given as bytes. */
+export function signWithKey(key: Uint8Array, id: string, timestampSeconds: number, body: string): string {
+  const mac = createHmac('sha256', key).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
+  return `v1,${mac}`;
+}
+
 /** One `v1,<base64>` signature. */
 export function signWebhookPayload(secret: string, id: string, timestampSeconds: number, body: string): string {
-  const mac = createHmac('sha256', keyOf(secret)).update(`${id}.${timestampSeconds}.${body}`).digest('base64');
-  return `v1,${mac}`;
+  return signWithKey(keyOf(secret), id, timestampSeconds, body);
 }
 
 /** The `webhook-*` headers for a delivery, signed with every given secret (newest first). */
