@@ -9,7 +9,7 @@
  * minutes off (replays).
  */
 import { randomUUID } from 'node:crypto';
-import { signWithKey } from '../../modules/webhooks/signing.js';
+import { signWithKey } from '../standard-webhooks.js';
 import type { OutgoingMessage, Sender } from './types.js';
 
 const STANDARD_PREFIX = 'whsec_';

@@ -23,7 +23,7 @@ import { newId } from '../../kernel/ids.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { Clock } from '../../kernel/clock.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
-import { webhookHeaders } from './signing.js';
+import { webhookHeaders } from '../../kernel/standard-webhooks.js';
 import { httpWebhookSender, type WebhookSender } from './sender.js';
 import { auditedApp, type WebhookService } from './service.js';
 

@@ -19,7 +19,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { decryptSecret, encryptSecret } from '../../kernel/crypto.js';
 import { InvalidInputError, InvalidStateError, NotFoundError } from '../../kernel/errors.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
-import { generateWebhookSecret } from './signing.js';
+import { generateWebhookSecret } from '../../kernel/standard-webhooks.js';
 
 export interface WebhookAppInput {
   name?: string | null;

@@ -1,6 +1,6 @@
 import { Webhook } from 'standardwebhooks';
 import { describe, expect, it } from 'vitest';
-import { generateWebhookSecret, signWebhookPayload, verifyWebhookSignature, webhookHeaders } from './signing.js';
+import { generateWebhookSecret, signWebhookPayload, verifyWebhookSignature, webhookHeaders } from './standard-webhooks.js';
 
 describe('Standard Webhooks signing', () => {
   it('matches the reference implementation byte for byte', () => {

@@ -6,7 +6,7 @@
  * them separated by spaces while a rotated-out secret is still valid.
  */
 import { createHmac, randomBytes } from 'node:crypto';
-import { constantTimeEqual } from '../../kernel/crypto.js';
+import { constantTimeEqual } from './crypto.js';
 
 const PREFIX = 'whsec_';
 
