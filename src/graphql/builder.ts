@@ -31,6 +31,9 @@ function typenameForId(id: string): string {
   return kind;
 }
 
+/** Development checks of the schema's resolvers; the server turns them off in production (server/yoga.ts). */
+export const schemaChecks = { unusedPrismaQueryIsError: true };
+
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
@@ -63,8 +66,11 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,
-    // Outside production, a resolver that forgets to spread `query` fails loudly.
-    onUnusedQuery: process.env.NODE_ENV === 'production' ? null : 'error',
+    // Outside production, a resolver that forgets to spread `query` fails loudly
+    // (the builder exists before the configuration: the schema's user sets it).
+    onUnusedQuery: (info) => {
+      if (schemaChecks.unusedPrismaQueryIsError) throw new GraphQLError(`Prisma query was unused in resolver for ${info.parentType.name}.${info.fieldName}`);
+    },
   },
   relay: {
     clientMutationId: 'omit',

@@ -47,3 +47,11 @@ export const userIdInput = (name: string) => builder.inputType(name, { fields: (
 /** An input of its own name holding `userId` and a `code`. */
 export const userCodeInput = (name: string, description: string) =>
   builder.inputType(name, { fields: (t) => ({ userId: userIdField(t), code: t.string({ required: true, description }) }) });
+
+/**
+ * Field options of an operation anyone may call without a key or token: the
+ * sign-in operations, and those authorized by a secret in their input (a
+ * registration code, a WebAuthn challenge). The gateway reads this mark from
+ * the schema to let anonymous callers through and to rate-limit them.
+ */
+export const publicOperation = { extensions: { public: true } } as const;

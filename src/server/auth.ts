@@ -4,18 +4,24 @@
  * users acting on themselves.
  * Anonymous callers may only introspect, and only outside production.
  */
-import { GraphQLError, Kind, type DocumentNode, type OperationDefinitionNode } from 'graphql';
+import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Services } from '../modules/index.js';
 import type { Context, Viewer } from '../graphql/context.js';
 
-/** Root fields anyone may call without a key (public sign-in operations register here). */
-export const publicRootFields = new Set<string>(['__schema', '__type', '__typename', 'login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'refreshSession', 'sendMfaOtp']);
-
-// Passkey sign-in and registration links: the signed response or the link code is what proves the caller.
-for (const field of ['startPasskeyAuthentication', 'verifyPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']) {
-  publicRootFields.add(field);
+/**
+ * The root fields anyone may call without a key: those a module marks public
+ * at the field (`publicOperation` in graphql/helpers.ts), read from the schema.
+ */
+export function publicOperations(schema: GraphQLSchema): Set<string> {
+  const names = new Set<string>();
+  for (const root of [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()]) {
+    for (const field of Object.values(root?.getFields() ?? {})) if (field.extensions?.public === true) names.add(field.name);
+  }
+  return names;
 }
+
+const INTROSPECTION = new Set(['__schema', '__type', '__typename']);
 
 export function bearerToken(header: string | null | undefined): string | undefined {
   const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
@@ -79,9 +85,9 @@ export function unauthenticated(): GraphQLError {
 }
 
 /** Refuses anonymous operations unless every root field is public. */
-export function useRequireCaller(options: { allowIntrospection: boolean }): Plugin<Context> {
+export function useRequireCaller(options: { allowIntrospection: boolean; publicFields: ReadonlySet<string> }): Plugin<Context> {
   const allowed = (name: string) =>
-    publicRootFields.has(name) && (options.allowIntrospection || !name.startsWith('__') || name === '__typename');
+    options.publicFields.has(name) || name === '__typename' || (options.allowIntrospection && INTROSPECTION.has(name));
   const check = (ctx: Context, document: DocumentNode, operationName?: string | null) => {
     if (ctx.viewer.kind !== 'anonymous') return;
     const fields = rootFieldNames(document, operationName);

@@ -11,7 +11,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { isAdmin, type Context } from '../graphql/context.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
-import { publicRootFields, rootFieldNames } from './auth.js';
+import { rootFieldNames } from './auth.js';
 
 export function rateLimited(wait: number, message: string): GraphQLError {
   return new GraphQLError(`${message}; retry in ${wait} s.`, {
@@ -19,7 +19,7 @@ export function rateLimited(wait: number, message: string): GraphQLError {
   });
 }
 
-export function useRateLimitPublicOperations(limiter: RateLimiter | null): Plugin<Context> {
+export function useRateLimitPublicOperations(limiter: RateLimiter | null, publicFields: ReadonlySet<string>): Plugin<Context> {
   return {
     onExecute: async ({ args }) => {
       const { viewer } = args.contextValue;
@@ -27,7 +27,7 @@ export function useRateLimitPublicOperations(limiter: RateLimiter | null): Plugi
       // Introspection is not a sign-in operation (and is off for anonymous callers in production).
       const fields = rootFieldNames(args.document, args.operationName).filter((name) => !name.startsWith('__'));
       // Anonymous callers spend the budget on anything (guessing keys included); signed-in users on the public operations.
-      if (viewer.kind !== 'anonymous' && !fields.some((name) => publicRootFields.has(name))) return;
+      if (viewer.kind !== 'anonymous' && !fields.some((name) => publicFields.has(name))) return;
       if (fields.length === 0) return;
       const wait = await limiter.consume(args.contextValue.meta.ip ?? 'unknown');
       if (wait !== null) throw rateLimited(wait, 'Too many requests from this address');

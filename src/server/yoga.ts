@@ -15,7 +15,8 @@ import { PortcullisError } from '../kernel/errors.js';
 import type { Services } from '../modules/index.js';
 import type { Context } from '../graphql/context.js';
 import { getSchema } from '../graphql/index.js';
-import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
+import { schemaChecks } from '../graphql/builder.js';
+import { callerToken, publicOperations, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
@@ -138,8 +139,11 @@ export function createYogaServer(deps: YogaDeps) {
     };
   }
 
+  schemaChecks.unusedPrismaQueryIsError = !production;
+  const schema = getSchema();
+  const publicFields = publicOperations(schema);
   const yoga = createYoga<Initial, Context>({
-    schema: getSchema(),
+    schema,
     context,
     graphqlEndpoint: '/graphql',
     landingPage: false,
@@ -154,8 +158,8 @@ export function createYogaServer(deps: YogaDeps) {
       useOpaqueParseErrors(),
       ...(config.corsOrigins.length ? [useVaryOnOrigin()] : []),
       useErrorLogging(logger),
-      useRequireCaller({ allowIntrospection: !production }),
-      useRateLimitPublicOperations(deps.rateLimiter ?? null),
+      useRequireCaller({ allowIntrospection: !production, publicFields }),
+      useRateLimitPublicOperations(deps.rateLimiter ?? null, publicFields),
       useSubscriptionGuard({ intervalMs: config.tokens.subscriptionReauthSeconds * 1000, stillAuthorized: (viewer) => stillAuthorized(services, viewer) }),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.maxDepth },

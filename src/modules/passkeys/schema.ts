@@ -1,7 +1,7 @@
 import type { AuthMethod } from '../../kernel/db/models.js';
 import type { SessionTokens } from '../sessions/service.js';
 import { builder } from '../../graphql/builder.js';
-import { adminOrSelf, affectedUser } from '../../graphql/helpers.js';
+import { adminOrSelf, affectedUser, publicOperation } from '../../graphql/helpers.js';
 import { AuthMethodInterface } from '../auth-methods/schema.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 
@@ -141,6 +141,7 @@ builder.mutationFields((t) => ({
     },
   }),
   startPasskeyRegistrationWithCode: t.field({
+    ...publicOperation,
     type: optionsSuccess('StartPasskeyRegistrationWithCodeSuccess', 'Creation options with a fresh, single-use challenge.'),
     description:
       'Public: starts a passkey registration with a code from createPasskeyRegistrationLink instead of a signed-in caller. The code is spent here; finish with verifyPasskeyRegistrationWithCode.',
@@ -150,6 +151,7 @@ builder.mutationFields((t) => ({
       ctx.services.webauthn.startPasskeyRegistrationWithCode({ userId: String(input.userId), code: input.code, authenticatorType: input.authenticatorType }),
   }),
   verifyPasskeyRegistrationWithCode: t.field({
+    ...publicOperation,
     type: credentialSuccess('VerifyPasskeyRegistrationWithCodeSuccess', 'The credential is stored as a PASSKEY or U2F auth method.'),
     description: 'Public: finishes a registration begun by startPasskeyRegistrationWithCode. Records user.passkey_added.',
     errors: { types: verifyRegistrationErrors },
@@ -160,6 +162,7 @@ builder.mutationFields((t) => ({
       ),
   }),
   startPasskeyAuthentication: t.field({
+    ...publicOperation,
     type: optionsSuccess('StartPasskeyAuthenticationSuccess', 'Request options with a fresh, single-use challenge.'),
     description: "Public: starts proving who a user is with a passkey or security key. With userId, the user's credentials are offered; without, the authenticator picks a discoverable passkey.",
     errors: { types: [...userStateErrors, E.InvalidStateError] },
@@ -167,6 +170,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.services.webauthn.startPasskeyAuthentication({ userId: input.userId ? String(input.userId) : null }),
   }),
   verifyPasskeyAuthentication: t.field({
+    ...publicOperation,
     type: credentialSuccess(
       'VerifyPasskeyAuthenticationSuccess',
       'The assertion is valid: the user proved who they are with this credential, and a session was opened for them.',

@@ -1,6 +1,6 @@
 import type { SessionTokens } from '../sessions/service.js';
 import { builder } from '../../graphql/builder.js';
-import { affectedUser, selfViewer } from '../../graphql/helpers.js';
+import { affectedUser, selfViewer, publicOperation } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { sessionAndUserFields } from '../sessions/schema.js';
 
@@ -137,6 +137,7 @@ const mfaTokenErrors = [E.InvalidTokenError, E.CodeExpiredError, E.CodeAlreadyUs
 
 builder.mutationFields((t) => ({
   login: t.errorUnionField({
+    ...publicOperation,
     types: [LoginSuccess, MfaRequired, E.IncorrectPasswordError, ...stateErrors, E.InvalidInputError],
     union: { name: 'LoginResult', description: 'LoginSuccess, MfaRequired, or why not.' },
     description:
@@ -148,6 +149,7 @@ builder.mutationFields((t) => ({
     },
   }),
   completeMfaLogin: t.field({
+    ...publicOperation,
     type: tokensType('CompleteMfaLoginSuccess', 'Signed in after the second factor: the tokens of a new session.'),
     description:
       'Finishes an MFA login with a TOTP code, a backup code, or a code sent by sendMfaOtp (public). A wrong code keeps the mfaToken usable until it expires; a right one consumes it.',
@@ -156,6 +158,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.services.login.completeMfaLogin(input, ctx.meta),
   }),
   completeMfaLoginWithPasskey: t.field({
+    ...publicOperation,
     type: tokensType('CompleteMfaLoginWithPasskeySuccess', 'Signed in after a passkey assertion: the tokens of a new session.'),
     description:
       "Finishes an MFA login with a passkey (public): start with startPasskeyAuthentication, then pass the browser's assertion here with the mfaToken. The credential must belong to the user who entered the password.",
@@ -164,6 +167,7 @@ builder.mutationFields((t) => ({
     resolve: (_root, { input }, ctx) => ctx.services.login.completeMfaLoginWithPasskey(input, ctx.meta),
   }),
   refreshSession: t.field({
+    ...publicOperation,
     type: tokensType('RefreshSessionSuccess', 'A new access token and a new refresh token; the presented refresh token is spent.'),
     description:
       'Exchanges a refresh token for new tokens (public). Each refresh token works once: presenting a spent one revokes the whole session (theft detection) and records user.refresh_token_reused.',
@@ -199,6 +203,7 @@ builder.mutationFields((t) => ({
     },
   }),
   sendMfaOtp: t.field({
+    ...publicOperation,
     type: SendMfaOtpSuccess,
     description: "Sends a sign-in code to the SMS or email factor of the user an mfaToken belongs to (public). The resend cooldown applies.",
     errors: {
