@@ -11,6 +11,7 @@ import { manualClock } from '../src/services/clock.js';
 import { totpCode, totpStep } from '../src/services/totp.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { configuredVerification, watchArgon2 } from './helpers/hash-work.js';
 
 const Login = graphql(`
   mutation SessionsLogin($input: LoginInput!) {
@@ -185,25 +186,25 @@ describe('login without MFA', () => {
   it('spends one password hash on every outcome, so timing does not tell which identifiers exist', async () => {
     const u = await makeUser({ username: 'timing' });
     const noPassword = await t.app.services.users.createUser({ email: 'nopass@example.com' }, systemMeta);
-    const hasher = t.app.services.passwordHasher;
-    const original = { verify: hasher.verify, verifyDummy: hasher.verifyDummy };
-    let hashes = 0;
-    hasher.verify = async (...args) => (hashes++, original.verify.apply(hasher, args));
-    hasher.verifyDummy = async (...args) => (hashes++, original.verifyDummy.apply(hasher, args));
+    const stored = (await t.app.database.client.authMethod.findUniqueOrThrow({ where: { slot: `${u.id}:PASSWORD` } })).secret!;
+    const argon2Work = watchArgon2();
     try {
-      for (const [identifier, password] of [
-        [u.email, PASSWORD],
-        [u.email, 'wrong'],
+      // The stored hash for the real user; the dummy (any hash) for the rest.
+      const outcomes: Array<[identifier: string, password: string, against?: string]> = [
+        [u.email, PASSWORD, stored],
+        [u.email, 'wrong', stored],
         ['unknown@example.com', 'wrong'],
         ['unknown-name', 'wrong'],
         [noPassword.email!, 'wrong'],
-      ]) {
-        hashes = 0;
+      ];
+      for (const [identifier, password, against] of outcomes) {
+        argon2Work.take();
         await login(identifier, password);
-        expect(hashes, identifier).toBe(1);
+        // One finished argon2id verification with the configured parameters: the dummy costs what a real check does.
+        expect(argon2Work.take(), identifier).toEqual([configuredVerification(t.app.config.passwords.argon2, against)]);
       }
     } finally {
-      Object.assign(hasher, original);
+      argon2Work.restore();
     }
     expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: null });
   });
