@@ -1,7 +1,9 @@
 /**
  * Threats: an anonymous caller reading or changing users; a caller exhausting
  * the server with deep, wide or aliased queries; internal details (SQL, stack
- * traces) leaking through error messages.
+ * traces) leaking through error messages. Each limit is shown against its
+ * legitimate counterpart (the right key, a query within the limit), so a
+ * check that refuses everything fails too.
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,12 +54,13 @@ describe('authentication', () => {
     expect(mixed.status).toBe(401);
   });
 
-  it('refuses a token that is almost the bootstrap key', async () => {
+  it('refuses a token that is almost the bootstrap key, and accepts the key', async () => {
     const res = await post('{ users(first: 1) { totalCount } }', 'test-bootstrap-key-0123456789abcdeX');
     expect(res.body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await post('{ users(first: 1) { totalCount } }')).toEqual({ status: 200, body: { data: { users: { totalCount: expect.any(Number) } } } });
   });
 
-  it('refuses anonymous introspection in production', async () => {
+  it('refuses anonymous introspection in production, and answers it with a key', async () => {
     // Codes are not under test here: console delivery is allowed explicitly, as production demands.
     const prod = await createTestApp({ env: { NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' } });
     try {
@@ -68,6 +71,12 @@ describe('authentication', () => {
       });
       const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
       expect(body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+      const withKey = await prod.app.yoga.fetch('http://gateway.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
+        body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+      });
+      expect(await withKey.json()).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
     } finally {
       await prod.close();
     }
@@ -75,31 +84,38 @@ describe('authentication', () => {
 });
 
 describe('query limits', () => {
-  it('refuses a query deeper than the limit with a clear error', async () => {
-    let selection = 'id';
-    for (let i = 0; i < 14; i++) selection = `user { ${selection} }`;
-    const res = await post(`{ events(first: 1) { edges { node { ${selection} } } } }`);
+  it('refuses a query deeper than the limit with a clear error, and answers one at the limit', async () => {
+    // Valid queries, 12 (the default limit) and 13 fields deep.
+    const deep = (leaf: string) => `{ users(first: 1) { edges { node { events(first: 1) { edges { node { user { events(first: 1) { edges { node { user { ${leaf} } } } } } } } } } } } }`;
+    expect(await post(deep('id'))).toEqual({ status: 200, body: { data: { users: { edges: [] } } } });
+    const res = await post(deep('events(first: 1) { totalCount }'));
     expect(res.body.errors?.[0].message).toMatch(/depth/i);
     expect(res.body.data ?? null).toBeNull();
   });
 
-  it('refuses too many aliases', async () => {
-    const aliases = Array.from({ length: 40 }, (_, i) => `a${i}: user(id: "usr_x") { id }`).join(' ');
-    const res = await post(`{ ${aliases} }`);
+  it('refuses more aliases than the limit, and answers as many as it allows', async () => {
+    const aliased = (n: number) => `{ ${Array.from({ length: n }, (_, i) => `a${i}: user(id: "usr_x") { id }`).join(' ')} }`;
+    const res = await post(aliased(31));
     expect(res.body.errors?.[0].message).toMatch(/alias/i);
+    const allowed = await post(aliased(30));
+    expect(allowed.body.errors).toBeUndefined();
+    expect(Object.keys(allowed.body.data as object)).toHaveLength(30);
   });
 
-  it('refuses a query whose cost is over the limit', async () => {
+  it('refuses a query whose cost is over the limit, and answers a cheap one', async () => {
     const costly = await createTestApp({ env: { PORTCULLIS_MAX_COST: '50' } });
     try {
-      const fields = Array.from({ length: 20 }, (_, i) => `f${i}: users(first: 1) { edges { node { id email state } } }`).join(' ');
-      const res = await costly.app.yoga.fetch('http://gateway.test/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
-        body: JSON.stringify({ query: `{ ${fields} }` }),
-      });
-      const body = (await res.json()) as { errors?: Array<{ message: string }> };
-      expect(body.errors?.[0].message).toMatch(/cost/i);
+      const listing = (n: number) => Array.from({ length: n }, (_, i) => `f${i}: users(first: 1) { edges { node { id email state } } }`).join(' ');
+      const send = async (query: string) => {
+        const res = await costly.app.yoga.fetch('http://gateway.test/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
+          body: JSON.stringify({ query }),
+        });
+        return (await res.json()) as { data?: unknown; errors?: Array<{ message: string }> };
+      };
+      expect((await send(`{ ${listing(20)} }`)).errors?.[0].message).toMatch(/cost/i);
+      expect(await send(`{ ${listing(1)} }`)).toEqual({ data: { f0: { edges: [] } } });
     } finally {
       await costly.close();
     }

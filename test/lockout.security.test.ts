@@ -180,8 +180,10 @@ describe('code lockout', () => {
     expect(incorrect).toHaveLength(CODE_LIMIT);
     const u = await user(id);
     expect(u).toMatchObject({ state: 'LOCKED', lockedReason: 'too_many_failed_codes' });
-    // Even the right code is refused while locked.
-    const now = await t.run(VerifyTotp, { input: { userId: id, code: referenceTotp(start.secret, clock.now()) } });
-    expect(now.verifyTotp.__typename).toBe('UserLockedError');
+    // Even the right code is refused while locked; after an admin unlock it is accepted.
+    const right = referenceTotp(start.secret, clock.now());
+    expect((await t.run(VerifyTotp, { input: { userId: id, code: right } })).verifyTotp.__typename).toBe('UserLockedError');
+    expect((await t.run(Unlock, { id })).unlockUser.__typename).toBe('UnlockUserSuccess');
+    expect((await t.run(VerifyTotp, { input: { userId: id, code: right } })).verifyTotp.__typename).toBe('VerifyTotpSuccess');
   });
 });
