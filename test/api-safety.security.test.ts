@@ -1,7 +1,9 @@
 /**
  * Threats: an anonymous caller reading or changing users; a caller exhausting
  * the server with deep, wide or aliased queries; internal details (SQL, stack
- * traces) leaking through error messages.
+ * traces) leaking through error messages. Each limit is shown against its
+ * legitimate counterpart (the right key, a query within the limit), so a
+ * check that refuses everything fails too.
  */
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -52,12 +54,13 @@ describe('authentication', () => {
     expect(mixed.status).toBe(401);
   });
 
-  it('refuses a token that is almost the bootstrap key', async () => {
+  it('refuses a token that is almost the bootstrap key, and accepts the key', async () => {
     const res = await post('{ users(first: 1) { totalCount } }', 'test-bootstrap-key-0123456789abcdeX');
     expect(res.body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await post('{ users(first: 1) { totalCount } }')).toEqual({ status: 200, body: { data: { users: { totalCount: expect.any(Number) } } } });
   });
 
-  it('refuses anonymous introspection in production', async () => {
+  it('refuses anonymous introspection in production, and answers it with a key', async () => {
     // Codes are not under test here: console delivery is allowed explicitly, as production demands.
     const prod = await createTestApp({ env: { NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' } });
     try {
@@ -68,6 +71,12 @@ describe('authentication', () => {
       });
       const body = (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
       expect(body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
+      const withKey = await prod.app.yoga.fetch('http://gateway.test/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
+        body: JSON.stringify({ query: '{ __schema { queryType { name } } }' }),
+      });
+      expect(await withKey.json()).toEqual({ data: { __schema: { queryType: { name: 'Query' } } } });
     } finally {
       await prod.close();
     }

@@ -203,11 +203,17 @@ describe('setEmail and verifyEmail', () => {
     clock.advance(30_000);
     const resent = await t.run(ResendEmailCode, { input: { userId } });
     expect(resent.resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 'c•••@example.com' });
-    const second = sink.lastCode('cool@example.com');
-    if (first !== second) {
-      const old = await t.run(VerifyEmail, { input: { userId, code: first } });
-      expect(old.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError' });
+    // Codes are random: one resend in a million repeats the old one. Resend until they differ, so the
+    // check below always runs (and a generator stuck on one code fails here).
+    let second = sink.lastCode('cool@example.com');
+    for (let i = 0; second === first; i++) {
+      if (i === 3) throw new Error('every resent code equals the first');
+      clock.advance(30_000);
+      expect((await t.run(ResendEmailCode, { input: { userId } })).resendEmailCode.__typename).toBe('ResendEmailCodeSuccess');
+      second = sink.lastCode('cool@example.com');
     }
+    const old = await t.run(VerifyEmail, { input: { userId, code: first } });
+    expect(old.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError' });
     const ok = await t.run(VerifyEmail, { input: { userId, code: second } });
     expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
     const done = await t.run(ResendEmailCode, { input: { userId } });
@@ -290,14 +296,18 @@ describe('setPhone and verifyPhone', () => {
   it('reports a failed delivery as DeliveryFailedError and leaves no live code', async () => {
     const userId = await newUser();
     sink.fail();
-    const before = sink.sent.length;
+    const refusedBefore = sink.refused.length;
     try {
       const r = await t.run(SetPhone, { input: { userId, phone: '+14155550199' } });
       expect(r.setPhone).toMatchObject({ __typename: 'DeliveryFailedError', code: 'DELIVERY_FAILED', channel: 'sms' });
     } finally {
       sink.fail(false);
     }
-    expect(sink.sent.length).toBe(before);
+    // One message was handed to the provider, which refused it: its code reached nobody, and verifies nothing.
+    expect(sink.refused.slice(refusedBefore)).toEqual([expect.objectContaining({ channel: 'sms', to: '+14155550199', template: 'verify_phone' })]);
+    const lost = sink.refused.at(-1)!.params.code;
+    const unsent = await t.run(VerifyPhone, { input: { userId, code: lost } });
+    expect(unsent.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError' });
     // The revoked code holds no cooldown: a resend goes out at once, and it is the only code that works.
     const resend = await t.run(ResendPhoneCode, { input: { userId } });
     expect(resend.resendPhoneCode).toMatchObject({ __typename: 'ResendPhoneCodeSuccess', sentTo: '+1 ••• ••• 0199' });

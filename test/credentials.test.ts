@@ -292,14 +292,19 @@ describe('setPassword and changePassword', () => {
     const other = await newUser({ password: 'forgotten passphrase' });
     await t.app.database.client.user.update({ where: { id: other.id }, data: { emailVerifiedAt: new Date() } });
     sink.fail();
+    const refusedBefore = sink.refused.length;
     try {
       const failed = await t.run(RequestReset, { input: { userId: other.id } });
       expect(failed.requestPasswordReset).toMatchObject({ __typename: 'DeliveryFailedError', code: 'DELIVERY_FAILED', channel: 'email' });
     } finally {
       sink.fail(false);
     }
-    // The unsent code was withdrawn.
+    // A code was issued and handed to the provider, which refused it; the unsent code was withdrawn.
+    expect(sink.refused.slice(refusedBefore)).toEqual([expect.objectContaining({ template: 'password_reset' })]);
     expect(await t.app.database.client.oneTimeCode.count({ where: { userId: other.id, purpose: 'password_reset' } })).toBe(0);
+    const lost = sink.refused.at(-1)!.params.code;
+    const withLost = await t.run(ChangePassword, { input: { userId: other.id, resetCode: lost, newPassword: 'taken over passphrase' } });
+    expect(withLost.changePassword).toMatchObject({ __typename: 'IncorrectCodeError' });
   });
 
   it('needs exactly one proof, and a user', async () => {

@@ -7,13 +7,14 @@
  *   one user.locked event; the lock ends on time or when an admin unlocks.
  * - A success resets the counter; so does unlockUser.
  * - Unknown users and users without a password cost one hash verification
- *   too (no user enumeration through timing); checked by counting the work
- *   done, not by measuring time.
+ *   too (no user enumeration through timing); checked by observing the
+ *   argon2 work done and its parameters, not by measuring time.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../src/kernel/clock.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { configuredVerification, watchArgon2 } from './helpers/hash-work.js';
 import { referenceTotp } from './helpers/totp.js';
 
 const LIMIT = 5;
@@ -64,8 +65,7 @@ const Unlock = graphql(`
 
 const clock = manualClock(new Date('2026-05-01T08:00:00Z'));
 let t: TestApp;
-let hashChecks = 0;
-let dummyChecks = 0;
+let argon2Work: ReturnType<typeof watchArgon2>;
 
 beforeAll(async () => {
   t = await createTestApp({
@@ -76,20 +76,12 @@ beforeAll(async () => {
       PORTCULLIS_LOCKOUT_DURATION_SECONDS: '3600',
     },
   });
-  // Count the secret evaluations the password service performs (it calls the hasher it was built with).
-  const hasher = t.app.services.passwordHasher;
-  const verify = hasher.verify.bind(hasher);
-  const verifyDummy = hasher.verifyDummy.bind(hasher);
-  hasher.verify = async (stored, password) => {
-    hashChecks++;
-    return verify(stored, password);
-  };
-  hasher.verifyDummy = async (password) => {
-    dummyChecks++;
-    return verifyDummy(password);
-  };
+  argon2Work = watchArgon2();
 });
-afterAll(() => t.close());
+afterAll(async () => {
+  argon2Work.restore();
+  await t.close();
+});
 
 let n = 0;
 async function newUser(password?: string) {
@@ -99,15 +91,20 @@ async function newUser(password?: string) {
 }
 const verify = async (userId: string, password: string) => (await t.run(VerifyPassword, { input: { userId, password } })).verifyPassword;
 const user = async (id: string) => (await t.run(GetUser, { id })).user!;
+const storedHash = async (id: string) => (await t.app.database.client.authMethod.findUniqueOrThrow({ where: { slot: `${id}:PASSWORD` } })).secret!;
 
 describe('password lockout', () => {
   it('evaluates no more guesses than the limit in a concurrent burst, then locks once', async () => {
     const id = await newUser('the real passphrase');
-    hashChecks = 0;
+    const stored = await storedHash(id);
+    argon2Work.take();
     const results = await Promise.all(Array.from({ length: 30 }, (_, i) => verify(id, `wrong guess ${i}`)));
     const incorrect = results.filter((r) => r.__typename === 'IncorrectPasswordError');
     expect(incorrect).toHaveLength(LIMIT);
-    expect(hashChecks).toBe(LIMIT);
+    // Exactly LIMIT guesses were checked against the stored hash; each refused one still cost a dummy verification.
+    const work = argon2Work.take();
+    expect(work.filter((w) => w.against === stored)).toHaveLength(LIMIT);
+    expect(work).toEqual(Array.from({ length: 30 }, () => configuredVerification(t.app.config.passwords.argon2)));
     for (const r of results) expect(['IncorrectPasswordError', 'UserLockedError', 'TooManyAttemptsError']).toContain(r.__typename);
     expect(incorrect.map((r) => (r as { remainingAttempts: number }).remainingAttempts)).toContain(0);
 
@@ -116,9 +113,11 @@ describe('password lockout', () => {
     const locks = u.events.edges.filter((e) => e.node.type === 'USER_LOCKED');
     expect(locks).toHaveLength(1);
     expect(locks[0].node.data).toMatchObject({ reason: 'too_many_failed_passwords', lockedUntil: '2026-05-01T09:00:00.000Z' });
-    // The right password does not get through a lock, and costs no real evaluation.
+    // The right password does not get through a lock: it is never checked against the stored hash, only the dummy.
     expect(await verify(id, 'the real passphrase')).toMatchObject({ __typename: 'UserLockedError', lockedUntil: '2026-05-01T09:00:00.000Z' });
-    expect(hashChecks).toBe(LIMIT);
+    const locked = argon2Work.take();
+    expect(locked).toEqual([configuredVerification(t.app.config.passwords.argon2)]);
+    expect(locked[0].against).not.toBe(stored);
   });
 
   it('reports the attempts left, resets on success, and ends a policy lock on time', async () => {
@@ -152,17 +151,16 @@ describe('password lockout', () => {
 
   it('spends one hash verification on unknown users and users without a password', async () => {
     const noPassword = await newUser();
-    dummyChecks = 0;
-    hashChecks = 0;
-    expect(await verify('usr_01nobodyhome000000000000000', 'a guess')).toMatchObject({ __typename: 'UserNotFoundError' });
-    expect(await verify(noPassword, 'a guess')).toMatchObject({ __typename: 'NoPasswordError' });
-    expect(dummyChecks).toBe(2);
-    expect(hashChecks).toBe(0);
-    // A user with a password: the real hash, and no dummy.
     const id = await newUser('the real passphrase');
-    await verify(id, 'a guess');
-    expect(hashChecks).toBe(1);
-    expect(dummyChecks).toBe(2);
+    argon2Work.take();
+    // Each outcome: one finished argon2id verification with the configured parameters, as costly as a real check.
+    expect(await verify('usr_01nobodyhome000000000000000', 'a guess')).toMatchObject({ __typename: 'UserNotFoundError' });
+    expect(argon2Work.take()).toEqual([configuredVerification(t.app.config.passwords.argon2)]);
+    expect(await verify(noPassword, 'a guess')).toMatchObject({ __typename: 'NoPasswordError' });
+    expect(argon2Work.take()).toEqual([configuredVerification(t.app.config.passwords.argon2)]);
+    // A user with a password: the stored hash, and no dummy besides.
+    expect(await verify(id, 'a guess')).toMatchObject({ __typename: 'IncorrectPasswordError' });
+    expect(argon2Work.take()).toEqual([configuredVerification(t.app.config.passwords.argon2, await storedHash(id))]);
   });
 });
 
@@ -182,8 +180,10 @@ describe('code lockout', () => {
     expect(incorrect).toHaveLength(CODE_LIMIT);
     const u = await user(id);
     expect(u).toMatchObject({ state: 'LOCKED', lockedReason: 'too_many_failed_codes' });
-    // Even the right code is refused while locked.
-    const now = await t.run(VerifyTotp, { input: { userId: id, code: referenceTotp(start.secret, clock.now()) } });
-    expect(now.verifyTotp.__typename).toBe('UserLockedError');
+    // Even the right code is refused while locked; after an admin unlock it is accepted.
+    const right = referenceTotp(start.secret, clock.now());
+    expect((await t.run(VerifyTotp, { input: { userId: id, code: right } })).verifyTotp.__typename).toBe('UserLockedError');
+    expect((await t.run(Unlock, { id })).unlockUser.__typename).toBe('UnlockUserSuccess');
+    expect((await t.run(VerifyTotp, { input: { userId: id, code: right } })).verifyTotp.__typename).toBe('VerifyTotpSuccess');
   });
 });

@@ -152,13 +152,19 @@ describe('OTP by SMS', () => {
     expect(tooSoon.sendOtp.__typename).toBe('TooManyAttemptsError');
     clock.advance(30_000);
     await t.run(SendOtp, { input: { userId, channel: 'SMS' } });
-    const second = sink.lastCode(phone);
+    let second = sink.lastCode(phone);
     const early = await t.run(SendOtp, { input: { userId, channel: 'SMS' } });
     expect(early.sendOtp).toMatchObject({ __typename: 'TooManyAttemptsError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
-    if (first !== second) {
-      const old = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: first } });
-      expect(old.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError' });
+    // Codes are random: one new code in a million repeats the old one. Send again until they differ, so
+    // the check below always runs (and a generator stuck on one code fails here).
+    for (let i = 0; second === first; i++) {
+      if (i === 3) throw new Error('every new code equals the first');
+      clock.advance(30_000);
+      expect((await t.run(SendOtp, { input: { userId, channel: 'SMS' } })).sendOtp.__typename).toBe('SendOtpSuccess');
+      second = sink.lastCode(phone);
     }
+    const old = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: first } });
+    expect(old.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError' });
     clock.advance(601_000);
     const expired = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: second } });
     expect(expired.verifyOtp).toMatchObject({ __typename: 'CodeExpiredError' });
@@ -236,14 +242,21 @@ describe('OTP by email', () => {
     await t.run(SetEmail, { input: { userId, email: 'down@example.com', verification: 'MARK_VERIFIED' } });
     await t.run(AddOtpEmail, { input: { userId } });
     sink.fail();
+    const refusedBefore = sink.refused.length;
     try {
       const r = await t.run(SendOtp, { input: { userId, channel: 'EMAIL' } });
       expect(r.sendOtp).toMatchObject({ __typename: 'DeliveryFailedError', code: 'DELIVERY_FAILED' });
     } finally {
       sink.fail(false);
     }
-    // Revoked, so no cooldown holds the retry back.
+    // The provider refused the one message: its code reached nobody, and signs nobody in.
+    expect(sink.refused.slice(refusedBefore)).toEqual([expect.objectContaining({ channel: 'email', to: 'down@example.com', template: 'otp_sign_in' })]);
+    const lost = sink.refused.at(-1)!.params.code;
+    expect((await t.run(VerifyOtp, { input: { userId, channel: 'EMAIL', code: lost } })).verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError' });
+    // Revoked, so no cooldown holds the retry back; the code that arrives works.
     const retry = await t.run(SendOtp, { input: { userId, channel: 'EMAIL' } });
     expect(retry.sendOtp.__typename).toBe('SendOtpSuccess');
+    const ok = await t.run(VerifyOtp, { input: { userId, channel: 'EMAIL', code: sink.lastCode('down@example.com') } });
+    expect(ok.verifyOtp.__typename).toBe('VerifyOtpSuccess');
   });
 });

@@ -1,9 +1,11 @@
 /**
  * Sign-in end to end through the yoga handler: login with and without MFA
  * (TOTP, backup code; one-time codes in login-otp.test.ts), MFA token expiry and
- * single use, refresh rotation with reuse detection, logout and revocation,
- * access tokens as the caller, and signing key rotation.
+ * single use, refresh rotation with reuse detection, session expiry, logout
+ * and revocation, access tokens as the caller, and signing key rotation.
  */
+import { buildHTTPExecutor } from '@graphql-tools/executor-http';
+import type { ResultOf } from '@graphql-typed-document-node/core';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemMeta } from '../src/kernel/events/outbox.js';
@@ -11,6 +13,7 @@ import { manualClock } from '../src/kernel/clock.js';
 import { totpCode, totpStep } from '../src/modules/totp/service.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { configuredVerification, watchArgon2 } from './helpers/hash-work.js';
 
 const Login = graphql(`
   mutation SessionsLogin($input: LoginInput!) {
@@ -130,6 +133,20 @@ async function signIn(identifier: string) {
   return r;
 }
 
+/**
+ * Login as a request from `remoteAddress` with a User-Agent header, handed to
+ * yoga the way src/server/http.ts does, so the request's own device is known.
+ */
+async function loginFrom(request: { remoteAddress: string; userAgent: string }, identifier: string, device?: { name?: string; ip?: string; userAgent?: string }) {
+  const executor = buildHTTPExecutor({
+    endpoint: 'http://gateway.test/graphql',
+    fetch: (url, init) => t.app.yoga.fetch(new URL(url), init ?? {}, { remoteAddress: request.remoteAddress }),
+    headers: { 'user-agent': request.userAgent },
+  });
+  const result = (await executor({ document: Login, variables: { input: { identifier, password: PASSWORD, device } } })) as { data?: ResultOf<typeof Login> };
+  return result.data!.login;
+}
+
 async function eventTypes(userId: string) {
   const data = await t.run(UserEvents, { id: userId });
   return data.user!.events.edges.map((e) => e.node);
@@ -169,6 +186,20 @@ describe('login without MFA', () => {
     });
     const bad = (await login(u.email, PASSWORD, { ip: 'not-an-ip' })).login;
     expect(bad).toMatchObject({ __typename: 'InvalidInputError', code: 'INVALID_INPUT' });
+
+    // Nothing given: the request's own address and user agent, and the user agent names the device.
+    const request = { remoteAddress: '198.51.100.20', userAgent: 'Mozilla/5.0 (X11; Linux) Firefox/131.0' };
+    const own = await loginFrom(request, u.email);
+    expect(own).toMatchObject({
+      __typename: 'LoginSuccess',
+      session: { device: request.userAgent, ip: request.remoteAddress, userAgent: request.userAgent },
+      user: { lastLoginDevice: request.userAgent },
+    });
+    // Partly given: the given parts win, the request fills in the rest.
+    const named = await loginFrom(request, u.email, { name: "Ada's phone" });
+    expect(named).toMatchObject({ session: { device: "Ada's phone", ip: request.remoteAddress, userAgent: request.userAgent }, user: { lastLoginDevice: "Ada's phone" } });
+    const relayed = await loginFrom(request, u.email, { ip: '203.0.113.9', userAgent: 'Safari/18' });
+    expect(relayed).toMatchObject({ session: { device: 'Safari/18', ip: '203.0.113.9', userAgent: 'Safari/18' } });
   });
 
   it('answers an unknown identifier exactly like a wrong password', async () => {
@@ -185,25 +216,25 @@ describe('login without MFA', () => {
   it('spends one password hash on every outcome, so timing does not tell which identifiers exist', async () => {
     const u = await makeUser({ username: 'timing' });
     const noPassword = await t.app.services.users.createUser({ email: 'nopass@example.com' }, systemMeta);
-    const hasher = t.app.services.passwordHasher;
-    const original = { verify: hasher.verify, verifyDummy: hasher.verifyDummy };
-    let hashes = 0;
-    hasher.verify = async (...args) => (hashes++, original.verify.apply(hasher, args));
-    hasher.verifyDummy = async (...args) => (hashes++, original.verifyDummy.apply(hasher, args));
+    const stored = (await t.app.database.client.authMethod.findUniqueOrThrow({ where: { slot: `${u.id}:PASSWORD` } })).secret!;
+    const argon2Work = watchArgon2();
     try {
-      for (const [identifier, password] of [
-        [u.email, PASSWORD],
-        [u.email, 'wrong'],
+      // The stored hash for the real user; the dummy (any hash) for the rest.
+      const outcomes: Array<[identifier: string, password: string, against?: string]> = [
+        [u.email, PASSWORD, stored],
+        [u.email, 'wrong', stored],
         ['unknown@example.com', 'wrong'],
         ['unknown-name', 'wrong'],
         [noPassword.email!, 'wrong'],
-      ]) {
-        hashes = 0;
+      ];
+      for (const [identifier, password, against] of outcomes) {
+        argon2Work.take();
         await login(identifier, password);
-        expect(hashes, identifier).toBe(1);
+        // One finished argon2id verification with the configured parameters: the dummy costs what a real check does.
+        expect(argon2Work.take(), identifier).toEqual([configuredVerification(t.app.config.passwords.argon2, against)]);
       }
     } finally {
-      Object.assign(hasher, original);
+      argon2Work.restore();
     }
     expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: null });
   });
@@ -324,7 +355,7 @@ describe('refresh, logout and revocation', () => {
     expect(kinds).toEqual(['InvalidTokenError', 'RefreshSessionSuccess']);
   });
 
-  it('refuses garbage and expired sessions', async () => {
+  it('refuses garbage refresh tokens', async () => {
     expect((await t.run(Refresh, { input: { refreshToken: 'pcr_garbage' } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
     expect((await t.run(Refresh, { input: { refreshToken: '' } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
   });
@@ -392,6 +423,50 @@ describe('refresh, logout and revocation', () => {
     await t.app.services.users.lockUser(u.id, systemMeta);
     expect((await t.exec(Me, undefined, { token: fresh.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect((await t.run(Refresh, { input: { refreshToken: fresh.refreshToken } }, { token: null })).refreshSession.__typename).toBe('UserLockedError');
+  });
+});
+
+describe('session expiry', () => {
+  // Its own gateway: a session lifetime (600 s) shorter than an access token's reach past it (300 s).
+  const start = new Date('2026-04-01T10:00:00Z');
+  const expiryClock = manualClock(start);
+  let e: TestApp;
+  beforeAll(async () => {
+    e = await createTestApp({ clock: expiryClock, env: { PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS: '300', PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS: '600' } });
+  });
+  afterAll(() => e?.close());
+
+  const signInAt = async (email: string) => {
+    const r = (await e.run(Login, { input: { identifier: email, password: PASSWORD } }, { token: null })).login;
+    if (r.__typename !== 'LoginSuccess') throw new Error(JSON.stringify(r));
+    return r;
+  };
+  const works = async (accessToken: string) => (await e.exec(Me, undefined, { token: accessToken })).data?.me?.id;
+  const refresh = async (refreshToken: string) => (await e.run(Refresh, { input: { refreshToken } }, { token: null })).refreshSession;
+
+  it('ends a session at its lifetime: its access and refresh tokens stop working, a younger session goes on', async () => {
+    const user = await e.app.services.users.createUser({ email: 'expiry@example.com' }, systemMeta);
+    await e.app.services.passwords.setPassword(user.id, { password: PASSWORD }, systemMeta);
+    const old = await signInAt('expiry@example.com');
+    expect(old.sessionExpiresAt).toBe(new Date(start.getTime() + 600_000).toISOString());
+
+    // Shortly before the end: a refresh rotates the tokens but does not extend the session, and its
+    // access token would by itself be valid until 890 s, well after the session ends at 600 s.
+    expiryClock.advance(590_000);
+    const late = await refresh(old.refreshToken);
+    if (late.__typename !== 'RefreshSessionSuccess') throw new Error(JSON.stringify(late));
+    expect(new Date(late.expiresAt).getTime()).toBe(start.getTime() + 890_000);
+    const young = await signInAt('expiry@example.com');
+    expiryClock.advance(9_999);
+    expect(await works(late.accessToken)).toBe(user.id);
+
+    expiryClock.advance(1);
+    const refused = await e.exec(Me, undefined, { token: late.accessToken });
+    expect(refused.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
+    expect(await refresh(late.refreshToken)).toMatchObject({ __typename: 'InvalidTokenError', code: 'INVALID_TOKEN' });
+    // The session that started later is untouched.
+    expect(await works(young.accessToken)).toBe(user.id);
+    expect(await refresh(young.refreshToken)).toMatchObject({ __typename: 'RefreshSessionSuccess', session: { id: young.session.id } });
   });
 });
 

@@ -8,6 +8,8 @@
  *   forward, refused and recorded as user.passkey_counter_regressed;
  * - forgery and confusion: a bad signature, another user's credential or
  *   challenge, a locked user.
+ * Each refusal is followed by the genuine response, which still signs in:
+ * the checks refuse the attack, not the user.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { manualClock } from '../src/kernel/clock.js';
@@ -18,6 +20,9 @@ import { graphql } from './gql/index.js';
 
 const LockUser = graphql(`
   mutation WaLockUser($id: ID!) { lockUser(input: { userId: $id }) { __typename } }
+`);
+const UnlockUser = graphql(`
+  mutation WaUnlockUser($id: ID!) { unlockUser(input: { userId: $id }) { __typename } }
 `);
 
 const clock = manualClock(new Date('2026-03-01T10:00:00Z'));
@@ -40,6 +45,11 @@ async function enrolled(email: string) {
 const eventsOf = async (userId: string) => (await t.run(UserEvents, { id: userId })).user!.events.edges.map((e) => e.node);
 const methodRow = (credentialId: string) => t.app.database.client.authMethod.findFirstOrThrow({ where: { credentialId } });
 
+/** The genuine response to a fresh challenge signs `userId` in. */
+async function signsIn(key: ReturnType<typeof softwareAuthenticator>, userId: string, options?: { origin?: string }) {
+  expect(await authenticate(key.authenticate(await startAuthentication(), options))).toMatchObject({ __typename: 'VerifyPasskeyAuthenticationSuccess', user: { id: userId } });
+}
+
 describe('challenges are single use', () => {
   it('refuses a replayed registration response', async () => {
     const userId = await newUser('replay-reg@example.com');
@@ -61,16 +71,18 @@ describe('challenges are single use', () => {
   });
 
   it('burns a challenge on a failed attempt, so a corrected response cannot reuse it', async () => {
-    const { key } = await enrolled('burn@example.com');
+    const { userId, key } = await enrolled('burn@example.com');
     const options = await startAuthentication();
     expect(await authenticate(key.authenticate(options, { origin: 'https://evil.example' }))).toMatchObject({ reason: 'ORIGIN_MISMATCH' });
     expect(await authenticate(key.authenticate(options))).toMatchObject({ reason: 'CHALLENGE_ALREADY_USED' });
+    await signsIn(key, userId);
   });
 
   it('refuses a challenge the server never issued', async () => {
-    const { key } = await enrolled('unknown-challenge@example.com');
+    const { userId, key } = await enrolled('unknown-challenge@example.com');
     const forged = key.authenticate({ challenge: Buffer.from('not from the server').toString('base64url'), rpId: 'id.example.test' });
     expect(await authenticate(forged)).toMatchObject({ reason: 'CHALLENGE_NOT_FOUND' });
+    await signsIn(key, userId);
   });
 });
 
@@ -104,13 +116,19 @@ describe('origin and RP ID', () => {
     const wrongRp = await t.run(VerifyRegistration, { input: { userId, response: key.register(await startRegistration(userId), { rpId: 'evil.example' }) } });
     expect(wrongRp.verifyPasskeyRegistration).toMatchObject({ reason: 'RP_ID_MISMATCH' });
     expect(await t.app.database.client.authMethod.count({ where: { userId } })).toBe(0);
+    // The same authenticator on the right origin and RP ID registers.
+    expect(await register(userId, key)).toMatchObject({ __typename: 'VerifyPasskeyRegistrationSuccess', user: { id: userId } });
+    expect(await t.app.database.client.authMethod.count({ where: { userId } })).toBe(1);
   });
 
   it('refuses assertions from another origin or for another RP ID', async () => {
-    const { key } = await enrolled('phish-auth@example.com');
+    const { userId, key } = await enrolled('phish-auth@example.com');
     expect(await authenticate(key.authenticate(await startAuthentication(), { origin: 'http://id.example.test' }))).toMatchObject({ reason: 'ORIGIN_MISMATCH' });
     expect(await authenticate(key.authenticate(await startAuthentication(), { rpId: 'example.test' }))).toMatchObject({ reason: 'RP_ID_MISMATCH' });
     expect(await authenticate(key.authenticate(await startAuthentication(), { type: 'webauthn.create' }))).toMatchObject({ __typename: 'WebAuthnVerificationError' });
+    // Both configured origins sign in.
+    await signsIn(key, userId);
+    await signsIn(key, userId, { origin: 'https://other.example.test' });
   });
 });
 
@@ -155,6 +173,7 @@ describe('forgery and confusion', () => {
     expect(await authenticate(response)).toMatchObject({ __typename: 'WebAuthnVerificationError' });
     expect((await eventsOf(userId)).map((e) => e.type)).not.toContain('USER_PASSKEY_COUNTER_REGRESSED');
     expect((await methodRow(key.credentialId)).lastUsedAt).toBeNull();
+    await signsIn(key, userId);
   });
 
   it("does not let one user's challenge be answered with another user's credential", async () => {
@@ -166,6 +185,12 @@ describe('forgery and confusion', () => {
     expect(await authenticate(mallory.key.authenticate(await startAuthentication(), { userHandle: Buffer.from(alice.userId).toString('base64url') }))).toMatchObject({
       reason: 'CREDENTIAL_NOT_FOUND',
     });
+    // Alice answers her own challenge; Mallory signs in as Mallory only.
+    expect(await authenticate(alice.key.authenticate(await startAuthentication(alice.userId)))).toMatchObject({
+      __typename: 'VerifyPasskeyAuthenticationSuccess',
+      user: { id: alice.userId },
+    });
+    await signsIn(mallory.key, mallory.userId);
   });
 
   it("does not let a registration challenge started for one user register a credential for another", async () => {
@@ -174,6 +199,9 @@ describe('forgery and confusion', () => {
     const key = softwareAuthenticator({ origin: ORIGIN });
     const data = await t.run(VerifyRegistration, { input: { userId: bob, response: key.register(await startRegistration(alice)) } });
     expect(data.verifyPasskeyRegistration).toMatchObject({ reason: 'CHALLENGE_NOT_FOUND' });
+    expect(await t.app.database.client.authMethod.count({ where: { userId: bob } })).toBe(0);
+    // Bob registers with a challenge started for him.
+    expect(await register(bob, key)).toMatchObject({ __typename: 'VerifyPasskeyRegistrationSuccess', user: { id: bob } });
   });
 
   it('refuses an unknown credential and a locked user', async () => {
@@ -185,5 +213,7 @@ describe('forgery and confusion', () => {
     await t.run(LockUser, { id: userId });
     expect(await authenticate(key.authenticate(await startAuthentication()))).toMatchObject({ __typename: 'UserLockedError', code: 'USER_LOCKED' });
     expect((await methodRow(key.credentialId)).lastUsedAt).toBeNull();
+    expect((await t.run(UnlockUser, { id: userId })).unlockUser.__typename).toBe('UnlockUserSuccess');
+    await signsIn(key, userId);
   });
 });

@@ -2,6 +2,7 @@ import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
 import { pbkdf2Sync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
+import { configuredVerification, watchArgon2 } from '../../../test/helpers/hash-work.js';
 import { createPasswordHasher, hashCostProblem, identifyHash } from './hashing.js';
 
 // Low parameters: these tests are about formats, not cost.
@@ -47,10 +48,18 @@ describe('password hashing', () => {
     expect(await hasher.verify(django, 'Imported')).toBe(false);
   });
 
-  it('recognises no other format, and never verifies one', async () => {
+  it('recognises no other format, and never verifies one, but costs the dummy verification instead', async () => {
     for (const h of ['plain', '$1$abc$def', 'sha1$abc$def', '$2x$04$' + 'a'.repeat(53), '$argon2id$v=16$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaA', '$argon2id$v=19$m=1024,t=1$c2FsdHNhbHQ$aGFzaA']) {
       expect(identifyHash(h)).toBeNull();
-      expect(await hasher.verify(h, 'plain')).toBe(false);
+      const work = watchArgon2();
+      try {
+        expect(await hasher.verify(h, 'plain')).toBe(false);
+        const done = work.take();
+        expect(done, h).toEqual([configuredVerification(params)]);
+        expect(done[0].against).not.toBe(h);
+      } finally {
+        work.restore();
+      }
     }
   });
 
@@ -80,7 +89,19 @@ describe('password hashing', () => {
     expect(await hasher.verify(real, 'pw')).toBe(false);
   });
 
-  it('verifies against a dummy hash and always says no', async () => {
-    expect(await hasher.verifyDummy('anything')).toBe(false);
+  it('verifies against a dummy hash with the configured parameters, and always says no', async () => {
+    // Its point is the cost: one real argon2id verification, as expensive as checking a stored hash.
+    const work = watchArgon2();
+    try {
+      expect(await hasher.verifyDummy('anything')).toBe(false);
+      expect(await hasher.verifyDummy('anything else')).toBe(false);
+      expect(work.take()).toEqual([configuredVerification(params), configuredVerification(params)]);
+      // With other parameters configured, the dummy follows them.
+      const costlier = { ...params, timeCost: 2 };
+      expect(await createPasswordHasher(costlier).verifyDummy('anything')).toBe(false);
+      expect(work.take()).toEqual([configuredVerification(costlier)]);
+    } finally {
+      work.restore();
+    }
   });
 });
