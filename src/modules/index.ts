@@ -12,6 +12,8 @@ import { createEventStreams, type RelayView } from '../kernel/events/streams.js'
 import type { Logger } from '../kernel/logger.js';
 import { createDelivery, type Delivery } from '../kernel/delivery/index.js';
 import { createApiKeyService } from './access-tokens/api-keys.js';
+import { apiKeyStrategy, bootstrapKeyStrategy } from './access-tokens/auth-strategy.js';
+import { accessTokenStrategy } from './sessions/auth-strategy.js';
 import { createAuthMethodService } from './auth-methods/service.js';
 import { createBackupCodeService } from './totp/backup-codes.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
@@ -79,6 +81,7 @@ export function createServices(deps: ServiceDeps) {
   const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
   const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
   const authMethods = createAuthMethodService({ outbox, reauth });
+  const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions, reauth });
   return {
@@ -99,7 +102,9 @@ export function createServices(deps: ServiceDeps) {
       relay: deps.relay ?? { position: () => undefined, reach: async () => undefined },
       bufferSize: config.events.subscriptionBuffer,
     }),
-    apiKeys: createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey }),
+    apiKeys,
+    /** How a token becomes a caller: access tokens, API keys, then the bootstrap key (kernel/auth.ts). */
+    authStrategies: [accessTokenStrategy(sessions), apiKeyStrategy(apiKeys), bootstrapKeyStrategy(apiKeys, config.bootstrapApiKey !== undefined)],
     webauthn,
     passwordHasher,
     passwords,

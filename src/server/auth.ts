@@ -8,6 +8,7 @@ import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema, type Operati
 import type { Plugin } from 'graphql-yoga';
 import type { Services } from '../modules/index.js';
 import type { Context, Viewer } from '../graphql/context.js';
+import { authenticate, stillAuthorized as stillAuthorizedBy } from '../kernel/auth.js';
 
 /**
  * The root fields anyone may call without a key: those a module marks public
@@ -37,18 +38,9 @@ export function callerToken(connectionParams: Record<string, unknown> | undefine
 /** A caller's x-request-id is taken only in this shape; otherwise a new one is made. */
 export const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
 
-export async function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
-  if (!token) return { kind: 'anonymous' };
-  // A JWT (three dot-separated parts) is an end user's access token. Checked first; a bootstrap
-  // key that happens to have two dots still falls through to the API key check below.
-  if (token.split('.').length === 3) {
-    const user = await services.sessions.authenticateAccessToken(token);
-    if (user) return { kind: 'user', userId: user.userId, sessionId: user.sessionId };
-  }
-  const caller = await services.apiKeys.authenticate(token);
-  if (caller?.kind === 'api_key') return { kind: 'api_key', keyId: caller.keyId };
-  if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };
-  return { kind: 'anonymous' };
+/** The caller a token names, through the strategies the modules contribute (kernel/auth.ts). */
+export function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
+  return authenticate(services.authStrategies, token);
 }
 
 /**
@@ -56,17 +48,8 @@ export async function resolveViewer(services: Services, token: string | undefine
  * session is live and its user may act. Long-lived subscriptions ask this
  * again and again, since they outlive the check made when they started.
  */
-export async function stillAuthorized(services: Services, viewer: Viewer): Promise<boolean> {
-  switch (viewer.kind) {
-    case 'bootstrap_key':
-      return true;
-    case 'api_key':
-      return services.apiKeys.isActive(viewer.keyId);
-    case 'user':
-      return services.sessions.isSessionActive(viewer.sessionId, viewer.userId);
-    default:
-      return false;
-  }
+export function stillAuthorized(services: Services, viewer: Viewer): Promise<boolean> {
+  return stillAuthorizedBy(services.authStrategies, viewer);
 }
 
 /** The root fields an operation selects ('#fragment' for a fragment spread); empty when no operation matches. */

@@ -10,7 +10,8 @@ import { newId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { InvalidInputError, NotFoundError } from '../../kernel/errors.js';
 
-const KEY_PREFIX = 'pck_';
+/** Every API key starts with it, so a key is told from other tokens by its prefix. */
+export const API_KEY_PREFIX = 'pck_';
 /** lastUsedAt is written at most this often per key, so reads do not become writes. */
 const LAST_USED_RESOLUTION_MS = 60_000;
 
@@ -31,7 +32,7 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
     async createApiKey(name: string) {
       const trimmed = name.trim();
       if (!trimmed || trimmed.length > 100) throw new InvalidInputError('name', 'A key name has 1 to 100 characters.');
-      const key = `${KEY_PREFIX}${randomSecret(32)}`;
+      const key = `${API_KEY_PREFIX}${randomSecret(32)}`;
       const row = await db.apiKey.create({ data: { id: newId('ApiKey'), name: trimmed, secretHash: sha256(key).toString('hex') } });
       return { id: row.id, name: row.name, createdAt: row.createdAt, key };
     },
@@ -58,7 +59,7 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
     async authenticate(presented: string): Promise<Caller | null> {
       const digest = sha256(presented);
       if (bootstrapDigest && timingSafeEqual(digest, bootstrapDigest)) return { kind: 'bootstrap_key' };
-      if (!presented.startsWith(KEY_PREFIX)) return null;
+      if (!presented.startsWith(API_KEY_PREFIX)) return null;
       const row = await db.apiKey.findUnique({ where: { secretHash: digest.toString('hex') } });
       if (!row || row.revokedAt) return null;
       const now = clock.now();

@@ -1,0 +1,33 @@
+/**
+ * Management callers: API keys, recognised by their `pck_` prefix, and the
+ * bootstrap key from the environment, which has no prefix of its own and is
+ * asked last (compared in constant time).
+ */
+import type { AuthStrategy } from '../../kernel/auth.js';
+import { API_KEY_PREFIX, type ApiKeyService } from './api-keys.js';
+
+export function apiKeyStrategy(apiKeys: Pick<ApiKeyService, 'authenticate' | 'isActive'>): AuthStrategy {
+  return {
+    name: 'API key',
+    recognises: (token) => token.startsWith(API_KEY_PREFIX),
+    async authenticate(token) {
+      const caller = await apiKeys.authenticate(token);
+      if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };
+      return caller?.kind === 'api_key' ? { kind: 'api_key', keyId: caller.keyId } : null;
+    },
+    stillAuthorized: (viewer) => (viewer.kind === 'api_key' ? apiKeys.isActive(viewer.keyId) : undefined),
+  };
+}
+
+export function bootstrapKeyStrategy(apiKeys: Pick<ApiKeyService, 'authenticate'>, configured: boolean): AuthStrategy {
+  return {
+    name: 'bootstrap key',
+    recognises: () => configured,
+    async authenticate(token) {
+      const caller = await apiKeys.authenticate(token);
+      return caller?.kind === 'bootstrap_key' ? { kind: 'bootstrap_key' } : null;
+    },
+    // The bootstrap key lives as long as the configuration that holds it.
+    stillAuthorized: (viewer) => (viewer.kind === 'bootstrap_key' ? Promise.resolve(true) : undefined),
+  };
+}
