@@ -15,7 +15,7 @@ import { createRelay, type Relay } from './kernel/events/relay.js';
 import { createWebhookDispatcher, type WebhookDispatcher } from './modules/webhooks/dispatcher.js';
 import type { WebhookSender } from './modules/webhooks/sender.js';
 import type { Lookup } from './modules/webhooks/ssrf.js';
-import { createServices, type Services } from './modules/index.js';
+import { createServices, type Services } from './modules/services.js';
 import { eventJsonSchemas } from './modules/catalog.js';
 import { createHttpServer } from './server/http.js';
 import { createPasskeyDemo } from './modules/passkeys/demo.js';

@@ -1,6 +1,6 @@
 import type { Db } from '../kernel/db/client.js';
 import type { RequestMeta } from '../kernel/events/outbox.js';
-import type { Services } from '../modules/index.js';
+import type { Services } from '../modules/services.js';
 
 import type { Viewer } from '../kernel/auth.js';
 

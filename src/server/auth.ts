@@ -6,7 +6,7 @@
  */
 import { GraphQLError, Kind, type DocumentNode, type GraphQLSchema, type OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { Services } from '../modules/index.js';
+import type { Services } from '../modules/services.js';
 import type { Context, Viewer } from '../graphql/context.js';
 import { authenticate, stillAuthorized as stillAuthorizedBy } from '../kernel/auth.js';
 

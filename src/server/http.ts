@@ -9,7 +9,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../kernel/logger.js';
-import type { Services } from '../modules/index.js';
+import type { Services } from '../modules/services.js';
 import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized } from './auth.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';

@@ -12,7 +12,7 @@ import type { Config } from '../config.js';
 import type { Db } from '../kernel/db/client.js';
 import type { Logger } from '../kernel/logger.js';
 import { PortcullisError } from '../kernel/errors.js';
-import type { Services } from '../modules/index.js';
+import type { Services } from '../modules/services.js';
 import type { Context } from '../graphql/context.js';
 import { getSchema } from '../graphql/index.js';
 import { schemaChecks } from '../graphql/builder.js';
