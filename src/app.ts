@@ -12,13 +12,13 @@ import type { Delivery } from './kernel/delivery/index.js';
 import type { Clock } from './kernel/clock.js';
 import { createPubSub, type EventPubSub } from './kernel/events/pubsub.js';
 import { createRelay, type Relay } from './kernel/events/relay.js';
-import { createWebhookDispatcher, type WebhookDispatcher } from './modules/webhooks/dispatcher.js';
+import type { WebhookDispatcher } from './modules/webhooks/dispatcher.js';
 import type { WebhookSender } from './modules/webhooks/sender.js';
 import type { Lookup } from './modules/webhooks/ssrf.js';
-import { createServices, type Services } from './modules/services.js';
+import { createServices, modules, type Services } from './modules/index.js';
+import type { Worker } from './modules/manifest.js';
 import { eventJsonSchemas } from './modules/catalog.js';
 import { createHttpServer } from './server/http.js';
-import { createPasskeyDemo } from './modules/passkeys/demo.js';
 import { Redis } from 'ioredis';
 import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
@@ -76,9 +76,9 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   const limiterRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   limiterRedis?.on('error', (error) => logger.warn({ err: error }, 'rate limit counters: redis connection error; counting in memory meanwhile'));
   const limiter = (name: string, perMinute: number) => createRateLimiter({ name, perMinute, prefix: config.redisPrefix, redis: limiterRedis });
-  // The relay and dispatcher are built after the services they use; these closures reach them once they exist.
+  // The relay and the modules' workers are built after the services they use; these closures reach them once they exist.
   let relay: Relay | undefined;
-  let dispatcher: WebhookDispatcher | undefined;
+  let workers: Array<{ module: string; worker: Worker }> = [];
   const services = createServices({
     db: database.client,
     direct: database.direct,
@@ -89,7 +89,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     pubsub,
     relay: { position: () => relay?.position(), reach: async (seq) => relay?.reach(seq) },
     onEventsCommitted: () => relay?.committed(),
-    onWebhookDeliveriesQueued: () => dispatcher?.wake(),
+    onWebhookDeliveriesQueued: () => workers.forEach(({ module, worker }) => module === 'webhooks' && worker.wake?.()),
     webhookLookup: options.webhookLookup,
     loginIdentifierLimiter: limiter('login-identifier', config.loginIdentifierRateLimit),
   });
@@ -101,24 +101,16 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     clock: services.clock,
     logger,
     pubsub,
-    fanOut: (events, restarted) => services.webhooks.fanOut(events, restarted),
+    fanOut: (events, restarted) => Promise.all(modules.map((m) => m.fanOut?.(services, events, restarted))),
     pollMs: config.events.relayPollMs,
     retentionDays: config.events.retentionDays,
-    leaderChores: () => services.lockout.expireDueLocks(),
+    leaderChores: () => Promise.all(modules.map((m) => m.leaderChore?.(services))),
     listen: options.listenForCommits ?? true,
   });
-  dispatcher = createWebhookDispatcher({
-    db: database.client,
-    clock: services.clock,
-    logger,
-    outbox: services.outbox,
-    webhooks: services.webhooks,
-    policy: config.webhooks,
-    sender: options.webhookSender,
-    lookup: options.webhookLookup,
-    pollMs: config.events.relayPollMs,
-  });
-  const { yoga } = createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
+  const hooks = { webhookSender: options.webhookSender, webhookLookup: options.webhookLookup };
+  workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks }) ?? []).map((worker) => ({ module: m.name, worker })));
+  const pages = modules.map((m) => m.pages?.(config)).filter((page) => page !== undefined);
+  const { yoga } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
   const http = createHttpServer({
     yoga,
     services,
@@ -128,7 +120,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       await database.client.$queryRawUnsafe('SELECT 1');
     },
     pool: () => database.pool(),
-    pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
+    pages: pages.length ? (req, res) => pages.some((page) => page(req, res)) : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
     eventSchemas: eventJsonSchemas,
   });
@@ -140,10 +132,10 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     database,
     services,
     yoga,
-    events: { relay, dispatcher, pubsub },
+    events: { relay, pubsub, dispatcher: workers.find((w) => w.module === 'webhooks')!.worker as WebhookDispatcher },
     async start() {
       await relay.start();
-      dispatcher.start();
+      for (const { worker } of workers) await worker.start();
       const address = await http.listen(config.port, config.host);
       started = true;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -161,7 +153,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       if (started) await http.close(config.shutdownTimeoutMs);
       const rest = (async () => {
         await relay.stop();
-        await dispatcher.stop();
+        for (const { worker } of workers) await worker.stop();
         await pubsub.close();
         limiterRedis?.disconnect();
         await database.close();

@@ -144,7 +144,7 @@ program
   .description('print the GraphQL schema (SDL)')
   .action(async () => {
     const { printSchemaSdl } = await import('./graphql/index.js');
-    process.stdout.write(printSchemaSdl());
+    process.stdout.write(await printSchemaSdl());
   });
 
 program.parseAsync(process.argv).catch((error: unknown) => {

@@ -15,9 +15,12 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { getSchema } from '../src/graphql/index.js';
+import { loadSchema } from '../src/graphql/index.js';
 import { eventTypes } from '../src/modules/catalog.js';
+import { modules } from '../src/modules/index.js';
 import { publicOperations } from '../src/server/auth.js';
+
+const schema = await loadSchema();
 
 const root = path.resolve(import.meta.dirname, '..');
 const src = path.join(root, 'src');
@@ -82,9 +85,28 @@ describe('import rules', () => {
   });
 });
 
+describe('the module list', () => {
+  const folders = readdirSync(path.join(src, 'modules')).filter((name) => statSync(path.join(src, 'modules', name)).isDirectory());
+
+  it('names every capability folder once, each with its manifest', () => {
+    expect(modules.map((m) => m.name).sort()).toEqual([...folders].sort());
+    for (const folder of folders) expect(files.some((f) => f.file === `src/modules/${folder}/module.ts`), folder).toBe(true);
+  });
+
+  it("gathers exactly the manifests' events into the catalog, and every module with a schema registers it", () => {
+    const declared = modules.flatMap((m) => Object.keys(m.events ?? {}));
+    expect(declared.sort()).toEqual([...eventTypes].sort());
+    expect(new Set(declared).size).toBe(declared.length);
+    for (const folder of folders) {
+      const hasSchema = files.some((f) => f.file.startsWith(`src/modules/${folder}/`) && isSchemaFile(f.file));
+      expect(Boolean(modules.find((m) => m.name === folder)?.schema), folder).toBe(hasSchema);
+    }
+  });
+});
+
 describe('the public surface', () => {
   it('lets anonymous callers run exactly the sign-in operations and those authorized by a secret in their input', () => {
-    expect([...publicOperations(getSchema())].sort()).toEqual([
+    expect([...publicOperations(schema)].sort()).toEqual([
       'completeMfaLogin',
       'completeMfaLoginWithPasskey',
       'login',

@@ -23,10 +23,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemMeta } from '../src/kernel/events/outbox.js';
 import { manualClock } from '../src/kernel/clock.js';
 import { totpCode, totpStep } from '../src/modules/totp/service.js';
-import { getSchema } from '../src/graphql/index.js';
+import { loadSchema } from '../src/graphql/index.js';
 import { publicOperations } from '../src/server/auth.js';
 import { graphql } from './gql/index.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
+
+const schema = await loadSchema();
 
 /** Mutations a user may run on themselves with an access token. */
 const SELF_SERVICE = new Set([
@@ -141,7 +143,7 @@ function operation(kind: 'mutation' | 'query', field: string, args: readonly Gra
 }
 
 async function call(kind: 'mutation' | 'query', name: string, userId: string, token: string) {
-  const type = kind === 'mutation' ? getSchema().getMutationType()! : getSchema().getQueryType()!;
+  const type = kind === 'mutation' ? schema.getMutationType()! : schema.getQueryType()!;
   const field = type.getFields()[name];
   const vars = argsFor(field.args, userId);
   const result = await t.exec(operation(kind, name, field.args, vars) as never, vars as never, { token });
@@ -149,7 +151,7 @@ async function call(kind: 'mutation' | 'query', name: string, userId: string, to
 }
 
 const mutationsNamingAUser = () =>
-  Object.values(getSchema().getMutationType()!.getFields())
+  Object.values(schema.getMutationType()!.getFields())
     .filter((f) => {
       const input = f.args.find((a) => a.name === 'input');
       const inputType = input && getNamedType(input.type);
@@ -163,7 +165,7 @@ describe('self-service authorization', () => {
     const names = mutationsNamingAUser();
     expect(names.length).toBeGreaterThan(10);
     expect(names.filter((n) => [SELF_SERVICE, ADMIN_ONLY, PUBLIC].filter((set) => set.has(n)).length !== 1)).toEqual([]);
-    const marked = publicOperations(getSchema());
+    const marked = publicOperations(schema);
     expect([...PUBLIC].filter((n) => !marked.has(n))).toEqual([]);
   });
 
@@ -190,7 +192,7 @@ describe('self-service authorization', () => {
   it('keeps every query but `me` out of an end user\'s reach', async () => {
     const token = await accessToken();
     const reachable: string[] = [];
-    for (const name of Object.keys(getSchema().getQueryType()!.getFields()).sort()) {
+    for (const name of Object.keys(schema.getQueryType()!.getFields()).sort()) {
       if (USER_QUERIES.has(name)) continue;
       const codes = await call('query', name, other.id, token);
       if (!codes.includes('FORBIDDEN')) reachable.push(`${name}: ${JSON.stringify(codes)}`);

@@ -1,28 +1,24 @@
-/** Builds the executable schema: importing the type files registers them on the builder. */
+/**
+ * Builds the executable schema: each module's schema files register their
+ * types and fields on the builder when imported (modules/index.ts lists the
+ * modules; each manifest names its schema files).
+ */
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { modules } from '../modules/index.js';
 import { builder } from './builder.js';
 import './errors.js';
-import '../modules/auth-methods/schema.js';
-import '../modules/password/schema.js';
-import '../modules/totp/schema.js';
-import '../modules/events/schema.js';
-import '../modules/users/schema.js';
-import '../modules/users/contacts.schema.js';
-import '../modules/otp/schema.js';
-import '../modules/sessions/schema.js';
-import '../modules/sign-in/schema.js';
-import '../modules/webhooks/schema.js';
-import '../modules/events/subscriptions.schema.js';
-import '../modules/passkeys/schema.js';
 
-let schema: GraphQLSchema | undefined;
+let schema: Promise<GraphQLSchema> | undefined;
 
-export function getSchema(): GraphQLSchema {
-  schema ??= builder.toSchema();
+export function loadSchema(): Promise<GraphQLSchema> {
+  schema ??= (async () => {
+    for (const m of modules) await m.schema?.();
+    return builder.toSchema();
+  })();
   return schema;
 }
 
 /** The SDL committed as schema.graphql. */
-export function printSchemaSdl(): string {
-  return `${printSchema(lexicographicSortSchema(getSchema()))}\n`;
+export async function printSchemaSdl(): Promise<string> {
+  return `${printSchema(lexicographicSortSchema(await loadSchema()))}\n`;
 }

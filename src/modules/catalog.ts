@@ -1,6 +1,7 @@
 /**
  * The event catalog: every event type the gateway records, gathered from the
- * modules' events.ts. On the wire (webhook bodies, the database) types are
+ * modules' events.ts (a test checks it holds exactly the events the module
+ * manifests declare; typed spreads here keep every payload's type). On the wire (webhook bodies, the database) types are
  * dotted lower case; in GraphQL the same names are upper snake case
  * (`user.locked` ⇄ USER_LOCKED). docs/events.md and GET /events/schema.json
  * are made from this list.

@@ -14,7 +14,7 @@ import type { Logger } from '../kernel/logger.js';
 import { PortcullisError } from '../kernel/errors.js';
 import type { Services } from '../modules/services.js';
 import type { Context } from '../graphql/context.js';
-import { getSchema } from '../graphql/index.js';
+import { loadSchema } from '../graphql/index.js';
 import { schemaChecks } from '../graphql/builder.js';
 import { callerToken, publicOperations, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
@@ -109,7 +109,7 @@ function useVaryOnOrigin(): Plugin<Context> {
   };
 }
 
-export function createYogaServer(deps: YogaDeps) {
+export async function createYogaServer(deps: YogaDeps) {
   const { config, services, db, logger } = deps;
   const production = config.env === 'production';
 
@@ -140,7 +140,7 @@ export function createYogaServer(deps: YogaDeps) {
   }
 
   schemaChecks.unusedPrismaQueryIsError = !production;
-  const schema = getSchema();
+  const schema = await loadSchema();
   const publicFields = publicOperations(schema);
   const yoga = createYoga<Initial, Context>({
     schema,
@@ -173,4 +173,4 @@ export function createYogaServer(deps: YogaDeps) {
   return { yoga };
 }
 
-export type YogaServer = ReturnType<typeof createYogaServer>['yoga'];
+export type YogaServer = Awaited<ReturnType<typeof createYogaServer>>['yoga'];

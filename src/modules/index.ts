@@ -1,0 +1,37 @@
+/**
+ * The capabilities of the gateway, in dependency order: each later module may
+ * use the services of earlier ones. Adding a capability is one folder under
+ * src/modules and one line here (its services join the composition root,
+ * services.ts).
+ */
+import { accessTokensModule } from './access-tokens/module.js';
+import { authMethodsModule } from './auth-methods/module.js';
+import { codesModule } from './codes/module.js';
+import { eventsModule } from './events/module.js';
+import { lockoutModule } from './lockout/module.js';
+import { otpModule } from './otp/module.js';
+import { passkeysModule } from './passkeys/module.js';
+import { passwordModule } from './password/module.js';
+import { sessionsModule } from './sessions/module.js';
+import { signInModule } from './sign-in/module.js';
+import { totpModule } from './totp/module.js';
+import { usersModule } from './users/module.js';
+import { webhooksModule } from './webhooks/module.js';
+
+export const modules = [
+  usersModule,
+  lockoutModule,
+  codesModule,
+  authMethodsModule,
+  passwordModule,
+  totpModule,
+  otpModule,
+  passkeysModule,
+  sessionsModule,
+  signInModule,
+  accessTokensModule,
+  webhooksModule,
+  eventsModule,
+] as const;
+
+export { createServices, type ServiceDeps, type Services } from './services.js';
