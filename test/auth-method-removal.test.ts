@@ -5,9 +5,9 @@
  * longer works, on both paths (it used to stay valid after removeAuthMethod).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { systemMeta } from '../src/kernel/events/outbox.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { seed } from './helpers/seed.js';
 
 const RemoveAuthMethod = graphql(`
   mutation RemovalGeneric($input: RemoveAuthMethodInput!) {
@@ -44,9 +44,8 @@ afterAll(() => t?.close());
 let n = 0;
 /** A user with a verified phone, an SMS factor, and a sign-in code sent to it (returned to the test). */
 async function userWithPendingSmsCode() {
-  const user = await t.app.services.users.createUser({ phone: `+1415555${String(3000 + ++n)}` }, systemMeta);
-  await t.app.database.client.user.update({ where: { id: user.id }, data: { phoneVerifiedAt: new Date() } });
-  const { authMethod } = await t.app.services.otpFactors.addOtpSms(user.id, systemMeta);
+  const user = await seed(t).user({ email: null, phone: `+1415555${String(3000 + ++n)}` }).withOtpSms();
+  const authMethod = (await t.app.database.client.authMethod.findFirstOrThrow({ where: { userId: user.id, kind: 'OTP_SMS' } }));
   const sent = await t.run(SendOtp, { input: { userId: user.id, channel: 'SMS', returnCode: true } });
   if (sent.sendOtp.__typename !== 'SendOtpSuccess' || !sent.sendOtp.issuedCode) throw new Error(sent.sendOtp.__typename);
   return { userId: user.id, authMethodId: authMethod.id, code: sent.sendOtp.issuedCode };

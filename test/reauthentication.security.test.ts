@@ -15,6 +15,7 @@ import { manualClock } from '../src/kernel/clock.js';
 import { totpCode, totpStep } from '../src/modules/totp/service.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
+import { seed } from './helpers/seed.js';
 
 const Login = graphql(`
   mutation ReauthLogin($input: LoginInput!) {
@@ -90,18 +91,9 @@ afterAll(() => t?.close());
 let n = 0;
 /** A user with a password, TOTP, and SMS and email factors on verified contacts. */
 async function victim() {
-  const s = t.app.services;
-  const email = `victim${++n}@example.com`;
-  const user = await s.users.createUser({ email, phone: `+1415555${String(2000 + n)}` }, systemMeta);
-  await s.passwords.setPassword(user.id, { password: PASSWORD }, systemMeta);
-  const now = clock.now();
-  await t.app.database.client.user.update({ where: { id: user.id }, data: { emailVerifiedAt: now, phoneVerifiedAt: now } });
-  const { secret, authMethodId: totpId } = await s.totp.startTotpRegistration(user.id, systemMeta);
-  await s.totp.verifyTotpRegistration(user.id, totpCode(secret, totpStep(clock.now())), systemMeta);
-  await s.otpFactors.addOtpSms(user.id, systemMeta);
-  await s.otpFactors.addOtpEmail(user.id, systemMeta);
+  const v = await seed(t).user({ email: `victim${++n}@example.com`, phone: `+1415555${String(2000 + n)}`, password: PASSWORD }).withOtpSms().withOtpEmail().withTotp();
   clock.advance(30_000);
-  return { id: user.id, email, secret, totpId };
+  return { id: v.id, email: v.email!, secret: v.totp!.secret, totpId: v.totp!.authMethodId };
 }
 
 /** Signs in through the API with password and TOTP: a session that has just proved two factors. */
