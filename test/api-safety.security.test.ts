@@ -101,7 +101,7 @@ async function postTo(app: TestApp, query: string) {
     headers: { 'content-type': 'application/json', authorization: 'Bearer test-bootstrap-key-0123456789abcdef' },
     body: JSON.stringify({ query }),
   });
-  return (await res.json()) as { data?: unknown; errors?: Array<{ message: string }> };
+  return (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> };
 }
 
 function expectAccepted(body: { data?: unknown; errors?: unknown }) {
@@ -124,14 +124,14 @@ describe.each([
   it(`runs a query exactly ${depth} deep and refuses one ${depth + 1} deep`, async () => {
     expectAccepted(await postTo(limited, queryOfDepth(depth)));
     const refused = await postTo(limited, queryOfDepth(depth + 1));
-    expect(refused.errors?.map((e) => e.message)).toEqual([`Syntax Error: Query depth limit of ${depth} exceeded, found ${depth + 1}.`]);
+    expect(refused.errors?.map((e) => [e.message, e.extensions])).toEqual([[`The query is nested ${depth + 1}, over the limit of ${depth}.`, { code: 'QUERY_TOO_DEEP', limit: depth, found: depth + 1 }]]);
     expect(refused.data ?? null).toBeNull();
   });
 
   it(`runs a query with ${aliases} aliases and refuses one with ${aliases + 1}`, async () => {
     expectAccepted(await postTo(limited, queryWithAliases(aliases)));
     const refused = await postTo(limited, queryWithAliases(aliases + 1));
-    expect(refused.errors?.map((e) => e.message)).toEqual([`Syntax Error: Aliases limit of ${aliases} exceeded, found ${aliases + 1}.`]);
+    expect(refused.errors?.map((e) => [e.message, e.extensions])).toEqual([[`The query has aliases: ${aliases + 1}, over the limit of ${aliases}.`, { code: 'TOO_MANY_ALIASES', limit: aliases, found: aliases + 1 }]]);
     expect(refused.data ?? null).toBeNull();
   });
 });
@@ -144,7 +144,7 @@ describe('the cost limit at its edge', () => {
     try {
       expectAccepted(await postTo(costly, `{ ${'__typename '.repeat(10)}}`));
       const refused = await postTo(costly, `{ ${'__typename '.repeat(11)}}`);
-      expect(refused.errors?.map((e) => e.message)).toEqual(['Syntax Error: Query Cost limit of 10 exceeded, found 11.']);
+      expect(refused.errors?.map((e) => [e.message, e.extensions])).toEqual([['The query costs 11, over the limit of 10.', { code: 'QUERY_TOO_COMPLEX', limit: 10, found: 11 }]]);
       expect(refused.data ?? null).toBeNull();
     } finally {
       await costly.close();

@@ -19,7 +19,7 @@ import { getDatamodel } from '../kernel/db/generated/pothos-types.js';
 import { kindOfId } from '../kernel/ids.js';
 import { authMethodTypeForId } from '../modules/auth-methods/kinds.js';
 import { isAdmin, type Context } from './context.js';
-import WellFormedInputPlugin from './well-formed-input.js';
+import WellFormedInputPlugin, { MAX_PAGE_SIZE } from './well-formed-input.js';
 
 const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
 
@@ -29,6 +29,31 @@ function typenameForId(id: string): string {
   if (kind === 'AuthMethod') return authMethodTypeForId(id);
   if (!kind) throw new GraphQLError('Not a valid id.', { extensions: { code: 'BAD_USER_INPUT' } });
   return kind;
+}
+
+type Failure = { kind: string; scope?: string; failures?: Failure[] };
+
+/** The scopes a refused field would have accepted. */
+function scopesIn(failure: Failure): Set<string> {
+  const scopes = new Set<string>();
+  if (failure.scope) scopes.add(failure.scope);
+  for (const inner of failure.failures ?? []) for (const scope of scopesIn(inner)) scopes.add(scope);
+  return scopes;
+}
+
+/**
+ * FORBIDDEN that says why and what would be allowed (extensions.reason):
+ * NOT_SELF (a user naming another user), API_KEY_REQUIRED (management only),
+ * ACCESS_TOKEN_REQUIRED (an operation on the caller's own session).
+ */
+function forbidden(viewer: Context['viewer'], scopes: Set<string>): GraphQLError {
+  const [reason, message, allowed] =
+    viewer.kind === 'user' && scopes.has('self')
+      ? ['NOT_SELF', 'An access token acts on its own user only.', 'API keys, or this user with their own access token']
+      : viewer.kind === 'user'
+        ? ['API_KEY_REQUIRED', 'Only management callers (API keys) may do this.', 'API keys']
+        : ['ACCESS_TOKEN_REQUIRED', "This acts on the caller's own session: call it with the user's access token.", "the user's own access token"];
+  return new GraphQLError(`You are not allowed to do this. ${message}`, { extensions: { code: 'FORBIDDEN', reason, allowed, http: { status: 403 } } });
 }
 
 /** Development checks of the schema's resolvers; the server turns them off in production (server/yoga.ts). */
@@ -53,8 +78,7 @@ export const builder = new SchemaBuilder<{
       admin: isAdmin(ctx.viewer),
       self: (userId: string) => ctx.viewer.kind === 'user' && ctx.viewer.userId === userId,
     }),
-    unauthorizedError: () =>
-      new GraphQLError('You are not allowed to do this.', { extensions: { code: 'FORBIDDEN', http: { status: 403 } } }),
+    unauthorizedError: (_parent, ctx, _info, result) => forbidden(ctx.viewer, scopesIn(result.failure)),
   },
   errors: {
     directResult: true,
@@ -66,6 +90,7 @@ export const builder = new SchemaBuilder<{
     dmmf: getDatamodel(),
     exposeDescriptions: true,
     filterConnectionTotalCount: true,
+    maxConnectionSize: MAX_PAGE_SIZE,
     // Outside production, a resolver that forgets to spread `query` fails loudly
     // (the builder exists before the configuration: the schema's user sets it).
     onUnusedQuery: (info) => {

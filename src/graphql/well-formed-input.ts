@@ -6,6 +6,8 @@
  * the database and comes back as a masked "Unexpected error." with stacks in
  * the log, from any field, anonymously through `login`.
  *
+ * It also refuses a page size (`first`, `last`) above MAX_PAGE_SIZE.
+ *
  * It wraps inside the errors plugin (it is registered after it), so a field
  * that declares InvalidInputError returns that union member; any other field
  * gets a GraphQLError with code BAD_USER_INPUT. Both name the argument path
@@ -67,8 +69,17 @@ export function findMalformedText(value: unknown, path: string): InvalidInputErr
   return undefined;
 }
 
+/** The largest page a list gives (`first` or `last` of a connection). */
+export const MAX_PAGE_SIZE = 100;
+
 function checkArgs(args: object, declaresInvalidInput: boolean): void {
   for (const [name, value] of Object.entries(args)) {
+    // A page larger than the limit is refused, not quietly cut: the caller would miss rows without knowing.
+    if ((name === 'first' || name === 'last') && typeof value === 'number' && value > MAX_PAGE_SIZE) {
+      throw new GraphQLError(`${name} may be at most ${MAX_PAGE_SIZE}; page through the rest with after/before.`, {
+        extensions: { code: 'BAD_USER_INPUT', field: name, max: MAX_PAGE_SIZE },
+      });
+    }
     const error = findMalformedText(value, name);
     if (!error) continue;
     if (declaresInvalidInput) throw error;

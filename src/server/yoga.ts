@@ -18,6 +18,7 @@ import { loadSchema } from '../graphql/index.js';
 import { schemaChecks } from '../graphql/builder.js';
 import { callerToken, publicOperations, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
 import { useSubscriptionGuard } from './subscription-guard.js';
+import { useClearLimitErrors } from './limits.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
 
@@ -167,7 +168,10 @@ export async function createYogaServer(deps: YogaDeps) {
         maxAliases: { n: config.limits.maxAliases },
         maxDirectives: { n: 50 },
         maxTokens: { n: 5000 },
+        // "Did you mean …?" helps a developer, and tells an attacker the schema: outside production only.
+        blockFieldSuggestion: { enabled: production },
       }),
+      useClearLimitErrors(),
     ],
   });
   return { yoga };
