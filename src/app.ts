@@ -110,7 +110,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   const hooks = { webhookSender: options.webhookSender, webhookLookup: options.webhookLookup };
   workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks }) ?? []).map((worker) => ({ module: m.name, worker })));
   const pages = modules.map((m) => m.pages?.(config)).filter((page) => page !== undefined);
-  const { yoga } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
+  const { yoga, shutdown: endStreams } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
   const http = createHttpServer({
     yoga,
     services,
@@ -123,6 +123,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     pages: pages.length ? (req, res) => pages.some((page) => page(req, res)) : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
     eventSchemas: eventJsonSchemas,
+    endStreams,
   });
   let started = false;
 

@@ -30,6 +30,8 @@ export interface HttpDeps {
   reauthIntervalMs: number;
   /** The JSON Schemas of the event payloads (GET /events/schema.json). */
   eventSchemas: () => unknown;
+  /** Ends the open SSE streams (their guard sends SHUTTING_DOWN and completes). */
+  endStreams?: () => void;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -178,7 +180,9 @@ export function createHttpServer(deps: HttpDeps) {
     /** Stops accepting, lets in-flight requests finish (up to timeoutMs), then closes what is left. */
     async close(timeoutMs: number) {
       draining = true;
-      for (const client of wss.clients) client.close(1001, 'server shutting down');
+      // Open streams end at once, with a reason a client can act on; requests in flight get the timeout.
+      deps.endStreams?.();
+      for (const client of wss.clients) client.close(1001, 'server shutting down: subscribe again to resume');
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       const timer = setTimeout(() => server.closeAllConnections(), timeoutMs);

@@ -3,7 +3,9 @@
  * a session revoked or expired, a user locked, deactivated or deleted. Every
  * `intervalMs` a stream re-checks its caller (stillAuthorized); once refused,
  * it sends one FORBIDDEN error and completes, so an SSE client gets an error
- * event and then the end of the stream. WebSocket subscriptions are guarded
+ * event and then the end of the stream. When the server shuts down, every
+ * stream ends at once the same way, with SHUTTING_DOWN: a client reconnects
+ * (to another instance) with its last cursor instead of waiting for a timeout. WebSocket subscriptions are guarded
  * per socket instead (server/http.ts closes the socket with 4403), and skip
  * this wrapper.
  */
@@ -17,7 +19,21 @@ export function accessEnded(): GraphQLError {
   });
 }
 
-const REVOKED = Symbol('revoked');
+export function shuttingDown(): GraphQLError {
+  return new GraphQLError('The server is shutting down: subscribe again (with `after` set to the last event id) to resume.', {
+    extensions: { code: 'SHUTTING_DOWN' },
+  });
+}
+
+/** Ends every guarded stream at once (server shutdown). */
+export function createShutdownSignal() {
+  let fire!: () => void;
+  const signalled = new Promise<void>((resolve) => (fire = resolve));
+  return { signalled, fire };
+}
+
+const REVOKED: unique symbol = Symbol('revoked');
+const SHUTDOWN: unique symbol = Symbol('shutdown');
 const DONE = { done: true, value: undefined } as const;
 
 /**
@@ -25,7 +41,13 @@ const DONE = { done: true, value: undefined } as const;
  * gives one FORBIDDEN result and ends. A plain iterator, not an async
  * generator: return() must reach the source at once, not after its next item.
  */
-export function guardStream<T>(source: AsyncIterable<T>, check: () => Promise<boolean>, intervalMs: number): AsyncIterableIterator<T | ExecutionResult> {
+export function guardStream<T>(
+  source: AsyncIterable<T>,
+  check: () => Promise<boolean>,
+  intervalMs: number,
+  shutdown: Promise<void> = new Promise(() => {}),
+): AsyncIterableIterator<T | ExecutionResult> {
+  const stopping = shutdown.then((): typeof SHUTDOWN => SHUTDOWN);
   const iterator = source[Symbol.asyncIterator]();
   let state: 'open' | 'revoked' | 'done' = 'open';
   let timer: NodeJS.Timeout | undefined;
@@ -52,12 +74,12 @@ export function guardStream<T>(source: AsyncIterable<T>, check: () => Promise<bo
   return {
     async next() {
       if (state !== 'open') return stop();
-      const next = await Promise.race([iterator.next(), revoked]);
-      if (next === REVOKED) {
+      const next = await Promise.race([iterator.next(), revoked, stopping]);
+      if (next === REVOKED || next === SHUTDOWN) {
         state = 'revoked';
         clearTimeout(timer);
         iterator.return?.()?.catch(() => {});
-        return { done: false, value: { errors: [accessEnded()] } };
+        return { done: false, value: { errors: [next === REVOKED ? accessEnded() : shuttingDown()] } };
       }
       if (next.done) await stop();
       return next;
@@ -73,13 +95,17 @@ export function guardStream<T>(source: AsyncIterable<T>, check: () => Promise<bo
   };
 }
 
-export function useSubscriptionGuard(options: { intervalMs: number; stillAuthorized: (viewer: Viewer) => Promise<boolean> }): Plugin<Context & { transport?: string }> {
+export function useSubscriptionGuard(options: {
+  intervalMs: number;
+  stillAuthorized: (viewer: Viewer) => Promise<boolean>;
+  shutdown: Promise<void>;
+}): Plugin<Context & { transport?: string }> {
   return {
     onSubscribe: ({ args }) => ({
       onSubscribeResult: ({ result, setResult }) => {
         const ctx = args.contextValue;
         if (ctx.transport === 'ws' || !(Symbol.asyncIterator in result)) return;
-        setResult(guardStream(result, () => options.stillAuthorized(ctx.viewer), options.intervalMs) as never);
+        setResult(guardStream(result, () => options.stillAuthorized(ctx.viewer), options.intervalMs, options.shutdown) as never);
       },
     }),
   };

@@ -17,7 +17,7 @@ import type { Context } from '../graphql/context.js';
 import { loadSchema } from '../graphql/index.js';
 import { schemaChecks } from '../graphql/builder.js';
 import { callerToken, publicOperations, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
-import { useSubscriptionGuard } from './subscription-guard.js';
+import { createShutdownSignal, useSubscriptionGuard } from './subscription-guard.js';
 import { useClearLimitErrors } from './limits.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
@@ -142,6 +142,8 @@ export async function createYogaServer(deps: YogaDeps) {
 
   schemaChecks.unusedPrismaQueryIsError = !production;
   const schema = await loadSchema();
+  // Fired when the server starts to shut down: open SSE streams end at once instead of holding it.
+  const shutdown = createShutdownSignal();
   const publicFields = publicOperations(schema);
   const yoga = createYoga<Initial, Context>({
     schema,
@@ -161,7 +163,11 @@ export async function createYogaServer(deps: YogaDeps) {
       useErrorLogging(logger),
       useRequireCaller({ allowIntrospection: !production, publicFields }),
       useRateLimitPublicOperations(deps.rateLimiter ?? null, publicFields),
-      useSubscriptionGuard({ intervalMs: config.tokens.subscriptionReauthSeconds * 1000, stillAuthorized: (viewer) => stillAuthorized(services, viewer) }),
+      useSubscriptionGuard({
+        intervalMs: config.tokens.subscriptionReauthSeconds * 1000,
+        stillAuthorized: (viewer) => stillAuthorized(services, viewer),
+        shutdown: shutdown.signalled,
+      }),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.maxDepth },
         costLimit: { maxCost: config.limits.maxCost },
@@ -174,7 +180,7 @@ export async function createYogaServer(deps: YogaDeps) {
       useClearLimitErrors(),
     ],
   });
-  return { yoga };
+  return { yoga, shutdown: shutdown.fire };
 }
 
 export type YogaServer = Awaited<ReturnType<typeof createYogaServer>>['yoga'];
