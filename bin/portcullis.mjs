@@ -1,7 +1,14 @@
 #!/usr/bin/env node
-// The `portcullis` command. The sources are TypeScript, run through tsx's
-// loader so a fresh clone works right after `npm ci` with no build step.
-import { register } from 'tsx/esm/api';
+// The `portcullis` command. It runs the compiled gateway in dist/ (built by
+// `npm ci`, `npm start` and `npm test`); from a checkout without it, the
+// TypeScript sources through tsx's loader, which is slower to start.
+import { existsSync } from 'node:fs';
 
-register();
-await import('../src/main.ts');
+const compiled = new URL('../dist/main.js', import.meta.url);
+if (existsSync(compiled)) {
+  await import(compiled.href);
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/main.ts');
+}

@@ -2,12 +2,16 @@
  * The `portcullis` command: start | migrate | api-key create|list|revoke | print-schema.
  * Human messages go to stderr; logs are JSON lines on stdout.
  */
+import { existsSync } from 'node:fs';
 import { Command, InvalidArgumentError } from 'commander';
-import { createApp, type App } from './app.js';
+import type { App } from './app.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
-import { migrate } from './kernel/db/migrator.js';
 import { createLogger, stdoutLog } from './kernel/logger.js';
 import { PortcullisError } from './kernel/errors.js';
+import { sqlitePath } from './kernel/db/paths.js';
+
+// The gateway (Prisma, the schema, the server) loads only for the commands that need it, so --help answers at once.
+const loadApp = () => import('./app.js');
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
 // Output whose reader went away (EPIPE) is lost, never fatal: logging must not stop the gateway or its shutdown.
@@ -29,11 +33,31 @@ function config(overrides: Record<string, string | undefined> = {}): Readonly<Co
   return loadConfig({ ...process.env, ...defined });
 }
 
-/** Runs fn with an app that is not listening (for the management commands). */
+/** A mistake in how the command was called or configured: one line, exit code 2. */
+class UsageError extends Error {}
+
+/**
+ * Runs fn with an app that is not listening, on an existing database (the
+ * management commands): a management command never creates a database, so
+ * a mistyped DATABASE_URL or data folder is said, not silently made anew.
+ */
 async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   const cfg = config();
-  // Management commands stay quiet unless asked for more than the default level.
-  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel) });
+  const { provider, url } = cfg.database;
+  if (provider === 'sqlite' && !existsSync(sqlitePath(url))) {
+    throw new UsageError(
+      `no database at ${sqlitePath(url)} (from ${process.env.DATABASE_URL ? 'DATABASE_URL' : `PORTCULLIS_DATA_DIR=${cfg.dataDir}`}); start the gateway there first, or point DATABASE_URL or PORTCULLIS_DATA_DIR at its data`,
+    );
+  }
+  const { createApp } = await loadApp();
+  // Management commands stay quiet unless asked for more than the default level; they never migrate.
+  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel), migrate: false });
+  try {
+    await app.services.apiKeys.listApiKeys();
+  } catch {
+    await app.stop();
+    throw new UsageError(`the database at ${provider === 'sqlite' ? sqlitePath(url) : 'DATABASE_URL'} has no Portcullis tables; run portcullis migrate first`);
+  }
   try {
     return await fn(app);
   } finally {
@@ -43,6 +67,7 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
 
 async function start(options: { port?: string; host?: string }) {
   const cfg = config({ PORT: options.port, HOST: options.host });
+  const { createApp } = await loadApp();
   const app = await createApp(cfg);
   // Before listening, so the key is on screen by the time the gateway answers.
   let keyNote: string;
@@ -57,8 +82,21 @@ async function start(options: { port?: string; host?: string }) {
   }
   say(`Portcullis on ${cfg.database.provider === 'sqlite' ? `SQLite (${cfg.database.url})` : 'PostgreSQL'}.`);
   say(keyNote);
-  const { url } = await app.start();
+  let listening: { url: string; port: number };
+  try {
+    listening = await app.start();
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    await app.stop().catch(() => undefined);
+    if (code === 'EADDRINUSE') throw new UsageError(`cannot listen on ${cfg.host}:${cfg.port}: the port is in use (choose another with PORT or --port)`);
+    if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') throw new UsageError(`cannot listen on ${cfg.host}: no such address on this machine (check HOST or --host)`);
+    if (code === 'EACCES') throw new UsageError(`cannot listen on ${cfg.host}:${cfg.port}: not permitted (ports below 1024 need privileges)`);
+    throw error;
+  }
+  const { url, port } = listening;
   say(`GraphQL endpoint: ${url}${cfg.graphiql ? '  (open it in a browser for GraphiQL)' : ''}`);
+  // WebAuthn binds passkeys to the relying party id (localhost by default): the demo must be opened by that name.
+  if (cfg.webauthn.demoPage) say(`Passkey demo: http://${cfg.webauthn.rpId}:${port}/passkeys`);
   let stopping = false;
   const shutdown = (signal: string) => {
     // A second signal ends the process at once.
@@ -96,6 +134,7 @@ program
   .description('apply pending database migrations and exit')
   .action(async () => {
     const cfg = config();
+    const { migrate } = await import('./kernel/db/migrator.js');
     const result = await migrate(cfg.database.provider, cfg.database.url, { onApply: (name) => say(`applying ${name}`) });
     say(result.applied.length ? `migrated: ${result.applied.length} applied, ${result.alreadyApplied} already applied` : `up to date: ${result.alreadyApplied} migrations applied`);
   });
@@ -150,6 +189,10 @@ program
 program.parseAsync(process.argv).catch((error: unknown) => {
   if (error instanceof ConfigError) {
     say(`portcullis: configuration error: ${error.message}`);
+    process.exit(2);
+  }
+  if (error instanceof UsageError) {
+    say(`portcullis: ${error.message}`);
     process.exit(2);
   }
   if (error instanceof PortcullisError) {

@@ -26,12 +26,12 @@ beforeAll(async () => {
 });
 
 describe('page size', () => {
-  it('answers 100 and refuses 101 with the limit', async () => {
-    expect((await post(t, '{ users(first: 100) { totalCount } }')).errors).toBeUndefined();
-    const refused = await post(t, '{ users(first: 101) { totalCount } }');
-    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', max: 100 });
-    expect(refused.errors?.[0].message).toContain('at most 100');
-    expect((await post(t, '{ events(last: 101) { edges { node { id } } } }')).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'last' });
+  it('answers 500 and refuses 501 with the limit', async () => {
+    expect((await post(t, '{ users(first: 500) { totalCount } }')).errors).toBeUndefined();
+    const refused = await post(t, '{ users(first: 501) { totalCount } }');
+    expect(refused.errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'first', max: 500 });
+    expect(refused.errors?.[0].message).toContain('at most 500');
+    expect((await post(t, '{ events(last: 501) { edges { node { id } } } }')).errors?.[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', field: 'last' });
   });
 });
 

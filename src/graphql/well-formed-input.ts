@@ -70,7 +70,7 @@ export function findMalformedText(value: unknown, path: string): InvalidInputErr
 }
 
 /** The largest page a list gives (`first` or `last` of a connection). */
-export const MAX_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 500;
 
 function checkArgs(args: object, declaresInvalidInput: boolean): void {
   for (const [name, value] of Object.entries(args)) {

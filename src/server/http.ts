@@ -98,7 +98,13 @@ export function createHttpServer(deps: HttpDeps) {
     yoga(req, res, { remoteAddress: req.socket.remoteAddress });
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint });
+  // Upgrades are handed over by hand (noServer) rather than by attaching the WebSocket server to
+  // the HTTP one, which would also forward the HTTP server's errors (a port in use) to graphql-ws.
+  const wss = new WebSocketServer({ noServer: true });
+  server.on('upgrade', (req, socket, head) => {
+    if (req.url?.split('?')[0] !== yoga.graphqlEndpoint) return void socket.destroy();
+    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+  });
   type Extra = { request: IncomingMessage; socket: { close(code: number, reason: string): void }; guard?: NodeJS.Timeout };
   /**
    * A socket lives as long as its client wants, long after the access check

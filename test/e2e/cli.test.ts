@@ -3,7 +3,7 @@
  * operations over HTTP with the bootstrap key, the management commands, and
  * configuration errors.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -214,6 +214,37 @@ describe('management commands', () => {
     expect(listed(helps[0].stdout)).toEqual(['start', 'migrate', 'api-key', 'print-schema']);
     expect(listed(helps[3].stdout)).toEqual(['create', 'list', 'revoke']);
     expect(helps[0].stdout).toContain('DATABASE_URL');
+  });
+});
+
+describe('failures said in one line', () => {
+  it('refuses a port in use with exit code 2 and one line, no stack', async () => {
+    const port = new URL(gateway.url).port;
+    const r = await runCliAsync(['start', '--port', port], { ...env, PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-busy-')) });
+    expect(r.status).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.at(-1)).toBe(`portcullis: cannot listen on 127.0.0.1:${port}: the port is in use (choose another with PORT or --port)`);
+    expect(r.stderr).not.toMatch(/\bat \S+:\d+|Internal error/);
+  });
+
+  it('refuses a management command where there is no database, naming where it looked, and creates none', () => {
+    const empty = mkdtempSync(path.join(tmpdir(), 'portcullis-empty-'));
+    for (const args of [['api-key', 'list'], ['api-key', 'create', '--name', 'x'], ['api-key', 'revoke', 'key_x']]) {
+      const r = runCli(args, { PORTCULLIS_DATA_DIR: empty });
+      expect(r.status, args.join(' ')).toBe(2);
+      expect(r.stderr.trim()).toBe(`portcullis: no database at ${path.join(empty, 'portcullis.db')} (from PORTCULLIS_DATA_DIR=${empty}); start the gateway there first, or point DATABASE_URL or PORTCULLIS_DATA_DIR at its data`);
+    }
+    expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it('prints the passkey demo address by the name WebAuthn accepts', async () => {
+    const demo = await startGateway({ ...env, PORTCULLIS_PASSKEY_DEMO: 'true' });
+    try {
+      expect(demo.stderr()).toContain(`Passkey demo: http://localhost:${new URL(demo.url).port}/passkeys`);
+      expect((await fetch(`${demo.origin}/passkeys`)).status).toBe(200);
+    } finally {
+      await demo.stop();
+    }
   });
 });
 

@@ -11,6 +11,7 @@ import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { DatabaseProvider } from '../../config.js';
 import { postgresDirect, SqliteGate, type DirectSql } from './direct.js';
+import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
 export type Tx = Prisma.TransactionClient;
@@ -39,10 +40,7 @@ export interface PoolSettings {
 
 const DEFAULT_POOL: PoolSettings = { size: 10, acquireTimeoutMs: 5_000, statementTimeoutMs: 30_000, idleInTransactionTimeoutMs: 60_000 };
 
-/** A `file:` URL's path, resolved against the working directory. */
-export function sqlitePath(url: string): string {
-  return path.resolve(url.replace(/^file:(\/\/)?/, '').replace(/\?.*$/, ''));
-}
+export { sqlitePath };
 
 export function createDatabase(
   provider: DatabaseProvider,

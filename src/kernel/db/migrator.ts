@@ -11,7 +11,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { packageRoot } from '../paths.js';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseProvider } from '../../config.js';
@@ -28,7 +28,7 @@ export interface MigrateResult {
   alreadyApplied: number;
 }
 
-const defaultDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'prisma', 'migrations');
+const defaultDir = path.join(packageRoot, 'prisma', 'migrations');
 /** An arbitrary constant shared by every instance: the advisory lock's key. */
 const ADVISORY_LOCK_KEY = 72_706_157;
 

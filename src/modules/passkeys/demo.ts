@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { packageRoot } from '../../kernel/paths.js';
 
 interface Asset {
   body: Buffer;
@@ -28,7 +29,7 @@ function browserBundlePath(): string {
   return path.join(path.dirname(entry), '..', 'dist', 'bundle', 'index.umd.min.js');
 }
 
-const staticFile = (name: string) => readFileSync(new URL(`./static/${name}`, import.meta.url));
+const staticFile = (name: string) => readFileSync(path.join(packageRoot, 'src', 'modules', 'passkeys', 'static', name));
 
 // Only same-origin scripts, styles and fetches; no framing; the link code in the URL is never sent as a referrer.
 const SECURITY_HEADERS = {
