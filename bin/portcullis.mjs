@@ -1,14 +1,27 @@
 #!/usr/bin/env node
-// The `portcullis` command. It runs the compiled gateway in dist/ (built by
-// `npm ci`, `npm start` and `npm test`); from a checkout without it, the
-// TypeScript sources through tsx's loader, which is slower to start.
-import { existsSync } from 'node:fs';
+// The `portcullis` command. It runs the compiled gateway in dist/, a cache of
+// src/ kept by scripts/build.mjs (npm ci builds it): when a source file is
+// newer than the build, it is rebuilt first (about a second), so the command
+// never runs stale code after an edit.
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const compiled = new URL('../dist/main.js', import.meta.url);
-if (existsSync(compiled)) {
-  await import(compiled.href);
-} else {
-  const { register } = await import('tsx/esm/api');
-  register();
-  await import('../src/main.ts');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const compiled = path.join(root, 'dist', 'main.js');
+
+function newestSource(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestSource(full) : statSync(full).mtimeMs);
+  }
+  return newest;
 }
+
+const src = path.join(root, 'src');
+if (!existsSync(compiled) || (existsSync(src) && newestSource(src) > statSync(compiled).mtimeMs)) {
+  const { execFileSync } = await import('node:child_process');
+  execFileSync(process.execPath, [path.join(root, 'scripts', 'build.mjs'), '--quiet'], { stdio: 'inherit' });
+}
+await import(pathToFileURL(compiled).href);

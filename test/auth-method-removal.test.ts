@@ -21,7 +21,7 @@ const RemoveOtpSms = graphql(`
 `);
 const SendOtp = graphql(`
   mutation RemovalSendOtp($input: SendOtpInput!) {
-    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode: code } ... on Error { code } }
+    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode } ... on Error { code } }
   }
 `);
 const VerifyOtp = graphql(`

@@ -13,7 +13,7 @@ import { codeSink } from './helpers/code-sink.js';
 
 const SetEmail = graphql(`
   mutation SelfSetEmail($input: SetEmailInput!) {
-    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode: code sentTo } ... on Error { code } }
+    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode sentTo } ... on Error { code } }
   }
 `);
 const VerifyEmail = graphql(`
@@ -24,7 +24,7 @@ const AddOtpEmail = graphql(`
 `);
 const SendOtp = graphql(`
   mutation SelfSendOtp($input: SendOtpInput!) {
-    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode: code sentTo } ... on Error { code } }
+    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode sentTo } ... on Error { code } }
   }
 `);
 const VerifyOtp = graphql(`

@@ -21,7 +21,7 @@ const SetEmail = graphql(`
   mutation SetEmail($input: SetEmailInput!) {
     setEmail(input: $input) {
       __typename
-      ... on SetEmailSuccess { issuedCode: code codeExpiresAt sentTo user { id email emailVerified emailVerifiedAt emailMasked } }
+      ... on SetEmailSuccess { issuedCode codeExpiresAt sentTo user { id email emailVerified emailVerifiedAt emailMasked } }
       ... on AlreadyExistsError { code field }
       ... on InvalidInputError { code field }
       ... on DeliveryFailedError { code channel message }
@@ -54,7 +54,7 @@ const SetPhone = graphql(`
   mutation SetPhone($input: SetPhoneInput!) {
     setPhone(input: $input) {
       __typename
-      ... on SetPhoneSuccess { issuedCode: code sentTo user { id phone phoneVerified phoneVerifiedAt phoneMasked } }
+      ... on SetPhoneSuccess { issuedCode sentTo user { id phone phoneVerified phoneVerifiedAt phoneMasked } }
       ... on InvalidInputError { code field }
       ... on DeliveryFailedError { code channel }
       ... on Error { code message }

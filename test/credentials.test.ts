@@ -64,7 +64,7 @@ const RequestReset = graphql(`
   mutation RequestPasswordReset($input: RequestPasswordResetInput!) {
     requestPasswordReset(input: $input) {
       __typename
-      ... on RequestPasswordResetSuccess { resetCode expiresAt sentTo user { id } }
+      ... on RequestPasswordResetSuccess { issuedCode expiresAt sentTo user { id } }
       ... on DeliveryFailedError { channel }
       ... on Error { code message }
     }
@@ -248,7 +248,7 @@ describe('setPassword and changePassword', () => {
     const other = await newUser({ password: 'another passphrase' });
     const reset = await t.run(RequestReset, { input: { userId: user.id, returnCode: true } });
     if (reset.requestPasswordReset.__typename !== 'RequestPasswordResetSuccess') throw new Error('no reset');
-    const { resetCode: code, sentTo, expiresAt } = reset.requestPasswordReset;
+    const { issuedCode: code, sentTo, expiresAt } = reset.requestPasswordReset;
     expect(code).toMatch(/^[0-9A-Z]{12}$/);
     expect(new Date(expiresAt).getTime()).toBeGreaterThan(Date.now());
     expect(sentTo).toBeNull();
@@ -280,7 +280,7 @@ describe('setPassword and changePassword', () => {
     await t.app.database.client.user.update({ where: { id: user.id }, data: { emailVerifiedAt: new Date() } });
     const email = (await t.app.database.client.user.findUniqueOrThrow({ where: { id: user.id } })).email!;
     const sent = await t.run(RequestReset, { input: { userId: user.id } });
-    expect(sent.requestPasswordReset).toMatchObject({ __typename: 'RequestPasswordResetSuccess', resetCode: null, sentTo: expect.stringContaining('@example.com') });
+    expect(sent.requestPasswordReset).toMatchObject({ __typename: 'RequestPasswordResetSuccess', issuedCode: null, sentTo: expect.stringContaining('@example.com') });
     const code = sink.lastCode(email);
     expect(sink.sent.at(-1)).toMatchObject({ template: 'password_reset', to: email });
     const ok = await t.run(ChangePassword, { input: { userId: user.id, resetCode: code, newPassword: 'mailed passphrase' } });

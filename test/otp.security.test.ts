@@ -22,7 +22,7 @@ const CreateUser = graphql(`
 `);
 const SetEmail = graphql(`
   mutation SecSetEmail($input: SetEmailInput!) {
-    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode: code } ... on Error { code message } }
+    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode } ... on Error { code message } }
   }
 `);
 const VerifyEmail = graphql(`
@@ -30,7 +30,7 @@ const VerifyEmail = graphql(`
 `);
 const SetPhone = graphql(`
   mutation SecSetPhone($input: SetPhoneInput!) {
-    setPhone(input: $input) { __typename ... on SetPhoneSuccess { issuedCode: code } ... on Error { code message } }
+    setPhone(input: $input) { __typename ... on SetPhoneSuccess { issuedCode } ... on Error { code message } }
   }
 `);
 const VerifyPhone = graphql(`
@@ -41,7 +41,7 @@ const AddOtpSms = graphql(`
 `);
 const SendOtp = graphql(`
   mutation SecSendOtp($input: SendOtpInput!) {
-    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode: code } ... on Error { code message } }
+    sendOtp(input: $input) { __typename ... on SendOtpSuccess { issuedCode } ... on Error { code message } }
   }
 `);
 const VerifyOtp = graphql(`

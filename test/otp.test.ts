@@ -17,7 +17,7 @@ const VerifyPhone = graphql(`
 `);
 const SetEmail = graphql(`
   mutation OtpSetEmail($input: SetEmailInput!) {
-    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode: code } ... on Error { code } }
+    setEmail(input: $input) { __typename ... on SetEmailSuccess { issuedCode } ... on Error { code } }
   }
 `);
 const VerifyEmail = graphql(`
@@ -55,7 +55,7 @@ const SendOtp = graphql(`
   mutation SendOtp($input: SendOtpInput!) {
     sendOtp(input: $input) {
       __typename
-      ... on SendOtpSuccess { channel issuedCode: code codeExpiresAt sentTo user { id } }
+      ... on SendOtpSuccess { channel issuedCode codeExpiresAt sentTo user { id } }
       ... on TooManyAttemptsError { code retryAfter }
       ... on Error { code message }
     }

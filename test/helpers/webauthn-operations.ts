@@ -59,7 +59,7 @@ export const CreateLink = graphql(`
   mutation WaCreateLink($input: CreatePasskeyRegistrationLinkInput!) {
     createPasskeyRegistrationLink(input: $input) {
       __typename
-      ... on CreatePasskeyRegistrationLinkSuccess { linkCode: code expiresAt user { id } }
+      ... on CreatePasskeyRegistrationLinkSuccess { linkCode: issuedCode expiresAt user { id } }
       ... on InvalidInputError { code field }
       ... on Error { code }
     }

@@ -61,7 +61,7 @@ const SendOtpSuccess = builder.objectRef<{ userId: string; channel: OtpChannel; 
   fields: (t) => ({
     user: affectedUser(t),
     channel: t.field({ type: OtpChannelEnum, resolve: (p) => p.channel }),
-    code: t.string({ nullable: true, description: 'The code: only with returnCode. It is never shown again. Alias it (`issuedCode: code`) when the selection also has `... on Error { code }`.', resolve: (p) => p.result.code }),
+    issuedCode: t.string({ nullable: true, description: 'The code: only with returnCode. It is never shown again.', resolve: (p) => p.result.code }),
     codeExpiresAt: t.field({ type: 'DateTime', resolve: (p) => p.result.expiresAt }),
     sentTo: t.string({ nullable: true, description: 'The masked address the code was sent to; null with returnCode.', resolve: (p) => p.result.sentTo }),
   }),

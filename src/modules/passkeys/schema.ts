@@ -126,7 +126,7 @@ builder.mutationFields((t) => ({
       description: 'A single-use registration code was issued (replacing any earlier one).',
       fields: (f) => ({
         user: affectedUser(f),
-        code: f.exposeString('code', { nullable: true, description: 'The code, when returnCode was set. Shown once; only a hash is stored. Alias it (`linkCode: code`) when the selection also has `... on Error { code }`.' }),
+        issuedCode: f.exposeString('code', { nullable: true, description: 'The code, when returnCode was set. Shown once; only a hash is stored.' }),
         expiresAt: f.expose('expiresAt', { type: 'DateTime' }),
       }),
     }),

@@ -53,7 +53,7 @@ const RequestPasswordResetSuccess = builder
     fields: (t) => ({
       user: userField(t),
       expiresAt: t.expose('expiresAt', { type: 'DateTime' }),
-      resetCode: t.exposeString('resetCode', { nullable: true, description: 'The code for changePassword, only when returnCode was true.' }),
+      issuedCode: t.exposeString('resetCode', { nullable: true, description: 'The code for changePassword(resetCode), only when returnCode was true.' }),
       sentTo: t.exposeString('sentTo', { nullable: true, description: 'Where the code was sent, masked; null when it was returned instead.' }),
     }),
   });

@@ -36,9 +36,9 @@ function contactSuccess(name: string, description: string, options: { code: bool
       user: affectedUser(t),
       ...(options.code
         ? {
-            code: t.string({
+            issuedCode: t.string({
               nullable: true,
-              description: 'The verification code: only with RETURN_CODE. Deliver it to the user yourself; it is never shown again. Alias it (`issuedCode: code`) when the selection also has `... on Error { code }`.',
+              description: 'The verification code: only with RETURN_CODE. Deliver it to the user yourself; it is never shown again.',
               resolve: (p) => p.result.code,
             }),
           }
@@ -90,7 +90,7 @@ const resendErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveErro
 
 builder.mutationFields((t) => ({
   setEmail: t.field({
-    type: contactSuccess('SetEmailSuccess', 'The email is set; see `code`, `sentTo` and `user.emailVerified`.', { code: true }),
+    type: contactSuccess('SetEmailSuccess', 'The email is set; see `issuedCode`, `sentTo` and `user.emailVerified`.', { code: true }),
     authScopes: setContactScopes,
     description:
       'Sets the email of a user. A different address is unverified until verifyEmail; per `verification` a code is sent, returned, or the address is marked verified. ' +
@@ -119,7 +119,7 @@ builder.mutationFields((t) => ({
     resolve: async (_root, { input }, ctx) => contactResult(await ctx.services.contacts.resendEmailCode({ userId: String(input.userId) })),
   }),
   setPhone: t.field({
-    type: contactSuccess('SetPhoneSuccess', 'The phone is set; see `code`, `sentTo` and `user.phoneVerified`.', { code: true }),
+    type: contactSuccess('SetPhoneSuccess', 'The phone is set; see `issuedCode`, `sentTo` and `user.phoneVerified`.', { code: true }),
     authScopes: setContactScopes,
     description:
       'Sets the phone of a user, normalised to E.164. A different number is unverified until verifyPhone; per `verification` a code is sent by SMS, returned, or the number is marked verified. ' +
