@@ -124,9 +124,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     services,
     logger,
     maxSubscriptionsPerSocket: config.limits.maxSubscriptionsPerSocket,
-    ping: async () => {
-      await database.client.$queryRawUnsafe('SELECT 1');
-    },
+    ping: () => database.ping(),
     pool: () => database.pool(),
     pages: config.webauthn.demoPage ? createPasskeyDemo() : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
