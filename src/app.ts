@@ -116,9 +116,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     services,
     logger,
     maxSubscriptionsPerSocket: config.limits.maxSubscriptionsPerSocket,
-    ping: async () => {
-      await database.client.$queryRawUnsafe('SELECT 1');
-    },
+    ping: () => database.ping(),
     pool: () => database.pool(),
     pages: pages.length ? (req, res) => pages.some((page) => page(req, res)) : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,

@@ -24,6 +24,8 @@ export interface Database {
   direct: DirectSql;
   /** PostgreSQL: connections in use, idle, and requests waiting for one (readiness, metrics). */
   pool(): { total: number; idle: number; waiting: number } | undefined;
+  /** A round trip to the database (readiness): resolves when it answered, throws when it cannot. */
+  ping(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -89,6 +91,9 @@ export function createDatabase(
     client,
     direct,
     pool: () => poolStats(),
+    async ping() {
+      await client.$queryRawUnsafe('SELECT 1');
+    },
     async close() {
       await client.$disconnect();
       await closePool();

@@ -11,6 +11,7 @@ import type { Outbox } from '../catalog.js';
 import { NotFoundError } from '../../kernel/errors.js';
 import type { ReauthGuard } from '../sessions/service.js';
 import { authMethodRemoved } from './events.js';
+import { createAuthMethodStore } from './store.js';
 
 /** The purpose of the one-time codes a factor sends, which die with it. */
 export const pendingCodePurpose: Partial<Record<AuthMethodKind, string>> = { OTP_SMS: 'otp_sms', OTP_EMAIL: 'otp_email' };
@@ -19,6 +20,7 @@ export type AuthMethodService = ReturnType<typeof createAuthMethodService>;
 
 export function createAuthMethodService(deps: { outbox: Outbox; reauth: ReauthGuard }) {
   const { outbox } = deps;
+  const store = createAuthMethodStore();
   return {
     /** Removes an auth method by id. Throws NotFoundError when there is none (or it was removed meanwhile). */
     async removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }> {
@@ -26,15 +28,11 @@ export function createAuthMethodService(deps: { outbox: Outbox; reauth: ReauthGu
       const removed = await outbox.transaction(async (tx) => {
         const method = await tx.authMethod.findUnique({ where: { id }, select: { id: true, userId: true, kind: true } });
         if (!method) throw new NotFoundError('auth method');
-        // deleteMany: a concurrent removal makes this one a clean "not found".
-        const { count } = await tx.authMethod.deleteMany({ where: { id } });
-        if (count === 0) throw new NotFoundError('auth method');
-        if (method.kind === 'BACKUP_CODES') await tx.backupCode.deleteMany({ where: { userId: method.userId } });
-        if (method.kind === 'PASSWORD') {
-          await tx.user.update({ where: { id: method.userId }, data: { passwordChangedAt: null, passwordMustChange: false, failedPasswordAttempts: 0 } });
-        }
+        if (!(await store.deleteAuthMethod(tx, id))) throw new NotFoundError('auth method');
+        if (method.kind === 'BACKUP_CODES') await store.deleteBackupCodesOfUser(tx, method.userId);
+        if (method.kind === 'PASSWORD') await store.clearPasswordFactsOfUser(tx, method.userId);
         const purpose = pendingCodePurpose[method.kind];
-        if (purpose) await tx.oneTimeCode.deleteMany({ where: { userId: method.userId, purpose } });
+        if (purpose) await store.deleteOneTimeCodesOfUser(tx, method.userId, purpose);
         await outbox.record(tx, authMethodRemoved(method), meta);
         return method;
       });

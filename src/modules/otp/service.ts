@@ -12,7 +12,7 @@ import type { AuthMethod, AuthMethodKind, User } from '../../kernel/db/models.js
 import type { Channel } from '../../kernel/delivery/index.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
-import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
+import { authMethodSlot } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';
 import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
 import { assertThat, EmailNotVerifiedError, InvalidInputError, InvalidStateError, NotFoundError, PhoneNotVerifiedError, UserNotFoundError } from '../../kernel/errors.js';
@@ -22,6 +22,7 @@ import type { ReauthGuard } from '../sessions/service.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { publicUser } from '../users/events.js';
+import { createOtpStore } from './store.js';
 
 export type OtpChannel = 'SMS' | 'EMAIL';
 
@@ -88,6 +89,7 @@ export function createOtpFactorService(deps: {
   authMethods: AuthMethodService;
 }) {
   const { db, outbox, clock, codes, lockout, codeDelivery } = deps;
+  const store = createOtpStore({ db });
 
   async function addFactor(channel: OtpChannel, userId: string, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
     await deps.reauth.assertRecentAuthentication(meta);
@@ -97,9 +99,7 @@ export function createOtpFactorService(deps: {
         const user = await tx.user.findUnique({ where: { id: userId } });
         if (!user) throw new UserNotFoundError(userId);
         if (!factor.verifiedKey(user)) throw factor.notVerified();
-        const authMethod = await tx.authMethod.create({
-          data: { id: newAuthMethodId(factor.kind), userId, kind: factor.kind, slot: slotOf(userId, factor), verified: true },
-        });
+        const authMethod = await store.insertOtpFactor(tx, userId, factor.kind);
         await outbox.record(tx, { type: factor.events.added, userId, data: { user: publicUser(user), authMethod: { id: authMethod.id, kind: factor.kind } } }, meta);
         return { user, authMethod };
       });
@@ -193,9 +193,8 @@ export function createOtpFactorService(deps: {
         meta,
       });
       const lastUsedAt = clock.now();
-      const { count } = await db.authMethod.updateMany({ where: { id: method.id }, data: { lastUsedAt } });
       // Removed between the check and now: the factor no longer vouches for anything.
-      if (count === 0) throw new InvalidStateError(`The user has no ${factor.label}.`);
+      if (!(await store.markOtpFactorUsed(method.id, lastUsedAt))) throw new InvalidStateError(`The user has no ${factor.label}.`);
       return { user, authMethod: { ...method, lastUsedAt } };
     },
   };

@@ -28,6 +28,7 @@ import {
   type PublicKeyCredentialCreationOptionsJSON,
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
+  type VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
@@ -36,14 +37,13 @@ import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { AuthMethod, User, WebAuthnChallenge } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
-import { newId } from '../../kernel/ids.js';
-import { newAuthMethodId } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';
 import { randomReadableCode } from '../../kernel/crypto.js';
 import { AlreadyExistsError, InvalidInputError, InvalidStateError, WebAuthnVerificationError, type WebAuthnFailureReason } from '../../kernel/errors.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import type { ReauthGuard, SessionService, SessionTokens } from '../sessions/service.js';
+import { createPasskeyStore, type WebAuthnData } from './store.js';
 
 export type WebAuthnKind = 'PASSKEY' | 'U2F';
 const WEBAUTHN_KINDS: WebAuthnKind[] = ['PASSKEY', 'U2F'];
@@ -56,17 +56,7 @@ const NAME_MAX = 100;
 /** ES256, EdDSA, RS256: what authenticators commonly offer. */
 const ALGORITHMS = [-7, -8, -257];
 
-/** What a stored credential keeps in AuthMethod.data (all public; the public key is not a secret). */
-export interface WebAuthnData {
-  publicKey: string;
-  transports: AuthenticatorTransport[];
-  aaguid: string;
-  deviceType: 'singleDevice' | 'multiDevice';
-  backedUp: boolean;
-  attestationFormat: string;
-  /** From the credProps extension when the client reported it. */
-  discoverable: boolean | null;
-}
+export type { WebAuthnData };
 
 interface ChallengeData {
   authenticatorType?: WebAuthnKind;
@@ -135,6 +125,20 @@ function clientChallenge(clientDataJSON: string): string {
   throw new WebAuthnVerificationError('MALFORMED_RESPONSE');
 }
 
+/** What the credential keeps in AuthMethod.data, from a verified registration. */
+function toWebAuthnData(info: NonNullable<VerifiedRegistrationResponse['registrationInfo']>, response: RegistrationResponseJSON): WebAuthnData {
+  const credProps = (response.clientExtensionResults as { credProps?: { rk?: boolean } } | undefined)?.credProps;
+  return {
+    publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
+    transports: (info.credential.transports ?? response.response.transports ?? []) as AuthenticatorTransport[],
+    aaguid: info.aaguid,
+    deviceType: info.credentialDeviceType,
+    backedUp: info.credentialBackedUp,
+    attestationFormat: info.fmt,
+    discoverable: typeof credProps?.rk === 'boolean' ? credProps.rk : null,
+  };
+}
+
 function cleanName(name: string | null | undefined, kind: WebAuthnKind): string {
   const trimmed = name?.trim();
   if (!trimmed) return kind === 'PASSKEY' ? 'Passkey' : 'Security key';
@@ -160,14 +164,15 @@ export type WebAuthnService = ReturnType<typeof createWebAuthnService>;
 
 export function createWebAuthnService(deps: WebAuthnDeps) {
   const { db, config, clock, outbox, lockout, codes } = deps;
+  const store = createPasskeyStore({ db });
   const ttlMs = config.challengeTtlSeconds * 1000;
 
   async function storeChallenge(challenge: string, purpose: Purpose, userId: string | null, data: ChallengeData): Promise<Date> {
     const now = clock.now();
     // Expired challenges are swept once they are a full TTL past expiry (until then they still explain CHALLENGE_EXPIRED).
-    await db.webAuthnChallenge.deleteMany({ where: { expiresAt: { lt: new Date(now.getTime() - ttlMs) } } });
+    await store.sweepExpiredChallenges(new Date(now.getTime() - ttlMs));
     const expiresAt = new Date(now.getTime() + ttlMs);
-    await db.webAuthnChallenge.create({ data: { id: newId('Challenge'), userId, purpose, challenge, data: data as object, expiresAt, createdAt: now } });
+    await store.insertChallenge({ challenge, purpose, userId, data: data as object, expiresAt, now });
     return expiresAt;
   }
 
@@ -176,16 +181,12 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
    * this row may be used on this path; a row it refuses is left untouched.
    */
   async function consumeChallenge(challenge: string, purpose: Purpose, accept: (row: WebAuthnChallenge) => boolean): Promise<WebAuthnChallenge> {
-    const row = await db.webAuthnChallenge.findUnique({ where: { challenge } });
+    const row = await store.findChallenge(challenge);
     if (!row || row.purpose !== purpose || !accept(row)) throw new WebAuthnVerificationError('CHALLENGE_NOT_FOUND');
     if (row.consumedAt) throw new WebAuthnVerificationError('CHALLENGE_ALREADY_USED');
     const now = clock.now();
     if (row.expiresAt <= now) throw new WebAuthnVerificationError('CHALLENGE_EXPIRED');
-    const { count } = await db.webAuthnChallenge.updateMany({
-      where: { id: row.id, consumedAt: null, expiresAt: { gt: now } },
-      data: { consumedAt: now },
-    });
-    if (count === 0) throw new WebAuthnVerificationError('CHALLENGE_ALREADY_USED');
+    if (!(await store.markChallengeConsumed(row.id, now))) throw new WebAuthnVerificationError('CHALLENGE_ALREADY_USED');
     return row;
   }
 
@@ -224,20 +225,19 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
     return { options, expiresAt };
   }
 
-  async function verifyRegistration(
-    input: { userId: string; response: unknown; name?: string | null },
-    meta: RequestMeta,
-    viaCode: boolean,
-  ): Promise<{ user: User; authMethod: AuthMethod }> {
-    const response = parse(registrationShape, input.response) as unknown as RegistrationResponseJSON;
-    const user = await lockout.assertCanAct(input.userId);
-    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'registration', (row) => {
+  // Registration, in its phases: parse → consume the challenge → verify with the library → persist.
+
+  /** The registration challenge this response signed, consumed; only one this user started (by link, on the link path). */
+  async function consumeRegistrationChallenge(response: RegistrationResponseJSON, user: User, viaCode: boolean): Promise<WebAuthnChallenge> {
+    return consumeChallenge(clientChallenge(response.response.clientDataJSON), 'registration', (row) => {
       const data = (row.data ?? {}) as ChallengeData;
       // An anonymous (link) registration may only finish a ceremony that a link started.
       return row.userId === user.id && (!viaCode || data.viaCode === true);
     });
-    const kind = ((challenge.data ?? {}) as ChallengeData).authenticatorType ?? 'PASSKEY';
-    const name = cleanName(input.name, kind);
+  }
+
+  /** Checks an attestation against its challenge; refusals become WebAuthnVerificationError. */
+  async function verifyAttestation(response: RegistrationResponseJSON, challenge: WebAuthnChallenge, kind: WebAuthnKind) {
     const verification = await checked(() =>
       verifyRegistrationResponse({
         response,
@@ -249,42 +249,46 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
       }),
     );
     if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
-    const info = verification.registrationInfo;
-    const credProps = (response.clientExtensionResults as { credProps?: { rk?: boolean } } | undefined)?.credProps;
-    const data: WebAuthnData = {
-      publicKey: Buffer.from(info.credential.publicKey).toString('base64url'),
-      transports: (info.credential.transports ?? response.response.transports ?? []) as AuthenticatorTransport[],
-      aaguid: info.aaguid,
-      deviceType: info.credentialDeviceType,
-      backedUp: info.credentialBackedUp,
-      attestationFormat: info.fmt,
-      discoverable: typeof credProps?.rk === 'boolean' ? credProps.rk : null,
-    };
+    return verification.registrationInfo;
+  }
+
+  /** Stores the verified credential and records user.passkey_added; a credential registered before is AlreadyExistsError. */
+  async function persistCredential(
+    user: User,
+    credential: { kind: WebAuthnKind; name: string; counter: number; credentialId: string; data: WebAuthnData },
+    viaCode: boolean,
+    meta: RequestMeta,
+  ): Promise<AuthMethod> {
     try {
-      const authMethod = await outbox.transaction(async (tx) => {
-        const now = clock.now();
-        const created = await tx.authMethod.create({
-          data: {
-            id: newAuthMethodId(kind),
-            userId: user.id,
-            kind,
-            verified: true,
-            name,
-            counter: info.credential.counter,
-            credentialId: info.credential.id,
-            data: data as object,
-            createdAt: now,
-            updatedAt: now,
-          },
-        });
+      return await outbox.transaction(async (tx) => {
+        const created = await store.insertWebAuthnMethod(tx, { userId: user.id, ...credential, now: clock.now() });
         await outbox.record(tx, { type: 'user.passkey_added', userId: user.id, data: { authMethod: publicWebAuthnMethod(created), viaLink: viaCode } }, meta);
         return created;
       });
-      return { user, authMethod };
     } catch (error) {
       if (isUniqueViolation(error)) throw new AlreadyExistsError('credential');
       throw error;
     }
+  }
+
+  async function verifyRegistration(
+    input: { userId: string; response: unknown; name?: string | null },
+    meta: RequestMeta,
+    viaCode: boolean,
+  ): Promise<{ user: User; authMethod: AuthMethod }> {
+    const response = parse(registrationShape, input.response) as unknown as RegistrationResponseJSON;
+    const user = await lockout.assertCanAct(input.userId);
+    const challenge = await consumeRegistrationChallenge(response, user, viaCode);
+    const kind = ((challenge.data ?? {}) as ChallengeData).authenticatorType ?? 'PASSKEY';
+    const name = cleanName(input.name, kind);
+    const info = await verifyAttestation(response, challenge, kind);
+    const authMethod = await persistCredential(
+      user,
+      { kind, name, counter: info.credential.counter, credentialId: info.credential.id, data: toWebAuthnData(info, response) },
+      viaCode,
+      meta,
+    );
+    return { user, authMethod };
   }
 
   async function recordCounterRegression(method: AuthMethod, received: number, meta: RequestMeta) {
@@ -298,24 +302,22 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
     );
   }
 
-  /**
-   * Verifies an assertion: single-use challenge, origin, RP ID, signature,
-   * user verification for passkeys, counter, user state. On success the
-   * counter and lastUsedAt move and `user.passkey_verified` is recorded.
-   * Opens no session (MFA step-up and back ends use it as a check).
-   * Throws WebAuthnVerificationError, UserLockedError, UserInactiveError, UserNotFoundError.
-   */
-  async function verifyPasskeyAuthentication(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
-    const response = parse(authenticationShape, input.response) as unknown as AuthenticationResponseJSON;
-    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'authentication', () => true);
+  // Authentication, in its phases: parse → consume the challenge → find the credential → verify with the library → check the counter → persist.
+
+  /** The credential an assertion names, if it may answer this challenge; CREDENTIAL_NOT_FOUND otherwise. */
+  async function findAssertedCredential(response: AuthenticationResponseJSON, challenge: WebAuthnChallenge): Promise<AuthMethod> {
     const method = await db.authMethod.findUnique({ where: { credentialId: response.id } });
     if (!method || !WEBAUTHN_KINDS.includes(method.kind as WebAuthnKind) || !method.verified) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
     // A challenge issued for one user cannot be answered with another user's credential.
     if (challenge.userId && challenge.userId !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
     const userHandle = response.response.userHandle;
     if (userHandle && Buffer.from(userHandle, 'base64url').toString('utf8') !== method.userId) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+    return method;
+  }
+
+  /** Checks an assertion's signature against the stored public key; refusals become WebAuthnVerificationError. */
+  async function verifyAssertion(response: AuthenticationResponseJSON, challenge: WebAuthnChallenge, method: AuthMethod) {
     const data = (method.data ?? {}) as unknown as WebAuthnData;
-    const stored = method.counter ?? 0;
     const verification = await checked(() =>
       verifyAuthenticationResponse({
         response,
@@ -328,34 +330,41 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
       }),
     );
     if (!verification.verified) throw new WebAuthnVerificationError('SIGNATURE_INVALID');
-    const received = verification.authenticationInfo.newCounter;
+    return verification.authenticationInfo;
+  }
+
+  /**
+   * Verifies an assertion: single-use challenge, origin, RP ID, signature,
+   * user verification for passkeys, counter, user state. On success the
+   * counter and lastUsedAt move and `user.passkey_verified` is recorded.
+   * Opens no session (MFA step-up and back ends use it as a check).
+   * Throws WebAuthnVerificationError, UserLockedError, UserInactiveError, UserNotFoundError.
+   */
+  async function verifyPasskeyAuthentication(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod }> {
+    const response = parse(authenticationShape, input.response) as unknown as AuthenticationResponseJSON;
+    const challenge = await consumeChallenge(clientChallenge(response.response.clientDataJSON), 'authentication', () => true);
+    const method = await findAssertedCredential(response, challenge);
+    const info = await verifyAssertion(response, challenge, method);
+    const stored = method.counter ?? 0;
+    const received = info.newCounter;
     const usesCounter = received > 0 || stored > 0;
     if (usesCounter && received <= stored) {
       await recordCounterRegression(method, received, meta);
       throw new WebAuthnVerificationError('COUNTER_REGRESSED');
     }
     const user = await lockout.assertCanAct(method.userId);
+    const data: WebAuthnData = { ...((method.data ?? {}) as unknown as WebAuthnData), backedUp: info.credentialBackedUp, deviceType: info.credentialDeviceType };
     const updated = await db.$transaction(async (tx) => {
-      const now = clock.now();
       // Conditional on the counter still being below what we accept: of two racing assertions, one wins.
-      const { count } = await tx.authMethod.updateMany({
-        where: { id: method.id, ...(usesCounter ? { counter: { lt: received } } : {}) },
-        data: {
-          counter: received,
-          lastUsedAt: now,
-          updatedAt: now,
-          data: { ...data, backedUp: verification.authenticationInfo.credentialBackedUp, deviceType: verification.authenticationInfo.credentialDeviceType } as object,
-        },
-      });
-      if (count === 0) return null;
-      const fresh = await tx.authMethod.findUniqueOrThrow({ where: { id: method.id } });
+      const fresh = await store.advanceCounter(tx, method.id, { counter: received, monotonic: usesCounter, data, now: clock.now() });
+      if (!fresh) return null;
       await outbox.record(tx, { type: 'user.passkey_verified', userId: user.id, data: { authMethod: publicWebAuthnMethod(fresh) } }, meta);
       return fresh;
     });
     if (!updated) {
-      const now = await db.authMethod.findUnique({ where: { id: method.id } });
-      if (!now) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
-      await recordCounterRegression(now, received, meta);
+      const current = await db.authMethod.findUnique({ where: { id: method.id } });
+      if (!current) throw new WebAuthnVerificationError('CREDENTIAL_NOT_FOUND');
+      await recordCounterRegression(current, received, meta);
       throw new WebAuthnVerificationError('COUNTER_REGRESSED');
     }
     outbox.committed();

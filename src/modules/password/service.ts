@@ -19,9 +19,10 @@ import type { LockoutService } from '../lockout/service.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { hashCostProblem, identifyHash, importableFormats, type PasswordHasher } from './hashing.js';
 import { checkPassword, type PasswordPolicy } from './policy.js';
-import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
+import { authMethodSlot } from '../auth-methods/kinds.js';
 import { publicUser } from '../users/events.js';
 import type { SessionService } from '../sessions/service.js';
+import { createPasswordStore } from './store.js';
 
 export const PASSWORD_RESET_PURPOSE = 'password_reset';
 
@@ -61,6 +62,7 @@ export function createPasswordService(deps: {
   sessions: Pick<SessionService, 'revokeAllInTx'>;
 }) {
   const { outbox, clock, lockout, codes, hasher, policy, sessions } = deps;
+  const store = createPasswordStore();
   const slotOf = (userId: string) => authMethodSlot(userId, 'PASSWORD');
 
   function assertStrong(password: string, field = 'password') {
@@ -107,15 +109,8 @@ export function createPasswordService(deps: {
     endSessions?: { keepSessionId?: string },
   ): Promise<User> {
     const now = clock.now();
-    await tx.authMethod.upsert({
-      where: { slot: slotOf(userId) },
-      create: { id: newAuthMethodId('PASSWORD'), userId, kind: 'PASSWORD', slot: slotOf(userId), verified: true, secret: prepared.hash, createdAt: now },
-      update: { secret: prepared.hash, updatedAt: now },
-    });
-    const user = await tx.user.update({
-      where: { id: userId },
-      data: { passwordChangedAt: now, passwordMustChange: prepared.mustChange, failedPasswordAttempts: 0 },
-    });
+    await store.savePasswordHash(tx, userId, prepared.hash, now);
+    const user = await store.markPasswordChanged(tx, userId, prepared.mustChange, now);
     const sessionsRevoked = endSessions ? await sessions.revokeAllInTx(tx, userId, 'password_changed', meta, endSessions.keepSessionId) : 0;
     await outbox.record(
       tx,
@@ -159,12 +154,9 @@ export function createPasswordService(deps: {
         const upgraded = needsRehash ? await hasher.hash(password) : null;
         rehashed = await outbox.transaction(async (tx) => {
           // Conditional: a password set meanwhile wins over our upgrade of the old one.
-          const { count } = await tx.authMethod.updateMany({
-            where: { id: method.id, ...(upgraded ? { secret: method.secret } : {}) },
-            data: { lastUsedAt: now, ...(upgraded ? { secret: upgraded } : {}) },
-          });
-          await outbox.record(tx, event(upgraded !== null && count === 1), meta);
-          return upgraded !== null && count === 1;
+          const written = await store.markPasswordUsed(tx, method.id, now, upgraded ? { from: method.secret, to: upgraded } : undefined);
+          await outbox.record(tx, event(upgraded !== null && written), meta);
+          return upgraded !== null && written;
         });
       } else {
         // The usual case: the counter's reset and the event commit together.

@@ -5,7 +5,7 @@
  * an admin import). A changed address is unverified until a code issued for
  * that very address is checked; codes count toward the code lockout policy.
  */
-import type { Prisma, Tx } from '../../kernel/db/client.js';
+import type { Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { User } from '../../kernel/db/models.js';
 import type { Channel, TemplateName } from '../../kernel/delivery/index.js';
@@ -21,6 +21,7 @@ import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { normalizeEmail, normalizePhone } from './input.js';
 import { publicUser } from './events.js';
+import { createUserStore, type ContactField, type ProfileColumns } from './store.js';
 
 export type Verification = 'SEND_CODE' | 'RETURN_CODE' | 'MARK_VERIFIED';
 
@@ -40,15 +41,15 @@ interface ContactKind {
   purpose: 'verify_email' | 'verify_phone';
   channel: Channel;
   template: TemplateName;
+  /** Which address columns the store writes. */
+  field: ContactField;
   /** Columns for a new address, and the key a code is bound to. */
-  parse(raw: string): { columns: Prisma.UserUpdateInput; key: string };
+  parse(raw: string): { columns: Pick<ProfileColumns, 'email' | 'emailNormalized' | 'phone'>; key: string };
   /** The key of the user's current address. */
   keyOf(user: User): string | null;
   /** Where to send: the stored form of the address. */
   addressOf(user: User): string | null;
   verifiedAtOf(user: User): Date | null;
-  verifiedColumn: 'emailVerifiedAt' | 'phoneVerifiedAt';
-  whereKey(key: string): Prisma.UserWhereInput;
   mask(address: string | null): string | null;
   events: { changed: EventType; verified: EventType };
 }
@@ -65,12 +66,14 @@ export function createContactService(deps: {
   defaultPhoneRegion?: string;
 }) {
   const { outbox, clock, codes, lockout, codeDelivery } = deps;
+  const store = createUserStore();
 
   const email: ContactKind = {
     label: 'email address',
     purpose: 'verify_email',
     channel: 'email',
     template: 'verify_email',
+    field: 'email',
     parse(raw) {
       const { email: value, emailNormalized } = normalizeEmail(raw);
       return { columns: { email: value, emailNormalized }, key: emailNormalized };
@@ -78,8 +81,6 @@ export function createContactService(deps: {
     keyOf: (u) => u.emailNormalized,
     addressOf: (u) => u.email,
     verifiedAtOf: (u) => u.emailVerifiedAt,
-    verifiedColumn: 'emailVerifiedAt',
-    whereKey: (key) => ({ emailNormalized: key }),
     mask: maskEmail,
     events: { changed: 'user.email_changed', verified: 'user.email_verified' },
   };
@@ -89,6 +90,7 @@ export function createContactService(deps: {
     purpose: 'verify_phone',
     channel: 'sms',
     template: 'verify_phone',
+    field: 'phone',
     parse(raw) {
       const e164 = normalizePhone(raw, deps.defaultPhoneRegion);
       return { columns: { phone: e164 }, key: e164 };
@@ -96,8 +98,6 @@ export function createContactService(deps: {
     keyOf: (u) => u.phone,
     addressOf: (u) => u.phone,
     verifiedAtOf: (u) => u.phoneVerifiedAt,
-    verifiedColumn: 'phoneVerifiedAt',
-    whereKey: (key) => ({ phone: key }),
     mask: maskPhone,
     events: { changed: 'user.phone_changed', verified: 'user.phone_verified' },
   };
@@ -126,7 +126,7 @@ export function createContactService(deps: {
       const verifiedBefore = sameAddress ? kind.verifiedAtOf(before) : null;
       const now = clock.now();
       const verifiedAt = input.verification === 'MARK_VERIFIED' ? (verifiedBefore ?? now) : verifiedBefore;
-      const user = await tx.user.update({ where: { id: input.userId }, data: { ...columns, [kind.verifiedColumn]: verifiedAt, updatedAt: now } });
+      const user = await store.saveUserAddress(tx, input.userId, kind.field, columns, verifiedAt, now);
       if (kind.addressOf(before) !== kind.addressOf(user)) {
         await outbox.record(tx, { type: kind.events.changed, userId: user.id, data: { user: publicUser(user), verification: input.verification } }, meta);
       }
@@ -163,16 +163,12 @@ export function createContactService(deps: {
     return inTransaction(async (tx) => {
       const now = clock.now();
       // Conditional on the address: a change racing with this check wins, and stays unverified.
-      const { count } = await tx.user.updateMany({
-        where: { id: input.userId, ...kind.whereKey(target) },
-        data: { [kind.verifiedColumn]: now, updatedAt: now },
-      });
-      if (count === 0) {
+      const user = await store.markUserAddressVerified(tx, input.userId, kind.field, target, now);
+      if (!user) {
         const exists = await tx.user.count({ where: { id: input.userId } });
         if (!exists) throw new UserNotFoundError(input.userId);
         throw new InvalidStateError(`The ${kind.label} changed while it was being verified; request a new code.`);
       }
-      const user = await tx.user.findUniqueOrThrow({ where: { id: input.userId } });
       await outbox.record(tx, { type: kind.events.verified, userId: user.id, data: { user: publicUser(user), method: 'code' } }, meta);
       return user;
     });

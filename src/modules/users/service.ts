@@ -12,10 +12,10 @@ import type { UserState, User } from '../../kernel/db/models.js';
 import type { EventType } from '../catalog.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
-import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
 import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername } from './input.js';
+import { createUserStore, type ProfileColumns, type StateColumns } from './store.js';
 
 export interface ProfileInput {
   email?: string | null;
@@ -47,6 +47,7 @@ export interface UserFilter {
 
 export function createUserService(deps: { provider: DatabaseProvider; outbox: Outbox; clock: Clock; defaultPhoneRegion?: string }) {
   const { outbox, clock } = deps;
+  const store = createUserStore();
   // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
   const insensitive = deps.provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
 
@@ -71,8 +72,8 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
   }
 
   /** Maps profile input to columns; `undefined` leaves a column alone, `null` clears it. */
-  function profileData(input: ProfileInput) {
-    const data: Record<string, unknown> = {};
+  function profileData(input: ProfileInput): ProfileColumns {
+    const data: ProfileColumns = {};
     if (input.email !== undefined) {
       Object.assign(data, input.email === null ? { email: null, emailNormalized: null } : normalizeEmail(input.email));
     }
@@ -107,17 +108,16 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
     const t = transitions[kind];
     return inTransaction(async (tx) => {
       const now = clock.now();
-      const data =
+      const columns: StateColumns =
         t.to === 'LOCKED'
-          ? { state: t.to, lockedReason: extra.reason ?? 'admin', lockedUntil: null }
-          : { state: t.to, lockedReason: null, lockedUntil: null, failedPasswordAttempts: 0, failedCodeAttempts: 0 };
-      const { count } = await tx.user.updateMany({ where: { id: userId, state: { in: t.from } }, data: { ...data, updatedAt: now } });
-      if (count === 0) {
+          ? { lockedReason: extra.reason ?? 'admin', lockedUntil: null }
+          : { lockedReason: null, lockedUntil: null, failedPasswordAttempts: 0, failedCodeAttempts: 0 };
+      const user = await store.transitionUserState(tx, userId, { from: t.from, to: t.to, columns, now });
+      if (!user) {
         const current = await tx.user.findUnique({ where: { id: userId }, select: { state: true } });
         if (!current) throw new UserNotFoundError(userId);
         throw new InvalidStateError(`Cannot ${kind} a user who is ${current.state.toLowerCase()}.`, current.state);
       }
-      const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
       await outbox.record(tx, { type: t.event, userId, data: { user: publicUser(user), ...(extra.reason ? { reason: extra.reason } : {}) } }, meta);
       return user;
     });
@@ -130,7 +130,7 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
     async createUser(input: ProfileInput, meta: RequestMeta, andThen?: (tx: Tx, user: User) => Promise<unknown>): Promise<User> {
       const data = profileData(input);
       return inTransaction(async (tx) => {
-        const user = await tx.user.create({ data: { id: newId('User'), ...data } });
+        const user = await store.insertUser(tx, data);
         await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
         await andThen?.(tx, user);
         return user;
@@ -145,7 +145,7 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
         // A changed address is a new, unverified address.
         if ('emailNormalized' in data && data.emailNormalized !== before.emailNormalized) data.emailVerifiedAt = null;
         if ('phone' in data && data.phone !== before.phone) data.phoneVerifiedAt = null;
-        const user = await tx.user.update({ where: { id: userId }, data });
+        const user = await store.updateUserProfile(tx, userId, data);
         const changes = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
         await outbox.record(tx, { type: 'user.updated', userId, data: { user: publicUser(user), changes } }, meta);
         return user;
@@ -156,9 +156,7 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
       return inTransaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId } });
         if (!user) throw new UserNotFoundError(userId);
-        // deleteMany: a concurrent delete makes this one a clean "not found", not a crash.
-        const { count } = await tx.user.deleteMany({ where: { id: userId } });
-        if (count === 0) throw new UserNotFoundError(userId);
+        if (!(await store.deleteUser(tx, userId))) throw new UserNotFoundError(userId);
         await outbox.record(tx, { type: 'user.deleted', userId, data: { user: publicUser(user) } }, meta);
         return { id: userId };
       });

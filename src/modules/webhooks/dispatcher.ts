@@ -19,13 +19,13 @@ import type { WebhookDelivery } from '../../kernel/db/models.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { createWakeLoop } from '../../kernel/events/wake-loop.js';
-import { newId } from '../../kernel/ids.js';
 import type { Logger } from '../../kernel/logger.js';
 import type { Clock } from '../../kernel/clock.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
 import { webhookHeaders } from '../../kernel/standard-webhooks.js';
 import { httpWebhookSender, type WebhookSender } from './sender.js';
 import { auditedApp, type WebhookService } from './service.js';
+import { createWebhookStore } from './store.js';
 
 export interface DispatcherDeps {
   db: Db;
@@ -52,6 +52,7 @@ const MAX_ERROR_LENGTH = 300;
 
 export function createWebhookDispatcher(deps: DispatcherDeps) {
   const { db, clock, logger, policy } = deps;
+  const store = createWebhookStore({ db });
   const sender = deps.sender ?? httpWebhookSender;
   const random = deps.random ?? Math.random;
   const concurrency = deps.concurrency ?? 16;
@@ -64,12 +65,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
   }
 
   /** Takes one due delivery for this instance; false when someone else did. */
-  async function claim(d: WebhookDelivery, now: Date): Promise<boolean> {
-    const { count } = await db.webhookDelivery.updateMany({
-      where: { id: d.id, status: 'PENDING', attempts: d.attempts, nextAttemptAt: { lte: now } },
-      data: { attempts: d.attempts + 1, nextAttemptAt: new Date(now.getTime() + policy.timeoutMs + CLAIM_MARGIN_MS), updatedAt: now },
-    });
-    return count === 1;
+  function claim(d: WebhookDelivery, now: Date): Promise<boolean> {
+    return store.claimDueDelivery(d, now, new Date(now.getTime() + policy.timeoutMs + CLAIM_MARGIN_MS));
   }
 
   async function maybeDisableApp(appId: string, now: Date) {
@@ -86,9 +83,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     if (!firstFailure || now.getTime() - firstFailure.attemptedAt.getTime() < policy.disableAfterSeconds * 1000) return;
     const reason = `every delivery failed for ${Math.round(policy.disableAfterSeconds / 3600)} hours`;
     const disabled = await db.$transaction(async (tx) => {
-      const { count } = await tx.webhookApp.updateMany({ where: { id: appId, enabled: true }, data: { enabled: false, disabledReason: reason, updatedAt: now } });
-      if (count === 0) return false;
-      const app = await tx.webhookApp.findUniqueOrThrow({ where: { id: appId }, select: { id: true, name: true, url: true, enabled: true, eventTypes: true } });
+      const app = await store.disableWebhookApp(tx, appId, reason, now);
+      if (!app) return false;
       // The other apps hear of it: the audited form, without the URL's query (it may carry a token).
       await deps.outbox.record(tx, { type: 'webhook_app.disabled', data: { ...auditedApp(app), reason } }, systemMeta);
       return true;
@@ -139,20 +135,15 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     const ok = error === null;
     const now = clock.now();
     const exhausted = attemptNumber >= schedule.length;
-    await db.$transaction([
-      db.webhookAttempt.create({ data: { id: newId('WebhookAttempt'), deliveryId: d.id, attemptedAt: started, statusCode, latencyMs, error } }),
-      db.webhookDelivery.updateMany({
-        where: { id: d.id },
-        data: {
-          status: ok ? 'SUCCEEDED' : exhausted ? 'FAILED' : 'PENDING',
-          nextAttemptAt: ok || exhausted ? null : new Date(now.getTime() + backoffMs(attemptNumber)),
-          lastStatusCode: statusCode,
-          lastError: error,
-          lastLatencyMs: latencyMs,
-          updatedAt: now,
-        },
-      }),
-    ]);
+    await store.recordDeliveryAttempt(
+      d.id,
+      { attemptedAt: started, statusCode, latencyMs, error },
+      {
+        status: ok ? 'SUCCEEDED' : exhausted ? 'FAILED' : 'PENDING',
+        nextAttemptAt: ok || exhausted ? null : new Date(now.getTime() + backoffMs(attemptNumber)),
+        now,
+      },
+    );
     if (!ok) await maybeDisableApp(d.appId, now);
     return ok;
   }
@@ -162,11 +153,7 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
     let attempts = 0;
     for (;;) {
       const now = clock.now();
-      const due = await db.webhookDelivery.findMany({
-        where: { status: 'PENDING', nextAttemptAt: { lte: now }, app: { enabled: true } },
-        orderBy: { nextAttemptAt: 'asc' },
-        take: concurrency,
-      });
+      const due = await store.findDueDeliveries(now, concurrency);
       if (due.length === 0) return attempts;
       const results = await Promise.all(
         due.map(async (d) => {

@@ -1,14 +1,14 @@
 /**
  * Webhook apps: endpoints that receive signed deliveries of committed events
  * (Standard Webhooks). This service manages apps and their secrets and turns
- * relayed events into WebhookDelivery rows; webhook-dispatcher.ts sends them.
+ * relayed events into WebhookDelivery rows; dispatcher.ts sends them.
  *
  * Secrets are shown once, at creation or rotation, and stored encrypted
  * (AES-256-GCM, bound to the app id). During the grace period after a
  * rotation both secrets sign every delivery.
  */
 import type { Config } from '../../config.js';
-import { Prisma, isUniqueViolation, type Db, type Tx } from '../../kernel/db/client.js';
+import type { Db } from '../../kernel/db/client.js';
 import type { WebhookApp, WebhookDelivery } from '../../kernel/db/models.js';
 import { isEventType, type EventType } from '../catalog.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
@@ -20,6 +20,7 @@ import { decryptSecret, encryptSecret } from '../../kernel/crypto.js';
 import { InvalidInputError, InvalidStateError, NotFoundError } from '../../kernel/errors.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
 import { generateWebhookSecret } from '../../kernel/standard-webhooks.js';
+import { createWebhookStore, type NewDelivery, type WebhookAppChanges } from './store.js';
 
 export interface WebhookAppInput {
   name?: string | null;
@@ -67,10 +68,28 @@ export function webhookBody(event: Pick<RelayedEvent, 'type' | 'occurredAt' | 'd
   };
 }
 
+/**
+ * A new delivery of `event` to one app, pending until `nextAttemptAt`: the one
+ * builder of delivery rows, for fan-out and for test deliveries alike.
+ */
+function newDelivery(appId: string, event: Pick<RelayedEvent, 'id' | 'type' | 'occurredAt' | 'data' | 'userId'>, nextAttemptAt: Date, now: Date): NewDelivery {
+  return {
+    appId,
+    eventId: event.id,
+    eventType: event.type,
+    payload: webhookBody(event),
+    status: 'PENDING',
+    nextAttemptAt,
+    createdAt: now,
+    updatedAt: now,
+  };
+}
+
 const secretAad = (appId: string) => `webhook-app:${appId}`;
 
 export function createWebhookService(deps: WebhookServiceDeps) {
   const { db, clock, key, outbox, policy } = deps;
+  const store = createWebhookStore({ db });
   /** Fan-out's copy of the enabled apps (see fanOut); undefined: read again. */
   let enabledApps: Array<Pick<WebhookApp, 'id' | 'eventTypes'>> | undefined;
   let appsLoadedAt = 0;
@@ -111,27 +130,9 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     return types.length === 0 || types.includes(event.type);
   }
 
-  /** Creates a delivery unless the (app, event) pair has one already: fan-out may run twice for an event. */
-  async function queueDelivery(client: Db | Tx, app: Pick<WebhookApp, 'id'>, event: RelayedEvent, now: Date): Promise<boolean> {
-    try {
-      await client.webhookDelivery.create({
-        data: {
-          id: newId('WebhookDelivery'),
-          appId: app.id,
-          eventId: event.id,
-          eventType: event.type,
-          payload: webhookBody(event) as object,
-          status: 'PENDING',
-          nextAttemptAt: new Date(now.getTime() + (policy.retryScheduleSeconds[0] ?? 0) * 1000),
-          createdAt: now,
-          updatedAt: now,
-        },
-      });
-      return true;
-    } catch (error) {
-      if (isUniqueViolation(error)) return false;
-      throw error;
-    }
+  /** Queues a delivery unless the (app, event) pair has one already: fan-out may run twice for an event. */
+  function queueDelivery(app: Pick<WebhookApp, 'id'>, event: RelayedEvent, now: Date): Promise<boolean> {
+    return store.insertDeliveryIfAbsent(newDelivery(app.id, event, new Date(now.getTime() + (policy.retryScheduleSeconds[0] ?? 0) * 1000), now));
   }
 
   return {
@@ -145,9 +146,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const secret = generateWebhookSecret();
       const now = clock.now();
       const app = await outbox.transaction(async (tx) => {
-        const created = await tx.webhookApp.create({
-          data: { id, name, url, eventTypes, secretEncrypted: encryptSecret(key, secret, secretAad(id)), createdAt: now, updatedAt: now },
-        });
+        const created = await store.insertWebhookApp(tx, { id, name, url, eventTypes, secretEncrypted: encryptSecret(key, secret, secretAad(id)), now });
         await outbox.record(tx, { type: 'webhook_app.created', data: auditedApp(created) }, meta);
         return created;
       });
@@ -157,7 +156,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     /** Fields left out are unchanged. Enabling a disabled app clears its disabled reason; its pending deliveries resume. */
     async updateWebhookApp(id: string, input: WebhookAppInput, meta: RequestMeta): Promise<WebhookApp> {
       await findApp(id);
-      const data: Record<string, unknown> = { updatedAt: clock.now() };
+      const data: WebhookAppChanges = { updatedAt: clock.now() };
       if (input.name != null) data.name = checkName(input.name);
       if (input.url != null) data.url = await checkUrl(input.url);
       if (input.eventTypes != null) data.eventTypes = checkEventTypes(input.eventTypes);
@@ -167,9 +166,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         else data.disabledReason = 'disabled by an admin';
       }
       const app = await outbox.transaction(async (tx) => {
-        const { count } = await tx.webhookApp.updateMany({ where: { id }, data });
-        if (count === 0) throw new NotFoundError('webhook app');
-        const updated = await tx.webhookApp.findUniqueOrThrow({ where: { id } });
+        const updated = await store.updateWebhookApp(tx, id, data);
+        if (!updated) throw new NotFoundError('webhook app');
         const changes = Object.keys(data).filter((k) => k !== 'updatedAt' && k !== 'disabledReason');
         await outbox.record(tx, { type: 'webhook_app.updated', data: { ...auditedApp(updated), changes } }, meta);
         return updated;
@@ -182,8 +180,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       await outbox.transaction(async (tx) => {
         const app = await tx.webhookApp.findUnique({ where: { id } });
         // Deliveries and their attempts go with the app (cascade).
-        const { count } = await tx.webhookApp.deleteMany({ where: { id } });
-        if (!app || count === 0) throw new NotFoundError('webhook app');
+        const deleted = await store.deleteWebhookApp(tx, id);
+        if (!app || !deleted) throw new NotFoundError('webhook app');
         await outbox.record(tx, { type: 'webhook_app.deleted', data: auditedApp(app) }, meta);
       });
       return { id };
@@ -197,23 +195,21 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const previousSecretExpiresAt = new Date(now.getTime() + policy.secretGraceSeconds * 1000);
       const grace = policy.secretGraceSeconds > 0;
       // Conditional on the secret we read, so two concurrent rotations cannot lose one another's grace.
-      const count = await outbox.transaction(async (tx) => {
-        const { count: rotated } = await tx.webhookApp.updateMany({
-          where: { id, secretEncrypted: app.secretEncrypted },
-          data: {
-            secretEncrypted: encryptSecret(key, secret, secretAad(id)),
-            previousSecretEncrypted: grace ? app.secretEncrypted : null,
-            previousSecretExpiresAt: grace ? previousSecretExpiresAt : null,
-            updatedAt: now,
-          },
+      const rotated = await outbox.transaction(async (tx) => {
+        const replaced = await store.replaceWebhookAppSecret(tx, id, {
+          expectedSecretEncrypted: app.secretEncrypted,
+          secretEncrypted: encryptSecret(key, secret, secretAad(id)),
+          previousSecretEncrypted: grace ? app.secretEncrypted : null,
+          previousSecretExpiresAt: grace ? previousSecretExpiresAt : null,
+          now,
         });
-        if (rotated === 1) {
+        if (replaced) {
           const data = { ...auditedApp(app), previousSecretExpiresAt: grace ? previousSecretExpiresAt.toISOString() : null };
           await outbox.record(tx, { type: 'webhook_app.secret_rotated', data }, meta);
         }
-        return rotated;
+        return replaced;
       });
-      if (count === 0) throw new InvalidStateError('The secret was rotated concurrently; try again.');
+      if (!rotated) throw new InvalidStateError('The secret was rotated concurrently; try again.');
       return { app: await findApp(id), secret, previousSecretExpiresAt: grace ? previousSecretExpiresAt : null };
     },
 
@@ -224,20 +220,8 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const now = clock.now();
       const delivery = await outbox.transaction(async (tx) => {
         const event = await outbox.record(tx, { type: 'webhook.test', data: { appId: id, message: 'This is a test delivery from Portcullis.' } }, meta);
-        await tx.webhookDelivery.create({
-          data: {
-            id: newId('WebhookDelivery'),
-            appId: id,
-            eventId: event.id,
-            eventType: event.type,
-            payload: webhookBody(event) as object,
-            status: 'PENDING',
-            nextAttemptAt: now,
-            createdAt: now,
-            updatedAt: now,
-          },
-        });
-        return tx.webhookDelivery.findUniqueOrThrow({ where: { appId_eventId: { appId: id, eventId: event.id } } });
+        // Due now, and inserted in the event's own transaction: nothing else can have queued it.
+        return store.insertDelivery(tx, newDelivery(id, event, now, now));
       });
       deps.onQueued?.();
       return { app, delivery };
@@ -246,8 +230,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     /** Queues one more attempt now, whatever the delivery's status. */
     async retryWebhookDelivery(id: string): Promise<WebhookDelivery> {
       const now = clock.now();
-      const { count } = await db.webhookDelivery.updateMany({ where: { id }, data: { status: 'PENDING', nextAttemptAt: now, updatedAt: now } });
-      if (count === 0) throw new NotFoundError('webhook delivery');
+      if (!(await store.requeueDelivery(id, now))) throw new NotFoundError('webhook delivery');
       deps.onQueued?.();
       return db.webhookDelivery.findUniqueOrThrow({ where: { id } });
     },
@@ -267,7 +250,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       const fanned = events.filter((e) => !DIRECT_EVENTS.has(e.type));
       if (fanned.length === 0) return 0;
       if (!enabledApps) {
-        enabledApps = await db.$queryRaw<Array<Pick<WebhookApp, 'id' | 'eventTypes'>>>(Prisma.sql`SELECT "id", "eventTypes" FROM "WebhookApp" WHERE "enabled"`);
+        enabledApps = await store.findEnabledApps();
         appsLoadedAt = now.getTime();
       }
       const apps = enabledApps;
@@ -277,7 +260,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         for (const app of apps) {
           // An app hears about its own disabling through the log, not by webhook.
           if (event.type === 'webhook_app.disabled' && (event.data as { appId?: string })?.appId === app.id) continue;
-          if (appWants(app, event) && (await queueDelivery(db, app, event, now))) queued++;
+          if (appWants(app, event) && (await queueDelivery(app, event, now))) queued++;
         }
       }
       if (queued) deps.onQueued?.();
