@@ -5,11 +5,9 @@
  * legitimate counterpart (the right key, a query within the limit), so a
  * check that refuses everything fails too.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/kernel/logger.js';
 import { graphql } from './gql/index.js';
-import { createTestApp, type TestApp } from './helpers/app.js';
+import { createTestApp, type TestApp, capturedLogger } from './helpers/app.js';
 
 const CreateUser = graphql(`
   mutation SafetyCreate($email: String!) {
@@ -21,16 +19,10 @@ const Users = graphql(`
 `);
 
 let t: TestApp;
-const logLines: string[] = [];
+const { lines: logLines, logger } = capturedLogger();
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
-  t = await createTestApp({ logger: createLogger('info', sink as never) });
+  t = await createTestApp({ logger });
 });
 afterAll(() => t.close());
 

@@ -8,14 +8,12 @@
  * - one WebSocket opens subscriptions without bound, each holding a listener
  *   and an event buffer on the server.
  */
-import { Writable } from 'node:stream';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { userTopic } from '../src/kernel/events/pubsub.js';
-import { createLogger } from '../src/kernel/logger.js';
 import { collect, subscribed, wsClient } from './e2e/event-clients.js';
 import { graphql } from './gql/index.js';
-import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
+import { BOOTSTRAP_KEY, createTestApp, type TestApp, capturedLogger } from './helpers/app.js';
 
 const CreateUser = graphql(`
   mutation EdgesCreateUser($email: String!) {
@@ -35,16 +33,10 @@ let t: TestApp;
 let url: string;
 let cors: TestApp;
 let corsUrl: string;
-const logLines: string[] = [];
+const { lines: logLines, logger } = capturedLogger();
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
-  t = await createTestApp({ logger: createLogger('info', sink as never), env: { PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3' } });
+  t = await createTestApp({ logger, env: { PORTCULLIS_MAX_SUBSCRIPTIONS_PER_SOCKET: '3' } });
   ({ url } = await t.app.start());
   cors = await createTestApp({ env: { PORTCULLIS_CORS_ORIGINS: `${ALLOWED}, ${ALSO_ALLOWED}` } });
   ({ url: corsUrl } = await cors.app.start());

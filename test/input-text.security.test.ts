@@ -7,11 +7,9 @@
  * refused at the input boundary as a typed error naming the field, while
  * real non-ASCII text (accents, CJK, emoji as surrogate pairs) still works.
  */
-import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLogger } from '../src/kernel/logger.js';
 import { graphql } from './gql/index.js';
-import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
+import { BOOTSTRAP_KEY, createTestApp, type TestApp, capturedLogger } from './helpers/app.js';
 
 const Login = graphql(`
   mutation InputTextLogin($input: LoginInput!) {
@@ -44,16 +42,10 @@ const NUL = 'ada\u0000lovelace';
 const EMOJI = '\u{1F600}';
 
 let t: TestApp;
-const logLines: string[] = [];
+const { lines: logLines, logger } = capturedLogger();
 
 beforeAll(async () => {
-  const sink = new Writable({
-    write(chunk, _enc, cb) {
-      logLines.push(String(chunk));
-      cb();
-    },
-  });
-  t = await createTestApp({ logger: createLogger('info', sink as never) });
+  t = await createTestApp({ logger });
 });
 afterAll(() => t.close());
 

@@ -72,3 +72,9 @@ export async function createTestApp(options: AppOptions & { env?: Record<string,
     },
   };
 }
+
+/** A logger whose lines the test can read (what was logged, and that no secret was). */
+export function capturedLogger(level = 'info') {
+  const lines: string[] = [];
+  return { lines, logger: createLogger(level, { write: (line: string) => void lines.push(line) }) };
+}
