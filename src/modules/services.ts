@@ -14,6 +14,9 @@ import { createDelivery, type Delivery } from '../kernel/delivery/index.js';
 import { createApiKeyService } from './access-tokens/api-keys.js';
 import { apiKeyStrategy, bootstrapKeyStrategy } from './access-tokens/auth-strategy.js';
 import { accessTokenStrategy } from './sessions/auth-strategy.js';
+import { totpStrategy } from './totp/strategy.js';
+import { otpStrategy } from './otp/strategy.js';
+import { passkeyStrategy } from './passkeys/strategy.js';
 import { createAuthMethodService } from './auth-methods/service.js';
 import { createBackupCodeService } from './totp/backup-codes.js';
 import { systemClock, type Clock } from '../kernel/clock.js';
@@ -119,17 +122,11 @@ export function createServices(deps: ServiceDeps) {
       sessions: signIn.sessions,
       mfa: signIn.mfa,
       identifierLimiter: deps.loginIdentifierLimiter ?? null,
-      verifiers: {
-        verifyPassword: (userId, password, meta) => passwords.verifyPassword(userId, password, meta),
-        verifyTotp: (userId, code, meta, options) => totp.verifyTotp(userId, code, meta, options),
-        verifyOtp: (userId, channel, code, meta) => otpFactors.verifyOtp({ userId, channel, code }, meta),
-        sendOtp: async (userId, channel) => {
-          const sent = await otpFactors.sendOtp({ userId, channel });
-          return { expiresAt: sent.expiresAt, destination: sent.sentTo };
-        },
-        removeAuthMethod: (id, meta) => authMethods.removeAuthMethod(id, meta),
-        verifyPasskey: async (response, meta) => ({ userId: (await webauthn.verifyPasskeyAuthentication({ response }, meta)).user.id }),
+      strategies: {
+        password: passwords,
+        secondFactors: [totpStrategy(totp), otpStrategy(otpFactors), passkeyStrategy(webauthn)],
       },
+      authMethods,
     }),
   };
 }

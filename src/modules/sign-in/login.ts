@@ -14,7 +14,6 @@
  */
 import { isIP } from 'node:net';
 import type { Db } from '../../kernel/db/client.js';
-import type { AuthMethodKind } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { EventPayloads, Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -31,24 +30,10 @@ import {
   UserNotFoundError,
 } from '../../kernel/errors.js';
 import type { MfaMethod, MfaService } from './mfa.js';
+import { strategyFor, type SignInStrategies } from './strategy.js';
+import type { AuthMethodService } from '../auth-methods/service.js';
 import type { RateLimiter } from '../../kernel/rate-limiter.js';
 import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from '../sessions/service.js';
-
-/** The credential checks login needs, provided by the credentials and OTP services. */
-export interface LoginVerifiers {
-  /** Checks a password with lockout counting; throws IncorrectPasswordError, NoPasswordError, UserNotFoundError, … */
-  verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
-  /** Checks a TOTP or backup code with lockout counting and replay protection; `notBackupCodesOf` refuses codes minted by that session. */
-  verifyTotp(userId: string, code: string, meta: RequestMeta, options?: { notBackupCodesOf?: string }): Promise<{ kind: 'TOTP' | 'BACKUP_CODE' }>;
-  /** Checks a sign-in one-time code sent by SMS or email. */
-  verifyOtp(userId: string, channel: 'SMS' | 'EMAIL', code: string, meta: RequestMeta): Promise<unknown>;
-  /** Sends a sign-in one-time code by SMS or email. */
-  sendOtp(userId: string, channel: 'SMS' | 'EMAIL', meta: RequestMeta): Promise<{ expiresAt: Date; destination?: string | null }>;
-  /** Removes an auth method by id (the credentials service's removal, with its event). */
-  removeAuthMethod(id: string, meta: RequestMeta): Promise<{ userId: string; kind: AuthMethodKind; id: string }>;
-  /** Verifies a WebAuthn assertion (single-use challenge, signature, counter) and names its user. */
-  verifyPasskey(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
-}
 
 export interface LoginInput {
   /** An email address or a username, compared case-insensitively. */
@@ -75,14 +60,6 @@ export type LoginOutcome =
 /** A user id that never exists: login checks unknown identifiers against it, so they cost a dummy hash. */
 const NO_SUCH_USER = 'usr_00000000000000000000000000';
 
-const loginMethodOf: Record<MfaMethod, LoginMethod> = {
-  TOTP: 'totp',
-  BACKUP_CODE: 'backup_code',
-  SMS: 'otp_sms',
-  EMAIL: 'otp_email',
-  PASSKEY: 'passkey',
-};
-
 export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
@@ -91,11 +68,28 @@ export function createLoginService(deps: {
   outbox: Outbox;
   sessions: SessionService;
   mfa: MfaService;
-  verifiers: LoginVerifiers;
+  /** How each factor is proven: contributed by the credential modules (sign-in/strategy.ts). */
+  strategies: SignInStrategies;
+  /** Removes an auth method (auth-methods: the one removal path). */
+  authMethods: Pick<AuthMethodService, 'removeAuthMethod'>;
   /** Attempts per identifier and minute from any address: spraying one account from many addresses. */
   identifierLimiter: RateLimiter | null;
 }) {
-  const { db, outbox, sessions, mfa, verifiers } = deps;
+  const { db, outbox, sessions, mfa, strategies } = deps;
+
+  /** The strategy that checks codes for a method; a method without one is a mistake of the caller. */
+  function codeStrategy(method: MfaMethod, field: string) {
+    const strategy = strategyFor(strategies, method, 'verifyCode');
+    if (!strategy) throw new InvalidInputError(field, `A ${method} step is not finished with a code.`);
+    return strategy;
+  }
+
+  /** The strategy that verifies signed assertions (passkeys). */
+  function assertionStrategy() {
+    const strategy = strategyFor(strategies, 'PASSKEY', 'verifyAssertion');
+    if (!strategy) throw new InvalidInputError('response', 'Passkeys are not available.');
+    return strategy;
+  }
 
   /** The device a session is opened from: as given by the calling app, else the request's own. */
   function deviceOf(given: SessionDevice | null | undefined, meta: RequestMeta): SessionDevice {
@@ -138,11 +132,11 @@ export function createLoginService(deps: {
       const userId = await findUserId(normalized);
       if (!userId) {
         // Same work as a real check: the password service hashes against its dummy.
-        await verifiers.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
+        await strategies.password.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
         throw new IncorrectPasswordError(null);
       }
       try {
-        await verifiers.verifyPassword(userId, password, meta);
+        await strategies.password.verifyPassword(userId, password, meta);
       } catch (error) {
         if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
           if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
@@ -178,14 +172,9 @@ export function createLoginService(deps: {
       }
       const available = await mfa.availableMethods(userId);
       if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
-      let method: LoginMethod = loginMethodOf[input.method];
+      let method: LoginMethod;
       try {
-        if (input.method === 'TOTP' || input.method === 'BACKUP_CODE') {
-          const result = await verifiers.verifyTotp(userId, input.code, meta);
-          method = loginMethodOf[result.kind];
-        } else {
-          await verifiers.verifyOtp(userId, input.method, input.code, meta);
-        }
+        method = await codeStrategy(input.method, 'method').verifyCode(userId, input.method, input.code, meta);
       } catch (error) {
         if (error instanceof IncorrectCodeError || error instanceof CodeAlreadyUsedError) {
           await recordLoginFailed(userId, { reason: 'incorrect_code', method: input.method }, meta);
@@ -205,7 +194,7 @@ export function createLoginService(deps: {
      */
     async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SessionTokens> {
       const challenge = await mfa.peekChallenge(input.mfaToken);
-      const { userId } = await verifiers.verifyPasskey(input.response, meta);
+      const { userId } = await assertionStrategy().verifyAssertion(input.response, meta);
       if (userId !== challenge.userId) {
         await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
         throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
@@ -228,16 +217,14 @@ export function createLoginService(deps: {
       if (given.length !== 1) throw new InvalidInputError('input', 'Give exactly one of password, totpCode, otp and passkeyResponse.');
       let method: LoginMethod;
       if (proof.password != null) {
-        await verifiers.verifyPassword(userId, proof.password, meta);
+        await strategies.password.verifyPassword(userId, proof.password, meta);
         method = 'password';
       } else if (proof.totpCode != null) {
-        const result = await verifiers.verifyTotp(userId, proof.totpCode, meta, { notBackupCodesOf: sessionId });
-        method = loginMethodOf[result.kind];
+        method = await codeStrategy('TOTP', 'totpCode').verifyCode(userId, 'TOTP', proof.totpCode, meta, { notBackupCodesOf: sessionId });
       } else if (proof.otp != null) {
-        await verifiers.verifyOtp(userId, proof.otp.channel, proof.otp.code, meta);
-        method = loginMethodOf[proof.otp.channel];
+        method = await codeStrategy(proof.otp.channel, 'otp').verifyCode(userId, proof.otp.channel, proof.otp.code, meta);
       } else {
-        const verified = await verifiers.verifyPasskey(proof.passkeyResponse, meta);
+        const verified = await assertionStrategy().verifyAssertion(proof.passkeyResponse, meta);
         if (verified.userId !== userId) throw new InvalidInputError('passkeyResponse', 'The passkey does not belong to this user.');
         method = 'passkey';
       }
@@ -259,7 +246,7 @@ export function createLoginService(deps: {
         throw new InvalidInputError('code', 'Removing the authenticator needs a current code from it (or a backup code).');
       }
       if (code) await this.reauthenticate(userId, sessionId, { totpCode: code }, meta);
-      return verifiers.removeAuthMethod(authMethodId, meta);
+      return deps.authMethods.removeAuthMethod(authMethodId, meta);
     },
 
     /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */
@@ -267,7 +254,9 @@ export function createLoginService(deps: {
       const { userId, expiresAt } = await mfa.peekChallenge(input.mfaToken);
       const available = await mfa.availableMethods(userId);
       if (!available.includes(input.channel)) throw new InvalidInputError('channel', 'This user has no such second factor.');
-      const sent = await verifiers.sendOtp(userId, input.channel, meta);
+      const strategy = strategyFor(strategies, input.channel, 'sendCode');
+      if (!strategy) throw new InvalidInputError('channel', 'Codes cannot be sent on this channel.');
+      const sent = await strategy.sendCode(userId, input.channel, meta);
       return { ...sent, mfaTokenExpiresAt: expiresAt };
     },
   };

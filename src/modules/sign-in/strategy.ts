@@ -1,0 +1,40 @@
+/**
+ * How sign-in proves who the user is, contributed by the credential modules
+ * (Kratos' login strategies): the password module the first factor; TOTP,
+ * one-time codes and passkeys each a second factor. Sign-in, the MFA step-up
+ * and reauthenticate pick the strategy by the method a caller names, so a
+ * new factor is a strategy in its own module, not an edit here.
+ */
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { LoginMethod } from '../sessions/service.js';
+import type { MfaMethod } from './mfa.js';
+
+/** The first factor: checks a password with lockout counting (an unknown user costs a dummy hash). */
+export interface PasswordStrategy {
+  verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
+}
+
+/** A second factor answering one or more MFA methods. */
+export interface SecondFactorStrategy {
+  methods: readonly MfaMethod[];
+  /** Checks a code for one of its methods and says what was proven; throws its module's errors. `notBackupCodesOf`: see reauthenticate. */
+  verifyCode?(userId: string, method: MfaMethod, code: string, meta: RequestMeta, options?: { notBackupCodesOf?: string }): Promise<LoginMethod>;
+  /** Sends a code for one of its methods (one-time codes by SMS or email). */
+  sendCode?(userId: string, method: MfaMethod, meta: RequestMeta): Promise<{ expiresAt: Date; destination: string | null }>;
+  /** Verifies a signed assertion (passkeys) and names its user. */
+  verifyAssertion?(response: unknown, meta: RequestMeta): Promise<{ userId: string }>;
+}
+
+export interface SignInStrategies {
+  password: PasswordStrategy;
+  secondFactors: readonly SecondFactorStrategy[];
+}
+
+/** The strategy answering a method, and the capability asked of it; undefined when none does. */
+export function strategyFor<K extends 'verifyCode' | 'sendCode' | 'verifyAssertion'>(
+  strategies: SignInStrategies,
+  method: MfaMethod,
+  capability: K,
+): (SecondFactorStrategy & Required<Pick<SecondFactorStrategy, K>>) | undefined {
+  return strategies.secondFactors.find((s) => s.methods.includes(method) && s[capability]) as never;
+}
