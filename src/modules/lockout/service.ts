@@ -49,6 +49,16 @@ export interface AttemptOptions {
   missing?: () => Error;
 }
 
+declare const conditionalWrite: unique symbol;
+
+/**
+ * A conditional write built by another module's store (totp's takeTotpStep):
+ * a statement that changes a row only when the secret's use is still
+ * allowed. Opaque here, so the lockout's interface takes no SQL text from
+ * callers; only a store function produces one.
+ */
+export type ConditionalWrite = Statement & { readonly [conditionalWrite]: true };
+
 export interface Attempt {
   user: User;
   /** The credential named in the options, read with the reservation (null when none was named). */
@@ -61,7 +71,7 @@ export interface Attempt {
    * transaction. Resolves with whether it changed a row; when not, the
    * attempt is still open (fail it).
    */
-  succeededIf(use: Statement, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
+  succeededIf(use: ConditionalWrite, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
   /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
   failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
 }

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/helpers/db.js';
 import { createDatabase, type Database } from '../../kernel/db/client.js';
 import { newId } from '../../kernel/ids.js';
+import type { ConditionalWrite } from './service.js';
 import { createLockoutStore, type LockoutStore } from './store.js';
 
 let testDb: TestDatabase;
@@ -105,7 +106,7 @@ describe('lockout store', () => {
   it('commitIfChanged runs the companions only when the conditional write changed a row', async () => {
     const user = await newUser({ failedCodeAttempts: 2 });
     const take = (n: number) =>
-      ({ sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ? AND "givenName" IS NULL', params: [`take ${n}`, user.id] });
+      ({ sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ? AND "givenName" IS NULL', params: [`take ${n}`, user.id] }) as ConditionalWrite;
     const reset = store.resetAttemptsStatement(user.id, 'code');
     const results = await Promise.all([1, 2, 3].map((n) => store.commitIfChanged(take(n), [reset])));
     expect(results.filter(Boolean)).toHaveLength(1);

@@ -9,7 +9,7 @@ import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import { USER_ROW } from '../../kernel/db/rows.js';
 import type { User } from '../../kernel/db/models.js';
-import type { AttemptCounter, Credential } from './service.js';
+import type { AttemptCounter, ConditionalWrite, Credential } from './service.js';
 
 /** The counter column of each counter. Column names are spliced into SQL: they come from this fixed map, never from input. */
 const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const satisfies Record<AttemptCounter, keyof User>;
@@ -88,12 +88,12 @@ export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
     },
 
     /**
-     * Runs `write` (a conditional write), and only when it
+     * Runs `write` (another module's conditional write), and only when it
      * changed a row, each of `along` (the event, the counter's reset), in
      * one transaction straight to the driver. Resolves with whether it
      * changed a row.
      */
-    commitIfChanged(write: Statement, along: Statement[]): Promise<boolean> {
+    commitIfChanged(write: ConditionalWrite, along: Statement[]): Promise<boolean> {
       return direct.runIfChanged(write, along);
     },
 
