@@ -4,11 +4,12 @@
  * unlike a password). Lookup is by hash; the bootstrap key from the
  * environment is compared in constant time.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Db } from '../../kernel/db/client.js';
-import { newId, randomSecret } from '../../kernel/ids.js';
+import { randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
+import { constantTimeEqual, tokenHash } from '../../kernel/crypto.js';
 import { InvalidInputError, NotFoundError } from '../../kernel/errors.js';
+import { createApiKeyStore } from './store.js';
 
 /** Every API key starts with it, so a key is told from other tokens by its prefix. */
 export const API_KEY_PREFIX = 'pck_';
@@ -17,15 +18,12 @@ const LAST_USED_RESOLUTION_MS = 60_000;
 
 export type Caller = { kind: 'api_key'; keyId: string } | { kind: 'bootstrap_key' };
 
-function sha256(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
-}
-
 export type ApiKeyService = ReturnType<typeof createApiKeyService>;
 
 export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKey?: string }) {
   const { db, clock } = deps;
-  const bootstrapDigest = deps.bootstrapApiKey ? sha256(deps.bootstrapApiKey) : undefined;
+  const store = createApiKeyStore(deps);
+  const bootstrapDigest = deps.bootstrapApiKey ? tokenHash(deps.bootstrapApiKey) : undefined;
 
   return {
     /** Creates a key; the returned `key` is the only time the secret exists outside the caller. */
@@ -33,7 +31,7 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
       const trimmed = name.trim();
       if (!trimmed || trimmed.length > 100) throw new InvalidInputError('name', 'A key name has 1 to 100 characters.');
       const key = `${API_KEY_PREFIX}${randomSecret(32)}`;
-      const row = await db.apiKey.create({ data: { id: newId('ApiKey'), name: trimmed, secretHash: sha256(key).toString('hex') } });
+      const row = await store.insertApiKey({ name: trimmed, secretHash: tokenHash(key) });
       return { id: row.id, name: row.name, createdAt: row.createdAt, key };
     },
 
@@ -45,8 +43,7 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
     },
 
     async revokeApiKey(id: string) {
-      const { count } = await db.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: clock.now() } });
-      if (count === 0) throw new NotFoundError('active API key');
+      if (!(await store.revokeApiKeyIfActive(id, clock.now()))) throw new NotFoundError('active API key');
     },
 
     /** True while the key exists and is not revoked (live subscriptions re-check their caller with it). */
@@ -57,14 +54,14 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; bootstrapApiKe
 
     /** The caller a presented key identifies, or null. Never throws on a bad key. */
     async authenticate(presented: string): Promise<Caller | null> {
-      const digest = sha256(presented);
-      if (bootstrapDigest && timingSafeEqual(digest, bootstrapDigest)) return { kind: 'bootstrap_key' };
+      const digest = tokenHash(presented);
+      if (bootstrapDigest && constantTimeEqual(digest, bootstrapDigest)) return { kind: 'bootstrap_key' };
       if (!presented.startsWith(API_KEY_PREFIX)) return null;
-      const row = await db.apiKey.findUnique({ where: { secretHash: digest.toString('hex') } });
+      const row = await db.apiKey.findUnique({ where: { secretHash: digest } });
       if (!row || row.revokedAt) return null;
       const now = clock.now();
       if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-        await db.apiKey.update({ where: { id: row.id }, data: { lastUsedAt: now } });
+        await store.stampApiKeyUsed(row.id, now);
       }
       return { kind: 'api_key', keyId: row.id };
     },

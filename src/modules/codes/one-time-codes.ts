@@ -9,10 +9,10 @@
  * conditional update, so two requests with the same code cannot both succeed.
  */
 import type { Db } from '../../kernel/db/client.js';
-import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { constantTimeEqual, hashCode, randomDigits } from '../../kernel/crypto.js';
 import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, TooManyAttemptsError } from '../../kernel/errors.js';
+import { createCodeStore } from './store.js';
 
 export interface CodePolicy {
   length: number;
@@ -37,6 +37,7 @@ export type OneTimeCodeService = ReturnType<typeof createOneTimeCodeService>;
 
 export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buffer; policy: CodePolicy }) {
   const { db, clock, key, policy } = deps;
+  const store = createCodeStore(deps);
   const slotOf = (userId: string, purpose: string) => `${userId}:${purpose}`;
   // The hash is bound to the user and purpose: a code cannot be replayed elsewhere.
   const hashFor = (userId: string, purpose: string, code: string) => hashCode(key, code.trim().toUpperCase(), slotOf(userId, purpose));
@@ -53,19 +54,15 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
       }
       const code = options.generate?.() ?? randomDigits(policy.length);
       const expiresAt = new Date(now.getTime() + (options.ttlSeconds ?? policy.ttlSeconds) * 1000);
-      const data = {
+      await store.replaceCodeInSlot({
+        userId: options.userId,
+        purpose: options.purpose,
+        slot,
         target: options.target ?? null,
         codeHash: hashFor(options.userId, options.purpose, code),
-        attempts: 0,
         maxAttempts: policy.maxAttempts,
         expiresAt,
-        consumedAt: null,
         createdAt: now,
-      };
-      await db.oneTimeCode.upsert({
-        where: { slot },
-        create: { id: newId('OneTimeCode'), userId: options.userId, purpose: options.purpose, slot, ...data },
-        update: data,
       });
       return { code, expiresAt };
     },
@@ -82,11 +79,7 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
       if (row.consumedAt) throw new CodeAlreadyUsedError();
       if (row.expiresAt <= clock.now()) throw new CodeExpiredError();
       // Reserve an attempt on this very code (a replaced code has another hash).
-      const reserved = await db.oneTimeCode.updateMany({
-        where: { id: row.id, codeHash: row.codeHash, consumedAt: null, attempts: { lt: row.maxAttempts } },
-        data: { attempts: { increment: 1 } },
-      });
-      if (reserved.count === 0) {
+      if (!(await store.reserveCodeAttempt(row))) {
         const now = await db.oneTimeCode.findUnique({ where: { slot } });
         if (now?.consumedAt && now.codeHash === row.codeHash) throw new CodeAlreadyUsedError();
         if (now && now.codeHash !== row.codeHash) throw new IncorrectCodeError(null);
@@ -96,17 +89,13 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
         const after = await db.oneTimeCode.findUnique({ where: { id: row.id }, select: { attempts: true } });
         throw new IncorrectCodeError(Math.max(0, row.maxAttempts - (after?.attempts ?? row.maxAttempts)));
       }
-      const consumed = await db.oneTimeCode.updateMany({
-        where: { id: row.id, codeHash: row.codeHash, consumedAt: null },
-        data: { consumedAt: clock.now() },
-      });
-      if (consumed.count === 0) throw new CodeAlreadyUsedError();
+      if (!(await store.consumeCodeOnce(row, clock.now()))) throw new CodeAlreadyUsedError();
       return { target: row.target };
     },
 
     /** Withdraws the live code for a purpose (e.g. when its delivery failed). */
     async revokeCode(userId: string, purpose: string): Promise<void> {
-      await db.oneTimeCode.deleteMany({ where: { slot: slotOf(userId, purpose) } });
+      await store.deleteCodeInSlot(slotOf(userId, purpose));
     },
   };
 }

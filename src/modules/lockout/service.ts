@@ -11,7 +11,6 @@
  */
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
-import { USER_ROW } from '../../kernel/db/rows.js';
 import type { User } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { CatalogEvent, Outbox } from '../catalog.js';
@@ -19,24 +18,15 @@ import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
 import { TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
 import { publicUser } from '../users/events.js';
+import { createLockoutStore, type ReservedAttempt } from './store.js';
 
 export type AttemptCounter = 'password' | 'code';
 
-const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const;
 const reasons = { password: 'too_many_failed_passwords', code: 'too_many_failed_codes' } as const;
 /** How often the lease holder looks for policy locks whose time is up. */
 const EXPIRY_SWEEP_EVERY_MS = 5_000;
 /** No verification takes this long: reservations older than this were abandoned. */
 const STALE_RESERVATION_MS = 60_000;
-/** A reserving statement's row: the user, and the named credential's columns. */
-type Reserved = User & { credentialId?: string | null; credentialSecret?: string | null; credentialLastUsedAt?: Date | null };
-const RESERVED_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'credentialLastUsedAt'] };
-const HAS_CREDENTIAL = 'EXISTS (SELECT 1 FROM "AuthMethod" WHERE "slot" = ? AND "secret" IS NOT NULL)';
-const CREDENTIAL_COLUMNS = [
-  ', (SELECT "id" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialId"',
-  ', (SELECT "secret" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialSecret"',
-  ', (SELECT "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialLastUsedAt"',
-].join('');
 
 export interface LockoutPolicy {
   passwordAttempts: number;
@@ -59,6 +49,16 @@ export interface AttemptOptions {
   missing?: () => Error;
 }
 
+declare const conditionalWrite: unique symbol;
+
+/**
+ * A conditional write built by another module's store (totp's takeTotpStep):
+ * a statement that changes a row only when the secret's use is still
+ * allowed. Opaque here, so the lockout's interface takes no SQL text from
+ * callers; only a store function produces one.
+ */
+export type ConditionalWrite = Statement & { readonly [conditionalWrite]: true };
+
 export interface Attempt {
   user: User;
   /** The credential named in the options, read with the reservation (null when none was named). */
@@ -71,7 +71,7 @@ export interface Attempt {
    * transaction. Resolves with whether it changed a row; when not, the
    * attempt is still open (fail it).
    */
-  succeededIf(use: Statement, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
+  succeededIf(use: ConditionalWrite, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
   /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
   failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
 }
@@ -79,23 +79,19 @@ export interface Attempt {
 export type LockoutService = ReturnType<typeof createLockoutService>;
 
 export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
-  const { db, direct, outbox, clock, policy } = deps;
+  const { db, outbox, clock, policy } = deps;
+  const store = createLockoutStore(deps);
   let lastExpirySweep = 0;
   const limitOf = (counter: AttemptCounter) => (counter === 'password' ? policy.passwordAttempts : policy.codeAttempts);
 
   /** Ends a policy lock whose time is up; true when the user is active afterwards. */
   async function expireLock(user: User): Promise<boolean> {
     if (user.state !== 'LOCKED' || !user.lockedUntil || user.lockedUntil > clock.now()) return false;
+    const { lockedUntil } = user;
     const done = await db.$transaction(async (tx) => {
-      const { count } = await tx.user.updateMany({
-        where: { id: user.id, state: 'LOCKED', lockedUntil: user.lockedUntil },
-        data: { state: 'ACTIVE', lockedReason: null, lockedUntil: null, failedPasswordAttempts: 0, failedCodeAttempts: 0 },
-      });
-      if (count === 1) {
-        const fresh = await tx.user.findUniqueOrThrow({ where: { id: user.id } });
-        await outbox.record(tx, { type: 'user.unlocked', userId: user.id, data: { user: publicUser(fresh), reason: 'lock_expired' } }, systemMeta);
-      }
-      return count === 1;
+      const fresh = await store.endLock(tx, user.id, lockedUntil);
+      if (fresh) await outbox.record(tx, { type: 'user.unlocked', userId: user.id, data: { user: publicUser(fresh), reason: 'lock_expired' } }, systemMeta);
+      return fresh !== null;
     });
     if (done) outbox.committed();
     return true;
@@ -112,74 +108,41 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
   async function lockByPolicy(userId: string, counter: AttemptCounter, meta: RequestMeta): Promise<boolean> {
     const lockedUntil = policy.durationSeconds > 0 ? new Date(clock.now().getTime() + policy.durationSeconds * 1000) : null;
     const locked = await db.$transaction(async (tx) => {
-      const { count } = await tx.user.updateMany({
-        where: { id: userId, state: 'ACTIVE' },
-        data: { state: 'LOCKED', lockedReason: reasons[counter], lockedUntil },
-      });
-      if (count === 1) {
-        const user = await tx.user.findUniqueOrThrow({ where: { id: userId } });
+      const user = await store.lockActiveUser(tx, userId, reasons[counter], lockedUntil);
+      if (user) {
         await outbox.record(
           tx,
           { type: 'user.locked', userId, data: { user: publicUser(user), reason: reasons[counter], lockedUntil: lockedUntil?.toISOString() ?? null } },
           meta,
         );
       }
-      return count === 1;
+      return user !== null;
     });
     if (locked) outbox.committed();
     return locked;
   }
 
-  /**
-   * Reserves one attempt on an active user below the limit, and reads the
-   * user (and the credential, when one is named) in the same statement; null
-   * when that is not possible, or the user has no such credential.
-   */
-  async function reserve(userId: string, field: (typeof fields)[AttemptCounter], limit: number, slot: string | undefined): Promise<Reserved | null> {
-    // Straight to the driver: this starts every check of a secret. `field`
-    // comes from the fixed map above, never from input. updatedAt from our
-    // clock: stale reservations are judged by it.
-    const c = slot
-      ? { columns: CREDENTIAL_COLUMNS, columnParams: [slot, slot, slot], where: ` AND ${HAS_CREDENTIAL}`, whereParams: [slot] }
-      : { columns: '', columnParams: [], where: '', whereParams: [] };
-    const rows =
-      limit === 0
-        ? await direct.all<Reserved>(
-            `SELECT *${c.columns} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${c.where}`,
-            [...c.columnParams, userId, ...c.whereParams],
-            RESERVED_ROW,
-          )
-        : await direct.all<Reserved>(
-            `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING *${c.columns}`,
-            [clock.now(), userId, limit, ...c.whereParams, ...c.columnParams],
-            RESERVED_ROW,
-          );
-    return rows[0] ?? null;
-  }
-
-  function attemptFor(reserved: Reserved, counter: AttemptCounter): Attempt {
-    const { credentialId, credentialSecret, credentialLastUsedAt, ...user } = reserved;
-    const credential = credentialId && credentialSecret ? { id: credentialId, secret: credentialSecret, lastUsedAt: credentialLastUsedAt ?? null } : null;
-    const field = fields[counter];
+  function attemptFor(reserved: ReservedAttempt, counter: AttemptCounter): Attempt {
+    const { user, credential } = reserved;
     const limit = limitOf(counter);
-    const reset: Statement | undefined = limit > 0 ? { sql: `UPDATE "User" SET "${field}" = 0 WHERE "id" = ?`, params: [user.id] } : undefined;
+    const reset: Statement | undefined = limit > 0 ? store.resetAttemptsStatement(user.id, counter) : undefined;
     return {
       user,
       credential,
       async succeeded(record) {
         // Straight to the driver, like the reservation.
         if (record) await outbox.append(record.event, record.meta, reset);
-        else if (reset) await direct.run(reset.sql, reset.params);
+        else if (reset) await store.resetAttempts(user.id, counter);
       },
       async succeededIf(use, record) {
-        const changed = await direct.runIfChanged(use, [outbox.statement(record.event, record.meta), ...(reset ? [reset] : [])]);
+        const changed = await store.commitIfChanged(use, [outbox.statement(record.event, record.meta), ...(reset ? [reset] : [])]);
         if (changed) outbox.committed();
         return changed;
       },
       async failed(meta) {
         if (limit === 0) return { remainingAttempts: null, locked: false };
         // This attempt's slot number: the one that reaches the limit locks the user.
-        const slot = user[field];
+        const slot = reserved.attemptNumber;
         if (slot >= limit) {
           await lockByPolicy(user.id, counter, meta);
           return { remainingAttempts: 0, locked: true };
@@ -195,24 +158,23 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
      * Throws UserNotFoundError, UserLockedError, UserInactiveError or TooManyAttemptsError.
      */
     async beginAttempt(userId: string, counter: AttemptCounter, options: AttemptOptions = {}): Promise<Attempt> {
-      const field = fields[counter];
       const limit = limitOf(counter);
       const slot = options.credentialSlot;
       // Fast path, one statement: reserve a slot and read the user (and credential) in the same update.
-      const reserved = await reserve(userId, field, limit, slot);
+      const reserved = await store.reserveAttempt(userId, counter, limit, slot, clock.now());
       if (reserved) return attemptFor(reserved, counter);
       // Slow path: find out why, end a lock whose time is up, and try once more.
       let now = await db.user.findUnique({ where: { id: userId } });
       if (!now) throw new UserNotFoundError(userId);
       if (await expireLock(now)) {
-        const again = await reserve(userId, field, limit, slot);
+        const again = await store.reserveAttempt(userId, counter, limit, slot, clock.now());
         if (again) return attemptFor(again, counter);
         now = await db.user.findUnique({ where: { id: userId } });
         if (!now) throw new UserNotFoundError(userId);
       }
       if (now.state !== 'ACTIVE') refuse(now);
       // Nothing to guess: no attempt is counted.
-      if (slot && !(await db.authMethod.findFirst({ where: { slot, secret: { not: null } }, select: { id: true } }))) {
+      if (slot && !(await store.hasCredential(slot))) {
         throw options.missing?.() ?? new Error(`no credential in ${slot}`);
       }
       // Slots still held long after any request could be running were never
@@ -234,7 +196,7 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
       const now = clock.now();
       if (now.getTime() - lastExpirySweep < EXPIRY_SWEEP_EVERY_MS) return 0;
       lastExpirySweep = now.getTime();
-      const due = await db.user.findMany({ where: { state: 'LOCKED', lockedUntil: { lte: now } }, take: 100 });
+      const due = await store.findDueLocks(now, 100);
       let ended = 0;
       for (const user of due) if (await expireLock(user)) ended++;
       return ended;

@@ -31,6 +31,7 @@ import {
 } from '../../kernel/errors.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
+import { createSessionStore, liveSessionsWhere as liveSessionsWhereAt } from './store.js';
 
 export interface TokenPolicy {
   issuer: string;
@@ -77,6 +78,7 @@ export type ReauthGuard = Pick<SessionService, 'assertRecentAuthentication'>;
 
 export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy }) {
   const { db, clock, outbox, signingKeys, policy } = deps;
+  const store = createSessionStore(deps);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
   async function signAccessToken(userId: string, sessionId: string, now: Date): Promise<{ token: string; expiresAt: Date }> {
@@ -95,22 +97,20 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
     return { token, expiresAt: new Date(exp * 1000) };
   }
 
-  async function insertRefreshToken(tx: Tx, sessionId: string, now: Date): Promise<string> {
+  /** A new refresh token for a session, stored as its hash; returned in the clear, once. */
+  async function issueRefreshToken(tx: Tx, sessionId: string, now: Date): Promise<string> {
     const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
-    await tx.refreshToken.create({ data: { id: newId('RefreshToken'), sessionId, tokenHash: tokenHash(token), createdAt: now } });
+    await store.insertRefreshToken(tx, { sessionId, tokenHash: tokenHash(token), createdAt: now });
     return token;
   }
 
   /** Marks a session revoked (once) and records user.session_revoked; true when this call revoked it. */
   async function revokeInTx(tx: Tx, session: { id: string; userId: string }, reason: string, meta: RequestMeta): Promise<boolean> {
-    const { count } = await tx.session.updateMany({
-      where: { id: session.id, revokedAt: null },
-      data: { revokedAt: clock.now(), revokedReason: reason },
-    });
-    if (count === 1) {
+    const revoked = await store.revokeSessionOnce(tx, session.id, reason, clock.now());
+    if (revoked) {
       await outbox.record(tx, { type: 'user.session_revoked', userId: session.userId, data: { sessionId: session.id, reason } }, meta);
     }
-    return count === 1;
+    return revoked;
   }
 
   /**
@@ -119,10 +119,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
    * user.session_revoked for each. Returns how many.
    */
   async function revokeAllInTx(tx: Tx, userId: string, reason: string, meta: RequestMeta, exceptSessionId?: string): Promise<number> {
-    const live = await tx.session.findMany({
-      where: { userId, revokedAt: null, expiresAt: { gt: clock.now() }, ...(exceptSessionId ? { id: { not: exceptSessionId } } : {}) },
-      select: { id: true, userId: true },
-    });
+    const live = await store.findLiveSessions(tx, userId, clock.now(), exceptSessionId);
     let revoked = 0;
     for (const s of live) if (await revokeInTx(tx, s, reason, meta)) revoked++;
     return revoked;
@@ -149,21 +146,19 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         const user = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true } });
         if (!user) throw new NotFoundError('user');
         if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
-        await tx.session.create({
-          data: {
-            id: sessionId,
-            userId,
-            device: name,
-            ip: clip(device.ip),
-            userAgent: clip(device.userAgent),
-            createdAt: now,
-            authenticatedAt: now,
-            lastSeenAt: now,
-            expiresAt: sessionExpiresAt,
-          },
+        await store.insertSession(tx, {
+          id: sessionId,
+          userId,
+          device: name,
+          ip: clip(device.ip),
+          userAgent: clip(device.userAgent),
+          createdAt: now,
+          authenticatedAt: now,
+          lastSeenAt: now,
+          expiresAt: sessionExpiresAt,
         });
-        const token = await insertRefreshToken(tx, sessionId, now);
-        await tx.user.update({ where: { id: userId }, data: { lastLoginAt: now, lastLoginDevice: name } });
+        const token = await issueRefreshToken(tx, sessionId, now);
+        await store.stampUserLogin(tx, userId, now, name);
         await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name } }, meta);
         return token;
       });
@@ -205,11 +200,10 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       }
 
       const next = await db.$transaction(async (tx) => {
-        // The conditional consume: of two requests presenting the same token, one gets count 1.
-        const { count } = await tx.refreshToken.updateMany({ where: { id: row.id, usedAt: null }, data: { usedAt: now } });
-        if (count === 0) return null;
-        const token = await insertRefreshToken(tx, session.id, now);
-        await tx.session.update({ where: { id: session.id }, data: { lastSeenAt: now, ...(meta.ip ? { ip: clip(meta.ip) } : {}) } });
+        // The conditional consume: of two requests presenting the same token, one wins.
+        if (!(await store.consumeRefreshTokenOnce(tx, row.id, now))) return null;
+        const token = await issueRefreshToken(tx, session.id, now);
+        await store.markSessionRefreshed(tx, session.id, now, meta.ip ? clip(meta.ip) : null);
         return token;
       });
       if (!next) throw await reused();
@@ -247,7 +241,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       const now = clock.now();
       if (!session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
       if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
-        await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { lastSeenAt: now } });
+        await store.stampSessionSeen(sessionId, now);
       }
       return { userId, sessionId };
     },
@@ -321,12 +315,9 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
     async markReauthenticated(sessionId: string, userId: string, method: LoginMethod, meta: RequestMeta): Promise<{ authenticatedAt: Date; validUntil: Date }> {
       const now = clock.now();
       const updated = await outbox.transaction(async (tx) => {
-        const { count } = await tx.session.updateMany({
-          where: { id: sessionId, userId, revokedAt: null, expiresAt: { gt: now } },
-          data: { authenticatedAt: now, lastSeenAt: now },
-        });
-        if (count === 1) await outbox.record(tx, { type: 'user.reauthenticated', userId, data: { sessionId, method } }, meta);
-        return count === 1;
+        const marked = await store.markSessionReauthenticated(tx, sessionId, userId, now);
+        if (marked) await outbox.record(tx, { type: 'user.reauthenticated', userId, data: { sessionId, method } }, meta);
+        return marked;
       });
       if (!updated) throw new InvalidTokenError('session');
       return { authenticatedAt: now, validUntil: new Date(now.getTime() + policy.reauthMaxAgeSeconds * 1000) };
@@ -334,7 +325,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
 
     /** The `where` of live sessions: not revoked, not expired (for the User.sessions field). */
     liveSessionsWhere() {
-      return { revokedAt: null, expiresAt: { gt: clock.now() } };
+      return liveSessionsWhereAt(clock.now());
     },
   };
 }

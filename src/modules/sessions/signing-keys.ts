@@ -20,14 +20,14 @@ import type { SigningKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { decryptSecret, encryptSecret } from '../../kernel/crypto.js';
+import { createSigningKeyStore } from './store.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
 
 /** How long a verifier trusts its cached "still current" status of a key before re-reading it. */
 const RECHECK_CURRENT_MS = 30_000;
 
-/** SystemState key holding the id of the key that signs new tokens. */
-export const CURRENT_KEY = 'signing_key.current';
+export { CURRENT_KEY } from './store.js';
 
 export interface SigningKeyPolicy {
   alg: SigningAlg;
@@ -45,6 +45,7 @@ export type SigningKeyService = ReturnType<typeof createSigningKeyService>;
 
 export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffer; policy: SigningKeyPolicy }) {
   const { db, clock, key, policy } = deps;
+  const store = createSigningKeyStore(deps);
   // Imported keys by id; rows never change once written (only retiredAt does), so this cache needs no invalidation.
   const privateKeys = new Map<string, Promise<CryptoKey>>();
   const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey; checkedAt: number }>>();
@@ -67,26 +68,21 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
     return p;
   }
 
-  async function readCurrentId(): Promise<string | null> {
-    const state = await db.systemState.findUnique({ where: { key: CURRENT_KEY } });
-    return state?.value ?? null;
-  }
-
   /** The id of the current key, creating the first key when there is none. */
   async function ensureSigningKey(): Promise<string> {
-    const existing = await readCurrentId();
+    const existing = await store.findCurrentKeyId();
     if (existing) return existing;
     const row = await generateRow();
     try {
       await db.$transaction(async (tx) => {
-        await tx.signingKey.create({ data: { ...row, publicJwk: row.publicJwk as object, createdAt: clock.now() } });
-        // The conditional part: only one instance can create this row.
-        await tx.systemState.create({ data: { key: CURRENT_KEY, value: row.id } });
+        await store.insertSigningKey(tx, { ...row, createdAt: clock.now() });
+        // The conditional part: only one instance can create the pointer.
+        await store.insertCurrentKeyPointer(tx, row.id);
       });
       return row.id;
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      const winner = await readCurrentId();
+      const winner = await store.findCurrentKeyId();
       if (!winner) throw error;
       return winner;
     }
@@ -157,13 +153,12 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
       const row = await generateRow(alg);
       const now = clock.now();
       const moved = await db.$transaction(async (tx) => {
-        const { count } = await tx.systemState.updateMany({ where: { key: CURRENT_KEY, value: previous }, data: { value: row.id } });
-        if (count === 0) return false;
-        await tx.signingKey.create({ data: { ...row, publicJwk: row.publicJwk as object, createdAt: now } });
-        await tx.signingKey.updateMany({ where: { id: previous, retiredAt: null }, data: { retiredAt: now } });
+        if (!(await store.moveCurrentKeyPointer(tx, previous, row.id))) return false;
+        await store.insertSigningKey(tx, { ...row, createdAt: now });
+        await store.retireSigningKey(tx, previous, now);
         return true;
       });
-      if (!moved) return { kid: (await readCurrentId()) ?? previous, retiredKid: previous };
+      if (!moved) return { kid: (await store.findCurrentKeyId()) ?? previous, retiredKid: previous };
       return { kid: row.id, retiredKid: previous };
     },
   };

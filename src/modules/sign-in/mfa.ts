@@ -8,11 +8,12 @@
  */
 import type { Db } from '../../kernel/db/client.js';
 import type { AuthMethodKind } from '../../kernel/db/models.js';
-import { newId, randomSecret } from '../../kernel/ids.js';
+import { randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { CodeAlreadyUsedError, CodeExpiredError, InvalidTokenError } from '../../kernel/errors.js';
 import type { SessionDevice } from '../sessions/service.js';
 import { tokenHash } from '../../kernel/crypto.js';
+import { createSignInStore } from './store.js';
 
 /** How a user may finish an MFA login. */
 export type MfaMethod = 'TOTP' | 'BACKUP_CODE' | 'SMS' | 'EMAIL' | 'PASSKEY';
@@ -35,6 +36,7 @@ export type MfaService = ReturnType<typeof createMfaService>;
 
 export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: number }) {
   const { db, clock, ttlSeconds } = deps;
+  const store = createSignInStore(deps);
 
   /** Finds a live challenge; throws InvalidTokenError, CodeExpiredError or CodeAlreadyUsedError. */
   async function findLive(mfaToken: string) {
@@ -77,17 +79,14 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
       const now = clock.now();
       const mfaToken = `${TOKEN_PREFIX}${randomSecret(32)}`;
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
-      await db.mfaChallenge.create({
-        data: {
-          id: newId('MfaChallenge'),
-          userId,
-          tokenHash: tokenHash(mfaToken),
-          device: device.name ?? null,
-          ip: device.ip ?? null,
-          userAgent: device.userAgent ?? null,
-          expiresAt,
-          createdAt: now,
-        },
+      await store.insertMfaChallenge({
+        userId,
+        tokenHash: tokenHash(mfaToken),
+        device: device.name ?? null,
+        ip: device.ip ?? null,
+        userAgent: device.userAgent ?? null,
+        expiresAt,
+        createdAt: now,
       });
       return { mfaToken, expiresAt };
     },
@@ -104,11 +103,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
      */
     async consumeChallenge(mfaToken: string): Promise<MfaChallengeInfo> {
       const row = await findLive(mfaToken);
-      const { count } = await db.mfaChallenge.updateMany({
-        where: { id: row.id, consumedAt: null, expiresAt: { gt: clock.now() } },
-        data: { consumedAt: clock.now() },
-      });
-      if (count === 0) throw new CodeAlreadyUsedError();
+      if (!(await store.consumeMfaChallengeIfLive(row.id, clock.now()))) throw new CodeAlreadyUsedError();
       return info(row);
     },
   };

@@ -9,12 +9,12 @@
 import type { Db } from '../../kernel/db/client.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
-import { newId } from '../../kernel/ids.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
 import type { Clock } from '../../kernel/clock.js';
 import { hashCode, randomReadableCode } from '../../kernel/crypto.js';
 import { UserNotFoundError } from '../../kernel/errors.js';
 import type { ReauthGuard } from '../sessions/service.js';
+import { createBackupCodeStore } from './store.js';
 
 const CODE_LENGTH = 10;
 
@@ -38,6 +38,7 @@ export type BackupCodeService = ReturnType<typeof createBackupCodeService>;
 
 export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: Clock; key: Buffer; count: number; reauth: ReauthGuard }) {
   const { db, outbox, clock, key } = deps;
+  const store = createBackupCodeStore(deps);
   const slotOf = (userId: string) => authMethodSlot(userId, 'BACKUP_CODES');
   const hashFor = (userId: string, normalized: string) => hashCode(key, normalized, `backup:${userId}`);
 
@@ -56,24 +57,22 @@ export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: C
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         if (!user) throw new UserNotFoundError(userId);
         // Earlier codes stop working in the same transaction that creates the new ones.
-        await tx.backupCode.deleteMany({ where: { userId } });
-        await tx.backupCode.createMany({
-          data: codes.map((c) => ({ id: newId('BackupCode'), userId, codeHash: hashFor(userId, normalizeBackupCode(c)!), issuedToSessionId, createdAt: now })),
-        });
-        const method = await tx.authMethod.upsert({
-          where: { slot: slotOf(userId) },
-          create: { id: newAuthMethodId('BACKUP_CODES'), userId, kind: 'BACKUP_CODES', slot: slotOf(userId), verified: true, createdAt: now },
-          update: { updatedAt: now, lastUsedAt: null },
-        });
-        await outbox.record(tx, { type: 'user.backup_codes_generated', userId, data: { count: codes.length, authMethodId: method.id } }, meta);
-        return method.id;
+        await store.replaceBackupCodes(
+          tx,
+          userId,
+          codes.map((c) => ({ codeHash: hashFor(userId, normalizeBackupCode(c)!), issuedToSessionId })),
+          now,
+        );
+        const methodId = await store.upsertBackupCodesMethod(tx, { id: newAuthMethodId('BACKUP_CODES'), userId, slot: slotOf(userId) }, now);
+        await outbox.record(tx, { type: 'user.backup_codes_generated', userId, data: { count: codes.length, authMethodId: methodId } }, meta);
+        return methodId;
       });
       return { codes, authMethodId };
     },
 
     /** Unused codes left. */
     remaining(userId: string): Promise<number> {
-      return db.backupCode.count({ where: { userId, usedAt: null } });
+      return store.countUnusedBackupCodes(userId);
     },
 
     /**
@@ -85,18 +84,7 @@ export function createBackupCodeService(deps: { db: Db; outbox: Outbox; clock: C
     async consumeBackupCode(userId: string, code: string, notIssuedTo?: string): Promise<boolean> {
       const normalized = normalizeBackupCode(code);
       if (!normalized) return false;
-      const now = clock.now();
-      const { count } = await db.backupCode.updateMany({
-        where: {
-          userId,
-          codeHash: hashFor(userId, normalized),
-          usedAt: null,
-          ...(notIssuedTo ? { OR: [{ issuedToSessionId: null }, { issuedToSessionId: { not: notIssuedTo } }] } : {}),
-        },
-        data: { usedAt: now },
-      });
-      if (count === 1) await db.authMethod.updateMany({ where: { slot: slotOf(userId) }, data: { lastUsedAt: now } });
-      return count === 1;
+      return store.useBackupCodeOnce(userId, hashFor(userId, normalized), slotOf(userId), clock.now(), notIssuedTo);
     },
 
     /** True when this code was issued to the user and already used (for a precise error). */

@@ -24,6 +24,7 @@ import { constantTimeEqual, decryptSecret, encryptSecret } from '../../kernel/cr
 import { CodeAlreadyUsedError, IncorrectCodeError, InvalidStateError, NoTotpError } from '../../kernel/errors.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { ReauthGuard } from '../sessions/service.js';
+import { createTotpStore } from './store.js';
 
 export const TOTP_STEP_SECONDS = 30;
 export const TOTP_DIGITS = 6;
@@ -83,7 +84,8 @@ export function createTotpService(deps: {
   reauth: ReauthGuard;
   config: { issuer: string; accountName: 'email' | 'username' | 'id'; window: number };
 }) {
-  const { db, direct, outbox, clock, key, lockout, backupCodes, config } = deps;
+  const { db, outbox, clock, key, lockout, backupCodes, config } = deps;
+  const store = createTotpStore(deps);
   const slotOf = (userId: string) => authMethodSlot(userId, 'TOTP');
 
   const accountNameOf = (user: User) =>
@@ -94,17 +96,11 @@ export function createTotpService(deps: {
     const existing = await db.authMethod.findUnique({ where: { slot: slotOf(userId) }, select: { id: true, verified: true } });
     if (existing?.verified) throw new InvalidStateError('The user already has a TOTP authenticator; remove it first.', 'TOTP_ACTIVE');
     if (existing) {
-      const { count } = await db.authMethod.updateMany({
-        where: { id: existing.id, verified: false },
-        data: { secret: encryptSecret(key, secret, existing.id), counter: null, updatedAt: clock.now() },
-      });
-      if (count === 1) return existing.id;
+      if (await store.replacePendingTotpSecret(existing.id, encryptSecret(key, secret, existing.id), clock.now())) return existing.id;
       throw new InvalidStateError('The TOTP registration was completed meanwhile.', 'TOTP_ACTIVE');
     }
     const id = newAuthMethodId('TOTP');
-    await db.authMethod.create({
-      data: { id, userId, kind: 'TOTP', slot: slotOf(userId), verified: false, secret: encryptSecret(key, secret, id), createdAt: clock.now() },
-    });
+    await store.insertPendingTotp({ id, userId, slot: slotOf(userId), secret: encryptSecret(key, secret, id), createdAt: clock.now() });
     return id;
   }
 
@@ -143,13 +139,11 @@ export function createTotpService(deps: {
         throw new IncorrectCodeError(remainingAttempts);
       }
       await attempt.succeeded();
+      const secret = method.secret;
       const done = await db.$transaction(async (tx) => {
-        const { count } = await tx.authMethod.updateMany({
-          where: { id: method.id, verified: false, secret: method.secret },
-          data: { verified: true, counter: step, lastUsedAt: clock.now() },
-        });
-        if (count === 1) await outbox.record(tx, { type: 'user.totp_added', userId, data: { authMethodId: method.id } }, meta);
-        return count === 1;
+        const activated = await store.activatePendingTotp(tx, method.id, secret, step, clock.now());
+        if (activated) await outbox.record(tx, { type: 'user.totp_added', userId, data: { authMethodId: method.id } }, meta);
+        return activated;
       });
       if (!done) throw new InvalidStateError('The TOTP registration changed meanwhile; start again.', 'TOTP_CHANGED');
       outbox.committed();
@@ -169,11 +163,7 @@ export function createTotpService(deps: {
       meta: RequestMeta,
       options: { notBackupCodesOf?: string } = {},
     ): Promise<{ user: User; kind: VerifiedCodeKind; backupCodesRemaining: number }> {
-      // Straight to the driver, like the reservation: this read starts every check.
-      const methods = await direct.all<{ id: string; kind: 'TOTP' | 'BACKUP_CODES'; secret: string | null }>(
-        `SELECT "id", "kind", "secret" FROM "AuthMethod" WHERE "userId" = ? AND "kind" IN ('TOTP', 'BACKUP_CODES') AND "verified"`,
-        [userId],
-      );
+      const methods = await store.findVerifiedCodeFactors(userId);
       const totp = methods.find((m) => m.kind === 'TOTP');
       const hasBackup = methods.some((m) => m.kind === 'BACKUP_CODES');
       if (!totp && !hasBackup) {
@@ -187,13 +177,10 @@ export function createTotpService(deps: {
       if (totp && step !== null) {
         // Replay protection: the step is taken only if no later or equal one was,
         // atomically with the event and the counter's reset.
-        const accepted = await attempt.succeededIf(
-          {
-            sql: 'UPDATE "AuthMethod" SET "counter" = ?, "lastUsedAt" = ?, "updatedAt" = ? WHERE "id" = ? AND ("counter" IS NULL OR "counter" < ?)',
-            params: [step, now, now, totp.id, step],
-          },
-          { event: { type: 'user.totp_verified', userId, data: { kind: 'TOTP' } }, meta },
-        );
+        const accepted = await attempt.succeededIf(store.takeTotpStep(totp.id, step, now), {
+          event: { type: 'user.totp_verified', userId, data: { kind: 'TOTP' } },
+          meta,
+        });
         if (!accepted) {
           // A correct code whose step was already used: a replay. It counts as a failure.
           await attempt.failed(meta);
