@@ -22,6 +22,8 @@ await build({
   target: 'node20',
   packages: 'external',
   sourcemap: 'linked',
+  // Class names are GraphQL type names (the error types): minified or renamed, the schema would change.
+  keepNames: true,
   logLevel: 'warning',
   // Some packages are CommonJS; a bundle in ESM still needs `require` for the generated Prisma client's helpers.
   banner: { js: "import { createRequire as __portcullisRequire } from 'node:module'; const require = __portcullisRequire(import.meta.url);" },

@@ -1,34 +1,42 @@
-import {
-  AlreadyExistsError,
-  CodeAlreadyUsedError,
-  CodeExpiredError,
-  DeliveryFailedError,
-  EmailNotVerifiedError,
-  ErrorCode,
-  IncorrectCodeError,
-  IncorrectPasswordError,
-  InvalidInputError,
-  InvalidStateError,
-  InvalidTokenError,
-  NoPasswordError,
-  NotFoundError,
-  NoTotpError,
-  PhoneNotVerifiedError,
-  PortcullisError,
-  ReauthenticationRequiredError,
-  TooManyAttemptsError,
-  UserInactiveError,
-  UserLockedError,
-  UserNotFoundError,
-  WeakPasswordError,
-  WebAuthnFailureReason,
-  WebAuthnVerificationError,
-} from '../kernel/errors.js';
+import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStateError, NotFoundError, PortcullisError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../kernel/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from '../modules/codes/errors.js';
+import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
+import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
+import { InvalidTokenError, ReauthenticationRequiredError } from '../modules/sessions/errors.js';
+import { NoTotpError } from '../modules/totp/errors.js';
+import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
 import { builder } from './builder.js';
+
+/** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
+const errorClasses = [
+  UserNotFoundError,
+  NotFoundError,
+  InvalidStateError,
+  AlreadyExistsError,
+  InvalidInputError,
+  UserLockedError,
+  UserInactiveError,
+  TooManyAttemptsError,
+  DeliveryFailedError,
+  NoPasswordError,
+  IncorrectPasswordError,
+  WeakPasswordError,
+  NoTotpError,
+  IncorrectCodeError,
+  CodeExpiredError,
+  CodeAlreadyUsedError,
+  PhoneNotVerifiedError,
+  EmailNotVerifiedError,
+  InvalidTokenError,
+  ReauthenticationRequiredError,
+  WebAuthnVerificationError,
+];
+const errorCodes = errorClasses.map((cls) => cls.code);
+for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
 
 export const ErrorCodeEnum = builder.enumType('ErrorCode', {
   description: 'Stable codes of expected failures. Values are added, never renamed.',
-  values: Object.keys(ErrorCode) as Array<keyof typeof ErrorCode>,
+  values: errorCodes,
 });
 
 export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {

@@ -6,7 +6,8 @@
 import type { User } from '../../kernel/db/models.js';
 import type { Channel, Delivery, TemplateName } from '../../kernel/delivery/index.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, TooManyAttemptsError } from '../../kernel/errors.js';
+import { TooManyAttemptsError } from '../../kernel/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from './errors.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 

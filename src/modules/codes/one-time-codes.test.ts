@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestApp, type TestApp } from '../../../test/helpers/app.js';
 import { manualClock } from '../../kernel/clock.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, TooManyAttemptsError } from '../../kernel/errors.js';
+import { TooManyAttemptsError } from '../../kernel/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from './errors.js';
 import type { OneTimeCodeService } from './one-time-codes.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
 

@@ -11,7 +11,8 @@
 import type { Db } from '../../kernel/db/client.js';
 import type { Clock } from '../../kernel/clock.js';
 import { constantTimeEqual, hashCode, randomDigits } from '../../kernel/crypto.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, TooManyAttemptsError } from '../../kernel/errors.js';
+import { TooManyAttemptsError } from '../../kernel/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from './errors.js';
 import { createCodeStore } from './store.js';
 
 export interface CodePolicy {

@@ -3,7 +3,9 @@ import { createTestApp, type TestApp } from '../../../test/helpers/app.js';
 import { codeSink } from '../../../test/helpers/code-sink.js';
 import { systemMeta, type RequestMeta } from '../../kernel/events/outbox.js';
 import { manualClock } from '../../kernel/clock.js';
-import { DeliveryFailedError, IncorrectCodeError, InvalidInputError, InvalidStateError, PhoneNotVerifiedError } from '../../kernel/errors.js';
+import { DeliveryFailedError, InvalidInputError, InvalidStateError } from '../../kernel/errors.js';
+import { IncorrectCodeError } from '../codes/errors.js';
+import { PhoneNotVerifiedError } from '../users/errors.js';
 
 const clock = manualClock();
 const sink = codeSink();

@@ -20,15 +20,8 @@ import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { newId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
-import {
-  assertThat,
-  InvalidTokenError,
-  NotFoundError,
-  ReauthenticationRequiredError,
-  UserInactiveError,
-  UserLockedError,
-  UserNotFoundError,
-} from '../../kernel/errors.js';
+import { assertThat, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
+import { InvalidTokenError, ReauthenticationRequiredError } from './errors.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
 import { createSessionStore, liveSessionsWhere as liveSessionsWhereAt } from './store.js';

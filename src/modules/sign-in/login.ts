@@ -17,18 +17,9 @@ import type { Db } from '../../kernel/db/client.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { EventPayloads, Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
-import {
-  CodeAlreadyUsedError,
-  IncorrectCodeError,
-  IncorrectPasswordError,
-  InvalidInputError,
-  NoPasswordError,
-  NotFoundError,
-  TooManyAttemptsError,
-  UserInactiveError,
-  UserLockedError,
-  UserNotFoundError,
-} from '../../kernel/errors.js';
+import { InvalidInputError, NotFoundError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
+import { CodeAlreadyUsedError, IncorrectCodeError } from '../codes/errors.js';
+import { IncorrectPasswordError, NoPasswordError } from '../password/errors.js';
 import type { MfaMethod, MfaService } from './mfa.js';
 import { strategyFor, type SignInStrategies } from './strategy.js';
 import type { AuthMethodService } from '../auth-methods/service.js';

@@ -1,0 +1,26 @@
+/** Failures of passwords. */
+import { PortcullisError } from '../../kernel/errors.js';
+
+export class NoPasswordError extends PortcullisError {
+  static readonly code = 'NO_PASSWORD';
+  readonly code = NoPasswordError.code;
+  constructor() {
+    super('The user has no password.');
+  }
+}
+
+export class IncorrectPasswordError extends PortcullisError {
+  static readonly code = 'INCORRECT_PASSWORD';
+  readonly code = IncorrectPasswordError.code;
+  constructor(readonly remainingAttempts: number | null) {
+    super('The password is incorrect.');
+  }
+}
+
+export class WeakPasswordError extends PortcullisError {
+  static readonly code = 'WEAK_PASSWORD';
+  readonly code = WeakPasswordError.code;
+  constructor(readonly reasons: string[]) {
+    super(`The password is too weak: ${reasons.join('; ')}.`);
+  }
+}

@@ -1,0 +1,24 @@
+/** Failures of sessions and their tokens. */
+import { PortcullisError } from '../../kernel/errors.js';
+
+/** A refresh or MFA token that is unknown, expired, revoked or reused: the client must sign in again. */
+export class InvalidTokenError extends PortcullisError {
+  static readonly code = 'INVALID_TOKEN';
+  readonly code = InvalidTokenError.code;
+  constructor(readonly tokenKind: string) {
+    super(`The ${tokenKind} is invalid, expired or revoked; sign in again.`);
+  }
+}
+
+/**
+ * A user changing their own credentials with a session that has not proved a
+ * factor recently: call `reauthenticate`, then retry. A stolen access token
+ * alone must not be able to add or remove factors.
+ */
+export class ReauthenticationRequiredError extends PortcullisError {
+  static readonly code = 'REAUTHENTICATION_REQUIRED';
+  readonly code = ReauthenticationRequiredError.code;
+  constructor(readonly maxAgeSeconds: number) {
+    super(`This change needs a recent sign-in: prove a factor with reauthenticate (valid for ${maxAgeSeconds} s), then retry.`);
+  }
+}
