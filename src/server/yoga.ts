@@ -152,7 +152,7 @@ export async function createYogaServer(deps: YogaDeps) {
     landingPage: false,
     logging: logger,
     graphiql: config.graphiql
-      ? { title: 'Portcullis', subscriptionsProtocol: 'WS', defaultQuery: '# Portcullis. Open "Headers" below and add\n#   {"Authorization": "Bearer <your API key>"}\n# then run:\n{\n  users(first: 10) {\n    totalCount\n    edges { node { id email state } }\n  }\n}\n' }
+      ? { title: 'Portcullis', subscriptionsProtocol: 'SSE', defaultQuery: '# Portcullis. Open "Headers" below and add\n#   {"Authorization": "Bearer <your API key>"}\n# then run:\n{\n  users(first: 10) {\n    totalCount\n    edges { node { id email state } }\n  }\n}\n' }
       : false,
     renderGraphiQL,
     maskedErrors: { isDev: false },
