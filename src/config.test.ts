@@ -71,6 +71,14 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORTCULLIS_ARGON2_PARALLELISM: '17' })).toThrow('PORTCULLIS_ARGON2_PARALLELISM: expected at most 16');
   });
 
+  it('serves GraphiQL outside production, and in production only when asked', () => {
+    const production = { NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' };
+    expect(loadConfig({}).graphiql).toBe(true);
+    expect(loadConfig(production).graphiql).toBe(false);
+    expect(loadConfig({ ...production, PORTCULLIS_GRAPHIQL: 'true' }).graphiql).toBe(true);
+    expect(loadConfig({ PORTCULLIS_GRAPHIQL: 'false' }).graphiql).toBe(false);
+  });
+
   it('refuses a minimum password length above the maximum', () => {
     expect(() => loadConfig({ PORTCULLIS_PASSWORD_MIN_LENGTH: '200', PORTCULLIS_PASSWORD_MAX_LENGTH: '100' })).toThrow(/PORTCULLIS_PASSWORD_MIN_LENGTH/);
   });

@@ -84,7 +84,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PORTCULLIS_BOOTSTRAP_API_KEY: z.string().min(24, 'must be at least 24 characters').optional(),
   PORTCULLIS_ENCRYPTION_KEY: key32.optional(),
-  PORTCULLIS_GRAPHIQL: bool.default(true),
+  PORTCULLIS_GRAPHIQL: bool.optional(),
   PORTCULLIS_MAX_DEPTH: int(2, 100).default(12),
   PORTCULLIS_MAX_COST: int(10, 1_000_000).default(10_000),
   PORTCULLIS_MAX_ALIASES: int(1, 1000).default(30),
@@ -310,7 +310,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     logLevel: e.LOG_LEVEL,
     bootstrapApiKey: e.PORTCULLIS_BOOTSTRAP_API_KEY,
     encryptionKey: e.PORTCULLIS_ENCRYPTION_KEY,
-    graphiql: e.PORTCULLIS_GRAPHIQL,
+    // An explorer of the whole API is for development: off in production unless asked for.
+    graphiql: e.PORTCULLIS_GRAPHIQL ?? e.NODE_ENV !== 'production',
     limits: Object.freeze({
       maxDepth: e.PORTCULLIS_MAX_DEPTH,
       maxCost: e.PORTCULLIS_MAX_COST,
@@ -391,7 +392,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['LOG_LEVEL', 'fatal|error|warn|info|debug|trace|silent (default info)'],
   ['PORTCULLIS_BOOTSTRAP_API_KEY', 'an API key accepted without being stored (at least 24 characters)'],
   ['PORTCULLIS_ENCRYPTION_KEY', '32-byte key for secrets at rest (hex or base64); generated into the data folder if unset with SQLite; required with PostgreSQL'],
-  ['PORTCULLIS_GRAPHIQL', 'serve GraphiQL on GET /graphql (default true)'],
+  ['PORTCULLIS_GRAPHIQL', 'serve GraphiQL on GET /graphql (default true, false with NODE_ENV=production)'],
   ['PORTCULLIS_MAX_DEPTH', 'maximum query depth (default 12)'],
   ['PORTCULLIS_MAX_COST', 'maximum query cost (default 10000)'],
   ['PORTCULLIS_MAX_ALIASES', 'maximum aliases per operation (default 30)'],

@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
 import type { Config } from '../config.js';
@@ -154,7 +153,8 @@ export async function createYogaServer(deps: YogaDeps) {
     graphiql: config.graphiql
       ? { title: 'Portcullis', subscriptionsProtocol: 'SSE', defaultQuery: '# Portcullis. Open "Headers" below and add\n#   {"Authorization": "Bearer <your API key>"}\n# then run:\n{\n  users(first: 10) {\n    totalCount\n    edges { node { id email state } }\n  }\n}\n' }
       : false,
-    renderGraphiQL,
+    // GraphiQL's page is a 9 MB script held in memory once loaded: load it only where it is served.
+    renderGraphiQL: config.graphiql ? (await import('@graphql-yoga/render-graphiql')).renderGraphiQL : undefined,
     maskedErrors: { isDev: false },
     cors: corsAllowlist(config.corsOrigins),
     plugins: [
