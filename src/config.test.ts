@@ -120,6 +120,13 @@ describe('loadConfig', () => {
     expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);
   });
 
+  it('lists every variable in .env.example (npm run env:example)', () => {
+    const example = readFileSync(path.resolve(import.meta.dirname, '..', '.env.example'), 'utf8');
+    for (const [names] of configVariables) {
+      for (const name of names.split(' / ')) expect(example, name).toContain(`# ${name}=`);
+    }
+  });
+
   it('documents every variable in the README', () => {
     const readme = readFileSync(path.resolve(import.meta.dirname, '..', 'README.md'), 'utf8');
     for (const [names] of configVariables) {

@@ -1,5 +1,5 @@
 /**
- * The `portcullis` command: start | migrate | api-key create|list|revoke | print-schema.
+ * The `portcullis` command: start | migrate | api-key create|list|revoke | doctor | print-schema.
  * Human messages go to stderr; logs are JSON lines on stdout.
  */
 import { existsSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { sqlitePath } from './kernel/db/paths.js';
 const loadApp = () => import('./app.js');
 
 const say = (line: string) => process.stderr.write(`${line}\n`);
+// A .env in the working directory fills in what the environment does not set (the environment wins).
+if (existsSync('.env')) process.loadEnvFile('.env');
 // Output whose reader went away (EPIPE) is lost, never fatal: logging must not stop the gateway or its shutdown.
 for (const stream of [process.stdout, process.stderr]) stream.on('error', () => {});
 
@@ -177,6 +179,25 @@ apiKey
       say(`revoked ${id}`);
     }),
   );
+
+program
+  .command('doctor')
+  .description('check the configuration and the services it names (database, Redis, delivery, key, clock); one line each')
+  .action(async () => {
+    let cfg: Readonly<Config>;
+    try {
+      cfg = config();
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error;
+      say(`FAIL  configuration: ${error.message}`);
+      process.exit(1);
+    }
+    const { runDoctor } = await import('./doctor.js');
+    const findings = await runDoctor(cfg);
+    say('ok    configuration');
+    for (const f of findings) say(`${f.ok ? 'ok  ' : 'FAIL'}  ${f.check}: ${f.detail}`);
+    process.exit(findings.every((f) => f.ok) ? 0 : 1);
+  });
 
 program
   .command('print-schema')

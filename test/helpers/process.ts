@@ -16,9 +16,9 @@ export function runCli(args: string[], env: Record<string, string>): CliResult {
 }
 
 /** Like runCli, without blocking the test process, so that several can run at once. */
-export function runCliAsync(args: string[], env: Record<string, string>): Promise<CliResult> {
+export function runCliAsync(args: string[], env: Record<string, string>, options: { cwd?: string } = {}): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...cleanEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [bin, ...args], { env: { ...cleanEnv(), ...env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));

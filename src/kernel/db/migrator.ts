@@ -15,7 +15,7 @@ import { packageRoot } from '../paths.js';
 import Sqlite from 'better-sqlite3';
 import pg from 'pg';
 import type { DatabaseProvider } from '../../config.js';
-import { sqlitePath } from './client.js';
+import { sqlitePath } from './paths.js';
 
 export interface Migration {
   name: string;
@@ -67,6 +67,57 @@ function pending(all: Migration[], applied: Map<string, string>): Migration[] {
     }
   }
   return all.filter((m) => !applied.has(m.name));
+}
+
+/** What a database holds, read without changing it (portcullis doctor). */
+export interface MigrationStatus {
+  /** False when there is no database yet (a SQLite file not created). */
+  exists: boolean;
+  applied: number;
+  pending: string[];
+  /** A migration changed after it was applied. */
+  drift?: string;
+  /** The database server's clock, to compare with this machine's. */
+  serverTime?: Date;
+}
+
+export async function migrationStatus(provider: DatabaseProvider, url: string, options: { dir?: string; timeoutMs?: number } = {}): Promise<MigrationStatus> {
+  const all = readMigrations(provider, options.dir);
+  const judge = (rows: Array<{ migration_name: string; checksum: string }>, serverTime?: Date): MigrationStatus => {
+    const applied = new Map(rows.map((r) => [r.migration_name, r.checksum]));
+    try {
+      return { exists: true, applied: applied.size, pending: pending(all, applied).map((m) => m.name), serverTime };
+    } catch (error) {
+      return { exists: true, applied: applied.size, pending: [], drift: (error as Error).message, serverTime };
+    }
+  };
+  if (provider === 'sqlite') {
+    const file = sqlitePath(url);
+    if (!existsSync(file)) return { exists: false, applied: 0, pending: all.map((m) => m.name) };
+    const db = new Sqlite(file, { readonly: true, fileMustExist: true });
+    try {
+      const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
+      const rows = table
+        ? (db.prepare('SELECT migration_name, checksum FROM _prisma_migrations WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL').all() as Array<{ migration_name: string; checksum: string }>)
+        : [];
+      return judge(rows);
+    } finally {
+      db.close();
+    }
+  }
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.timeoutMs ?? 5_000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    const { rows: now } = await client.query<{ now: Date }>('SELECT now() AS now');
+    const { rows: exists } = await client.query<{ table: string | null }>("SELECT to_regclass('_prisma_migrations')::text AS table");
+    const rows = exists[0]?.table
+      ? (await client.query<{ migration_name: string; checksum: string }>('SELECT migration_name, checksum FROM _prisma_migrations WHERE rolled_back_at IS NULL AND finished_at IS NOT NULL')).rows
+      : [];
+    return judge(rows, now[0]?.now);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 export async function migrate(
