@@ -34,7 +34,7 @@ const VerifyEmail = graphql(`
     verifyEmail(input: $input) {
       __typename
       ... on VerifyEmailSuccess { user { id email emailVerified emailVerifiedAt } }
-      ... on IncorrectCodeError { code remainingAttempts message }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock message }
       ... on TooManyAttemptsError { code retryAfter }
       ... on Error { code message }
     }
@@ -66,7 +66,7 @@ const VerifyPhone = graphql(`
     verifyPhone(input: $input) {
       __typename
       ... on VerifyPhoneSuccess { user { phone phoneVerified } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -118,7 +118,7 @@ describe('setEmail and verifyEmail', () => {
     expect(message.text).toContain('10 minutes');
 
     const bad = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
-    expect(bad.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', remainingAttempts: 4 });
+    expect(bad.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     expect(JSON.stringify(bad)).not.toContain(code);
 
     const ok = await t.run(VerifyEmail, { input: { userId, code } });
@@ -187,7 +187,7 @@ describe('setEmail and verifyEmail', () => {
     const remaining: Array<number | null> = [];
     for (let i = 0; i < 5; i++) {
       const r = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
-      remaining.push((r.verifyEmail as { remainingAttempts: number | null }).remainingAttempts);
+      remaining.push((r.verifyEmail as { codeAttemptsLeft: number | null }).codeAttemptsLeft);
     }
     expect(remaining).toEqual([4, 3, 2, 1, 0]);
     const r = await t.run(VerifyEmail, { input: { userId, code } });
@@ -260,7 +260,7 @@ describe('setPhone and verifyPhone', () => {
     const message = sink.sent.at(-1)!;
     expect(message).toMatchObject({ channel: 'sms', to: '+14155550123', template: 'verify_phone' });
     const bad = await t.run(VerifyPhone, { input: { userId, code: wrong(message.params.code) } });
-    expect(bad.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 4 });
+    expect(bad.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     const ok = await t.run(VerifyPhone, { input: { userId, code: message.params.code } });
     expect(ok.verifyPhone).toMatchObject({ __typename: 'VerifyPhoneSuccess', user: { phone: '+14155550123', phoneVerified: true } });
     const events = await t.run(ContactEvents, { userId });

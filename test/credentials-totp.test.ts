@@ -33,7 +33,7 @@ const VerifyTotpRegistration = graphql(`
     verifyTotpRegistration(input: $input) {
       __typename
       ... on VerifyTotpRegistrationSuccess { authMethod { id verified lastUsedAt } user { mfaEnabled authMethods { kind verified } } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -44,7 +44,7 @@ const VerifyTotp = graphql(`
     verifyTotp(input: $input) {
       __typename
       ... on VerifyTotpSuccess { kind backupCodesRemaining user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -124,7 +124,8 @@ describe('TOTP registration', () => {
     expect(r.authMethod.id).toMatch(/^am_totp_/);
 
     const wrong = await t.run(VerifyTotpRegistration, { input: { userId, code: '000000' === referenceTotp(r.secret, clock.now()) ? '111111' : '000000' } });
-    expect(wrong.verifyTotpRegistration).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE' });
+    // A TOTP code spends the account's lockout budget; it is no issued code with attempts of its own.
+    expect(wrong.verifyTotpRegistration).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: null, attemptsBeforeLock: 49 });
     const ok = await t.run(VerifyTotpRegistration, { input: { userId, code: referenceTotp(r.secret, clock.now()) } });
     expect(ok.verifyTotpRegistration).toMatchObject({
       __typename: 'VerifyTotpRegistrationSuccess',
@@ -197,8 +198,8 @@ describe('verifyTotp', () => {
     const stepStart = Math.ceil(clock.now().getTime() / 30_000) * 30_000 + 30_000;
     clock.set(new Date(stepStart));
     const at = (deltaSteps: number) => referenceTotp(secret, new Date(stepStart + deltaSteps * 30_000));
-    expect(await verifyTotp(userId, at(-2))).toMatchObject({ __typename: 'IncorrectCodeError' });
-    expect(await verifyTotp(userId, at(+2))).toMatchObject({ __typename: 'IncorrectCodeError' });
+    expect(await verifyTotp(userId, at(-2))).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: null, attemptsBeforeLock: 49 });
+    expect(await verifyTotp(userId, at(+2))).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: null, attemptsBeforeLock: 48 });
     expect(await verifyTotp(userId, at(-1))).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'TOTP' });
     expect(await verifyTotp(userId, at(-1))).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
     // Last millisecond of the step: the same window.

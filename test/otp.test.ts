@@ -66,7 +66,7 @@ const VerifyOtp = graphql(`
     verifyOtp(input: $input) {
       __typename
       ... on VerifyOtpSuccess { authMethod { __typename id kind lastUsedAt } user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -130,7 +130,7 @@ describe('OTP by SMS', () => {
     expect(message.text).toContain('sign-in code');
 
     const bad = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: wrong(message.params.code) } });
-    expect(bad.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 4 });
+    expect(bad.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     clock.advance(1000);
     const ok = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: message.params.code } });
     expect(ok.verifyOtp).toMatchObject({ __typename: 'VerifyOtpSuccess', authMethod: { __typename: 'OtpSmsMethod', kind: 'OTP_SMS', lastUsedAt: clock.now().toISOString() } });

@@ -21,7 +21,7 @@ const Login = graphql(`
       __typename
       ... on LoginSuccess { accessToken refreshToken tokenType expiresAt sessionExpiresAt session { id device ip userAgent current } user { id lastLoginAt lastLoginDevice } }
       ... on MfaRequired { mfaToken methods expiresAt }
-      ... on IncorrectPasswordError { code message remainingAttempts }
+      ... on IncorrectPasswordError { code message attemptsBeforeLock }
       ... on UserLockedError { code lockedUntil }
       ... on Error { code message }
     }
@@ -32,7 +32,7 @@ const CompleteMfa = graphql(`
     completeMfaLogin(input: $input) {
       __typename
       ... on CompleteMfaLoginSuccess { accessToken refreshToken session { id } user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -207,7 +207,7 @@ describe('login without MFA', () => {
     const wrong = (await login(u.email, 'wrong password')).login;
     const unknown = (await login('nobody@example.com', 'wrong password')).login;
     const noSuchName = (await login('nobody', 'wrong password')).login;
-    expect(wrong).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', message: expect.any(String), remainingAttempts: null });
+    expect(wrong).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', message: expect.any(String), attemptsBeforeLock: null });
     expect(unknown).toEqual(wrong);
     expect(noSuchName).toEqual(wrong);
     expect((await eventTypes(u.id)).map((e) => e.type)).toContain('USER_LOGIN_FAILED');
@@ -236,7 +236,7 @@ describe('login without MFA', () => {
     } finally {
       argon2Work.restore();
     }
-    expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: null });
+    expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', attemptsBeforeLock: null });
   });
 
   it('counts wrong passwords towards the lockout, then refuses a locked user even with the right password', async () => {

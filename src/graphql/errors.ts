@@ -68,6 +68,15 @@ function errorType<C extends new (...args: any[]) => PortcullisError>(
   } as any);
   return cls;
 }
+
+/** The account's lockout budget, the same field wherever a failure spends it. */
+const attemptsBeforeLockField = (t: any) =>
+  t.int({
+    nullable: true,
+    description:
+      "How many more failures of this kind the account may have before the lockout policy locks it (0: this failure locked it). Null when no lockout policy applies, or the answer does not tell (login).",
+    resolve: (e: any) => e.attemptsBeforeLock,
+  });
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export const errorTypes = {
@@ -88,14 +97,20 @@ export const errorTypes = {
   UserInactiveError: errorType(UserInactiveError, 'The user is deactivated.'),
   NoPasswordError: errorType(NoPasswordError, 'The user has no password.'),
   IncorrectPasswordError: errorType(IncorrectPasswordError, 'The password does not match.', (t) => ({
-    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+    attemptsBeforeLock: attemptsBeforeLockField(t),
   })),
   WeakPasswordError: errorType(WeakPasswordError, 'The password breaks the password policy.', (t) => ({
     reasons: t.stringList({ resolve: (e: any) => e.reasons }),
   })),
   NoTotpError: errorType(NoTotpError, 'The user has no verified TOTP authenticator.'),
-  IncorrectCodeError: errorType(IncorrectCodeError, 'The code does not match.', (t) => ({
-    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+  IncorrectCodeError: errorType(IncorrectCodeError, 'The code does not match. A one-time code has its own attempts (codeAttemptsLeft); codes checked under the lockout policy also spend the account\'s budget (attemptsBeforeLock).', (t) => ({
+    codeAttemptsLeft: t.int({
+      nullable: true,
+      description:
+        'Attempts left on this issued one-time code (verifyEmail, verifyPhone, verifyOtp, completeMfaLogin with SMS or EMAIL, reset and registration-link codes); at 0 it no longer works: request a new one. Null when no issued code was checked (TOTP, backup codes, or no live code).',
+      resolve: (e: any) => e.codeAttemptsLeft,
+    }),
+    attemptsBeforeLock: attemptsBeforeLockField(t),
   })),
   CodeExpiredError: errorType(CodeExpiredError, 'The code has expired; request a new one.'),
   CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused).'),

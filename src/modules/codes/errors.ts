@@ -1,11 +1,21 @@
 /** Failures of single-use codes (verification, sign-in, reset, TOTP and backup codes). */
 import { PortcullisError } from '../../kernel/errors.js';
 
+/**
+ * Two budgets can limit a code, and they are told apart: the attempts left
+ * on the one issued code (one-time codes), and the account's lockout budget
+ * (every code checked under the lockout policy). Null: that budget does not
+ * apply, or is not told.
+ */
 export class IncorrectCodeError extends PortcullisError {
   static readonly code = 'INCORRECT_CODE';
   readonly code = IncorrectCodeError.code;
-  constructor(readonly remainingAttempts: number | null) {
+  readonly codeAttemptsLeft: number | null;
+  readonly attemptsBeforeLock: number | null;
+  constructor(left: { codeAttemptsLeft?: number | null; attemptsBeforeLock?: number | null } = {}) {
     super('The code is incorrect.');
+    this.codeAttemptsLeft = left.codeAttemptsLeft ?? null;
+    this.attemptsBeforeLock = left.attemptsBeforeLock ?? null;
   }
 }
 

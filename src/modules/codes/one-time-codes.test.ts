@@ -39,9 +39,9 @@ describe('one-time codes', () => {
   it('counts attempts down and then refuses even the right code', async () => {
     clock.advance(60_000);
     const { code } = await codes.issueCode({ userId, purpose: 'd' });
-    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ remainingAttempts: 2 });
-    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ remainingAttempts: 1 });
-    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ remainingAttempts: 0 });
+    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ codeAttemptsLeft: 2 });
+    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ codeAttemptsLeft: 1 });
+    await expect(codes.consumeCode(userId, 'd', wrong(code))).rejects.toMatchObject({ codeAttemptsLeft: 0 });
     await expect(codes.consumeCode(userId, 'd', code)).rejects.toBeInstanceOf(TooManyAttemptsError);
   });
 

@@ -76,19 +76,19 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
     async consumeCode(userId: string, purpose: string, code: string): Promise<{ target: string | null }> {
       const slot = slotOf(userId, purpose);
       const row = await db.oneTimeCode.findUnique({ where: { slot } });
-      if (!row) throw new IncorrectCodeError(null);
+      if (!row) throw new IncorrectCodeError();
       if (row.consumedAt) throw new CodeAlreadyUsedError();
       if (row.expiresAt <= clock.now()) throw new CodeExpiredError();
       // Reserve an attempt on this very code (a replaced code has another hash).
       if (!(await store.reserveCodeAttempt(row))) {
         const now = await db.oneTimeCode.findUnique({ where: { slot } });
         if (now?.consumedAt && now.codeHash === row.codeHash) throw new CodeAlreadyUsedError();
-        if (now && now.codeHash !== row.codeHash) throw new IncorrectCodeError(null);
+        if (now && now.codeHash !== row.codeHash) throw new IncorrectCodeError();
         throw new TooManyAttemptsError(null);
       }
       if (!constantTimeEqual(hashFor(userId, purpose, code), row.codeHash)) {
         const after = await db.oneTimeCode.findUnique({ where: { id: row.id }, select: { attempts: true } });
-        throw new IncorrectCodeError(Math.max(0, row.maxAttempts - (after?.attempts ?? row.maxAttempts)));
+        throw new IncorrectCodeError({ codeAttemptsLeft: Math.max(0, row.maxAttempts - (after?.attempts ?? row.maxAttempts)) });
       }
       if (!(await store.consumeCodeOnce(row, clock.now()))) throw new CodeAlreadyUsedError();
       return { target: row.target };

@@ -143,9 +143,9 @@ export function createPasswordService(deps: {
       hashed = true;
       const ok = await hasher.verify(method.secret, password);
       if (!ok) {
-        const { remainingAttempts, locked } = await attempt.failed(meta);
-        await outbox.append({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
-        throw new IncorrectPasswordError(remainingAttempts);
+        const { attemptsBeforeLock, locked } = await attempt.failed(meta);
+        await outbox.append({ type: 'user.password_verification_failed', userId, data: { attemptsBeforeLock, locked } }, meta);
+        throw new IncorrectPasswordError(attemptsBeforeLock);
       }
       const now = clock.now();
       const event = (rehashed: boolean) => ({ type: 'user.password_verified' as const, userId, data: { rehashed } });

@@ -137,8 +137,8 @@ export function createTotpService(deps: {
       const attempt = await lockout.beginAttempt(userId, 'code');
       const step = matchTotpStep(decryptSecret(key, method.secret, method.id), code, clock.now(), config.window);
       if (step === null) {
-        const { remainingAttempts } = await attempt.failed(meta);
-        throw new IncorrectCodeError(remainingAttempts);
+        const { attemptsBeforeLock } = await attempt.failed(meta);
+        throw new IncorrectCodeError({ attemptsBeforeLock });
       }
       await attempt.succeeded();
       const secret = method.secret;
@@ -199,14 +199,14 @@ export function createTotpService(deps: {
         return { user: attempt.user, kind: 'BACKUP_CODE', backupCodesRemaining: remaining };
       }
 
-      const { remainingAttempts, locked } = await attempt.failed(meta);
+      const { attemptsBeforeLock, locked } = await attempt.failed(meta);
       const replayedBackup = hasBackup && (await backupCodes.wasUsed(userId, code));
       await outbox.append(
-        { type: 'user.totp_verification_failed', userId, data: { reason: replayedBackup ? 'backup_code_reused' : 'incorrect', remainingAttempts, locked } },
+        { type: 'user.totp_verification_failed', userId, data: { reason: replayedBackup ? 'backup_code_reused' : 'incorrect', attemptsBeforeLock, locked } },
         meta,
       );
       if (replayedBackup) throw new CodeAlreadyUsedError();
-      throw new IncorrectCodeError(remainingAttempts);
+      throw new IncorrectCodeError({ attemptsBeforeLock });
     },
   };
 }
