@@ -36,6 +36,7 @@ const VerifyEmail = graphql(`
       ... on VerifyEmailSuccess { user { id email emailVerified emailVerifiedAt } }
       ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock message }
       ... on TooManyAttemptsError { code retryAfter }
+      ... on InvalidStateError { state }
       ... on Error { code message }
     }
   }
@@ -67,6 +68,7 @@ const VerifyPhone = graphql(`
       __typename
       ... on VerifyPhoneSuccess { user { phone phoneVerified } }
       ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
+      ... on InvalidStateError { state }
       ... on Error { code message }
     }
   }
@@ -123,8 +125,9 @@ describe('setEmail and verifyEmail', () => {
 
     const ok = await t.run(VerifyEmail, { input: { userId, code } });
     expect(ok.verifyEmail).toMatchObject({ __typename: 'VerifyEmailSuccess', user: { emailVerified: true, emailVerifiedAt: clock.now().toISOString() } });
+    // Verified now: there is nothing left to verify, so the code is not even looked at.
     const replay = await t.run(VerifyEmail, { input: { userId, code } });
-    expect(replay.verifyEmail).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
+    expect(replay.verifyEmail).toMatchObject({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'EMAIL_VERIFIED' });
 
     const events = await t.run(ContactEvents, { userId });
     const types = events.events.edges.map((e) => e.node.type);
@@ -245,6 +248,39 @@ describe('setEmail and verifyEmail', () => {
     expect(message.locale).toBe('de');
     expect(message.text).toContain('Bestätigungscode');
     expect(message.text).toContain(message.params.code);
+  });
+});
+
+describe('verifying with nothing to verify', () => {
+  it('answers InvalidStateError and never counts toward the lockout: 12 calls leave the user active, and a real verification works', async () => {
+    const userId = await newUser();
+    const attempts = async () => (await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).failedCodeAttempts;
+    const answers: unknown[] = [];
+    // No address at all, then addresses that are already verified: 12 calls, more than the code lockout's 10.
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyEmail, { input: { userId, code: '123456' } })).verifyEmail);
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyPhone, { input: { userId, code: '123456' } })).verifyPhone);
+    await t.run(SetEmail, { input: { userId, email: 'done@example.com', verification: 'MARK_VERIFIED' } });
+    await t.run(SetPhone, { input: { userId, phone: '+14155550111', verification: 'MARK_VERIFIED' } });
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyEmail, { input: { userId, code: '123456' } })).verifyEmail);
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyPhone, { input: { userId, code: '123456' } })).verifyPhone);
+    expect(answers).toEqual([
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'NO_EMAIL', message: 'The user has no email address.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'NO_PHONE', message: 'The user has no phone number.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'EMAIL_VERIFIED', message: 'The email address is already verified.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'PHONE_VERIFIED', message: 'The phone number is already verified.' }),
+    ]);
+    expect(await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).toMatchObject({ state: 'ACTIVE', failedCodeAttempts: 0 });
+
+    // A new address has something to verify: a wrong code counts, the right one verifies.
+    const set = await t.run(SetPhone, { input: { userId, phone: '+14155550112', verification: 'RETURN_CODE' } });
+    const code = (set.setPhone as { issuedCode: string }).issuedCode;
+    expect((await t.run(VerifyPhone, { input: { userId, code: wrong(code) } })).verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', attemptsBeforeLock: 9 });
+    expect(await attempts()).toBe(1);
+    expect((await t.run(VerifyPhone, { input: { userId, code } })).verifyPhone).toMatchObject({
+      __typename: 'VerifyPhoneSuccess',
+      user: { phone: '+14155550112', phoneVerified: true },
+    });
+    expect(await attempts()).toBe(0);
   });
 });
 

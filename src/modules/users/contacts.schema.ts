@@ -105,7 +105,9 @@ builder.mutationFields((t) => ({
   verifyEmail: t.field({
     type: userSuccess('VerifyEmailSuccess', 'The email is verified.'),
     authScopes: adminOrSelf,
-    description: 'Checks a code sent for the current email. Wrong codes count toward the code lockout policy.',
+    description:
+      'Checks a code sent for the current email. Wrong codes count toward the code lockout policy. ' +
+      'With no email, or one already verified, answers InvalidStateError (state NO_EMAIL or EMAIL_VERIFIED) and counts nothing.',
     errors: { types: codeCheckErrors },
     args: { input: t.arg({ type: codeInput('VerifyEmailInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.contacts.verifyEmail({ userId: String(input.userId), code: input.code }, ctx.meta)),
@@ -134,7 +136,9 @@ builder.mutationFields((t) => ({
   verifyPhone: t.field({
     type: userSuccess('VerifyPhoneSuccess', 'The phone is verified.'),
     authScopes: adminOrSelf,
-    description: 'Checks a code sent for the current phone. Wrong codes count toward the code lockout policy.',
+    description:
+      'Checks a code sent for the current phone. Wrong codes count toward the code lockout policy. ' +
+      'With no phone, or one already verified, answers InvalidStateError (state NO_PHONE or PHONE_VERIFIED) and counts nothing.',
     errors: { types: codeCheckErrors },
     args: { input: t.arg({ type: codeInput('VerifyPhoneInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.contacts.verifyPhone({ userId: String(input.userId), code: input.code }, ctx.meta)),
