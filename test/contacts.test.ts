@@ -25,6 +25,7 @@ const SetEmail = graphql(`
       ... on AlreadyExistsError { code field }
       ... on InvalidInputError { code field }
       ... on DeliveryFailedError { code channel message }
+      ... on ResendCooldownError { retryAfter }
       ... on Error { code message }
     }
   }
@@ -46,7 +47,7 @@ const ResendEmailCode = graphql(`
     resendEmailCode(input: $input) {
       __typename
       ... on ResendEmailCodeSuccess { codeExpiresAt sentTo }
-      ... on TooManyAttemptsError { code retryAfter }
+      ... on ResendCooldownError { code retryAfter }
       ... on Error { code message }
     }
   }
@@ -57,6 +58,7 @@ const SetPhone = graphql(`
       __typename
       ... on SetPhoneSuccess { issuedCode sentTo user { id phone phoneVerified phoneVerifiedAt phoneMasked } }
       ... on InvalidInputError { code field }
+      ... on ResendCooldownError { retryAfter }
       ... on DeliveryFailedError { code channel }
       ... on Error { code message }
     }
@@ -75,7 +77,7 @@ const VerifyPhone = graphql(`
 `);
 const ResendPhoneCode = graphql(`
   mutation ResendPhoneCode($input: ResendPhoneCodeInput!) {
-    resendPhoneCode(input: $input) { __typename ... on ResendPhoneCodeSuccess { sentTo } ... on TooManyAttemptsError { retryAfter } ... on Error { code } }
+    resendPhoneCode(input: $input) { __typename ... on ResendPhoneCodeSuccess { sentTo } ... on ResendCooldownError { retryAfter } ... on Error { code } }
   }
 `);
 const ContactEvents = graphql(`
@@ -202,7 +204,12 @@ describe('setEmail and verifyEmail', () => {
     await t.run(SetEmail, { input: { userId, email: 'cool@example.com' } });
     const first = sink.lastCode('cool@example.com');
     const early = await t.run(ResendEmailCode, { input: { userId } });
-    expect(early.resendEmailCode).toMatchObject({ __typename: 'TooManyAttemptsError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
+    expect(early.resendEmailCode).toEqual({
+      __typename: 'ResendCooldownError',
+      code: 'RESEND_COOLDOWN',
+      retryAfter: new Date(clock.now().getTime() + 30_000).toISOString(),
+      message: `A code was sent moments ago; a new one can be sent from ${new Date(clock.now().getTime() + 30_000).toISOString()}.`,
+    });
     clock.advance(30_000);
     const resent = await t.run(ResendEmailCode, { input: { userId } });
     expect(resent.resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 'c•••@example.com' });
@@ -221,6 +228,22 @@ describe('setEmail and verifyEmail', () => {
     expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
     const done = await t.run(ResendEmailCode, { input: { userId } });
     expect(done.resendEmailCode).toMatchObject({ __typename: 'InvalidStateError' });
+  });
+
+  it('answers ResendCooldownError when setEmail sends again within the cooldown; the address is saved unverified and the resend works later', async () => {
+    const userId = await newUser();
+    expect((await t.run(SetEmail, { input: { userId, email: 'first-try@example.com' } })).setEmail.__typename).toBe('SetEmailSuccess');
+    const before = sink.sent.length;
+    clock.advance(10_000);
+    const early = await t.run(SetEmail, { input: { userId, email: 'second-try@example.com' } });
+    expect(early.setEmail).toMatchObject({ __typename: 'ResendCooldownError', code: 'RESEND_COOLDOWN', retryAfter: new Date(clock.now().getTime() + 20_000).toISOString() });
+    expect(sink.sent.length).toBe(before);
+    // Not an attempt: the lockout counter is untouched.
+    expect(await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).toMatchObject({ email: 'second-try@example.com', failedCodeAttempts: 0 });
+    clock.advance(20_000);
+    expect((await t.run(ResendEmailCode, { input: { userId } })).resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 's•••@example.com' });
+    const ok = await t.run(VerifyEmail, { input: { userId, code: sink.lastCode('second-try@example.com') } });
+    expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
   });
 
   it('answers typed errors: taken address, bad input, unknown user, locked user', async () => {
@@ -311,7 +334,7 @@ describe('setPhone and verifyPhone', () => {
     await t.run(SetPhone, { input: { userId, phone: '+14155550155' } });
     const before = sink.sent.length;
     const second = await t.run(SetPhone, { input: { userId, phone: '+14155550156' } });
-    expect(second.setPhone).toMatchObject({ __typename: 'TooManyAttemptsError', code: 'TOO_MANY_ATTEMPTS' });
+    expect(second.setPhone).toMatchObject({ __typename: 'ResendCooldownError', code: 'RESEND_COOLDOWN', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
     expect(sink.sent.length).toBe(before);
     const oldCode = sink.lastCode('+14155550155');
     const stale = await t.run(VerifyPhone, { input: { userId, code: oldCode } });

@@ -66,6 +66,7 @@ const RequestReset = graphql(`
       __typename
       ... on RequestPasswordResetSuccess { issuedCode expiresAt sentTo user { id } }
       ... on DeliveryFailedError { channel }
+      ... on ResendCooldownError { retryAfter }
       ... on Error { code message }
     }
   }
@@ -286,8 +287,12 @@ describe('setPassword and changePassword', () => {
     const ok = await t.run(ChangePassword, { input: { userId: user.id, resetCode: code, newPassword: 'mailed passphrase' } });
     expect(ok.changePassword.__typename).toBe('ChangePasswordSuccess');
 
-    // A second request within the resend cooldown is refused.
-    expect((await t.run(RequestReset, { input: { userId: user.id } })).requestPasswordReset).toMatchObject({ __typename: 'TooManyAttemptsError' });
+    // A second request within the resend cooldown is refused, and says from when it may be asked again.
+    expect((await t.run(RequestReset, { input: { userId: user.id } })).requestPasswordReset).toMatchObject({
+      __typename: 'ResendCooldownError',
+      code: 'RESEND_COOLDOWN',
+      retryAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
 
     const other = await newUser({ password: 'forgotten passphrase' });
     await t.app.database.client.user.update({ where: { id: other.id }, data: { emailVerifiedAt: new Date() } });

@@ -1,5 +1,5 @@
 import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStateError, NotFoundError, PortcullisError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../kernel/errors.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from '../modules/codes/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError } from '../modules/codes/errors.js';
 import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
 import { InvalidTokenError, ReauthenticationRequiredError } from '../modules/sessions/errors.js';
@@ -25,6 +25,7 @@ const errorClasses = [
   IncorrectCodeError,
   CodeExpiredError,
   CodeAlreadyUsedError,
+  ResendCooldownError,
   PhoneNotVerifiedError,
   EmailNotVerifiedError,
   InvalidTokenError,
@@ -114,6 +115,11 @@ export const errorTypes = {
   })),
   CodeExpiredError: errorType(CodeExpiredError, 'The code has expired; request a new one.'),
   CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused).'),
+  ResendCooldownError: errorType(
+    ResendCooldownError,
+    'A code was sent moments ago (the resend cooldown): no new one was issued or sent. Ask again from retryAfter; this counts toward no lockout.',
+    (t) => ({ retryAfter: t.field({ type: 'DateTime', description: 'When a new code can be sent.', resolve: (e: any) => e.retryAfter }) }),
+  ),
   TooManyAttemptsError: errorType(TooManyAttemptsError, 'Too many attempts; try again later.', (t) => ({
     retryAfter: t.field({ type: 'DateTime', nullable: true, resolve: (e: any) => e.retryAfter }),
   })),

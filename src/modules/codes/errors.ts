@@ -34,3 +34,16 @@ export class CodeAlreadyUsedError extends PortcullisError {
     super('The code was already used.');
   }
 }
+
+/**
+ * A new code was asked for within the resend cooldown of the last one, so
+ * none was issued or sent. Not a failed attempt: nothing was guessed, and it
+ * counts toward no lockout.
+ */
+export class ResendCooldownError extends PortcullisError {
+  static readonly code = 'RESEND_COOLDOWN';
+  readonly code = ResendCooldownError.code;
+  constructor(readonly retryAfter: Date) {
+    super(`A code was sent moments ago; a new one can be sent from ${retryAfter.toISOString()}.`);
+  }
+}

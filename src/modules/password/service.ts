@@ -232,7 +232,8 @@ export function createPasswordService(deps: {
      * Issues a single-use reset code and sends it to the user's verified email
      * (or, without one, verified phone); with `returnCode` it is returned
      * instead of sent, for flows that deliver it themselves. Throws
-     * EmailNotVerifiedError when there is nowhere safe to send it, and
+     * EmailNotVerifiedError when there is nowhere safe to send it,
+     * ResendCooldownError within the cooldown of the last code, and
      * DeliveryFailedError (the code is then withdrawn) when sending fails.
      */
     async requestPasswordReset(

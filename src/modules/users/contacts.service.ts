@@ -211,7 +211,7 @@ export function createContactService(deps: {
      * Sets the user's email. A different address becomes unverified and, unless
      * MARK_VERIFIED, gets a verification code (sent, or returned with RETURN_CODE).
      * Throws UserNotFoundError, InvalidInputError, AlreadyExistsError; and, after saving the
-     * address unverified, DeliveryFailedError or TooManyAttemptsError (resend cooldown):
+     * address unverified, DeliveryFailedError or ResendCooldownError:
      * resendEmailCode then sends the code.
      */
     setEmail: (input: { userId: string; email: string; verification: Verification }, meta: RequestMeta) =>
@@ -226,7 +226,7 @@ export function createContactService(deps: {
      */
     verifyEmail: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(email, input, meta),
     verifyPhone: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(phone, input, meta),
-    /** Sends a fresh code for the unverified email; TooManyAttemptsError(retryAfter) within the cooldown. */
+    /** Sends a fresh code for the unverified email; ResendCooldownError(retryAfter) within the cooldown. */
     resendEmailCode: (input: { userId: string }) => resendContactCode(email, input),
     resendPhoneCode: (input: { userId: string }) => resendContactCode(phone, input),
   };
