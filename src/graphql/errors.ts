@@ -1,5 +1,5 @@
 import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStateError, NotFoundError, PortcullisError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../kernel/errors.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError } from '../modules/codes/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError, type CodeAlreadyUsedReason } from '../modules/codes/errors.js';
 import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
 import { InvalidTokenError, ReauthenticationRequiredError } from '../modules/sessions/errors.js';
@@ -43,6 +43,16 @@ export const ErrorCodeEnum = builder.enumType('ErrorCode', {
 export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {
   description: 'Why a passkey or security key response was refused.',
   values: WebAuthnFailureReason,
+});
+
+export const CodeAlreadyUsedReasonEnum = builder.enumType('CodeAlreadyUsedReason', {
+  description: 'Why a code was refused as already used.',
+  values: {
+    CODE_ALREADY_USED: { description: 'The single-use code (or MFA token) was already spent: get a new one.' },
+    STEP_ALREADY_USED: {
+      description: "A TOTP code from this or a later time step was already accepted for the user (replay protection): the authenticator's next code will work.",
+    },
+  } satisfies Record<CodeAlreadyUsedReason, { description: string }>,
 });
 
 export const ErrorInterface = builder.interfaceRef<PortcullisError>('Error').implement({
@@ -114,7 +124,9 @@ export const errorTypes = {
     attemptsBeforeLock: attemptsBeforeLockField(t),
   })),
   CodeExpiredError: errorType(CodeExpiredError, 'The code has expired; request a new one.'),
-  CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused).'),
+  CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused); see reason.', (t) => ({
+    reason: t.field({ type: CodeAlreadyUsedReasonEnum, resolve: (e: any) => e.reason }),
+  })),
   ResendCooldownError: errorType(
     ResendCooldownError,
     'A code was sent moments ago (the resend cooldown): no new one was issued or sent. Ask again from retryAfter; this counts toward no lockout.',

@@ -27,11 +27,20 @@ export class CodeExpiredError extends PortcullisError {
   }
 }
 
+/**
+ * Why a code counts as used. A TOTP code is not single-use by itself: it is
+ * refused because its time step, or a later one, was already accepted (replay
+ * protection), and the user's next code will work; saying so keeps people
+ * from retyping the same code.
+ */
+export const CodeAlreadyUsedReason = ['CODE_ALREADY_USED', 'STEP_ALREADY_USED'] as const;
+export type CodeAlreadyUsedReason = (typeof CodeAlreadyUsedReason)[number];
+
 export class CodeAlreadyUsedError extends PortcullisError {
   static readonly code = 'CODE_ALREADY_USED';
   readonly code = CodeAlreadyUsedError.code;
-  constructor() {
-    super('The code was already used.');
+  constructor(readonly reason: CodeAlreadyUsedReason = 'CODE_ALREADY_USED') {
+    super(reason === 'STEP_ALREADY_USED' ? 'A code from this or a later time step was already accepted; wait for the next code.' : 'The code was already used.');
   }
 }
 
