@@ -25,6 +25,7 @@ const SetEmail = graphql(`
       ... on AlreadyExistsError { code field }
       ... on InvalidInputError { code field }
       ... on DeliveryFailedError { code channel message }
+      ... on ResendCooldownError { retryAfter }
       ... on Error { code message }
     }
   }
@@ -34,8 +35,9 @@ const VerifyEmail = graphql(`
     verifyEmail(input: $input) {
       __typename
       ... on VerifyEmailSuccess { user { id email emailVerified emailVerifiedAt } }
-      ... on IncorrectCodeError { code remainingAttempts message }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock message }
       ... on TooManyAttemptsError { code retryAfter }
+      ... on InvalidStateError { state }
       ... on Error { code message }
     }
   }
@@ -45,7 +47,7 @@ const ResendEmailCode = graphql(`
     resendEmailCode(input: $input) {
       __typename
       ... on ResendEmailCodeSuccess { codeExpiresAt sentTo }
-      ... on TooManyAttemptsError { code retryAfter }
+      ... on ResendCooldownError { code retryAfter }
       ... on Error { code message }
     }
   }
@@ -56,6 +58,7 @@ const SetPhone = graphql(`
       __typename
       ... on SetPhoneSuccess { issuedCode sentTo user { id phone phoneVerified phoneVerifiedAt phoneMasked } }
       ... on InvalidInputError { code field }
+      ... on ResendCooldownError { retryAfter }
       ... on DeliveryFailedError { code channel }
       ... on Error { code message }
     }
@@ -66,14 +69,15 @@ const VerifyPhone = graphql(`
     verifyPhone(input: $input) {
       __typename
       ... on VerifyPhoneSuccess { user { phone phoneVerified } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
+      ... on InvalidStateError { state }
       ... on Error { code message }
     }
   }
 `);
 const ResendPhoneCode = graphql(`
   mutation ResendPhoneCode($input: ResendPhoneCodeInput!) {
-    resendPhoneCode(input: $input) { __typename ... on ResendPhoneCodeSuccess { sentTo } ... on TooManyAttemptsError { retryAfter } ... on Error { code } }
+    resendPhoneCode(input: $input) { __typename ... on ResendPhoneCodeSuccess { sentTo } ... on ResendCooldownError { retryAfter } ... on Error { code } }
   }
 `);
 const ContactEvents = graphql(`
@@ -118,13 +122,14 @@ describe('setEmail and verifyEmail', () => {
     expect(message.text).toContain('10 minutes');
 
     const bad = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
-    expect(bad.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', remainingAttempts: 4 });
+    expect(bad.verifyEmail).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     expect(JSON.stringify(bad)).not.toContain(code);
 
     const ok = await t.run(VerifyEmail, { input: { userId, code } });
     expect(ok.verifyEmail).toMatchObject({ __typename: 'VerifyEmailSuccess', user: { emailVerified: true, emailVerifiedAt: clock.now().toISOString() } });
+    // Verified now: there is nothing left to verify, so the code is not even looked at.
     const replay = await t.run(VerifyEmail, { input: { userId, code } });
-    expect(replay.verifyEmail).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
+    expect(replay.verifyEmail).toMatchObject({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'EMAIL_VERIFIED' });
 
     const events = await t.run(ContactEvents, { userId });
     const types = events.events.edges.map((e) => e.node.type);
@@ -187,7 +192,7 @@ describe('setEmail and verifyEmail', () => {
     const remaining: Array<number | null> = [];
     for (let i = 0; i < 5; i++) {
       const r = await t.run(VerifyEmail, { input: { userId, code: wrong(code) } });
-      remaining.push((r.verifyEmail as { remainingAttempts: number | null }).remainingAttempts);
+      remaining.push((r.verifyEmail as { codeAttemptsLeft: number | null }).codeAttemptsLeft);
     }
     expect(remaining).toEqual([4, 3, 2, 1, 0]);
     const r = await t.run(VerifyEmail, { input: { userId, code } });
@@ -199,7 +204,12 @@ describe('setEmail and verifyEmail', () => {
     await t.run(SetEmail, { input: { userId, email: 'cool@example.com' } });
     const first = sink.lastCode('cool@example.com');
     const early = await t.run(ResendEmailCode, { input: { userId } });
-    expect(early.resendEmailCode).toMatchObject({ __typename: 'TooManyAttemptsError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
+    expect(early.resendEmailCode).toEqual({
+      __typename: 'ResendCooldownError',
+      code: 'RESEND_COOLDOWN',
+      retryAfter: new Date(clock.now().getTime() + 30_000).toISOString(),
+      message: `A code was sent moments ago; a new one can be sent from ${new Date(clock.now().getTime() + 30_000).toISOString()}.`,
+    });
     clock.advance(30_000);
     const resent = await t.run(ResendEmailCode, { input: { userId } });
     expect(resent.resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 'c•••@example.com' });
@@ -218,6 +228,22 @@ describe('setEmail and verifyEmail', () => {
     expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
     const done = await t.run(ResendEmailCode, { input: { userId } });
     expect(done.resendEmailCode).toMatchObject({ __typename: 'InvalidStateError' });
+  });
+
+  it('answers ResendCooldownError when setEmail sends again within the cooldown; the address is saved unverified and the resend works later', async () => {
+    const userId = await newUser();
+    expect((await t.run(SetEmail, { input: { userId, email: 'first-try@example.com' } })).setEmail.__typename).toBe('SetEmailSuccess');
+    const before = sink.sent.length;
+    clock.advance(10_000);
+    const early = await t.run(SetEmail, { input: { userId, email: 'second-try@example.com' } });
+    expect(early.setEmail).toMatchObject({ __typename: 'ResendCooldownError', code: 'RESEND_COOLDOWN', retryAfter: new Date(clock.now().getTime() + 20_000).toISOString() });
+    expect(sink.sent.length).toBe(before);
+    // Not an attempt: the lockout counter is untouched.
+    expect(await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).toMatchObject({ email: 'second-try@example.com', failedCodeAttempts: 0 });
+    clock.advance(20_000);
+    expect((await t.run(ResendEmailCode, { input: { userId } })).resendEmailCode).toMatchObject({ __typename: 'ResendEmailCodeSuccess', sentTo: 's•••@example.com' });
+    const ok = await t.run(VerifyEmail, { input: { userId, code: sink.lastCode('second-try@example.com') } });
+    expect(ok.verifyEmail.__typename).toBe('VerifyEmailSuccess');
   });
 
   it('answers typed errors: taken address, bad input, unknown user, locked user', async () => {
@@ -248,6 +274,39 @@ describe('setEmail and verifyEmail', () => {
   });
 });
 
+describe('verifying with nothing to verify', () => {
+  it('answers InvalidStateError and never counts toward the lockout: 12 calls leave the user active, and a real verification works', async () => {
+    const userId = await newUser();
+    const attempts = async () => (await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).failedCodeAttempts;
+    const answers: unknown[] = [];
+    // No address at all, then addresses that are already verified: 12 calls, more than the code lockout's 10.
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyEmail, { input: { userId, code: '123456' } })).verifyEmail);
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyPhone, { input: { userId, code: '123456' } })).verifyPhone);
+    await t.run(SetEmail, { input: { userId, email: 'done@example.com', verification: 'MARK_VERIFIED' } });
+    await t.run(SetPhone, { input: { userId, phone: '+14155550111', verification: 'MARK_VERIFIED' } });
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyEmail, { input: { userId, code: '123456' } })).verifyEmail);
+    for (let i = 0; i < 3; i++) answers.push((await t.run(VerifyPhone, { input: { userId, code: '123456' } })).verifyPhone);
+    expect(answers).toEqual([
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'NO_EMAIL', message: 'The user has no email address.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'NO_PHONE', message: 'The user has no phone number.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'EMAIL_VERIFIED', message: 'The email address is already verified.' }),
+      ...Array(3).fill({ __typename: 'InvalidStateError', code: 'INVALID_STATE', state: 'PHONE_VERIFIED', message: 'The phone number is already verified.' }),
+    ]);
+    expect(await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } })).toMatchObject({ state: 'ACTIVE', failedCodeAttempts: 0 });
+
+    // A new address has something to verify: a wrong code counts, the right one verifies.
+    const set = await t.run(SetPhone, { input: { userId, phone: '+14155550112', verification: 'RETURN_CODE' } });
+    const code = (set.setPhone as { issuedCode: string }).issuedCode;
+    expect((await t.run(VerifyPhone, { input: { userId, code: wrong(code) } })).verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', attemptsBeforeLock: 9 });
+    expect(await attempts()).toBe(1);
+    expect((await t.run(VerifyPhone, { input: { userId, code } })).verifyPhone).toMatchObject({
+      __typename: 'VerifyPhoneSuccess',
+      user: { phone: '+14155550112', phoneVerified: true },
+    });
+    expect(await attempts()).toBe(0);
+  });
+});
+
 describe('setPhone and verifyPhone', () => {
   it('normalises to E.164 with the default region, sends an SMS, and verifies', async () => {
     const userId = await newUser();
@@ -260,7 +319,7 @@ describe('setPhone and verifyPhone', () => {
     const message = sink.sent.at(-1)!;
     expect(message).toMatchObject({ channel: 'sms', to: '+14155550123', template: 'verify_phone' });
     const bad = await t.run(VerifyPhone, { input: { userId, code: wrong(message.params.code) } });
-    expect(bad.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 4 });
+    expect(bad.verifyPhone).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     const ok = await t.run(VerifyPhone, { input: { userId, code: message.params.code } });
     expect(ok.verifyPhone).toMatchObject({ __typename: 'VerifyPhoneSuccess', user: { phone: '+14155550123', phoneVerified: true } });
     const events = await t.run(ContactEvents, { userId });
@@ -275,7 +334,7 @@ describe('setPhone and verifyPhone', () => {
     await t.run(SetPhone, { input: { userId, phone: '+14155550155' } });
     const before = sink.sent.length;
     const second = await t.run(SetPhone, { input: { userId, phone: '+14155550156' } });
-    expect(second.setPhone).toMatchObject({ __typename: 'TooManyAttemptsError', code: 'TOO_MANY_ATTEMPTS' });
+    expect(second.setPhone).toMatchObject({ __typename: 'ResendCooldownError', code: 'RESEND_COOLDOWN', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
     expect(sink.sent.length).toBe(before);
     const oldCode = sink.lastCode('+14155550155');
     const stale = await t.run(VerifyPhone, { input: { userId, code: oldCode } });

@@ -33,7 +33,7 @@ const VerifyTotpRegistration = graphql(`
     verifyTotpRegistration(input: $input) {
       __typename
       ... on VerifyTotpRegistrationSuccess { authMethod { id verified lastUsedAt } user { mfaEnabled authMethods { kind verified } } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -44,7 +44,8 @@ const VerifyTotp = graphql(`
     verifyTotp(input: $input) {
       __typename
       ... on VerifyTotpSuccess { kind backupCodesRemaining user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
+      ... on CodeAlreadyUsedError { reason }
       ... on Error { code message }
     }
   }
@@ -124,7 +125,8 @@ describe('TOTP registration', () => {
     expect(r.authMethod.id).toMatch(/^am_totp_/);
 
     const wrong = await t.run(VerifyTotpRegistration, { input: { userId, code: '000000' === referenceTotp(r.secret, clock.now()) ? '111111' : '000000' } });
-    expect(wrong.verifyTotpRegistration).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE' });
+    // A TOTP code spends the account's lockout budget; it is no issued code with attempts of its own.
+    expect(wrong.verifyTotpRegistration).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: null, attemptsBeforeLock: 49 });
     const ok = await t.run(VerifyTotpRegistration, { input: { userId, code: referenceTotp(r.secret, clock.now()) } });
     expect(ok.verifyTotpRegistration).toMatchObject({
       __typename: 'VerifyTotpRegistrationSuccess',
@@ -197,19 +199,21 @@ describe('verifyTotp', () => {
     const stepStart = Math.ceil(clock.now().getTime() / 30_000) * 30_000 + 30_000;
     clock.set(new Date(stepStart));
     const at = (deltaSteps: number) => referenceTotp(secret, new Date(stepStart + deltaSteps * 30_000));
-    expect(await verifyTotp(userId, at(-2))).toMatchObject({ __typename: 'IncorrectCodeError' });
-    expect(await verifyTotp(userId, at(+2))).toMatchObject({ __typename: 'IncorrectCodeError' });
+    expect(await verifyTotp(userId, at(-2))).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: null, attemptsBeforeLock: 49 });
+    expect(await verifyTotp(userId, at(+2))).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: null, attemptsBeforeLock: 48 });
     expect(await verifyTotp(userId, at(-1))).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'TOTP' });
-    expect(await verifyTotp(userId, at(-1))).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
+    // The same step again: refused, saying that it is the time step that was used, and that the next code will do.
+    const stepUsed = { __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED', reason: 'STEP_ALREADY_USED', message: 'A code from this or a later time step was already accepted; wait for the next code.' };
+    expect(await verifyTotp(userId, at(-1))).toEqual(stepUsed);
     // Last millisecond of the step: the same window.
     clock.set(new Date(stepStart + 29_999));
     expect(await verifyTotp(userId, at(0))).toMatchObject({ __typename: 'VerifyTotpSuccess' });
     expect(await verifyTotp(userId, at(+1))).toMatchObject({ __typename: 'VerifyTotpSuccess' });
-    // An older step than the last accepted one is refused too.
-    expect(await verifyTotp(userId, at(0))).toMatchObject({ __typename: 'CodeAlreadyUsedError' });
+    // An older step than the last accepted one is refused too, for the same reason.
+    expect(await verifyTotp(userId, at(0))).toEqual(stepUsed);
     // One step later, +1 is the current step and was already used; +2 is now within the window.
     clock.set(new Date(stepStart + 30_000));
-    expect(await verifyTotp(userId, at(+1))).toMatchObject({ __typename: 'CodeAlreadyUsedError' });
+    expect(await verifyTotp(userId, at(+1))).toEqual(stepUsed);
     expect(await verifyTotp(userId, at(+2))).toMatchObject({ __typename: 'VerifyTotpSuccess' });
     clock.advance(60_000);
   });
@@ -269,7 +273,8 @@ describe('backup codes', () => {
     }
 
     expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODE', backupCodesRemaining: 9, user: { id: userId } });
-    expect(await verifyTotp(userId, g.codes[0])).toMatchObject({ __typename: 'CodeAlreadyUsedError' });
+    // A backup code is single-use itself: no time step is involved.
+    expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED', reason: 'CODE_ALREADY_USED', message: 'The code was already used.' });
     // Typed loosely: lower case, no dash.
     expect(await verifyTotp(userId, g.codes[1].toLowerCase().replace('-', ''))).toMatchObject({ kind: 'BACKUP_CODE', backupCodesRemaining: 8 });
     const types = (await t.run(Events, { userId })).events.edges.map((e) => e.node.type);

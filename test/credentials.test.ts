@@ -41,7 +41,7 @@ const VerifyPassword = graphql(`
     verifyPassword(input: $input) {
       __typename
       ... on VerifyPasswordSuccess { mustChange user { id state } }
-      ... on IncorrectPasswordError { code message remainingAttempts }
+      ... on IncorrectPasswordError { code message attemptsBeforeLock }
       ... on UserLockedError { code lockedUntil }
       ... on Error { code message }
     }
@@ -54,7 +54,7 @@ const ChangePassword = graphql(`
       __typename
       ... on ChangePasswordSuccess { user { id passwordChangedAt } }
       ... on WeakPasswordError { reasons }
-      ... on IncorrectPasswordError { remainingAttempts }
+      ... on IncorrectPasswordError { attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -66,6 +66,7 @@ const RequestReset = graphql(`
       __typename
       ... on RequestPasswordResetSuccess { issuedCode expiresAt sentTo user { id } }
       ... on DeliveryFailedError { channel }
+      ... on ResendCooldownError { retryAfter }
       ... on Error { code message }
     }
   }
@@ -118,7 +119,7 @@ describe('verifyPassword', () => {
     expect(user.hasPassword).toBe(true);
     expect(user.authMethods).toEqual([expect.objectContaining({ kind: 'PASSWORD', verified: true })]);
     expect(await verify(user.id, 'correct horse battery')).toEqual({ __typename: 'VerifyPasswordSuccess', mustChange: false, user: { id: user.id, state: 'ACTIVE' } });
-    expect(await verify(user.id, 'wrong horse battery')).toMatchObject({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', remainingAttempts: 9 });
+    expect(await verify(user.id, 'wrong horse battery')).toMatchObject({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', attemptsBeforeLock: 9 });
 
     const noPassword = await newUser();
     expect(await verify(noPassword.id, 'anything at all')).toMatchObject({ __typename: 'NoPasswordError', code: 'NO_PASSWORD' });
@@ -144,7 +145,7 @@ describe('verifyPassword', () => {
       'USER_PASSWORD_VERIFICATION_FAILED',
       'USER_PASSWORD_VERIFIED',
     ]);
-    expect(events.edges[2].node.data).toMatchObject({ remainingAttempts: 9, locked: false });
+    expect(events.edges[2].node.data).toMatchObject({ attemptsBeforeLock: 9, locked: false });
     const hash = (await passwordRow(user.id)).secret!;
     const all = JSON.stringify(events);
     for (const secret of ['correct horse battery', 'guess number one', hash]) expect(all).not.toContain(secret);
@@ -235,7 +236,7 @@ describe('setPassword and changePassword', () => {
     expect(await verify(user.id, 'temporary passphrase')).toMatchObject({ __typename: 'VerifyPasswordSuccess', mustChange: true });
 
     const wrong = await t.run(ChangePassword, { input: { userId: user.id, currentPassword: 'not the password', newPassword: 'my own passphrase' } });
-    expect(wrong.changePassword).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: 9 });
+    expect(wrong.changePassword).toMatchObject({ __typename: 'IncorrectPasswordError', attemptsBeforeLock: 9 });
     const ok = await t.run(ChangePassword, { input: { userId: user.id, currentPassword: 'temporary passphrase', newPassword: 'my own passphrase' } });
     expect(ok.changePassword.__typename).toBe('ChangePasswordSuccess');
     expect(await verify(user.id, 'temporary passphrase')).toMatchObject({ __typename: 'IncorrectPasswordError' });
@@ -286,8 +287,12 @@ describe('setPassword and changePassword', () => {
     const ok = await t.run(ChangePassword, { input: { userId: user.id, resetCode: code, newPassword: 'mailed passphrase' } });
     expect(ok.changePassword.__typename).toBe('ChangePasswordSuccess');
 
-    // A second request within the resend cooldown is refused.
-    expect((await t.run(RequestReset, { input: { userId: user.id } })).requestPasswordReset).toMatchObject({ __typename: 'TooManyAttemptsError' });
+    // A second request within the resend cooldown is refused, and says from when it may be asked again.
+    expect((await t.run(RequestReset, { input: { userId: user.id } })).requestPasswordReset).toMatchObject({
+      __typename: 'ResendCooldownError',
+      code: 'RESEND_COOLDOWN',
+      retryAfter: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
 
     const other = await newUser({ password: 'forgotten passphrase' });
     await t.app.database.client.user.update({ where: { id: other.id }, data: { emailVerifiedAt: new Date() } });

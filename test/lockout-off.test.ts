@@ -17,7 +17,7 @@ const OffVerify = graphql(`
     verifyPassword(input: $input) {
       __typename
       ... on VerifyPasswordSuccess { user { id } }
-      ... on IncorrectPasswordError { remainingAttempts }
+      ... on IncorrectPasswordError { attemptsBeforeLock }
       ... on Error { code }
     }
   }
@@ -54,7 +54,7 @@ const verify = async (userId: string, password: string) => (await t.run(OffVerif
 it('checks passwords without counting attempts: many wrong ones do not lock', async () => {
   const id = await newUser(PASSWORD);
   for (let i = 0; i < 12; i++) {
-    expect(await verify(id, 'not the password')).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', remainingAttempts: null });
+    expect(await verify(id, 'not the password')).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', attemptsBeforeLock: null });
   }
   expect((await t.run(OffState, { id })).user).toEqual({ state: 'ACTIVE', lockedReason: null });
   expect(await verify(id, PASSWORD)).toEqual({ __typename: 'VerifyPasswordSuccess', user: { id } });

@@ -29,7 +29,7 @@ const VerifyPassword = graphql(`
   mutation LockoutVerifyPassword($input: VerifyPasswordInput!) {
     verifyPassword(input: $input) {
       __typename
-      ... on IncorrectPasswordError { remainingAttempts }
+      ... on IncorrectPasswordError { attemptsBeforeLock }
       ... on UserLockedError { lockedUntil }
       ... on TooManyAttemptsError { retryAfter }
     }
@@ -39,7 +39,7 @@ const VerifyTotp = graphql(`
   mutation LockoutVerifyTotp($input: VerifyTotpInput!) {
     verifyTotp(input: $input) {
       __typename
-      ... on IncorrectCodeError { remainingAttempts }
+      ... on IncorrectCodeError { codeAttemptsLeft attemptsBeforeLock }
       ... on UserLockedError { lockedUntil }
     }
   }
@@ -106,7 +106,7 @@ describe('password lockout', () => {
     expect(work.filter((w) => w.against === stored)).toHaveLength(LIMIT);
     expect(work).toEqual(Array.from({ length: 30 }, () => configuredVerification(t.app.config.passwords.argon2)));
     for (const r of results) expect(['IncorrectPasswordError', 'UserLockedError', 'TooManyAttemptsError']).toContain(r.__typename);
-    expect(incorrect.map((r) => (r as { remainingAttempts: number }).remainingAttempts)).toContain(0);
+    expect(incorrect.map((r) => (r as { attemptsBeforeLock: number }).attemptsBeforeLock)).toContain(0);
 
     const u = await user(id);
     expect(u).toMatchObject({ state: 'LOCKED', lockedReason: 'too_many_failed_passwords', lockedUntil: '2026-05-01T09:00:00.000Z' });
@@ -122,11 +122,11 @@ describe('password lockout', () => {
 
   it('reports the attempts left, resets on success, and ends a policy lock on time', async () => {
     const id = await newUser('the real passphrase');
-    expect(await verify(id, 'nope 1')).toMatchObject({ remainingAttempts: 4 });
-    expect(await verify(id, 'nope 2')).toMatchObject({ remainingAttempts: 3 });
+    expect(await verify(id, 'nope 1')).toMatchObject({ attemptsBeforeLock: 4 });
+    expect(await verify(id, 'nope 2')).toMatchObject({ attemptsBeforeLock: 3 });
     expect(await verify(id, 'the real passphrase')).toMatchObject({ __typename: 'VerifyPasswordSuccess' });
-    expect(await verify(id, 'nope 3')).toMatchObject({ remainingAttempts: 4 });
-    for (const left of [3, 2, 1, 0]) expect(await verify(id, `nope ${left}`)).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: left });
+    expect(await verify(id, 'nope 3')).toMatchObject({ attemptsBeforeLock: 4 });
+    for (const left of [3, 2, 1, 0]) expect(await verify(id, `nope ${left}`)).toMatchObject({ __typename: 'IncorrectPasswordError', attemptsBeforeLock: left });
     expect(await verify(id, 'the real passphrase')).toMatchObject({ __typename: 'UserLockedError' });
 
     clock.advance(3600_000 - 1);
@@ -137,7 +137,7 @@ describe('password lockout', () => {
     expect(u.state).toBe('ACTIVE');
     expect(u.events.edges.map((e) => e.node.type)).toContain('USER_UNLOCKED');
     // The counter starts again from zero after the lock.
-    expect(await verify(id, 'nope again')).toMatchObject({ remainingAttempts: 4 });
+    expect(await verify(id, 'nope again')).toMatchObject({ attemptsBeforeLock: 4 });
   });
 
   it('lets an admin unlock, which resets the counter', async () => {
@@ -145,7 +145,7 @@ describe('password lockout', () => {
     for (let i = 0; i < LIMIT; i++) await verify(id, `nope ${i}`);
     expect((await user(id)).state).toBe('LOCKED');
     expect((await t.run(Unlock, { id })).unlockUser.__typename).toBe('UnlockUserSuccess');
-    expect(await verify(id, 'nope after unlock')).toMatchObject({ remainingAttempts: LIMIT - 1 });
+    expect(await verify(id, 'nope after unlock')).toMatchObject({ attemptsBeforeLock: LIMIT - 1 });
     expect(await verify(id, 'the real passphrase')).toMatchObject({ __typename: 'VerifyPasswordSuccess' });
   });
 

@@ -24,7 +24,7 @@ const GuessComplete = graphql(`
     completeMfaLogin(input: $input) {
       __typename
       ... on CompleteMfaLoginSuccess { session { id } user { id } }
-      ... on IncorrectCodeError { remainingAttempts }
+      ... on IncorrectCodeError { codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code }
     }
   }
@@ -82,7 +82,9 @@ describe('guessing the second factor', () => {
     for (let i = 0; i < 5; i++) {
       const r = (await guess(await mfaToken(v.email), wrong)).completeMfaLogin;
       expect(r.__typename).toBe('IncorrectCodeError');
-      remaining.push((r as { remainingAttempts: number | null }).remainingAttempts);
+      remaining.push((r as { attemptsBeforeLock: number | null }).attemptsBeforeLock);
+      // A TOTP code is not an issued code: only the account's budget applies.
+      expect(r).toMatchObject({ codeAttemptsLeft: null });
     }
     // One count per user: every new token continued it.
     expect(remaining).toEqual([4, 3, 2, 1, 0]);

@@ -24,7 +24,7 @@ const CompleteMfa = graphql(`
     completeMfaLogin(input: $input) {
       __typename
       ... on CompleteMfaLoginSuccess { accessToken user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -87,7 +87,8 @@ describe('login with one-time codes', () => {
     const code = sink.lastCode(u.email);
     const wrong = code === '000000' ? '111111' : '000000';
     const refused = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code: wrong } }, { token: null });
-    expect(refused.completeMfaLogin).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE' });
+    // Both budgets apply to a sent code: its own attempts, and the account's code lockout.
+    expect(refused.completeMfaLogin).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code } }, { token: null });
     expect(done.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
   });

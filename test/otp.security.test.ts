@@ -48,7 +48,7 @@ const VerifyOtp = graphql(`
   mutation SecVerifyOtp($input: VerifyOtpInput!) {
     verifyOtp(input: $input) {
       __typename
-      ... on IncorrectCodeError { remainingAttempts }
+      ... on IncorrectCodeError { codeAttemptsLeft attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -112,21 +112,24 @@ describe('replay and brute force', () => {
   it('stops guessing at the per-code limit and locks the user when failures reach the code lockout policy', async () => {
     const userId = await smsUser(t, '+14155550302');
     const code = await returnedOtp(t, userId);
-    const remaining: Array<number | null> = [];
+    const remaining: Array<{ codeAttemptsLeft: number | null; attemptsBeforeLock: number | null }> = [];
     for (let i = 0; i < 5; i++) {
       const r = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: wrong(code) } });
       expect(r.verifyOtp.__typename).toBe('IncorrectCodeError');
-      remaining.push((r.verifyOtp as { remainingAttempts: number | null }).remainingAttempts);
+      const { codeAttemptsLeft, attemptsBeforeLock } = r.verifyOtp as { codeAttemptsLeft: number | null; attemptsBeforeLock: number | null };
+      remaining.push({ codeAttemptsLeft, attemptsBeforeLock });
     }
-    // min(code attempts left, lockout attempts left): the code runs out first.
-    expect(remaining).toEqual([4, 3, 2, 1, 0]);
+    // Both budgets, each under its own name: the code runs out first (5 attempts), the account has 7.
+    expect(remaining.map((r) => r.codeAttemptsLeft)).toEqual([4, 3, 2, 1, 0]);
+    expect(remaining.map((r) => r.attemptsBeforeLock)).toEqual([6, 5, 4, 3, 2]);
     const exhausted = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code } });
     expect(exhausted.verifyOtp.__typename).toBe('TooManyAttemptsError');
 
     // Six failures so far; a fresh code does not reset the user's counter.
     const fresh = await returnedOtp(t, userId);
     const last = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: wrong(fresh) } });
-    expect(last.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 0 });
+    // A fresh code has attempts left, but the account's budget is spent: this failure locked it.
+    expect(last.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: 4, attemptsBeforeLock: 0 });
     const locked = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: fresh } });
     expect(locked.verifyOtp).toMatchObject({ __typename: 'UserLockedError', code: 'USER_LOCKED' });
     const state = await t.run(UserState, { id: userId });

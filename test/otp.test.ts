@@ -3,6 +3,7 @@ import { manualClock } from '../src/kernel/clock.js';
 import { graphql } from './gql/index.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { codeSink } from './helpers/code-sink.js';
+import { seed } from './helpers/seed.js';
 
 const CreateUser = graphql(`
   mutation OtpCreateUser($input: CreateUserInput!) {
@@ -56,7 +57,7 @@ const SendOtp = graphql(`
     sendOtp(input: $input) {
       __typename
       ... on SendOtpSuccess { channel issuedCode codeExpiresAt sentTo user { id } }
-      ... on TooManyAttemptsError { code retryAfter }
+      ... on ResendCooldownError { code retryAfter }
       ... on Error { code message }
     }
   }
@@ -66,7 +67,22 @@ const VerifyOtp = graphql(`
     verifyOtp(input: $input) {
       __typename
       ... on VerifyOtpSuccess { authMethod { __typename id kind lastUsedAt } user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
+      ... on Error { code message }
+    }
+  }
+`);
+const MfaLogin = graphql(`
+  mutation OtpCooldownLogin($input: LoginInput!) {
+    login(input: $input) { __typename ... on MfaRequired { mfaToken } ... on Error { code } }
+  }
+`);
+const SendMfaOtp = graphql(`
+  mutation OtpCooldownSendMfaOtp($input: SendMfaOtpInput!) {
+    sendMfaOtp(input: $input) {
+      __typename
+      ... on SendMfaOtpSuccess { sentTo }
+      ... on ResendCooldownError { code message retryAfter }
       ... on Error { code message }
     }
   }
@@ -130,7 +146,7 @@ describe('OTP by SMS', () => {
     expect(message.text).toContain('sign-in code');
 
     const bad = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: wrong(message.params.code) } });
-    expect(bad.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', remainingAttempts: 4 });
+    expect(bad.verifyOtp).toMatchObject({ __typename: 'IncorrectCodeError', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
     clock.advance(1000);
     const ok = await t.run(VerifyOtp, { input: { userId, channel: 'SMS', code: message.params.code } });
     expect(ok.verifyOtp).toMatchObject({ __typename: 'VerifyOtpSuccess', authMethod: { __typename: 'OtpSmsMethod', kind: 'OTP_SMS', lastUsedAt: clock.now().toISOString() } });
@@ -149,12 +165,12 @@ describe('OTP by SMS', () => {
     expect(sink.sent.length).toBe(before);
     // Any issued code starts the cooldown, a returned one included.
     const tooSoon = await t.run(SendOtp, { input: { userId, channel: 'SMS' } });
-    expect(tooSoon.sendOtp.__typename).toBe('TooManyAttemptsError');
+    expect(tooSoon.sendOtp).toMatchObject({ __typename: 'ResendCooldownError', code: 'RESEND_COOLDOWN' });
     clock.advance(30_000);
     await t.run(SendOtp, { input: { userId, channel: 'SMS' } });
     let second = sink.lastCode(phone);
     const early = await t.run(SendOtp, { input: { userId, channel: 'SMS' } });
-    expect(early.sendOtp).toMatchObject({ __typename: 'TooManyAttemptsError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
+    expect(early.sendOtp).toMatchObject({ __typename: 'ResendCooldownError', retryAfter: new Date(clock.now().getTime() + 30_000).toISOString() });
     // Codes are random: one new code in a million repeats the old one. Send again until they differ, so
     // the check below always runs (and a generator stuck on one code fails here).
     for (let i = 0; second === first; i++) {
@@ -258,5 +274,27 @@ describe('OTP by email', () => {
     expect(retry.sendOtp.__typename).toBe('SendOtpSuccess');
     const ok = await t.run(VerifyOtp, { input: { userId, channel: 'EMAIL', code: sink.lastCode('down@example.com') } });
     expect(ok.verifyOtp.__typename).toBe('VerifyOtpSuccess');
+  });
+});
+
+describe('the resend cooldown in the MFA step-up', () => {
+  it('answers sendMfaOtp within the cooldown with ResendCooldownError, sending nothing; after it, a new code goes out', async () => {
+    const password = 'correct horse battery staple';
+    const u = await seed(t).user({ phone: '+14155550777', password }).withOtpSms();
+    const login = (await t.run(MfaLogin, { input: { identifier: u.email!, password } }, { token: null })).login;
+    if (login.__typename !== 'MfaRequired') throw new Error(login.__typename);
+    const send = () => t.run(SendMfaOtp, { input: { mfaToken: login.mfaToken, channel: 'SMS' } }, { token: null });
+    expect((await send()).sendMfaOtp).toMatchObject({ __typename: 'SendMfaOtpSuccess' });
+    const sent = sink.sent.length;
+    clock.advance(5_000);
+    expect((await send()).sendMfaOtp).toEqual({
+      __typename: 'ResendCooldownError',
+      code: 'RESEND_COOLDOWN',
+      retryAfter: new Date(clock.now().getTime() + 25_000).toISOString(),
+      message: `A code was sent moments ago; a new one can be sent from ${new Date(clock.now().getTime() + 25_000).toISOString()}.`,
+    });
+    expect(sink.sent.length).toBe(sent);
+    clock.advance(25_000);
+    expect((await send()).sendMfaOtp).toMatchObject({ __typename: 'SendMfaOtpSuccess' });
   });
 });

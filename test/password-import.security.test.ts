@@ -40,7 +40,7 @@ const VerifyPassword = graphql(`
   mutation HashLimitVerifyPassword($input: VerifyPasswordInput!) {
     verifyPassword(input: $input) {
       __typename
-      ... on IncorrectPasswordError { code remainingAttempts }
+      ... on IncorrectPasswordError { code attemptsBeforeLock }
       ... on Error { code message }
     }
   }
@@ -156,7 +156,7 @@ describe('a stored hash beyond the limits', () => {
       const argon2Verify = vi.spyOn(argon2, 'verify');
 
       // Even the right password: the hash cannot be checked, so it proves nothing.
-      expect(await verify(user.id, 'the right password')).toMatchObject({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', remainingAttempts: 9 });
+      expect(await verify(user.id, 'the right password')).toMatchObject({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', attemptsBeforeLock: 9 });
 
       expect(bcryptCompare).not.toHaveBeenCalled();
       // One argon2 verification, against the dummy with the configured parameters: the usual time.

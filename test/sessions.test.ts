@@ -21,7 +21,7 @@ const Login = graphql(`
       __typename
       ... on LoginSuccess { accessToken refreshToken tokenType expiresAt sessionExpiresAt session { id device ip userAgent current } user { id lastLoginAt lastLoginDevice } }
       ... on MfaRequired { mfaToken methods expiresAt }
-      ... on IncorrectPasswordError { code message remainingAttempts }
+      ... on IncorrectPasswordError { code message attemptsBeforeLock }
       ... on UserLockedError { code lockedUntil }
       ... on Error { code message }
     }
@@ -32,7 +32,8 @@ const CompleteMfa = graphql(`
     completeMfaLogin(input: $input) {
       __typename
       ... on CompleteMfaLoginSuccess { accessToken refreshToken session { id } user { id } }
-      ... on IncorrectCodeError { code remainingAttempts }
+      ... on IncorrectCodeError { code codeAttemptsLeft attemptsBeforeLock }
+      ... on CodeAlreadyUsedError { reason }
       ... on Error { code message }
     }
   }
@@ -207,7 +208,7 @@ describe('login without MFA', () => {
     const wrong = (await login(u.email, 'wrong password')).login;
     const unknown = (await login('nobody@example.com', 'wrong password')).login;
     const noSuchName = (await login('nobody', 'wrong password')).login;
-    expect(wrong).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', message: expect.any(String), remainingAttempts: null });
+    expect(wrong).toEqual({ __typename: 'IncorrectPasswordError', code: 'INCORRECT_PASSWORD', message: expect.any(String), attemptsBeforeLock: null });
     expect(unknown).toEqual(wrong);
     expect(noSuchName).toEqual(wrong);
     expect((await eventTypes(u.id)).map((e) => e.type)).toContain('USER_LOGIN_FAILED');
@@ -236,7 +237,7 @@ describe('login without MFA', () => {
     } finally {
       argon2Work.restore();
     }
-    expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', remainingAttempts: null });
+    expect((await login('nopass@example.com', 'x')).login).toMatchObject({ __typename: 'IncorrectPasswordError', attemptsBeforeLock: null });
   });
 
   it('counts wrong passwords towards the lockout, then refuses a locked user even with the right password', async () => {
@@ -277,9 +278,35 @@ describe('login with MFA', () => {
 
     clock.advance(30_000);
     const again = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'TOTP', code: totpCode(secret, totpStep(clock.now())) } }, { token: null });
-    expect(again.completeMfaLogin).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED' });
+    // The MFA token is what was spent here, not a TOTP step.
+    expect(again.completeMfaLogin).toMatchObject({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED', reason: 'CODE_ALREADY_USED' });
     const logins = (await eventTypes(u.id)).filter((e) => e.type === 'USER_LOGGED_IN');
     expect(logins.map((e) => (e.data as { method: string }).method)).toEqual(['totp']);
+  });
+
+  it('refuses a TOTP code of a time step already accepted, saying so, and finishes with the next code', async () => {
+    const u = await makeUser();
+    const secret = await addTotp(u.id);
+    const step = totpStep(clock.now());
+    const first = (await login(u.email)).login;
+    if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
+    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'TOTP', code: totpCode(secret, step) } }, { token: null });
+    expect(done.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
+
+    // A second sign-in within the same 30 seconds: the code on the screen is the one just accepted.
+    const second = (await login(u.email)).login;
+    if (second.__typename !== 'MfaRequired') throw new Error(JSON.stringify(second));
+    const same = await t.run(CompleteMfa, { input: { mfaToken: second.mfaToken, method: 'TOTP', code: totpCode(secret, step) } }, { token: null });
+    expect(same.completeMfaLogin).toEqual({
+      __typename: 'CodeAlreadyUsedError',
+      code: 'CODE_ALREADY_USED',
+      reason: 'STEP_ALREADY_USED',
+      message: 'A code from this or a later time step was already accepted; wait for the next code.',
+    });
+    // The MFA token survives, and the next code finishes.
+    clock.advance(30_000);
+    const next = await t.run(CompleteMfa, { input: { mfaToken: second.mfaToken, method: 'TOTP', code: totpCode(secret, step + 1) } }, { token: null });
+    expect(next.completeMfaLogin).toMatchObject({ __typename: 'CompleteMfaLoginSuccess', user: { id: u.id } });
   });
 
   it('finishes with a backup code, which is then spent', async () => {

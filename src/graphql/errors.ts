@@ -1,5 +1,5 @@
 import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStateError, NotFoundError, PortcullisError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../kernel/errors.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from '../modules/codes/errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError, type CodeAlreadyUsedReason } from '../modules/codes/errors.js';
 import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
 import { InvalidTokenError, ReauthenticationRequiredError } from '../modules/sessions/errors.js';
@@ -25,6 +25,7 @@ const errorClasses = [
   IncorrectCodeError,
   CodeExpiredError,
   CodeAlreadyUsedError,
+  ResendCooldownError,
   PhoneNotVerifiedError,
   EmailNotVerifiedError,
   InvalidTokenError,
@@ -42,6 +43,16 @@ export const ErrorCodeEnum = builder.enumType('ErrorCode', {
 export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {
   description: 'Why a passkey or security key response was refused.',
   values: WebAuthnFailureReason,
+});
+
+export const CodeAlreadyUsedReasonEnum = builder.enumType('CodeAlreadyUsedReason', {
+  description: 'Why a code was refused as already used.',
+  values: {
+    CODE_ALREADY_USED: { description: 'The single-use code (or MFA token) was already spent: get a new one.' },
+    STEP_ALREADY_USED: {
+      description: "A TOTP code from this or a later time step was already accepted for the user (replay protection): the authenticator's next code will work.",
+    },
+  } satisfies Record<CodeAlreadyUsedReason, { description: string }>,
 });
 
 export const ErrorInterface = builder.interfaceRef<PortcullisError>('Error').implement({
@@ -68,6 +79,15 @@ function errorType<C extends new (...args: any[]) => PortcullisError>(
   } as any);
   return cls;
 }
+
+/** The account's lockout budget, the same field wherever a failure spends it. */
+const attemptsBeforeLockField = (t: any) =>
+  t.int({
+    nullable: true,
+    description:
+      "How many more failures of this kind the account may have before the lockout policy locks it (0: this failure locked it). Null when no lockout policy applies, or the answer does not tell (login).",
+    resolve: (e: any) => e.attemptsBeforeLock,
+  });
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
 export const errorTypes = {
@@ -88,17 +108,30 @@ export const errorTypes = {
   UserInactiveError: errorType(UserInactiveError, 'The user is deactivated.'),
   NoPasswordError: errorType(NoPasswordError, 'The user has no password.'),
   IncorrectPasswordError: errorType(IncorrectPasswordError, 'The password does not match.', (t) => ({
-    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+    attemptsBeforeLock: attemptsBeforeLockField(t),
   })),
   WeakPasswordError: errorType(WeakPasswordError, 'The password breaks the password policy.', (t) => ({
     reasons: t.stringList({ resolve: (e: any) => e.reasons }),
   })),
   NoTotpError: errorType(NoTotpError, 'The user has no verified TOTP authenticator.'),
-  IncorrectCodeError: errorType(IncorrectCodeError, 'The code does not match.', (t) => ({
-    remainingAttempts: t.int({ nullable: true, resolve: (e: any) => e.remainingAttempts }),
+  IncorrectCodeError: errorType(IncorrectCodeError, 'The code does not match. A one-time code has its own attempts (codeAttemptsLeft); codes checked under the lockout policy also spend the account\'s budget (attemptsBeforeLock).', (t) => ({
+    codeAttemptsLeft: t.int({
+      nullable: true,
+      description:
+        'Attempts left on this issued one-time code (verifyEmail, verifyPhone, verifyOtp, completeMfaLogin with SMS or EMAIL, reset and registration-link codes); at 0 it no longer works: request a new one. Null when no issued code was checked (TOTP, backup codes, or no live code).',
+      resolve: (e: any) => e.codeAttemptsLeft,
+    }),
+    attemptsBeforeLock: attemptsBeforeLockField(t),
   })),
   CodeExpiredError: errorType(CodeExpiredError, 'The code has expired; request a new one.'),
-  CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused).'),
+  CodeAlreadyUsedError: errorType(CodeAlreadyUsedError, 'The code was already used (replay refused); see reason.', (t) => ({
+    reason: t.field({ type: CodeAlreadyUsedReasonEnum, resolve: (e: any) => e.reason }),
+  })),
+  ResendCooldownError: errorType(
+    ResendCooldownError,
+    'A code was sent moments ago (the resend cooldown): no new one was issued or sent. Ask again from retryAfter; this counts toward no lockout.',
+    (t) => ({ retryAfter: t.field({ type: 'DateTime', description: 'When a new code can be sent.', resolve: (e: any) => e.retryAfter }) }),
+  ),
   TooManyAttemptsError: errorType(TooManyAttemptsError, 'Too many attempts; try again later.', (t) => ({
     retryAfter: t.field({ type: 'DateTime', nullable: true, resolve: (e: any) => e.retryAfter }),
   })),

@@ -37,8 +37,6 @@ export interface CheckCode {
 
 const codeFailures = [IncorrectCodeError, CodeExpiredError, CodeAlreadyUsedError, TooManyAttemptsError];
 
-const minOf = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : Math.min(a, b));
-
 /** A user's preferred language for messages, when their metadata names one (`{"locale": "de"}`). */
 export function localeOf(user: User): string | null {
   const locale = (user.metadata as Record<string, unknown> | null)?.locale;
@@ -86,11 +84,12 @@ export function createCodeDelivery(deps: { codes: OneTimeCodeService; lockout: L
         ({ target } = await codes.consumeCode(options.userId, options.purpose, options.code));
         const expected = options.expectedTarget(attempt.user);
         // Bound to its address: a code sent to an old address cannot verify the new one.
-        if (target === null || expected === null || target !== expected) throw new IncorrectCodeError(0);
+        if (target === null || expected === null || target !== expected) throw new IncorrectCodeError({ codeAttemptsLeft: 0 });
       } catch (error) {
         if (!codeFailures.some((cls) => error instanceof cls)) throw error;
         const outcome = await attempt.failed(options.meta);
-        if (error instanceof IncorrectCodeError) throw new IncorrectCodeError(minOf(error.remainingAttempts, outcome.remainingAttempts));
+        // Both budgets apply here: the code's own attempts and the account's lockout.
+        if (error instanceof IncorrectCodeError) throw new IncorrectCodeError({ codeAttemptsLeft: error.codeAttemptsLeft, attemptsBeforeLock: outcome.attemptsBeforeLock });
         throw error;
       }
       await attempt.succeeded();

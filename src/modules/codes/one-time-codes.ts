@@ -12,7 +12,7 @@ import type { Db } from '../../kernel/db/client.js';
 import type { Clock } from '../../kernel/clock.js';
 import { constantTimeEqual, hashCode, randomDigits } from '../../kernel/crypto.js';
 import { TooManyAttemptsError } from '../../kernel/errors.js';
-import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError } from './errors.js';
+import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError } from './errors.js';
 import { createCodeStore } from './store.js';
 
 export interface CodePolicy {
@@ -44,14 +44,14 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
   const hashFor = (userId: string, purpose: string, code: string) => hashCode(key, code.trim().toUpperCase(), slotOf(userId, purpose));
 
   return {
-    /** Issues a code and returns it in the clear, once, for delivery. */
+    /** Issues a code and returns it in the clear, once, for delivery. Throws ResendCooldownError within the cooldown. */
     async issueCode(options: IssueOptions): Promise<{ code: string; expiresAt: Date }> {
       const now = clock.now();
       const slot = slotOf(options.userId, options.purpose);
       if (!options.ignoreCooldown && policy.resendCooldownSeconds > 0) {
         const previous = await db.oneTimeCode.findUnique({ where: { slot }, select: { createdAt: true } });
         const readyAt = previous ? previous.createdAt.getTime() + policy.resendCooldownSeconds * 1000 : 0;
-        if (readyAt > now.getTime()) throw new TooManyAttemptsError(new Date(readyAt));
+        if (readyAt > now.getTime()) throw new ResendCooldownError(new Date(readyAt));
       }
       const code = options.generate?.() ?? randomDigits(policy.length);
       const expiresAt = new Date(now.getTime() + (options.ttlSeconds ?? policy.ttlSeconds) * 1000);
@@ -76,19 +76,19 @@ export function createOneTimeCodeService(deps: { db: Db; clock: Clock; key: Buff
     async consumeCode(userId: string, purpose: string, code: string): Promise<{ target: string | null }> {
       const slot = slotOf(userId, purpose);
       const row = await db.oneTimeCode.findUnique({ where: { slot } });
-      if (!row) throw new IncorrectCodeError(null);
+      if (!row) throw new IncorrectCodeError();
       if (row.consumedAt) throw new CodeAlreadyUsedError();
       if (row.expiresAt <= clock.now()) throw new CodeExpiredError();
       // Reserve an attempt on this very code (a replaced code has another hash).
       if (!(await store.reserveCodeAttempt(row))) {
         const now = await db.oneTimeCode.findUnique({ where: { slot } });
         if (now?.consumedAt && now.codeHash === row.codeHash) throw new CodeAlreadyUsedError();
-        if (now && now.codeHash !== row.codeHash) throw new IncorrectCodeError(null);
+        if (now && now.codeHash !== row.codeHash) throw new IncorrectCodeError();
         throw new TooManyAttemptsError(null);
       }
       if (!constantTimeEqual(hashFor(userId, purpose, code), row.codeHash)) {
         const after = await db.oneTimeCode.findUnique({ where: { id: row.id }, select: { attempts: true } });
-        throw new IncorrectCodeError(Math.max(0, row.maxAttempts - (after?.attempts ?? row.maxAttempts)));
+        throw new IncorrectCodeError({ codeAttemptsLeft: Math.max(0, row.maxAttempts - (after?.attempts ?? row.maxAttempts)) });
       }
       if (!(await store.consumeCodeOnce(row, clock.now()))) throw new CodeAlreadyUsedError();
       return { target: row.target };

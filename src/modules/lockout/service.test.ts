@@ -18,9 +18,9 @@ describe('lockout', () => {
   it('locks after the limit of consecutive failures, with an event, and the lock expires', async () => {
     const id = await newUser('lock@example.com');
     const { lockout } = t.app.services;
-    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ remainingAttempts: 2, locked: false });
-    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ remainingAttempts: 1, locked: false });
-    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ remainingAttempts: 0, locked: true });
+    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ attemptsBeforeLock: 2, locked: false });
+    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ attemptsBeforeLock: 1, locked: false });
+    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toEqual({ attemptsBeforeLock: 0, locked: true });
     await expect(lockout.beginAttempt(id, 'password')).rejects.toBeInstanceOf(UserLockedError);
     const user = await t.app.database.client.user.findUniqueOrThrow({ where: { id } });
     expect(user).toMatchObject({ state: 'LOCKED', lockedReason: 'too_many_failed_passwords' });
@@ -58,7 +58,7 @@ describe('lockout', () => {
     const { lockout } = t.app.services;
     await (await lockout.beginAttempt(id, 'password')).failed(systemMeta);
     await (await lockout.beginAttempt(id, 'password')).succeeded();
-    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toMatchObject({ remainingAttempts: 2 });
+    expect(await (await lockout.beginAttempt(id, 'password')).failed(systemMeta)).toMatchObject({ attemptsBeforeLock: 2 });
   });
 
   it('never reserves more attempts than the limit under a concurrent burst', async () => {

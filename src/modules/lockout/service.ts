@@ -72,8 +72,8 @@ export interface Attempt {
    * attempt is still open (fail it).
    */
   succeededIf(use: ConditionalWrite, record: { event: CatalogEvent; meta: RequestMeta }): Promise<boolean>;
-  /** The secret did not match: the user may now be locked. Returns the attempts left (null: no policy). */
-  failed(meta: RequestMeta): Promise<{ remainingAttempts: number | null; locked: boolean }>;
+  /** The secret did not match: the user may now be locked. Returns the failures still allowed before the lock (null: no policy). */
+  failed(meta: RequestMeta): Promise<{ attemptsBeforeLock: number | null; locked: boolean }>;
 }
 
 export type LockoutService = ReturnType<typeof createLockoutService>;
@@ -140,14 +140,14 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
         return changed;
       },
       async failed(meta) {
-        if (limit === 0) return { remainingAttempts: null, locked: false };
+        if (limit === 0) return { attemptsBeforeLock: null, locked: false };
         // This attempt's slot number: the one that reaches the limit locks the user.
         const slot = reserved.attemptNumber;
         if (slot >= limit) {
           await lockByPolicy(user.id, counter, meta);
-          return { remainingAttempts: 0, locked: true };
+          return { attemptsBeforeLock: 0, locked: true };
         }
-        return { remainingAttempts: limit - slot, locked: false };
+        return { attemptsBeforeLock: limit - slot, locked: false };
       },
     };
   }

@@ -121,7 +121,7 @@ builder.mutationFields((t) => ({
     authScopes: (root, args) => (args.input.returnCode ? { admin: true } : adminOrSelf(root, args)),
     description:
       "Issues a sign-in code on the user's SMS or email factor and sends it (or returns it with returnCode). A new code replaces the previous one; " +
-      'resending within the cooldown is refused with TooManyAttemptsError (retryAfter).',
+      'resending within the cooldown is refused with ResendCooldownError (retryAfter).',
     errors: {
       types: [
         E.UserNotFoundError,
@@ -130,7 +130,7 @@ builder.mutationFields((t) => ({
         E.InvalidStateError,
         E.PhoneNotVerifiedError,
         E.EmailNotVerifiedError,
-        E.TooManyAttemptsError,
+        E.ResendCooldownError,
         E.DeliveryFailedError,
         E.InvalidInputError,
       ],

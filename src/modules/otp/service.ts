@@ -148,7 +148,7 @@ export function createOtpFactorService(deps: {
      * with returnCode, which also skips the resend cooldown). Throws
      * UserNotFoundError, UserLockedError, UserInactiveError, InvalidStateError
      * (no such factor), PhoneNotVerifiedError/EmailNotVerifiedError,
-     * TooManyAttemptsError (cooldown) and DeliveryFailedError. With `meta` of a
+     * ResendCooldownError and DeliveryFailedError. With `meta` of a
      * user acting on themselves, returnCode is refused (InvalidInputError).
      */
     async sendOtp(input: { userId: string; channel: OtpChannel; returnCode?: boolean }, meta?: RequestMeta): Promise<SendOtpResult> {

@@ -12,7 +12,8 @@ export class NoPasswordError extends PortcullisError {
 export class IncorrectPasswordError extends PortcullisError {
   static readonly code = 'INCORRECT_PASSWORD';
   readonly code = IncorrectPasswordError.code;
-  constructor(readonly remainingAttempts: number | null) {
+  /** The account's lockout budget after this failure; null when no policy applies or it is not told (login). */
+  constructor(readonly attemptsBeforeLock: number | null) {
     super('The password is incorrect.');
   }
 }

@@ -18,5 +18,8 @@ export const passwordEvents = defineEvents({
     returned: z.boolean(),
   }),
   'user.password_verified': z.object({ rehashed: z.boolean() }),
-  'user.password_verification_failed': z.object({ remainingAttempts: z.number().int().nullable(), locked: z.boolean() }),
+  'user.password_verification_failed': z.object({
+    attemptsBeforeLock: z.number().int().nullable().describe('Failures still allowed before the lockout policy locks the user; null: no policy'),
+    locked: z.boolean(),
+  }),
 });

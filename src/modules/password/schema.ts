@@ -103,8 +103,9 @@ builder.mutationFields((t) => ({
     type: RequestPasswordResetSuccess,
     authScopes: { admin: true },
     description:
-      "Issues a single-use password reset code with an expiry, for changePassword(resetCode), and sends it to the user's verified email (else verified phone); with returnCode it is returned instead.",
-    errors: { types: [...stateErrors, E.EmailNotVerifiedError, E.DeliveryFailedError] },
+      "Issues a single-use password reset code with an expiry, for changePassword(resetCode), and sends it to the user's verified email (else verified phone); with returnCode it is returned instead. " +
+      'Within the resend cooldown of the last code it issues nothing and answers ResendCooldownError (retryAfter).',
+    errors: { types: [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.EmailNotVerifiedError, E.DeliveryFailedError, E.ResendCooldownError] },
     args: { input: t.arg({ type: RequestPasswordResetInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const r = await ctx.services.passwords.requestPasswordReset(String(input.userId), { returnCode: input.returnCode }, ctx.meta);

@@ -143,9 +143,9 @@ export function createPasswordService(deps: {
       hashed = true;
       const ok = await hasher.verify(method.secret, password);
       if (!ok) {
-        const { remainingAttempts, locked } = await attempt.failed(meta);
-        await outbox.append({ type: 'user.password_verification_failed', userId, data: { remainingAttempts, locked } }, meta);
-        throw new IncorrectPasswordError(remainingAttempts);
+        const { attemptsBeforeLock, locked } = await attempt.failed(meta);
+        await outbox.append({ type: 'user.password_verification_failed', userId, data: { attemptsBeforeLock, locked } }, meta);
+        throw new IncorrectPasswordError(attemptsBeforeLock);
       }
       const now = clock.now();
       const event = (rehashed: boolean) => ({ type: 'user.password_verified' as const, userId, data: { rehashed } });
@@ -232,7 +232,8 @@ export function createPasswordService(deps: {
      * Issues a single-use reset code and sends it to the user's verified email
      * (or, without one, verified phone); with `returnCode` it is returned
      * instead of sent, for flows that deliver it themselves. Throws
-     * EmailNotVerifiedError when there is nowhere safe to send it, and
+     * EmailNotVerifiedError when there is nowhere safe to send it,
+     * ResendCooldownError within the cooldown of the last code, and
      * DeliveryFailedError (the code is then withdrawn) when sending fails.
      */
     async requestPasswordReset(

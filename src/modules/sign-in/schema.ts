@@ -205,9 +205,20 @@ builder.mutationFields((t) => ({
   sendMfaOtp: t.field({
     ...publicOperation,
     type: SendMfaOtpSuccess,
-    description: "Sends a sign-in code to the SMS or email factor of the user an mfaToken belongs to (public). The resend cooldown applies.",
+    description:
+      'Sends a sign-in code to the SMS or email factor of the user an mfaToken belongs to (public). Within the resend cooldown it sends nothing and answers ResendCooldownError (retryAfter); the code already sent still works.',
     errors: {
-      types: [...mfaTokenErrors, E.InvalidInputError, E.InvalidStateError, E.PhoneNotVerifiedError, E.EmailNotVerifiedError, E.DeliveryFailedError, ...stateErrors],
+      types: [
+        ...mfaTokenErrors,
+        E.InvalidInputError,
+        E.InvalidStateError,
+        E.PhoneNotVerifiedError,
+        E.EmailNotVerifiedError,
+        E.DeliveryFailedError,
+        E.ResendCooldownError,
+        E.UserLockedError,
+        E.UserInactiveError,
+      ],
     },
     args: { input: t.arg({ type: SendMfaOtpInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.login.sendMfaOtp(input, ctx.meta),

@@ -137,8 +137,8 @@ export function createTotpService(deps: {
       const attempt = await lockout.beginAttempt(userId, 'code');
       const step = matchTotpStep(decryptSecret(key, method.secret, method.id), code, clock.now(), config.window);
       if (step === null) {
-        const { remainingAttempts } = await attempt.failed(meta);
-        throw new IncorrectCodeError(remainingAttempts);
+        const { attemptsBeforeLock } = await attempt.failed(meta);
+        throw new IncorrectCodeError({ attemptsBeforeLock });
       }
       await attempt.succeeded();
       const secret = method.secret;
@@ -155,7 +155,8 @@ export function createTotpService(deps: {
     /**
      * Verifies a TOTP code or a backup code. Throws UserNotFoundError,
      * NoTotpError (neither TOTP nor backup codes), IncorrectCodeError,
-     * CodeAlreadyUsedError (replay), UserLockedError, UserInactiveError,
+     * CodeAlreadyUsedError (STEP_ALREADY_USED: a replayed TOTP step; CODE_ALREADY_USED:
+     * a used backup code), UserLockedError, UserInactiveError,
      * TooManyAttemptsError. `notBackupCodesOf`: backup codes minted by that
      * session count as incorrect (re-authentication of that session).
      */
@@ -184,10 +185,10 @@ export function createTotpService(deps: {
           meta,
         });
         if (!accepted) {
-          // A correct code whose step was already used: a replay. It counts as a failure.
+          // A correct code whose step (or a later one) was already used: a replay. It counts as a failure.
           await attempt.failed(meta);
           await outbox.append({ type: 'user.totp_verification_failed', userId, data: { reason: 'replay' } }, meta);
-          throw new CodeAlreadyUsedError();
+          throw new CodeAlreadyUsedError('STEP_ALREADY_USED');
         }
         return { user: attempt.user, kind: 'TOTP', backupCodesRemaining: hasBackup ? await backupCodes.remaining(userId) : 0 };
       }
@@ -199,14 +200,14 @@ export function createTotpService(deps: {
         return { user: attempt.user, kind: 'BACKUP_CODE', backupCodesRemaining: remaining };
       }
 
-      const { remainingAttempts, locked } = await attempt.failed(meta);
+      const { attemptsBeforeLock, locked } = await attempt.failed(meta);
       const replayedBackup = hasBackup && (await backupCodes.wasUsed(userId, code));
       await outbox.append(
-        { type: 'user.totp_verification_failed', userId, data: { reason: replayedBackup ? 'backup_code_reused' : 'incorrect', remainingAttempts, locked } },
+        { type: 'user.totp_verification_failed', userId, data: { reason: replayedBackup ? 'backup_code_reused' : 'incorrect', attemptsBeforeLock, locked } },
         meta,
       );
       if (replayedBackup) throw new CodeAlreadyUsedError();
-      throw new IncorrectCodeError(remainingAttempts);
+      throw new IncorrectCodeError({ attemptsBeforeLock });
     },
   };
 }

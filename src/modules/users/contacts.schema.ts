@@ -86,7 +86,7 @@ export const codeCheckErrors = [
   E.UserInactiveError,
   E.InvalidStateError,
 ];
-const resendErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.InvalidStateError, E.TooManyAttemptsError, E.DeliveryFailedError];
+const resendErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.InvalidStateError, E.ResendCooldownError, E.DeliveryFailedError];
 
 builder.mutationFields((t) => ({
   setEmail: t.field({
@@ -94,8 +94,8 @@ builder.mutationFields((t) => ({
     authScopes: setContactScopes,
     description:
       'Sets the email of a user. A different address is unverified until verifyEmail; per `verification` a code is sent, returned, or the address is marked verified. ' +
-      'Setting the address the user already has verified changes nothing. Sending honours the resend cooldown; on DeliveryFailedError or TooManyAttemptsError the address is saved unverified: use resendEmailCode.',
-    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.AlreadyExistsError, E.DeliveryFailedError, E.TooManyAttemptsError, E.ReauthenticationRequiredError] },
+      'Setting the address the user already has verified changes nothing. Sending honours the resend cooldown; on DeliveryFailedError or ResendCooldownError the address is saved unverified: use resendEmailCode (from retryAfter).',
+    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.AlreadyExistsError, E.DeliveryFailedError, E.ResendCooldownError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: SetEmailInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       contactResult(
@@ -105,7 +105,9 @@ builder.mutationFields((t) => ({
   verifyEmail: t.field({
     type: userSuccess('VerifyEmailSuccess', 'The email is verified.'),
     authScopes: adminOrSelf,
-    description: 'Checks a code sent for the current email. Wrong codes count toward the code lockout policy.',
+    description:
+      'Checks a code sent for the current email. Wrong codes count toward the code lockout policy. ' +
+      'With no email, or one already verified, answers InvalidStateError (state NO_EMAIL or EMAIL_VERIFIED) and counts nothing.',
     errors: { types: codeCheckErrors },
     args: { input: t.arg({ type: codeInput('VerifyEmailInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.contacts.verifyEmail({ userId: String(input.userId), code: input.code }, ctx.meta)),
@@ -113,7 +115,7 @@ builder.mutationFields((t) => ({
   resendEmailCode: t.field({
     type: contactSuccess('ResendEmailCodeSuccess', 'A fresh code was sent; earlier codes no longer work.', { code: false }),
     authScopes: adminOrSelf,
-    description: 'Sends a fresh verification code to the unverified email. Refused with TooManyAttemptsError (retryAfter) within the resend cooldown.',
+    description: 'Sends a fresh verification code to the unverified email. Refused with ResendCooldownError (retryAfter) within the resend cooldown.',
     errors: { types: resendErrors },
     args: { input: t.arg({ type: userIdInput('ResendEmailCodeInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => contactResult(await ctx.services.contacts.resendEmailCode({ userId: String(input.userId) })),
@@ -123,8 +125,8 @@ builder.mutationFields((t) => ({
     authScopes: setContactScopes,
     description:
       'Sets the phone of a user, normalised to E.164. A different number is unverified until verifyPhone; per `verification` a code is sent by SMS, returned, or the number is marked verified. ' +
-      'Sending honours the resend cooldown; on DeliveryFailedError or TooManyAttemptsError the number is saved unverified: use resendPhoneCode.',
-    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.DeliveryFailedError, E.TooManyAttemptsError, E.ReauthenticationRequiredError] },
+      'Sending honours the resend cooldown; on DeliveryFailedError or ResendCooldownError the number is saved unverified: use resendPhoneCode (from retryAfter).',
+    errors: { types: [E.UserNotFoundError, E.InvalidInputError, E.DeliveryFailedError, E.ResendCooldownError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: SetPhoneInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       contactResult(
@@ -134,7 +136,9 @@ builder.mutationFields((t) => ({
   verifyPhone: t.field({
     type: userSuccess('VerifyPhoneSuccess', 'The phone is verified.'),
     authScopes: adminOrSelf,
-    description: 'Checks a code sent for the current phone. Wrong codes count toward the code lockout policy.',
+    description:
+      'Checks a code sent for the current phone. Wrong codes count toward the code lockout policy. ' +
+      'With no phone, or one already verified, answers InvalidStateError (state NO_PHONE or PHONE_VERIFIED) and counts nothing.',
     errors: { types: codeCheckErrors },
     args: { input: t.arg({ type: codeInput('VerifyPhoneInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => toUserResult(await ctx.services.contacts.verifyPhone({ userId: String(input.userId), code: input.code }, ctx.meta)),
@@ -142,7 +146,7 @@ builder.mutationFields((t) => ({
   resendPhoneCode: t.field({
     type: contactSuccess('ResendPhoneCodeSuccess', 'A fresh code was sent; earlier codes no longer work.', { code: false }),
     authScopes: adminOrSelf,
-    description: 'Sends a fresh verification code by SMS to the unverified phone. Refused with TooManyAttemptsError (retryAfter) within the resend cooldown.',
+    description: 'Sends a fresh verification code by SMS to the unverified phone. Refused with ResendCooldownError (retryAfter) within the resend cooldown.',
     errors: { types: resendErrors },
     args: { input: t.arg({ type: userIdInput('ResendPhoneCodeInput'), required: true }) },
     resolve: async (_root, { input }, ctx) => contactResult(await ctx.services.contacts.resendPhoneCode({ userId: String(input.userId) })),

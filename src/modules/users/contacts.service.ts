@@ -52,6 +52,8 @@ interface ContactKind {
   verifiedAtOf(user: User): Date | null;
   mask(address: string | null): string | null;
   events: { changed: EventType; verified: EventType };
+  /** InvalidStateError.state when there is no address, and when it is already verified. */
+  states: { none: string; verified: string };
 }
 
 export type ContactService = ReturnType<typeof createContactService>;
@@ -83,6 +85,7 @@ export function createContactService(deps: {
     verifiedAtOf: (u) => u.emailVerifiedAt,
     mask: maskEmail,
     events: { changed: 'user.email_changed', verified: 'user.email_verified' },
+    states: { none: 'NO_EMAIL', verified: 'EMAIL_VERIFIED' },
   };
 
   const phone: ContactKind = {
@@ -100,6 +103,7 @@ export function createContactService(deps: {
     verifiedAtOf: (u) => u.phoneVerifiedAt,
     mask: maskPhone,
     events: { changed: 'user.phone_changed', verified: 'user.phone_verified' },
+    states: { none: 'NO_PHONE', verified: 'PHONE_VERIFIED' },
   };
 
   async function inTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -158,7 +162,16 @@ export function createContactService(deps: {
     return { user, code: issued.code, expiresAt: issued.expiresAt, sentTo: returnCode ? null : kind.mask(kind.addressOf(user)) };
   }
 
+  /** Throws InvalidStateError unless the user has an address of this kind still to verify. */
+  function assertUnverifiedAddress(kind: ContactKind, user: User): void {
+    if (!kind.keyOf(user) || !kind.addressOf(user)) throw new InvalidStateError(`The user has no ${kind.label}.`, kind.states.none);
+    if (kind.verifiedAtOf(user)) throw new InvalidStateError(`The ${kind.label} is already verified.`, kind.states.verified);
+  }
+
   async function verifyContact(kind: ContactKind, input: { userId: string; code: string }, meta: RequestMeta): Promise<User> {
+    // With nothing to verify no code can be right: a mistaken call, answered before an attempt is
+    // reserved, so it never spends the code lockout budget (which TOTP and sign-in codes share).
+    assertUnverifiedAddress(kind, await lockout.assertCanAct(input.userId));
     const { target } = await codeDelivery.checkCode({ userId: input.userId, purpose: kind.purpose, code: input.code, expectedTarget: kind.keyOf, meta });
     return inTransaction(async (tx) => {
       const now = clock.now();
@@ -176,10 +189,9 @@ export function createContactService(deps: {
 
   async function resendContactCode(kind: ContactKind, input: { userId: string }): Promise<SetContactResult> {
     const user = await lockout.assertCanAct(input.userId);
-    const key = kind.keyOf(user);
-    const address = kind.addressOf(user);
-    if (!key || !address) throw new InvalidStateError(`The user has no ${kind.label}.`);
-    if (kind.verifiedAtOf(user)) throw new InvalidStateError(`The ${kind.label} is already verified.`);
+    assertUnverifiedAddress(kind, user);
+    const key = kind.keyOf(user)!;
+    const address = kind.addressOf(user)!;
     const issued = await codeDelivery.issueAndDeliver({
       userId: user.id,
       purpose: kind.purpose,
@@ -199,7 +211,7 @@ export function createContactService(deps: {
      * Sets the user's email. A different address becomes unverified and, unless
      * MARK_VERIFIED, gets a verification code (sent, or returned with RETURN_CODE).
      * Throws UserNotFoundError, InvalidInputError, AlreadyExistsError; and, after saving the
-     * address unverified, DeliveryFailedError or TooManyAttemptsError (resend cooldown):
+     * address unverified, DeliveryFailedError or ResendCooldownError:
      * resendEmailCode then sends the code.
      */
     setEmail: (input: { userId: string; email: string; verification: Verification }, meta: RequestMeta) =>
@@ -209,11 +221,12 @@ export function createContactService(deps: {
       setContact(phone, { userId: input.userId, value: input.phone, verification: input.verification }, meta),
     /**
      * Checks an email verification code. Throws IncorrectCodeError, CodeExpiredError,
-     * CodeAlreadyUsedError, TooManyAttemptsError, UserNotFoundError, UserLockedError, UserInactiveError.
+     * CodeAlreadyUsedError, TooManyAttemptsError, UserNotFoundError, UserLockedError, UserInactiveError;
+     * InvalidStateError (NO_EMAIL, EMAIL_VERIFIED) when there is nothing to verify, without counting an attempt.
      */
     verifyEmail: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(email, input, meta),
     verifyPhone: (input: { userId: string; code: string }, meta: RequestMeta) => verifyContact(phone, input, meta),
-    /** Sends a fresh code for the unverified email; TooManyAttemptsError(retryAfter) within the cooldown. */
+    /** Sends a fresh code for the unverified email; ResendCooldownError(retryAfter) within the cooldown. */
     resendEmailCode: (input: { userId: string }) => resendContactCode(email, input),
     resendPhoneCode: (input: { userId: string }) => resendContactCode(phone, input),
   };
