@@ -115,6 +115,20 @@ describe('loadConfig', () => {
     expect(loadConfig({}).limits.maxSubscriptionsPerSocket).toBe(50);
   });
 
+  it('takes a passkey link URL template only as an http(s) URL with {code}', () => {
+    expect(loadConfig({}).webauthn.registrationLinkUrl).toBeUndefined();
+    const ok = 'https://app.example.com/passkeys?user={userId}&code={code}';
+    expect(loadConfig({ PORTCULLIS_PASSKEY_LINK_URL: ok }).webauthn.registrationLinkUrl).toBe(ok);
+    expect(loadConfig({ PORTCULLIS_PASSKEY_LINK_URL: 'http://localhost:3000/p/{code}' }).webauthn.registrationLinkUrl).toBe('http://localhost:3000/p/{code}');
+    const refused = (url: string) => () => loadConfig({ PORTCULLIS_PASSKEY_LINK_URL: url });
+    expect(refused('https://app.example.com/passkeys?user={userId}')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must contain {code}');
+    expect(refused('https://app.example.com/p?u={user_id}&c={code}')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: has the unknown placeholder {user_id}');
+    expect(refused('ftp://app.example.com/{code}')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must be an http:// or https:// URL');
+    expect(refused('javascript:alert({code})')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must be an http:// or https:// URL');
+    expect(refused('/passkeys?code={code}')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must be an http:// or https:// URL');
+    expect(refused('https://{code}.example.com/')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must not have {code} or {userId} in the host name');
+  });
+
   it('lists every variable it reads in the help text', () => {
     const documented = configVariables.flatMap(([names]) => names.split(' / '));
     expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);

@@ -69,6 +69,33 @@ const hookSecret = z.string().refine(
   { message: 'must be whsec_ followed by base64 of at least 16 bytes, or at least 16 printable ASCII characters' },
 );
 
+/** The placeholders of a link template, and harmless values to check it with. */
+const LINK_PLACEHOLDERS: Record<string, string> = { '{code}': 'CODE', '{userId}': 'usr_id' };
+
+/**
+ * A URL template for links the gateway sends: `{code}` required, `{userId}`
+ * optional, nothing else in braces (a typo such as `{user_id}` would go out
+ * as written). Filled in, it must be an http(s) URL whose host holds no
+ * placeholder: a code in the host name would travel to DNS resolvers.
+ */
+const linkTemplate = z.string().superRefine((v, ctx) => {
+  const fill = (pick: (sample: string) => string) => v.replace(/\{code\}|\{userId\}/g, (p) => pick(LINK_PLACEHOLDERS[p]));
+  const unknown = v.match(/\{[^}]*\}/g)?.find((p) => !(p in LINK_PLACEHOLDERS));
+  let problem: string | undefined;
+  if (!v.includes('{code}')) problem = 'must contain {code}, where the registration code goes (and may contain {userId})';
+  else if (unknown) problem = `has the unknown placeholder ${unknown}; only {code} and {userId} are filled in`;
+  else {
+    try {
+      const url = new URL(fill((sample) => sample));
+      if (url.protocol !== 'https:' && url.protocol !== 'http:') problem = 'must be an http:// or https:// URL';
+      else if (new URL(fill((sample) => `${sample}x`)).host !== url.host) problem = 'must not have {code} or {userId} in the host name';
+    } catch {
+      problem = 'must be an http:// or https:// URL, e.g. https://app.example.com/passkeys?user={userId}&code={code}';
+    }
+  }
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
 /** Every variable the gateway reads, with its default. The README's table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -165,6 +192,7 @@ const envSchema = z.object({
   PORTCULLIS_WEBAUTHN_ORIGINS: z.string().min(1).optional(),
   PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS: int(30, 3600).default(300),
   PORTCULLIS_PASSKEY_DEMO: bool.default(false),
+  PORTCULLIS_PASSKEY_LINK_URL: linkTemplate.optional(),
 });
 
 /** Every variable name the gateway reads. */
@@ -245,7 +273,8 @@ export interface Config {
     /** How often a live subscription re-checks that its caller still has access. */
     subscriptionReauthSeconds: number;
   };
-  webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean };
+  /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
+  webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
 }
 
 /** A configuration mistake: names the variable and what is wrong with it. */
@@ -374,6 +403,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       origins: (e.PORTCULLIS_WEBAUTHN_ORIGINS ?? `http://localhost:${e.PORT}`).split(',').map((o) => o.trim()),
       challengeTtlSeconds: e.PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS,
       demoPage: e.PORTCULLIS_PASSKEY_DEMO,
+      registrationLinkUrl: e.PORTCULLIS_PASSKEY_LINK_URL,
     },
   });
 }
@@ -452,4 +482,5 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_WEBAUTHN_ORIGINS', 'comma-separated allowed origins (default http://localhost:<PORT>)'],
   ['PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS', 'lifetime of a WebAuthn challenge (default 300)'],
   ['PORTCULLIS_PASSKEY_DEMO', 'serve the passkey demo page at /passkeys (default false)'],
+  ['PORTCULLIS_PASSKEY_LINK_URL', 'http(s) URL template of the passkey registration links the gateway sends, with {code} and optionally {userId}, e.g. https://app.example.com/passkeys?user={userId}&code={code} (default none: links are only returned with returnCode)'],
 ];

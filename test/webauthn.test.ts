@@ -248,10 +248,10 @@ describe('registration links', () => {
     expect(finished.verifyPasskeyRegistration.__typename).toBe('VerifyPasskeyRegistrationSuccess');
   });
 
-  it('refuses to issue a link it would have to deliver itself, and an unknown code user looks like a wrong code', async () => {
+  it('refuses to send a link without PORTCULLIS_PASSKEY_LINK_URL, and an unknown code user looks like a wrong code', async () => {
     const userId = await newUser('link-deliver@example.com');
     const data = await t.run(CreateLink, { input: { userId } });
-    expect(data.createPasskeyRegistrationLink).toMatchObject({ __typename: 'InvalidInputError', field: 'returnCode' });
+    expect(data.createPasskeyRegistrationLink).toMatchObject({ __typename: 'InvalidStateError', code: 'INVALID_STATE' });
     const unknown = await t.run(StartWithCode, { input: { userId: 'usr_unknown', code: 'ABCDEFGHJKMNPQRSTVWX' } }, { token: null });
     expect(unknown.startPasskeyRegistrationWithCode).toMatchObject({ __typename: 'IncorrectCodeError' });
   });

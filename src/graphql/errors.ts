@@ -139,6 +139,12 @@ export const errorTypes = {
   EmailNotVerifiedError: errorType(EmailNotVerifiedError, 'The user has no verified email address.'),
   DeliveryFailedError: errorType(DeliveryFailedError, 'The code could not be delivered.', (t) => ({
     channel: t.exposeString('channel'),
+    userId: t.id({
+      nullable: true,
+      description:
+        'createUser and updateUser keep their write when a code is not delivered: the id of the user (created or updated), whose address is saved unverified with no live code (resendEmailCode or resendPhoneCode sends one). Null for other operations.',
+      resolve: (e: any) => e.userId,
+    }),
   })),
   ReauthenticationRequiredError: errorType(
     ReauthenticationRequiredError,

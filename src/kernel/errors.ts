@@ -85,7 +85,11 @@ export class TooManyAttemptsError extends PortcullisError {
 export class DeliveryFailedError extends PortcullisError {
   static readonly code = 'DELIVERY_FAILED';
   readonly code = DeliveryFailedError.code;
-  constructor(readonly channel: string) {
+  /** `userId`: set where the operation's write is kept although the message failed (createUser, updateUser). */
+  constructor(
+    readonly channel: string,
+    readonly userId: string | null = null,
+  ) {
     super(`The message could not be delivered by ${channel}.`);
   }
 }

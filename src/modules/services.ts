@@ -86,7 +86,8 @@ export function createServices(deps: ServiceDeps) {
   const authMethods = createAuthMethodService({ outbox, reauth });
   const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
-  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, sessions, reauth });
+  const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth });
   return {
     clock,
     outbox,
@@ -94,9 +95,9 @@ export function createServices(deps: ServiceDeps) {
     codes,
     /** Sends codes by email or SMS: `delivery.send({ channel, to, template, params: { code, ttlSeconds }, locale })` (src/kernel/delivery/index.ts). */
     delivery,
-    contacts: createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    contacts,
     otpFactors,
-    users: createUserService({ provider: config.database.provider, outbox, clock, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    users: createUserService({ provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents and userStateChanged subscriptions. */
     events: createEventStreams({

@@ -16,6 +16,16 @@ describe('templates', () => {
     expect(m.text).toBe('Your Acme sign-in code is 123456. It expires in 2 minutes. Never share it with anyone.');
   });
 
+  it('puts the passkey registration link in its message, in every language', () => {
+    const link = 'https://app.example.com/passkeys?user=usr_1&code=ABCDEFGHJKMNPQRSTVWX';
+    for (const locale of Object.keys(messages)) {
+      const m = renderTemplate('passkey_registration_link', { code: 'ABCDEFGHJKMNPQRSTVWX', link, ttlSeconds: 600, productName: 'Acme' }, locale);
+      expect(m.text, locale).toContain(`${link} `);
+      expect(m.text, locale).toContain('10');
+    }
+    expect(renderTemplate('passkey_registration_link', { code: 'X', link, ttlSeconds: 600, productName: 'Acme' }, 'en').subject).toBe('Acme: add a passkey');
+  });
+
   it('has every template in every language', () => {
     const templates = Object.keys(messages.en).sort();
     for (const [locale, catalog] of Object.entries(messages)) {

@@ -30,6 +30,10 @@ const en: Catalog = {
     subject: `${v.productName}: reset your password`,
     text: `Your ${v.productName} password reset code is ${v.code}. It expires in ${v.minutes} minutes. If you did not ask for it, ignore this message.`,
   }),
+  passkey_registration_link: (v) => ({
+    subject: `${v.productName}: add a passkey`,
+    text: `Open this link to add a passkey to your ${v.productName} account: ${v.link ?? v.code} It works once and expires in ${v.minutes} minutes. If you did not ask for it, ignore this message.`,
+  }),
 };
 
 const de: Catalog = {
@@ -48,6 +52,10 @@ const de: Catalog = {
   password_reset: (v) => ({
     subject: `${v.productName}: Passwort zurücksetzen`,
     text: `Ihr ${v.productName}-Code zum Zurücksetzen des Passworts lautet ${v.code}. Er ist ${v.minutes} Minuten gültig. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.`,
+  }),
+  passkey_registration_link: (v) => ({
+    subject: `${v.productName}: Passkey hinzufügen`,
+    text: `Öffnen Sie diesen Link, um Ihrem ${v.productName}-Konto einen Passkey hinzuzufügen: ${v.link ?? v.code} Er funktioniert einmal und ist ${v.minutes} Minuten gültig. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.`,
   }),
 };
 

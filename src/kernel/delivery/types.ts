@@ -5,13 +5,15 @@
 export type Channel = 'email' | 'sms';
 
 /** The templates every locale provides (see templates.ts). */
-export type TemplateName = 'verify_email' | 'verify_phone' | 'otp_sign_in' | 'password_reset';
+export type TemplateName = 'verify_email' | 'verify_phone' | 'otp_sign_in' | 'password_reset' | 'passkey_registration_link';
 
-/** What a template may use. `code` is the secret; everything else is public. */
+/** What a template may use. `code` is the secret, and so is `link`, which holds it; everything else is public. */
 export interface TemplateParams {
   code: string;
   /** How long the code stays valid, in seconds. */
   ttlSeconds: number;
+  /** The link the code is part of (passkey_registration_link). */
+  link?: string;
 }
 
 /** A request to deliver a code: what services pass to `services.delivery.send`. */

@@ -14,8 +14,8 @@ import type { OneTimeCodeService } from './one-time-codes.js';
 export interface IssueAndDeliver {
   userId: string;
   purpose: string;
-  /** What the code proves (normalised address); verification compares against it. */
-  target: string;
+  /** What the code proves (normalised address); verification compares against it. Null: nothing beyond the user. */
+  target: string | null;
   channel: Channel;
   /** The address as the sender needs it (display form of the email, E.164 phone). */
   to: string;
@@ -24,6 +24,11 @@ export interface IssueAndDeliver {
   /** Hand the code back instead of sending it. */
   returnCode: boolean;
   ignoreCooldown: boolean;
+  /** The code's lifetime (default the one-time code policy's) and its generator (default digits). */
+  ttlSeconds?: number;
+  generate?: () => string;
+  /** Builds the link the message carries around the code (passkey_registration_link). */
+  link?: (code: string) => string;
 }
 
 export interface CheckCode {
@@ -59,10 +64,13 @@ export function createCodeDelivery(deps: { codes: OneTimeCodeService; lockout: L
         purpose: options.purpose,
         target: options.target,
         ignoreCooldown: options.ignoreCooldown,
+        ttlSeconds: options.ttlSeconds,
+        generate: options.generate,
       });
       if (options.returnCode) return { code, expiresAt };
+      const params = { code, ttlSeconds: options.ttlSeconds ?? deps.ttlSeconds, ...(options.link ? { link: options.link(code) } : {}) };
       try {
-        await delivery.send({ channel: options.channel, to: options.to, template: options.template, params: { code, ttlSeconds: deps.ttlSeconds }, locale: options.locale });
+        await delivery.send({ channel: options.channel, to: options.to, template: options.template, params, locale: options.locale });
       } catch (error) {
         await codes.revokeCode(options.userId, options.purpose);
         throw error;

@@ -79,7 +79,11 @@ const VerifyPasskeyAuthenticationInput = builder.inputType('VerifyPasskeyAuthent
 const CreatePasskeyRegistrationLinkInput = builder.inputType('CreatePasskeyRegistrationLinkInput', {
   fields: (t) => ({
     userId: t.id({ required: true }),
-    returnCode: t.boolean({ defaultValue: false, description: 'Return the code to deliver yourself (this gateway does not send registration links itself yet).' }),
+    returnCode: t.boolean({
+      defaultValue: false,
+      description:
+        'Return the code to deliver yourself instead. Default false: the gateway sends the link built from PORTCULLIS_PASSKEY_LINK_URL, by email to a verified email, else by SMS to a verified phone.',
+    }),
   }),
 });
 const StartPasskeyRegistrationWithCodeInput = builder.inputType('StartPasskeyRegistrationWithCodeInput', {
@@ -122,22 +126,25 @@ builder.mutationFields((t) => ({
       toCredentialResult(await ctx.services.webauthn.verifyPasskeyRegistration({ userId: String(input.userId), response: input.response, name: input.name }, ctx.meta)),
   }),
   createPasskeyRegistrationLink: t.field({
-    type: builder.objectRef<{ userId: string; code: string | null; expiresAt: Date }>('CreatePasskeyRegistrationLinkSuccess').implement({
-      description: 'A single-use registration code was issued (replacing any earlier one).',
+    type: builder.objectRef<{ userId: string; code: string | null; expiresAt: Date; sentTo: string | null }>('CreatePasskeyRegistrationLinkSuccess').implement({
+      description: 'A single-use registration code was issued (replacing any earlier one), and sent in a link or returned.',
       fields: (f) => ({
         user: affectedUser(f),
         issuedCode: f.exposeString('code', { nullable: true, description: 'The code, when returnCode was set. Shown once; only a hash is stored.' }),
+        sentTo: f.exposeString('sentTo', { nullable: true, description: 'The masked email or phone the link was sent to; null with returnCode.' }),
         expiresAt: f.expose('expiresAt', { type: 'DateTime' }),
       }),
     }),
     authScopes: { admin: true },
     description:
-      'Issues a single-use, expiring code that lets the user register a passkey without signing in (startPasskeyRegistrationWithCode). Put it in a link such as /passkeys?user=<id>&code=<code>.',
-    errors: { types: [...userStateErrors, E.InvalidInputError] },
+      'Issues a single-use, expiring code that lets the user register a passkey without signing in (startPasskeyRegistrationWithCode). ' +
+      'By default the gateway sends it in a link built from PORTCULLIS_PASSKEY_LINK_URL ({code}, {userId}), by email to a verified email, else by SMS to a verified phone, honouring the resend cooldown; ' +
+      'InvalidStateError when no link URL is configured, EmailNotVerifiedError when the user has neither address verified. With returnCode the code is returned instead: put it in a link such as /passkeys?user=<id>&code=<code>.',
+    errors: { types: [...userStateErrors, E.InvalidInputError, E.InvalidStateError, E.EmailNotVerifiedError, E.ResendCooldownError, E.DeliveryFailedError] },
     args: { input: t.arg({ type: CreatePasskeyRegistrationLinkInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const link = await ctx.services.webauthn.createPasskeyRegistrationLink({ userId: String(input.userId), returnCode: input.returnCode ?? false });
-      return { userId: link.user.id, code: link.code, expiresAt: link.expiresAt };
+      return { userId: link.user.id, code: link.code, expiresAt: link.expiresAt, sentTo: link.sentTo };
     },
   }),
   startPasskeyRegistrationWithCode: t.field({

@@ -43,6 +43,9 @@ import { AlreadyExistsError, InvalidInputError, InvalidStateError } from '../../
 import { WebAuthnVerificationError, type WebAuthnFailureReason } from './errors.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
+import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
+import { EmailNotVerifiedError } from '../users/errors.js';
+import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { ReauthGuard, SessionService, SessionTokens } from '../sessions/service.js';
 import { createPasskeyStore, type WebAuthnData } from './store.js';
 
@@ -156,9 +159,23 @@ export interface WebAuthnDeps {
   codes: OneTimeCodeService;
   /** Lifetime of registration link codes. */
   linkTtlSeconds: number;
+  /** Sends registration links. */
+  codeDelivery: CodeDelivery;
   /** Opens the session a passkey sign-in yields (absent: signInWithPasskey only verifies). */
   sessions?: Pick<SessionService, 'createSession'>;
   reauth: ReauthGuard;
+}
+
+/** A registration link: the configured template (`{code}`, `{userId}`) filled in, each value URL-encoded. */
+export function registrationLink(template: string, code: string, userId: string): string {
+  return template.replace(/\{code\}|\{userId\}/g, (p) => encodeURIComponent(p === '{code}' ? code : userId));
+}
+
+/** Where a registration link goes: the verified email, else the verified phone; null when neither. */
+function linkRoute(user: User) {
+  if (user.email && user.emailVerifiedAt) return { channel: 'email' as const, to: user.email, sentTo: maskEmail(user.email) };
+  if (user.phone && user.phoneVerifiedAt) return { channel: 'sms' as const, to: user.phone, sentTo: maskPhone(user.phone) };
+  return null;
 }
 
 export type WebAuthnService = ReturnType<typeof createWebAuthnService>;
@@ -395,24 +412,41 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
 
     /**
      * Issues a registration link code (single use, expiring) that lets the user
-     * register without signing in. The code is returned once, for the caller to
-     * deliver: the gateway has no message template for links yet, so
-     * `returnCode: false` is refused with InvalidInputError('returnCode').
+     * register without signing in. With `returnCode` the code is returned for
+     * the caller to deliver, replacing any earlier one at once. Otherwise the
+     * gateway sends the link built from config.registrationLinkUrl, by email to a
+     * verified email, else by SMS to a verified phone, honouring the resend
+     * cooldown; a failed send withdraws the code. Throws InvalidStateError (no
+     * link template configured), EmailNotVerifiedError (no verified address),
+     * ResendCooldownError, DeliveryFailedError and the user-state errors.
      */
-    async createPasskeyRegistrationLink(input: { userId: string; returnCode: boolean }) {
+    async createPasskeyRegistrationLink(input: { userId: string; returnCode: boolean }): Promise<{ user: User; code: string | null; expiresAt: Date; sentTo: string | null }> {
       const user = await lockout.assertCanAct(input.userId);
-      if (!input.returnCode) {
-        throw new InvalidInputError('returnCode', 'This gateway does not send registration links itself; set returnCode and deliver the code.');
+      const issue = { userId: user.id, purpose: PASSKEY_REGISTRATION_PURPOSE, ttlSeconds: deps.linkTtlSeconds, generate: () => randomReadableCode(LINK_CODE_LENGTH) };
+      if (input.returnCode) {
+        const { code, expiresAt } = await codes.issueCode({ ...issue, ignoreCooldown: true });
+        return { user, code, expiresAt, sentTo: null };
       }
-      const { code, expiresAt } = await codes.issueCode({
-        userId: user.id,
-        purpose: PASSKEY_REGISTRATION_PURPOSE,
-        ttlSeconds: deps.linkTtlSeconds,
-        generate: () => randomReadableCode(LINK_CODE_LENGTH),
-        // An admin asking again replaces the previous link at once.
-        ignoreCooldown: true,
+      const template = config.registrationLinkUrl;
+      if (!template) {
+        throw new InvalidStateError('This gateway has no PORTCULLIS_PASSKEY_LINK_URL to build registration links from: set it, or set returnCode and deliver the code yourself.');
+      }
+      const route = linkRoute(user);
+      if (!route) {
+        throw new EmailNotVerifiedError('The user has neither a verified email address nor a verified phone number to send the link to: verify one, or set returnCode.');
+      }
+      const { expiresAt } = await deps.codeDelivery.issueAndDeliver({
+        ...issue,
+        target: null,
+        channel: route.channel,
+        to: route.to,
+        template: 'passkey_registration_link',
+        locale: localeOf(user),
+        link: (code) => registrationLink(template, code, user.id),
+        returnCode: false,
+        ignoreCooldown: false,
       });
-      return { user, code, expiresAt };
+      return { user, code: null, expiresAt, sentTo: route.sentTo };
     },
 
     /**

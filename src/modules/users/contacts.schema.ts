@@ -65,7 +65,8 @@ const SetEmailInput = builder.inputType('SetEmailInput', {
 const SetPhoneInput = builder.inputType('SetPhoneInput', {
   fields: (t) => ({
     userId: t.id({ required: true }),
-    phone: t.string({ required: true, description: 'Any common format; numbers without a country code use the configured default region. Stored as E.164.' }),
+    phone: t.string({ required: true, description: 'Any common format; a number without +country is read in `country`, else the configured default region. Stored as E.164.' }),
+    country: t.string({ description: 'ISO 3166-1 alpha-2 code (US, DE) of a national number; default PORTCULLIS_DEFAULT_PHONE_REGION. A number with +country keeps its own.' }),
     verification: t.field({ type: ContactVerificationEnum, defaultValue: 'SEND_CODE' }),
   }),
 });
@@ -130,7 +131,7 @@ builder.mutationFields((t) => ({
     args: { input: t.arg({ type: SetPhoneInput, required: true }) },
     resolve: async (_root, { input }, ctx) =>
       contactResult(
-        await ctx.services.contacts.setPhone({ userId: String(input.userId), phone: input.phone, verification: input.verification ?? 'SEND_CODE' }, ctx.meta),
+        await ctx.services.contacts.setPhone({ userId: String(input.userId), phone: input.phone, country: input.country, verification: input.verification ?? 'SEND_CODE' }, ctx.meta),
       ),
   }),
   verifyPhone: t.field({

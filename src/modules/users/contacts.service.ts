@@ -4,6 +4,7 @@
  * caller (RETURN_CODE, for custom flows), or trusts the caller (MARK_VERIFIED,
  * an admin import). A changed address is unverified until a code issued for
  * that very address is checked; codes count toward the code lockout policy.
+ * createUser and updateUser write addresses by the same rules (planAddress).
  */
 import type { Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
@@ -14,12 +15,12 @@ import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { localeOf, type CodeDelivery } from '../codes/code-delivery.js';
-import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
+import { AlreadyExistsError, assertThat, DeliveryFailedError, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
 import type { LockoutService } from '../lockout/service.js';
 import type { ReauthGuard } from '../sessions/service.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
-import { normalizeEmail, normalizePhone } from './input.js';
+import { normalizeEmail, normalizePhone, phoneRegion } from './input.js';
 import { publicUser } from './events.js';
 import { createUserStore, type ContactField, type ProfileColumns } from './store.js';
 
@@ -35,6 +36,21 @@ export interface SetContactResult {
   sentTo: string | null;
 }
 
+/**
+ * One address written by createUser or updateUser, with the same rules as
+ * setEmail/setPhone, split around the writer's transaction.
+ */
+export interface AddressPlan {
+  /** The verification time to store with the address (null: unverified). */
+  verifiedAt: Date | null;
+  /** Inside the writer's transaction, after the user row is written: records user.*_verified when this write verified the address. */
+  recordIn(tx: Tx, user: User, meta: RequestMeta): Promise<void>;
+  /** After commit: issues the code (sent or returned), or withdraws a pending one; nothing without a verification choice. */
+  settle(user: User): Promise<SetContactResult>;
+  /** Whether settle delivers a message (and so may fail with DeliveryFailedError). */
+  sends: boolean;
+}
+
 /** What differs between email and phone; the flows are the same. */
 interface ContactKind {
   label: 'email address' | 'phone number';
@@ -43,8 +59,8 @@ interface ContactKind {
   template: TemplateName;
   /** Which address columns the store writes. */
   field: ContactField;
-  /** Columns for a new address, and the key a code is bound to. */
-  parse(raw: string): { columns: Pick<ProfileColumns, 'email' | 'emailNormalized' | 'phone'>; key: string };
+  /** Columns for a new address, and the key a code is bound to; `country` reads a national phone number. */
+  parse(raw: string, country?: string | null): { columns: Pick<ProfileColumns, 'email' | 'emailNormalized' | 'phone'>; key: string };
   /** The key of the user's current address. */
   keyOf(user: User): string | null;
   /** Where to send: the stored form of the address. */
@@ -94,8 +110,8 @@ export function createContactService(deps: {
     channel: 'sms',
     template: 'verify_phone',
     field: 'phone',
-    parse(raw) {
-      const e164 = normalizePhone(raw, deps.defaultPhoneRegion);
+    parse(raw, country) {
+      const e164 = normalizePhone(raw, phoneRegion(country, 'country', deps.defaultPhoneRegion));
       return { columns: { phone: e164 }, key: e164 };
     },
     keyOf: (u) => u.phone,
@@ -116,50 +132,68 @@ export function createContactService(deps: {
     }
   }
 
-  async function setContact(kind: ContactKind, input: { userId: string; value: string; verification: Verification }, meta: RequestMeta): Promise<SetContactResult> {
+  /**
+   * The rules of writing an address: a different address is new and unverified,
+   * the same one keeps its state, MARK_VERIFIED verifies it. `verification`
+   * null (createUser and updateUser without a choice) issues no code.
+   */
+  function planAddress(kind: ContactKind, before: User | null, key: string, verification: Verification | null, now: Date): AddressPlan {
+    const verifiedBefore = before && kind.keyOf(before) === key ? kind.verifiedAtOf(before) : null;
+    const verifiedAt = verification === 'MARK_VERIFIED' ? (verifiedBefore ?? now) : verifiedBefore;
+    const nothing = (user: User): SetContactResult => ({ user, code: null, expiresAt: null, sentTo: null });
+    return {
+      verifiedAt,
+      sends: verification === 'SEND_CODE' && !verifiedBefore,
+      async recordIn(tx, user, meta) {
+        if (verifiedAt && !verifiedBefore) {
+          await outbox.record(tx, { type: kind.events.verified, userId: user.id, data: { user: publicUser(user), method: 'admin' } }, meta);
+        }
+      },
+      async settle(user) {
+        if (verification === null) return nothing(user);
+        // A pending code for a previous address (or for this one, now verified) must not linger.
+        if (verification === 'MARK_VERIFIED' || verifiedBefore) {
+          await codes.revokeCode(user.id, kind.purpose);
+          return nothing(user);
+        }
+        // Sending honours the resend cooldown too, so repeated sets cannot flood an inbox or pump SMS to
+        // many numbers; a returned code sends nothing. Within the cooldown the address stays saved, unverified.
+        const returnCode = verification === 'RETURN_CODE';
+        const issued = await codeDelivery.issueAndDeliver({
+          userId: user.id,
+          purpose: kind.purpose,
+          target: key,
+          channel: kind.channel,
+          to: kind.addressOf(user) ?? key,
+          template: kind.template,
+          locale: localeOf(user),
+          returnCode,
+          ignoreCooldown: returnCode,
+        });
+        return { user, code: issued.code, expiresAt: issued.expiresAt, sentTo: returnCode ? null : kind.mask(kind.addressOf(user)) };
+      },
+    };
+  }
+
+  async function setContact(kind: ContactKind, input: { userId: string; value: string; country?: string | null; verification: Verification }, meta: RequestMeta): Promise<SetContactResult> {
     // The schema allows users only SEND_CODE on themselves; asserted here too for paths that skip it.
     assertThat(meta.actor.type !== 'user' || input.verification === 'SEND_CODE', () => new InvalidInputError('verification', 'Only SEND_CODE is allowed when acting on yourself.'));
     // An email or phone receives reset and sign-in codes: changing it is a credential change.
     await deps.reauth.assertRecentAuthentication(meta);
-    const { columns, key } = kind.parse(input.value);
-    const { user, verifiedBefore } = await inTransaction(async (tx) => {
+    const { columns, key } = kind.parse(input.value, input.country);
+    const { user, plan } = await inTransaction(async (tx) => {
       const before = await tx.user.findUnique({ where: { id: input.userId } });
       if (!before) throw new UserNotFoundError(input.userId);
-      // A different address is a new, unverified one; the same address keeps its state.
-      const sameAddress = kind.keyOf(before) === key;
-      const verifiedBefore = sameAddress ? kind.verifiedAtOf(before) : null;
       const now = clock.now();
-      const verifiedAt = input.verification === 'MARK_VERIFIED' ? (verifiedBefore ?? now) : verifiedBefore;
-      const user = await store.saveUserAddress(tx, input.userId, kind.field, columns, verifiedAt, now);
+      const plan = planAddress(kind, before, key, input.verification, now);
+      const user = await store.saveUserAddress(tx, input.userId, kind.field, columns, plan.verifiedAt, now);
       if (kind.addressOf(before) !== kind.addressOf(user)) {
         await outbox.record(tx, { type: kind.events.changed, userId: user.id, data: { user: publicUser(user), verification: input.verification } }, meta);
       }
-      if (verifiedAt && !verifiedBefore) {
-        await outbox.record(tx, { type: kind.events.verified, userId: user.id, data: { user: publicUser(user), method: 'admin' } }, meta);
-      }
-      return { user, verifiedBefore };
+      await plan.recordIn(tx, user, meta);
+      return { user, plan };
     });
-
-    // A pending code for a previous address (or for this one, now verified) must not linger.
-    if (input.verification === 'MARK_VERIFIED' || verifiedBefore) {
-      await codes.revokeCode(user.id, kind.purpose);
-      return { user, code: null, expiresAt: null, sentTo: null };
-    }
-    // Sending honours the resend cooldown too, so repeated sets cannot flood an inbox or pump SMS to
-    // many numbers; a returned code sends nothing. Within the cooldown the address stays saved, unverified.
-    const returnCode = input.verification === 'RETURN_CODE';
-    const issued = await codeDelivery.issueAndDeliver({
-      userId: user.id,
-      purpose: kind.purpose,
-      target: key,
-      channel: kind.channel,
-      to: kind.addressOf(user) ?? key,
-      template: kind.template,
-      locale: localeOf(user),
-      returnCode,
-      ignoreCooldown: returnCode,
-    });
-    return { user, code: issued.code, expiresAt: issued.expiresAt, sentTo: returnCode ? null : kind.mask(kind.addressOf(user)) };
+    return plan.settle(user);
   }
 
   /** Throws InvalidStateError unless the user has an address of this kind still to verify. */
@@ -206,7 +240,32 @@ export function createContactService(deps: {
     return { user, code: null, expiresAt: issued.expiresAt, sentTo: kind.mask(address) };
   }
 
+  /**
+   * For createUser and updateUser: the plans of the addresses they write
+   * (`key`: the normalised email, or the E.164 phone), and settling them
+   * after commit. Addresses that send go first, so a failed delivery leaves
+   * no returned code that nobody will see; the failure carries the user's id.
+   */
+  const addressWrites = {
+    plan: (field: ContactField, before: User | null, key: string, verification: Verification | null, now: Date) =>
+      planAddress(field === 'email' ? email : phone, before, key, verification, now),
+    async settle(user: User, plans: { email: AddressPlan | null; phone: AddressPlan | null }): Promise<{ email: SetContactResult | null; phone: SetContactResult | null }> {
+      const order = (['email', 'phone'] as const).filter((f) => plans[f]).sort((a, b) => Number(plans[b]!.sends) - Number(plans[a]!.sends));
+      const results: { email: SetContactResult | null; phone: SetContactResult | null } = { email: null, phone: null };
+      for (const field of order) {
+        try {
+          results[field] = await plans[field]!.settle(user);
+        } catch (error) {
+          if (error instanceof DeliveryFailedError) throw new DeliveryFailedError(error.channel, user.id);
+          throw error;
+        }
+      }
+      return results;
+    },
+  };
+
   return {
+    addressWrites,
     /**
      * Sets the user's email. A different address becomes unverified and, unless
      * MARK_VERIFIED, gets a verification code (sent, or returned with RETURN_CODE).
@@ -216,9 +275,12 @@ export function createContactService(deps: {
      */
     setEmail: (input: { userId: string; email: string; verification: Verification }, meta: RequestMeta) =>
       setContact(email, { userId: input.userId, value: input.email, verification: input.verification }, meta),
-    /** Like setEmail for the phone; the number is stored in E.164. */
-    setPhone: (input: { userId: string; phone: string; verification: Verification }, meta: RequestMeta) =>
-      setContact(phone, { userId: input.userId, value: input.phone, verification: input.verification }, meta),
+    /**
+     * Like setEmail for the phone; the number is stored in E.164. A national number is read in
+     * `country` (ISO 3166-1 alpha-2; InvalidInputError('country') when unknown), else the default region.
+     */
+    setPhone: (input: { userId: string; phone: string; country?: string | null; verification: Verification }, meta: RequestMeta) =>
+      setContact(phone, { userId: input.userId, value: input.phone, country: input.country, verification: input.verification }, meta),
     /**
      * Checks an email verification code. Throws IncorrectCodeError, CodeExpiredError,
      * CodeAlreadyUsedError, TooManyAttemptsError, UserNotFoundError, UserLockedError, UserInactiveError;

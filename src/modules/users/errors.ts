@@ -12,7 +12,7 @@ export class PhoneNotVerifiedError extends PortcullisError {
 export class EmailNotVerifiedError extends PortcullisError {
   static readonly code = 'EMAIL_NOT_VERIFIED';
   readonly code = EmailNotVerifiedError.code;
-  constructor() {
-    super('The user has no verified email address.');
+  constructor(message = 'The user has no verified email address.') {
+    super(message);
   }
 }

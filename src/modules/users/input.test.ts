@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../kernel/errors.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
-import { checkMetadata, normalizeEmail, normalizePhone, normalizeUsername } from './input.js';
+import { checkMetadata, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
 
 describe('user input', () => {
   it('trims emails and keeps a lower-cased key', () => {
@@ -15,6 +15,16 @@ describe('user input', () => {
     expect(normalizePhone('020 7946 0958', 'GB')).toBe('+442079460958');
     expect(() => normalizePhone('020 7946 0958')).toThrow(/phone/);
     expect(() => normalizePhone('+1 555')).toThrow(InvalidInputError);
+  });
+
+  it('takes a country for national numbers, and refuses unknown ones naming the field', () => {
+    expect(phoneRegion(' de ', 'country', 'US')).toBe('DE');
+    expect(phoneRegion(undefined, 'country', 'US')).toBe('US');
+    expect(phoneRegion(null, 'country')).toBeUndefined();
+    for (const bad of ['XX', 'DEU', 'D', '', 'AQ']) {
+      expect(() => phoneRegion(bad, 'phoneCountry', 'US')).toThrow(expect.objectContaining({ code: 'INVALID_INPUT', field: 'phoneCountry' }));
+    }
+    expect(normalizePhone('030 12345678', phoneRegion('DE', 'country'))).toBe('+493012345678');
   });
 
   it('accepts plain usernames and JSON objects as metadata', () => {

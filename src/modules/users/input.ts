@@ -3,7 +3,7 @@
  * that writes them: emails are trimmed and compared lower-cased, phones are
  * stored in E.164, usernames are compared lower-cased.
  */
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { isSupportedCountry, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
 import { z } from 'zod';
 import { InvalidInputError } from '../../kernel/errors.js';
 
@@ -30,11 +30,28 @@ export function normalizeUsername(raw: string): { username: string; usernameNorm
   return { username, usernameNormalized: username.toLowerCase() };
 }
 
-/** Parses a phone number into E.164; numbers without a country code use the default region. */
-export function normalizePhone(raw: string, defaultRegion?: string): string {
-  const parsed = parsePhoneNumberFromString(raw.trim(), defaultRegion as CountryCode | undefined);
+/**
+ * The region national numbers are read in: `country` (ISO 3166-1 alpha-2, any
+ * case) when given, else the configured default. An unknown code is refused
+ * as InvalidInputError naming `field` (the input field that carried it).
+ */
+export function phoneRegion(country: string | null | undefined, field: string, defaultRegion?: string): CountryCode | undefined {
+  if (country === null || country === undefined) return defaultRegion as CountryCode | undefined;
+  const code = country.trim().toUpperCase();
+  if (!/^[A-Z]{2}$/.test(code) || !isSupportedCountry(code)) {
+    throw new InvalidInputError(field, `${field} must be an ISO 3166-1 alpha-2 country code with a phone numbering plan, such as US or DE.`);
+  }
+  return code;
+}
+
+/** Parses a phone number into E.164; numbers without a country code are read in `region` (see phoneRegion). */
+export function normalizePhone(raw: string, region?: string): string {
+  const parsed = parsePhoneNumberFromString(raw.trim(), region as CountryCode | undefined);
   if (!parsed || !parsed.isValid()) {
-    throw new InvalidInputError('phone', 'Not a valid phone number; use the international form, e.g. +14155550123.');
+    throw new InvalidInputError(
+      'phone',
+      region ? `Not a valid phone number in ${region} or in the international form (e.g. +14155550123).` : 'Not a valid phone number; use the international form, e.g. +14155550123, or give its country.',
+    );
   }
   return parsed.number;
 }

@@ -1,11 +1,13 @@
 import { UserState } from '../../kernel/db/models.js';
 import { builder } from '../../graphql/builder.js';
-import { toUserResult, userSuccess } from '../../graphql/helpers.js';
+import { affectedUser, toUserResult, userSuccess } from '../../graphql/helpers.js';
 import { AuthMethodInterface } from '../auth-methods/schema.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserEventTypeEnum, eventTypeWhere } from '../events/schema.js';
 import { SECOND_FACTORS } from '../sign-in/mfa.js';
 import { passwordHashLimits } from '../password/hash-limits.js';
+import { ContactVerificationEnum } from './contacts.schema.js';
+import type { UserWrite } from './service.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
   name: 'UserState',
@@ -114,7 +116,7 @@ builder.queryFields((t) => ({
 
 const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<{}>, 'InputObject'>) => ({
   email: t.string(),
-  phone: t.string({ description: 'Any common format; stored as E.164.' }),
+  phone: t.string({ description: 'Any common format; a number without +country is read in phoneCountry, else the configured default region. Stored as E.164.' }),
   username: t.string(),
   givenName: t.string(),
   familyName: t.string(),
@@ -122,9 +124,47 @@ const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.
   metadata: t.field({ type: 'JSON' as never, description: 'A JSON object of your own (at most 16 KiB).' }),
 });
 
+/** How createUser and updateUser read and verify addresses; a verification left out issues nothing, so existing clients send no mail. */
+const addressFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<{}>, 'InputObject'>) => ({
+  emailVerification: t.field({
+    type: ContactVerificationEnum as never,
+    description:
+      'How the email given here is verified, as in setEmail. Left out: a new or changed email is stored unverified and no code is issued (resendEmailCode sends one later). A code is issued once the write is committed.',
+  }),
+  phoneVerification: t.field({
+    type: ContactVerificationEnum as never,
+    description: 'How the phone given here is verified, as in setPhone. Left out: a new or changed phone is stored unverified and no code is issued (resendPhoneCode sends one later).',
+  }),
+  phoneCountry: t.string({
+    description: 'ISO 3166-1 alpha-2 code (US, DE) of a phone given here without +country, as the country of setPhone; default PORTCULLIS_DEFAULT_PHONE_REGION.',
+  }),
+});
+
+/** A success payload with the user and the codes its verification choices returned. */
+function userWriteSuccess(name: string, description: string) {
+  return builder.objectRef<UserWrite & { userId: string }>(name).implement({
+    description,
+    fields: (t) => ({
+      user: affectedUser(t),
+      issuedCode: t.string({
+        nullable: true,
+        description: 'The email verification code: only with emailVerification RETURN_CODE. Deliver it yourself; it is never shown again.',
+        resolve: (p) => p.email?.code ?? null,
+      }),
+      issuedPhoneCode: t.string({
+        nullable: true,
+        description: 'The phone verification code: only with phoneVerification RETURN_CODE. Deliver it yourself; it is never shown again.',
+        resolve: (p) => p.phone?.code ?? null,
+      }),
+    }),
+  });
+}
+const toUserWriteResult = (write: UserWrite) => ({ ...write, userId: write.user.id });
+
 const CreateUserInput = builder.inputType('CreateUserInput', {
   fields: (t) => ({
     ...profileFields(t as never),
+    ...addressFields(t as never),
     password: t.string({ description: 'An initial password, checked against the password policy and stored as an argon2id hash.' }),
     passwordHash: t.string({
       description: `Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256) within the cost limits (${passwordHashLimits}); upgraded to argon2id at the first successful verification.`,
@@ -134,7 +174,7 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
 });
 const UpdateUserInput = builder.inputType('UpdateUserInput', {
   description: 'Fields left out are unchanged; null clears a field.',
-  fields: (t) => ({ userId: t.id({ required: true }), ...profileFields(t as never) }),
+  fields: (t) => ({ userId: t.id({ required: true }), ...profileFields(t as never), ...addressFields(t as never) }),
 });
 const UserIdInput = (name: string, extra?: 'reason') =>
   builder.inputType(name, {
@@ -148,24 +188,29 @@ const writeErrors = [E.UserNotFoundError, E.AlreadyExistsError, E.InvalidInputEr
 
 builder.mutationFields((t) => ({
   createUser: t.field({
-    type: userSuccess('CreateUserSuccess', 'The user was created.'),
+    type: userWriteSuccess('CreateUserSuccess', 'The user was created; see `issuedCode` and `issuedPhoneCode` for returned verification codes.'),
     authScopes: { admin: true },
-    description: 'Creates a user, optionally with a password or an imported password hash. Emails and usernames are unique, compared case-insensitively.',
-    errors: { types: [E.AlreadyExistsError, E.InvalidInputError, E.WeakPasswordError] },
+    description:
+      'Creates a user, optionally with a password or an imported password hash. Emails and usernames are unique, compared case-insensitively. ' +
+      'emailVerification and phoneVerification verify the addresses as setEmail/setPhone do; left out, they are stored unverified and nothing is sent. ' +
+      'When a code cannot be delivered the user is still created, its address unverified with no live code: DeliveryFailedError carries its userId.',
+    errors: { types: [E.AlreadyExistsError, E.InvalidInputError, E.WeakPasswordError, E.DeliveryFailedError] },
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
-    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, ...profile } }, ctx) => {
+    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, emailVerification, phoneVerification, phoneCountry, ...profile } }, ctx) => {
       const storePassword = await ctx.services.passwords.initialPassword({ password, passwordHash, mustChange: passwordMustChange }, ctx.meta);
-      return toUserResult(await ctx.services.users.createUser(profile, ctx.meta, storePassword));
+      return toUserWriteResult(await ctx.services.users.createUserAndVerifyAddresses(profile, { emailVerification, phoneVerification, phoneCountry }, ctx.meta, storePassword));
     },
   }),
   updateUser: t.field({
-    type: userSuccess('UpdateUserSuccess', 'The user was updated.'),
+    type: userWriteSuccess('UpdateUserSuccess', 'The user was updated; see `issuedCode` and `issuedPhoneCode` for returned verification codes.'),
     authScopes: { admin: true },
-    description: 'Changes profile fields. A changed email or phone becomes unverified.',
-    errors: { types: writeErrors },
+    description:
+      'Changes profile fields. A changed email or phone becomes unverified unless emailVerification or phoneVerification says otherwise (as in setEmail/setPhone); left out, nothing is sent. ' +
+      'On DeliveryFailedError or ResendCooldownError the change is kept, the address unverified: use resendEmailCode or resendPhoneCode.',
+    errors: { types: [...writeErrors, E.DeliveryFailedError, E.ResendCooldownError] },
     args: { input: t.arg({ type: UpdateUserInput, required: true }) },
-    resolve: async (_root, { input: { userId, ...patch } }, ctx) =>
-      toUserResult(await ctx.services.users.updateUser(String(userId), patch, ctx.meta)),
+    resolve: async (_root, { input: { userId, emailVerification, phoneVerification, phoneCountry, ...patch } }, ctx) =>
+      toUserWriteResult(await ctx.services.users.updateUserAndVerifyAddresses(String(userId), patch, { emailVerification, phoneVerification, phoneCountry }, ctx.meta)),
   }),
   deleteUser: t.field({
     type: builder.objectRef<{ id: string }>('DeleteUserSuccess').implement({

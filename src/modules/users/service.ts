@@ -13,8 +13,9 @@ import type { EventType } from '../catalog.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
-import { AlreadyExistsError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
-import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername } from './input.js';
+import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
+import type { AddressPlan, ContactService, SetContactResult, Verification } from './contacts.service.js';
+import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
 import { createUserStore, type ProfileColumns, type StateColumns } from './store.js';
 
 export interface ProfileInput {
@@ -25,6 +26,25 @@ export interface ProfileInput {
   familyName?: string | null;
   displayName?: string | null;
   metadata?: unknown;
+}
+
+/**
+ * How createUser and updateUser read and verify the email and phone they
+ * write, as setEmail/setPhone do. A verification left out: the address is
+ * stored unverified (unless it is the user's current one) and no code is issued.
+ */
+export interface AddressOptions {
+  emailVerification?: Verification | null;
+  phoneVerification?: Verification | null;
+  /** ISO 3166-1 alpha-2 region of a national phone number; default the configured one. */
+  phoneCountry?: string | null;
+}
+
+/** A written user, and per address the code its verification choice issued (null: none). */
+export interface UserWrite {
+  user: User;
+  email: SetContactResult | null;
+  phone: SetContactResult | null;
 }
 
 type Transition = 'lock' | 'unlock' | 'deactivate' | 'reactivate';
@@ -45,7 +65,14 @@ export interface UserFilter {
   email?: string | null;
 }
 
-export function createUserService(deps: { provider: DatabaseProvider; outbox: Outbox; clock: Clock; defaultPhoneRegion?: string }) {
+export function createUserService(deps: {
+  provider: DatabaseProvider;
+  outbox: Outbox;
+  clock: Clock;
+  /** The address rules of setEmail/setPhone, which createUser and updateUser share. */
+  contacts: Pick<ContactService, 'addressWrites'>;
+  defaultPhoneRegion?: string;
+}) {
   const { outbox, clock } = deps;
   const store = createUserStore();
   // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
@@ -72,12 +99,12 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
   }
 
   /** Maps profile input to columns; `undefined` leaves a column alone, `null` clears it. */
-  function profileData(input: ProfileInput): ProfileColumns {
+  function profileData(input: ProfileInput, phoneCountry?: string | null): ProfileColumns {
     const data: ProfileColumns = {};
     if (input.email !== undefined) {
       Object.assign(data, input.email === null ? { email: null, emailNormalized: null } : normalizeEmail(input.email));
     }
-    if (input.phone !== undefined) data.phone = input.phone === null ? null : normalizePhone(input.phone, deps.defaultPhoneRegion);
+    if (input.phone !== undefined) data.phone = input.phone === null ? null : normalizePhone(input.phone, phoneRegion(phoneCountry, 'phoneCountry', deps.defaultPhoneRegion));
     if (input.username !== undefined) {
       Object.assign(data, input.username === null ? { username: null, usernameNormalized: null } : normalizeUsername(input.username));
     }
@@ -104,6 +131,37 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
 
   const inTransaction = <T>(fn: (tx: Tx) => Promise<T>): Promise<T> => writing(() => outbox.transaction(fn));
 
+  /** A verification choice or a phone country needs the address it is for, in the same input. */
+  function checkOptionsHaveAddress(data: ProfileColumns, options: AddressOptions) {
+    assertThat(!options.emailVerification || data.emailNormalized, () => new InvalidInputError('emailVerification', 'emailVerification needs an email in the same input.'));
+    assertThat(!options.phoneVerification || data.phone, () => new InvalidInputError('phoneVerification', 'phoneVerification needs a phone in the same input.'));
+    assertThat(!options.phoneCountry || data.phone, () => new InvalidInputError('phoneCountry', 'phoneCountry needs a phone in the same input.'));
+  }
+
+  /** The plans of the addresses being written (null: that address is not), and their verification columns added to `data`. */
+  function planAddresses(data: ProfileColumns, before: User | null, options: AddressOptions, now: Date) {
+    const plans: { email: AddressPlan | null; phone: AddressPlan | null } = { email: null, phone: null };
+    if (data.emailNormalized) {
+      plans.email = deps.contacts.addressWrites.plan('email', before, data.emailNormalized, options.emailVerification ?? null, now);
+      data.emailVerifiedAt = plans.email.verifiedAt;
+    } else if ('emailNormalized' in data) {
+      data.emailVerifiedAt = null;
+    }
+    if (data.phone) {
+      plans.phone = deps.contacts.addressWrites.plan('phone', before, data.phone, options.phoneVerification ?? null, now);
+      data.phoneVerifiedAt = plans.phone.verifiedAt;
+    } else if ('phone' in data) {
+      data.phoneVerifiedAt = null;
+    }
+    return plans;
+  }
+
+  /** Inside the transaction, after the row is written: the user.*_verified events of MARK_VERIFIED. */
+  async function recordVerified(tx: Tx, user: User, plans: { email: AddressPlan | null; phone: AddressPlan | null }, meta: RequestMeta) {
+    await plans.email?.recordIn(tx, user, meta);
+    await plans.phone?.recordIn(tx, user, meta);
+  }
+
   async function transition(kind: Transition, userId: string, meta: RequestMeta, extra: { reason?: string } = {}) {
     const t = transitions[kind];
     return inTransaction(async (tx) => {
@@ -123,33 +181,68 @@ export function createUserService(deps: { provider: DatabaseProvider; outbox: Ou
     });
   }
 
+  /**
+   * Creates a user. `andThen` runs in the same transaction (e.g. storing an
+   * initial password), so both happen or neither. A verification choice
+   * works as in setEmail/setPhone; its code is issued after the user is
+   * committed. When a code cannot be delivered the user stays created, the
+   * address unverified with no live code, and DeliveryFailedError carries the
+   * user's id. Throws InvalidInputError, AlreadyExistsError.
+   */
+  async function createUserAndVerifyAddresses(
+    input: ProfileInput,
+    options: AddressOptions,
+    meta: RequestMeta,
+    andThen?: (tx: Tx, user: User) => Promise<unknown>,
+  ): Promise<UserWrite> {
+    const data = profileData(input, options.phoneCountry);
+    checkOptionsHaveAddress(data, options);
+    const { user, plans } = await inTransaction(async (tx) => {
+      const plans = planAddresses(data, null, options, clock.now());
+      const user = await store.insertUser(tx, data);
+      await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
+      await recordVerified(tx, user, plans, meta);
+      await andThen?.(tx, user);
+      return { user, plans };
+    });
+    return { user, ...(await deps.contacts.addressWrites.settle(user, plans)) };
+  }
+
+  /**
+   * Changes profile fields. A changed email or phone is unverified unless its
+   * verification choice says otherwise; the choice works as in setEmail/setPhone
+   * (including the resend cooldown), and its code is issued after the change is
+   * committed: on DeliveryFailedError or ResendCooldownError the change is kept.
+   */
+  async function updateUserAndVerifyAddresses(userId: string, input: ProfileInput, options: AddressOptions, meta: RequestMeta): Promise<UserWrite> {
+    const data = profileData(input, options.phoneCountry);
+    checkOptionsHaveAddress(data, options);
+    const { user, plans } = await inTransaction(async (tx) => {
+      const before = await tx.user.findUnique({ where: { id: userId } });
+      if (!before) throw new UserNotFoundError(userId);
+      const plans = planAddresses(data, before, options, clock.now());
+      const user = await store.updateUserProfile(tx, userId, data);
+      const changes = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
+      await outbox.record(tx, { type: 'user.updated', userId, data: { user: publicUser(user), changes } }, meta);
+      await recordVerified(tx, user, plans, meta);
+      return { user, plans };
+    });
+    return { user, ...(await deps.contacts.addressWrites.settle(user, plans)) };
+  }
+
   return {
     userSearchWhere,
+    createUserAndVerifyAddresses,
+    updateUserAndVerifyAddresses,
 
-    /** `andThen` runs in the same transaction (e.g. storing an initial password), so both happen or neither. */
+    /** createUserAndVerifyAddresses without a verification choice: the addresses are stored unverified. */
     async createUser(input: ProfileInput, meta: RequestMeta, andThen?: (tx: Tx, user: User) => Promise<unknown>): Promise<User> {
-      const data = profileData(input);
-      return inTransaction(async (tx) => {
-        const user = await store.insertUser(tx, data);
-        await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
-        await andThen?.(tx, user);
-        return user;
-      });
+      return (await createUserAndVerifyAddresses(input, {}, meta, andThen)).user;
     },
 
+    /** updateUserAndVerifyAddresses without a verification choice: a changed address becomes unverified. */
     async updateUser(userId: string, input: ProfileInput, meta: RequestMeta): Promise<User> {
-      const data = profileData(input);
-      return inTransaction(async (tx) => {
-        const before = await tx.user.findUnique({ where: { id: userId } });
-        if (!before) throw new UserNotFoundError(userId);
-        // A changed address is a new, unverified address.
-        if ('emailNormalized' in data && data.emailNormalized !== before.emailNormalized) data.emailVerifiedAt = null;
-        if ('phone' in data && data.phone !== before.phone) data.phoneVerifiedAt = null;
-        const user = await store.updateUserProfile(tx, userId, data);
-        const changes = Object.keys(input).filter((k) => (input as Record<string, unknown>)[k] !== undefined);
-        await outbox.record(tx, { type: 'user.updated', userId, data: { user: publicUser(user), changes } }, meta);
-        return user;
-      });
+      return (await updateUserAndVerifyAddresses(userId, input, {}, meta)).user;
     },
 
     async deleteUser(userId: string, meta: RequestMeta): Promise<{ id: string }> {
