@@ -10,7 +10,6 @@
  * - Every attempt is reserved with the lockout's code counter before a code is checked.
  */
 import { authenticator, hotp } from 'otplib';
-import QRCode from 'qrcode';
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
@@ -121,7 +120,7 @@ export function createTotpService(deps: {
         authMethodId = await savePending(userId, secret);
       }
       const uri = totpUri(secret, config.issuer, accountNameOf(user));
-      const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      const svg = await (await import('qrcode')).default.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { authMethodId, secret, uri, qrCode: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
     },
 

@@ -17,7 +17,7 @@ let backup: BackupCodeStore;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   totp = createTotpStore({ db: database.client, direct: database.direct });
   backup = createBackupCodeStore({ db: database.client });
 });
