@@ -272,11 +272,11 @@ describe('backup codes', () => {
       expect(dump).not.toContain(c.replace('-', ''));
     }
 
-    expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODE', backupCodesRemaining: 9, user: { id: userId } });
+    expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODES', backupCodesRemaining: 9, user: { id: userId } });
     // A backup code is single-use itself: no time step is involved.
     expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED', reason: 'CODE_ALREADY_USED', message: 'The code was already used.' });
     // Typed loosely: lower case, no dash.
-    expect(await verifyTotp(userId, g.codes[1].toLowerCase().replace('-', ''))).toMatchObject({ kind: 'BACKUP_CODE', backupCodesRemaining: 8 });
+    expect(await verifyTotp(userId, g.codes[1].toLowerCase().replace('-', ''))).toMatchObject({ kind: 'BACKUP_CODES', backupCodesRemaining: 8 });
     const types = (await t.run(Events, { userId })).events.edges.map((e) => e.node.type);
     expect(types).toEqual(expect.arrayContaining(['USER_BACKUP_CODES_GENERATED', 'USER_BACKUP_CODE_USED']));
     const events = JSON.stringify((await t.run(Events, { userId })).events);
@@ -302,7 +302,7 @@ describe('backup codes', () => {
     if (first.__typename !== 'GenerateBackupCodesSuccess' || second.__typename !== 'GenerateBackupCodesSuccess') throw new Error('no codes');
     expect(second.authMethod.id).toBe(first.authMethod.id);
     expect(await verifyTotp(userId, first.codes[0])).toMatchObject({ __typename: 'IncorrectCodeError' });
-    expect(await verifyTotp(userId, second.codes[0])).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODE', backupCodesRemaining: 9 });
+    expect(await verifyTotp(userId, second.codes[0])).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODES', backupCodesRemaining: 9 });
   });
 });
 

@@ -57,14 +57,14 @@ async function makeUser() {
 const login = (identifier: string) => t.run(OtpLogin, { input: { identifier, password: PASSWORD } }, { token: null });
 
 describe('login with one-time codes', () => {
-  for (const channel of ['EMAIL', 'SMS'] as const) {
+  for (const [channel, method] of [['EMAIL', 'OTP_EMAIL'], ['SMS', 'OTP_SMS']] as const) {
     it(`finishes with a one-time code sent by ${channel} through sendMfaOtp`, async () => {
       const u = await makeUser();
       if (channel === 'EMAIL') await t.app.services.otpFactors.addOtpEmail(u.id, systemMeta);
       else await t.app.services.otpFactors.addOtpSms(u.id, systemMeta);
       const first = (await login(u.email)).login;
       if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
-      expect(first.methods).toEqual([channel]);
+      expect(first.methods).toEqual([method]);
       const other = channel === 'EMAIL' ? 'SMS' : 'EMAIL';
       const refused = await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel: other } }, { token: null });
       expect(refused.sendMfaOtp).toMatchObject({ __typename: 'InvalidInputError' });
@@ -72,7 +72,7 @@ describe('login with one-time codes', () => {
       const sent = await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel } }, { token: null });
       expect(sent.sendMfaOtp).toMatchObject({ __typename: 'SendMfaOtpSuccess', sentTo: expect.stringContaining('•') });
       const code = sink.lastCode(channel === 'EMAIL' ? u.email : u.phone);
-      const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: channel, code } }, { token: null });
+      const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method, code } }, { token: null });
       expect(done.completeMfaLogin).toMatchObject({ __typename: 'CompleteMfaLoginSuccess', user: { id: u.id } });
     });
   }
@@ -86,10 +86,10 @@ describe('login with one-time codes', () => {
     await t.run(SendMfaOtp, { input: { mfaToken: first.mfaToken, channel: 'EMAIL' } }, { token: null });
     const code = sink.lastCode(u.email);
     const wrong = code === '000000' ? '111111' : '000000';
-    const refused = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code: wrong } }, { token: null });
+    const refused = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'OTP_EMAIL', code: wrong } }, { token: null });
     // Both budgets apply to a sent code: its own attempts, and the account's code lockout.
     expect(refused.completeMfaLogin).toMatchObject({ __typename: 'IncorrectCodeError', code: 'INCORRECT_CODE', codeAttemptsLeft: 4, attemptsBeforeLock: 9 });
-    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'EMAIL', code } }, { token: null });
+    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'OTP_EMAIL', code } }, { token: null });
     expect(done.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
   });
 });
