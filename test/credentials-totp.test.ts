@@ -77,6 +77,10 @@ const Events = graphql(`
   }
 `);
 
+const TotpNode = graphql(`
+  query TotpNode($id: ID!) { node(id: $id) { ... on TotpMethod { verified verifiedAt lastUsedAt createdAt } } }
+`);
+
 const Deactivate = graphql(`
   mutation TotpDeactivate($id: ID!) { deactivateUser(input: { userId: $id }) { __typename } }
 `);
@@ -139,6 +143,27 @@ describe('TOTP registration', () => {
     expect((await t.run(StartTotp, { input: { userId } })).startTotpRegistration).toMatchObject({ __typename: 'InvalidStateError' });
     const types = (await t.run(Events, { userId })).events.edges.map((e) => e.node.type);
     expect(types).toContain('USER_TOTP_ADDED');
+  });
+
+  it('stamps verifiedAt when the registration is confirmed: not when it starts, nor when a code is used later', async () => {
+    const userId = await newUser();
+    const started = clock.now();
+    const { secret, authMethod } = await start(userId);
+    expect((await t.run(TotpNode, { id: authMethod.id })).node).toEqual({ verified: false, verifiedAt: null, lastUsedAt: null, createdAt: started.toISOString() });
+
+    clock.advance(95_000);
+    const confirmed = clock.now();
+    const ok = await t.run(VerifyTotpRegistration, { input: { userId, code: referenceTotp(secret, confirmed) } });
+    expect(ok.verifyTotpRegistration.__typename).toBe('VerifyTotpRegistrationSuccess');
+
+    clock.advance(120_000);
+    expect(await verifyTotp(userId, referenceTotp(secret, clock.now()))).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'TOTP' });
+    expect((await t.run(TotpNode, { id: authMethod.id })).node).toEqual({
+      verified: true,
+      verifiedAt: confirmed.toISOString(),
+      lastUsedAt: clock.now().toISOString(),
+      createdAt: started.toISOString(),
+    });
   });
 
   it('replaces a pending registration when started again: the first secret no longer works', async () => {
