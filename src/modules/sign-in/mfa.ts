@@ -21,7 +21,8 @@ import { createSignInStore } from './store.js';
  * factor (one vocabulary): a security key (U2F) is answered as PASSKEY.
  */
 export type MfaMethod = Extract<AuthMethodKind, 'TOTP' | 'BACKUP_CODES' | 'OTP_SMS' | 'OTP_EMAIL' | 'PASSKEY'>;
-export const MFA_METHODS: readonly MfaMethod[] = ['TOTP', 'PASSKEY', 'OTP_SMS', 'OTP_EMAIL', 'BACKUP_CODES'];
+/** Every method, preferred first. */
+const MFA_METHODS: readonly MfaMethod[] = ['TOTP', 'PASSKEY', 'OTP_SMS', 'OTP_EMAIL', 'BACKUP_CODES'];
 
 /** Second factors that make a login ask for MFA (backup codes alone do not: they back up a factor). */
 export const SECOND_FACTORS: readonly AuthMethodKind[] = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'];
