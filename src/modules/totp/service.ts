@@ -13,7 +13,7 @@ import { authenticator, hotp } from 'otplib';
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { User } from '../../kernel/db/models.js';
+import type { AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
@@ -70,7 +70,8 @@ export function totpUri(secretBase32: string, issuer: string, accountName: strin
   return authenticator.keyuri(accountName, issuer, secretBase32);
 }
 
-export type VerifiedCodeKind = 'TOTP' | 'BACKUP_CODE';
+/** Which code verifyTotp accepted, named by the AuthMethodKind it belongs to. */
+export type VerifiedCodeKind = Extract<AuthMethodKind, 'TOTP' | 'BACKUP_CODES'>;
 
 export type TotpService = ReturnType<typeof createTotpService>;
 
@@ -196,7 +197,7 @@ export function createTotpService(deps: {
         await attempt.succeeded();
         const remaining = await backupCodes.remaining(userId);
         await outbox.append({ type: 'user.backup_code_used', userId, data: { remaining } }, meta);
-        return { user: attempt.user, kind: 'BACKUP_CODE', backupCodesRemaining: remaining };
+        return { user: attempt.user, kind: 'BACKUP_CODES', backupCodesRemaining: remaining };
       }
 
       const { attemptsBeforeLock, locked } = await attempt.failed(meta);
