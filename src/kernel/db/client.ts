@@ -10,6 +10,7 @@ import pg from 'pg';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { DatabaseProvider } from '../../config.js';
+import type { Metrics } from '../metrics.js';
 import { postgresDirect, SqliteGate, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
@@ -47,7 +48,7 @@ export { sqlitePath };
 export function createDatabase(
   provider: DatabaseProvider,
   url: string,
-  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings } = {},
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings; metrics?: Metrics } = {},
 ): Database {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
@@ -63,6 +64,7 @@ export function createDatabase(
     client = new SqliteClient({ adapter, log });
     gate.connect = () => client.$connect();
     direct = gate.direct();
+    // No pool metrics on SQLite: one connection, in the process, that never waits on a network.
   } else {
     // One pool for Prisma and the direct statements.
     const settings = options.pool ?? DEFAULT_POOL;
@@ -77,6 +79,14 @@ export function createDatabase(
     pool.on('error', (error) => options.onIdleError?.(error));
     discardBrokenConnections(pool, (error) => options.onIdleError?.(error));
     poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
+    options.metrics?.gaugeFrom('portcullis_db_pool_connections', "PostgreSQL connections of this instance's pool, by state: in_use, idle.", ['state'], () => [
+      { labels: { state: 'in_use' }, value: pool.totalCount - pool.idleCount },
+      { labels: { state: 'idle' }, value: pool.idleCount },
+    ]);
+    options.metrics?.gaugeFrom('portcullis_db_pool_max_connections', 'The most connections the pool opens (PORTCULLIS_DB_POOL_SIZE).', [], () => [{ labels: {}, value: settings.size }]);
+    options.metrics?.gaugeFrom('portcullis_db_pool_waiting', 'Queries waiting for a free PostgreSQL connection (each fails after PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS).', [], () => [
+      { labels: {}, value: pool.waitingCount },
+    ]);
     client = new PostgresClient({ adapter: new PrismaPg(pool), log }) as unknown as Db;
     direct = postgresDirect(pool);
     closePool = () => pool.end();
