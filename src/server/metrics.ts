@@ -14,7 +14,8 @@
  *   `verifyPassword`), taken from the schema, never the client's operation
  *   name; `(multiple)` for several root fields, `(unknown)` for a field the
  *   schema does not have (an invalid document), `(invalid)` for a request
- *   that could not be read or parsed;
+ *   that could not be read or parsed, or whose operationName names no
+ *   operation in it;
  * - `result`: `success`, the union error type a mutation answered
  *   (`IncorrectPasswordError`), or the top-level error's code (`UNAUTHENTICATED`,
  *   `RATE_LIMITED`, `GRAPHQL_VALIDATION_FAILED`, `INTERNAL_SERVER_ERROR`).
