@@ -22,6 +22,8 @@ import { createHttpServer } from './server/http.js';
 import { loadRedis } from './kernel/redis.js';
 import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
+import { createMetrics } from './kernel/metrics.js';
+import { createMetricsServer, metricsHandler } from './server/metrics.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -51,7 +53,8 @@ export interface App {
   yoga: YogaServer;
   /** The event relay, webhook dispatcher and pub/sub; running between start() and stop(). */
   events: { relay: Relay; dispatcher: WebhookDispatcher; pubsub: EventPubSub };
-  start(): Promise<{ url: string; port: number }>;
+  /** metricsUrl: where GET /metrics answers (PORTCULLIS_METRICS_PORT, or the main port). */
+  start(): Promise<{ url: string; port: number; metricsUrl: string }>;
   stop(): Promise<void>;
 }
 
@@ -66,9 +69,11 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
   }
+  const metrics = createMetrics();
   const database = await createDatabase(provider, url, {
     log: options.onQuery,
     pool: config.database.pool,
+    metrics,
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection closed; the pool opens another when needed'),
   });
   const pubsub = await createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
@@ -92,6 +97,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     onWebhookDeliveriesQueued: () => workers.forEach(({ module, worker }) => module === 'webhooks' && worker.wake?.()),
     webhookLookup: options.webhookLookup,
     loginIdentifierLimiter: limiter('login-identifier', config.loginIdentifierRateLimit),
+    metrics,
   });
   relay = createRelay({
     db: database.client,
@@ -106,11 +112,15 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     retentionDays: config.events.retentionDays,
     leaderChores: () => Promise.all(modules.map((m) => m.leaderChore?.(services))),
     listen: options.listenForCommits ?? true,
+    metrics,
   });
   const hooks = { webhookSender: options.webhookSender, webhookLookup: options.webhookLookup };
-  workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks }) ?? []).map((worker) => ({ module: m.name, worker })));
+  workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks, metrics }) ?? []).map((worker) => ({ module: m.name, worker })));
   const pages = modules.map((m) => m.pages?.(config)).filter((page) => page !== undefined);
-  const { yoga, shutdown: endStreams } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit) });
+  const { yoga, shutdown: endStreams } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit), metrics });
+  // /metrics on a port of its own when one is configured, and then not on the public one.
+  const serveMetrics = metricsHandler(metrics, logger);
+  const metricsServer = config.metricsPort === undefined ? undefined : createMetricsServer(serveMetrics);
   const http = createHttpServer({
     yoga,
     services,
@@ -122,6 +132,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
     eventSchemas: eventJsonSchemas,
     endStreams,
+    metrics: metricsServer ? undefined : serveMetrics,
   });
   let started = false;
 
@@ -137,10 +148,12 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       for (const { worker } of workers) await worker.start();
       const address = await http.listen(config.port, config.host);
       started = true;
+      const metricsAddress = metricsServer ? await metricsServer.listen(config.metricsPort!, config.host) : address;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
       const url = `http://${host}:${address.port}/graphql`;
-      logger.info({ url, database: provider }, 'portcullis is listening');
-      return { url, port: address.port };
+      const metricsUrl = `http://${host}:${metricsAddress.port}/metrics`;
+      logger.info({ url, metrics: metricsUrl, database: provider }, 'portcullis is listening');
+      return { url, port: address.port, metricsUrl };
     },
     /**
      * Stops within shutdownTimeoutMs whatever the database or Redis do:
@@ -149,7 +162,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
      */
     async stop() {
       const deadline = Date.now() + config.shutdownTimeoutMs;
-      if (started) await http.close(config.shutdownTimeoutMs);
+      if (started) await Promise.all([http.close(config.shutdownTimeoutMs), metricsServer?.close()]);
       const rest = (async () => {
         await relay.stop();
         for (const { worker } of workers) await worker.stop();

@@ -129,6 +129,16 @@ describe('loadConfig', () => {
     expect(refused('https://{code}.example.com/')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must not have {code} or {userId} in the host name');
   });
 
+  it('serves the metrics on the main port unless PORTCULLIS_METRICS_PORT names another', () => {
+    expect(loadConfig({}).metricsPort).toBeUndefined();
+    expect(loadConfig({ PORTCULLIS_METRICS_PORT: '9464' }).metricsPort).toBe(9464);
+    expect(loadConfig({ PORTCULLIS_METRICS_PORT: '0', PORT: '0' }).metricsPort).toBe(0);
+    expect(() => loadConfig({ PORTCULLIS_METRICS_PORT: '4000' })).toThrow(/^PORTCULLIS_METRICS_PORT: is the same as PORT/);
+    expect(() => loadConfig({ PORTCULLIS_METRICS_PORT: '70000' })).toThrow(/^PORTCULLIS_METRICS_PORT: /);
+    expect(loadConfig({}).threadPoolSize).toBe(4);
+    expect(loadConfig({ UV_THREADPOOL_SIZE: '2' }).threadPoolSize).toBe(2);
+  });
+
   it('lists every variable it reads in the help text', () => {
     const documented = configVariables.flatMap(([names]) => names.split(' / '));
     expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);

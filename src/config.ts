@@ -101,6 +101,7 @@ const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: int(0, 65535).default(4000),
+  PORTCULLIS_METRICS_PORT: int(0, 65535).optional(),
   PORTCULLIS_DATA_DIR: z.string().min(1).default('./data'),
   DATABASE_URL: databaseUrl.optional(),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must start with redis:// or rediss://').optional(),
@@ -129,6 +130,8 @@ const envSchema = z.object({
   PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, ARGON2_MAX_MEMORY_KIB).default(19_456),
   PORTCULLIS_ARGON2_ITERATIONS: int(1, ARGON2_MAX_TIME_COST).default(2),
   PORTCULLIS_ARGON2_PARALLELISM: int(1, ARGON2_MAX_PARALLELISM).default(1),
+  // Node's own variable (libuv reads it at start); read here too, to tell running hashes from waiting ones.
+  UV_THREADPOOL_SIZE: int(1, 1024).default(4),
   PORTCULLIS_PASSWORD_MIN_LENGTH: int(1, 1024).default(8),
   PORTCULLIS_PASSWORD_MAX_LENGTH: int(8, 4096).default(128),
   PORTCULLIS_PASSWORD_REJECT_COMMON: bool.default(true),
@@ -204,6 +207,8 @@ export interface Config {
   env: 'development' | 'production' | 'test';
   host: string;
   port: number;
+  /** Serve GET /metrics on this port (same host) and not on `port`; absent: on `port`. */
+  metricsPort?: number;
   dataDir: string;
   database: {
     provider: DatabaseProvider;
@@ -231,6 +236,8 @@ export interface Config {
   corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
+  /** Threads in libuv's pool, where password hashing runs (UV_THREADPOOL_SIZE). */
+  threadPoolSize: number;
   passwords: {
     argon2: { memoryCost: number; timeCost: number; parallelism: number };
     minLength: number;
@@ -300,6 +307,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const dataDir = path.resolve(e.PORTCULLIS_DATA_DIR);
   const url = e.DATABASE_URL ?? `file:${path.join(dataDir, 'portcullis.db')}`;
   const provider: DatabaseProvider = url.startsWith('file:') ? 'sqlite' : 'postgresql';
+  if (e.PORTCULLIS_METRICS_PORT !== undefined && e.PORTCULLIS_METRICS_PORT !== 0 && e.PORTCULLIS_METRICS_PORT === e.PORT) {
+    throw new ConfigError('PORTCULLIS_METRICS_PORT', 'is the same as PORT; give the metrics a port of their own, or leave it unset to serve them on PORT');
+  }
   if (e.PORTCULLIS_PASSWORD_MIN_LENGTH > e.PORTCULLIS_PASSWORD_MAX_LENGTH) {
     throw new ConfigError('PORTCULLIS_PASSWORD_MIN_LENGTH', 'is larger than PORTCULLIS_PASSWORD_MAX_LENGTH');
   }
@@ -320,6 +330,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     env: e.NODE_ENV,
     host: e.HOST,
     port: e.PORT,
+    metricsPort: e.PORTCULLIS_METRICS_PORT,
     dataDir,
     database: Object.freeze({
       provider,
@@ -350,6 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
+    threadPoolSize: e.UV_THREADPOOL_SIZE,
     passwords: {
       argon2: { memoryCost: e.PORTCULLIS_ARGON2_MEMORY_KIB, timeCost: e.PORTCULLIS_ARGON2_ITERATIONS, parallelism: e.PORTCULLIS_ARGON2_PARALLELISM },
       minLength: e.PORTCULLIS_PASSWORD_MIN_LENGTH,
@@ -412,6 +424,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 export const configVariables: Array<[name: string, meaning: string]> = [
   ['HOST', 'address to listen on (default 127.0.0.1)'],
   ['PORT', 'port to listen on (default 4000; 0 picks a free one)'],
+  ['PORTCULLIS_METRICS_PORT', 'serve GET /metrics (Prometheus) on this port of HOST only, off the public port; 0 picks a free one (default unset: /metrics on PORT)'],
   ['PORTCULLIS_DATA_DIR', 'folder for the SQLite file and generated keys (default ./data)'],
   ['DATABASE_URL', 'file:… for SQLite (default file:<data dir>/portcullis.db) or postgresql://…'],
   ['REDIS_URL', 'redis://… to share pub/sub and counters between instances (optional)'],
@@ -438,6 +451,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
   ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes, at most 16 (default 1)'],
+  ['UV_THREADPOOL_SIZE', "threads of Node's libuv pool, where password hashing runs (read by Node at start; the metrics count hashes beyond it as queued) (default 4)"],
   ['PORTCULLIS_PASSWORD_MIN_LENGTH', 'shortest password accepted (default 8)'],
   ['PORTCULLIS_PASSWORD_MAX_LENGTH', 'longest password accepted (default 128)'],
   ['PORTCULLIS_PASSWORD_REJECT_COMMON', 'refuse passwords on the common-password list (default true)'],

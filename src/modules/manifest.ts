@@ -10,6 +10,7 @@ import type { Db } from '../kernel/db/client.js';
 import type { EventSchemas } from '../kernel/events/define.js';
 import type { RelayedEvent } from '../kernel/events/pubsub.js';
 import type { Logger } from '../kernel/logger.js';
+import type { Metrics } from '../kernel/metrics.js';
 import type { Services } from './services.js';
 
 /** A loop a module runs between start and stop (the webhook dispatcher). */
@@ -25,6 +26,8 @@ export interface WorkerContext {
   db: Db;
   config: Readonly<Config>;
   logger: Logger;
+  /** Where a worker counts what it does (createApp's registry). */
+  metrics?: Metrics;
   /** Test hooks passed to createApp (a webhook sender that fails on demand, a DNS lookup). */
   hooks: Record<string, unknown>;
 }

@@ -10,6 +10,7 @@ import { checkEventPayload, type EventPayloads, type Outbox } from './catalog.js
 import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
 import { createEventStreams, type RelayView } from '../kernel/events/streams.js';
 import type { Logger } from '../kernel/logger.js';
+import { createMetrics, type Metrics } from '../kernel/metrics.js';
 import { createDelivery, type Delivery } from '../kernel/delivery/index.js';
 import { createApiKeyService } from './access-tokens/api-keys.js';
 import { apiKeyStrategy, bootstrapKeyStrategy } from './access-tokens/auth-strategy.js';
@@ -59,6 +60,8 @@ export interface ServiceDeps {
   webhookLookup?: Lookup;
   /** Budget of login attempts per identifier, whatever the address (null: no limit). */
   loginIdentifierLimiter?: RateLimiter | null;
+  /** Where the services count what operators watch (createApp's registry; default a private one nobody reads). */
+  metrics?: Metrics;
 }
 
 export type Services = ReturnType<typeof createServices>;
@@ -71,11 +74,26 @@ export function createServices(deps: ServiceDeps) {
   // Outside production every payload is also checked against its schema at run time, so a drifting producer fails its tests.
   const check = config.env === 'production' ? undefined : checkEventPayload;
   const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, check });
-  const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout });
+  const metrics = deps.metrics ?? createMetrics();
+  const signIns = metrics.counter('portcullis_sign_ins_total', 'Sign-in attempts by method (password, totp, backup_code, otp_sms, otp_email, passkey) and outcome (success, mfa_required, or the error code in lower case).', [
+    'method',
+    'outcome',
+  ]);
+  const lockouts = metrics.counter('portcullis_lockouts_total', 'Accounts locked by the lockout policy, by reason (too_many_failed_passwords, too_many_failed_codes).', ['reason']);
+  const lockout = createLockoutService({ db, direct, outbox, clock, policy: config.lockout, lockouts });
   const codes = createOneTimeCodeService({ db, clock, key, policy: config.otp });
   const delivery = deps.delivery ?? createDelivery({ config, logger: deps.logger, now: () => clock.now() });
   const codeDelivery = createCodeDelivery({ codes, lockout, delivery, ttlSeconds: config.otp.ttlSeconds });
   const passwordHasher = createPasswordHasher(config.passwords.argon2);
+  metrics.gaugeFrom('portcullis_password_hashes_in_flight', "argon2 (and imported PBKDF2) hashes and verifications started and not finished: running on libuv's thread pool or waiting for a thread.", [], () => [
+    { labels: {}, value: passwordHasher.inFlight() },
+  ]);
+  metrics.gaugeFrom(
+    'portcullis_password_hashes_queued',
+    'Of those, how many wait for a thread: in flight beyond UV_THREADPOOL_SIZE. An estimate: DNS lookups and file work share the pool.',
+    [],
+    () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
+  );
   const signIn = createSignIn({ db, config, clock, outbox, key });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
@@ -87,7 +105,7 @@ export function createServices(deps: ServiceDeps) {
   const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
-  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth });
+  const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
     outbox,
@@ -123,6 +141,7 @@ export function createServices(deps: ServiceDeps) {
       sessions: signIn.sessions,
       mfa: signIn.mfa,
       identifierLimiter: deps.loginIdentifierLimiter ?? null,
+      signIns,
       strategies: {
         password: passwords,
         secondFactors: [totpStrategy(totp), otpStrategy(otpFactors), passkeyStrategy(webauthn)],

@@ -32,6 +32,8 @@ export interface HttpDeps {
   eventSchemas: () => unknown;
   /** Ends the open SSE streams (their guard sends SHUTTING_DOWN and completes). */
   endStreams?: () => void;
+  /** Answers GET /metrics here (absent: served on a port of its own, or not at all). */
+  metrics?: (req: IncomingMessage, res: ServerResponse) => void;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -76,6 +78,7 @@ export function createHttpServer(deps: HttpDeps) {
       res.end(eventSchemaBody);
       return;
     }
+    if (path === '/metrics' && deps.metrics) return deps.metrics(req, res);
     if (path === '/readyz') {
       if (draining) return json(res, 503, { status: 'draining' });
       deps.ping().then(

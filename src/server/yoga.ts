@@ -20,6 +20,8 @@ import { createShutdownSignal, useSubscriptionGuard } from './subscription-guard
 import { useClearLimitErrors } from './limits.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
+import type { Metrics } from '../kernel/metrics.js';
+import { useMetrics } from './metrics.js';
 
 export interface YogaDeps {
   config: Readonly<Config>;
@@ -27,6 +29,8 @@ export interface YogaDeps {
   db: Db;
   logger: Logger;
   rateLimiter?: RateLimiter | null;
+  /** Counts and times operations here (portcullis_graphql_*), and live subscriptions. */
+  metrics?: Metrics;
 }
 
 type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string; transport?: 'ws' };
@@ -158,6 +162,8 @@ export async function createYogaServer(deps: YogaDeps) {
     maskedErrors: { isDev: false },
     cors: corsAllowlist(config.corsOrigins),
     plugins: [
+      // First: it must see each operation before a later plugin can refuse it.
+      ...(deps.metrics ? [useMetrics(deps.metrics, schema)] : []),
       useOpaqueParseErrors(),
       ...(config.corsOrigins.length ? [useVaryOnOrigin()] : []),
       useErrorLogging(logger),

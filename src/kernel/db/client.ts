@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import type { DatabaseProvider } from '../../config.js';
+import type { Metrics } from '../metrics.js';
 import { SqliteGate, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
@@ -43,7 +44,7 @@ export { sqlitePath };
 export async function createDatabase(
   provider: DatabaseProvider,
   url: string,
-  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings } = {},
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings; metrics?: Metrics } = {},
 ): Promise<Database> {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
@@ -60,14 +61,27 @@ export async function createDatabase(
     client = new SqliteClient({ adapter, log });
     gate.connect = () => client.$connect();
     direct = gate.direct();
+    // No pool metrics on SQLite: one connection, in the process, that never waits on a network.
   } else {
     // Loaded only here: an instance on SQLite never pays for pg and the PostgreSQL client.
     const { openPostgres } = await import('./postgres.js');
-    const opened = openPostgres(url, options.pool ?? DEFAULT_POOL, log, options.onIdleError);
+    const settings = options.pool ?? DEFAULT_POOL;
+    const opened = openPostgres(url, settings, log, options.onIdleError);
     client = opened.client;
     direct = opened.direct;
     closePool = opened.close;
     poolStats = opened.stats;
+    options.metrics?.gaugeFrom('portcullis_db_pool_connections', "PostgreSQL connections of this instance's pool, by state: in_use, idle.", ['state'], () => {
+      const { total, idle } = opened.stats();
+      return [
+        { labels: { state: 'in_use' }, value: total - idle },
+        { labels: { state: 'idle' }, value: idle },
+      ];
+    });
+    options.metrics?.gaugeFrom('portcullis_db_pool_max_connections', 'The most connections the pool opens (PORTCULLIS_DB_POOL_SIZE).', [], () => [{ labels: {}, value: settings.size }]);
+    options.metrics?.gaugeFrom('portcullis_db_pool_waiting', 'Queries waiting for a free PostgreSQL connection (each fails after PORTCULLIS_DB_ACQUIRE_TIMEOUT_MS).', [], () => [
+      { labels: {}, value: opened.stats().waiting },
+    ]);
   }
   if (options.log) {
     const sink = options.log;

@@ -13,6 +13,9 @@
  *
  * Wake-ups: in-process right after a commit (`committed()`), on PostgreSQL
  * also LISTEN/NOTIFY so other instances wake at once; otherwise a poll.
+ *
+ * Lag, for the metrics: how many committed events each stream has not handed
+ * on yet, and how old the oldest of them is, read when scraped.
  */
 import type pg from 'pg';
 import type { DatabaseProvider } from '../../config.js';
@@ -20,7 +23,8 @@ import type { Db } from '../db/client.js';
 import type { DirectSql } from '../db/direct.js';
 import type { Logger } from '../logger.js';
 import type { Clock } from '../clock.js';
-import { createEventTail, fetchEvents, maxEventSeq, type EventQuery, type EventTail } from './tail.js';
+import type { Metrics } from '../metrics.js';
+import { createEventTail, eventBacklog, fetchEvents, maxEventSeq, type EventQuery, type EventTail } from './tail.js';
 import { createLease, readStateNumber, writeStateNumber } from './lease.js';
 import { userTopic, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { createWakeLoop } from './wake-loop.js';
@@ -52,6 +56,8 @@ export interface RelayDeps {
   listen?: boolean;
   graceMs?: number;
   leaseTtlMs?: number;
+  /** Registers the relay's lag gauges here. */
+  metrics?: Metrics;
 }
 
 export type Relay = ReturnType<typeof createRelay>;
@@ -201,6 +207,44 @@ export function createRelay(deps: RelayDeps) {
       await deps.leaderChores?.();
     }
   }
+
+  // ---- lag, read when scraped ----
+  type Stream = 'subscriptions' | 'webhooks';
+  let backlogRead: { at: number; backlogs: Promise<Array<{ stream: Stream; pending: number; lagSeconds: number }>> } | undefined;
+  /** Both streams' backlogs, read once for the two gauges of one scrape. */
+  function backlogs() {
+    if (backlogRead && Date.now() - backlogRead.at < 1_000) return backlogRead.backlogs;
+    const read = async () => {
+      // The subscriptions position is this instance's; the webhook position is the lease holder's,
+      // in memory there and persisted (at most a second behind) for the others.
+      const positions: Array<[Stream, number | undefined]> = [
+        ['subscriptions', live?.position],
+        ['webhooks', leader && webhookTail ? webhookTail.position : await readStateNumber(db, WEBHOOK_POSITION_KEY)],
+      ];
+      const now = clock.now().getTime();
+      const result = [];
+      for (const [stream, position] of positions) {
+        if (position === undefined) continue;
+        const { pending, oldest } = await eventBacklog(deps.direct, position);
+        result.push({ stream, pending, lagSeconds: oldest ? Math.max(0, (now - oldest.getTime()) / 1000) : 0 });
+      }
+      return result;
+    };
+    backlogRead = { at: Date.now(), backlogs: read() };
+    return backlogRead.backlogs;
+  }
+  deps.metrics?.gaugeFrom(
+    'portcullis_event_relay_pending_events',
+    "Committed events not yet handed on, by stream: subscriptions (this instance's pub/sub) and webhooks (fan-out to deliveries, one position for all instances).",
+    ['stream'],
+    async () => (await backlogs()).map((b) => ({ labels: { stream: b.stream }, value: b.pending })),
+  );
+  deps.metrics?.gaugeFrom(
+    'portcullis_event_relay_lag_seconds',
+    'How long ago the oldest event not yet handed on occurred, by stream; 0 when caught up.',
+    ['stream'],
+    async () => (await backlogs()).map((b) => ({ labels: { stream: b.stream }, value: b.lagSeconds })),
+  );
 
   // ---- the loop and its wake-ups ----
   let running = false;

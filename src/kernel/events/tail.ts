@@ -53,6 +53,17 @@ export function fetchEvents(direct: DirectSql, query: EventQuery): Promise<Relay
   );
 }
 
+/** How many events come after `after`, and when the oldest of them occurred (null when none). */
+export async function eventBacklog(direct: DirectSql, after: number): Promise<{ pending: number; oldest: Date | null }> {
+  const [row] = await direct.all<{ pending: number | string; oldest: Date | null }>(
+    'SELECT COUNT(*) AS "pending", MIN("occurredAt") AS "oldest" FROM "Event" WHERE "seq" > ?',
+    [after],
+    { dates: ['oldest'] },
+  );
+  // PostgreSQL's COUNT is a bigint, which the driver returns as a string.
+  return { pending: Number(row?.pending ?? 0), oldest: row?.oldest ?? null };
+}
+
 interface Gap {
   seenAt: number;
   /** Which read first saw it. */

@@ -16,6 +16,7 @@ import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { CatalogEvent, Outbox } from '../catalog.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
+import type { Counter } from '../../kernel/metrics.js';
 import { TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
 import { publicUser } from '../users/events.js';
 import { createLockoutStore, type ReservedAttempt } from './store.js';
@@ -78,7 +79,15 @@ export interface Attempt {
 
 export type LockoutService = ReturnType<typeof createLockoutService>;
 
-export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: Outbox; clock: Clock; policy: LockoutPolicy }) {
+export function createLockoutService(deps: {
+  db: Db;
+  direct: DirectSql;
+  outbox: Outbox;
+  clock: Clock;
+  policy: LockoutPolicy;
+  /** Counts the locks this policy sets (portcullis_lockouts_total). */
+  lockouts?: Counter<'reason'>;
+}) {
   const { db, outbox, clock, policy } = deps;
   const store = createLockoutStore(deps);
   let lastExpirySweep = 0;
@@ -118,7 +127,10 @@ export function createLockoutService(deps: { db: Db; direct: DirectSql; outbox: 
       }
       return user !== null;
     });
-    if (locked) outbox.committed();
+    if (locked) {
+      outbox.committed();
+      deps.lockouts?.inc({ reason: reasons[counter] });
+    }
     return locked;
   }
 

@@ -36,6 +36,7 @@ import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { randomReadableCode } from '../../kernel/crypto.js';
+import { failureLabel, type Counter } from '../../kernel/metrics.js';
 import { AlreadyExistsError, InvalidInputError, InvalidStateError } from '../../kernel/errors.js';
 import { WebAuthnVerificationError, type WebAuthnFailureReason } from './errors.js';
 import type { LockoutService } from '../lockout/service.js';
@@ -164,6 +165,8 @@ export interface WebAuthnDeps {
   /** Opens the session a passkey sign-in yields (absent: signInWithPasskey only verifies). */
   sessions?: Pick<SessionService, 'createSession'>;
   reauth: ReauthGuard;
+  /** Counts passkey sign-ins by outcome (portcullis_sign_ins_total, method passkey). */
+  signIns?: Counter<'method' | 'outcome'>;
 }
 
 /** A registration link: the configured template (`{code}`, `{userId}`) filled in, each value URL-encoded. */
@@ -505,9 +508,15 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
      * when this gateway was built without sessions.
      */
     async signInWithPasskey(input: { response: unknown }, meta: RequestMeta): Promise<{ user: User; authMethod: AuthMethod; tokens: SessionTokens | null }> {
-      const verified = await verifyPasskeyAuthentication(input, meta);
-      const tokens = deps.sessions ? await deps.sessions.createSession(verified.user.id, { ip: meta.ip, userAgent: meta.userAgent }, meta, 'passkey') : null;
-      return { ...verified, tokens };
+      try {
+        const verified = await verifyPasskeyAuthentication(input, meta);
+        const tokens = deps.sessions ? await deps.sessions.createSession(verified.user.id, { ip: meta.ip, userAgent: meta.userAgent }, meta, 'passkey') : null;
+        deps.signIns?.inc({ method: 'passkey', outcome: 'success' });
+        return { ...verified, tokens };
+      } catch (error) {
+        deps.signIns?.inc({ method: 'passkey', outcome: failureLabel(error) });
+        throw error;
+      }
     },
   };
 }

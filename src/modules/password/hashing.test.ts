@@ -104,4 +104,21 @@ describe('password hashing', () => {
       work.restore();
     }
   });
+
+  it('counts the hashes and verifications in flight (the metrics read it), bcrypt aside', async () => {
+    const counting = createPasswordHasher(params);
+    const stored = await counting.hash('pw');
+    const pbkdf2 = `pbkdf2_sha256$1000$salt$${pbkdf2Sync('pw', 'salt', 1000, 32, 'sha256').toString('base64')}`;
+    expect(counting.inFlight()).toBe(0);
+    // Started without awaiting: each is counted from its call until it settles.
+    const running = [counting.hash('a'), counting.verify(stored, 'pw'), counting.verify(stored, 'no'), counting.verify(pbkdf2, 'pw'), counting.verifyDummy('x')];
+    expect(counting.inFlight()).toBe(5);
+    const bcryptCheck = counting.verify(bcrypt.hashSync('pw', 4), 'pw');
+    expect(counting.inFlight()).toBe(5);
+    await Promise.all([...running, bcryptCheck]);
+    expect(counting.inFlight()).toBe(0);
+    // A call that fails (argon2 refuses a hash this short) is no longer counted either.
+    await expect(counting.verify('$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$AAAA', 'pw')).rejects.toThrow();
+    expect(counting.inFlight()).toBe(0);
+  });
 });

@@ -13,6 +13,9 @@
  * the limits in password-hash-limits.ts is refused at import and never
  * verified (`hashCostProblem`).
  * argon2 and PBKDF2 run on libuv's thread pool; the event loop never blocks.
+ * The hasher counts the pool work it has started and not yet seen finish
+ * (`inFlight`), for the metrics: more than the pool has threads means hashes
+ * are waiting for one.
  */
 import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
@@ -105,11 +108,22 @@ export type PasswordHasher = ReturnType<typeof createPasswordHasher>;
 
 export function createPasswordHasher(params: Argon2Params) {
   let dummy: Promise<string> | undefined;
+  let inFlight = 0;
+
+  /** Counts `work` (thread-pool work) while it runs. */
+  async function counted<T>(work: () => Promise<T>): Promise<T> {
+    inFlight++;
+    try {
+      return await work();
+    } finally {
+      inFlight--;
+    }
+  }
 
   async function verifyPbkdf2(stored: string, password: string): Promise<boolean> {
     const [, iterations, salt, expected] = DJANGO_PBKDF2.exec(stored)!;
     const want = Buffer.from(expected, 'base64');
-    const got = await pbkdf2Async(password, salt, Number(iterations), want.length, 'sha256');
+    const got = await counted(() => pbkdf2Async(password, salt, Number(iterations), want.length, 'sha256'));
     return got.length === want.length && timingSafeEqual(got, want);
   }
 
@@ -119,8 +133,9 @@ export function createPasswordHasher(params: Argon2Params) {
    * user, no password), so those answers take as long as a real check.
    */
   async function verifyDummy(password: string): Promise<false> {
-    dummy ??= argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id, ...params });
-    await argon2.verify(await dummy, password);
+    dummy ??= counted(() => argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id, ...params }));
+    const stored = await dummy;
+    await counted(() => argon2.verify(stored, password));
     return false;
   }
 
@@ -129,7 +144,7 @@ export function createPasswordHasher(params: Argon2Params) {
 
     /** An argon2id PHC string with the configured parameters and a random salt. */
     hash(password: string): Promise<string> {
-      return argon2.hash(password, { type: argon2.argon2id, ...params });
+      return counted(() => argon2.hash(password, { type: argon2.argon2id, ...params }));
     },
 
     /**
@@ -146,7 +161,7 @@ export function createPasswordHasher(params: Argon2Params) {
         case 'argon2id':
         case 'argon2i':
         case 'argon2d':
-          return argon2.verify(stored, password);
+          return counted(() => argon2.verify(stored, password));
         case 'bcrypt':
           return bcrypt.compare(password, stored);
         case 'pbkdf2_sha256':
@@ -162,5 +177,8 @@ export function createPasswordHasher(params: Argon2Params) {
     },
 
     verifyDummy,
+
+    /** argon2 and PBKDF2 calls started and not finished: running on the thread pool, or waiting for a thread. */
+    inFlight: () => inFlight,
   };
 }

@@ -21,10 +21,11 @@ import { InvalidInputError, NotFoundError, TooManyAttemptsError, UserInactiveErr
 import { CodeAlreadyUsedError, IncorrectCodeError } from '../codes/errors.js';
 import { IncorrectPasswordError, NoPasswordError } from '../password/errors.js';
 import type { MfaMethod, MfaService } from './mfa.js';
-import type { OtpChannel } from '../otp/service.js';
 import { strategyFor, type SignInStrategies } from './strategy.js';
 import type { AuthMethodService } from '../auth-methods/service.js';
 import type { RateLimiter } from '../../kernel/rate-limiter.js';
+import { failureLabel, type Counter } from '../../kernel/metrics.js';
+import type { OtpChannel } from '../otp/service.js';
 import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from '../sessions/service.js';
 
 export interface LoginInput {
@@ -52,6 +53,9 @@ export type LoginOutcome =
   | ({ kind: 'session' } & SignInTokens)
   | { kind: 'mfa_required'; userId: string; mfaToken: string; methods: MfaMethod[]; expiresAt: Date };
 
+/** The method a step-up is counted under when it fails (a success counts the method the code turned out to be). */
+const STEP_UP_METHOD: Record<MfaMethod, LoginMethod> = { TOTP: 'totp', BACKUP_CODES: 'backup_code', OTP_SMS: 'otp_sms', OTP_EMAIL: 'otp_email', PASSKEY: 'passkey' };
+
 /** The MFA method of a one-time code channel (OtpChannel names the channel, MfaMethod the factor). */
 const OTP_METHOD_OF = { SMS: 'OTP_SMS', EMAIL: 'OTP_EMAIL' } as const satisfies Record<OtpChannel, MfaMethod>;
 
@@ -72,8 +76,24 @@ export function createLoginService(deps: {
   authMethods: Pick<AuthMethodService, 'removeAuthMethod'>;
   /** Attempts per identifier and minute from any address: spraying one account from many addresses. */
   identifierLimiter: RateLimiter | null;
+  /** Counts sign-in attempts by method and outcome (portcullis_sign_ins_total). */
+  signIns?: Counter<'method' | 'outcome'>;
 }) {
   const { db, outbox, sessions, mfa, strategies } = deps;
+
+  /** Counts one sign-in attempt however it ends: a failure under `method` and its error code, a success as `success` says. */
+  async function counted<T>(method: string, attempt: () => Promise<T>, success: (result: T) => { method?: string; outcome?: string } = () => ({})): Promise<T> {
+    let result: T;
+    try {
+      result = await attempt();
+    } catch (error) {
+      deps.signIns?.inc({ method, outcome: failureLabel(error) });
+      throw error;
+    }
+    const counted = success(result);
+    deps.signIns?.inc({ method: counted.method ?? method, outcome: counted.outcome ?? 'success' });
+    return result;
+  }
 
   /** The strategy that checks codes for a method; a method without one is a mistake of the caller. */
   function codeStrategy(method: MfaMethod, field: string) {
@@ -107,6 +127,10 @@ export function createLoginService(deps: {
     return user?.id ?? null;
   }
 
+  async function recordLoginFailed(userId: string, data: EventPayloads['user.login_failed'], meta: RequestMeta) {
+    await outbox.append({ type: 'user.login_failed', userId, data }, meta);
+  }
+
   /**
    * Opens the session and reads the user's must-change flag: whatever path
    * signed in (password, then maybe a second factor), the caller learns the
@@ -118,8 +142,74 @@ export function createLoginService(deps: {
     return { ...tokens, passwordMustChange: user?.passwordMustChange ?? false };
   }
 
-  async function recordLoginFailed(userId: string, data: EventPayloads['user.login_failed'], meta: RequestMeta) {
-    await outbox.append({ type: 'user.login_failed', userId, data }, meta);
+  async function login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
+    const device = deviceOf(input.device, meta);
+    const password = typeof input.password === 'string' ? input.password : '';
+    const normalized = (input.identifier ?? '').trim().toLowerCase();
+    // Counted for unknown identifiers too, before any hash: the answer must not tell them apart.
+    const wait = await deps.identifierLimiter?.consume(normalized);
+    if (wait) throw new TooManyAttemptsError(new Date(deps.clock.now().getTime() + wait * 1000));
+    const userId = await findUserId(normalized);
+    if (!userId) {
+      // Same work as a real check: the password service hashes against its dummy.
+      await strategies.password.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
+      throw new IncorrectPasswordError(null);
+    }
+    try {
+      await strategies.password.verifyPassword(userId, password, meta);
+    } catch (error) {
+      if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
+        if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
+        throw new IncorrectPasswordError(null);
+      }
+      if (error instanceof UserLockedError || error instanceof UserInactiveError) {
+        await recordLoginFailed(userId, { reason: error instanceof UserLockedError ? 'locked' : 'inactive' }, meta);
+      }
+      throw error;
+    }
+    const methods = await mfa.availableMethods(userId);
+    if (methods.length > 0) {
+      const challenge = await mfa.createChallenge(userId, device);
+      return { kind: 'mfa_required', userId, methods, ...challenge };
+    }
+    return { kind: 'session', ...(await openSession(userId, device, meta, 'password')) };
+  }
+
+  async function completeMfaLogin(
+    input: { mfaToken: string; method: MfaMethod; code: string },
+    meta: RequestMeta,
+    verifiedAs: (method: LoginMethod) => void,
+  ): Promise<SignInTokens> {
+    const challenge = await mfa.peekChallenge(input.mfaToken);
+    const { userId } = challenge;
+    if (input.method === 'PASSKEY') {
+      throw new InvalidInputError('method', 'A passkey step-up is finished with completeMfaLoginWithPasskey, not with a code.');
+    }
+    const available = await mfa.availableMethods(userId);
+    if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
+    let method: LoginMethod;
+    try {
+      method = await codeStrategy(input.method, 'method').verifyCode(userId, input.method, input.code, meta);
+    } catch (error) {
+      if (error instanceof IncorrectCodeError || error instanceof CodeAlreadyUsedError) {
+        await recordLoginFailed(userId, { reason: 'incorrect_code', method: input.method }, meta);
+      }
+      throw error;
+    }
+    verifiedAs(method);
+    await mfa.consumeChallenge(input.mfaToken);
+    return openSession(userId, challenge.device, meta, method);
+  }
+
+  async function completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
+    const challenge = await mfa.peekChallenge(input.mfaToken);
+    const { userId } = await assertionStrategy().verifyAssertion(input.response, meta);
+    if (userId !== challenge.userId) {
+      await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
+      throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
+    }
+    await mfa.consumeChallenge(input.mfaToken);
+    return openSession(userId, challenge.device, meta, 'passkey');
   }
 
   return {
@@ -131,37 +221,8 @@ export function createLoginService(deps: {
      * IncorrectPasswordError (also for unknown identifiers), UserLockedError,
      * UserInactiveError, TooManyAttemptsError or InvalidInputError.
      */
-    async login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
-      const device = deviceOf(input.device, meta);
-      const password = typeof input.password === 'string' ? input.password : '';
-      const normalized = (input.identifier ?? '').trim().toLowerCase();
-      // Counted for unknown identifiers too, before any hash: the answer must not tell them apart.
-      const wait = await deps.identifierLimiter?.consume(normalized);
-      if (wait) throw new TooManyAttemptsError(new Date(deps.clock.now().getTime() + wait * 1000));
-      const userId = await findUserId(normalized);
-      if (!userId) {
-        // Same work as a real check: the password service hashes against its dummy.
-        await strategies.password.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
-        throw new IncorrectPasswordError(null);
-      }
-      try {
-        await strategies.password.verifyPassword(userId, password, meta);
-      } catch (error) {
-        if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
-          if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
-          throw new IncorrectPasswordError(null);
-        }
-        if (error instanceof UserLockedError || error instanceof UserInactiveError) {
-          await recordLoginFailed(userId, { reason: error instanceof UserLockedError ? 'locked' : 'inactive' }, meta);
-        }
-        throw error;
-      }
-      const methods = await mfa.availableMethods(userId);
-      if (methods.length > 0) {
-        const challenge = await mfa.createChallenge(userId, device);
-        return { kind: 'mfa_required', userId, methods, ...challenge };
-      }
-      return { kind: 'session', ...(await openSession(userId, device, meta, 'password')) };
+    login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
+      return counted('password', () => login(input, meta), (outcome) => ({ outcome: outcome.kind === 'session' ? 'success' : 'mfa_required' }));
     },
 
     /**
@@ -173,25 +234,9 @@ export function createLoginService(deps: {
      * the user does not have), UserLockedError, UserInactiveError,
      * TooManyAttemptsError.
      */
-    async completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SignInTokens> {
-      const challenge = await mfa.peekChallenge(input.mfaToken);
-      const { userId } = challenge;
-      if (input.method === 'PASSKEY') {
-        throw new InvalidInputError('method', 'A passkey step-up is finished with completeMfaLoginWithPasskey, not with a code.');
-      }
-      const available = await mfa.availableMethods(userId);
-      if (!available.includes(input.method)) throw new InvalidInputError('method', 'This user has no such second factor.');
-      let method: LoginMethod;
-      try {
-        method = await codeStrategy(input.method, 'method').verifyCode(userId, input.method, input.code, meta);
-      } catch (error) {
-        if (error instanceof IncorrectCodeError || error instanceof CodeAlreadyUsedError) {
-          await recordLoginFailed(userId, { reason: 'incorrect_code', method: input.method }, meta);
-        }
-        throw error;
-      }
-      await mfa.consumeChallenge(input.mfaToken);
-      return openSession(userId, challenge.device, meta, method);
+    completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SignInTokens> {
+      let used: LoginMethod | undefined;
+      return counted(STEP_UP_METHOD[input.method] ?? 'other', () => completeMfaLogin(input, meta, (method) => (used = method)), () => ({ method: used }));
     },
 
     /**
@@ -201,15 +246,8 @@ export function createLoginService(deps: {
      * about the token, InvalidInputError for another user's credential, and
      * the WebAuthn service's verification errors.
      */
-    async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
-      const challenge = await mfa.peekChallenge(input.mfaToken);
-      const { userId } = await assertionStrategy().verifyAssertion(input.response, meta);
-      if (userId !== challenge.userId) {
-        await recordLoginFailed(challenge.userId, { reason: 'passkey_of_another_user', method: 'PASSKEY' }, meta);
-        throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
-      }
-      await mfa.consumeChallenge(input.mfaToken);
-      return openSession(userId, challenge.device, meta, 'passkey');
+    completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
+      return counted('passkey', () => completeMfaLoginWithPasskey(input, meta));
     },
 
     /**

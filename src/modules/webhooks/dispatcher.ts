@@ -11,6 +11,8 @@
  * last attempt the delivery is FAILED. An app whose attempts have all failed
  * for `disableAfterSeconds` is disabled and a webhook_app.disabled event is
  * recorded. Nothing here ever fails the operation that caused the event.
+ * It counts its attempts and the deliveries it ends, and reports the queue
+ * and the apps' states when the metrics are scraped.
  */
 import { performance } from 'node:perf_hooks';
 import type { Config } from '../../config.js';
@@ -20,6 +22,7 @@ import { systemMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { createWakeLoop } from '../../kernel/events/wake-loop.js';
 import type { Logger } from '../../kernel/logger.js';
+import type { Metrics } from '../../kernel/metrics.js';
 import type { Clock } from '../../kernel/clock.js';
 import { resolveWebhookTarget, type Lookup } from './ssrf.js';
 import { webhookHeaders } from '../../kernel/standard-webhooks.js';
@@ -42,6 +45,7 @@ export interface DispatcherDeps {
   pollMs?: number;
   /** Deliveries sent at once. */
   concurrency?: number;
+  metrics?: Metrics;
 }
 
 export type WebhookDispatcher = ReturnType<typeof createWebhookDispatcher>;
@@ -57,6 +61,18 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
   const random = deps.random ?? Math.random;
   const concurrency = deps.concurrency ?? 16;
   const schedule = policy.retryScheduleSeconds;
+  const attemptsMade = deps.metrics?.counter('portcullis_webhook_attempts_total', 'Webhook delivery attempts made by this instance, by outcome (success: a 2xx answer; failure).', ['outcome']);
+  const deliveriesEnded = deps.metrics?.counter(
+    'portcullis_webhook_deliveries_total',
+    'Webhook deliveries this instance ended, by status: succeeded, or failed after the last retry.',
+    ['status'],
+  );
+  deps.metrics?.gaugeFrom('portcullis_webhook_deliveries_pending', 'Webhook deliveries waiting for an attempt (those of paused or disabled apps included).', [], async () => [
+    { labels: {}, value: await store.countPendingDeliveries() },
+  ]);
+  deps.metrics?.gaugeFrom('portcullis_webhook_apps', 'Webhook apps by state: enabled, paused (by an admin), disabled (after their deliveries failed for PORTCULLIS_WEBHOOK_DISABLE_AFTER_SECONDS).', ['state'], async () =>
+    Object.entries(await store.countAppsByState()).map(([state, value]) => ({ labels: { state }, value })),
+  );
 
   /** Delay before attempt number `attempt` (0-based), with ±20 % jitter so retries from one outage spread out. */
   function backoffMs(attempt: number): number {
@@ -144,6 +160,8 @@ export function createWebhookDispatcher(deps: DispatcherDeps) {
         now,
       },
     );
+    attemptsMade?.inc({ outcome: ok ? 'success' : 'failure' });
+    if (ok || exhausted) deliveriesEnded?.inc({ status: ok ? 'succeeded' : 'failed' });
     if (!ok) await maybeDisableApp(d.appId, now);
     return ok;
   }

@@ -9,7 +9,7 @@ export const webhooksModule = defineModule({
   events: webhookEvents,
   schema: () => import('./schema.js'),
   fanOut: (services, events, restarted) => services.webhooks.fanOut(events, restarted),
-  workers: ({ services, db, config, logger, hooks }) => [
+  workers: ({ services, db, config, logger, hooks, metrics }) => [
     createWebhookDispatcher({
       db,
       clock: services.clock,
@@ -20,6 +20,7 @@ export const webhooksModule = defineModule({
       sender: hooks.webhookSender as WebhookSender | undefined,
       lookup: hooks.webhookLookup as Lookup | undefined,
       pollMs: config.events.relayPollMs,
+      metrics,
     }),
   ],
 });

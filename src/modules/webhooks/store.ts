@@ -90,7 +90,22 @@ export function createWebhookStore(deps: { db: Db }) {
       return db.$queryRaw<Array<Pick<WebhookApp, 'id' | 'eventTypes'>>>(Prisma.sql`SELECT "id", "eventTypes" FROM "WebhookApp" WHERE "enabled"`);
     },
 
+    /** Apps by state, for the metrics: enabled, paused (by an admin), disabled (after failing deliveries). */
+    async countAppsByState(): Promise<{ enabled: number; paused: number; disabled: number }> {
+      const [enabled, paused, disabled] = await Promise.all([
+        db.webhookApp.count({ where: { enabled: true } }),
+        db.webhookApp.count({ where: { enabled: false, disabledReason: null } }),
+        db.webhookApp.count({ where: { enabled: false, disabledReason: { not: null } } }),
+      ]);
+      return { enabled, paused, disabled };
+    },
+
     // ── Deliveries ──
+
+    /** Deliveries waiting for an attempt, those of paused and disabled apps included, for the metrics. */
+    countPendingDeliveries(): Promise<number> {
+      return db.webhookDelivery.count({ where: { status: 'PENDING' } });
+    },
 
     /** Inserts a delivery inside the caller's transaction (for an event recorded in that same transaction). */
     insertDelivery(tx: Tx, row: NewDelivery): Promise<WebhookDelivery> {
