@@ -5,6 +5,7 @@
  * change's event; the rules (which transitions exist, what a changed address
  * means) stay in the services.
  */
+import type { DatabaseProvider } from '../../config.js';
 import type { Prisma, Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
@@ -27,6 +28,72 @@ const addressColumns = {
   email: { key: 'emailNormalized', verifiedAt: 'emailVerifiedAt' },
   phone: { key: 'phone', verifiedAt: 'phoneVerifiedAt' },
 } as const;
+
+/** Instants from `from` (inclusive) to `to` (exclusive); an end left out is open. */
+export interface InstantRange {
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** What a user list may be narrowed by. */
+export interface UserListFilter {
+  /** Text over email, username and names. */
+  query?: string | null;
+  state?: UserState | null;
+  /** An exact email, compared case-insensitively. */
+  email?: string | null;
+  createdAt?: InstantRange | null;
+  /** Users who never signed in have no lastLoginAt and match no range. */
+  lastLoginAt?: InstantRange | null;
+}
+
+export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT';
+export interface UserListOrder {
+  field: UserListField;
+  /** Default ASC. */
+  direction?: 'ASC' | 'DESC' | null;
+}
+
+const rangeWhere = (range: InstantRange) => ({ ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lt: range.to } : {}) });
+
+/**
+ * The query of a user list (the `users` connection): its `where` and its
+ * total order. lastLoginAt sorts users who never signed in last in both
+ * directions (SQLite and PostgreSQL disagree on where NULL goes by default);
+ * the id breaks ties in the same direction, so a cursor names one place in
+ * the order. Indexes: createdAt, (lastLoginAt, id), emailNormalized.
+ */
+export function userListQuery(provider: DatabaseProvider, filter: UserListFilter, order?: UserListOrder | null): { where: Prisma.UserWhereInput; orderBy: Prisma.UserOrderByWithRelationInput[] } {
+  // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
+  const insensitive = provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
+  const and: Prisma.UserWhereInput[] = [];
+  const q = filter.query?.trim();
+  if (q) {
+    and.push({
+      OR: [
+        { emailNormalized: { contains: q.toLowerCase() } },
+        { usernameNormalized: { contains: q.toLowerCase() } },
+        { givenName: { contains: q, ...insensitive } },
+        { familyName: { contains: q, ...insensitive } },
+        { displayName: { contains: q, ...insensitive } },
+      ],
+    });
+  }
+  if (filter.state) and.push({ state: filter.state });
+  if (filter.email) and.push({ emailNormalized: filter.email.trim().toLowerCase() });
+  if (filter.createdAt) and.push({ createdAt: rangeWhere(filter.createdAt) });
+  // A range with neither end still means "has signed in": never-signed-in users have no instant to be in it.
+  if (filter.lastLoginAt) and.push({ lastLoginAt: { not: null, ...rangeWhere(filter.lastLoginAt) } });
+
+  const dir = order?.direction === 'DESC' ? ('desc' as const) : ('asc' as const);
+  const primary: Prisma.UserOrderByWithRelationInput =
+    order?.field === 'EMAIL'
+      ? { emailNormalized: dir }
+      : order?.field === 'LAST_LOGIN_AT'
+        ? { lastLoginAt: { sort: dir, nulls: 'last' } }
+        : { createdAt: dir };
+  return { where: and.length ? { AND: and } : {}, orderBy: [primary, { id: dir }] };
+}
 
 export type UserStore = ReturnType<typeof createUserStore>;
 
