@@ -1,9 +1,10 @@
 /**
  * users(filter: { createdAt, lastLoginAt }, orderBy: { field: CREATED_AT |
- * LAST_LOGIN_AT }) through the API: ranges are [from, to), users who never
- * signed in match no lastLoginAt range and sort last in both directions,
- * equal timestamps are ordered by id so pages neither skip nor repeat, and a
- * range whose from is after its to is an input error. lastLoginAt comes from
+ * LAST_LOGIN_AT | EMAIL }) through the API: ranges are [from, to), users who
+ * never signed in match no lastLoginAt range and sort last in both
+ * directions, users without an email too, equal values
+ * are ordered by id so pages neither skip nor repeat (forward and backward),
+ * and a range whose from is after its to is an input error. lastLoginAt comes from
  * real sign-ins on a hand-moved clock (a password login, an MFA login; a
  * password without its second factor and a refresh do not count).
  */
@@ -42,6 +43,8 @@ const Refresh = graphql(`
 
 const PASSWORD = 'correct horse battery staple';
 const DOMAIN = '@list.example.com';
+// Every user of this file has such a username; the list filters on it, so users of other tests cannot creep in.
+const TAG = 'listuser-';
 const clock = manualClock(new Date('2026-05-01T00:00:00Z'));
 const at = (iso: string) => new Date(iso);
 // Creation instants (written on the rows: createdAt is the database's own clock) and sign-in instants (the gateway's clock).
@@ -54,14 +57,17 @@ const L2 = '2026-05-03T08:00:00.000Z';
 const L3 = '2026-05-04T08:00:00.000Z';
 
 let t: TestApp;
+/** SQL statements run, while `recording`. */
+const statements: string[] = [];
+let recording = false;
 /** name → id */
 const ids: Record<string, string> = {};
 const nameOf = (id: string) => Object.keys(ids).find((name) => ids[name] === id)!;
 
 beforeAll(async () => {
-  t = await createTestApp({ clock });
-  const make = async (name: string, createdAt: string, totp = false) => {
-    let scenario = seed(t).user({ email: `${name}${DOMAIN}`, password: PASSWORD });
+  t = await createTestApp({ clock, onQuery: (sql) => void (recording && statements.push(sql)) });
+  const make = async (name: string, createdAt: string, totp = false, email: string | null = `${name}${DOMAIN}`) => {
+    let scenario = seed(t).user({ email, username: `${TAG}${name}`, password: PASSWORD });
     if (totp) scenario = scenario.withTotp();
     const user = await scenario;
     await t.app.database.client.user.update({ where: { id: user.id }, data: { createdAt: at(createdAt) } });
@@ -70,8 +76,10 @@ beforeAll(async () => {
   };
   const login = async (name: string) => (await t.run(Login, { input: { identifier: `${name}${DOMAIN}`, password: PASSWORD } }, { token: null })).login;
 
-  // c and b share a creation instant; d and g too; e and f too.
+  // c and b share a creation instant; a and m; d and g; e, f and n. m and n have no email.
   await make('a', C0);
+  await make('m', C0, false, null);
+  await make('n', C3, false, null);
   await make('b', C1);
   await make('c', C1);
   const d = await make('d', C2, true);
@@ -104,7 +112,7 @@ beforeAll(async () => {
 });
 afterAll(() => t?.close());
 
-const mine = (filter: UserFilter = {}): UserFilter => ({ query: DOMAIN, ...filter });
+const mine = (filter: UserFilter = {}): UserFilter => ({ query: TAG, ...filter });
 
 async function list(variables: { filter?: UserFilter; orderBy?: UserOrder; first?: number; after?: string | null; last?: number; before?: string | null }) {
   const data = await t.run(ListUsers, { first: variables.last ? undefined : 100, ...variables, filter: mine(variables.filter) });
@@ -147,7 +155,7 @@ describe('lastLoginAt', () => {
   it('is set by every successful sign-in (password, MFA), and not by a refresh or a password without its second factor', async () => {
     const users = await list({});
     const last = Object.fromEntries(users.edges.map((e) => [nameOf(e.node.id), e.node.lastLoginAt]));
-    expect(last).toEqual({ a: L1, b: L2, c: L2, d: L2, g: L3, e: null, f: null });
+    expect(last).toEqual({ a: L1, b: L2, c: L2, d: L2, g: L3, e: null, f: null, m: null, n: null });
   });
 });
 
@@ -171,8 +179,8 @@ describe('filter by range', () => {
   it('createdAt: from inclusive, to exclusive', async () => {
     const cases: Array<[UserFilter['createdAt'], string[]]> = [
       [{ from: C1, to: C2 }, ['b', 'c']],
-      [{ from: C2 }, ['d', 'e', 'f', 'g']],
-      [{ to: C1 }, ['a']],
+      [{ from: C2 }, ['d', 'e', 'f', 'g', 'n']],
+      [{ to: C1 }, ['a', 'm']],
       [{ from: '2026-04-02T00:00:00.001Z', to: C3 }, ['d', 'g']],
     ];
     for (const [createdAt, expected] of cases) {
@@ -203,24 +211,31 @@ describe('filter by range', () => {
 describe('order', () => {
   it('LAST_LOGIN_AT ascending and descending: equal instants by id in the same direction, never-signed-in users last both ways', async () => {
     const asc = await list({ orderBy: { field: 'LAST_LOGIN_AT', direction: 'ASC' } });
-    expect(names(asc)).toEqual(['a', ...byId(['b', 'c', 'd']), 'g', ...byId(['e', 'f'])]);
+    expect(names(asc)).toEqual(['a', ...byId(['b', 'c', 'd']), 'g', ...byId(['e', 'f', 'm', 'n'])]);
     const desc = await list({ orderBy: { field: 'LAST_LOGIN_AT', direction: 'DESC' } });
-    expect(names(desc)).toEqual(['g', ...byId(['b', 'c', 'd'], 'DESC'), 'a', ...byId(['e', 'f'], 'DESC')]);
+    expect(names(desc)).toEqual(['g', ...byId(['b', 'c', 'd'], 'DESC'), 'a', ...byId(['e', 'f', 'm', 'n'], 'DESC')]);
   });
 
   it('CREATED_AT ascending and descending, equal instants by id', async () => {
     const asc = await list({ orderBy: { field: 'CREATED_AT', direction: 'ASC' } });
-    expect(names(asc)).toEqual(['a', ...byId(['b', 'c']), ...byId(['d', 'g']), ...byId(['e', 'f'])]);
+    expect(names(asc)).toEqual([...byId(['a', 'm']), ...byId(['b', 'c']), ...byId(['d', 'g']), ...byId(['e', 'f', 'n'])]);
     const desc = await list({ orderBy: { field: 'CREATED_AT', direction: 'DESC' } });
-    expect(names(desc)).toEqual([...byId(['e', 'f'], 'DESC'), ...byId(['d', 'g'], 'DESC'), ...byId(['b', 'c'], 'DESC'), 'a']);
+    expect(names(desc)).toEqual([...byId(['e', 'f', 'n'], 'DESC'), ...byId(['d', 'g'], 'DESC'), ...byId(['b', 'c'], 'DESC'), ...byId(['a', 'm'], 'DESC')]);
+  });
+
+  it('EMAIL: users without an email come last in both directions, on both databases', async () => {
+    const asc = await list({ orderBy: { field: 'EMAIL', direction: 'ASC' } });
+    expect(names(asc)).toEqual(['a', 'b', 'c', 'd', 'e', 'f', 'g', ...byId(['m', 'n'])]);
+    const desc = await list({ orderBy: { field: 'EMAIL', direction: 'DESC' } });
+    expect(names(desc)).toEqual(['g', 'f', 'e', 'd', 'c', 'b', 'a', ...byId(['m', 'n'], 'DESC')]);
   });
 
   it('pages across boundaries inside equal timestamps and into the never-signed-in users, forward and backward, without a skip or a repeat', async () => {
-    for (const field of ['LAST_LOGIN_AT', 'CREATED_AT'] as const) {
+    for (const field of ['LAST_LOGIN_AT', 'CREATED_AT', 'EMAIL'] as const) {
       for (const direction of ['ASC', 'DESC'] as const) {
         const orderBy = { field, direction };
         const whole = names(await list({ orderBy }));
-        expect(whole).toHaveLength(7);
+        expect(whole).toHaveLength(9);
         for (const size of [1, 2, 3]) {
           expect(await pagesForward(orderBy, size), `${field} ${direction} first ${size}`).toEqual(whole);
           expect(await pagesBackward(orderBy, size), `${field} ${direction} last ${size}`).toEqual(whole);
@@ -233,5 +248,26 @@ describe('order', () => {
     const rest = await list({ orderBy: { field: 'LAST_LOGIN_AT', direction: 'ASC' }, filter: { lastLoginAt: { from: L2, to: L3 } }, first: 2, after: first.pageInfo.endCursor });
     expect([...names(first), ...names(rest)]).toEqual(byId(['b', 'c', 'd']));
     expect(rest.pageInfo.hasNextPage).toBe(false);
+  });
+
+  it('reads each page with the database\'s LIMIT and an ORDER BY an index serves (no NULLS LAST, no CASE), whichever the direction', async () => {
+    for (const direction of ['ASC', 'DESC'] as const) {
+      const orderBy = { field: 'LAST_LOGIN_AT' as const, direction };
+      // Three rows from the end of the signed-in users: the page runs on into the never-signed-in ones.
+      const first = await list({ orderBy, first: 3 });
+      statements.length = 0;
+      recording = true;
+      try {
+        expect(names(await list({ orderBy, first: 4, after: first.pageInfo.endCursor }))).toHaveLength(4);
+      } finally {
+        recording = false;
+      }
+      const reads = statements.filter((sql) => /FROM\s+\S*User\S*\s+WHERE.*ORDER BY/s.test(sql) && !/COUNT\(/i.test(sql));
+      expect(reads.length, direction).toBe(2);
+      for (const sql of reads) {
+        expect(sql).toMatch(/LIMIT (\?|\$\d+)/);
+        expect(sql).not.toMatch(/NULLS (FIRST|LAST)|CASE WHEN/i);
+      }
+    }
   });
 });

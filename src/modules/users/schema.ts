@@ -9,7 +9,7 @@ import { passwordHashLimits } from '../password/hash-limits.js';
 import { ContactVerificationEnum } from './contacts.schema.js';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError } from '../../kernel/errors.js';
-import type { UserListFilter, UserListOrder, UserService, UserWrite } from './service.js';
+import type { UserWrite } from './service.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
   name: 'UserState',
@@ -67,7 +67,7 @@ export const UserRef = builder.prismaNode('User', {
 const UserOrderField = builder.enumType('UserOrderField', {
   values: {
     CREATED_AT: { description: 'When the user was created.' },
-    EMAIL: { description: 'The email, compared case-insensitively.' },
+    EMAIL: { description: 'The email, compared case-insensitively; users without one come last in both directions.' },
     LAST_LOGIN_AT: { description: 'The last successful sign-in (User.lastLoginAt); users who never signed in come last in both directions.' },
   } as const,
 });
@@ -104,10 +104,10 @@ const UserFilter = builder.inputType('UserFilter', {
   }),
 });
 
-/** The service refuses a bad filter with InvalidInputError; a query has no result union, so it is a GraphQL input error naming the field. */
-function userList(ctx: { services: { users: UserService } }, args: { filter?: UserListFilter | null; orderBy?: UserListOrder | null }) {
+/** A query has no result union: the service's InvalidInputError (a bad filter) becomes a GraphQL input error naming the field. */
+async function asInputError<T>(read: () => Promise<T>): Promise<T> {
   try {
-    return ctx.services.users.userListQuery(args.filter ?? {}, args.orderBy);
+    return await read();
   } catch (error) {
     if (error instanceof InvalidInputError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', field: error.field } });
     throw error;
@@ -133,8 +133,8 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: UserFilter }),
         orderBy: t.arg({ type: UserOrder }),
       },
-      resolve: (query, _root, args, ctx) => ctx.db.user.findMany({ ...query, ...userList(ctx, args) }),
-      totalCount: (_conn, args, ctx) => ctx.db.user.count({ where: userList(ctx, args).where }),
+      resolve: (query, _root, args, ctx) => asInputError(() => ctx.services.users.listUsers(query, args.filter, args.orderBy)),
+      totalCount: (_conn, args, ctx) => asInputError(() => ctx.services.users.countUsers(args.filter)),
     },
   ),
 }));

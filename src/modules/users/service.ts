@@ -5,7 +5,7 @@
  * transaction.
  */
 import type { DatabaseProvider } from '../../config.js';
-import type { Tx } from '../../kernel/db/client.js';
+import type { Db, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
 import { publicUser } from './events.js';
 import type { UserState, User } from '../../kernel/db/models.js';
@@ -16,7 +16,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
 import type { AddressPlan, ContactService, SetContactResult, Verification } from './contacts.service.js';
 import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
-import { createUserStore, userListQuery as listQuery, type InstantRange, type ProfileColumns, type StateColumns, type UserListFilter, type UserListOrder } from './store.js';
+import { countUsers, createUserStore, findUserPage, userListWhere, type InstantRange, type UserPageQuery, type ProfileColumns, type StateColumns, type UserListFilter, type UserListOrder } from './store.js';
 
 export interface ProfileInput {
   email?: string | null;
@@ -69,6 +69,7 @@ function checkRange(field: string, range: InstantRange | null | undefined): void
 }
 
 export function createUserService(deps: {
+  db: Db;
   provider: DatabaseProvider;
   outbox: Outbox;
   clock: Clock;
@@ -79,16 +80,11 @@ export function createUserService(deps: {
   const { outbox, clock } = deps;
   const store = createUserStore();
 
-  /**
-   * The query of a user list (`where` and a total order, for the caller's
-   * selection): text over email, username and names; state; exact email;
-   * createdAt and lastLoginAt ranges. Throws InvalidInputError for a range
-   * whose from is after its to.
-   */
-  function userListQuery(filter: UserListFilter = {}, order?: UserListOrder | null) {
+  /** The `where` of a user list; InvalidInputError for a range whose from is after its to. */
+  function listWhere(filter: UserListFilter = {}) {
     checkRange('filter.createdAt', filter.createdAt);
     checkRange('filter.lastLoginAt', filter.lastLoginAt);
-    return listQuery(deps.provider, filter, order);
+    return userListWhere(deps.provider, filter);
   }
 
   /** Maps profile input to columns; `undefined` leaves a column alone, `null` clears it. */
@@ -224,7 +220,22 @@ export function createUserService(deps: {
   }
 
   return {
-    userListQuery,
+    /**
+     * A page of users (the `users` connection, with the selection and page
+     * plugin-prisma asks for): text over email, username and names; state;
+     * exact email; createdAt and lastLoginAt ranges; ordered by creation,
+     * email or last sign-in with the id breaking ties. Throws
+     * InvalidInputError for a range whose from is after its to.
+     */
+    listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
+      return findUserPage(deps.db, page, listWhere(filter ?? {}), order);
+    },
+
+    /** How many users a list's filter matches. */
+    countUsers(filter?: UserListFilter | null): Promise<number> {
+      return countUsers(deps.db, listWhere(filter ?? {}));
+    },
+
     createUserAndVerifyAddresses,
     updateUserAndVerifyAddresses,
 
