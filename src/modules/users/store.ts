@@ -85,6 +85,17 @@ export function userListWhere(provider: DatabaseProvider, filter: UserListFilter
 type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt';
 type Dir = 'asc' | 'desc';
 
+/** One stretch of a list's order, read with one query. */
+interface Block {
+  where: Prisma.UserWhereInput;
+  orderBy: Prisma.UserOrderByWithRelationInput[];
+  /** The rows of this block beyond a cursor row of the same block, in the direction of travel. */
+  beyond(at: CursorRow, cmp: 'gt' | 'lt'): Prisma.UserWhereInput;
+  holds(at: CursorRow): boolean;
+}
+
+type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
+
 /**
  * The total order of a user list, as blocks read one after the other: the
  * rows with a value, ordered by it and then by id, and (for a column that may
@@ -98,16 +109,6 @@ type Dir = 'asc' | 'desc';
  * PostgreSQL's, which the (lastLoginAt, id) index cannot serve descending,
  * and its cursor on a column that may be null drops the LIMIT on PostgreSQL.
  */
-interface Block {
-  where: Prisma.UserWhereInput;
-  orderBy: Prisma.UserOrderByWithRelationInput[];
-  /** The rows of this block beyond a cursor row of the same block, in the direction of travel. */
-  beyond(at: CursorRow, cmp: 'gt' | 'lt'): Prisma.UserWhereInput;
-  holds(at: CursorRow): boolean;
-}
-
-type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
-
 function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block[] } {
   const dir: Dir = order?.direction === 'DESC' ? 'desc' : 'asc';
   const column: SortColumn = order?.field === 'EMAIL' ? 'emailNormalized' : order?.field === 'LAST_LOGIN_AT' ? 'lastLoginAt' : 'createdAt';
@@ -137,7 +138,7 @@ export interface UserPageQuery {
   select?: Prisma.UserSelect;
   include?: Prisma.UserInclude;
   cursor?: { id?: string };
-  take?: number;
+  take: number;
   skip?: number;
 }
 
@@ -152,7 +153,7 @@ const flip = (orderBy: Prisma.UserOrderByWithRelationInput[]) =>
  * (lastLoginAt, id), emailNormalized.
  */
 export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.UserWhereInput, order?: UserListOrder | null): Promise<User[]> {
-  const { cursor, skip: _skip, take = 0, ...selection } = page;
+  const { cursor, skip: _skip, take, ...selection } = page;
   const { dir, blocks } = userListBlocks(order);
   const forward = take >= 0;
   // The blocks in the direction of travel; a backward page reads each block in reverse and turns the rows round at the end.
