@@ -364,9 +364,9 @@ describe('refresh, logout and revocation', () => {
 
     // The old token again: someone else holds a copy. The session ends for everyone.
     const stolen = (await t.run(Refresh, { input: { refreshToken: s.refreshToken } }, { token: null })).refreshSession;
-    expect(stolen).toMatchObject({ __typename: 'InvalidTokenError', code: 'INVALID_TOKEN' });
+    expect(stolen).toMatchObject({ __typename: 'RefreshTokenReusedError', code: 'REFRESH_TOKEN_REUSED' });
     const legit = (await t.run(Refresh, { input: { refreshToken: r1.refreshToken } }, { token: null })).refreshSession;
-    expect(legit).toMatchObject({ __typename: 'InvalidTokenError' });
+    expect(legit).toMatchObject({ __typename: 'RefreshTokenReusedError' });
     const me = await t.exec(Me, undefined, { token: r1.accessToken });
     expect(me.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     const events = await eventTypes(u.id);
@@ -374,12 +374,26 @@ describe('refresh, logout and revocation', () => {
     expect(events.find((e) => e.type === 'USER_SESSION_REVOKED')!.data).toMatchObject({ sessionId: s.session.id, reason: 'refresh_token_reused' });
   });
 
+  it('gives every access token its own jti, even two issued in the same second for the same session', async () => {
+    const u = await makeUser();
+    const s = await signIn(u.email);
+    // The clock stands still: the refresh issues its token in the same second as the login.
+    const r = (await t.run(Refresh, { input: { refreshToken: s.refreshToken } }, { token: null })).refreshSession;
+    if (r.__typename !== 'RefreshSessionSuccess') throw new Error(JSON.stringify(r));
+    const [first, second] = [decodeJwt(s.accessToken), decodeJwt(r.accessToken)];
+    expect(second.iat).toBe(first.iat);
+    expect(second.sid).toBe(first.sid);
+    expect(first.jti).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(second.jti).toMatch(/^[0-9A-HJKMNP-TV-Z]{26}$/);
+    expect(second.jti).not.toBe(first.jti);
+  });
+
   it('lets exactly one of two concurrent refreshes with the same token win (the other is treated as reuse)', async () => {
     const u = await makeUser();
     const s = await signIn(u.email);
     const results = await Promise.all([0, 1].map(() => t.run(Refresh, { input: { refreshToken: s.refreshToken } }, { token: null })));
     const kinds = results.map((r) => r.refreshSession.__typename).sort();
-    expect(kinds).toEqual(['InvalidTokenError', 'RefreshSessionSuccess']);
+    expect(kinds).toEqual(['RefreshSessionSuccess', 'RefreshTokenReusedError']);
   });
 
   it('refuses garbage refresh tokens', async () => {
@@ -392,7 +406,7 @@ describe('refresh, logout and revocation', () => {
     const s = await signIn(u.email);
     const other = await signIn(u.email);
     const out = await t.run(Logout, undefined, { token: s.accessToken });
-    expect(out.logout).toMatchObject({ __typename: 'LogoutSuccess', session: { id: s.session.id, revokedReason: 'logout' } });
+    expect(out.logout).toMatchObject({ __typename: 'LogoutSuccess', session: { id: s.session.id, revokedReason: 'LOGOUT' } });
     expect((await t.exec(Me, undefined, { token: s.accessToken })).errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
     expect((await t.run(Refresh, { input: { refreshToken: s.refreshToken } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
     // The other session is untouched.
@@ -406,7 +420,7 @@ describe('refresh, logout and revocation', () => {
     const other = await signIn(u.email);
     const theirs = await signIn(v.email);
     const out = await t.run(LogoutEverywhere, undefined, { token: s.accessToken });
-    expect(out.logout).toMatchObject({ __typename: 'LogoutSuccess', session: { id: s.session.id, revokedReason: 'logout' } });
+    expect(out.logout).toMatchObject({ __typename: 'LogoutSuccess', session: { id: s.session.id, revokedReason: 'LOGOUT' } });
     for (const ended of [s, other]) {
       expect((await t.run(Refresh, { input: { refreshToken: ended.refreshToken } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
     }
@@ -425,7 +439,7 @@ describe('refresh, logout and revocation', () => {
     const probe = await t.run(RevokeSession, { input: { id: theirs.session.id } }, { token: a.accessToken });
     expect(probe.revokeSession).toMatchObject({ __typename: 'NotFoundError' });
     const own = await t.run(RevokeSession, { input: { id: b.session.id } }, { token: a.accessToken });
-    expect(own.revokeSession).toMatchObject({ __typename: 'RevokeSessionSuccess', session: { id: b.session.id, revokedReason: 'revoked' } });
+    expect(own.revokeSession).toMatchObject({ __typename: 'RevokeSessionSuccess', session: { id: b.session.id, revokedReason: 'REVOKED' } });
     expect((await t.run(Refresh, { input: { refreshToken: b.refreshToken } }, { token: null })).refreshSession.__typename).toBe('InvalidTokenError');
 
     const byAdmin = await t.run(RevokeSession, { input: { id: c.session.id } });

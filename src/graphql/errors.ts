@@ -2,7 +2,7 @@ import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStat
 import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError, type CodeAlreadyUsedReason } from '../modules/codes/errors.js';
 import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
-import { InvalidTokenError, ReauthenticationRequiredError } from '../modules/sessions/errors.js';
+import { InvalidTokenError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
 import { NoTotpError } from '../modules/totp/errors.js';
 import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
 import { builder } from './builder.js';
@@ -29,6 +29,7 @@ const errorClasses = [
   PhoneNotVerifiedError,
   EmailNotVerifiedError,
   InvalidTokenError,
+  RefreshTokenReusedError,
   ReauthenticationRequiredError,
   WebAuthnVerificationError,
 ];
@@ -151,7 +152,11 @@ export const errorTypes = {
     "The caller's session has not proved a factor recently enough for this change: call reauthenticate, then retry.",
     (t) => ({ maxAgeSeconds: t.int({ description: 'How recent the proof must be, in seconds.', resolve: (e: any) => e.maxAgeSeconds }) }),
   ),
-  InvalidTokenError: errorType(InvalidTokenError, 'A refresh or MFA token is unknown, expired, revoked or reused; sign in again.'),
+  InvalidTokenError: errorType(InvalidTokenError, 'A refresh or MFA token is unknown, expired or revoked; sign in again.'),
+  RefreshTokenReusedError: errorType(
+    RefreshTokenReusedError,
+    'A refresh token of this session was presented after it had been used, so two parties held it: the whole session was revoked (its refresh and access tokens stopped working). Every later refresh of the session answers this too. Sign in again.',
+  ),
   WebAuthnVerificationError: errorType(
     WebAuthnVerificationError,
     'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',

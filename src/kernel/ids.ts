@@ -44,6 +44,14 @@ export function newId(kind: IdKind): string {
   return `${idPrefixes[kind]}_${ulid(undefined, pooledRandom).toLowerCase()}`;
 }
 
+/**
+ * A unique id for a token that is not a stored object (an access token's
+ * `jti`): a bare ULID, so no global-id prefix suggests it can be looked up.
+ */
+export function newTokenId(): string {
+  return ulid(undefined, pooledRandom);
+}
+
 /** The kind an id names, from its prefix; undefined for anything else. */
 export function kindOfId(id: string): IdKind | undefined {
   const prefix = id.slice(0, id.indexOf('_'));

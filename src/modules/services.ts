@@ -115,7 +115,7 @@ export function createServices(deps: ServiceDeps) {
     delivery,
     contacts,
     otpFactors,
-    users: createUserService({ provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents and userStateChanged subscriptions. */
     events: createEventStreams({

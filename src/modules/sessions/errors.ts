@@ -11,6 +11,20 @@ export class InvalidTokenError extends PortcullisError {
 }
 
 /**
+ * A refresh token presented after it was already used: two parties hold it
+ * (OAuth 2.0 Security BCP, refresh token rotation), so the whole session was
+ * revoked. Also the answer to any later refresh of that session, so the
+ * legitimate client learns why it must sign in again.
+ */
+export class RefreshTokenReusedError extends PortcullisError {
+  static readonly code = 'REFRESH_TOKEN_REUSED';
+  readonly code = RefreshTokenReusedError.code;
+  constructor() {
+    super('The session was revoked because one of its refresh tokens was used twice (someone else may hold a copy); sign in again.');
+  }
+}
+
+/**
  * A user changing their own credentials with a session that has not proved a
  * factor recently: call `reauthenticate`, then retry. A stolen access token
  * alone must not be able to add or remove factors.

@@ -4,12 +4,16 @@ import { defineEvents } from '../../kernel/events/define.js';
 
 export const loginMethod = z.enum(['password', 'totp', 'backup_code', 'otp_sms', 'otp_email', 'passkey']);
 
+/** Why a session ended (user.session_revoked, Session.revokedReason). */
+export const sessionRevokedReason = z.enum(['logout', 'revoked', 'revoked_all', 'password_changed', 'refresh_token_reused']);
+export type SessionRevokedReason = z.infer<typeof sessionRevokedReason>;
+
 export const sessionEvents = defineEvents({
   'user.logged_in': z.object({ sessionId: z.string(), method: loginMethod, device: z.string().nullable() }),
   'user.reauthenticated': z.object({ sessionId: z.string(), method: loginMethod }),
   'user.session_revoked': z.object({
     sessionId: z.string(),
-    reason: z.string().describe('logout, revoked, revoked_all, password_changed, refresh_token_reused'),
+    reason: sessionRevokedReason.describe('Why the session ended; refresh_token_reused: a spent refresh token was presented again'),
   }),
   'user.refresh_token_reused': z.object({ sessionId: z.string() }),
 });

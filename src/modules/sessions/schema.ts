@@ -2,6 +2,18 @@ import { builder } from '../../graphql/builder.js';
 import { adminOrViewer, adminOrSelf, selfViewer, toUserResult, affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserRef } from '../users/schema.js';
+import type { SessionRevokedReason } from './events.js';
+
+const SessionRevokedReasonEnum = builder.enumType('SessionRevokedReason', {
+  description: 'Why a session ended. The user.session_revoked event carries the same value in lower case (refresh_token_reused).',
+  values: {
+    LOGOUT: { value: 'logout', description: 'logout ended it (with everywhere: true, every session of the user).' },
+    REVOKED: { value: 'revoked', description: 'revokeSession ended it.' },
+    REVOKED_ALL: { value: 'revoked_all', description: 'revokeAllSessions ended it.' },
+    PASSWORD_CHANGED: { value: 'password_changed', description: 'A password change, reset or setPassword ended it.' },
+    REFRESH_TOKEN_REUSED: { value: 'refresh_token_reused', description: 'A spent refresh token of the session was presented again: someone else may hold a copy.' },
+  } satisfies { [R in SessionRevokedReason as Uppercase<R>]: { value: R; description: string } },
+});
 
 export const SessionRef = builder.prismaNode('Session', {
   description: 'A signed-in device: its access tokens are short-lived JWTs, its refresh token rotates on every use.',
@@ -15,7 +27,12 @@ export const SessionRef = builder.prismaNode('Session', {
     lastSeenAt: t.expose('lastSeenAt', { type: 'DateTime', description: 'Last refresh or authenticated request (to the minute).' }),
     expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'When the session ends unless revoked before.' }),
     revokedAt: t.expose('revokedAt', { type: 'DateTime', nullable: true }),
-    revokedReason: t.exposeString('revokedReason', { nullable: true, description: 'logout, revoked, revoked_all or refresh_token_reused.' }),
+    revokedReason: t.field({
+      type: SessionRevokedReasonEnum,
+      nullable: true,
+      description: 'Why the session ended; null while it is live.',
+      resolve: (s) => s.revokedReason as SessionRevokedReason | null,
+    }),
     current: t.boolean({
       description: "True for the session of the access token making this request.",
       resolve: (s, _args, ctx) => ctx.viewer.kind === 'user' && ctx.viewer.sessionId === s.id,

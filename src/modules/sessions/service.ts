@@ -6,9 +6,15 @@
  *
  * Theft detection (OAuth 2.0 Security BCP, refresh token rotation): a refresh
  * token is consumed by a conditional update; presenting one that was already
- * used means two parties hold it, so the whole session is revoked and
- * `user.refresh_token_reused` is recorded. A legitimate client that lost the
- * answer to a refresh must sign in again.
+ * used means two parties hold it, so the whole session is revoked (reason
+ * `refresh_token_reused`), `user.refresh_token_reused` is recorded, and the
+ * answer is RefreshTokenReusedError, as it is for any later refresh of that
+ * session. A legitimate client that lost the answer to a refresh must sign in
+ * again.
+ *
+ * Each access token carries a unique `jti`, so a receiver can tell two tokens
+ * apart (denylists, replay caches, logs) even when they were issued in the
+ * same second for the same session.
  *
  * Revocation: access tokens are checked against their session row on every
  * request (`authenticateAccessToken`), so logout and revocation stop access
@@ -18,10 +24,11 @@ import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } fr
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
-import { newId, randomSecret } from '../../kernel/ids.js';
+import { newId, newTokenId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { assertThat, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
-import { InvalidTokenError, ReauthenticationRequiredError } from './errors.js';
+import { InvalidTokenError, ReauthenticationRequiredError, RefreshTokenReusedError } from './errors.js';
+import type { SessionRevokedReason } from './events.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
 import { createSessionStore, liveSessionsWhere as liveSessionsWhereAt } from './store.js';
@@ -86,6 +93,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       .setAudience(policy.audience)
       .setIssuedAt(iat)
       .setExpirationTime(exp)
+      .setJti(newTokenId())
       .sign(current.privateKey);
     return { token, expiresAt: new Date(exp * 1000) };
   }
@@ -98,7 +106,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
   }
 
   /** Marks a session revoked (once) and records user.session_revoked; true when this call revoked it. */
-  async function revokeInTx(tx: Tx, session: { id: string; userId: string }, reason: string, meta: RequestMeta): Promise<boolean> {
+  async function revokeInTx(tx: Tx, session: { id: string; userId: string }, reason: SessionRevokedReason, meta: RequestMeta): Promise<boolean> {
     const revoked = await store.revokeSessionOnce(tx, session.id, reason, clock.now());
     if (revoked) {
       await outbox.record(tx, { type: 'user.session_revoked', userId: session.userId, data: { sessionId: session.id, reason } }, meta);
@@ -111,7 +119,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
    * password change commits with the sessions it ends), except one; records
    * user.session_revoked for each. Returns how many.
    */
-  async function revokeAllInTx(tx: Tx, userId: string, reason: string, meta: RequestMeta, exceptSessionId?: string): Promise<number> {
+  async function revokeAllInTx(tx: Tx, userId: string, reason: SessionRevokedReason, meta: RequestMeta, exceptSessionId?: string): Promise<number> {
     const live = await store.findLiveSessions(tx, userId, clock.now(), exceptSessionId);
     let revoked = 0;
     for (const s of live) if (await revokeInTx(tx, s, reason, meta)) revoked++;
@@ -162,9 +170,10 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
 
     /**
      * Exchanges a refresh token for a new access token and a new refresh
-     * token. Throws InvalidTokenError for an unknown, expired, revoked or
-     * reused token (reuse also revokes the session), UserLockedError or
-     * UserInactiveError when the user may not act.
+     * token. Throws RefreshTokenReusedError for a token that was already
+     * used (which revokes the session) and for any token of a session revoked
+     * that way; InvalidTokenError for an unknown, expired or otherwise revoked
+     * one; UserLockedError or UserInactiveError when the user may not act.
      */
     async refreshSession(refreshToken: string, meta: RequestMeta): Promise<SessionTokens> {
       const now = clock.now();
@@ -176,7 +185,8 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         : null;
       if (!row) throw new InvalidTokenError('refresh token');
       const { session } = row;
-      if (session.revokedAt || session.expiresAt <= now) throw new InvalidTokenError('refresh token');
+      if (session.revokedAt) throw session.revokedReason === 'refresh_token_reused' ? new RefreshTokenReusedError() : new InvalidTokenError('refresh token');
+      if (session.expiresAt <= now) throw new InvalidTokenError('refresh token');
 
       const reused = async () => {
         const revoked = await db.$transaction(async (tx) => {
@@ -185,7 +195,8 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
           return done;
         });
         if (revoked) outbox.committed();
-        return new InvalidTokenError('refresh token');
+        // Revoked here or by the racing request that also saw the reuse: the answer says why either way.
+        return new RefreshTokenReusedError();
       };
       if (row.usedAt) throw await reused();
       if (!userCanHoldSession(session.user)) {
@@ -264,7 +275,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
      * user acting on themselves); another user's session is NotFound, so ids
      * cannot be probed.
      */
-    async revokeSession(sessionId: string, meta: RequestMeta, options: { ownerId?: string; reason?: string } = {}) {
+    async revokeSession(sessionId: string, meta: RequestMeta, options: { ownerId?: string; reason?: SessionRevokedReason } = {}) {
       const session = await db.session.findUnique({ where: { id: sessionId }, select: { id: true, userId: true, revokedAt: true } });
       if (!session || (options.ownerId !== undefined && session.userId !== options.ownerId)) throw new NotFoundError('session');
       if (session.revokedAt) throw new NotFoundError('active session');
@@ -275,7 +286,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
     },
 
     /** Revokes every live session of a user (after a suspected compromise). Returns how many. */
-    async revokeAllSessions(userId: string, meta: RequestMeta, options: { exceptSessionId?: string; reason?: string } = {}): Promise<number> {
+    async revokeAllSessions(userId: string, meta: RequestMeta, options: { exceptSessionId?: string; reason?: SessionRevokedReason } = {}): Promise<number> {
       return outbox.transaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId }, select: { id: true } });
         assertThat(user, () => new UserNotFoundError(userId));

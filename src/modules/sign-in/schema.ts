@@ -182,8 +182,8 @@ builder.mutationFields((t) => ({
     ...publicOperation,
     type: tokensType('RefreshSessionSuccess', 'A new access token and a new refresh token; the presented refresh token is spent.'),
     description:
-      'Exchanges a refresh token for new tokens (public). Each refresh token works once: presenting a spent one revokes the whole session (theft detection) and records user.refresh_token_reused.',
-    errors: { types: [E.InvalidTokenError, E.UserLockedError, E.UserInactiveError] },
+      'Exchanges a refresh token for new tokens (public). Each refresh token works once: presenting a spent one revokes the whole session (theft detection), records user.refresh_token_reused and user.session_revoked (reason refresh_token_reused), and answers RefreshTokenReusedError, as does every later refresh of that session.',
+    errors: { types: [E.RefreshTokenReusedError, E.InvalidTokenError, E.UserLockedError, E.UserInactiveError] },
     args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.sessions.refreshSession(input.refreshToken, ctx.meta),
   }),

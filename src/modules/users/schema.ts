@@ -7,6 +7,8 @@ import { UserEventTypeEnum, eventTypeWhere } from '../events/schema.js';
 import { SECOND_FACTORS } from '../sign-in/mfa.js';
 import { passwordHashLimits } from '../password/hash-limits.js';
 import { ContactVerificationEnum } from './contacts.schema.js';
+import { GraphQLError } from 'graphql';
+import { InvalidInputError } from '../../kernel/errors.js';
 import type { UserWrite } from './service.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
@@ -65,23 +67,55 @@ export const UserRef = builder.prismaNode('User', {
   }),
 });
 
-const UserOrderField = builder.enumType('UserOrderField', { values: ['CREATED_AT', 'EMAIL'] as const });
+const UserOrderField = builder.enumType('UserOrderField', {
+  values: {
+    CREATED_AT: { description: 'When the user was created.' },
+    EMAIL: { description: 'The email, compared case-insensitively; users without one come last in both directions.' },
+    LAST_LOGIN_AT: { description: 'The last successful sign-in (User.lastLoginAt); users who never signed in come last in both directions.' },
+  } as const,
+});
 export const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
 
 const UserOrder = builder.inputType('UserOrder', {
+  description: 'The order of a user list. Rows equal in the field are ordered by id in the same direction, so pages never skip or repeat a user.',
   fields: (t) => ({
     field: t.field({ type: UserOrderField, required: true }),
     direction: t.field({ type: OrderDirection, defaultValue: 'ASC' }),
   }),
 });
 
+const DateTimeRange = builder.inputType('DateTimeRange', {
+  description: 'Instants from `from` (inclusive) up to `to` (exclusive): [from, to). Either end may be left out for an open range; from after to is refused with BAD_USER_INPUT.',
+  fields: (t) => ({
+    from: t.field({ type: 'DateTime', description: 'The earliest instant in the range (inclusive).' }),
+    to: t.field({ type: 'DateTime', description: 'The first instant after the range (exclusive).' }),
+  }),
+});
+
 const UserFilter = builder.inputType('UserFilter', {
+  description: 'Every field given must match (AND).',
   fields: (t) => ({
     query: t.string({ description: 'Text matched against email, username and names (case-insensitive).' }),
     state: t.field({ type: UserStateEnum }),
     email: t.string({ description: 'Exact email, compared case-insensitively.' }),
+    createdAt: t.field({ type: DateTimeRange, description: 'Users created in this range: from inclusive, to exclusive.' }),
+    lastLoginAt: t.field({
+      type: DateTimeRange,
+      description:
+        'Users whose last successful sign-in (lastLoginAt: password, MFA or passkey sign-in; not a refresh) is in this range: from inclusive, to exclusive. Users who never signed in match no range, even one with neither end.',
+    }),
   }),
 });
+
+/** A query has no result union: the service's InvalidInputError (a bad filter) becomes a GraphQL input error naming the field. */
+async function asInputError<T>(read: () => Promise<T>): Promise<T> {
+  try {
+    return await read();
+  } catch (error) {
+    if (error instanceof InvalidInputError) throw new GraphQLError(error.message, { extensions: { code: 'BAD_USER_INPUT', field: error.field } });
+    throw error;
+  }
+}
 
 builder.queryFields((t) => ({
   user: t.prismaField({
@@ -102,17 +136,8 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: UserFilter }),
         orderBy: t.arg({ type: UserOrder }),
       },
-      resolve: (query, _root, args, ctx) => {
-        const dir = args.orderBy?.direction === 'DESC' ? ('desc' as const) : ('asc' as const);
-        const primary = args.orderBy?.field === 'EMAIL' ? { emailNormalized: dir } : { createdAt: dir };
-        return ctx.db.user.findMany({
-          ...query,
-          where: ctx.services.users.userSearchWhere(args.filter ?? {}),
-          // id breaks ties, so the cursor order is total.
-          orderBy: [primary, { id: dir }],
-        });
-      },
-      totalCount: (_conn, args, ctx) => ctx.db.user.count({ where: ctx.services.users.userSearchWhere(args.filter ?? {}) }),
+      resolve: (query, _root, args, ctx) => asInputError(() => ctx.services.users.listUsers(query, args.filter, args.orderBy)),
+      totalCount: (_conn, args, ctx) => asInputError(() => ctx.services.users.countUsers(args.filter)),
     },
   ),
 }));

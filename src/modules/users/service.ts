@@ -5,7 +5,7 @@
  * transaction.
  */
 import type { DatabaseProvider } from '../../config.js';
-import type { Prisma, Tx } from '../../kernel/db/client.js';
+import type { Db, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
 import { publicUser } from './events.js';
 import type { UserState, User } from '../../kernel/db/models.js';
@@ -16,7 +16,7 @@ import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
 import type { AddressPlan, ContactService, SetContactResult, Verification } from './contacts.service.js';
 import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
-import { createUserStore, type ProfileColumns, type StateColumns } from './store.js';
+import { countUsers, createUserStore, findUserPage, userListWhere, type InstantRange, type UserPageQuery, type ProfileColumns, type StateColumns, type UserListFilter, type UserListOrder } from './store.js';
 
 export interface ProfileInput {
   email?: string | null;
@@ -59,13 +59,17 @@ const transitions: Record<Transition, { from: UserState[]; to: UserState; event:
 
 export type UserService = ReturnType<typeof createUserService>;
 
-export interface UserFilter {
-  query?: string | null;
-  state?: UserState | null;
-  email?: string | null;
+export type { UserListFilter, UserListOrder } from './store.js';
+
+/** A range whose `from` is after its `to` selects nothing: a caller's mistake, said so rather than answered with an empty page. */
+function checkRange(field: string, range: InstantRange | null | undefined): void {
+  if (range?.from && range.to && range.from.getTime() > range.to.getTime()) {
+    throw new InvalidInputError(field, `${field}.from (${range.from.toISOString()}) is after ${field}.to (${range.to.toISOString()}); from is inclusive, to exclusive.`);
+  }
 }
 
 export function createUserService(deps: {
+  db: Db;
   provider: DatabaseProvider;
   outbox: Outbox;
   clock: Clock;
@@ -75,27 +79,12 @@ export function createUserService(deps: {
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
-  // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
-  const insensitive = deps.provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
 
-  /** The `where` of a user search: text over email, username and names; state; exact email. */
-  function userSearchWhere(filter: UserFilter = {}): Prisma.UserWhereInput {
-    const and: Prisma.UserWhereInput[] = [];
-    const q = filter.query?.trim();
-    if (q) {
-      and.push({
-        OR: [
-          { emailNormalized: { contains: q.toLowerCase() } },
-          { usernameNormalized: { contains: q.toLowerCase() } },
-          { givenName: { contains: q, ...insensitive } },
-          { familyName: { contains: q, ...insensitive } },
-          { displayName: { contains: q, ...insensitive } },
-        ],
-      });
-    }
-    if (filter.state) and.push({ state: filter.state });
-    if (filter.email) and.push({ emailNormalized: filter.email.trim().toLowerCase() });
-    return and.length ? { AND: and } : {};
+  /** The `where` of a user list; InvalidInputError for a range whose from is after its to. */
+  function listWhere(filter: UserListFilter = {}) {
+    checkRange('filter.createdAt', filter.createdAt);
+    checkRange('filter.lastLoginAt', filter.lastLoginAt);
+    return userListWhere(deps.provider, filter);
   }
 
   /** Maps profile input to columns; `undefined` leaves a column alone, `null` clears it. */
@@ -231,7 +220,22 @@ export function createUserService(deps: {
   }
 
   return {
-    userSearchWhere,
+    /**
+     * A page of users (the `users` connection, with the selection and page
+     * plugin-prisma asks for): text over email, username and names; state;
+     * exact email; createdAt and lastLoginAt ranges; ordered by creation,
+     * email or last sign-in with the id breaking ties. Throws
+     * InvalidInputError for a range whose from is after its to.
+     */
+    listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
+      return findUserPage(deps.db, page, listWhere(filter ?? {}), order);
+    },
+
+    /** How many users a list's filter matches. */
+    countUsers(filter?: UserListFilter | null): Promise<number> {
+      return countUsers(deps.db, listWhere(filter ?? {}));
+    },
+
     createUserAndVerifyAddresses,
     updateUserAndVerifyAddresses,
 

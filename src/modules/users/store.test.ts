@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import { useStoreDatabase } from '../../../test/helpers/store-db.js';
-import { createUserStore } from './store.js';
+import { createUserStore, findUserPage, type UserListOrder } from './store.js';
 
 const storeDb = useStoreDatabase();
 const { inTx } = storeDb;
@@ -63,5 +63,66 @@ describe('users store', () => {
     // The email is keyed by its normalised form.
     expect(await inTx((tx) => store.markUserAddressVerified(tx, user.id, 'email', 'A@Example.com', now))).toBeNull();
     expect(await inTx((tx) => store.markUserAddressVerified(tx, user.id, 'email', 'a@example.com', now))).toMatchObject({ emailVerifiedAt: now });
+  });
+
+  it('pages a list forward and backward in its total order, empty values last both ways, on any page size', async () => {
+    // 24 users: four sign-in instants and none, three creation instants, emails missing on every fourth.
+    const signIns = [null, new Date('2026-03-01T00:00:00Z'), new Date('2026-03-02T00:00:00Z'), new Date('2026-03-03T00:00:00Z'), new Date('2026-03-04T00:00:00Z')];
+    const created = [new Date('2026-01-01T00:00:00Z'), new Date('2026-01-02T00:00:00Z'), new Date('2026-01-03T00:00:00Z')];
+    const users = [];
+    for (let i = 0; i < 24; i++) {
+      const email = i % 4 === 0 ? null : `p${String((i * 11) % 24).padStart(2, '0')}@example.com`;
+      const user = await inTx((tx) => store.insertUser(tx, { email, emailNormalized: email }));
+      users.push(
+        await storeDb.db.user.update({
+          where: { id: user.id },
+          data: { lastLoginAt: signIns[(i * 7) % 5], createdAt: created[i % 3] },
+          select: { id: true, createdAt: true, lastLoginAt: true, emailNormalized: true },
+        }),
+      );
+    }
+    const where = { id: { in: users.map((u) => u.id) } };
+    const key = { CREATED_AT: 'createdAt', EMAIL: 'emailNormalized', LAST_LOGIN_AT: 'lastLoginAt' } as const;
+    const value = (v: Date | string | null) => (v instanceof Date ? v.getTime() : v);
+
+    for (const field of ['CREATED_AT', 'EMAIL', 'LAST_LOGIN_AT'] as const) {
+      for (const direction of ['ASC', 'DESC'] as const) {
+        const order: UserListOrder = { field, direction };
+        const sign = direction === 'ASC' ? 1 : -1;
+        // The reference: empty values after every value, whatever the direction; then by value; then by id.
+        const expected = [...users]
+          .sort((a, b) => {
+            const [x, y] = [value(a[key[field]]), value(b[key[field]])];
+            if (x === null || y === null) return x === y ? sign * (a.id < b.id ? -1 : 1) : x === null ? 1 : -1;
+            if (x !== y) return sign * (x < y ? -1 : 1);
+            return sign * (a.id < b.id ? -1 : 1);
+          })
+          .map((u) => u.id);
+
+        for (const size of [1, 4, 7]) {
+          const label = `${field} ${direction} by ${size}`;
+          const forward: string[] = [];
+          for (let cursor: string | undefined; ; ) {
+            const page = await findUserPage(storeDb.db, { cursor: cursor ? { id: cursor } : undefined, take: size, select: { id: true } }, where, order);
+            forward.push(...page.map((u) => u.id));
+            if (page.length < size) break;
+            cursor = page.at(-1)!.id;
+          }
+          expect(forward, label).toEqual(expected);
+
+          const backward: string[] = [];
+          for (let cursor: string | undefined; ; ) {
+            const page = await findUserPage(storeDb.db, { cursor: cursor ? { id: cursor } : undefined, take: -size, select: { id: true } }, where, order);
+            backward.unshift(...page.map((u) => u.id));
+            if (page.length < size) break;
+            cursor = page[0]!.id;
+          }
+          expect(backward, label).toEqual(expected);
+        }
+      }
+    }
+
+    // A cursor naming a user that is gone: an empty page, as Prisma's own cursors give.
+    expect(await findUserPage(storeDb.db, { cursor: { id: 'usr_gone' }, take: 5 }, where, { field: 'LAST_LOGIN_AT' })).toEqual([]);
   });
 });

@@ -1,11 +1,13 @@
 /**
- * The users module's writes: every change to a User row made by the users
- * and contacts services goes through one of these functions. Each runs
+ * The users module's reads of user lists and its writes: every change to a
+ * User row made by the users and contacts services goes through one of these
+ * functions. Each runs
  * inside the caller's transaction (`tx`), where the service also records the
  * change's event; the rules (which transitions exist, what a changed address
  * means) stay in the services.
  */
-import type { Prisma, Tx } from '../../kernel/db/client.js';
+import type { DatabaseProvider } from '../../config.js';
+import type { Db, Prisma, Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -27,6 +29,163 @@ const addressColumns = {
   email: { key: 'emailNormalized', verifiedAt: 'emailVerifiedAt' },
   phone: { key: 'phone', verifiedAt: 'phoneVerifiedAt' },
 } as const;
+
+/** Instants from `from` (inclusive) to `to` (exclusive); an end left out is open. */
+export interface InstantRange {
+  from?: Date | null;
+  to?: Date | null;
+}
+
+/** What a user list may be narrowed by. */
+export interface UserListFilter {
+  /** Text over email, username and names. */
+  query?: string | null;
+  state?: UserState | null;
+  /** An exact email, compared case-insensitively. */
+  email?: string | null;
+  createdAt?: InstantRange | null;
+  /** Users who never signed in have no lastLoginAt and match no range. */
+  lastLoginAt?: InstantRange | null;
+}
+
+export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT';
+export interface UserListOrder {
+  field: UserListField;
+  /** Default ASC. */
+  direction?: 'ASC' | 'DESC' | null;
+}
+
+const rangeWhere = (range: InstantRange) => ({ ...(range.from ? { gte: range.from } : {}), ...(range.to ? { lt: range.to } : {}) });
+
+/** The `where` of a user list. */
+export function userListWhere(provider: DatabaseProvider, filter: UserListFilter): Prisma.UserWhereInput {
+  // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
+  const insensitive = provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
+  const and: Prisma.UserWhereInput[] = [];
+  const q = filter.query?.trim();
+  if (q) {
+    and.push({
+      OR: [
+        { emailNormalized: { contains: q.toLowerCase() } },
+        { usernameNormalized: { contains: q.toLowerCase() } },
+        { givenName: { contains: q, ...insensitive } },
+        { familyName: { contains: q, ...insensitive } },
+        { displayName: { contains: q, ...insensitive } },
+      ],
+    });
+  }
+  if (filter.state) and.push({ state: filter.state });
+  if (filter.email) and.push({ emailNormalized: filter.email.trim().toLowerCase() });
+  if (filter.createdAt) and.push({ createdAt: rangeWhere(filter.createdAt) });
+  // A range with neither end still means "has signed in": never-signed-in users have no instant to be in it.
+  if (filter.lastLoginAt) and.push({ lastLoginAt: { not: null, ...rangeWhere(filter.lastLoginAt) } });
+  return and.length ? { AND: and } : {};
+}
+
+type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt';
+type Dir = 'asc' | 'desc';
+
+/** One stretch of a list's order, read with one query. */
+interface Block {
+  where: Prisma.UserWhereInput;
+  orderBy: Prisma.UserOrderByWithRelationInput[];
+  /** The rows of this block beyond a cursor row of the same block, in the direction of travel. */
+  beyond(at: CursorRow, cmp: 'gt' | 'lt'): Prisma.UserWhereInput;
+  holds(at: CursorRow): boolean;
+}
+
+type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
+
+/**
+ * The total order of a user list, as blocks read one after the other: the
+ * rows with a value, ordered by it and then by id, and (for a column that may
+ * be empty) the rows without one, ordered by id; the id always goes in the
+ * list's direction. Rows without a value come last both ways: a "latest
+ * sign-ins" page starts with sign-ins, not with users who never signed in.
+ *
+ * Each block is a plain `ORDER BY column, id` (or `ORDER BY id`) that an
+ * index serves forwards or backwards, on both databases. Prisma's `nulls:
+ * 'last'` would put a CASE in SQLite's ORDER BY and NULLS LAST in
+ * PostgreSQL's, which the (lastLoginAt, id) index cannot serve descending,
+ * and its cursor on a column that may be null drops the LIMIT on PostgreSQL.
+ */
+function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block[] } {
+  const dir: Dir = order?.direction === 'DESC' ? 'desc' : 'asc';
+  const column: SortColumn = order?.field === 'EMAIL' ? 'emailNormalized' : order?.field === 'LAST_LOGIN_AT' ? 'lastLoginAt' : 'createdAt';
+  const valued: Block = {
+    where: column === 'createdAt' ? {} : { [column]: { not: null } },
+    // emailNormalized is unique: it orders its block alone, as its index does.
+    orderBy: column === 'emailNormalized' ? [{ [column]: dir }] : [{ [column]: dir }, { id: dir }],
+    // (column, id) beyond (X, Y), written so that `column >= X` (or <=) bounds the index scan and the OR only sorts out rows equal to X.
+    beyond: (at, cmp) => ({
+      [column]: { [cmp === 'gt' ? 'gte' : 'lte']: at[column] },
+      OR: [{ [column]: { [cmp]: at[column] } }, { id: { [cmp]: at.id } }],
+    }),
+    holds: (at) => at[column] !== null,
+  };
+  if (column === 'createdAt') return { dir, blocks: [valued] };
+  const empty: Block = {
+    where: { [column]: null },
+    orderBy: [{ id: dir }],
+    beyond: (at, cmp) => ({ id: { [cmp]: at.id } }),
+    holds: (at) => at[column] === null,
+  };
+  return { dir, blocks: [valued, empty] };
+}
+
+/** A page as plugin-prisma's connections ask for it: the selection, a cursor (the id) and a signed take. */
+export interface UserPageQuery {
+  select?: Prisma.UserSelect;
+  include?: Prisma.UserInclude;
+  cursor?: { id?: string };
+  take: number;
+  skip?: number;
+}
+
+const flip = (orderBy: Prisma.UserOrderByWithRelationInput[]) =>
+  orderBy.map((o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, v === 'asc' ? 'desc' : 'asc'])) as Prisma.UserOrderByWithRelationInput);
+
+/**
+ * One page of a user list, in its total order (userListBlocks): `take` rows
+ * after the cursor, or before it when `take` is negative (plugin-prisma's
+ * `last`/`before`), in list order either way. A cursor naming a user that is
+ * gone gives an empty page, as Prisma's own cursors do. Indexes: createdAt,
+ * (lastLoginAt, id), emailNormalized.
+ */
+export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.UserWhereInput, order?: UserListOrder | null): Promise<User[]> {
+  const { cursor, skip: _skip, take, ...selection } = page;
+  const { dir, blocks } = userListBlocks(order);
+  const forward = take >= 0;
+  // The blocks in the direction of travel; a backward page reads each block in reverse and turns the rows round at the end.
+  const travel = forward ? blocks : [...blocks].reverse();
+  const cmp = (dir === 'asc') === forward ? 'gt' : 'lt';
+  let at: CursorRow | null = null;
+  if (cursor?.id !== undefined) {
+    at = await db.user.findUnique({ where: { id: cursor.id }, select: { id: true, createdAt: true, emailNormalized: true, lastLoginAt: true } });
+    if (!at) return [];
+  }
+  const start = at ? travel.findIndex((block) => block.holds(at)) : 0;
+  const rows: User[] = [];
+  for (const [i, block] of travel.entries()) {
+    const wanted = Math.abs(take) - rows.length;
+    if (i < start || wanted <= 0) continue;
+    const beyond = at && i === start ? block.beyond(at, cmp) : {};
+    // The cast: the rows carry whatever the caller's select/include asked for, which plugin-prisma reads back.
+    const found = (await db.user.findMany({
+      ...selection,
+      where: { AND: [where, block.where, beyond] },
+      orderBy: forward ? block.orderBy : flip(block.orderBy),
+      take: wanted,
+    })) as User[];
+    rows.push(...found);
+  }
+  return forward ? rows : rows.reverse();
+}
+
+/** How many users a list's `where` matches. */
+export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number> {
+  return db.user.count({ where });
+}
 
 export type UserStore = ReturnType<typeof createUserStore>;
 

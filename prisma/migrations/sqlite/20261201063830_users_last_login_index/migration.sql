@@ -1,0 +1,3 @@
+-- CreateIndex
+CREATE INDEX "User_lastLoginAt_id_idx" ON "User"("lastLoginAt", "id");
+
