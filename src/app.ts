@@ -22,6 +22,8 @@ import { createHttpServer } from './server/http.js';
 import { Redis } from 'ioredis';
 import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
+import { createRequestObserver } from './server/observe.js';
+import { startTracing, stopTracing } from './kernel/tracing.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -41,6 +43,8 @@ export interface AppOptions {
    * true). Tests turn it off to show what reaches this instance through Redis alone.
    */
   listenForCommits?: boolean;
+  /** Export traces when the config names an endpoint (default true); the management commands do not. */
+  tracing?: boolean;
 }
 
 export interface App {
@@ -62,6 +66,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     encryptionKey: resolveEncryptionKey(baseConfig.encryptionKey, baseConfig.dataDir, logger),
   });
   const { provider, url } = config.database;
+  // First, so that what follows can be traced; loads the OpenTelemetry SDK only when configured.
+  const tracer = options.tracing === false ? undefined : await startTracing(config.tracing, logger);
   if (options.migrate !== false) {
     const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
@@ -69,6 +75,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   const database = createDatabase(provider, url, {
     log: options.onQuery,
     pool: config.database.pool,
+    traced: tracer !== undefined,
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection closed; the pool opens another when needed'),
   });
   const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
@@ -122,6 +129,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
     eventSchemas: eventJsonSchemas,
     endStreams,
+    observe: createRequestObserver({ logger, accessLog: config.accessLog, trustProxy: config.trustProxy, tracer }),
   });
   let started = false;
 
@@ -156,6 +164,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
         await pubsub.close();
         limiterRedis?.disconnect();
         await database.close();
+        // Last, so the spans of everything above are sent.
+        await stopTracing(tracer, Math.max(1_000, deadline - Date.now()));
       })();
       // At least a moment for the connections, even when the requests used up the time.
       const finished = await settlesWithin(rest, Math.max(1_000, deadline - Date.now()));

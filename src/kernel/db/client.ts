@@ -10,7 +10,7 @@ import pg from 'pg';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { DatabaseProvider } from '../../config.js';
-import { postgresDirect, SqliteGate, type DirectSql } from './direct.js';
+import { postgresDirect, SqliteGate, tracedDirect, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
@@ -47,7 +47,7 @@ export { sqlitePath };
 export function createDatabase(
   provider: DatabaseProvider,
   url: string,
-  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings } = {},
+  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings; /** A span per direct statement (Prisma traces its own). */ traced?: boolean } = {},
 ): Database {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
@@ -86,6 +86,7 @@ export function createDatabase(
     (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
     direct = logged(direct, sink);
   }
+  if (options.traced) direct = tracedDirect(direct, provider);
   return {
     provider,
     client,
