@@ -18,7 +18,7 @@ import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { OTLPTraceExporter as ProtobufExporter } from '@opentelemetry/exporter-trace-otlp-proto';
 import { defaultResource, resourceFromAttributes } from '@opentelemetry/resources';
-import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
+import { AlwaysOffSampler, AlwaysOnSampler, BatchSpanProcessor, ParentBasedSampler, SamplingDecision, TraceIdRatioBasedSampler, TracerProvider } from '@opentelemetry/sdk-trace';
 import { PrismaInstrumentation } from '@prisma/instrumentation';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { TracingConfig } from '../config.js';
@@ -41,6 +41,21 @@ function sampler(config: TracingConfig): Sampler {
     case 'parentbased_always_on':
       return new ParentBasedSampler({ root: new AlwaysOnSampler() });
   }
+}
+
+/**
+ * Traces start at requests: a span with no parent is kept only when it is a
+ * request's. The event relay and the webhook dispatcher poll the database
+ * several times a second, and each poll would otherwise be a trace of its own.
+ */
+function requestsOnly(sampler: Sampler): Sampler {
+  return {
+    shouldSample(ctx, traceId, name, kind, attributes, links) {
+      if (kind !== SpanKind.SERVER && !trace.getSpanContext(ctx)) return { decision: SamplingDecision.NOT_RECORD };
+      return sampler.shouldSample(ctx, traceId, name, kind, attributes, links);
+    },
+    toString: () => `RequestsOnly{${sampler.toString()}}`,
+  };
 }
 
 /** Drops undefined values (OpenTelemetry refuses them). */
@@ -73,7 +88,7 @@ export function createTracer(config: TracingConfig, logger: Logger): Tracer {
   const Exporter = config.protocol === 'http/json' ? JsonExporter : ProtobufExporter;
   const provider = new TracerProvider({
     resource: defaultResource().merge(resourceFromAttributes({ ...config.resourceAttributes, 'service.name': config.serviceName })),
-    sampler: sampler(config),
+    sampler: requestsOnly(sampler(config)),
     spanProcessors: [new BatchSpanProcessor({ exporter: new Exporter({ url: config.url, headers: config.headers }) })],
   });
   const tracer = provider.getTracer('portcullis');
