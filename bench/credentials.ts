@@ -247,7 +247,7 @@ async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: st
   const { decryptSecret } = await import('../src/kernel/crypto.js');
   const { matchTotpStep } = await import('../src/modules/totp/service.js');
   // The same statements as the gateway, on the same driver path (src/kernel/db/direct.ts).
-  const database = createDatabase(provider, databaseUrl);
+  const database = await createDatabase(provider, databaseUrl);
   const { direct } = database;
   const key = Buffer.from(keyBase64, 'base64');
   const server = createServer((req, res) => {
@@ -406,7 +406,7 @@ async function seedTotpUsers(provider: 'sqlite' | 'postgresql', databaseUrl: str
   const { encryptSecret } = await import('../src/kernel/crypto.js');
   const { newId } = await import('../src/kernel/ids.js');
   const { newAuthMethodId } = await import('../src/modules/auth-methods/kinds.js');
-  const database = createDatabase(provider, databaseUrl);
+  const database = await createDatabase(provider, databaseUrl);
   try {
     const key = Buffer.from(ENCRYPTION_KEY, 'base64');
     const users = Array.from({ length: TOTP_USERS }, (_, i) => {
@@ -433,7 +433,7 @@ async function seedTotpUsers(provider: 'sqlite' | 'postgresql', databaseUrl: str
 /** Clears every replay counter, so the next load starts from first uses again. */
 async function resetCounters(provider: 'sqlite' | 'postgresql', databaseUrl: string) {
   const { createDatabase } = await import('../src/kernel/db/client.js');
-  const database = createDatabase(provider, databaseUrl);
+  const database = await createDatabase(provider, databaseUrl);
   try {
     await database.client.authMethod.updateMany({ where: { kind: 'TOTP' }, data: { counter: null } });
   } finally {

@@ -19,7 +19,7 @@ import { createServices, modules, type Services } from './modules/index.js';
 import type { Worker } from './modules/manifest.js';
 import { eventJsonSchemas } from './modules/catalog.js';
 import { createHttpServer } from './server/http.js';
-import { Redis } from 'ioredis';
+import { loadRedis } from './kernel/redis.js';
 import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 import { createRequestObserver } from './server/observe.js';
@@ -72,15 +72,15 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
   }
-  const database = createDatabase(provider, url, {
+  const database = await createDatabase(provider, url, {
     log: options.onQuery,
     pool: config.database.pool,
     traced: tracer !== undefined,
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection closed; the pool opens another when needed'),
   });
-  const pubsub = createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
+  const pubsub = await createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
   // Rate-limit counters: one Redis connection for every limiter of this instance.
-  const limiterRedis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
+  const limiterRedis = config.redisUrl ? new (await loadRedis())(config.redisUrl, { maxRetriesPerRequest: 1 }) : undefined;
   limiterRedis?.on('error', (error) => logger.warn({ err: error }, 'rate limit counters: redis connection error; counting in memory meanwhile'));
   const limiter = (name: string, perMinute: number) => createRateLimiter({ name, perMinute, prefix: config.redisPrefix, redis: limiterRedis });
   // The relay and the modules' workers are built after the services they use; these closures reach them once they exist.

@@ -8,12 +8,12 @@
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Config } from './config.js';
 import { createSender } from './kernel/delivery/index.js';
 import { migrationStatus } from './kernel/db/migrator.js';
 import { sqlitePath } from './kernel/db/paths.js';
 import { createLogger } from './kernel/logger.js';
+import { loadRedis } from './kernel/redis.js';
 
 export interface Finding {
   check: string;
@@ -62,6 +62,7 @@ export async function runDoctor(config: Readonly<Config>, now: () => Date = () =
   if (config.redisUrl) {
     findings.push(
       await check('redis', async () => {
+        const Redis = await loadRedis();
         const redis = new Redis(config.redisUrl!, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: TIMEOUT_MS, retryStrategy: () => null });
         redis.on('error', () => {});
         try {

@@ -73,7 +73,7 @@ describe('secrets in the log', () => {
     const sent = await send(url, 'mutation ($t: String!) { sendMfaOtp(input: { mfaToken: $t, channel: EMAIL }) { __typename } }', { t: secrets.carolMfaToken });
     expect(sent.body.data.sendMfaOtp.__typename).toBe('SendMfaOtpSuccess');
     secrets.otpCode = sink.lastCode(carol.email!);
-    const otp = await send(url, COMPLETE, { input: { mfaToken: secrets.carolMfaToken, method: 'EMAIL', code: secrets.otpCode } });
+    const otp = await send(url, COMPLETE, { input: { mfaToken: secrets.carolMfaToken, method: 'OTP_EMAIL', code: secrets.otpCode } });
     expect(otp.body.data.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
 
     // An API key in Authorization, and a secret in a GET request's query string.

@@ -77,6 +77,10 @@ const Events = graphql(`
   }
 `);
 
+const TotpNode = graphql(`
+  query TotpNode($id: ID!) { node(id: $id) { ... on TotpMethod { verified verifiedAt lastUsedAt createdAt } } }
+`);
+
 const Deactivate = graphql(`
   mutation TotpDeactivate($id: ID!) { deactivateUser(input: { userId: $id }) { __typename } }
 `);
@@ -139,6 +143,27 @@ describe('TOTP registration', () => {
     expect((await t.run(StartTotp, { input: { userId } })).startTotpRegistration).toMatchObject({ __typename: 'InvalidStateError' });
     const types = (await t.run(Events, { userId })).events.edges.map((e) => e.node.type);
     expect(types).toContain('USER_TOTP_ADDED');
+  });
+
+  it('stamps verifiedAt when the registration is confirmed: not when it starts, nor when a code is used later', async () => {
+    const userId = await newUser();
+    const started = clock.now();
+    const { secret, authMethod } = await start(userId);
+    expect((await t.run(TotpNode, { id: authMethod.id })).node).toEqual({ verified: false, verifiedAt: null, lastUsedAt: null, createdAt: started.toISOString() });
+
+    clock.advance(95_000);
+    const confirmed = clock.now();
+    const ok = await t.run(VerifyTotpRegistration, { input: { userId, code: referenceTotp(secret, confirmed) } });
+    expect(ok.verifyTotpRegistration.__typename).toBe('VerifyTotpRegistrationSuccess');
+
+    clock.advance(120_000);
+    expect(await verifyTotp(userId, referenceTotp(secret, clock.now()))).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'TOTP' });
+    expect((await t.run(TotpNode, { id: authMethod.id })).node).toEqual({
+      verified: true,
+      verifiedAt: confirmed.toISOString(),
+      lastUsedAt: clock.now().toISOString(),
+      createdAt: started.toISOString(),
+    });
   });
 
   it('replaces a pending registration when started again: the first secret no longer works', async () => {
@@ -272,11 +297,11 @@ describe('backup codes', () => {
       expect(dump).not.toContain(c.replace('-', ''));
     }
 
-    expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODE', backupCodesRemaining: 9, user: { id: userId } });
+    expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODES', backupCodesRemaining: 9, user: { id: userId } });
     // A backup code is single-use itself: no time step is involved.
     expect(await verifyTotp(userId, g.codes[0])).toEqual({ __typename: 'CodeAlreadyUsedError', code: 'CODE_ALREADY_USED', reason: 'CODE_ALREADY_USED', message: 'The code was already used.' });
     // Typed loosely: lower case, no dash.
-    expect(await verifyTotp(userId, g.codes[1].toLowerCase().replace('-', ''))).toMatchObject({ kind: 'BACKUP_CODE', backupCodesRemaining: 8 });
+    expect(await verifyTotp(userId, g.codes[1].toLowerCase().replace('-', ''))).toMatchObject({ kind: 'BACKUP_CODES', backupCodesRemaining: 8 });
     const types = (await t.run(Events, { userId })).events.edges.map((e) => e.node.type);
     expect(types).toEqual(expect.arrayContaining(['USER_BACKUP_CODES_GENERATED', 'USER_BACKUP_CODE_USED']));
     const events = JSON.stringify((await t.run(Events, { userId })).events);
@@ -302,7 +327,7 @@ describe('backup codes', () => {
     if (first.__typename !== 'GenerateBackupCodesSuccess' || second.__typename !== 'GenerateBackupCodesSuccess') throw new Error('no codes');
     expect(second.authMethod.id).toBe(first.authMethod.id);
     expect(await verifyTotp(userId, first.codes[0])).toMatchObject({ __typename: 'IncorrectCodeError' });
-    expect(await verifyTotp(userId, second.codes[0])).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODE', backupCodesRemaining: 9 });
+    expect(await verifyTotp(userId, second.codes[0])).toMatchObject({ __typename: 'VerifyTotpSuccess', kind: 'BACKUP_CODES', backupCodesRemaining: 9 });
   });
 });
 

@@ -126,7 +126,7 @@ describe('direct statements', () => {
   });
 
   it('work before Prisma has run a query of its own', async () => {
-    const fresh = createDatabase(testProvider, t.db.url);
+    const fresh = await createDatabase(testProvider, t.db.url);
     try {
       const [row] = await fresh.direct.all<{ n: number }>('SELECT COUNT(*) AS "n" FROM "User"', []);
       expect(Number(row.n)).toBe(await db.user.count());

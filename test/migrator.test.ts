@@ -2,7 +2,7 @@
  * The gateway migrates itself: idempotently, refusing edited migrations, and
  * safely when several instances start at once against one database.
  */
-import { cpSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Sqlite from 'better-sqlite3';
@@ -10,7 +10,10 @@ import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { migrate, MigrationDriftError, readMigrations } from '../src/kernel/db/migrator.js';
 import { sqlitePath } from '../src/kernel/db/client.js';
-import { ENCRYPTION_KEY, BOOTSTRAP_KEY } from './helpers/app.js';
+import { newId } from '../src/kernel/ids.js';
+import { newAuthMethodId } from '../src/modules/auth-methods/kinds.js';
+import { graphql } from './gql/index.js';
+import { createTestApp, ENCRYPTION_KEY, BOOTSTRAP_KEY } from './helpers/app.js';
 import { emptyDatabase, testProvider, type TestDatabase } from './helpers/db.js';
 import { postGraphql, startGateway } from './helpers/process.js';
 
@@ -44,6 +47,33 @@ async function appliedRows(db: TestDatabase): Promise<Array<{ migration_name: st
   }
 }
 
+/** Runs statements written with `?` placeholders straight on the database, as rows written before a migration. */
+async function execute(db: TestDatabase, statements: Array<[sql: string, params: Array<string | boolean | null>]>): Promise<void> {
+  if (db.provider === 'sqlite') {
+    const conn = new Sqlite(sqlitePath(db.url));
+    try {
+      for (const [sql, params] of statements) conn.prepare(sql).run(...params.map((p) => (typeof p === 'boolean' ? Number(p) : p)));
+    } finally {
+      conn.close();
+    }
+    return;
+  }
+  const client = new pg.Client({ connectionString: db.url });
+  await client.connect();
+  try {
+    for (const [sql, params] of statements) {
+      let i = 0;
+      await client.query(sql.replace(/\?/g, () => `$${++i}`), params);
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+const TotpVerifiedAt = graphql(`
+  query MigratedTotpVerifiedAt($id: ID!) { node(id: $id) { ... on TotpMethod { verified verifiedAt } } }
+`);
+
 describe(`migrator on ${testProvider}`, () => {
   it('applies every migration once and records it in _prisma_migrations', async () => {
     const db = await empty();
@@ -62,6 +92,47 @@ describe(`migrator on ${testProvider}`, () => {
     const applied = results.flatMap((r) => r.applied);
     expect(applied).toEqual(readMigrations(db.provider).map((m) => m.name));
     expect((await appliedRows(db)).length).toBe(applied.length);
+  });
+
+  it('gives TOTP authenticators confirmed before verifiedAt existed the time of their user.totp_added, else their start', async () => {
+    const db = await empty();
+    const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-migrations-'));
+    cpSync(path.resolve(import.meta.dirname, '..', 'prisma', 'migrations'), dir, { recursive: true });
+    const added = readMigrations(db.provider, dir).find((m) => m.name.endsWith('_totp_verified_at'));
+    if (!added) throw new Error('no totp_verified_at migration');
+    // The database as it was before that migration (and any after it).
+    for (const m of readMigrations(db.provider, dir)) if (m.name >= added.name) rmSync(path.join(dir, db.provider, m.name), { recursive: true });
+    await migrate(db.provider, db.url, { dir });
+
+    // Written the way Prisma writes a DateTime on each provider.
+    const at = (iso: string) => (db.provider === 'sqlite' ? iso.replace('Z', '+00:00') : iso);
+    const userId = newId('User');
+    const withEvent = newAuthMethodId('TOTP');
+    const eventPruned = newAuthMethodId('TOTP');
+    const pending = newAuthMethodId('TOTP');
+    const method = `INSERT INTO "AuthMethod" ("id", "userId", "kind", "verified", "createdAt", "updatedAt") VALUES (?, ?, 'TOTP', ?, ?, ?)`;
+    const event = `INSERT INTO "Event" ("id", "type", "userId", "data", "occurredAt") VALUES (?, ?, ?, ?, ?)`;
+    await execute(db, [
+      [`INSERT INTO "User" ("id", "updatedAt") VALUES (?, ?)`, [userId, at('2026-01-01T00:00:00.000Z')]],
+      [method, [withEvent, userId, true, at('2026-01-02T10:00:00.000Z'), at('2026-01-09T00:00:00.000Z')]],
+      [method, [eventPruned, userId, true, at('2026-01-03T10:00:00.000Z'), at('2026-01-09T00:00:00.000Z')]],
+      [method, [pending, userId, false, at('2026-01-04T10:00:00.000Z'), at('2026-01-04T10:00:00.000Z')]],
+      // Another method's event and another type must not be taken for this one's.
+      [event, [newId('UserEvent'), 'user.totp_verified', userId, JSON.stringify({ authMethodId: withEvent }), at('2026-01-08T00:00:00.000Z')]],
+      [event, [newId('UserEvent'), 'user.totp_added', userId, JSON.stringify({ authMethodId: 'am_totp_other' }), at('2026-01-07T00:00:00.000Z')]],
+      [event, [newId('UserEvent'), 'user.totp_added', userId, JSON.stringify({ authMethodId: withEvent }), at('2026-01-02T10:04:00.000Z')]],
+    ]);
+
+    expect((await migrate(db.provider, db.url)).applied).toContain(added.name);
+    const t = await createTestApp({ database: db });
+    try {
+      const verifiedAt = async (id: string) => (await t.run(TotpVerifiedAt, { id })).node;
+      expect(await verifiedAt(withEvent)).toEqual({ verified: true, verifiedAt: '2026-01-02T10:04:00.000Z' });
+      expect(await verifiedAt(eventPruned)).toEqual({ verified: true, verifiedAt: '2026-01-03T10:00:00.000Z' });
+      expect(await verifiedAt(pending)).toEqual({ verified: false, verifiedAt: null });
+    } finally {
+      await t.close();
+    }
   });
 
   it('refuses to go on when an applied migration was edited', async () => {

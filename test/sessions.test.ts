@@ -315,13 +315,13 @@ describe('login with MFA', () => {
     const { codes } = await t.app.services.backupCodes.generateBackupCodes(u.id, systemMeta);
     const first = (await login(u.email)).login;
     if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
-    expect(first.methods).toEqual(['TOTP', 'BACKUP_CODE']);
-    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'BACKUP_CODE', code: codes[0] } }, { token: null });
+    expect(first.methods).toEqual(['TOTP', 'BACKUP_CODES']);
+    const done = await t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'BACKUP_CODES', code: codes[0] } }, { token: null });
     expect(done.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
 
     const second = (await login(u.email)).login;
     if (second.__typename !== 'MfaRequired') throw new Error(JSON.stringify(second));
-    const reused = await t.run(CompleteMfa, { input: { mfaToken: second.mfaToken, method: 'BACKUP_CODE', code: codes[0] } }, { token: null });
+    const reused = await t.run(CompleteMfa, { input: { mfaToken: second.mfaToken, method: 'BACKUP_CODES', code: codes[0] } }, { token: null });
     expect(reused.completeMfaLogin).toMatchObject({ __typename: 'CodeAlreadyUsedError' });
   });
 
@@ -344,7 +344,7 @@ describe('login with MFA', () => {
     const first = (await login(u.email)).login;
     if (first.__typename !== 'MfaRequired') throw new Error(JSON.stringify(first));
     const results = await Promise.all(
-      [codes[0], codes[1]].map((code) => t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'BACKUP_CODE', code } }, { token: null })),
+      [codes[0], codes[1]].map((code) => t.run(CompleteMfa, { input: { mfaToken: first.mfaToken, method: 'BACKUP_CODES', code } }, { token: null })),
     );
     const kinds = results.map((r) => r.completeMfaLogin.__typename).sort();
     expect(kinds).toEqual(['CodeAlreadyUsedError', 'CompleteMfaLoginSuccess']);

@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { manualClock } from '../src/kernel/clock.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 import type { WebhookRequest, WebhookSender } from '../src/modules/webhooks/sender.js';
 import { httpWebhookSender } from '../src/modules/webhooks/sender.js';
 import { graphql } from './gql/index.js';
@@ -76,6 +77,9 @@ const Deliveries = graphql(`
       }
     }
   }
+`);
+const App = graphql(`
+  query WhApp($id: ID!) { webhookApp(id: $id) { id name url enabled eventTypes deliveries(first: 5) { totalCount } } }
 `);
 const Apps = graphql(`
   query WhApps { webhookApps(first: 50) { edges { node { id name } } } }
@@ -214,6 +218,35 @@ describe('webhook apps', () => {
     expect(missing.updateWebhookApp).toMatchObject({ __typename: 'NotFoundError', code: 'NOT_FOUND' });
     expect((await t.run(DeleteApp, { id: webhookApp.id })).deleteWebhookApp).toEqual({ __typename: 'DeleteWebhookAppSuccess', deletedWebhookAppId: webhookApp.id });
     expect((await t.run(DeleteApp, { id: webhookApp.id })).deleteWebhookApp).toMatchObject({ __typename: 'NotFoundError' });
+  });
+
+  it('webhookApp(id) answers one app, null when there is none, and only to API keys', async () => {
+    const { webhookApp } = await createApp({ name: 'Billing', url: hookUrl, eventTypes: ['USER_LOCKED'] });
+    await createApp({ name: 'Other', url: hookUrl });
+    expect((await t.run(App, { id: webhookApp.id })).webhookApp).toEqual({
+      id: webhookApp.id,
+      name: 'Billing',
+      url: hookUrl,
+      enabled: true,
+      eventTypes: ['USER_LOCKED'],
+      deliveries: { totalCount: 0 },
+    });
+    // Like user(id): an unknown id, or an id of another kind, is null rather than an error.
+    expect((await t.run(App, { id: 'wha_missing' })).webhookApp).toBeNull();
+    const userId = await newUser('wh-app-reader@example.com');
+    expect((await t.run(App, { id: userId })).webhookApp).toBeNull();
+
+    // An end user's access token reads no webhook app.
+    const session = await t.app.services.sessions.createSession(userId, { name: 'test' }, systemMeta);
+    const asUser = await t.exec(App, { id: webhookApp.id }, { token: session.accessToken });
+    expect(asUser.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN' });
+    expect(asUser.data?.webhookApp ?? null).toBeNull();
+
+    await t.run(DeleteApp, { id: webhookApp.id });
+    expect((await t.run(App, { id: webhookApp.id })).webhookApp).toBeNull();
+    // Relay this test's user events while no app exists, so no later test's app receives them.
+    for (const edge of (await t.run(Apps)).webhookApps.edges) await t.run(DeleteApp, { id: edge.node.id });
+    await t.app.events.relay.tick();
   });
 });
 

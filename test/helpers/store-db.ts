@@ -21,7 +21,7 @@ export function useStoreDatabase(): StoreDatabase {
   let database: Database | undefined;
   beforeAll(async () => {
     testDb = await freshDatabase();
-    database = createDatabase(testDb.provider, testDb.url);
+    database = await createDatabase(testDb.provider, testDb.url);
   });
   afterAll(async () => {
     await database?.close();

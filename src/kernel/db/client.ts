@@ -4,13 +4,9 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { PrismaBetterSQLite3 } from '@prisma/adapter-better-sqlite3';
-import { PrismaPg } from '@prisma/adapter-pg';
-import pg from 'pg';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
-import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { DatabaseProvider } from '../../config.js';
-import { postgresDirect, SqliteGate, tracedDirect, type DirectSql } from './direct.js';
+import { SqliteGate, tracedDirect, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
@@ -44,11 +40,11 @@ const DEFAULT_POOL: PoolSettings = { size: 10, acquireTimeoutMs: 5_000, statemen
 
 export { sqlitePath };
 
-export function createDatabase(
+export async function createDatabase(
   provider: DatabaseProvider,
   url: string,
   options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings; /** A span per direct statement (Prisma traces its own). */ traced?: boolean } = {},
-): Database {
+): Promise<Database> {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
   let direct: DirectSql;
@@ -57,6 +53,7 @@ export function createDatabase(
   if (provider === 'sqlite') {
     const file = sqlitePath(url);
     mkdirSync(path.dirname(file), { recursive: true });
+    const { PrismaBetterSQLite3 } = await import('@prisma/adapter-better-sqlite3');
     const gate = new SqliteGate();
     // timeout: wait for a competing writer (another process) instead of failing at once.
     const adapter = gatedSqlite(new PrismaBetterSQLite3({ url: file, timeout: 10_000 }), gate);
@@ -64,22 +61,13 @@ export function createDatabase(
     gate.connect = () => client.$connect();
     direct = gate.direct();
   } else {
-    // One pool for Prisma and the direct statements.
-    const settings = options.pool ?? DEFAULT_POOL;
-    const pool = new pg.Pool({
-      connectionString: url,
-      max: settings.size,
-      connectionTimeoutMillis: settings.acquireTimeoutMs,
-      keepAlive: true,
-      ...(settings.statementTimeoutMs ? { statement_timeout: settings.statementTimeoutMs } : {}),
-      ...(settings.idleInTransactionTimeoutMs ? { idle_in_transaction_session_timeout: settings.idleInTransactionTimeoutMs } : {}),
-    });
-    pool.on('error', (error) => options.onIdleError?.(error));
-    discardBrokenConnections(pool, (error) => options.onIdleError?.(error));
-    poolStats = () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount });
-    client = new PostgresClient({ adapter: new PrismaPg(pool), log }) as unknown as Db;
-    direct = postgresDirect(pool);
-    closePool = () => pool.end();
+    // Loaded only here: an instance on SQLite never pays for pg and the PostgreSQL client.
+    const { openPostgres } = await import('./postgres.js');
+    const opened = openPostgres(url, options.pool ?? DEFAULT_POOL, log, options.onIdleError);
+    client = opened.client;
+    direct = opened.direct;
+    closePool = opened.close;
+    poolStats = opened.stats;
   }
   if (options.log) {
     const sink = options.log;
@@ -100,35 +88,6 @@ export function createDatabase(
       await closePool();
     },
   };
-}
-
-/**
- * A connection the server closes (restart, failover, pg_terminate_backend)
- * emits 'error'. The pool listens only while a connection is idle: one
- * checked out (say, inside an interactive transaction between statements)
- * has no listener, and its error would end the process. And Prisma's pg
- * adapter may never release a transaction's connection whose server side
- * died, so the pool slowly fills with dead connections until every request
- * waits for one that never comes. So every connection gets a listener for its
- * whole life, and one that breaks while checked out is handed back to the
- * pool as broken at once (the pool closes and forgets it); its holder's own
- * release, if it ever comes, is then a no-op.
- */
-function discardBrokenConnections(pool: pg.Pool, onError: (error: Error) => void) {
-  const checkedOut = new WeakSet<pg.PoolClient>();
-  pool.on('acquire', (client) => checkedOut.add(client));
-  pool.on('release', (_error, client) => checkedOut.delete(client));
-  pool.on('connect', (client) => {
-    client.on('error', (error) => {
-      onError(error);
-      const held = client as pg.PoolClient;
-      if (!checkedOut.has(held)) return;
-      checkedOut.delete(held);
-      const release = held.release;
-      held.release = () => {};
-      release.call(held, error);
-    });
-  });
 }
 
 /** Reports direct statements to the same observer as Prisma's (tests count queries). */

@@ -27,7 +27,6 @@
  * callback: it would wait for itself.
  */
 import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
-import pg from 'pg';
 import { inSpan } from '../tracing.js';
 
 export type SqlParam = string | number | boolean | Date | null;
@@ -66,9 +65,9 @@ export interface DirectSql {
 }
 
 /** Most prepared statements kept per connection (SQL texts vary only with IN-list lengths). */
-const STATEMENT_CACHE = 200;
+export const STATEMENT_CACHE = 200;
 
-function convert<T>(row: Record<string, unknown>, shape: RowShape | undefined): T {
+export function convert<T>(row: Record<string, unknown>, shape: RowShape | undefined): T {
   if (!shape) return row as T;
   for (const c of shape.dates ?? []) {
     const v = row[c];
@@ -176,62 +175,6 @@ export class SqliteGate {
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
 function sqliteDate(date: Date): string {
   return date.toISOString().replace('Z', '+00:00');
-}
-
-// PostgreSQL's timestamp(3) columns carry no zone and hold UTC (as Prisma
-// writes them). node-pg would read them as local time: parse them as UTC.
-const TIMESTAMP_OID = 1114;
-const pgTypes = {
-  getTypeParser: ((oid: number, format?: string) =>
-    oid === TIMESTAMP_OID
-      ? (value: string) => new Date(`${value.replace(' ', 'T')}Z`)
-      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
-};
-
-export function postgresDirect(pool: pg.Pool): DirectSql {
-  const texts = new Map<string, { text: string; name: string }>();
-  const prepare = (sql: string) => {
-    let entry = texts.get(sql);
-    if (!entry) {
-      let n = 0;
-      entry = { text: sql.replace(/\?/g, () => `$${++n}`), name: `portcullis_${texts.size}` };
-      // Named statements are parsed once per connection; rare texts stay unnamed.
-      if (texts.size < STATEMENT_CACHE) texts.set(sql, entry);
-      else entry = { text: entry.text, name: '' };
-    }
-    return entry;
-  };
-  // A Date is sent as UTC text: the zone-less column keeps exactly that.
-  const bind = (params: SqlParam[]) => params.map((p) => (p instanceof Date ? p.toISOString() : p));
-  const query = (sql: string, params: SqlParam[], on: pg.Pool | pg.PoolClient = pool) => {
-    const { text, name } = prepare(sql);
-    return on.query({ text, values: bind(params), types: pgTypes, ...(name ? { name } : {}) });
-  };
-  const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-    (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
-  return {
-    all,
-    // PostgreSQL runs a data-modifying WITH clause exactly once, whether or not the rest reads it.
-    allAfter: (first, sql, params, shape) => all(`WITH "first" AS (${first.sql}) ${sql}`, [...first.params, ...params], shape),
-    async runIfChanged(first, then) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
-        const changed = ((await query(first.sql, first.params, client)).rowCount ?? 0) > 0;
-        if (changed) for (const s of then) await query(s.sql, s.params, client);
-        await client.query('COMMIT');
-        return changed;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
-      } finally {
-        // A connection that could not even roll back is closed, not reused.
-        client.release(broken);
-      }
-    },
-    run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
-  };
 }
 
 /** `SELECT "User"`-like span names: the statement's verb and first table, from SQL text we wrote. */

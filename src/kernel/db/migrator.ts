@@ -12,10 +12,12 @@ import { createHash, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { packageRoot } from '../paths.js';
-import Sqlite from 'better-sqlite3';
-import pg from 'pg';
 import type { DatabaseProvider } from '../../config.js';
 import { sqlitePath } from './paths.js';
+
+// Each driver is loaded only for its own provider (an instance carries one, not both).
+const loadSqlite = async () => (await import('better-sqlite3')).default;
+const loadPg = async () => (await import('pg')).default;
 
 export interface Migration {
   name: string;
@@ -94,6 +96,7 @@ export async function migrationStatus(provider: DatabaseProvider, url: string, o
   if (provider === 'sqlite') {
     const file = sqlitePath(url);
     if (!existsSync(file)) return { exists: false, applied: 0, pending: all.map((m) => m.name) };
+    const Sqlite = await loadSqlite();
     const db = new Sqlite(file, { readonly: true, fileMustExist: true });
     try {
       const table = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name = '_prisma_migrations'").get();
@@ -105,6 +108,7 @@ export async function migrationStatus(provider: DatabaseProvider, url: string, o
       db.close();
     }
   }
+  const pg = await loadPg();
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: options.timeoutMs ?? 5_000 });
   client.on('error', () => {});
   await client.connect();
@@ -129,7 +133,8 @@ export async function migrate(
   return provider === 'sqlite' ? migrateSqlite(url, all, options.onApply) : migratePostgres(url, all, options.onApply);
 }
 
-function migrateSqlite(url: string, all: Migration[], onApply?: (name: string) => void): MigrateResult {
+async function migrateSqlite(url: string, all: Migration[], onApply?: (name: string) => void): Promise<MigrateResult> {
+  const Sqlite = await loadSqlite();
   const file = sqlitePath(url);
   mkdirSync(path.dirname(file), { recursive: true });
   const db = new Sqlite(file, { timeout: 30_000 });
@@ -155,6 +160,7 @@ function migrateSqlite(url: string, all: Migration[], onApply?: (name: string) =
 }
 
 async function migratePostgres(url: string, all: Migration[], onApply?: (name: string) => void): Promise<MigrateResult> {
+  const pg = await loadPg();
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

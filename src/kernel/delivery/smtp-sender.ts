@@ -1,5 +1,5 @@
-import nodemailer from 'nodemailer';
 import type { Config } from '../../config.js';
+import { lazy } from '../lazy.js';
 import type { OutgoingMessage, Sender } from './types.js';
 
 /**
@@ -8,7 +8,8 @@ import type { OutgoingMessage, Sender } from './types.js';
  */
 export function createSmtpSender(smtp: Config['delivery']['smtp'] & { host: string }, options: { timeoutMs?: number } = {}): Sender {
   const timeout = options.timeoutMs ?? 15_000;
-  const transport = nodemailer.createTransport({
+  // nodemailer is loaded by the first message: an instance that never sends email never holds it.
+  const transport = lazy(async () => (await import('nodemailer')).default.createTransport({
     host: smtp.host,
     port: smtp.port,
     secure: smtp.secure,
@@ -19,11 +20,11 @@ export function createSmtpSender(smtp: Config['delivery']['smtp'] & { host: stri
     // nodemailer's own logging stays off: it would print message bodies.
     logger: false,
     debug: false,
-  });
+  }));
   return {
     name: 'smtp',
     async send(message: OutgoingMessage) {
-      await transport.sendMail({ from: smtp.from, to: message.to, subject: message.subject, text: message.text });
+      await (await transport()).sendMail({ from: smtp.from, to: message.to, subject: message.subject, text: message.text });
     },
   };
 }

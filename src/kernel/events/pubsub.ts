@@ -8,7 +8,7 @@
  * same topic), so a subscriber knows when it may trust the message alone and
  * when it must re-read the log to close a gap.
  */
-import { Redis } from 'ioredis';
+import { loadRedis } from '../redis.js';
 import type { Logger } from '../logger.js';
 
 /** An event row as the relay read it (dates become strings when it crosses Redis). */
@@ -116,7 +116,8 @@ export function createMemoryPubSub(logger?: Logger): EventPubSub {
  * false: the relay then delivers to this instance's subscribers from its own
  * read of the log, and resyncs them when Redis returns (relay.ts).
  */
-export function createRedisPubSub(url: string, prefix: string, logger?: Logger): EventPubSub {
+export async function createRedisPubSub(url: string, prefix: string, logger?: Logger): Promise<EventPubSub> {
+  const Redis = await loadRedis();
   // The publisher fails fast while disconnected: queued publishes would replay stale messages and grow without bound.
   const publisher = new Redis(url, { lazyConnect: false, maxRetriesPerRequest: null, enableOfflineQueue: false });
   // The subscriber queues its SUBSCRIBEs until it is back, and resubscribes its channels after a reconnect.
@@ -182,6 +183,6 @@ export function createRedisPubSub(url: string, prefix: string, logger?: Logger):
   };
 }
 
-export function createPubSub(options: { redisUrl?: string; prefix: string; logger?: Logger }): EventPubSub {
+export async function createPubSub(options: { redisUrl?: string; prefix: string; logger?: Logger }): Promise<EventPubSub> {
   return options.redisUrl ? createRedisPubSub(options.redisUrl, options.prefix, options.logger) : createMemoryPubSub(options.logger);
 }

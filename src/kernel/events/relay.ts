@@ -14,7 +14,7 @@
  * Wake-ups: in-process right after a commit (`committed()`), on PostgreSQL
  * also LISTEN/NOTIFY so other instances wake at once; otherwise a poll.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { DatabaseProvider } from '../../config.js';
 import type { Db } from '../db/client.js';
 import type { DirectSql } from '../db/direct.js';
@@ -235,7 +235,9 @@ export function createRelay(deps: RelayDeps) {
 
   async function listen() {
     if (provider !== 'postgresql' || !running || deps.listen === false) return;
-    const client = new pg.Client({ connectionString: deps.databaseUrl });
+    // Loaded here: only PostgreSQL has LISTEN, and an instance on SQLite never loads pg.
+    const { default: pgDriver } = await import('pg');
+    const client = new pgDriver.Client({ connectionString: deps.databaseUrl });
     client.on('notification', (message) => {
       if (message.payload !== lease.owner) wake();
     });

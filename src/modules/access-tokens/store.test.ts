@@ -20,7 +20,7 @@ let apiKeys: ApiKeyService;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   store = createApiKeyStore({ db: database.client });
   apiKeys = createApiKeyService({ db: database.client, clock, bootstrapApiKey: 'bootstrap-secret' });
 });

@@ -33,7 +33,9 @@ const variant = (kind: AuthMethodKind, description: string, fields?: Parameters<
   });
 
 export const PasswordMethod = variant('PASSWORD', 'A password, stored as an argon2id hash.');
-export const TotpMethod = variant('TOTP', 'A TOTP authenticator app (RFC 6238).');
+export const TotpMethod = variant('TOTP', 'A TOTP authenticator app (RFC 6238).', (t) => ({
+  verifiedAt: t.expose('verifiedAt', { type: 'DateTime', nullable: true, description: 'When the registration was confirmed with a first code (verifyTotpRegistration); null while it is pending.' }),
+}));
 export const BackupCodesMethod = variant('BACKUP_CODES', 'Single-use backup codes.', (t) => ({
   remaining: t.int({
     description: 'Unused backup codes left.',

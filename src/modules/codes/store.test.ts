@@ -17,7 +17,7 @@ let userId: string;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   store = createCodeStore({ db: database.client });
   const id = newId('User');
   userId = (await database.client.user.create({ data: { id, email: `${id}@example.com`, emailNormalized: `${id}@example.com` } })).id;

@@ -17,7 +17,7 @@ let store: LockoutStore;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   store = createLockoutStore({ db: database.client, direct: database.direct });
 });
 afterAll(async () => {

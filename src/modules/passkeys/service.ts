@@ -18,19 +18,16 @@
  * refused and recorded (`user.passkey_counter_regressed`), but only after the
  * signature checked out, so forged responses cannot flood the event log.
  */
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type AuthenticatorTransport,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  type VerifiedRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  AuthenticatorTransport,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
+  VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
+import { lazy } from '../../kernel/lazy.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
@@ -104,6 +101,9 @@ export function classifyWebAuthnError(error: unknown): WebAuthnFailureReason {
 }
 
 /** Runs a library check; its refusals become WebAuthnVerificationError with a stable reason. */
+/** @simplewebauthn/server (about 8 MB resident) is loaded by the first passkey operation, not at start. */
+const webauthn = lazy(() => import('@simplewebauthn/server'));
+
 async function checked<T>(check: () => Promise<T>): Promise<T> {
   try {
     return await check();
@@ -221,7 +221,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
     const existing = await credentialsOf(user.id);
     const userName = user.email ?? user.username ?? user.id;
     const fullName = [user.givenName, user.familyName].filter(Boolean).join(' ');
-    const options = await generateRegistrationOptions({
+    const options = await (await webauthn()).generateRegistrationOptions({
       rpName: config.rpName,
       rpID: config.rpId,
       // The user handle is the opaque user id: it holds no personal data and lets a discoverable assertion name its user.
@@ -256,6 +256,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
 
   /** Checks an attestation against its challenge; refusals become WebAuthnVerificationError. */
   async function verifyAttestation(response: RegistrationResponseJSON, challenge: WebAuthnChallenge, kind: WebAuthnKind) {
+    const { verifyRegistrationResponse } = await webauthn();
     const verification = await checked(() =>
       verifyRegistrationResponse({
         response,
@@ -336,6 +337,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
   /** Checks an assertion's signature against the stored public key; refusals become WebAuthnVerificationError. */
   async function verifyAssertion(response: AuthenticationResponseJSON, challenge: WebAuthnChallenge, method: AuthMethod) {
     const data = (method.data ?? {}) as unknown as WebAuthnData;
+    const { verifyAuthenticationResponse } = await webauthn();
     const verification = await checked(() =>
       verifyAuthenticationResponse({
         response,
@@ -483,7 +485,7 @@ export function createWebAuthnService(deps: WebAuthnDeps) {
         // Security keys need not verify the user; passkeys must (checked per credential on verify).
         userVerification = allow.every((m) => m.kind === 'U2F') ? 'discouraged' : 'preferred';
       }
-      const options: PublicKeyCredentialRequestOptionsJSON = await generateAuthenticationOptions({
+      const options: PublicKeyCredentialRequestOptionsJSON = await (await webauthn()).generateAuthenticationOptions({
         rpID: config.rpId,
         timeout: ttlMs,
         userVerification,

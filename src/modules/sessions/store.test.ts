@@ -17,7 +17,7 @@ let keys: SigningKeyStore;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   store = createSessionStore({ db: database.client });
   keys = createSigningKeyStore({ db: database.client });
 });

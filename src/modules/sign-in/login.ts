@@ -21,6 +21,7 @@ import { InvalidInputError, NotFoundError, TooManyAttemptsError, UserInactiveErr
 import { CodeAlreadyUsedError, IncorrectCodeError } from '../codes/errors.js';
 import { IncorrectPasswordError, NoPasswordError } from '../password/errors.js';
 import type { MfaMethod, MfaService } from './mfa.js';
+import type { OtpChannel } from '../otp/service.js';
 import { strategyFor, type SignInStrategies } from './strategy.js';
 import type { AuthMethodService } from '../auth-methods/service.js';
 import type { RateLimiter } from '../../kernel/rate-limiter.js';
@@ -39,14 +40,20 @@ export interface ReauthenticationProof {
   /** A TOTP code, or a backup code not minted by this same session. */
   totpCode?: string | null;
   /** A sign-in code sent by sendOtp on the user's SMS or email factor. */
-  otp?: { channel: 'SMS' | 'EMAIL'; code: string } | null;
+  otp?: { channel: OtpChannel; code: string } | null;
   /** A WebAuthn assertion answering a startPasskeyAuthentication challenge, made with one of the user's credentials. */
   passkeyResponse?: unknown;
 }
 
+/** A new session's tokens, and whether the user's password is flagged to change. */
+export type SignInTokens = SessionTokens & { passwordMustChange: boolean };
+
 export type LoginOutcome =
-  | ({ kind: 'session' } & SessionTokens)
+  | ({ kind: 'session' } & SignInTokens)
   | { kind: 'mfa_required'; userId: string; mfaToken: string; methods: MfaMethod[]; expiresAt: Date };
+
+/** The MFA method of a one-time code channel (OtpChannel names the channel, MfaMethod the factor). */
+const OTP_METHOD_OF = { SMS: 'OTP_SMS', EMAIL: 'OTP_EMAIL' } as const satisfies Record<OtpChannel, MfaMethod>;
 
 /** A user id that never exists: login checks unknown identifiers against it, so they cost a dummy hash. */
 const NO_SUCH_USER = 'usr_00000000000000000000000000';
@@ -100,6 +107,17 @@ export function createLoginService(deps: {
     return user?.id ?? null;
   }
 
+  /**
+   * Opens the session and reads the user's must-change flag: whatever path
+   * signed in (password, then maybe a second factor), the caller learns the
+   * password has to change before going on.
+   */
+  async function openSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod): Promise<SignInTokens> {
+    const tokens = await sessions.createSession(userId, device, meta, method);
+    const user = await db.user.findUnique({ where: { id: userId }, select: { passwordMustChange: true } });
+    return { ...tokens, passwordMustChange: user?.passwordMustChange ?? false };
+  }
+
   async function recordLoginFailed(userId: string, data: EventPayloads['user.login_failed'], meta: RequestMeta) {
     await outbox.append({ type: 'user.login_failed', userId, data }, meta);
   }
@@ -143,7 +161,7 @@ export function createLoginService(deps: {
         const challenge = await mfa.createChallenge(userId, device);
         return { kind: 'mfa_required', userId, methods, ...challenge };
       }
-      return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password')) };
+      return { kind: 'session', ...(await openSession(userId, device, meta, 'password')) };
     },
 
     /**
@@ -155,7 +173,7 @@ export function createLoginService(deps: {
      * the user does not have), UserLockedError, UserInactiveError,
      * TooManyAttemptsError.
      */
-    async completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SessionTokens> {
+    async completeMfaLogin(input: { mfaToken: string; method: MfaMethod; code: string }, meta: RequestMeta): Promise<SignInTokens> {
       const challenge = await mfa.peekChallenge(input.mfaToken);
       const { userId } = challenge;
       if (input.method === 'PASSKEY') {
@@ -173,7 +191,7 @@ export function createLoginService(deps: {
         throw error;
       }
       await mfa.consumeChallenge(input.mfaToken);
-      return sessions.createSession(userId, challenge.device, meta, method);
+      return openSession(userId, challenge.device, meta, method);
     },
 
     /**
@@ -183,7 +201,7 @@ export function createLoginService(deps: {
      * about the token, InvalidInputError for another user's credential, and
      * the WebAuthn service's verification errors.
      */
-    async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SessionTokens> {
+    async completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
       const challenge = await mfa.peekChallenge(input.mfaToken);
       const { userId } = await assertionStrategy().verifyAssertion(input.response, meta);
       if (userId !== challenge.userId) {
@@ -191,7 +209,7 @@ export function createLoginService(deps: {
         throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
       }
       await mfa.consumeChallenge(input.mfaToken);
-      return sessions.createSession(userId, challenge.device, meta, 'passkey');
+      return openSession(userId, challenge.device, meta, 'passkey');
     },
 
     /**
@@ -213,7 +231,8 @@ export function createLoginService(deps: {
       } else if (proof.totpCode != null) {
         method = await codeStrategy('TOTP', 'totpCode').verifyCode(userId, 'TOTP', proof.totpCode, meta, { notBackupCodesOf: sessionId });
       } else if (proof.otp != null) {
-        method = await codeStrategy(proof.otp.channel, 'otp').verifyCode(userId, proof.otp.channel, proof.otp.code, meta);
+        const otpMethod = OTP_METHOD_OF[proof.otp.channel];
+        method = await codeStrategy(otpMethod, 'otp').verifyCode(userId, otpMethod, proof.otp.code, meta);
       } else {
         const verified = await assertionStrategy().verifyAssertion(proof.passkeyResponse, meta);
         if (verified.userId !== userId) throw new InvalidInputError('passkeyResponse', 'The passkey does not belong to this user.');
@@ -241,13 +260,14 @@ export function createLoginService(deps: {
     },
 
     /** Sends a sign-in code by SMS or email to the user an MFA token belongs to. */
-    async sendMfaOtp(input: { mfaToken: string; channel: 'SMS' | 'EMAIL' }, meta: RequestMeta) {
+    async sendMfaOtp(input: { mfaToken: string; channel: OtpChannel }, meta: RequestMeta) {
       const { userId, expiresAt } = await mfa.peekChallenge(input.mfaToken);
+      const method = OTP_METHOD_OF[input.channel];
       const available = await mfa.availableMethods(userId);
-      if (!available.includes(input.channel)) throw new InvalidInputError('channel', 'This user has no such second factor.');
-      const strategy = strategyFor(strategies, input.channel, 'sendCode');
+      if (!available.includes(method)) throw new InvalidInputError('channel', 'This user has no such second factor.');
+      const strategy = strategyFor(strategies, method, 'sendCode');
       if (!strategy) throw new InvalidInputError('channel', 'Codes cannot be sent on this channel.');
-      const sent = await strategy.sendCode(userId, input.channel, meta);
+      const sent = await strategy.sendCode(userId, method, meta);
       return { ...sent, mfaTokenExpiresAt: expiresAt };
     },
   };

@@ -16,13 +16,17 @@ import type { SessionDevice } from '../sessions/service.js';
 import { tokenHash } from '../../kernel/crypto.js';
 import { createSignInStore } from './store.js';
 
-/** How a user may finish an MFA login. */
-export type MfaMethod = 'TOTP' | 'BACKUP_CODE' | 'SMS' | 'EMAIL' | 'PASSKEY';
+/**
+ * How a user may finish an MFA login, named by the AuthMethodKind of the
+ * factor (one vocabulary): a security key (U2F) is answered as PASSKEY.
+ */
+export type MfaMethod = Extract<AuthMethodKind, 'TOTP' | 'BACKUP_CODES' | 'OTP_SMS' | 'OTP_EMAIL' | 'PASSKEY'>;
+/** Every method, preferred first. */
+const MFA_METHODS: readonly MfaMethod[] = ['TOTP', 'PASSKEY', 'OTP_SMS', 'OTP_EMAIL', 'BACKUP_CODES'];
 
 /** Second factors that make a login ask for MFA (backup codes alone do not: they back up a factor). */
 export const SECOND_FACTORS: readonly AuthMethodKind[] = ['TOTP', 'OTP_SMS', 'OTP_EMAIL', 'PASSKEY', 'U2F'];
-const METHOD_OF: Partial<Record<AuthMethodKind, MfaMethod>> = { TOTP: 'TOTP', OTP_SMS: 'SMS', OTP_EMAIL: 'EMAIL', PASSKEY: 'PASSKEY', U2F: 'PASSKEY' };
-const ORDER: MfaMethod[] = ['TOTP', 'PASSKEY', 'SMS', 'EMAIL', 'BACKUP_CODE'];
+const METHOD_OF: Partial<Record<AuthMethodKind, MfaMethod>> = { TOTP: 'TOTP', OTP_SMS: 'OTP_SMS', OTP_EMAIL: 'OTP_EMAIL', PASSKEY: 'PASSKEY', U2F: 'PASSKEY' };
 
 const TOKEN_PREFIX = 'pcm_';
 
@@ -70,9 +74,10 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
       if (found.size === 0) return [];
       if (methods.some((m) => m.kind === 'BACKUP_CODES')) {
         const left = await db.backupCode.count({ where: { userId, usedAt: null } });
-        if (left > 0) found.add('BACKUP_CODE');
+        if (left > 0) found.add('BACKUP_CODES');
       }
-      return ORDER.filter((m) => found.has(m));
+      // Preferred first: MFA_METHODS is in that order.
+      return MFA_METHODS.filter((m) => found.has(m));
     },
 
     /** Starts a step-up after a correct password; returns the token in the clear, once. */

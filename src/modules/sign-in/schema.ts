@@ -1,23 +1,21 @@
 import type { SessionTokens } from '../sessions/service.js';
+import type { MfaMethod } from './mfa.js';
+import type { SignInTokens } from './login.js';
+import { OtpChannelEnum } from '../otp/schema.js';
 import { builder } from '../../graphql/builder.js';
-import { affectedUser, selfViewer, publicOperation } from '../../graphql/helpers.js';
+import { affectedUser, selfViewer, publicOperation, type SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { sessionAndUserFields } from '../sessions/schema.js';
 
 export const MfaMethodEnum = builder.enumType('MfaMethod', {
-  description: 'A way to finish an MFA login.',
+  description: 'A way to finish an MFA login, named like the AuthMethodKind of its factor.',
   values: {
     TOTP: { description: 'A code from an authenticator app.' },
-    BACKUP_CODE: { description: 'One of the backup codes (consumed).' },
-    SMS: { description: 'A one-time code sent by SMS (sendMfaOtp).' },
-    EMAIL: { description: 'A one-time code sent by email (sendMfaOtp).' },
-    PASSKEY: { description: 'A passkey or security key: finish with completeMfaLoginWithPasskey.' },
-  } as const,
-});
-
-const OtpChannelForMfa = builder.enumType('MfaOtpChannel', {
-  description: 'Where sendMfaOtp sends a sign-in code.',
-  values: ['SMS', 'EMAIL'] as const,
+    BACKUP_CODES: { description: 'One of the backup codes (consumed).' },
+    OTP_SMS: { description: 'A one-time code sent by SMS (sendMfaOtp with channel SMS).' },
+    OTP_EMAIL: { description: 'A one-time code sent by email (sendMfaOtp with channel EMAIL).' },
+    PASSKEY: { description: 'A passkey or security key (PASSKEY or U2F): finish with completeMfaLoginWithPasskey.' },
+  } as const satisfies Record<MfaMethod, unknown>,
 });
 
 const DeviceInput = builder.inputType('DeviceInput', {
@@ -30,25 +28,39 @@ const DeviceInput = builder.inputType('DeviceInput', {
 });
 
 /** The fields every session-issuing success shares. */
+const tokenFields = (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, SessionTokens>) => ({
+  accessToken: t.exposeString('accessToken', { description: 'A JWT for `Authorization: Bearer …`; verifiable with /.well-known/jwks.json.' }),
+  tokenType: t.string({ description: 'Always Bearer.', resolve: () => 'Bearer' }),
+  expiresAt: t.field({ type: 'DateTime', description: 'When the access token expires; refresh before.', resolve: (s) => s.expiresAt }),
+  refreshToken: t.exposeString('refreshToken', { description: 'Opaque and single-use: refreshSession returns a new one each time. Keep it secret.' }),
+  sessionExpiresAt: t.field({ type: 'DateTime', description: 'When the session ends; no refresh works after it.', resolve: (s) => s.sessionExpiresAt }),
+  ...sessionAndUserFields(t),
+});
+
+const isTokens = (value: unknown) => typeof value === 'object' && value !== null && 'accessToken' in value;
+
 function tokensType(name: string, description: string) {
-  return builder.objectRef<SessionTokens & { kind?: 'session' }>(name).implement({
+  return builder.objectRef<SessionTokens>(name).implement({ description, isTypeOf: isTokens, fields: tokenFields });
+}
+
+/** A sign-in's tokens, and whether the password must change before anything else. */
+function signInType(name: string, description: string) {
+  return builder.objectRef<SignInTokens & { kind?: 'session' }>(name).implement({
     description,
-    isTypeOf: (value) => typeof value === 'object' && value !== null && 'accessToken' in value,
+    isTypeOf: isTokens,
     fields: (t) => ({
-      accessToken: t.exposeString('accessToken', { description: 'A JWT for `Authorization: Bearer …`; verifiable with /.well-known/jwks.json.' }),
-      tokenType: t.string({ description: 'Always Bearer.', resolve: () => 'Bearer' }),
-      expiresAt: t.field({ type: 'DateTime', description: 'When the access token expires; refresh before.', resolve: (s) => s.expiresAt }),
-      refreshToken: t.exposeString('refreshToken', { description: 'Opaque and single-use: refreshSession returns a new one each time. Keep it secret.' }),
-      sessionExpiresAt: t.field({ type: 'DateTime', description: 'When the session ends; no refresh works after it.', resolve: (s) => s.sessionExpiresAt }),
-      ...sessionAndUserFields(t),
+      ...tokenFields(t),
+      passwordMustChange: t.exposeBoolean('passwordMustChange', {
+        description: "The user's password is flagged to change (User.passwordMustChange): have the user choose a new one (changePassword) before going on.",
+      }),
     }),
   });
 }
 
-const LoginSuccess = tokensType('LoginSuccess', 'Signed in: the tokens of a new session.');
+const LoginSuccess = signInType('LoginSuccess', 'Signed in: the tokens of a new session.');
 
 const MfaRequired = builder
-  .objectRef<{ kind: 'mfa_required'; mfaToken: string; methods: Array<'TOTP' | 'BACKUP_CODE' | 'SMS' | 'EMAIL' | 'PASSKEY'>; expiresAt: Date }>('MfaRequired')
+  .objectRef<{ kind: 'mfa_required'; mfaToken: string; methods: MfaMethod[]; expiresAt: Date }>('MfaRequired')
   .implement({
     description: 'The password was right and the user has a second factor: finish with completeMfaLogin (or a passkey) before mfaToken expires.',
     isTypeOf: (value) => typeof value === 'object' && value !== null && 'mfaToken' in value,
@@ -89,14 +101,14 @@ const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
 const SendMfaOtpInput = builder.inputType('SendMfaOtpInput', {
   fields: (t) => ({
     mfaToken: t.string({ required: true }),
-    channel: t.field({ type: OtpChannelForMfa, required: true }),
+    channel: t.field({ type: OtpChannelEnum, required: true }),
   }),
 });
 
 const SendMfaOtpSuccess = builder
   .objectRef<{ expiresAt: Date; destination?: string | null; mfaTokenExpiresAt: Date }>('SendMfaOtpSuccess')
   .implement({
-    description: 'A sign-in code is on its way; finish with completeMfaLogin(method: SMS or EMAIL).',
+    description: 'A sign-in code is on its way; finish with completeMfaLogin(method: OTP_SMS or OTP_EMAIL).',
     fields: (t) => ({
       sentTo: t.string({ nullable: true, description: 'The masked address or number.', resolve: (s) => s.destination ?? null }),
       expiresAt: t.field({ type: 'DateTime', description: 'When the code expires.', resolve: (s) => s.expiresAt }),
@@ -106,7 +118,7 @@ const SendMfaOtpSuccess = builder
 
 const ReauthenticateOtpInput = builder.inputType('ReauthenticateOtpInput', {
   fields: (t) => ({
-    channel: t.field({ type: OtpChannelForMfa, required: true }),
+    channel: t.field({ type: OtpChannelEnum, required: true }),
     code: t.string({ required: true, description: 'The code sendOtp sent on that channel.' }),
   }),
 });
@@ -150,7 +162,7 @@ builder.mutationFields((t) => ({
   }),
   completeMfaLogin: t.field({
     ...publicOperation,
-    type: tokensType('CompleteMfaLoginSuccess', 'Signed in after the second factor: the tokens of a new session.'),
+    type: signInType('CompleteMfaLoginSuccess', 'Signed in after the second factor: the tokens of a new session.'),
     description:
       'Finishes an MFA login with a TOTP code, a backup code, or a code sent by sendMfaOtp (public). A wrong code keeps the mfaToken usable until it expires; a right one consumes it.',
     errors: { types: [...mfaTokenErrors, E.IncorrectCodeError, E.NoTotpError, E.InvalidStateError, E.InvalidInputError, ...stateErrors] },
@@ -159,7 +171,7 @@ builder.mutationFields((t) => ({
   }),
   completeMfaLoginWithPasskey: t.field({
     ...publicOperation,
-    type: tokensType('CompleteMfaLoginWithPasskeySuccess', 'Signed in after a passkey assertion: the tokens of a new session.'),
+    type: signInType('CompleteMfaLoginWithPasskeySuccess', 'Signed in after a passkey assertion: the tokens of a new session.'),
     description:
       "Finishes an MFA login with a passkey (public): start with startPasskeyAuthentication, then pass the browser's assertion here with the mfaToken. The credential must belong to the user who entered the password.",
     errors: { types: [...mfaTokenErrors, E.WebAuthnVerificationError, E.InvalidInputError, ...stateErrors] },

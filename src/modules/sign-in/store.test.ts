@@ -15,7 +15,7 @@ let store: SignInStore;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   store = createSignInStore({ db: database.client });
 });
 afterAll(async () => {

@@ -8,8 +8,8 @@ import { errorTypes as E } from '../../graphql/errors.js';
 const userField = (t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, { userId: string }>) => affectedUser(t, 'The user, as it is now.');
 
 const VerifiedCodeKindEnum = builder.enumType('VerifiedCodeKind', {
-  description: 'Which kind of code verifyTotp accepted.',
-  values: { TOTP: { description: 'A code from the TOTP authenticator.' }, BACKUP_CODE: { description: 'A backup code, now used up.' } } as const,
+  description: 'Which kind of code verifyTotp accepted, named like the AuthMethodKind it belongs to.',
+  values: { TOTP: { description: 'A code from the TOTP authenticator.' }, BACKUP_CODES: { description: 'A backup code, now used up.' } } as const,
 });
 
 

@@ -10,11 +10,10 @@
  * - Every attempt is reserved with the lockout's code counter before a code is checked.
  */
 import { authenticator, hotp } from 'otplib';
-import QRCode from 'qrcode';
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
-import type { User } from '../../kernel/db/models.js';
+import type { AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
@@ -71,7 +70,8 @@ export function totpUri(secretBase32: string, issuer: string, accountName: strin
   return authenticator.keyuri(accountName, issuer, secretBase32);
 }
 
-export type VerifiedCodeKind = 'TOTP' | 'BACKUP_CODE';
+/** Which code verifyTotp accepted, named by the AuthMethodKind it belongs to. */
+export type VerifiedCodeKind = Extract<AuthMethodKind, 'TOTP' | 'BACKUP_CODES'>;
 
 export type TotpService = ReturnType<typeof createTotpService>;
 
@@ -121,7 +121,7 @@ export function createTotpService(deps: {
         authMethodId = await savePending(userId, secret);
       }
       const uri = totpUri(secret, config.issuer, accountNameOf(user));
-      const svg = await QRCode.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
+      const svg = await (await import('qrcode')).default.toString(uri, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
       return { authMethodId, secret, uri, qrCode: `data:image/svg+xml;base64,${Buffer.from(svg).toString('base64')}` };
     },
 
@@ -197,7 +197,7 @@ export function createTotpService(deps: {
         await attempt.succeeded();
         const remaining = await backupCodes.remaining(userId);
         await outbox.append({ type: 'user.backup_code_used', userId, data: { remaining } }, meta);
-        return { user: attempt.user, kind: 'BACKUP_CODE', backupCodesRemaining: remaining };
+        return { user: attempt.user, kind: 'BACKUP_CODES', backupCodesRemaining: remaining };
       }
 
       const { attemptsBeforeLock, locked } = await attempt.failed(meta);

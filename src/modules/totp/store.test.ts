@@ -17,7 +17,7 @@ let backup: BackupCodeStore;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
-  database = createDatabase(testDb.provider, testDb.url);
+  database = await createDatabase(testDb.provider, testDb.url);
   totp = createTotpStore({ db: database.client, direct: database.direct });
   backup = createBackupCodeStore({ db: database.client });
 });
@@ -92,13 +92,13 @@ describe('totp store', () => {
     expect(await method(id)).toMatchObject({ kind: 'TOTP', verified: false, secret: 'first', counter: null, createdAt: at(0) });
     await database.client.authMethod.update({ where: { id }, data: { counter: 3 } });
     expect(await totp.replacePendingTotpSecret(id, 'second', at(1))).toBe(true);
-    expect(await method(id)).toMatchObject({ verified: false, secret: 'second', counter: null, updatedAt: at(1) });
+    expect(await method(id)).toMatchObject({ verified: false, verifiedAt: null, secret: 'second', counter: null, updatedAt: at(1) });
     const activate = (secret: string) => database.client.$transaction((tx) => totp.activatePendingTotp(tx, id, secret, 42, at(2)));
     // A registration restarted meanwhile (another secret) is not activated with the old one's code.
     expect(await activate('first')).toBe(false);
     expect((await method(id)).verified).toBe(false);
     expect((await Promise.all([activate('second'), activate('second')])).filter(Boolean)).toHaveLength(1);
-    expect(await method(id)).toMatchObject({ verified: true, counter: 42, lastUsedAt: at(2) });
+    expect(await method(id)).toMatchObject({ verified: true, verifiedAt: at(2), counter: 42, lastUsedAt: at(2) });
     expect(await totp.replacePendingTotpSecret(id, 'third', at(3))).toBe(false);
     expect((await method(id)).secret).toBe('second');
   });

@@ -66,7 +66,7 @@ export function createTotpStore(deps: { db: Db; direct: DirectSql }) {
     async activatePendingTotp(tx: Tx, id: string, secret: string, step: number, at: Date): Promise<boolean> {
       const { count } = await tx.authMethod.updateMany({
         where: { id, verified: false, secret },
-        data: { verified: true, counter: step, lastUsedAt: at },
+        data: { verified: true, verifiedAt: at, counter: step, lastUsedAt: at },
       });
       return count === 1;
     },

@@ -38,6 +38,9 @@ export const UserRef = builder.prismaNode('User', {
       resolve: (u) => u._count.authMethods > 0,
     }),
     passwordChangedAt: t.expose('passwordChangedAt', { type: 'DateTime', nullable: true }),
+    passwordMustChange: t.exposeBoolean('passwordMustChange', {
+      description: 'The password is flagged to change (createUser, setPassword or an import with mustChange): login and completeMfaLogin say so; changePassword clears it.',
+    }),
     lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
     lastLoginDevice: t.exposeString('lastLoginDevice', { nullable: true }),
     mfaEnabled: t.boolean({

@@ -59,6 +59,14 @@ export const WebhookAppRef = builder.prismaNode('WebhookApp', {
 });
 
 builder.queryFields((t) => ({
+  webhookApp: t.prismaField({
+    type: 'WebhookApp',
+    nullable: true,
+    authScopes: { admin: true },
+    description: 'A webhook app by id; null when there is none.',
+    args: { id: t.arg.id({ required: true }) },
+    resolve: (query, _root, args, ctx) => ctx.db.webhookApp.findUnique({ ...query, where: { id: String(args.id) } }),
+  }),
   webhookApps: t.prismaConnection({
     type: 'WebhookApp',
     cursor: 'id',
