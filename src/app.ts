@@ -24,6 +24,8 @@ import { createRateLimiter } from './kernel/rate-limiter.js';
 import { createYogaServer, type YogaServer } from './server/yoga.js';
 import { createMetrics } from './kernel/metrics.js';
 import { createMetricsServer, metricsHandler } from './server/metrics.js';
+import { createRequestObserver } from './server/observe.js';
+import { startTracing, stopTracing } from './kernel/tracing.js';
 
 export interface AppOptions {
   logger?: Logger;
@@ -43,6 +45,8 @@ export interface AppOptions {
    * true). Tests turn it off to show what reaches this instance through Redis alone.
    */
   listenForCommits?: boolean;
+  /** Export traces when the config names an endpoint (default true); the management commands do not. */
+  tracing?: boolean;
 }
 
 export interface App {
@@ -65,6 +69,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     encryptionKey: resolveEncryptionKey(baseConfig.encryptionKey, baseConfig.dataDir, logger),
   });
   const { provider, url } = config.database;
+  // First, so that what follows can be traced; loads the OpenTelemetry SDK only when configured.
+  const tracer = options.tracing === false ? undefined : await startTracing(config.tracing, logger);
   if (options.migrate !== false) {
     const result = await migrate(provider, url, { onApply: (name) => logger.info({ migration: name }, 'applying migration') });
     if (result.applied.length) logger.info({ applied: result.applied.length }, 'database migrated');
@@ -74,6 +80,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     log: options.onQuery,
     pool: config.database.pool,
     metrics,
+    traced: tracer !== undefined,
     onIdleError: (error) => logger.warn({ err: error }, 'a database connection closed; the pool opens another when needed'),
   });
   const pubsub = await createPubSub({ redisUrl: config.redisUrl, prefix: config.redisPrefix, logger });
@@ -133,6 +140,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     eventSchemas: eventJsonSchemas,
     endStreams,
     metrics: metricsServer ? undefined : serveMetrics,
+    observe: createRequestObserver({ logger, accessLog: config.accessLog, trustProxy: config.trustProxy, tracer }),
   });
   let started = false;
 
@@ -169,6 +177,8 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
         await pubsub.close();
         limiterRedis?.disconnect();
         await database.close();
+        // Last, so the spans of everything above are sent.
+        await stopTracing(tracer, Math.max(1_000, deadline - Date.now()));
       })();
       // At least a moment for the connections, even when the requests used up the time.
       const finished = await settlesWithin(rest, Math.max(1_000, deadline - Date.now()));

@@ -139,6 +139,65 @@ describe('loadConfig', () => {
     expect(loadConfig({ UV_THREADPOOL_SIZE: '2' }).threadPoolSize).toBe(2);
   });
 
+  it('writes the access log except under NODE_ENV=test, unless told', () => {
+    expect(loadConfig({}).accessLog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'production', PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true' }).accessLog).toBe(true);
+    expect(loadConfig({ NODE_ENV: 'test' }).accessLog).toBe(false);
+    expect(loadConfig({ NODE_ENV: 'test', PORTCULLIS_ACCESS_LOG: 'true' }).accessLog).toBe(true);
+    expect(loadConfig({ PORTCULLIS_ACCESS_LOG: 'false' }).accessLog).toBe(false);
+  });
+
+  it('traces only with an OTLP endpoint: to the base URL\'s /v1/traces, or to the traces URL as written', () => {
+    expect(loadConfig({}).tracing).toBeUndefined();
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }).tracing).toEqual({
+      serviceName: 'portcullis',
+      resourceAttributes: {},
+      url: 'http://collector:4318/v1/traces',
+      protocol: 'http/protobuf',
+      headers: {},
+      sampler: 'parentbased_always_on',
+      samplerRatio: 1,
+    });
+    const c = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318',
+      OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://traces.example.com/in',
+      OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf',
+      OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: 'http/json',
+      OTEL_EXPORTER_OTLP_HEADERS: 'a=1, b=two%20words',
+      OTEL_EXPORTER_OTLP_TRACES_HEADERS: 'b=3',
+      OTEL_SERVICE_NAME: 'idp',
+      OTEL_RESOURCE_ATTRIBUTES: 'deployment.environment.name=prod',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.25',
+    }).tracing;
+    expect(c).toEqual({
+      serviceName: 'idp',
+      resourceAttributes: { 'deployment.environment.name': 'prod' },
+      url: 'https://traces.example.com/in',
+      protocol: 'http/json',
+      headers: { a: '1', b: '3' },
+      sampler: 'parentbased_traceidratio',
+      samplerRatio: 0.25,
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_SDK_DISABLED: 'true' }).tracing).toBeUndefined();
+  });
+
+  it('refuses gRPC, other URL schemes and malformed headers, without quoting a header', () => {
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_PROTOCOL: 'grpc' })).toThrow('OTEL_EXPORTER_OTLP_PROTOCOL: expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)');
+    expect(() => loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: 'grpc://collector:4317' })).toThrow('OTEL_EXPORTER_OTLP_ENDPOINT: must be an http:// or https:// URL');
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow('OTEL_TRACES_SAMPLER_ARG: expected a number from 0 to 1');
+    for (const headers of ['api-key-without-equals-sign', 'k=%zz-secret']) {
+      try {
+        loadConfig({ OTEL_EXPORTER_OTLP_HEADERS: headers });
+        expect.unreachable();
+      } catch (error) {
+        expect((error as ConfigError).variable).toBe('OTEL_EXPORTER_OTLP_HEADERS');
+        expect((error as Error).message).not.toContain('secret');
+        expect((error as Error).message).not.toContain('api-key');
+      }
+    }
+  });
+
   it('lists every variable it reads in the help text', () => {
     const documented = configVariables.flatMap(([names]) => names.split(' / '));
     expect(variableNames.filter((n) => !documented.includes(n))).toEqual([]);

@@ -96,6 +96,36 @@ const linkTemplate = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
+/**
+ * OpenTelemetry's `key=value,key=value` lists (OTEL_EXPORTER_OTLP_HEADERS,
+ * OTEL_RESOURCE_ATTRIBUTES), values percent-decoded. The message never quotes
+ * the value: exporter headers usually carry a collector's API key.
+ */
+const keyValues = z.string().transform((v, ctx) => {
+  const pairs: Record<string, string> = {};
+  for (const item of v.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const at = item.indexOf('=');
+    let value: string | undefined;
+    try {
+      value = at > 0 ? decodeURIComponent(item.slice(at + 1).trim()) : undefined;
+    } catch {
+      // malformed percent-encoding: reported below
+    }
+    if (value === undefined) {
+      ctx.addIssue({ code: 'custom', message: 'must be comma-separated key=value pairs, values percent-encoded' });
+      return z.NEVER;
+    }
+    pairs[item.slice(0, at).trim()] = value;
+  }
+  return pairs;
+});
+
+const httpUrl = z.url({ message: 'must be an http:// or https:// URL', protocol: /^https?$/ });
+
+const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { message: 'expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)' });
+
+const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
+
 /** Every variable the gateway reads, with its default. The README's table mirrors this list. */
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -196,6 +226,19 @@ const envSchema = z.object({
   PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS: int(30, 3600).default(300),
   PORTCULLIS_PASSKEY_DEMO: bool.default(false),
   PORTCULLIS_PASSKEY_LINK_URL: linkTemplate.optional(),
+  // Access log and traces; the OTEL_ variables are OpenTelemetry's standard ones.
+  PORTCULLIS_ACCESS_LOG: bool.optional(),
+  OTEL_SDK_DISABLED: bool.default(false),
+  OTEL_SERVICE_NAME: z.string().min(1).default('portcullis'),
+  OTEL_RESOURCE_ATTRIBUTES: keyValues.optional(),
+  OTEL_EXPORTER_OTLP_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: httpUrl.optional(),
+  OTEL_EXPORTER_OTLP_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_PROTOCOL: otlpProtocol.optional(),
+  OTEL_EXPORTER_OTLP_HEADERS: keyValues.optional(),
+  OTEL_EXPORTER_OTLP_TRACES_HEADERS: keyValues.optional(),
+  OTEL_TRACES_SAMPLER: z.enum(TRACE_SAMPLERS, { message: `expected one of ${TRACE_SAMPLERS.join(', ')}` }).default('parentbased_always_on'),
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number({ message: 'expected a number from 0 to 1' }).min(0, 'expected a number from 0 to 1').max(1, 'expected a number from 0 to 1').optional(),
 });
 
 /** Every variable name the gateway reads. */
@@ -282,6 +325,24 @@ export interface Config {
   };
   /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
+  /** One JSON line per HTTP request on the log (at info level). */
+  accessLog: boolean;
+  /** OpenTelemetry traces; absent: off, and the SDK is never loaded. */
+  tracing?: TracingConfig;
+}
+
+export interface TracingConfig {
+  serviceName: string;
+  /** Resource attributes besides service.name (OTEL_RESOURCE_ATTRIBUTES). */
+  resourceAttributes: Record<string, string>;
+  /** The URL spans are POSTed to. */
+  url: string;
+  protocol: 'http/protobuf' | 'http/json';
+  /** Sent with every export (a collector's API key): never logged. */
+  headers: Record<string, string>;
+  sampler: (typeof TRACE_SAMPLERS)[number];
+  /** The ratio of the traceidratio samplers, 0 to 1. */
+  samplerRatio: number;
 }
 
 /** A configuration mistake: names the variable and what is wrong with it. */
@@ -417,6 +478,30 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       demoPage: e.PORTCULLIS_PASSKEY_DEMO,
       registrationLinkUrl: e.PORTCULLIS_PASSKEY_LINK_URL,
     },
+    // Requests are logged wherever someone reads the log; tests read the lines they assert on.
+    accessLog: e.PORTCULLIS_ACCESS_LOG ?? e.NODE_ENV !== 'test',
+    tracing: tracingConfig(e),
+  });
+}
+
+/**
+ * Traces go where OTEL_EXPORTER_OTLP_TRACES_ENDPOINT says (as written), or to
+ * OTEL_EXPORTER_OTLP_ENDPOINT's /v1/traces, as the OpenTelemetry
+ * specification has it; with neither, tracing is off.
+ */
+function tracingConfig(e: z.infer<typeof envSchema>): TracingConfig | undefined {
+  const base = e.OTEL_EXPORTER_OTLP_ENDPOINT;
+  const url = e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? (base ? `${base.replace(/\/+$/, '')}/v1/traces` : undefined);
+  if (!url || e.OTEL_SDK_DISABLED) return undefined;
+  return Object.freeze({
+    serviceName: e.OTEL_SERVICE_NAME,
+    resourceAttributes: e.OTEL_RESOURCE_ATTRIBUTES ?? {},
+    url,
+    // The specification's default; both are what collectors' OTLP/HTTP receivers (port 4318) accept.
+    protocol: e.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL ?? e.OTEL_EXPORTER_OTLP_PROTOCOL ?? 'http/protobuf',
+    headers: { ...e.OTEL_EXPORTER_OTLP_HEADERS, ...e.OTEL_EXPORTER_OTLP_TRACES_HEADERS },
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG ?? 1,
   });
 }
 
@@ -497,4 +582,13 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS', 'lifetime of a WebAuthn challenge (default 300)'],
   ['PORTCULLIS_PASSKEY_DEMO', 'serve the passkey demo page at /passkeys (default false)'],
   ['PORTCULLIS_PASSKEY_LINK_URL', 'http(s) URL template of the passkey registration links the gateway sends, with {code} and optionally {userId}, e.g. https://app.example.com/passkeys?user={userId}&code={code} (default none: links are only returned with returnCode)'],
+  ['PORTCULLIS_ACCESS_LOG', 'one JSON line per HTTP request on the log, at info level (default true, false with NODE_ENV=test); docs/operations.md lists its fields'],
+  ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318: traces go to its /v1/traces (default none: tracing off, the OpenTelemetry SDK not even loaded)'],
+  ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'full URL for traces, used as written; wins over OTEL_EXPORTER_OTLP_ENDPOINT'],
+  ['OTEL_EXPORTER_OTLP_PROTOCOL / OTEL_EXPORTER_OTLP_TRACES_PROTOCOL', 'http/protobuf|http/json (default http/protobuf; gRPC is not supported)'],
+  ['OTEL_EXPORTER_OTLP_HEADERS / OTEL_EXPORTER_OTLP_TRACES_HEADERS', 'headers sent with each export, key=value,key=value (a collector\'s API key)'],
+  ['OTEL_SERVICE_NAME', 'service.name of the spans (default portcullis)'],
+  ['OTEL_RESOURCE_ATTRIBUTES', 'more resource attributes, key=value,key=value (e.g. deployment.environment.name=prod)'],
+  ['OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG', 'always_on|always_off|traceidratio|parentbased_always_on|parentbased_always_off|parentbased_traceidratio, and the ratio from 0 to 1 (default parentbased_always_on)'],
+  ['OTEL_SDK_DISABLED', 'true turns tracing off whatever the endpoint (default false)'],
 ];

@@ -53,7 +53,7 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
   }
   const { createApp } = await loadApp();
   // Management commands stay quiet unless asked for more than the default level; they never migrate.
-  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel), migrate: false });
+  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel), migrate: false, tracing: false });
   try {
     await app.services.apiKeys.listApiKeys();
   } catch {

@@ -32,7 +32,11 @@ async function post(query: string, token: string | null = 'test-bootstrap-key-01
     headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
     body: JSON.stringify({ query }),
   });
-  return { status: res.status, body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> } };
+  return {
+    status: res.status,
+    requestId: res.headers.get('x-request-id'),
+    body: (await res.json()) as { data?: unknown; errors?: Array<{ message: string; extensions?: Record<string, unknown> }> },
+  };
 }
 
 describe('authentication', () => {
@@ -49,7 +53,8 @@ describe('authentication', () => {
   it('refuses a token that is almost the bootstrap key, and accepts the key', async () => {
     const res = await post('{ users(first: 1) { totalCount } }', 'test-bootstrap-key-0123456789abcdeX');
     expect(res.body.errors?.[0].extensions?.code).toBe('UNAUTHENTICATED');
-    expect(await post('{ users(first: 1) { totalCount } }')).toEqual({ status: 200, body: { data: { users: { totalCount: expect.any(Number) } } } });
+    const { status, body } = await post('{ users(first: 1) { totalCount } }');
+    expect({ status, body }).toEqual({ status: 200, body: { data: { users: { totalCount: expect.any(Number) } } } });
   });
 
   it('refuses anonymous introspection in production, and answers it with a key', async () => {
@@ -148,11 +153,13 @@ describe('unexpected errors', () => {
   it('are masked for the client and logged with the request id for operators', async () => {
     // Break the database under the gateway: the next read fails inside Prisma.
     await t.app.database.client.$executeRawUnsafe('DROP TABLE "Event"');
-    const res = await post('{ events(first: 1) { edges { node { id } } } }', undefined, { 'x-request-id': 'req-test-12345678' });
+    const res = await post('{ events(first: 1) { edges { node { id } } } }');
     const error = res.body.errors?.[0];
     expect(error?.message).toBe('Unexpected error.');
     expect(JSON.stringify(res.body)).not.toMatch(/SQL|prisma|DROP|no such table|does not exist|stack|\.ts:\d/i);
-    const logged = logLines.find((l) => l.includes('req-test-12345678'));
+    // The id the answer carries is the one in the log, so a client's report leads to the line.
+    expect(res.requestId).toMatch(/^[0-9a-f-]{36}$/);
+    const logged = logLines.find((l) => l.includes(res.requestId!));
     expect(logged).toBeDefined();
     expect(logged).toContain('unexpected error in an operation');
   });

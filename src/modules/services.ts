@@ -26,6 +26,8 @@ import { createContactService } from './users/contacts.service.js';
 import { createLockoutService } from './lockout/service.js';
 import { createLoginService } from './sign-in/login.js';
 import { createMfaService } from './sign-in/mfa.js';
+import { tracedStrategies } from './sign-in/strategy.js';
+import { tracedMethods } from '../kernel/tracing.js';
 import { createOneTimeCodeService } from './codes/one-time-codes.js';
 import { createOtpFactorService } from './otp/service.js';
 import { createPasswordHasher } from './password/hashing.js';
@@ -134,20 +136,25 @@ export function createServices(deps: ServiceDeps) {
     totp,
     authMethods,
     ...signIn,
-    login: createLoginService({
-      db,
-      clock,
-      outbox,
-      sessions: signIn.sessions,
-      mfa: signIn.mfa,
-      identifierLimiter: deps.loginIdentifierLimiter ?? null,
-      signIns,
-      strategies: {
-        password: passwords,
-        secondFactors: [totpStrategy(totp), otpStrategy(otpFactors), passkeyStrategy(webauthn)],
-      },
-      authMethods,
-    }),
+    // Sign-in and each credential check in a span of its own (with tracing on).
+    login: tracedMethods(
+      'sign-in',
+      createLoginService({
+        db,
+        clock,
+        outbox,
+        sessions: signIn.sessions,
+        mfa: signIn.mfa,
+        identifierLimiter: deps.loginIdentifierLimiter ?? null,
+        signIns,
+        strategies: tracedStrategies({
+          password: passwords,
+          secondFactors: [totpStrategy(totp), otpStrategy(otpFactors), passkeyStrategy(webauthn)],
+        }),
+        authMethods,
+      }),
+      ['login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'reauthenticate', 'sendMfaOtp'],
+    ),
   };
 }
 

@@ -35,9 +35,6 @@ export function callerToken(connectionParams: Record<string, unknown> | undefine
   return bearerToken(typeof fromParams === 'string' ? fromParams : header);
 }
 
-/** A caller's x-request-id is taken only in this shape; otherwise a new one is made. */
-export const REQUEST_ID = /^[A-Za-z0-9._-]{8,64}$/;
-
 /** The caller a token names, through the strategies the modules contribute (kernel/auth.ts). */
 export function resolveViewer(services: Services, token: string | undefined): Promise<Viewer> {
   return authenticate(services.authStrategies, token);

@@ -2,7 +2,6 @@
  * The listening part: node:http for GraphQL over HTTP and SSE, graphql-ws on
  * the same path for WebSocket, health probes, and graceful shutdown.
  */
-import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { useServer } from 'graphql-ws/use/ws';
@@ -10,7 +9,8 @@ import { WebSocketServer } from 'ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../kernel/logger.js';
 import type { Services } from '../modules/services.js';
-import { callerToken, REQUEST_ID, resolveViewer, stillAuthorized } from './auth.js';
+import { callerToken, resolveViewer, stillAuthorized } from './auth.js';
+import type { createRequestObserver, RequestRecord } from './observe.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
 
@@ -34,6 +34,8 @@ export interface HttpDeps {
   endStreams?: () => void;
   /** Answers GET /metrics here (absent: served on a port of its own, or not at all). */
   metrics?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Gives each request its id and span, and writes its access-log line (observe.ts). */
+  observe: ReturnType<typeof createRequestObserver>;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -54,7 +56,9 @@ export function createHttpServer(deps: HttpDeps) {
   let draining = false;
   let eventSchemaBody: string | undefined;
 
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer((req, res) => deps.observe(req, res, (record) => route(req, res, record)));
+
+  function route(req: IncomingMessage, res: ServerResponse, record: RequestRecord) {
     const path = req.url?.split('?')[0];
     if (path === '/healthz') return json(res, draining ? 503 : 200, { status: draining ? 'draining' : 'ok' });
     if (path === '/.well-known/jwks.json') {
@@ -91,15 +95,11 @@ export function createHttpServer(deps: HttpDeps) {
       return;
     }
     if (deps.pages?.(req, res)) return;
-    // Every request gets an id: taken from the caller when sane, echoed back, and logged with errors.
-    const incoming = req.headers['x-request-id'];
-    if (typeof incoming !== 'string' || !REQUEST_ID.test(incoming)) req.headers['x-request-id'] = randomUUID();
-    res.setHeader('x-request-id', req.headers['x-request-id'] as string);
     // Shows a request arriving before its body has (for operators, and the shutdown test's signal).
-    logger.debug({ requestId: req.headers['x-request-id'], method: req.method, path }, 'request received');
+    logger.debug({ requestId: record.id, method: req.method, path }, 'request received');
     if (draining) res.setHeader('connection', 'close');
-    yoga(req, res, { remoteAddress: req.socket.remoteAddress });
-  });
+    yoga(req, res, { remoteAddress: req.socket.remoteAddress, record });
+  }
 
   // Upgrades are handed over by hand (noServer) rather than by attaching the WebSocket server to
   // the HTTP one, which would also forward the HTTP server's errors (a port in use) to graphql-ws.

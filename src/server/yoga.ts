@@ -3,7 +3,6 @@
  * WebSocket, so every transport gets the same authentication, limits and
  * error masking.
  */
-import { randomUUID } from 'node:crypto';
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import { GraphQLError } from 'graphql';
 import { createYoga, type Plugin, type YogaInitialContext } from 'graphql-yoga';
@@ -15,7 +14,9 @@ import type { Services } from '../modules/services.js';
 import type { Context } from '../graphql/context.js';
 import { loadSchema } from '../graphql/index.js';
 import { schemaChecks } from '../graphql/builder.js';
-import { callerToken, publicOperations, REQUEST_ID, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
+import { callerToken, publicOperations, resolveViewer, stillAuthorized, useRequireCaller } from './auth.js';
+import { clientAddress, requestIdOf, useRequestRecord, type RequestRecord } from './observe.js';
+import { currentTraceId } from '../kernel/tracing.js';
 import { createShutdownSignal, useSubscriptionGuard } from './subscription-guard.js';
 import { useClearLimitErrors } from './limits.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
@@ -33,7 +34,7 @@ export interface YogaDeps {
   metrics?: Metrics;
 }
 
-type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string; transport?: 'ws' };
+type Initial = YogaInitialContext & { connectionParams?: Record<string, unknown>; remoteAddress?: string; transport?: 'ws'; record?: RequestRecord };
 
 
 /** Logs errors that are not expected outcomes, with the request id, before yoga masks them for the client. */
@@ -118,8 +119,7 @@ export async function createYogaServer(deps: YogaDeps) {
   const production = config.env === 'production';
 
   async function context(initial: Initial): Promise<Context> {
-    const header = initial.request?.headers.get('x-request-id');
-    const requestId = header && REQUEST_ID.test(header) ? header : randomUUID();
+    const requestId = initial.record?.id ?? requestIdOf(initial.request?.headers.get('x-request-id'), config.trustProxy);
     const token = callerToken(initial.connectionParams, initial.request?.headers.get('authorization'));
     const viewer = await resolveViewer(services, token);
     const actor =
@@ -127,8 +127,6 @@ export async function createYogaServer(deps: YogaDeps) {
       : viewer.kind === 'bootstrap_key' ? { type: 'bootstrap_key' as const }
       : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId, sessionId: viewer.sessionId }
       : { type: 'system' as const };
-    // X-Forwarded-For is anyone's to write: only a trusted proxy's value names the client.
-    const forwarded = config.trustProxy ? initial.request?.headers.get('x-forwarded-for')?.split(',').pop()?.trim() : undefined;
     return {
       services,
       db,
@@ -137,8 +135,10 @@ export async function createYogaServer(deps: YogaDeps) {
       transport: initial.transport === 'ws' ? 'ws' : 'http',
       meta: {
         actor,
-        ip: forwarded || initial.remoteAddress,
+        // X-Forwarded-For is anyone's to write: only a trusted proxy's value names the client.
+        ip: clientAddress(initial.request?.headers.get('x-forwarded-for'), initial.remoteAddress, config.trustProxy),
         userAgent: initial.request?.headers.get('user-agent') ?? undefined,
+        traceId: currentTraceId(),
       },
     };
   }
@@ -164,6 +164,7 @@ export async function createYogaServer(deps: YogaDeps) {
     plugins: [
       // First: it must see each operation before a later plugin can refuse it.
       ...(deps.metrics ? [useMetrics(deps.metrics, schema)] : []),
+      useRequestRecord(config.trustProxy),
       useOpaqueParseErrors(),
       ...(config.corsOrigins.length ? [useVaryOnOrigin()] : []),
       useErrorLogging(logger),

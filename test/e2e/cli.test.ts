@@ -72,7 +72,8 @@ describe('portcullis start', () => {
   // A gateway start-up and a drain: generous for a loaded 2-core machine.
   it('on SIGTERM finishes a request in flight, then exits with code 0', { timeout: 120_000 }, async () => {
     // At debug level the gateway logs each request as it arrives, before its body.
-    const second = await startGateway({ ...env, LOG_LEVEL: 'debug' });
+    // The test plays a trusted proxy, so the gateway takes its request id and the log can be matched on it.
+    const second = await startGateway({ ...env, LOG_LEVEL: 'debug', PORTCULLIS_TRUST_PROXY: 'true' });
     const body = JSON.stringify({ query: '{ users(first: 1) { totalCount } }' });
     const { origin } = new URL(second.url);
     const requestId = 'sigterm-in-flight-0001';

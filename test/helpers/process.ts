@@ -59,7 +59,7 @@ export async function startGateway(env: Record<string, string>, args: string[] =
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${err}\n${out}`)), 60_000);
     child.stdout!.on('data', (d) => {
       out += d;
-      const m = /"url":"(http:\/\/[^"]+)","database"/.exec(out);
+      const m = /"url":"(http:\/\/[^"]+)"[^\n]*"msg":"portcullis is listening"/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import type { DatabaseProvider } from '../../config.js';
 import type { Metrics } from '../metrics.js';
-import { SqliteGate, type DirectSql } from './direct.js';
+import { SqliteGate, tracedDirect, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
@@ -44,7 +44,14 @@ export { sqlitePath };
 export async function createDatabase(
   provider: DatabaseProvider,
   url: string,
-  options: { log?: (query: string) => void; onIdleError?: (error: Error) => void; pool?: PoolSettings; metrics?: Metrics } = {},
+  options: {
+    log?: (query: string) => void;
+    onIdleError?: (error: Error) => void;
+    pool?: PoolSettings;
+    metrics?: Metrics;
+    /** A span per direct statement (Prisma traces its own). */
+    traced?: boolean;
+  } = {},
 ): Promise<Database> {
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
@@ -88,6 +95,7 @@ export async function createDatabase(
     (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
     direct = logged(direct, sink);
   }
+  if (options.traced) direct = tracedDirect(direct, provider);
   return {
     provider,
     client,

@@ -27,6 +27,7 @@
  * callback: it would wait for itself.
  */
 import type { Database as SqliteDatabase, Statement as SqliteStatement } from 'better-sqlite3';
+import { inSpan } from '../tracing.js';
 
 export type SqlParam = string | number | boolean | Date | null;
 
@@ -174,4 +175,29 @@ export class SqliteGate {
 /** Prisma's SQLite adapter stores DateTime as ISO-8601 text with an explicit +00:00 offset. */
 function sqliteDate(date: Date): string {
   return date.toISOString().replace('Z', '+00:00');
+}
+
+/** `SELECT "User"`-like span names: the statement's verb and first table, from SQL text we wrote. */
+function querySummary(sql: string): { operation: string; table?: string } {
+  const operation = /^\s*(\w+)/.exec(sql)?.[1]?.toUpperCase() ?? 'SQL';
+  const table = /\b(?:FROM|INTO|UPDATE)\s+"(\w+)"/i.exec(sql)?.[1];
+  return { operation, table };
+}
+
+/**
+ * Each direct statement in a span (tracing on): its SQL text with the `?`
+ * placeholders, never the parameters, which hold codes, hashes and tokens.
+ */
+export function tracedDirect(direct: DirectSql, system: 'sqlite' | 'postgresql'): DirectSql {
+  const span = <T>(sqls: string[], run: () => Promise<T>) => {
+    const { operation, table } = querySummary(sqls[sqls.length - 1]);
+    const name = sqls.length > 1 ? `BATCH ${operation}${table ? ` ${table}` : ''}` : `${operation}${table ? ` ${table}` : ''}`;
+    return inSpan(name, { 'db.system.name': system, 'db.query.text': sqls.join(';\n'), 'db.operation.name': operation, 'db.collection.name': table }, run, 'client');
+  };
+  return {
+    all: (sql, params, shape) => span([sql], () => direct.all(sql, params, shape)),
+    allAfter: (first, sql, params, shape) => span([first.sql, sql], () => direct.allAfter(first, sql, params, shape)),
+    runIfChanged: (first, then) => span([first.sql, ...then.map((s) => s.sql)], () => direct.runIfChanged(first, then)),
+    run: (sql, params) => span([sql], () => direct.run(sql, params)),
+  };
 }

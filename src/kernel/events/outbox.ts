@@ -21,6 +21,8 @@ export interface RequestMeta {
   actor: Actor;
   ip?: string;
   userAgent?: string;
+  /** The trace the request belongs to (tracing on), so an audit entry leads to its spans. */
+  traceId?: string;
 }
 
 export const systemMeta: RequestMeta = { actor: { type: 'system' } };
@@ -34,8 +36,8 @@ export interface NewEvent<T extends string = string, D = object> {
 }
 
 const INSERT_EVENT = `
-  INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "data", "occurredAt")
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "traceId", "data", "occurredAt")
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   RETURNING "seq"`;
 /** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
 const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
@@ -63,12 +65,13 @@ export function createOutbox<P extends Record<string, object>>(deps: {
       actorId: meta.actor.id ?? null,
       ip: meta.ip ?? null,
       userAgent: meta.userAgent ?? null,
+      traceId: meta.traceId ?? null,
       data: event.data as Event['data'],
       occurredAt: deps.now(),
     };
   }
   const values = (row: Omit<Event, 'seq'>) =>
-    [row.id, row.type, row.userId, row.actorType, row.actorId, row.ip, row.userAgent, JSON.stringify(row.data), row.occurredAt] as const;
+    [row.id, row.type, row.userId, row.actorType, row.actorId, row.ip, row.userAgent, row.traceId, JSON.stringify(row.data), row.occurredAt] as const;
 
   const outbox = {
     /** Writes the event inside the caller's transaction. */

@@ -21,6 +21,8 @@ export interface RelayedEvent {
   actorId: string | null;
   ip: string | null;
   userAgent: string | null;
+  /** Absent in messages from an instance that predates the column. */
+  traceId?: string | null;
   data: unknown;
   occurredAt: Date | string;
 }

@@ -38,6 +38,10 @@ export const UserEventRef = builder.prismaNode('Event', {
     actor: t.field({ type: Actor, resolve: (e) => ({ type: e.actorType ?? 'system', id: e.actorId }) }),
     ip: t.exposeString('ip', { nullable: true }),
     userAgent: t.exposeString('userAgent', { nullable: true }),
+    traceId: t.exposeString('traceId', {
+      nullable: true,
+      description: 'The W3C trace id of the request that caused the event, when the gateway exports traces (OTEL_EXPORTER_OTLP_ENDPOINT): find its spans by it.',
+    }),
   }),
 });
 

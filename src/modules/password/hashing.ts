@@ -21,6 +21,7 @@ import { pbkdf2, randomBytes, timingSafeEqual } from 'node:crypto';
 import { promisify } from 'node:util';
 import argon2 from 'argon2';
 import bcrypt from 'bcryptjs';
+import { inSpan } from '../../kernel/tracing.js';
 import {
   ARGON2_MAX_MEMORY_KIB,
   ARGON2_MAX_PARALLELISM,
@@ -135,7 +136,7 @@ export function createPasswordHasher(params: Argon2Params) {
   async function verifyDummy(password: string): Promise<false> {
     dummy ??= counted(() => argon2.hash(randomBytes(16).toString('hex'), { type: argon2.argon2id, ...params }));
     const stored = await dummy;
-    await counted(() => argon2.verify(stored, password));
+    await counted(() => inSpan('argon2.verify', {}, () => argon2.verify(stored, password)));
     return false;
   }
 
@@ -144,7 +145,11 @@ export function createPasswordHasher(params: Argon2Params) {
 
     /** An argon2id PHC string with the configured parameters and a random salt. */
     hash(password: string): Promise<string> {
-      return counted(() => argon2.hash(password, { type: argon2.argon2id, ...params }));
+      return counted(() =>
+        inSpan('argon2.hash', { 'argon2.memory_kib': params.memoryCost, 'argon2.iterations': params.timeCost, 'argon2.parallelism': params.parallelism }, () =>
+          argon2.hash(password, { type: argon2.argon2id, ...params }),
+        ),
+      );
     },
 
     /**
@@ -161,11 +166,11 @@ export function createPasswordHasher(params: Argon2Params) {
         case 'argon2id':
         case 'argon2i':
         case 'argon2d':
-          return counted(() => argon2.verify(stored, password));
+          return counted(() => inSpan('argon2.verify', {}, () => argon2.verify(stored, password)));
         case 'bcrypt':
-          return bcrypt.compare(password, stored);
+          return inSpan('bcrypt.verify', {}, () => bcrypt.compare(password, stored));
         case 'pbkdf2_sha256':
-          return verifyPbkdf2(stored, password);
+          return inSpan('pbkdf2.verify', {}, () => verifyPbkdf2(stored, password));
       }
     },
 

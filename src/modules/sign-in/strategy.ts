@@ -6,6 +6,7 @@
  * new factor is a strategy in its own module, not an edit here.
  */
 import type { RequestMeta } from '../../kernel/events/outbox.js';
+import { inSpan } from '../../kernel/tracing.js';
 import type { LoginMethod } from '../sessions/service.js';
 import type { MfaMethod } from './mfa.js';
 
@@ -37,4 +38,21 @@ export function strategyFor<K extends 'verifyCode' | 'sendCode' | 'verifyAsserti
   capability: K,
 ): (SecondFactorStrategy & Required<Pick<SecondFactorStrategy, K>>) | undefined {
   return strategies.secondFactors.find((s) => s.methods.includes(method) && s[capability]) as never;
+}
+
+/** The strategies with each check in a `credential.verify` span naming the kind of credential (with tracing on). */
+export function tracedStrategies(strategies: SignInStrategies): SignInStrategies {
+  const { password, secondFactors } = strategies;
+  const check = <T>(kind: string, fn: () => Promise<T>) => inSpan('credential.verify', { 'credential.kind': kind }, fn);
+  return {
+    password: { verifyPassword: (userId, secret, meta) => check('password', () => password.verifyPassword(userId, secret, meta)) },
+    secondFactors: secondFactors.map((factor) => ({
+      ...factor,
+      ...(factor.verifyCode && {
+        verifyCode: (userId: string, method: MfaMethod, code: string, meta: RequestMeta, options?: { notBackupCodesOf?: string }) =>
+          check(method.toLowerCase(), () => factor.verifyCode!(userId, method, code, meta, options)),
+      }),
+      ...(factor.verifyAssertion && { verifyAssertion: (response: unknown, meta: RequestMeta) => check('passkey', () => factor.verifyAssertion!(response, meta)) }),
+    })),
+  };
 }
