@@ -7,7 +7,10 @@
  * The common-password list is the ~49,000 most frequent passwords shipped in
  * @zxcvbn-ts/language-common (maintained, bundled, works offline).
  */
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { createRequire } from 'node:module';
+
+// Loaded with the first password checked, not at start: the list costs about 3 MB of an idle instance's memory.
+const loadPackage = createRequire(import.meta.url);
 
 export interface PasswordPolicy {
   minLength: number;
@@ -19,7 +22,7 @@ let common: Set<string> | undefined;
 
 /** Built on first use: about 49k entries. Entries are lower case, so the check ignores case. */
 function commonPasswords(): Set<string> {
-  common ??= new Set(dictionary['passwords-common']);
+  common ??= new Set((loadPackage('@zxcvbn-ts/language-common') as typeof import('@zxcvbn-ts/language-common')).dictionary['passwords-common']);
   return common;
 }
 
