@@ -4,6 +4,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
@@ -176,16 +177,7 @@ export function createHttpServer(deps: HttpDeps) {
 
   return {
     server,
-    async listen(port: number, host: string): Promise<AddressInfo> {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return server.address() as AddressInfo;
-    },
+    listen: (port: number, host: string): Promise<AddressInfo> => listen(server, port, host),
     /** Stops accepting, lets in-flight requests finish (up to timeoutMs), then closes what is left. */
     async close(timeoutMs: number) {
       draining = true;

@@ -28,6 +28,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { listen } from './listen.js';
 import { performance } from 'node:perf_hooks';
 import { getNullableType, getOperationAST, isUnionType, Kind, type DocumentNode, type ExecutionResult, type GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -283,16 +284,7 @@ export function createMetricsServer(serve: (req: IncomingMessage, res: ServerRes
     res.end('not found\n');
   });
   return {
-    async listen(port: number, host: string): Promise<AddressInfo> {
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      return server.address() as AddressInfo;
-    },
+    listen: (port: number, host: string): Promise<AddressInfo> => listen(server, port, host),
     async close() {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
