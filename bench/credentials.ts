@@ -22,13 +22,14 @@
  * outcomes count as "checked".
  */
 import type { ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
 import argon2 from 'argon2';
 import autocannon from 'autocannon';
 import {
+  API_KEY,
   benchDatabase,
   cpuOf,
+  ENCRYPTION_KEY,
   GATEWAY_LISTENING,
   gatewayEnv,
   graphqlCall,
@@ -52,8 +53,6 @@ const ROUNDS = 3;
  */
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const TOTP_USERS = 3000;
-const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
-const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 // The gateway's defaults (OWASP): the benchmark measures the real cost.
 const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
@@ -218,7 +217,7 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
   const { databaseUrl, dataDir, cleanup } = await benchDatabase(provider);
   const rows: Row[] = [];
   const env = {
-    ...gatewayEnv({ databaseUrl, dataDir, apiKey: API_KEY, encryptionKey: ENCRYPTION_KEY }),
+    ...gatewayEnv({ databaseUrl, dataDir }),
     LOG_LEVEL: 'warn',
     PORTCULLIS_ARGON2_MEMORY_KIB: String(ARGON2.memoryCost),
     PORTCULLIS_ARGON2_ITERATIONS: String(ARGON2.timeCost),
@@ -229,11 +228,11 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
     const url = gateway.url;
-    const created = await graphqlCall(url, API_KEY, 'mutation($i: CreateUserInput!) { createUser(input: $i) { __typename ... on CreateUserSuccess { user { id } } } }', {
+    const created = await graphqlCall(url, 'mutation($i: CreateUserInput!) { createUser(input: $i) { __typename ... on CreateUserSuccess { user { id } } } }', {
       i: { email: 'bench-password@example.com', password: 'correct horse battery staple' },
     });
     const passwordUserId = (created.createUser.user as { id: string }).id;
-    const users = await seedTotpUsers(provider, databaseUrl, ENCRYPTION_KEY, TOTP_USERS);
+    const users = await seedTotpUsers(provider, databaseUrl, TOTP_USERS);
     // The bare handler idles (no CPU) while the gateway is loaded, and the other way round.
     baseline = await startChild(['--import', 'tsx', 'bench/credentials.ts', 'baseline', provider, databaseUrl, ENCRYPTION_KEY], {}, /baseline listening on (\S+)/);
     const baselineUrl = baseline.url;

@@ -79,7 +79,7 @@ async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExp
   });
 }
 
-const gql = (url: string, query: string, variables: Record<string, unknown> = {}) => graphqlCall(url, KEY, query, variables);
+const gql = (url: string, query: string, variables: Record<string, unknown> = {}) => graphqlCall(url, query, variables, KEY);
 
 let mutationP50 = NaN;
 let eventToSubscriber = { p50: NaN, p99: NaN };

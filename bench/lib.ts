@@ -14,6 +14,9 @@ import pg from 'pg';
 export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export type Provider = 'sqlite' | 'postgresql';
 const POSTGRES_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+/** The gateway's bootstrap API key and encryption key, new for each run. */
+export const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
+export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 
 // ── Processes ──────────────────────────────────────────────────────────────
 
@@ -58,7 +61,7 @@ export async function stopChild(child: ChildProcess) {
 export const GATEWAY_LISTENING = /GraphQL endpoint: (\S+)/;
 
 /** Environment for `portcullis start` in production mode on 127.0.0.1 with a random port. */
-export function gatewayEnv(o: { databaseUrl: string; dataDir: string; apiKey: string; encryptionKey: string }): Record<string, string> {
+export function gatewayEnv(o: { databaseUrl: string; dataDir: string }): Record<string, string> {
   return {
     NODE_ENV: 'production',
     // No codes are sent in these runs; production refuses console delivery unless told.
@@ -67,12 +70,12 @@ export function gatewayEnv(o: { databaseUrl: string; dataDir: string; apiKey: st
     HOST: '127.0.0.1',
     PORT: '0',
     PORTCULLIS_DATA_DIR: o.dataDir,
-    PORTCULLIS_BOOTSTRAP_API_KEY: o.apiKey,
-    PORTCULLIS_ENCRYPTION_KEY: o.encryptionKey,
+    PORTCULLIS_BOOTSTRAP_API_KEY: API_KEY,
+    PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY,
   };
 }
 
-export async function graphqlCall(url: string, apiKey: string, query: string, variables: Record<string, unknown> = {}) {
+export async function graphqlCall(url: string, query: string, variables: Record<string, unknown> = {}, apiKey = API_KEY) {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
@@ -165,14 +168,14 @@ export const stepNow = () => Math.floor(Date.now() / 30_000);
  * them (the bench holds the encryption key; enrolment through the API is
  * covered by the tests).
  */
-export async function seedTotpUsers(provider: Provider, databaseUrl: string, encryptionKey: string, count: number) {
+export async function seedTotpUsers(provider: Provider, databaseUrl: string, count: number) {
   const { createDatabase } = await import('../src/kernel/db/client.js');
   const { encryptSecret } = await import('../src/kernel/crypto.js');
   const { newId } = await import('../src/kernel/ids.js');
   const { newAuthMethodId } = await import('../src/modules/auth-methods/kinds.js');
   const database = createDatabase(provider, databaseUrl);
   try {
-    const key = Buffer.from(encryptionKey, 'base64');
+    const key = Buffer.from(ENCRYPTION_KEY, 'base64');
     const users = Array.from({ length: count }, (_, i) => {
       const seed = randomBytes(20);
       return { id: newId('User'), seed, email: `bench-totp-${i}@example.com`, methodId: newAuthMethodId('TOTP') };
