@@ -23,7 +23,8 @@
  * BENCH_HEAP_SNAPSHOTS=1 also writes a heap snapshot after the soak's first
  * minute and at its end and prints the difference by constructor (to find
  * what grows; the snapshots disturb the figures, so they are off by default).
- * BENCH_PROVIDERS=sqlite runs one database only. Everything listens on
+ * BENCH_PROVIDERS=sqlite runs one database only; BENCH_NODE_OPTIONS adds Node
+ * flags to the measured processes (the gateway and the floor) only. Everything listens on
  * 127.0.0.1; the PostgreSQL database is created for the run and dropped after.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -107,7 +108,7 @@ setTimeout(() => {
 // ── Reading a process's memory ─────────────────────────────────────────────
 
 const MiB = 1024 * 1024;
-const mib = (bytes: number) => (bytes / MiB).toFixed(0);
+const mib = (bytes: number | undefined) => (bytes === undefined || Number.isNaN(bytes) ? '–' : (bytes / MiB).toFixed(0));
 
 interface ProcMemory {
   rss: number;
@@ -167,6 +168,8 @@ interface HeapSample {
   external: number;
   arrayBuffers: number;
   spaces: Record<string, number>;
+  /** Heap in use just after the latest full collection (undefined before the first). */
+  afterMajorGc?: number;
 }
 
 /** A child with the probe loaded. */
@@ -180,7 +183,8 @@ class Measured {
     const m = new Measured();
     writeFileSync(m.file, '');
     cleanups.add(m.removeFile);
-    const NODE_OPTIONS = [process.env.NODE_OPTIONS, `--import=${PROBE}`].filter(Boolean).join(' ');
+    // BENCH_NODE_OPTIONS: flags to try on the measured processes (the floor gets them too), e.g. V8 heap sizes.
+    const NODE_OPTIONS = [process.env.NODE_OPTIONS, process.env.BENCH_NODE_OPTIONS, `--import=${PROBE}`].filter(Boolean).join(' ');
     const { child, url } = await startChild(args, { ...env, NODE_OPTIONS, BENCH_MEMORY_PROBE_FILE: m.file }, pattern);
     children.add(child);
     m.listeningAt = performance.now();
@@ -424,18 +428,26 @@ interface Sample {
   rss: number;
   heapTotal: number;
   heapUsed: number;
+  afterMajorGc?: number;
   p99: number;
   requests: number;
   errors: number;
   delivered: number;
 }
 
+/** A minute of the soak: mean RSS, mean heap after the latest full collection, p99 of its requests. */
+interface Span {
+  rss: number;
+  afterMajorGc: number;
+  p99: number;
+}
+
 interface SoakResult {
   samples: Sample[];
   peakRss: number;
   cores: number;
-  reference: { rss: number; p99: number };
-  end: { rss: number; p99: number };
+  reference: Span;
+  end: Span;
   requests: number;
   errors: number;
   firstErrors: string[];
@@ -538,6 +550,7 @@ async function soak(m: Measured, f: Fixture): Promise<SoakResult> {
         rss: m.proc().rss,
         heapTotal: heap.heapTotal,
         heapUsed: heap.heapUsed,
+        afterMajorGc: heap.afterMajorGc,
         p99: percentile(window.latencies, 99),
         requests: window.latencies.length,
         errors: window.errors + dropped,
@@ -545,7 +558,7 @@ async function soak(m: Measured, f: Fixture): Promise<SoakResult> {
       });
       deliveredBefore = subs.delivered;
       const s = samples.at(-1)!;
-      console.log(`  ${String(s.atS).padStart(4)} s  RSS ${mib(s.rss)} MiB  heap ${mib(s.heapUsed)} of ${mib(s.heapTotal)} MiB  p99 ${s.p99} ms  ${s.requests} req  ${s.delivered} events  ${s.errors} errors`);
+      console.log(`  ${String(s.atS).padStart(4)} s  RSS ${mib(s.rss)} MiB  heap ${mib(s.heapUsed)} of ${mib(s.heapTotal)} MiB (${mib(s.afterMajorGc)} after full GC)  p99 ${s.p99} ms  ${s.requests} req  ${s.delivered} events  ${s.errors} errors`);
       if (HEAP_SNAPSHOTS && s.atS === REFERENCE_S) snapshotA = await takeSnapshot(m);
       if (!running) break;
     }
@@ -564,8 +577,10 @@ async function soak(m: Measured, f: Fixture): Promise<SoakResult> {
   const span = (from: number) => {
     let picked = samples.flatMap((s, i) => (s.atS > from && s.atS <= from + SPAN_S ? [i] : []));
     if (picked.length === 0) picked = [samples.length - 1];
+    const live = picked.flatMap((i) => samples[i].afterMajorGc ?? []);
     return {
       rss: picked.reduce((n, i) => n + samples[i].rss, 0) / picked.length,
+      afterMajorGc: live.reduce((n, x) => n + x, 0) / live.length,
       p99: percentile(picked.flatMap((i) => windows[i]).sort((a, b) => a - b), 99),
     };
   };
@@ -705,8 +720,10 @@ const change = (from: number, to: number) => `${to >= from ? '+' : ''}${(((to - 
 
 function soakVerdict(s: SoakResult) {
   const failures: string[] = [];
-  if (s.end.rss > s.reference.rss * (1 + TARGETS.soakDrift)) failures.push('RSS grew');
-  if (s.end.p99 > s.reference.p99 * (1 + TARGETS.soakDrift)) failures.push('p99 grew');
+  const grew = (from: number, to: number) => to > from * (1 + TARGETS.soakDrift);
+  // Whether the live heap grew too tells a leak from the collector's rhythm.
+  if (grew(s.reference.rss, s.end.rss)) failures.push(grew(s.reference.afterMajorGc, s.end.afterMajorGc) ? 'RSS grew, and the live heap' : 'RSS grew; the live heap did not');
+  if (grew(s.reference.p99, s.end.p99)) failures.push('p99 grew');
   if (s.errors > 0) failures.push('errors');
   if (s.dropped > 0 || s.notLive > 0) failures.push('subscriptions dropped');
   if (s.delivered < s.expected) failures.push('events missed');
@@ -737,12 +754,13 @@ function report(results: ProviderResult[], floor: IdlePoint[] | undefined): stri
     '',
     `Soak (${SOAK_RATE} req/s for ${SOAK_S} s, ${SUBSCRIPTIONS} subscriptions; the last minute within ${TARGETS.soakDrift * 100}% of the second, no errors):`,
     '',
-    `| gateway | RSS 2nd minute → last | p99 ms 2nd minute → last | RSS peak | req/s | gateway CPU (cores) | errors | events delivered | subscriptions dropped | verdict |`,
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
+    `| gateway | RSS 2nd minute → last | heap after full GC, 2nd minute → last | p99 ms 2nd minute → last | RSS peak | req/s | gateway CPU (cores) | errors | events delivered | subscriptions dropped | verdict |`,
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
     ...results.map(({ provider, soak: s }) =>
       [
         provider,
         `${mib(s.reference.rss)} → ${mib(s.end.rss)} (${change(s.reference.rss, s.end.rss)})`,
+        `${mib(s.reference.afterMajorGc)} → ${mib(s.end.afterMajorGc)} (${change(s.reference.afterMajorGc, s.end.afterMajorGc)})`,
         `${s.reference.p99} → ${s.end.p99} (${change(s.reference.p99, s.end.p99)})`,
         mib(s.peakRss),
         (s.requests / SOAK_S).toFixed(0),
@@ -761,12 +779,12 @@ function report(results: ProviderResult[], floor: IdlePoint[] | undefined): stri
       '',
       'Soak samples (MiB, p99 of the 10 s before each sample):',
       '',
-      `| s | ${results.map((r) => `${r.provider} RSS | heap committed | heap used | p99 ms | errors`).join(' | ')} |`,
-      `| ---: | ${results.map(() => '---: | ---: | ---: | ---: | ---:').join(' | ')} |`,
+      `| s | ${results.map((r) => `${r.provider} RSS | heap committed | heap used | after full GC | p99 ms | errors`).join(' | ')} |`,
+      `| ---: | ${results.map(() => '---: | ---: | ---: | ---: | ---: | ---:').join(' | ')} |`,
       ...minutes.map((t) => {
         const cells = results.map((r) => {
           const s = r.soak.samples.find((x) => x.atS === t);
-          return s ? `${mib(s.rss)} | ${mib(s.heapTotal)} | ${mib(s.heapUsed)} | ${s.p99} | ${s.errors}` : '– | – | – | – | –';
+          return s ? `${mib(s.rss)} | ${mib(s.heapTotal)} | ${mib(s.heapUsed)} | ${mib(s.afterMajorGc)} | ${s.p99} | ${s.errors}` : '– | – | – | – | – | –';
         });
         return `| ${t} | ${cells.join(' | ')} |`;
       }),
@@ -781,15 +799,16 @@ function report(results: ProviderResult[], floor: IdlePoint[] | undefined): stri
 
 function printSamples(r: ProviderResult) {
   console.log(`\n${r.provider} soak, every ${SAMPLE_S} s:\n`);
-  console.log('| s | RSS MiB | V8 heap committed MiB | heap used MiB | p99 ms | requests | events | errors |');
-  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-  for (const s of r.soak.samples) console.log(`| ${s.atS} | ${mib(s.rss)} | ${mib(s.heapTotal)} | ${mib(s.heapUsed)} | ${s.p99} | ${s.requests} | ${s.delivered} | ${s.errors} |`);
+  console.log('| s | RSS MiB | V8 heap committed MiB | heap used MiB | after full GC MiB | p99 ms | requests | events | errors |');
+  console.log('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const s of r.soak.samples) console.log(`| ${s.atS} | ${mib(s.rss)} | ${mib(s.heapTotal)} | ${mib(s.heapUsed)} | ${mib(s.afterMajorGc)} | ${s.p99} | ${s.requests} | ${s.delivered} | ${s.errors} |`);
   console.log(`peak RSS ${mib(r.soak.peakRss)} MiB`);
 }
 
 async function main() {
   if (!existsSync('/proc/self/status')) throw new Error('the memory bench reads /proc: run it on Linux');
   const started = Date.now();
+  if (process.env.BENCH_NODE_OPTIONS) console.log(`measured processes run with ${process.env.BENCH_NODE_OPTIONS}`);
   console.log(`memory bench: ${PROVIDERS.join(', ')}; idle ${IDLE_AT_S.join('/')} s, load ${LOAD_S} s × ${CONNECTIONS} connections, soak ${SOAK_S} s at ${SOAK_RATE} req/s with ${SUBSCRIPTIONS} subscriptions`);
   const results: ProviderResult[] = [];
   let floor: IdlePoint[] | undefined;
@@ -830,10 +849,12 @@ async function main() {
       'machine. The per-address and per-identifier sign-in limits are off (one client address sends everything).',
       `A sample every ${SAMPLE_S} s. "2nd minute → last" compares the soak's second minute (after the first, which fills caches`,
       "and compiles the hot code) with its last: the mean of the RSS samples (RSS rises and falls by tens of MiB with V8's",
-      'collection cycles within a minute) and the p99 of all requests in each minute. The',
+      'collection cycles within a minute), the mean heap in use just after the latest full collection (the live heap,',
+      "which a leak makes grow whatever the collector's rhythm; the probe watches `gc` performance entries) and the p99",
+      'of all requests in each minute. The',
       'soak passes with neither grown by more than 10% (a fall is not a failure), no non-2xx, GraphQL error or unexpected',
       'answer, no subscription dropped and every event delivered. MiB = 2^20 bytes.',
-      `Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}, load average ${loadAverage} at the end (the machine is shared):`,
+      `Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}, load average ${loadAverage} at the end (the machine is shared)${process.env.BENCH_NODE_OPTIONS ? `; measured processes with ${process.env.BENCH_NODE_OPTIONS}` : ''}:`,
       '',
       text,
     ].join('\n'),
