@@ -27,7 +27,7 @@
  * flags to the measured processes (the gateway and the floor) only. Everything listens on
  * 127.0.0.1; the PostgreSQL database is created for the run and dropped after.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
