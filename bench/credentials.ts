@@ -21,18 +21,27 @@
  * refused as a replay (CodeAlreadyUsedError) after the same work; both
  * outcomes count as "checked".
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createHmac, randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import { availableParallelism, cpus, tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import argon2 from 'argon2';
 import autocannon from 'autocannon';
-import pg from 'pg';
+import {
+  API_KEY,
+  benchDatabase,
+  cpuOf,
+  ENCRYPTION_KEY,
+  GATEWAY_LISTENING,
+  gatewayEnv,
+  graphqlCall,
+  machine,
+  seedTotpUsers,
+  startChild,
+  stopChild,
+  totpCodes,
+  writeReadmeSection,
+  type Provider,
+} from './lib.js';
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 /** Each load's time is split into this many rounds, alternating with its baseline. */
@@ -44,72 +53,8 @@ const ROUNDS = 3;
  */
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const TOTP_USERS = 3000;
-const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
-const ENCRYPTION_KEY = randomBytes(32).toString('base64');
-const POSTGRES_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 // The gateway's defaults (OWASP): the benchmark measures the real cost.
 const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
-
-// ── An independent TOTP (RFC 6238) for the load generator ─────────────────
-
-function totp(seed: Buffer, step: number): string {
-  const msg = Buffer.alloc(8);
-  msg.writeBigUInt64BE(BigInt(step));
-  const mac = createHmac('sha1', seed).update(msg).digest();
-  const o = mac[mac.length - 1] & 0xf;
-  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
-}
-
-const stepNow = () => Math.floor(Date.now() / 30_000);
-
-// ── Processes ──────────────────────────────────────────────────────────────
-
-/** Starts a child and resolves with the first URL it prints matching `pattern`. */
-function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`no address within 60 s:\n${out}`)), 60_000);
-    const onData = (chunk: Buffer) => {
-      out += chunk.toString();
-      const m = pattern.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        child.stdout!.off('data', onData);
-        child.stderr!.off('data', onData);
-        child.stdout!.resume();
-        child.stderr!.resume();
-        resolve({ child, url: m[1] });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`exited with ${code} before listening:\n${out}`));
-    });
-  });
-}
-
-async function stopChild(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  child.removeAllListeners('exit');
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (child.exitCode === null) child.kill('SIGKILL');
-}
-
-async function graphqlCall(url: string, query: string, variables: Record<string, unknown>) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: Record<string, Record<string, unknown>>; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data!;
-}
 
 // ── Load ───────────────────────────────────────────────────────────────────
 
@@ -123,26 +68,6 @@ interface Row {
   /** CPU time per request of the serving process: all its threads, and its main (JavaScript) thread. */
   cpu?: { all: number; main: number };
 }
-
-/**
- * CPU time (ms) a process has used, in all threads and in its main thread,
- * from /proc (Linux); undefined elsewhere. With every core busy hashing, the
- * main thread's time per request is what the gateway takes from argon2.
- */
-function cpuOf(pid: number): { all: number; main: number } | undefined {
-  const ticks = (file: string) => {
-    const stat = readFileSync(file, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
-  };
-  try {
-    return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
-  } catch {
-    return undefined;
-  }
-}
-/** USER_HZ: Linux reports CPU times in hundredths of a second. */
-const CLOCK_TICKS = 100;
 
 async function load(
   name: string,
@@ -242,7 +167,7 @@ async function alternate(rounds: number, a: (seconds: number) => Promise<Row>, b
 
 // ── The bare node:http TOTP handler (run as a child: `credentials.ts baseline <provider> <url> <key>`) ──
 
-async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: string, keyBase64: string) {
+async function baselineServer(provider: Provider, databaseUrl: string, keyBase64: string) {
   const { createDatabase } = await import('../src/kernel/db/client.js');
   const { decryptSecret } = await import('../src/kernel/crypto.js');
   const { matchTotpStep } = await import('../src/modules/totp/service.js');
@@ -288,49 +213,18 @@ async function baselineServer(provider: 'sqlite' | 'postgresql', databaseUrl: st
 
 // ── One provider ───────────────────────────────────────────────────────────
 
-async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> {
-  let databaseUrl: string;
-  let cleanup: () => Promise<void>;
-  if (provider === 'sqlite') {
-    const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-bench-'));
-    databaseUrl = `file:${path.join(dir, 'bench.db')}`;
-    cleanup = async () => rmSync(dir, { recursive: true, force: true });
-  } else {
-    const name = `portcullis_bench_${randomBytes(4).toString('hex')}`;
-    const admin = async (sql: string) => {
-      const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
-      await c.connect();
-      try {
-        await c.query(sql);
-      } finally {
-        await c.end();
-      }
-    };
-    await admin(`CREATE DATABASE ${name}`);
-    const u = new URL(POSTGRES_ADMIN);
-    u.pathname = `/${name}`;
-    databaseUrl = u.toString();
-    cleanup = () => admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-  }
-
+async function benchProvider(provider: Provider): Promise<Row[]> {
+  const { databaseUrl, dataDir, cleanup } = await benchDatabase(provider);
   const rows: Row[] = [];
-  const gatewayEnv = {
-    NODE_ENV: 'production',
-    // No codes are sent in these runs; production refuses console delivery unless told.
-    PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true',
-    DATABASE_URL: databaseUrl,
-    HOST: '127.0.0.1',
-    PORT: '0',
+  const env = {
+    ...gatewayEnv({ databaseUrl, dataDir }),
     LOG_LEVEL: 'warn',
-    PORTCULLIS_DATA_DIR: path.join(tmpdir(), 'portcullis-bench-data'),
-    PORTCULLIS_BOOTSTRAP_API_KEY: API_KEY,
-    PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY,
     PORTCULLIS_ARGON2_MEMORY_KIB: String(ARGON2.memoryCost),
     PORTCULLIS_ARGON2_ITERATIONS: String(ARGON2.timeCost),
     PORTCULLIS_ARGON2_PARALLELISM: String(ARGON2.parallelism),
     PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '1000',
   };
-  const gateway = await startChild(['bin/portcullis.mjs', 'start'], gatewayEnv, /GraphQL endpoint: (\S+)/);
+  const gateway = await startChild(['bin/portcullis.mjs', 'start'], env, GATEWAY_LISTENING);
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
     const url = gateway.url;
@@ -338,7 +232,7 @@ async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> 
       i: { email: 'bench-password@example.com', password: 'correct horse battery staple' },
     });
     const passwordUserId = (created.createUser.user as { id: string }).id;
-    const users = await seedTotpUsers(provider, databaseUrl);
+    const users = await seedTotpUsers(provider, databaseUrl, TOTP_USERS);
     // The bare handler idles (no CPU) while the gateway is loaded, and the other way round.
     baseline = await startChild(['--import', 'tsx', 'bench/credentials.ts', 'baseline', provider, databaseUrl, ENCRYPTION_KEY], {}, /baseline listening on (\S+)/);
     const baselineUrl = baseline.url;
@@ -356,18 +250,7 @@ async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> 
       )),
     );
 
-    const codeFor = (() => {
-      let cachedStep = -1;
-      let codes: string[] = [];
-      return (i: number) => {
-        const step = stepNow();
-        if (step !== cachedStep) {
-          codes = users.map((u) => totp(u.seed, step));
-          cachedStep = step;
-        }
-        return codes[i];
-      };
-    })();
+    const codeFor = totpCodes(users);
     let next = 0;
     const nextUser = () => {
       const i = next++ % users.length;
@@ -400,38 +283,8 @@ async function benchProvider(provider: 'sqlite' | 'postgresql'): Promise<Row[]> 
   return rows;
 }
 
-/** Writes TOTP_USERS users with a verified TOTP method each, as the gateway stores them. */
-async function seedTotpUsers(provider: 'sqlite' | 'postgresql', databaseUrl: string) {
-  const { createDatabase } = await import('../src/kernel/db/client.js');
-  const { encryptSecret } = await import('../src/kernel/crypto.js');
-  const { newId } = await import('../src/kernel/ids.js');
-  const { newAuthMethodId } = await import('../src/modules/auth-methods/kinds.js');
-  const database = await createDatabase(provider, databaseUrl);
-  try {
-    const key = Buffer.from(ENCRYPTION_KEY, 'base64');
-    const users = Array.from({ length: TOTP_USERS }, (_, i) => {
-      const seed = randomBytes(20);
-      return { id: newId('User'), seed, email: `bench-totp-${i}@example.com`, methodId: newAuthMethodId('TOTP') };
-    });
-    await database.client.user.createMany({ data: users.map((u) => ({ id: u.id, email: u.email, emailNormalized: u.email })) });
-    await database.client.authMethod.createMany({
-      data: users.map((u) => ({
-        id: u.methodId,
-        userId: u.id,
-        kind: 'TOTP' as const,
-        slot: `${u.id}:TOTP`,
-        verified: true,
-        secret: encryptSecret(key, base32Encode(u.seed), u.methodId),
-      })),
-    });
-    return users.map((u) => ({ id: u.id, seed: u.seed }));
-  } finally {
-    await database.close();
-  }
-}
-
 /** Clears every replay counter, so the next load starts from first uses again. */
-async function resetCounters(provider: 'sqlite' | 'postgresql', databaseUrl: string) {
+async function resetCounters(provider: Provider, databaseUrl: string) {
   const { createDatabase } = await import('../src/kernel/db/client.js');
   const database = await createDatabase(provider, databaseUrl);
   try {
@@ -439,13 +292,6 @@ async function resetCounters(provider: 'sqlite' | 'postgresql', databaseUrl: str
   } finally {
     await database.close();
   }
-}
-
-function base32Encode(buf: Buffer): string {
-  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
-  let bits = '';
-  for (const byte of buf) bits += byte.toString(2).padStart(8, '0');
-  return (bits.match(/.{1,5}/g) ?? []).map((b) => alphabet[parseInt(b.padEnd(5, '0'), 2)]).join('');
 }
 
 // ── Report ─────────────────────────────────────────────────────────────────
@@ -478,13 +324,10 @@ async function main() {
     ratios.push(`${provider}: verifyPassword ÷ bare argon2.verify = ${(pw.rps / argonRow.rps).toFixed(2)} (target ≥ 0.85)`);
     ratios.push(`${provider}: verifyTotp ÷ bare node:http TOTP handler = ${(totpRow.rps / bare.rps).toFixed(2)}`);
   }
-  const machine = `${cpus()[0]?.model ?? 'cpu'} ×${availableParallelism()}, Node ${process.version}`;
-  const text = table(rows, ratios);
+    const text = table(rows, ratios);
   console.log(`\n${text}\n\n(${((Date.now() - started) / 1000).toFixed(0)} s in all)`);
 
-  const readmePath = path.join(root, 'bench', 'README.md');
   const section = [
-    '<!-- credentials:start -->',
     '## credentials',
     '',
     '`npm run bench -- credentials` (bench/credentials.ts). The gateway runs as a child process on 127.0.0.1 with a random port,',
@@ -496,7 +339,7 @@ async function main() {
     "current step's code, replay counters cleared before each round: nearly every request is a first use and succeeds; a",
     'repeat within a step is refused as a replay (same work). "answered as expected" counts both. p50/p99 are',
     'request-weighted means over the rounds.',
-    `Measured on ${machine}, ${new Date().toISOString().slice(0, 10)}:`,
+    `Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}:`,
     '',
     text,
     '',
@@ -509,21 +352,12 @@ async function main() {
     'the counter committed together with the user.password_verified event; the relay then reads the new event once. A TOTP',
     'check reads the methods, reserves an attempt, and takes the step (if no later one was) with its event and the reset',
     'in one transaction. The bare handler does the read and the conditional update only.',
-    '<!-- credentials:end -->',
   ].join('\n');
-  let readme: string;
-  try {
-    readme = readFileSync(readmePath, 'utf8');
-  } catch {
-    readme = '# Benchmarks\n\nEach benchmark prints its numbers next to a baseline measured in the same run, so ratios survive a noisy machine.\n';
-  }
-  const marked = /<!-- credentials:start -->[\s\S]*<!-- credentials:end -->/;
-  readme = marked.test(readme) ? readme.replace(marked, section) : `${readme.trimEnd()}\n\n${section}\n`;
-  writeFileSync(readmePath, readme);
+  writeReadmeSection('credentials', section);
 }
 
 if (process.argv[2] === 'baseline') {
-  await baselineServer(process.argv[3] as 'sqlite' | 'postgresql', process.argv[4], process.argv[5]);
+  await baselineServer(process.argv[3] as Provider, process.argv[4], process.argv[5]);
 } else {
   await main();
 }

@@ -23,6 +23,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createClient } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
+import { graphqlCall, percentile, settle } from './lib.js';
 
 const SUBSCRIBERS = Number(process.env.BENCH_SUBSCRIBERS ?? 1000);
 const USERS = Number(process.env.BENCH_USERS ?? 10);
@@ -62,11 +63,6 @@ process.on('exit', () => {
   for (const child of children) child.kill('SIGKILL');
 });
 
-function percentile(sorted: number[], p: number) {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExpExecArray> {
   let out = '';
   return new Promise((resolve, reject) => {
@@ -83,16 +79,7 @@ async function waitForLine(child: ChildProcess, pattern: RegExp): Promise<RegExp
   });
 }
 
-async function gql(url: string, query: string, variables: Record<string, unknown> = {}) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${KEY}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await res.json()) as { data?: any; errors?: unknown };
-  if (body.errors) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = (url: string, query: string, variables: Record<string, unknown> = {}) => graphqlCall(url, query, variables, KEY);
 
 let mutationP50 = NaN;
 let eventToSubscriber = { p50: NaN, p99: NaN };
@@ -118,11 +105,6 @@ async function drive(send: (i: number, userIndex: number) => Promise<void>) {
   }
   await Promise.all(inflight);
   return total;
-}
-
-async function settle(counter: () => number, expected: number, limitMs = 30_000) {
-  const until = performance.now() + limitMs;
-  while (counter() < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
 }
 
 async function gatewayRun(): Promise<RunResult & { webhookRate: number; webhooks: number }> {

@@ -8,6 +8,7 @@ import path from 'node:path';
 const benches = {
   credentials: 'credentials.ts',
   events: 'events.ts',
+  memory: 'memory.ts',
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -1,0 +1,244 @@
+/**
+ * What the benchmarks share: starting the gateway (or a baseline) as a child
+ * process on 127.0.0.1, a fresh database per run, seeding users as the gateway
+ * stores them, and writing a section of bench/README.md.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export type Provider = 'sqlite' | 'postgresql';
+const POSTGRES_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+/** The gateway's bootstrap API key and encryption key, new for each run. */
+export const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
+export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
+
+// ── Processes ──────────────────────────────────────────────────────────────
+
+/** Starts a child and resolves with the first URL it prints matching `pattern`. */
+export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`no address within 60 s:\n${out}`)), 60_000);
+    const onData = (chunk: Buffer) => {
+      out += chunk.toString();
+      const m = pattern.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        child.stdout!.off('data', onData);
+        child.stderr!.off('data', onData);
+        // Drained from now on: a full pipe would stall the child's logging.
+        child.stdout!.resume();
+        child.stderr!.resume();
+        resolve({ child, url: m[1] });
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before listening:\n${out}`));
+    });
+  });
+}
+
+export async function stopChild(child: ChildProcess) {
+  if (child.exitCode !== null) return;
+  child.removeAllListeners('exit');
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+/** The gateway's `GraphQL endpoint: <url>` line, printed once it listens. */
+export const GATEWAY_LISTENING = /GraphQL endpoint: (\S+)/;
+
+/** Environment for `portcullis start` in production mode on 127.0.0.1 with a random port. */
+export function gatewayEnv(o: { databaseUrl: string; dataDir: string }): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    // No codes are sent in these runs; production refuses console delivery unless told.
+    PORTCULLIS_ALLOW_CONSOLE_DELIVERY: 'true',
+    DATABASE_URL: o.databaseUrl,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    PORTCULLIS_DATA_DIR: o.dataDir,
+    PORTCULLIS_BOOTSTRAP_API_KEY: API_KEY,
+    PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY,
+  };
+}
+
+export async function graphqlCall(url: string, query: string, variables: Record<string, unknown> = {}, apiKey = API_KEY) {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${apiKey}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  // `any`: callers read the fields they asked for.
+  const body = (await res.json()) as { data?: any; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+/** Waits until counter() reaches expected, or limitMs. */
+export async function settle(counter: () => number, expected: number, limitMs = 30_000) {
+  const until = performance.now() + limitMs;
+  while (counter() < expected && performance.now() < until) await new Promise((r) => setTimeout(r, 20));
+}
+
+/**
+ * CPU time (ms) a process has used, in all threads and in its main thread,
+ * from /proc (Linux); undefined elsewhere.
+ */
+export function cpuOf(pid: number): { all: number; main: number } | undefined {
+  const ticks = (file: string) => {
+    const stat = readFileSync(file, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  };
+  try {
+    return { all: ticks(`/proc/${pid}/stat`), main: ticks(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
+}
+/** USER_HZ: Linux reports CPU times in hundredths of a second. */
+const CLOCK_TICKS = 100;
+
+export function percentile(sorted: number[], p: number) {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+// ── Databases ──────────────────────────────────────────────────────────────
+
+/**
+ * A fresh database and data folder for one run: SQLite in a temporary folder,
+ * or a new PostgreSQL database (trust auth on 127.0.0.1), dropped by cleanup().
+ */
+export async function benchDatabase(provider: Provider): Promise<{ databaseUrl: string; dataDir: string; cleanup: () => Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'portcullis-bench-'));
+  const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
+  if (provider === 'sqlite') return { databaseUrl: `file:${path.join(dataDir, 'bench.db')}`, dataDir, cleanup: removeDir };
+  const name = `portcullis_bench_${randomBytes(4).toString('hex')}`;
+  const admin = async (sql: string) => {
+    const c = new pg.Client({ connectionString: POSTGRES_ADMIN });
+    await c.connect();
+    try {
+      await c.query(sql);
+    } finally {
+      await c.end();
+    }
+  };
+  await admin(`CREATE DATABASE ${name}`);
+  const u = new URL(POSTGRES_ADMIN);
+  u.pathname = `/${name}`;
+  return {
+    databaseUrl: u.toString(),
+    dataDir,
+    cleanup: async () => {
+      await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await removeDir();
+    },
+  };
+}
+
+// ── TOTP users ─────────────────────────────────────────────────────────────
+
+/** An independent TOTP (RFC 6238) for the load generator. */
+export function totp(seed: Buffer, step: number): string {
+  const msg = Buffer.alloc(8);
+  msg.writeBigUInt64BE(BigInt(step));
+  const mac = createHmac('sha1', seed).update(msg).digest();
+  const o = mac[mac.length - 1] & 0xf;
+  return String((mac.readUInt32BE(o) & 0x7fffffff) % 1_000_000).padStart(6, '0');
+}
+
+export const stepNow = () => Math.floor(Date.now() / 30_000);
+
+/**
+ * Writes `count` users with a verified TOTP method each, as the gateway stores
+ * them (the bench holds the encryption key; enrolment through the API is
+ * covered by the tests).
+ */
+export async function seedTotpUsers(provider: Provider, databaseUrl: string, count: number) {
+  const { createDatabase } = await import('../src/kernel/db/client.js');
+  const { encryptSecret } = await import('../src/kernel/crypto.js');
+  const { newId } = await import('../src/kernel/ids.js');
+  const { newAuthMethodId } = await import('../src/modules/auth-methods/kinds.js');
+  const database = await createDatabase(provider, databaseUrl);
+  try {
+    const key = Buffer.from(ENCRYPTION_KEY, 'base64');
+    const users = Array.from({ length: count }, (_, i) => {
+      const seed = randomBytes(20);
+      return { id: newId('User'), seed, email: `bench-totp-${i}@example.com`, methodId: newAuthMethodId('TOTP') };
+    });
+    await database.client.user.createMany({ data: users.map((u) => ({ id: u.id, email: u.email, emailNormalized: u.email })) });
+    await database.client.authMethod.createMany({
+      data: users.map((u) => ({
+        id: u.methodId,
+        userId: u.id,
+        kind: 'TOTP' as const,
+        slot: `${u.id}:TOTP`,
+        verified: true,
+        secret: encryptSecret(key, base32Encode(u.seed), u.methodId),
+      })),
+    });
+    return users.map((u) => ({ id: u.id, seed: u.seed }));
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * The code of the current step for users[i], computed once per step: the load
+ * generator must not spend its time on HMACs.
+ */
+export function totpCodes(users: { seed: Buffer }[]): (i: number) => string {
+  let cachedStep = -1;
+  let codes: string[] = [];
+  return (i: number) => {
+    const step = stepNow();
+    if (step !== cachedStep) {
+      codes = users.map((u) => totp(u.seed, step));
+      cachedStep = step;
+    }
+    return codes[i];
+  };
+}
+
+function base32Encode(buf: Buffer): string {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const byte of buf) bits += byte.toString(2).padStart(8, '0');
+  return (bits.match(/.{1,5}/g) ?? []).map((b) => alphabet[parseInt(b.padEnd(5, '0'), 2)]).join('');
+}
+
+// ── Report ─────────────────────────────────────────────────────────────────
+
+export function machine(): string {
+  return `${cpus()[0]?.model ?? 'cpu'} ×${availableParallelism()}, Node ${process.version}`;
+}
+
+/** Replaces (or appends) the section between `<!-- name:start -->` and `<!-- name:end -->` in bench/README.md. */
+export function writeReadmeSection(name: string, body: string) {
+  const readmePath = path.join(root, 'bench', 'README.md');
+  const section = `<!-- ${name}:start -->\n${body}\n<!-- ${name}:end -->`;
+  let readme: string;
+  try {
+    readme = readFileSync(readmePath, 'utf8');
+  } catch {
+    readme = '# Benchmarks\n\nEach benchmark prints its numbers next to a baseline measured in the same run, so ratios survive a noisy machine.\n';
+  }
+  const marked = new RegExp(`<!-- ${name}:start -->[\\s\\S]*<!-- ${name}:end -->`);
+  // A function, so `$` in the section is not read as a replacement pattern.
+  readme = marked.test(readme) ? readme.replace(marked, () => section) : `${readme.trimEnd()}\n\n${section}\n`;
+  writeFileSync(readmePath, readme);
+}
