@@ -27,7 +27,6 @@ import type {
   VerifiedRegistrationResponse,
 } from '@simplewebauthn/server';
 import { z } from 'zod';
-import { lazy } from '../../kernel/lazy.js';
 import type { Config } from '../../config.js';
 import type { Db } from '../../kernel/db/client.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
@@ -103,7 +102,7 @@ export function classifyWebAuthnError(error: unknown): WebAuthnFailureReason {
 
 /** Runs a library check; its refusals become WebAuthnVerificationError with a stable reason. */
 /** @simplewebauthn/server (about 8 MB resident) is loaded by the first passkey operation, not at start. */
-const webauthn = lazy(() => import('@simplewebauthn/server'));
+const webauthn = () => import('@simplewebauthn/server');
 
 async function checked<T>(check: () => Promise<T>): Promise<T> {
   try {

@@ -138,13 +138,14 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
      * login, MFA, or a passkey assertion) and returns its first tokens.
      * Updates lastLoginAt / lastLoginDevice and records user.logged_in.
      */
-    async createSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod = 'password'): Promise<SessionTokens> {
+    async createSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod = 'password'): Promise<SessionTokens & { passwordMustChange: boolean }> {
       const now = clock.now();
       const sessionId = newId('Session');
       const sessionExpiresAt = new Date(now.getTime() + policy.refreshTtlSeconds * 1000);
       const name = clip(device.name ?? device.userAgent);
-      const refreshToken = await db.$transaction(async (tx) => {
-        const user = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true } });
+      const { refreshToken, passwordMustChange } = await db.$transaction(async (tx) => {
+        // The must-change flag rides on the read that checks the user may sign in: sign-in reports it without a second query.
+        const user = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true, passwordMustChange: true } });
         if (!user) throw new NotFoundError('user');
         if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
         await store.insertSession(tx, {
@@ -161,11 +162,11 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         const token = await issueRefreshToken(tx, sessionId, now);
         await store.stampUserLogin(tx, userId, now, name);
         await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name } }, meta);
-        return token;
+        return { refreshToken: token, passwordMustChange: user.passwordMustChange };
       });
       outbox.committed();
       const access = await signAccessToken(userId, sessionId, now);
-      return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt };
+      return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };
     },
 
     /**

@@ -131,17 +131,6 @@ export function createLoginService(deps: {
     await outbox.append({ type: 'user.login_failed', userId, data }, meta);
   }
 
-  /**
-   * Opens the session and reads the user's must-change flag: whatever path
-   * signed in (password, then maybe a second factor), the caller learns the
-   * password has to change before going on.
-   */
-  async function openSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod): Promise<SignInTokens> {
-    const tokens = await sessions.createSession(userId, device, meta, method);
-    const user = await db.user.findUnique({ where: { id: userId }, select: { passwordMustChange: true } });
-    return { ...tokens, passwordMustChange: user?.passwordMustChange ?? false };
-  }
-
   async function login(input: LoginInput, meta: RequestMeta): Promise<LoginOutcome> {
     const device = deviceOf(input.device, meta);
     const password = typeof input.password === 'string' ? input.password : '';
@@ -172,7 +161,7 @@ export function createLoginService(deps: {
       const challenge = await mfa.createChallenge(userId, device);
       return { kind: 'mfa_required', userId, methods, ...challenge };
     }
-    return { kind: 'session', ...(await openSession(userId, device, meta, 'password')) };
+    return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password')) };
   }
 
   async function completeMfaLogin(
@@ -198,7 +187,7 @@ export function createLoginService(deps: {
     }
     verifiedAs(method);
     await mfa.consumeChallenge(input.mfaToken);
-    return openSession(userId, challenge.device, meta, method);
+    return sessions.createSession(userId, challenge.device, meta, method);
   }
 
   async function completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
@@ -209,7 +198,7 @@ export function createLoginService(deps: {
       throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
     }
     await mfa.consumeChallenge(input.mfaToken);
-    return openSession(userId, challenge.device, meta, 'passkey');
+    return sessions.createSession(userId, challenge.device, meta, 'passkey');
   }
 
   return {
