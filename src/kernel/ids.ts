@@ -20,6 +20,12 @@ export const idPrefixes = {
   RefreshToken: 'rt',
   MfaChallenge: 'mfa',
   SigningKey: 'sk',
+  Organization: 'org',
+  Membership: 'mem',
+  Role: 'rol',
+  Permission: 'prm',
+  OrganizationInvitation: 'inv',
+  OrganizationDomain: 'dom',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

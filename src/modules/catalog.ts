@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
 import type { createOutbox, NewEvent } from '../kernel/events/outbox.js';
 import { authMethodEvents } from './auth-methods/events.js';
+import { organizationEvents } from './organizations/events.js';
 import { otpEvents } from './otp/events.js';
 import { passkeyEvents } from './passkeys/events.js';
 import { passwordEvents } from './password/events.js';
@@ -29,6 +30,7 @@ export const eventSchemas = {
   ...sessionEvents,
   ...signInEvents,
   ...webhookEvents,
+  ...organizationEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

@@ -9,6 +9,7 @@ import { authMethodsModule } from './auth-methods/module.js';
 import { codesModule } from './codes/module.js';
 import { eventsModule } from './events/module.js';
 import { lockoutModule } from './lockout/module.js';
+import { organizationsModule } from './organizations/module.js';
 import { otpModule } from './otp/module.js';
 import { passkeysModule } from './passkeys/module.js';
 import { passwordModule } from './password/module.js';
@@ -30,6 +31,7 @@ export const modules = [
   sessionsModule,
   signInModule,
   accessTokensModule,
+  organizationsModule,
   webhooksModule,
   eventsModule,
 ] as const;

@@ -31,13 +31,15 @@ export const systemMeta: RequestMeta = { actor: { type: 'system' } };
 export interface NewEvent<T extends string = string, D = object> {
   type: T;
   userId?: string | null;
+  /** The organization it is about (organization events): what organizationEvents follows. */
+  organizationId?: string | null;
   /** Public facts only: never a secret, a hash or a code. */
   data: D;
 }
 
 const INSERT_EVENT = `
-  INSERT INTO "Event" ("id", "type", "userId", "actorType", "actorId", "ip", "userAgent", "traceId", "data", "occurredAt")
-  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+  INSERT INTO "Event" ("id", "type", "userId", "organizationId", "actorType", "actorId", "ip", "userAgent", "traceId", "data", "occurredAt")
+  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
   RETURNING "seq"`;
 /** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
 const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
@@ -61,6 +63,7 @@ export function createOutbox<P extends Record<string, object>>(deps: {
       id: newId('UserEvent'),
       type: event.type,
       userId: event.userId ?? null,
+      organizationId: event.organizationId ?? null,
       actorType: meta.actor.type,
       actorId: meta.actor.id ?? null,
       ip: meta.ip ?? null,
@@ -71,7 +74,7 @@ export function createOutbox<P extends Record<string, object>>(deps: {
     };
   }
   const values = (row: Omit<Event, 'seq'>) =>
-    [row.id, row.type, row.userId, row.actorType, row.actorId, row.ip, row.userAgent, row.traceId, JSON.stringify(row.data), row.occurredAt] as const;
+    [row.id, row.type, row.userId, row.organizationId, row.actorType, row.actorId, row.ip, row.userAgent, row.traceId, JSON.stringify(row.data), row.occurredAt] as const;
 
   const outbox = {
     /** Writes the event inside the caller's transaction. */

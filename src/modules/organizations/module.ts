@@ -1,0 +1,7 @@
+import { defineModule } from '../manifest.js';
+import { organizationEvents } from './events.js';
+
+export const organizationsModule = defineModule({
+  name: 'organizations',
+  events: organizationEvents,
+});
