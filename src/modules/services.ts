@@ -40,6 +40,7 @@ import { createWebhookService } from './webhooks/service.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
+import { createAccessService, type AccessService } from './organizations/access.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -96,7 +97,8 @@ export function createServices(deps: ServiceDeps) {
     [],
     () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
   );
-  const signIn = createSignIn({ db, config, clock, outbox, key });
+  const access = createAccessService({ direct, policy: config.tokens });
+  const signIn = createSignIn({ db, config, clock, outbox, key, access });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -127,6 +129,8 @@ export function createServices(deps: ServiceDeps) {
       bufferSize: config.events.subscriptionBuffer,
     }),
     apiKeys,
+    /** Permission checks (`can`, `effectivePermissions`) and the organization and role claims of access tokens. */
+    access,
     /** How a token becomes a caller: access tokens, API keys, then the bootstrap key (kernel/auth.ts). */
     authStrategies: [accessTokenStrategy(sessions), apiKeyStrategy(apiKeys), bootstrapKeyStrategy(apiKeys, config.bootstrapApiKey !== undefined)],
     webauthn,
@@ -159,8 +163,8 @@ export function createServices(deps: ServiceDeps) {
 }
 
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer }) {
-  const { db, config, clock, outbox, key } = deps;
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService }) {
+  const { db, config, clock, outbox, key, access } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
@@ -171,6 +175,7 @@ function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; ou
     clock,
     outbox,
     signingKeys,
+    claims: access.tokenClaims,
     policy: {
       issuer,
       audience: tokens.audience,
