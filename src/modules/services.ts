@@ -121,7 +121,7 @@ export function createServices(deps: ServiceDeps) {
     otpFactors,
     users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
-    /** Streams behind the userEvents and userStateChanged subscriptions. */
+    /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
       pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
