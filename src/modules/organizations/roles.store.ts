@@ -22,9 +22,14 @@ export type RoleWithKeys = RoleRow & { permissionKeys: string[] };
 /** The columns an update of a role may write; absent ones are left alone. */
 export type RoleChanges = Partial<Pick<RoleRow, 'name' | 'description' | 'isDefault'>>;
 
-/** True when an error is a foreign-key violation (Prisma P2003): a row it points to is gone. */
+/**
+ * True when an error is a foreign-key violation: a row it points to is gone.
+ * Model calls say P2003; raw statements say P2010 with the driver's kind.
+ */
 export function isForeignKeyViolation(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2003';
+  if (typeof error !== 'object' || error === null) return false;
+  const { code, meta } = error as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
+  return code === 'P2003' || (code === 'P2010' && meta?.driverAdapterError?.cause?.kind === 'ForeignKeyConstraintViolation');
 }
 
 const withPermissionKeys = {
