@@ -219,6 +219,9 @@ const envSchema = z.object({
   PORTCULLIS_MFA_TOKEN_TTL_SECONDS: int(30, 3600).default(300),
   PORTCULLIS_REAUTH_MAX_AGE_SECONDS: int(10, 86_400).default(300),
   PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS: int(1, 3600).default(30),
+  PORTCULLIS_TOKEN_ROLES: bool.default(false),
+  PORTCULLIS_TOKEN_HASURA_CLAIMS: bool.default(false),
+  PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be a role name (letters, digits, _ : . -)').default('user'),
   // WebAuthn.
   PORTCULLIS_WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
   PORTCULLIS_WEBAUTHN_RP_NAME: z.string().min(1).optional(),
@@ -322,6 +325,11 @@ export interface Config {
     reauthMaxAgeSeconds: number;
     /** How often a live subscription re-checks that its caller still has access. */
     subscriptionReauthSeconds: number;
+    /** Global role keys as the `roles` claim of every access token. */
+    roles: boolean;
+    /** Hasura's claims block (https://hasura.io/jwt/claims) in every access token. */
+    hasuraClaims: boolean;
+    hasuraDefaultRole: string;
   };
   /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
@@ -469,6 +477,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       mfaTtlSeconds: e.PORTCULLIS_MFA_TOKEN_TTL_SECONDS,
       reauthMaxAgeSeconds: e.PORTCULLIS_REAUTH_MAX_AGE_SECONDS,
       subscriptionReauthSeconds: e.PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS,
+      roles: e.PORTCULLIS_TOKEN_ROLES,
+      hasuraClaims: e.PORTCULLIS_TOKEN_HASURA_CLAIMS,
+      hasuraDefaultRole: e.PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE,
     },
     webauthn: {
       rpId: e.PORTCULLIS_WEBAUTHN_RP_ID,
@@ -574,6 +585,9 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_ACCESS_TOKEN_TTL_SECONDS', 'access token lifetime (default 900)'],
   ['PORTCULLIS_REFRESH_TOKEN_TTL_SECONDS', 'session lifetime (default 2592000)'],
   ['PORTCULLIS_MFA_TOKEN_TTL_SECONDS', 'MFA step-up token lifetime (default 300)'],
+  ['PORTCULLIS_TOKEN_ROLES', 'true: access tokens carry the user\'s global role keys as `roles` (default false)'],
+  ['PORTCULLIS_TOKEN_HASURA_CLAIMS', 'true: access tokens carry Hasura\'s `https://hasura.io/jwt/claims` block (default false)'],
+  ['PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE', 'x-hasura-default-role, and always among the allowed roles (default user)'],
   ['PORTCULLIS_REAUTH_MAX_AGE_SECONDS', 'how recently a session must have proved a factor before its user changes credentials (default 300)'],
   ['PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS', 'a live subscription ends at most this long after its caller loses access (default 30)'],
   ['PORTCULLIS_WEBAUTHN_RP_ID', 'WebAuthn relying party id (default localhost)'],

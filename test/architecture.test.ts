@@ -7,7 +7,7 @@
  * - services are free of GraphQL: only a module's schema files import
  *   graphql, Pothos, yoga or src/graphql;
  * - a module never reaches into another module's store or schema;
- * - only a module's store (and the kernel) writes SQL or calls a Prisma write;
+ * - only a module's stores (store.ts, or part.store.ts) and the kernel write SQL or call a Prisma write;
  * - only src/config.ts reads the environment (src/main.ts passes it in);
  * - the operations anyone may call without a key, and the event types, are
  *   exactly the announced ones.
@@ -40,7 +40,7 @@ const importsOf = (text: string) => [...text.matchAll(/(?:^|\n)\s*(?:import|expo
 const target = (file: string, spec: string) => (spec.startsWith('.') ? path.relative(root, path.resolve(root, path.dirname(file), spec)) : spec);
 const moduleOf = (file: string) => /^src\/modules\/([^/]+)\//.exec(file)?.[1];
 const isSchemaFile = (file: string) => /\/(schema|[a-z-]+\.schema)\.ts$/.test(file);
-/** store.ts, or a module's store of one part (roles.store.ts). */
+/** A module's store: store.ts, or in a larger module one per part (roles.store.ts). */
 const isStoreFile = (file: string) => /\/(store|[a-z-]+\.store)\.ts$/.test(file);
 
 describe('import rules', () => {

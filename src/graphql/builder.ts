@@ -18,7 +18,7 @@ import type PrismaTypes from '../kernel/db/generated/pothos-types.js';
 import { getDatamodel } from '../kernel/db/generated/pothos-types.js';
 import { kindOfId } from '../kernel/ids.js';
 import { authMethodTypeForId } from '../modules/auth-methods/kinds.js';
-import { isAdmin, type Context } from './context.js';
+import { isAdmin, permissionLoader, type Context, type PermissionNeed } from './context.js';
 import WellFormedInputPlugin, { MAX_PAGE_SIZE } from './well-formed-input.js';
 
 const pascal = (s: string) => s.charAt(0).toUpperCase() + s.slice(1);
@@ -31,7 +31,7 @@ function typenameForId(id: string): string {
   return kind;
 }
 
-type Failure = { kind: string; scope?: string; failures?: Failure[] };
+type Failure = { kind: string; scope?: string; parameter?: unknown; failures?: Failure[] };
 
 /** The scopes a refused field would have accepted. */
 function scopesIn(failure: Failure): Set<string> {
@@ -41,12 +41,36 @@ function scopesIn(failure: Failure): Set<string> {
   return scopes;
 }
 
+/** The permission a refused field would have accepted from a signed-in user, if any. */
+function permissionIn(failure: Failure): PermissionNeed | undefined {
+  if (failure.scope === 'permission') return failure.parameter as PermissionNeed;
+  for (const inner of failure.failures ?? []) {
+    const found = permissionIn(inner);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * FORBIDDEN that says why and what would be allowed (extensions.reason):
- * NOT_SELF (a user naming another user), API_KEY_REQUIRED (management only),
- * ACCESS_TOKEN_REQUIRED (an operation on the caller's own session).
+ * NOT_SELF (a user naming another user), MISSING_PERMISSION (a user without
+ * the permission the field asks, named in extensions.permission),
+ * API_KEY_REQUIRED (management only), ACCESS_TOKEN_REQUIRED (an operation on
+ * the caller's own session).
  */
-function forbidden(viewer: Context['viewer'], scopes: Set<string>): GraphQLError {
+function forbidden(viewer: Context['viewer'], scopes: Set<string>, permission?: PermissionNeed): GraphQLError {
+  if (viewer.kind === 'user' && permission) {
+    const where = permission.organizationId ? ' in this organization' : '';
+    return new GraphQLError(`You are not allowed to do this. It needs the permission ${permission.key}${where}.`, {
+      extensions: {
+        code: 'FORBIDDEN',
+        reason: 'MISSING_PERMISSION',
+        permission: permission.key,
+        allowed: `API keys, or users holding ${permission.key}${where}${scopes.has('self') ? ', or this user with their own access token' : ''}`,
+        http: { status: 403 },
+      },
+    });
+  }
   const [reason, message, allowed] =
     viewer.kind === 'user' && scopes.has('self')
       ? ['NOT_SELF', 'An access token acts on its own user only.', 'API keys, or this user with their own access token']
@@ -62,7 +86,7 @@ export const schemaChecks = { unusedPrismaQueryIsError: true };
 export const builder = new SchemaBuilder<{
   Context: Context;
   PrismaTypes: PrismaTypes;
-  AuthScopes: { admin: boolean; self: string };
+  AuthScopes: { admin: boolean; self: string; permission: PermissionNeed };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
@@ -77,8 +101,12 @@ export const builder = new SchemaBuilder<{
     authScopes: (ctx) => ({
       admin: isAdmin(ctx.viewer),
       self: (userId: string) => ctx.viewer.kind === 'user' && ctx.viewer.userId === userId,
+      // A signed-in user holding the permission (in the organization, or globally): the same check as `can`.
+      permission: (need: PermissionNeed) =>
+        ctx.viewer.kind === 'user' &&
+        ctx.services.access.can({ userId: ctx.viewer.userId, permission: need.key, organizationId: need.organizationId }, permissionLoader(ctx)),
     }),
-    unauthorizedError: (_parent, ctx, _info, result) => forbidden(ctx.viewer, scopesIn(result.failure)),
+    unauthorizedError: (_parent, ctx, _info, result) => forbidden(ctx.viewer, scopesIn(result.failure), permissionIn(result.failure)),
   },
   errors: {
     directResult: true,

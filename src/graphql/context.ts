@@ -16,3 +16,19 @@ export interface Context {
   /** How the operation arrived: 'ws' for graphql-ws (guarded per socket), 'http' otherwise (including SSE). */
   transport: 'http' | 'ws';
 }
+
+/** What the `permission` auth scope asks: a permission key, in an organization or globally. */
+export interface PermissionNeed {
+  key: string;
+  organizationId?: string | null;
+}
+
+type PermissionLoader = ReturnType<Services['access']['newLoader']>;
+const permissionLoaders = new WeakMap<Context, PermissionLoader>();
+
+/** The request's permission loader: the checks one operation asks go to the database together. */
+export function permissionLoader(ctx: Context): PermissionLoader {
+  let loader = permissionLoaders.get(ctx);
+  if (!loader) permissionLoaders.set(ctx, (loader = ctx.services.access.newLoader()));
+  return loader;
+}

@@ -2,7 +2,7 @@ import { AlreadyExistsError, DeliveryFailedError, InvalidInputError, InvalidStat
 import { CodeAlreadyUsedError, CodeExpiredError, IncorrectCodeError, ResendCooldownError, type CodeAlreadyUsedReason } from '../modules/codes/errors.js';
 import { EmailNotVerifiedError, PhoneNotVerifiedError } from '../modules/users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../modules/password/errors.js';
-import { InvalidTokenError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
+import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
 import { NoTotpError } from '../modules/totp/errors.js';
 import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
 import { PermissionInUseError, RoleInUseError, RoleScopeMismatchError } from '../modules/organizations/errors.js';
@@ -33,6 +33,7 @@ const errorClasses = [
   RefreshTokenReusedError,
   ReauthenticationRequiredError,
   WebAuthnVerificationError,
+  NotAMemberError,
   RoleInUseError,
   PermissionInUseError,
   RoleScopeMismatchError,
@@ -160,6 +161,11 @@ export const errorTypes = {
   RefreshTokenReusedError: errorType(
     RefreshTokenReusedError,
     'A refresh token of this session was presented after it had been used, so two parties held it: the whole session was revoked (its refresh and access tokens stopped working). Every later refresh of the session answers this too. Sign in again.',
+  ),
+  NotAMemberError: errorType(
+    NotAMemberError,
+    'The user is not a member of the organization named (or there is no such organization: the answer does not tell). Nothing was issued or spent.',
+    (t) => ({ organizationId: t.exposeID('organizationId') }),
   ),
   WebAuthnVerificationError: errorType(
     WebAuthnVerificationError,

@@ -41,6 +41,7 @@ import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
 import { createRoleService } from './organizations/roles.js';
+import { createAccessService, type AccessService } from './organizations/access.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -97,7 +98,8 @@ export function createServices(deps: ServiceDeps) {
     [],
     () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
   );
-  const signIn = createSignIn({ db, config, clock, outbox, key });
+  const access = createAccessService({ direct, policy: config.tokens });
+  const signIn = createSignIn({ db, config, clock, outbox, key, access });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -130,6 +132,8 @@ export function createServices(deps: ServiceDeps) {
       bufferSize: config.events.subscriptionBuffer,
     }),
     apiKeys,
+    /** Permission checks (`can`, `effectivePermissions`) and the organization and role claims of access tokens. */
+    access,
     /** How a token becomes a caller: access tokens, API keys, then the bootstrap key (kernel/auth.ts). */
     authStrategies: [accessTokenStrategy(sessions), apiKeyStrategy(apiKeys), bootstrapKeyStrategy(apiKeys, config.bootstrapApiKey !== undefined)],
     webauthn,
@@ -164,8 +168,8 @@ export function createServices(deps: ServiceDeps) {
 }
 
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer }) {
-  const { db, config, clock, outbox, key } = deps;
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService }) {
+  const { db, config, clock, outbox, key, access } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
@@ -176,6 +180,7 @@ function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; ou
     clock,
     outbox,
     signingKeys,
+    claims: access.tokenClaims,
     policy: {
       issuer,
       audience: tokens.audience,

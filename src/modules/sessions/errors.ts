@@ -36,3 +36,15 @@ export class ReauthenticationRequiredError extends PortcullisError {
     super(`This change needs a recent sign-in: prove a factor with reauthenticate (valid for ${maxAgeSeconds} s), then retry.`);
   }
 }
+
+/**
+ * A sign-in or refresh named an organization the user is not a member of
+ * (or one that does not exist: the answer does not tell them apart).
+ */
+export class NotAMemberError extends PortcullisError {
+  static readonly code = 'NOT_A_MEMBER';
+  readonly code = NotAMemberError.code;
+  constructor(readonly organizationId: string) {
+    super('The user is not a member of this organization.');
+  }
+}

@@ -27,7 +27,7 @@ import type { Outbox } from '../catalog.js';
 import { newId, newTokenId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { assertThat, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
-import { InvalidTokenError, ReauthenticationRequiredError, RefreshTokenReusedError } from './errors.js';
+import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError } from './errors.js';
 import type { SessionRevokedReason } from './events.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
@@ -71,22 +71,33 @@ const MAX_DEVICE_LENGTH = 200;
 
 const clip = (value: string | null | undefined) => (value ? value.slice(0, MAX_DEVICE_LENGTH) : null);
 
+/**
+ * The claims an access token carries for a user besides the standard ones
+ * (organization context, roles); null when `organizationId` names an
+ * organization the user is not a member of. The organizations module
+ * provides it (services.ts).
+ */
+export type ClaimsProvider = (userId: string, organizationId: string | null) => Promise<Record<string, unknown> | null>;
+
+const noClaims: ClaimsProvider = async (_userId, organizationId) => (organizationId ? null : {});
+
 export type SessionService = ReturnType<typeof createSessionService>;
 
 /** What credential services need of sessions: the recent-authentication rule. */
 export type ReauthGuard = Pick<SessionService, 'assertRecentAuthentication'>;
 
-export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy }) {
+export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy; claims?: ClaimsProvider }) {
   const { db, clock, outbox, signingKeys, policy } = deps;
+  const claimsFor = deps.claims ?? noClaims;
   const store = createSessionStore(deps);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
-  async function signAccessToken(userId: string, sessionId: string, now: Date): Promise<{ token: string; expiresAt: Date }> {
+  async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>): Promise<{ token: string; expiresAt: Date }> {
     const current = await signingKeys.currentSigningKey();
     const iat = seconds(now);
     const exp = iat + policy.accessTtlSeconds;
     const header: JWTHeaderParameters = { alg: current.alg, kid: current.kid, typ: 'at+jwt' };
-    const token = await new SignJWT({ sid: sessionId })
+    const token = await new SignJWT({ ...claims, sid: sessionId })
       .setProtectedHeader(header)
       .setSubject(userId)
       .setIssuer(policy.issuer)
@@ -137,8 +148,19 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
      * Opens a session for a user who has just proved who they are (password
      * login, MFA, or a passkey assertion) and returns its first tokens.
      * Updates lastLoginAt / lastLoginDevice and records user.logged_in.
+     * With `organizationId` the session speaks for that organization (its
+     * access tokens carry org_id, org_roles and permissions); throws
+     * NotAMemberError, opening nothing, when the user is not a member.
      */
-    async createSession(userId: string, device: SessionDevice, meta: RequestMeta, method: LoginMethod = 'password'): Promise<SessionTokens & { passwordMustChange: boolean }> {
+    async createSession(
+      userId: string,
+      device: SessionDevice,
+      meta: RequestMeta,
+      method: LoginMethod = 'password',
+      organizationId: string | null = null,
+    ): Promise<SessionTokens & { passwordMustChange: boolean }> {
+      const claims = await claimsFor(userId, organizationId);
+      if (!claims) throw new NotAMemberError(organizationId!);
       const now = clock.now();
       const sessionId = newId('Session');
       const sessionExpiresAt = new Date(now.getTime() + policy.refreshTtlSeconds * 1000);
@@ -158,6 +180,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
           authenticatedAt: now,
           lastSeenAt: now,
           expiresAt: sessionExpiresAt,
+          organizationId,
         });
         const token = await issueRefreshToken(tx, sessionId, now);
         await store.stampUserLogin(tx, userId, now, name);
@@ -165,7 +188,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         return { refreshToken: token, passwordMustChange: user.passwordMustChange };
       });
       outbox.committed();
-      const access = await signAccessToken(userId, sessionId, now);
+      const access = await signAccessToken(userId, sessionId, now, claims);
       return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };
     },
 
@@ -175,8 +198,14 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
      * used (which revokes the session) and for any token of a session revoked
      * that way; InvalidTokenError for an unknown, expired or otherwise revoked
      * one; UserLockedError or UserInactiveError when the user may not act.
+     *
+     * The new access token speaks for the session's organization, read
+     * afresh (roles changed since show now). `organizationId` switches it
+     * (null: to none) and throws NotAMemberError, spending nothing, when the
+     * user is not a member; a session whose user has left its organization
+     * goes on without one.
      */
-    async refreshSession(refreshToken: string, meta: RequestMeta): Promise<SessionTokens> {
+    async refreshSession(refreshToken: string, meta: RequestMeta, options: { organizationId?: string | null } = {}): Promise<SessionTokens> {
       const now = clock.now();
       const row = refreshToken.startsWith(REFRESH_PREFIX)
         ? await db.refreshToken.findUnique({
@@ -203,16 +232,21 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
       if (!userCanHoldSession(session.user)) {
         throw session.user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(session.user.lockedUntil);
       }
+      const switching = options.organizationId !== undefined;
+      let organizationId = switching ? options.organizationId! : session.organizationId;
+      let claims = await claimsFor(session.userId, organizationId);
+      if (!claims && switching) throw new NotAMemberError(organizationId!);
+      if (!claims) claims = (await claimsFor(session.userId, (organizationId = null)))!;
 
       const next = await db.$transaction(async (tx) => {
         // The conditional consume: of two requests presenting the same token, one wins.
         if (!(await store.consumeRefreshTokenOnce(tx, row.id, now))) return null;
         const token = await issueRefreshToken(tx, session.id, now);
-        await store.markSessionRefreshed(tx, session.id, now, meta.ip ? clip(meta.ip) : null);
+        await store.markSessionRefreshed(tx, session.id, now, meta.ip ? clip(meta.ip) : null, organizationId !== session.organizationId ? { organizationId } : {});
         return token;
       });
       if (!next) throw await reused();
-      const access = await signAccessToken(session.userId, session.id, now);
+      const access = await signAccessToken(session.userId, session.id, now, claims);
       return { userId: session.userId, sessionId: session.id, accessToken: access.token, expiresAt: access.expiresAt, refreshToken: next, sessionExpiresAt: session.expiresAt };
     },
 

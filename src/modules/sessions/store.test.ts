@@ -44,6 +44,7 @@ async function newSession(userId: string, more: Partial<NewSession> = {}) {
     authenticatedAt: at(0),
     lastSeenAt: at(0),
     expiresAt: at(50),
+    organizationId: null,
     ...more,
   };
   await database.client.$transaction((t) => store.insertSession(t, session));
@@ -56,7 +57,7 @@ describe('session store', () => {
     const userId = await newUser();
     const sessionId = newId('Session');
     await database.client.$transaction(async (t) => {
-      await store.insertSession(t, { id: sessionId, userId, device: 'd', ip: null, userAgent: 'u', createdAt: at(1), authenticatedAt: at(1), lastSeenAt: at(1), expiresAt: at(9) });
+      await store.insertSession(t, { id: sessionId, userId, device: 'd', ip: null, userAgent: 'u', createdAt: at(1), authenticatedAt: at(1), lastSeenAt: at(1), expiresAt: at(9), organizationId: null });
       await store.insertRefreshToken(t, { sessionId, tokenHash: `hash-${sessionId}`, createdAt: at(1) });
       await store.stampUserLogin(t, userId, at(1), 'd');
     });

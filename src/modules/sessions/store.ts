@@ -26,6 +26,8 @@ export interface NewSession {
   authenticatedAt: Date;
   lastSeenAt: Date;
   expiresAt: Date;
+  /** The organization its access tokens speak for. */
+  organizationId: string | null;
 }
 
 export type SessionStore = ReturnType<typeof createSessionStore>;
@@ -58,8 +60,8 @@ export function createSessionStore(deps: { db: Db }) {
     },
 
     /** A refresh of a session: it was seen now, from `ip` when the request names one. */
-    async markSessionRefreshed(tx: Tx, sessionId: string, at: Date, ip: string | null): Promise<void> {
-      await tx.session.update({ where: { id: sessionId }, data: { lastSeenAt: at, ...(ip ? { ip } : {}) } });
+    async markSessionRefreshed(tx: Tx, sessionId: string, at: Date, ip: string | null, change: { organizationId?: string | null } = {}): Promise<void> {
+      await tx.session.update({ where: { id: sessionId }, data: { lastSeenAt: at, ...(ip ? { ip } : {}), ...change } });
     },
 
     /** Stamps a session as seen unless it was revoked (authenticated requests). */

@@ -33,6 +33,8 @@ export interface LoginInput {
   identifier: string;
   password: string;
   device?: SessionDevice | null;
+  /** Sign in to this organization: the session's access tokens speak for it (the user must be a member). */
+  organizationId?: string | null;
 }
 
 /** One proof of who the user is, for reauthenticate: exactly one member is given. */
@@ -127,6 +129,10 @@ export function createLoginService(deps: {
     return user?.id ?? null;
   }
 
+  /** The organization an MFA completion signs in to: its own input's, else the one login named. */
+  const organizationOf = (input: { organizationId?: string | null }, challenge: { organizationId: string | null }) =>
+    input.organizationId !== undefined ? input.organizationId : challenge.organizationId;
+
   async function recordLoginFailed(userId: string, data: EventPayloads['user.login_failed'], meta: RequestMeta) {
     await outbox.append({ type: 'user.login_failed', userId, data }, meta);
   }
@@ -158,14 +164,14 @@ export function createLoginService(deps: {
     }
     const methods = await mfa.availableMethods(userId);
     if (methods.length > 0) {
-      const challenge = await mfa.createChallenge(userId, device);
+      const challenge = await mfa.createChallenge(userId, device, input.organizationId ?? null);
       return { kind: 'mfa_required', userId, methods, ...challenge };
     }
-    return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password')) };
+    return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password', input.organizationId ?? null)) };
   }
 
   async function completeMfaLogin(
-    input: { mfaToken: string; method: MfaMethod; code: string },
+    input: { mfaToken: string; method: MfaMethod; code: string; organizationId?: string | null },
     meta: RequestMeta,
     verifiedAs: (method: LoginMethod) => void,
   ): Promise<SignInTokens> {
@@ -187,10 +193,10 @@ export function createLoginService(deps: {
     }
     verifiedAs(method);
     await mfa.consumeChallenge(input.mfaToken);
-    return sessions.createSession(userId, challenge.device, meta, method);
+    return sessions.createSession(userId, challenge.device, meta, method, organizationOf(input, challenge));
   }
 
-  async function completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown }, meta: RequestMeta): Promise<SignInTokens> {
+  async function completeMfaLoginWithPasskey(input: { mfaToken: string; response?: unknown; organizationId?: string | null }, meta: RequestMeta): Promise<SignInTokens> {
     const challenge = await mfa.peekChallenge(input.mfaToken);
     const { userId } = await assertionStrategy().verifyAssertion(input.response, meta);
     if (userId !== challenge.userId) {
@@ -198,7 +204,7 @@ export function createLoginService(deps: {
       throw new InvalidInputError('response', "The passkey does not belong to this sign-in's user.");
     }
     await mfa.consumeChallenge(input.mfaToken);
-    return sessions.createSession(userId, challenge.device, meta, 'passkey');
+    return sessions.createSession(userId, challenge.device, meta, 'passkey', organizationOf(input, challenge));
   }
 
   return {

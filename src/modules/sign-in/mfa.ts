@@ -34,6 +34,8 @@ export interface MfaChallengeInfo {
   challengeId: string;
   userId: string;
   device: SessionDevice;
+  /** The organization login asked to sign in to. */
+  organizationId: string | null;
   expiresAt: Date;
 }
 
@@ -56,6 +58,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
     challengeId: row.id,
     userId: row.userId,
     device: { name: row.device, ip: row.ip, userAgent: row.userAgent },
+    organizationId: row.organizationId,
     expiresAt: row.expiresAt,
   });
 
@@ -81,7 +84,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
     },
 
     /** Starts a step-up after a correct password; returns the token in the clear, once. */
-    async createChallenge(userId: string, device: SessionDevice): Promise<{ mfaToken: string; expiresAt: Date }> {
+    async createChallenge(userId: string, device: SessionDevice, organizationId: string | null = null): Promise<{ mfaToken: string; expiresAt: Date }> {
       const now = clock.now();
       const mfaToken = `${TOKEN_PREFIX}${randomSecret(32)}`;
       const expiresAt = new Date(now.getTime() + ttlSeconds * 1000);
@@ -91,6 +94,7 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
         device: device.name ?? null,
         ip: device.ip ?? null,
         userAgent: device.userAgent ?? null,
+        organizationId,
         expiresAt,
         createdAt: now,
       });

@@ -76,6 +76,10 @@ const LoginInput = builder.inputType('LoginInput', {
     identifier: t.string({ required: true, description: 'An email address or a username (case-insensitive).' }),
     password: t.string({ required: true }),
     device: t.field({ type: DeviceInput }),
+    organizationId: t.id({
+      description:
+        'Sign in to this organization: the access tokens carry org_id, org_slug, org_roles and permissions (the user must be a member, else NotAMemberError). With MfaRequired it is kept for the completion.',
+    }),
   }),
 });
 
@@ -84,6 +88,7 @@ const CompleteMfaLoginInput = builder.inputType('CompleteMfaLoginInput', {
     mfaToken: t.string({ required: true }),
     method: t.field({ type: MfaMethodEnum, required: true }),
     code: t.string({ required: true }),
+    organizationId: t.id({ description: 'Sign in to this organization instead of the one login named (null: none).' }),
   }),
 });
 
@@ -91,11 +96,18 @@ const CompleteMfaLoginWithPasskeyInput = builder.inputType('CompleteMfaLoginWith
   fields: (t) => ({
     mfaToken: t.string({ required: true }),
     response: t.field({ type: 'JSON', required: true, description: 'The AuthenticationResponseJSON from the browser, answering a startPasskeyAuthentication challenge.' }),
+    organizationId: t.id({ description: 'Sign in to this organization instead of the one login named (null: none).' }),
   }),
 });
 
 const RefreshSessionInput = builder.inputType('RefreshSessionInput', {
-  fields: (t) => ({ refreshToken: t.string({ required: true }) }),
+  fields: (t) => ({
+    refreshToken: t.string({ required: true }),
+    organizationId: t.id({
+      description:
+        "Switch the session to this organization (null: to none); absent: keep the session's. The new access token's organization claims are read afresh either way. A user who is not a member gets NotAMemberError and the refresh token stays unspent.",
+    }),
+  }),
 });
 
 const SendMfaOtpInput = builder.inputType('SendMfaOtpInput', {
@@ -150,7 +162,7 @@ const mfaTokenErrors = [E.InvalidTokenError, E.CodeExpiredError, E.CodeAlreadyUs
 builder.mutationFields((t) => ({
   login: t.errorUnionField({
     ...publicOperation,
-    types: [LoginSuccess, MfaRequired, E.IncorrectPasswordError, ...stateErrors, E.InvalidInputError],
+    types: [LoginSuccess, MfaRequired, E.IncorrectPasswordError, ...stateErrors, E.InvalidInputError, E.NotAMemberError],
     union: { name: 'LoginResult', description: 'LoginSuccess, MfaRequired, or why not.' },
     description:
       'Signs a user in with an email or username and a password (public: no API key needed). An unknown identifier is answered exactly like a wrong password. Users with a second factor get MfaRequired. Records user.logged_in or user.login_failed.',
@@ -165,7 +177,7 @@ builder.mutationFields((t) => ({
     type: signInType('CompleteMfaLoginSuccess', 'Signed in after the second factor: the tokens of a new session.'),
     description:
       'Finishes an MFA login with a TOTP code, a backup code, or a code sent by sendMfaOtp (public). A wrong code keeps the mfaToken usable until it expires; a right one consumes it.',
-    errors: { types: [...mfaTokenErrors, E.IncorrectCodeError, E.NoTotpError, E.InvalidStateError, E.InvalidInputError, ...stateErrors] },
+    errors: { types: [...mfaTokenErrors, E.IncorrectCodeError, E.NoTotpError, E.InvalidStateError, E.InvalidInputError, ...stateErrors, E.NotAMemberError] },
     args: { input: t.arg({ type: CompleteMfaLoginInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.login.completeMfaLogin(input, ctx.meta),
   }),
@@ -174,7 +186,7 @@ builder.mutationFields((t) => ({
     type: signInType('CompleteMfaLoginWithPasskeySuccess', 'Signed in after a passkey assertion: the tokens of a new session.'),
     description:
       "Finishes an MFA login with a passkey (public): start with startPasskeyAuthentication, then pass the browser's assertion here with the mfaToken. The credential must belong to the user who entered the password.",
-    errors: { types: [...mfaTokenErrors, E.WebAuthnVerificationError, E.InvalidInputError, ...stateErrors] },
+    errors: { types: [...mfaTokenErrors, E.WebAuthnVerificationError, E.InvalidInputError, ...stateErrors, E.NotAMemberError] },
     args: { input: t.arg({ type: CompleteMfaLoginWithPasskeyInput, required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.login.completeMfaLoginWithPasskey(input, ctx.meta),
   }),
@@ -183,9 +195,10 @@ builder.mutationFields((t) => ({
     type: tokensType('RefreshSessionSuccess', 'A new access token and a new refresh token; the presented refresh token is spent.'),
     description:
       'Exchanges a refresh token for new tokens (public). Each refresh token works once: presenting a spent one revokes the whole session (theft detection), records user.refresh_token_reused and user.session_revoked (reason refresh_token_reused), and answers RefreshTokenReusedError, as does every later refresh of that session.',
-    errors: { types: [E.RefreshTokenReusedError, E.InvalidTokenError, E.UserLockedError, E.UserInactiveError] },
+    errors: { types: [E.RefreshTokenReusedError, E.InvalidTokenError, E.UserLockedError, E.UserInactiveError, E.NotAMemberError] },
     args: { input: t.arg({ type: RefreshSessionInput, required: true }) },
-    resolve: (_root, { input }, ctx) => ctx.services.sessions.refreshSession(input.refreshToken, ctx.meta),
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.sessions.refreshSession(input.refreshToken, ctx.meta, input.organizationId === undefined ? {} : { organizationId: input.organizationId }),
   }),
   reauthenticate: t.field({
     type: ReauthenticateSuccess,

@@ -27,7 +27,7 @@ const at = (s: number) => new Date(Date.UTC(2026, 0, 2, 3, 4, s, 500));
 
 async function challenge(expiresAt: Date) {
   const tokenHash = `hash-${newId('MfaChallenge')}`;
-  await store.insertMfaChallenge({ userId: 'usr_x', tokenHash, device: 'd', ip: null, userAgent: 'u', expiresAt, createdAt: at(0) });
+  await store.insertMfaChallenge({ userId: 'usr_x', tokenHash, device: 'd', ip: null, userAgent: 'u', organizationId: null, expiresAt, createdAt: at(0) });
   return database.client.mfaChallenge.findUniqueOrThrow({ where: { tokenHash } });
 }
 
