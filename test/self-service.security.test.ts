@@ -66,6 +66,8 @@ const ADMIN_ONLY = new Set([
   'requestPasswordReset',
   'verifyTotp',
   'createPasskeyRegistrationLink',
+  'assignUserRoles',
+  'removeUserRoles',
 ]);
 
 /**
