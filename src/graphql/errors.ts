@@ -5,6 +5,15 @@ import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../m
 import { InvalidTokenError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
 import { NoTotpError } from '../modules/totp/errors.js';
 import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
+import {
+  InvitationAlreadyAcceptedError,
+  InvitationEmailMismatchError,
+  InvitationExpiredError,
+  InvitationNotFoundError,
+  InvitationRevokedError,
+  LastOwnerError,
+  OrganizationRoleRequiredError,
+} from '../modules/organizations/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -32,6 +41,13 @@ const errorClasses = [
   RefreshTokenReusedError,
   ReauthenticationRequiredError,
   WebAuthnVerificationError,
+  LastOwnerError,
+  OrganizationRoleRequiredError,
+  InvitationNotFoundError,
+  InvitationExpiredError,
+  InvitationRevokedError,
+  InvitationAlreadyAcceptedError,
+  InvitationEmailMismatchError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -162,4 +178,17 @@ export const errorTypes = {
     'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',
     (t) => ({ reason: t.field({ type: WebAuthnFailureReasonEnum, resolve: (e: any) => e.reason }) }),
   ),
+  LastOwnerError: errorType(
+    LastOwnerError,
+    'The member is the last one holding the owner permission (PORTCULLIS_ORGANIZATION_OWNER_PERMISSION): give it to another member before removing it from this one.',
+    (t) => ({ permission: t.exposeString('permission', { description: 'The owner permission key.' }) }),
+  ),
+  OrganizationRoleRequiredError: errorType(OrganizationRoleRequiredError, 'Some role ids name no role, or a GLOBAL one: members hold ORGANIZATION roles only.', (t) => ({
+    roleIds: t.idList({ description: 'The refused role ids.', resolve: (e: any) => e.roleIds }),
+  })),
+  InvitationNotFoundError: errorType(InvitationNotFoundError, 'No invitation has this token.'),
+  InvitationExpiredError: errorType(InvitationExpiredError, 'The invitation has expired; ask for a new one.'),
+  InvitationRevokedError: errorType(InvitationRevokedError, 'The invitation was revoked.'),
+  InvitationAlreadyAcceptedError: errorType(InvitationAlreadyAcceptedError, 'The invitation was accepted already (it works once).'),
+  InvitationEmailMismatchError: errorType(InvitationEmailMismatchError, "The signed-in user's verified email is not the one the invitation was sent to (which is not revealed)."),
 };

@@ -40,6 +40,9 @@ import { createWebhookService } from './webhooks/service.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
+import { createOrganizationService } from './organizations/organizations.js';
+import { createInvitationService } from './organizations/invitations.js';
+import { createDomainService } from './organizations/domains.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -107,6 +110,7 @@ export function createServices(deps: ServiceDeps) {
   const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
+  const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -155,6 +159,12 @@ export function createServices(deps: ServiceDeps) {
       }),
       ['login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'reauthenticate', 'sendMfaOtp'],
     ),
+    /** Organizations and their members (the owner rule). */
+    organizations,
+    /** Invitations to organizations: created, accepted with their token, revoked, expired by the leader. */
+    organizationInvitations: createInvitationService({ db, outbox, clock, delivery, organizations, linkUrl: config.organizations.invitationLinkUrl }),
+    /** Email domains of organizations, and joining by a verified email at one. */
+    organizationDomains: createDomainService({ db, outbox, clock, organizations }),
   };
 }
 

@@ -4,4 +4,9 @@ import { organizationEvents } from './events.js';
 export const organizationsModule = defineModule({
   name: 'organizations',
   events: organizationEvents,
+  schema: () => import('./organizations.schema.js'),
+  // Pending invitations past their expiry become EXPIRED (and say so) even when nobody tries them.
+  leaderChore: (services) => services.organizationInvitations.expireOverdueInvitations(),
+  // Users whose email becomes verified at a verified autoJoin domain join its organization.
+  fanOut: (services, events) => services.organizationDomains.joinByVerifiedEmail(events),
 });
