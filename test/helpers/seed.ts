@@ -9,6 +9,7 @@
 import type { SessionTokens } from '../../src/modules/sessions/service.js';
 import { systemMeta } from '../../src/kernel/events/outbox.js';
 import { totpCode, totpStep } from '../../src/modules/totp/service.js';
+import { newId } from '../../src/kernel/ids.js';
 import type { TestApp } from './app.js';
 
 export interface SeededUser {
@@ -106,4 +107,24 @@ export function seed(t: TestApp) {
     /** A user; without an email one is made up, unique in the run. */
     user: (input: ConstructorParameters<typeof UserScenario>[1] = {}) => new UserScenario(t, input),
   };
+}
+
+/**
+ * A role with its permissions, written straight to the database: the
+ * organization tests need roles before the roles service is on their branch
+ * (switch this to createRole/createPermission once it is).
+ */
+export async function seedRole(
+  t: TestApp,
+  input: { key: string; scope?: 'GLOBAL' | 'ORGANIZATION'; isDefault?: boolean; permissions?: string[]; name?: string },
+): Promise<{ id: string; key: string }> {
+  const db = t.app.database.client;
+  const role = await db.role.create({
+    data: { id: newId('Role'), key: input.key, name: input.name ?? input.key, scope: input.scope ?? 'ORGANIZATION', isDefault: input.isDefault ?? false },
+  });
+  for (const key of input.permissions ?? []) {
+    const permission = await db.permission.upsert({ where: { key }, create: { id: newId('Permission'), key }, update: {} });
+    await db.rolePermission.create({ data: { roleId: role.id, permissionId: permission.id } });
+  }
+  return { id: role.id, key: role.key };
 }

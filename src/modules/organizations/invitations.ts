@@ -34,7 +34,7 @@ export const INVITATION_DEFAULT_TTL_SECONDS = 7 * 86_400;
 export const INVITATION_MAX_TTL_SECONDS = 30 * 86_400;
 const INVITATION_MIN_TTL_SECONDS = 60;
 /** How often the leader looks for overdue invitations, and how many it ends per look. */
-const EXPIRY_SWEEP_EVERY_MS = 30_000;
+const EXPIRY_SWEEP_EVERY_MS = 5_000;
 const EXPIRY_BATCH = 100;
 
 export type InvitationDelivery = 'SEND' | 'RETURN';
@@ -220,7 +220,7 @@ export function createInvitationService(deps: {
 
     /**
      * Marks overdue pending invitations EXPIRED (organization.invitation_expired):
-     * the leader's chore, at most every 30 s unless `force`. Returns how many it ended.
+     * the leader's chore, at most every 5 s unless `force`. Returns how many it ended.
      */
     async expireOverdueInvitations(options: { force?: boolean } = {}): Promise<number> {
       const now = clock.now();
