@@ -338,7 +338,8 @@ describe('no N+1', () => {
     expect(many.organization!.members.edges[1].node.user.email).toMatch(/@example\.com$/);
     expect(fewPlan.length).toBeGreaterThan(0);
     // The organization, its page of members, their users, their role links, the roles, and (batched) every member's permissions: one query each.
-    expect(manyPlan).toEqual(fewPlan);
-    expect(manyPlan).toEqual(['Organization', 'Membership', 'User', 'MembershipRole', 'Role', 'Membership']);
+    // (The permissions query runs beside the relation loads, so the order of the last ones varies.)
+    expect([...manyPlan].sort()).toEqual([...fewPlan].sort());
+    expect([...manyPlan].sort()).toEqual(['Membership', 'Membership', 'MembershipRole', 'Organization', 'Role', 'User']);
   });
 });
