@@ -9,7 +9,11 @@
  * - a ```json block right after it holds its variables; a string
  *   "$<Operation>.<path>" is a value from the result of an earlier example of
  *   the same doc (array items by index: `codes.0`), and "$totp:<Operation>.<path>"
- *   is the current TOTP code for the secret found there.
+ *   is the current TOTP code for the secret found there;
+ * - an optional second line `# token: "$<Operation>.<path>"` runs the example
+ *   with that access token instead of the API key (what a signed-in user does);
+ * - a query whose first root field is a scalar (`can`) states the value:
+ *   `# expect: true`.
  * Each doc runs on a gateway of its own, so a doc's examples depend only on
  * each other.
  */
@@ -24,6 +28,8 @@ interface Example {
   line: number;
   name: string;
   expect: string;
+  /** A "$Operation.path" reference to the access token to run it with. */
+  token?: string;
   document: string;
   variables?: unknown;
 }
@@ -48,10 +54,12 @@ function examplesOf(markdown: string): Example[] {
     if (operations.length !== 1 || !operations[0].name) throw new Error(`${where}: an example holds one named operation`);
     const next = blocks[i + 1];
     const withVariables = next?.lang === 'json' && markdown.slice(block.end, next.start).trim() === '';
+    const token = /^# token: "(\$[\w.]+)"\s*$/.exec(block.body.split('\n')[1] ?? '');
     examples.push({
       line: block.line,
       name: operations[0].name.value,
       expect: expected[1],
+      token: token?.[1],
       document: block.body,
       variables: withVariables ? JSON.parse(next.body) : undefined,
     });
@@ -106,11 +114,12 @@ for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md
 
     for (const example of examples) {
       it(`${example.name} (line ${example.line}) answers ${example.expect}`, async () => {
-        const result = await t.exec(parse(example.document) as never, resolve(example.variables) as never);
+        const token = example.token ? String(resolve(example.token)) : undefined;
+        const result = await t.exec(parse(example.document) as never, resolve(example.variables) as never, token ? { token } : undefined);
         expect(result.errors).toBeUndefined();
-        const data = result.data as Record<string, { __typename?: string } | null>;
+        const data = result.data as Record<string, { __typename?: string } | boolean | null>;
         const first = data[Object.keys(data)[0]];
-        expect(first === null ? 'null' : first.__typename).toBe(example.expect);
+        expect(first === null || typeof first === 'boolean' ? String(first) : first.__typename).toBe(example.expect);
         results.set(example.name, data);
       });
     }

@@ -54,15 +54,20 @@ builder.queryFields((t) => ({
     type: 'Event',
     cursor: 'id',
     authScopes: { admin: true },
-    description: 'The event log, oldest first; filter by user and types.',
+    description: 'The event log, oldest first; filter by user, organization and types (each given must match).',
     args: {
       userId: t.arg.id(),
+      organizationId: t.arg.id({ description: "An organization's events (what organizationEvents streams)." }),
       types: t.arg({ type: [UserEventTypeEnum] }),
     },
     resolve: (query, _root, args, ctx) =>
       ctx.db.event.findMany({
         ...query,
-        where: { ...(args.userId ? { userId: String(args.userId) } : {}), ...eventTypeWhere(args.types as string[] | null) },
+        where: {
+          ...(args.userId ? { userId: String(args.userId) } : {}),
+          ...(args.organizationId ? { organizationId: String(args.organizationId) } : {}),
+          ...eventTypeWhere(args.types as string[] | null),
+        },
         orderBy: { seq: 'asc' },
       }),
   }),
