@@ -59,9 +59,16 @@ function permissionIn(failure: Failure): PermissionNeed | undefined {
  * the caller's own session).
  */
 function forbidden(viewer: Context['viewer'], scopes: Set<string>, permission?: PermissionNeed): GraphQLError {
-  if (viewer.kind === 'user' && permission && !scopes.has('self')) {
-    return new GraphQLError(`You are not allowed to do this. It needs the permission ${permission.key}${permission.organizationId ? ' in this organization' : ''}.`, {
-      extensions: { code: 'FORBIDDEN', reason: 'MISSING_PERMISSION', permission: permission.key, allowed: `API keys, or users holding ${permission.key}`, http: { status: 403 } },
+  if (viewer.kind === 'user' && permission) {
+    const where = permission.organizationId ? ' in this organization' : '';
+    return new GraphQLError(`You are not allowed to do this. It needs the permission ${permission.key}${where}.`, {
+      extensions: {
+        code: 'FORBIDDEN',
+        reason: 'MISSING_PERMISSION',
+        permission: permission.key,
+        allowed: `API keys, or users holding ${permission.key}${where}${scopes.has('self') ? ', or this user with their own access token' : ''}`,
+        http: { status: 403 },
+      },
     });
   }
   const [reason, message, allowed] =

@@ -6,6 +6,16 @@
 import { builder } from '../../graphql/builder.js';
 import { permissionLoader } from '../../graphql/context.js';
 
+/** The permission that lets a signed-in member check what other members of its organization may do. */
+export const MEMBERS_READ_PERMISSION = 'organization:members:read';
+
+/** API keys; the user itself; and, inside an organization, its members holding organization:members:read. */
+const checkScopes = (userId: string, organizationId: string | null | undefined) => ({
+  admin: true,
+  self: userId,
+  ...(organizationId ? { permission: { key: MEMBERS_READ_PERMISSION, organizationId } } : {}),
+});
+
 const CanInput = builder.inputType('CanInput', {
   description: 'A check: may this user (the subject) use this permission on this organization (the object; absent: globally)?',
   fields: (t) => ({
@@ -17,17 +27,17 @@ const CanInput = builder.inputType('CanInput', {
 
 builder.queryFields((t) => ({
   can: t.boolean({
-    authScopes: (_root, args) => ({ admin: true, self: String(args.input.userId) }),
+    authScopes: (_root, args) => checkScopes(String(args.input.userId), args.input.organizationId ? String(args.input.organizationId) : null),
     description:
-      "Whether the user holds the permission: in the organization through its membership's ORGANIZATION roles, or without organizationId through its GLOBAL roles (a global role grants nothing inside an organization, and the reverse). False for unknown users, organizations and permissions. API keys; a user may ask about itself with its access token.",
+      "Whether the user holds the permission: in the organization through its membership's ORGANIZATION roles, or without organizationId through its GLOBAL roles (a global role grants nothing inside an organization, and the reverse). False for unknown users, organizations and permissions. API keys; a user about itself with its access token; inside an organization, a member holding organization:members:read about any user.",
     args: { input: t.arg({ type: CanInput, required: true }) },
     resolve: (_root, { input }, ctx) =>
       ctx.services.access.can({ userId: String(input.userId), permission: input.permission, organizationId: input.organizationId ? String(input.organizationId) : null }, permissionLoader(ctx)),
   }),
   effectivePermissions: t.stringList({
-    authScopes: (_root, args) => ({ admin: true, self: String(args.userId) }),
+    authScopes: (_root, args) => checkScopes(String(args.userId), args.organizationId ? String(args.organizationId) : null),
     description:
-      'The permission keys the user holds in the organization (through its ORGANIZATION roles) or, without organizationId, globally (through its GLOBAL roles), sorted. Empty for a user who is not a member. API keys; a user may ask about itself with its access token.',
+      'The permission keys the user holds in the organization (through its ORGANIZATION roles) or, without organizationId, globally (through its GLOBAL roles), sorted. Empty for a user who is not a member. API keys; a user about itself with its access token; inside an organization, a member holding organization:members:read about any user.',
     args: { userId: t.arg.id({ required: true }), organizationId: t.arg.id() },
     resolve: (_root, args, ctx) => ctx.services.access.effectivePermissions(String(args.userId), args.organizationId ? String(args.organizationId) : null, permissionLoader(ctx)),
   }),
