@@ -15,6 +15,8 @@ import {
   GraphQLList,
   GraphQLNonNull,
   GraphQLScalarType,
+  type GraphQLOutputType,
+  isCompositeType,
   parse,
   type GraphQLArgument,
   type GraphQLInputType,
@@ -66,6 +68,8 @@ const ADMIN_ONLY = new Set([
   'requestPasswordReset',
   'verifyTotp',
   'createPasskeyRegistrationLink',
+  'assignUserRoles',
+  'removeUserRoles',
 ]);
 
 /**
@@ -135,18 +139,20 @@ function argsFor(args: readonly GraphQLArgument[], userId: string) {
   return vars;
 }
 
-function operation(kind: 'mutation' | 'query', field: string, args: readonly GraphQLArgument[], vars: Record<string, unknown>) {
+function operation(kind: 'mutation' | 'query', field: string, args: readonly GraphQLArgument[], vars: Record<string, unknown>, type: GraphQLOutputType) {
   const used = args.filter((a) => a.name in vars);
   const decl = used.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
   const call = used.map((a) => `${a.name}: $${a.name}`).join(', ');
-  return parse(`${kind} ${decl ? `(${decl})` : ''} { ${field}${call ? `(${call})` : ''} { __typename } }`);
+  // Scalar answers (can, effectivePermissions) take no selection.
+  const selection = isCompositeType(getNamedType(type)) ? ' { __typename }' : '';
+  return parse(`${kind} ${decl ? `(${decl})` : ''} { ${field}${call ? `(${call})` : ''}${selection} }`);
 }
 
 async function call(kind: 'mutation' | 'query', name: string, userId: string, token: string) {
   const type = kind === 'mutation' ? schema.getMutationType()! : schema.getQueryType()!;
   const field = type.getFields()[name];
   const vars = argsFor(field.args, userId);
-  const result = await t.exec(operation(kind, name, field.args, vars) as never, vars as never, { token });
+  const result = await t.exec(operation(kind, name, field.args, vars, field.type) as never, vars as never, { token });
   return result.errors?.map((e) => e.extensions?.code) ?? [];
 }
 

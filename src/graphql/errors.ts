@@ -5,6 +5,7 @@ import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../m
 import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
 import { NoTotpError } from '../modules/totp/errors.js';
 import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
+import { PermissionInUseError, RoleInUseError, RoleScopeMismatchError } from '../modules/organizations/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -33,6 +34,9 @@ const errorClasses = [
   ReauthenticationRequiredError,
   WebAuthnVerificationError,
   NotAMemberError,
+  RoleInUseError,
+  PermissionInUseError,
+  RoleScopeMismatchError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -98,7 +102,7 @@ export const errorTypes = {
   InvalidStateError: errorType(InvalidStateError, 'The operation is not allowed in the current state.', (t) => ({
     state: t.string({ nullable: true, resolve: (e: any) => e.state ?? null }),
   })),
-  AlreadyExistsError: errorType(AlreadyExistsError, 'A unique value (email, username) is taken.', (t) => ({
+  AlreadyExistsError: errorType(AlreadyExistsError, 'A unique value (an email, a username, a role or permission key) is taken.', (t) => ({
     field: t.exposeString('field'),
   })),
   InvalidInputError: errorType(InvalidInputError, 'An input field has a bad value.', (t) => ({
@@ -168,4 +172,15 @@ export const errorTypes = {
     'The passkey or security key response was refused: see reason (a COUNTER_REGRESSED response suggests a cloned authenticator).',
     (t) => ({ reason: t.field({ type: WebAuthnFailureReasonEnum, resolve: (e: any) => e.reason }) }),
   ),
+  RoleInUseError: errorType(RoleInUseError, 'The role is still held: take it from its users (removeUserRoles) and members first.', (t) => ({
+    users: t.int({ description: 'Users holding it (GLOBAL roles).', resolve: (e: any) => e.users }),
+    members: t.int({ description: 'Organization members holding it (ORGANIZATION roles).', resolve: (e: any) => e.members }),
+  })),
+  PermissionInUseError: errorType(PermissionInUseError, 'The permission is still in roles: take it out of them first (setRolePermissions).', (t) => ({
+    roles: t.int({ description: 'Roles holding it.', resolve: (e: any) => e.roles }),
+  })),
+  RoleScopeMismatchError: errorType(RoleScopeMismatchError, 'A role of the other scope: GLOBAL roles go to users, ORGANIZATION roles to organization members.', (t) => ({
+    roleId: t.id({ description: 'The first role of the wrong scope.', resolve: (e: any) => e.roleId }),
+    expected: t.string({ description: 'The scope the operation takes: GLOBAL or ORGANIZATION.', resolve: (e: any) => e.expected }),
+  })),
 };

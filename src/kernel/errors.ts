@@ -42,8 +42,12 @@ export class InvalidStateError extends PortcullisError {
 export class AlreadyExistsError extends PortcullisError {
   static readonly code = 'ALREADY_EXISTS';
   readonly code = AlreadyExistsError.code;
-  constructor(readonly field: string) {
-    super(`Another user already has this ${field}.`);
+  /** `what`: the kind of object that holds the value (default a user: "Another user already has this email."). */
+  constructor(
+    readonly field: string,
+    what = 'user',
+  ) {
+    super(`Another ${what} already has this ${field}.`);
   }
 }
 

@@ -73,7 +73,7 @@ export function eventJsonSchemas(): Record<string, unknown> {
   return {
     $schema: 'https://json-schema.org/draft/2020-12/schema',
     title: 'Portcullis event payloads',
-    description: 'The `data` of each event type, by its wire name. A webhook body is {"type", "timestamp", "data"}; user events also carry data.userId.',
+    description: 'The `data` of each event type, by its wire name. A webhook body is {"type", "timestamp", "data"}; user events also carry data.userId, organization events data.organizationId.',
     events: Object.fromEntries(eventTypes.map((t) => [t, z.toJSONSchema(eventSchemas[t], { io: 'input', unrepresentable: 'any' })])),
   };
 }

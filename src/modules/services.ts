@@ -40,6 +40,7 @@ import { createWebhookService } from './webhooks/service.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
+import { createRoleService } from './organizations/roles.js';
 import { createAccessService, type AccessService } from './organizations/access.js';
 
 export interface ServiceDeps {
@@ -109,6 +110,8 @@ export function createServices(deps: ServiceDeps) {
   const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
+  // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
+  const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -119,9 +122,9 @@ export function createServices(deps: ServiceDeps) {
     delivery,
     contacts,
     otpFactors,
-    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion }),
+    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion, onUserCreated: roles.grantDefaultRoles }),
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
-    /** Streams behind the userEvents and userStateChanged subscriptions. */
+    /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
       pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
@@ -140,6 +143,8 @@ export function createServices(deps: ServiceDeps) {
     totp,
     authMethods,
     ...signIn,
+    /** Roles and permissions: the catalog, users' GLOBAL roles, defaults (organizations/roles.ts). */
+    roles,
     // Sign-in and each credential check in a span of its own (with tracing on).
     login: tracedMethods(
       'sign-in',

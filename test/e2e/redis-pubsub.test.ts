@@ -9,16 +9,20 @@
  * - With two instances on PostgreSQL, an event made on A reaches a subscriber
  *   on B through Redis within a bound far below B's own polling, with B's
  *   other wake-up (LISTEN) turned off: the Redis path itself is what is
- *   shown. The fallback, with Redis dead, is shown separately.
+ *   shown, for a user's stream and for an organization's. The fallback,
+ *   with Redis dead, is shown separately.
  */
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { systemMeta } from '../../src/kernel/events/outbox.js';
+import { organizationTopic } from '../../src/kernel/events/pubsub.js';
+import { newId } from '../../src/kernel/ids.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from '../helpers/app.js';
 import { testProvider } from '../helpers/db.js';
 import { testRedis, type TestRedis } from '../helpers/redis-server.js';
 import { collect, newestEventId, subscribed, wsClient, type Collector } from './event-clients.js';
 
 const USER_EVENTS = `subscription($userId: ID!, $after: ID) { userEvents(userId: $userId, types: [USER_UPDATED], after: $after) { id type data } }`;
+const ORGANIZATION_EVENTS = `subscription($organizationId: ID!, $after: ID) { organizationEvents(organizationId: $organizationId, after: $after) { id type } }`;
 const WAIT = { timeout: 10_000, interval: 20 };
 
 let redis: TestRedis;
@@ -95,6 +99,24 @@ describe.runIf(testProvider === 'postgresql')('two instances on one PostgreSQL d
     // B's own relay would not have read the log for minutes.
     expect(Date.now() - started).toBeLessThan(2_000);
     expect(names(stream)).toEqual(['from A']);
+    await client.dispose();
+  });
+
+  it("carry an organization's event from A to B's organizationEvents subscriber through Redis", async () => {
+    const organization = { id: newId('Organization'), name: 'Crossing', slug: 'crossing' };
+    const { outbox } = a.t.app.services;
+    const record = (type: 'organization.created' | 'organization.updated') =>
+      outbox.transaction((tx) =>
+        outbox.record(tx, { type, organizationId: organization.id, data: type === 'organization.created' ? { organization } : { organization, changes: ['name'] } }, systemMeta),
+      );
+    const created = await record('organization.created');
+    const client = wsClient(b.url, BOOTSTRAP_KEY);
+    const stream = collect(client, ORGANIZATION_EVENTS, { organizationId: organization.id, after: created.id });
+    await vi.waitFor(() => expect(b.t.app.events.pubsub.listenerCount(organizationTopic(organization.id))).toBe(1), WAIT);
+    const updated = await record('organization.updated');
+    // B does not hold the lease: with Redis up it publishes nothing itself, so this came from A through Redis.
+    await stream.waitFor(1);
+    expect(stream.items.map((i) => i.data?.organizationEvents?.id)).toEqual([updated.id]);
     await client.dispose();
   });
 

@@ -1,7 +1,8 @@
 /**
  * Pub/sub for committed events. In-process by default; with REDIS_URL every
  * instance shares one Redis, so an event relayed by one instance reaches
- * subscribers connected to another. Topics are per user (`user:<id>`).
+ * subscribers connected to another. Topics are per user (`user:<id>`) and
+ * per organization (`organization:<id>`).
  *
  * Messages carry the event row as the relay read it from the committed log,
  * its `seq`, and `prevSeq` (the previous seq the publisher released on the
@@ -17,6 +18,8 @@ export interface RelayedEvent {
   id: string;
   type: string;
   userId: string | null;
+  /** Absent in messages from an instance that predates the column. */
+  organizationId?: string | null;
   actorType: string | null;
   actorId: string | null;
   ip: string | null;
@@ -55,6 +58,7 @@ export interface EventPubSub {
 }
 
 export const userTopic = (userId: string) => `user:${userId}`;
+export const organizationTopic = (organizationId: string) => `organization:${organizationId}`;
 
 type Listener = (message: EventMessage) => void;
 

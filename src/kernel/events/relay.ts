@@ -2,7 +2,8 @@
  * The relay: reads committed events in order (event-tail.ts: late commits
  * are waited for, never skipped) and hands them on:
  *
- * - to pub/sub, for GraphQL subscriptions. Every instance tails the log for
+ * - to pub/sub, for GraphQL subscriptions, on the topic of the event's user
+ *   and on its organization's (either or both). Every instance tails the log for
  *   its own position (subscribers replay up to it); with a shared pub/sub
  *   (Redis) only the lease holder publishes, so a message crosses once.
  * - to webhook fan-out, from a position persisted in SystemState so a
@@ -26,7 +27,7 @@ import type { Clock } from '../clock.js';
 import type { Metrics } from '../metrics.js';
 import { createEventTail, eventBacklog, fetchEvents, maxEventSeq, type EventQuery, type EventTail } from './tail.js';
 import { createLease, readStateNumber, writeStateNumber } from './lease.js';
-import { userTopic, type EventPubSub, type RelayedEvent } from './pubsub.js';
+import { organizationTopic, userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { createWakeLoop } from './wake-loop.js';
 
 export const NOTIFY_CHANNEL = 'portcullis_events';
@@ -62,7 +63,7 @@ export interface RelayDeps {
 
 export type Relay = ReturnType<typeof createRelay>;
 
-/** How many users' last seq the relay remembers for `prevSeq` (bounded memory). */
+/** How many users' (and, apart, organizations') last seq the relay remembers for `prevSeq` (bounded memory). */
 const LAST_SEQ_CAPACITY = 50_000;
 const RETENTION_EVERY_MS = 3_600_000;
 /** How long after a pub/sub connection change the relay keeps resyncing local subscribers. */
@@ -74,10 +75,27 @@ const RESYNC_FOR_MS = 5_000;
  */
 const POSITION_WRITE_EVERY_MS = 1_000;
 
+/** The last seq published per topic key, for `prevSeq`; the least recently active keys are forgotten first. */
+function lastSeqMemory() {
+  const bySeq = new Map<string, number>();
+  return {
+    /** Remembers `seq` for `key` and returns the one it replaces (undefined: not known). */
+    swap(key: string, seq: number): number | undefined {
+      const prev = bySeq.get(key);
+      // Map order is insertion order: re-inserting keeps recently active keys, evicting the oldest.
+      bySeq.delete(key);
+      bySeq.set(key, seq);
+      if (bySeq.size > LAST_SEQ_CAPACITY) bySeq.delete(bySeq.keys().next().value as string);
+      return prev;
+    },
+  };
+}
+
 export function createRelay(deps: RelayDeps) {
   const { db, provider, clock, logger, pubsub } = deps;
   const lease = createLease({ db, clock, key: RELAY_LEASE_KEY, ttlMs: deps.leaseTtlMs });
-  const lastSeqByUser = new Map<string, number>();
+  const lastSeqByUser = lastSeqMemory();
+  const lastSeqByOrganization = lastSeqMemory();
   let live: EventTail | undefined;
   let webhookTail: EventTail | undefined;
   let leader = false;
@@ -115,16 +133,16 @@ export function createRelay(deps: RelayDeps) {
    */
   function publish(events: RelayedEvent[], leading: boolean) {
     const local = !pubsub.connected;
+    const send = (topic: string, message: EventMessage) => {
+      if (local) pubsub.deliverLocal(topic, message);
+      else if (!pubsub.shared || leading) pubsub.publish(topic, message);
+    };
     for (const event of events) {
-      if (!event.userId) continue;
-      const prevSeq = lastSeqByUser.get(event.userId);
-      // Map order is insertion order: re-inserting keeps recently active users, evicting the oldest.
-      lastSeqByUser.delete(event.userId);
-      lastSeqByUser.set(event.userId, event.seq);
-      if (lastSeqByUser.size > LAST_SEQ_CAPACITY) lastSeqByUser.delete(lastSeqByUser.keys().next().value as string);
-      const message = { seq: event.seq, prevSeq, event };
-      if (local) pubsub.deliverLocal(userTopic(event.userId), message);
-      else if (!pubsub.shared || leading) pubsub.publish(userTopic(event.userId), message);
+      // An event about a member is on both topics, each with its own prevSeq.
+      if (event.userId) send(userTopic(event.userId), { seq: event.seq, prevSeq: lastSeqByUser.swap(event.userId, event.seq), event });
+      if (event.organizationId) {
+        send(organizationTopic(event.organizationId), { seq: event.seq, prevSeq: lastSeqByOrganization.swap(event.organizationId, event.seq), event });
+      }
     }
   }
 

@@ -1,8 +1,10 @@
 /**
- * The stream behind `userEvents`: stored events after a cursor, then live
- * ones, in seq order, with no gap and no duplicate across the switch.
+ * The stream behind `userEvents` and `organizationEvents`: a user's or an
+ * organization's stored events after a cursor, then live ones, in seq order,
+ * with no gap and no duplicate across the switch. One algorithm for both
+ * (`follow`): the relay publishes to each topic with its own `prevSeq`.
  *
- * 1. Subscribe to the user's topic first and buffer what arrives.
+ * 1. Subscribe to the user's (organization's) topic first and buffer what arrives.
  * 2. Read M, the highest seq committed now: anything published before the
  *    subscription was live has seq ≤ M. Wait until this instance's relay
  *    position P reaches M (with Redis the publisher may be another instance,
@@ -19,7 +21,7 @@
  * resumes with `after`.
  */
 import type { Db } from '../db/client.js';
-import { userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
+import { organizationTopic, userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { maxEventSeq } from './tail.js';
 
 export class SubscriptionOverflow {
@@ -48,14 +50,23 @@ export interface EventStreamDeps {
   pageSize?: number;
 }
 
-export interface UserEventStreamOptions {
-  userId: string;
+/** The event column a stream follows, and its topic. */
+export type StreamKey = 'userId' | 'organizationId';
+const TOPICS: Record<StreamKey, (id: string) => string> = { userId: userTopic, organizationId: organizationTopic };
+
+export interface FollowOptions {
+  by: StreamKey;
+  /** The user's or the organization's id. */
+  id: string;
   types?: readonly string[];
   /** Replay events after this seq first; absent: live events only. */
   afterSeq?: number;
   /** Resume cursor reported on overflow before anything was delivered. */
   afterId?: string;
 }
+
+export type UserEventStreamOptions = Omit<FollowOptions, 'by' | 'id'> & { userId: string };
+export type OrganizationEventStreamOptions = Omit<FollowOptions, 'by' | 'id'> & { organizationId: string };
 
 export type EventStreams = ReturnType<typeof createEventStreams>;
 
@@ -75,8 +86,10 @@ export function createEventStreams(deps: EventStreamDeps) {
     return row?.seq;
   }
 
-  function userEvents(options: UserEventStreamOptions): AsyncIterableIterator<StreamItem> {
-    const { userId } = options;
+  /** Events whose `by` column is `id`: see the header for the algorithm. */
+  function follow(options: FollowOptions): AsyncIterableIterator<StreamItem> {
+    // Built once: the (column, seq) index serves both keys alike.
+    const owner = options.by === 'userId' ? { userId: options.id } : { organizationId: options.id };
     const wanted = options.types?.length ? new Set<string>(options.types) : undefined;
     const typeWhere = wanted ? { type: { in: [...wanted] } } : {};
     const queue: EventMessage[] = [];
@@ -89,7 +102,7 @@ export function createEventStreams(deps: EventStreamDeps) {
     };
 
     async function* run(): AsyncGenerator<StreamItem> {
-      const unsubscribe = await pubsub.subscribe(userTopic(userId), (message) => {
+      const unsubscribe = await pubsub.subscribe(TOPICS[options.by](options.id), (message) => {
         if (overflowed || closed) return;
         if (queue.length >= bufferSize) overflowed = true;
         else queue.push(message);
@@ -103,7 +116,7 @@ export function createEventStreams(deps: EventStreamDeps) {
           let cursor = options.afterSeq;
           while (!closed && !overflowed && cursor < p) {
             const page = await db.event.findMany({
-              where: { userId, seq: { gt: cursor, lte: p }, ...typeWhere },
+              where: { ...owner, seq: { gt: cursor, lte: p }, ...typeWhere },
               orderBy: { seq: 'asc' },
               take: pageSize,
             });
@@ -131,7 +144,7 @@ export function createEventStreams(deps: EventStreamDeps) {
           const events: RelayedEvent[] =
             message.event && message.prevSeq !== undefined && message.prevSeq <= watermark
               ? [message.event]
-              : await db.event.findMany({ where: { userId, seq: { gt: watermark, lte: message.seq } }, orderBy: { seq: 'asc' } });
+              : await db.event.findMany({ where: { ...owner, seq: { gt: watermark, lte: message.seq } }, orderBy: { seq: 'asc' } });
           watermark = message.seq;
           for (const event of events) {
             if (wanted && !wanted.has(event.type)) continue;
@@ -165,5 +178,9 @@ export function createEventStreams(deps: EventStreamDeps) {
     };
   }
 
-  return { userEvents, seqOf, position };
+  const userEvents = ({ userId, ...rest }: UserEventStreamOptions) => follow({ by: 'userId', id: userId, ...rest });
+  const organizationEvents = ({ organizationId, ...rest }: OrganizationEventStreamOptions) =>
+    follow({ by: 'organizationId', id: organizationId, ...rest });
+
+  return { follow, userEvents, organizationEvents, seqOf, position };
 }

@@ -27,6 +27,10 @@ export const UserEventRef = builder.prismaNode('Event', {
   fields: (t) => ({
     type: t.field({ type: UserEventTypeEnum, resolve: (e) => graphqlEventName(e.type as never) }),
     userId: t.exposeString('userId', { nullable: true }),
+    organizationId: t.exposeString('organizationId', {
+      nullable: true,
+      description: 'The organization the event is about (organization events; see organizationEvents), or null.',
+    }),
     user: t.prismaField({
       type: 'User',
       nullable: true,

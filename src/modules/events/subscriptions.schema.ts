@@ -3,6 +3,7 @@ import { wireEventType, type EventType } from '../catalog.js';
 import { SubscriptionOverflow, type StreamItem } from '../../kernel/events/streams.js';
 import { InvalidInputError } from '../../kernel/errors.js';
 import { builder } from '../../graphql/builder.js';
+import type { Context } from '../../graphql/context.js';
 import { UserEventRef, UserEventTypeEnum } from './schema.js';
 import { STATE_EVENTS } from '../users/events.js';
 
@@ -56,6 +57,24 @@ function endAfter(source: AsyncIterableIterator<StreamItem>, isLast: (item: Stre
   };
 }
 
+/** The type filter and the resume cursor of an event stream's arguments; an unknown cursor is refused. */
+async function streamOptions(args: { types?: readonly string[] | null; after?: string | null }, ctx: Context) {
+  const types = (args.types ?? []).map((t) => wireEventType(t)) as EventType[];
+  if (!args.after) return { types };
+  const afterSeq = await ctx.services.events.seqOf(String(args.after));
+  if (afterSeq === undefined) {
+    const problem = new InvalidInputError('after', 'No event has this id (it may have been removed by retention).');
+    throw new GraphQLError(problem.message, { extensions: { code: problem.code, field: 'after' } });
+  }
+  return { types, afterSeq, afterId: String(args.after) };
+}
+
+/** An event stream's resolve: the event, or the overflow error. */
+function eventOrOverflow(item: StreamItem) {
+  if (item instanceof SubscriptionOverflow) throw overflowError(item);
+  return item as never;
+}
+
 /** Ends after an overflow marker (the resolver turns the marker into the error). */
 const untilOverflow = (source: AsyncIterableIterator<StreamItem>) => endAfter(source, (item) => item instanceof SubscriptionOverflow);
 /** Ends the state stream after the deletion (there is nothing left to change), or an overflow. */
@@ -73,24 +92,23 @@ builder.subscriptionFields((t) => ({
       types: t.arg({ type: [UserEventTypeEnum], description: 'Only these types; empty or absent means all.' }),
       after: t.arg.id({ description: 'Resume after this event id (exclusive).' }),
     },
-    subscribe: async (_root, args, ctx) => {
-      const types = ((args.types as string[] | null | undefined) ?? []).map((t) => wireEventType(t)) as EventType[];
-      let afterSeq: number | undefined;
-      if (args.after) {
-        afterSeq = await ctx.services.events.seqOf(String(args.after));
-        if (afterSeq === undefined) {
-          const problem = new InvalidInputError('after', 'No event has this id (it may have been removed by retention).');
-          throw new GraphQLError(problem.message, { extensions: { code: problem.code, field: 'after' } });
-        }
-      }
-      return untilOverflow(
-        ctx.services.events.userEvents({ userId: String(args.userId), types, afterSeq, afterId: args.after ? String(args.after) : undefined }),
-      );
+    subscribe: async (_root, args, ctx) =>
+      untilOverflow(ctx.services.events.userEvents({ userId: String(args.userId), ...(await streamOptions(args, ctx)) })),
+    resolve: eventOrOverflow,
+  }),
+  organizationEvents: t.field({
+    type: UserEventRef,
+    authScopes: { admin: true },
+    description:
+      "An organization's events (those recorded with its `organizationId`, such as organization.* including membership and invitation changes), for management callers (API keys). The same contract as `userEvents`: with `after` (an event id: the cursor), first the stored events after it, then live ones, in order, without gap or duplicate; without it, live events only; a subscriber that falls `PORTCULLIS_SUBSCRIPTION_BUFFER` events behind is ended with the error SUBSCRIPTION_OVERFLOW, whose `resumeAfter` extension is the cursor to resubscribe with. The organization is not looked up: an unknown id yields no event and no error.",
+    args: {
+      organizationId: t.arg.id({ required: true }),
+      types: t.arg({ type: [UserEventTypeEnum], description: 'Only these types; empty or absent means all.' }),
+      after: t.arg.id({ description: 'Resume after this event id (exclusive).' }),
     },
-    resolve: (item) => {
-      if (item instanceof SubscriptionOverflow) throw overflowError(item);
-      return item as never;
-    },
+    subscribe: async (_root, args, ctx) =>
+      untilOverflow(ctx.services.events.organizationEvents({ organizationId: String(args.organizationId), ...(await streamOptions(args, ctx)) })),
+    resolve: eventOrOverflow,
   }),
   userStateChanged: t.prismaField({
     type: 'User',

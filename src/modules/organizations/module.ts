@@ -4,5 +4,5 @@ import { organizationEvents } from './events.js';
 export const organizationsModule = defineModule({
   name: 'organizations',
   events: organizationEvents,
-  schema: () => import('./access.schema.js'),
+  schema: () => Promise.all([import('./roles.schema.js'), import('./access.schema.js')]),
 });

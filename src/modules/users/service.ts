@@ -76,6 +76,12 @@ export function createUserService(deps: {
   /** The address rules of setEmail/setPhone, which createUser and updateUser share. */
   contacts: Pick<ContactService, 'addressWrites'>;
   defaultPhoneRegion?: string;
+  /**
+   * Runs inside the transaction that creates a user, after user.created is
+   * recorded (the roles service gives the default GLOBAL roles): what a new
+   * user gets from other modules, without this module knowing them.
+   */
+  onUserCreated?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
@@ -191,6 +197,7 @@ export function createUserService(deps: {
       const user = await store.insertUser(tx, data);
       await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
       await recordVerified(tx, user, plans, meta);
+      await deps.onUserCreated?.(tx, user.id, meta);
       await andThen?.(tx, user);
       return { user, plans };
     });

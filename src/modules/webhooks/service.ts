@@ -58,13 +58,19 @@ export function auditedApp(app: Pick<WebhookApp, 'id' | 'name' | 'url' | 'enable
   return { appId: app.id, name: app.name, origin: url.origin, path: url.pathname, enabled: app.enabled, eventTypes: app.eventTypes };
 }
 
-/** The body of a delivery: `{"type", "timestamp", "data"}`. */
-export function webhookBody(event: Pick<RelayedEvent, 'type' | 'occurredAt' | 'data' | 'userId'>) {
-  const data = (event.data && typeof event.data === 'object' ? event.data : {}) as Record<string, unknown>;
+type BodySource = Pick<RelayedEvent, 'type' | 'occurredAt' | 'data' | 'userId' | 'organizationId'>;
+
+/**
+ * The body of a delivery: `{"type", "timestamp", "data"}`. `data` also names
+ * the event's user and organization (from the row) when its payload does not.
+ */
+export function webhookBody(event: BodySource) {
+  const payload = (event.data && typeof event.data === 'object' ? event.data : {}) as Record<string, unknown>;
+  const data = event.userId && !('userId' in payload) ? { userId: event.userId, ...payload } : payload;
   return {
     type: event.type,
     timestamp: new Date(event.occurredAt).toISOString(),
-    data: event.userId && !('userId' in data) ? { userId: event.userId, ...data } : data,
+    data: event.organizationId && !('organizationId' in data) ? { organizationId: event.organizationId, ...data } : data,
   };
 }
 
@@ -72,7 +78,7 @@ export function webhookBody(event: Pick<RelayedEvent, 'type' | 'occurredAt' | 'd
  * A new delivery of `event` to one app, pending until `nextAttemptAt`: the one
  * builder of delivery rows, for fan-out and for test deliveries alike.
  */
-function newDelivery(appId: string, event: Pick<RelayedEvent, 'id' | 'type' | 'occurredAt' | 'data' | 'userId'>, nextAttemptAt: Date, now: Date): NewDelivery {
+function newDelivery(appId: string, event: BodySource & Pick<RelayedEvent, 'id'>, nextAttemptAt: Date, now: Date): NewDelivery {
   return {
     appId,
     eventId: event.id,
