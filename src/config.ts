@@ -69,32 +69,41 @@ const hookSecret = z.string().refine(
   { message: 'must be whsec_ followed by base64 of at least 16 bytes, or at least 16 printable ASCII characters' },
 );
 
-/** The placeholders of a link template, and harmless values to check it with. */
-const LINK_PLACEHOLDERS: Record<string, string> = { '{code}': 'CODE', '{userId}': 'usr_id' };
-
 /**
- * A URL template for links the gateway sends: `{code}` required, `{userId}`
- * optional, nothing else in braces (a typo such as `{user_id}` would go out
- * as written). Filled in, it must be an http(s) URL whose host holds no
- * placeholder: a code in the host name would travel to DNS resolvers.
+ * A URL template for links the gateway sends: its secret's placeholder
+ * required, the others optional, nothing else in braces (a typo such as
+ * `{user_id}` would go out as written). Filled in, it must be an http(s) URL
+ * whose host holds no placeholder: a secret in the host name would travel to
+ * DNS resolvers. `placeholders` maps each placeholder to a harmless value to
+ * check the template with; the first one is the required secret.
  */
-const linkTemplate = z.string().superRefine((v, ctx) => {
-  const fill = (pick: (sample: string) => string) => v.replace(/\{code\}|\{userId\}/g, (p) => pick(LINK_PLACEHOLDERS[p]));
-  const unknown = v.match(/\{[^}]*\}/g)?.find((p) => !(p in LINK_PLACEHOLDERS));
-  let problem: string | undefined;
-  if (!v.includes('{code}')) problem = 'must contain {code}, where the registration code goes (and may contain {userId})';
-  else if (unknown) problem = `has the unknown placeholder ${unknown}; only {code} and {userId} are filled in`;
-  else {
-    try {
-      const url = new URL(fill((sample) => sample));
-      if (url.protocol !== 'https:' && url.protocol !== 'http:') problem = 'must be an http:// or https:// URL';
-      else if (new URL(fill((sample) => `${sample}x`)).host !== url.host) problem = 'must not have {code} or {userId} in the host name';
-    } catch {
-      problem = 'must be an http:// or https:// URL, e.g. https://app.example.com/passkeys?user={userId}&code={code}';
+function linkTemplateOf(placeholders: Record<string, string>, secretIs: string, example: string) {
+  const names = Object.keys(placeholders);
+  const [secret, ...others] = names;
+  const pattern = new RegExp(names.map((n) => n.replace(/[{}]/g, '\\$&')).join('|'), 'g');
+  const list = (items: string[], joiner: string) => items.join(joiner);
+  return z.string().superRefine((v, ctx) => {
+    const fill = (pick: (sample: string) => string) => v.replace(pattern, (p) => pick(placeholders[p]));
+    const unknown = v.match(/\{[^}]*\}/g)?.find((p) => !(p in placeholders));
+    let problem: string | undefined;
+    if (!v.includes(secret)) problem = `must contain ${secret}, where ${secretIs} goes${others.length ? ` (and may contain ${list(others, ', ')})` : ''}`;
+    else if (unknown) problem = `has the unknown placeholder ${unknown}; only ${list(names, ' and ')} are filled in`;
+    else {
+      try {
+        const url = new URL(fill((sample) => sample));
+        if (url.protocol !== 'https:' && url.protocol !== 'http:') problem = 'must be an http:// or https:// URL';
+        else if (new URL(fill((sample) => `${sample}x`)).host !== url.host) problem = `must not have ${list(names, ' or ')} in the host name`;
+      } catch {
+        problem = `must be an http:// or https:// URL, e.g. ${example}`;
+      }
     }
-  }
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+const linkTemplate = linkTemplateOf({ '{code}': 'CODE', '{userId}': 'usr_id' }, 'the registration code', 'https://app.example.com/passkeys?user={userId}&code={code}');
+/** Organization invitation links: {token} required, {invitationId} optional. */
+const invitationLinkTemplate = linkTemplateOf({ '{token}': 'TOKEN', '{invitationId}': 'inv_id' }, 'the invitation token', 'https://app.example.com/join?token={token}');
 
 /**
  * OpenTelemetry's `key=value,key=value` lists (OTEL_EXPORTER_OTLP_HEADERS,
@@ -229,6 +238,8 @@ const envSchema = z.object({
   PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS: int(30, 3600).default(300),
   PORTCULLIS_PASSKEY_DEMO: bool.default(false),
   PORTCULLIS_PASSKEY_LINK_URL: linkTemplate.optional(),
+  PORTCULLIS_ORGANIZATION_OWNER_PERMISSION: z.string().regex(/^[a-z0-9_.:-]{1,100}$/, 'expected a permission key such as organization:delete').default('organization:delete'),
+  PORTCULLIS_INVITATION_LINK_URL: invitationLinkTemplate.optional(),
   // Access log and traces; the OTEL_ variables are OpenTelemetry's standard ones.
   PORTCULLIS_ACCESS_LOG: bool.optional(),
   OTEL_SDK_DISABLED: bool.default(false),
@@ -333,6 +344,11 @@ export interface Config {
   };
   /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
+  /**
+   * ownerPermission: the permission whose last holder in an organization cannot be removed;
+   * invitationLinkUrl: the template of invitation links ({token}, {invitationId}); absent: invitations are only returned.
+   */
+  organizations: { ownerPermission: string; invitationLinkUrl?: string };
   /** One JSON line per HTTP request on the log (at info level). */
   accessLog: boolean;
   /** OpenTelemetry traces; absent: off, and the SDK is never loaded. */
@@ -489,6 +505,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       demoPage: e.PORTCULLIS_PASSKEY_DEMO,
       registrationLinkUrl: e.PORTCULLIS_PASSKEY_LINK_URL,
     },
+    organizations: { ownerPermission: e.PORTCULLIS_ORGANIZATION_OWNER_PERMISSION, invitationLinkUrl: e.PORTCULLIS_INVITATION_LINK_URL },
     // Requests are logged wherever someone reads the log; tests read the lines they assert on.
     accessLog: e.PORTCULLIS_ACCESS_LOG ?? e.NODE_ENV !== 'test',
     tracing: tracingConfig(e),
@@ -596,6 +613,8 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_WEBAUTHN_CHALLENGE_TTL_SECONDS', 'lifetime of a WebAuthn challenge (default 300)'],
   ['PORTCULLIS_PASSKEY_DEMO', 'serve the passkey demo page at /passkeys (default false)'],
   ['PORTCULLIS_PASSKEY_LINK_URL', 'http(s) URL template of the passkey registration links the gateway sends, with {code} and optionally {userId}, e.g. https://app.example.com/passkeys?user={userId}&code={code} (default none: links are only returned with returnCode)'],
+  ['PORTCULLIS_ORGANIZATION_OWNER_PERMISSION', 'the permission key of organization owners: the last member holding it cannot be removed or lose it (default organization:delete)'],
+  ['PORTCULLIS_INVITATION_LINK_URL', 'http(s) URL template of organization invitation links, with {token} and optionally {invitationId}, e.g. https://app.example.com/join?token={token} (default none: invitations are only returned with delivery RETURN)'],
   ['PORTCULLIS_ACCESS_LOG', 'one JSON line per HTTP request on the log, at info level (default true, false with NODE_ENV=test); docs/operations.md lists its fields'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318: traces go to its /v1/traces (default none: tracing off, the OpenTelemetry SDK not even loaded)'],
   ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'full URL for traces, used as written; wins over OTEL_EXPORTER_OTLP_ENDPOINT'],

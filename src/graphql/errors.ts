@@ -5,7 +5,18 @@ import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from '../m
 import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError } from '../modules/sessions/errors.js';
 import { NoTotpError } from '../modules/totp/errors.js';
 import { WebAuthnFailureReason, WebAuthnVerificationError } from '../modules/passkeys/errors.js';
-import { PermissionInUseError, RoleInUseError, RoleScopeMismatchError } from '../modules/organizations/errors.js';
+import {
+  PermissionInUseError,
+  RoleInUseError,
+  RoleScopeMismatchError,
+  InvitationAlreadyAcceptedError,
+  InvitationEmailMismatchError,
+  InvitationExpiredError,
+  InvitationNotFoundError,
+  InvitationRevokedError,
+  LastOwnerError,
+  OrganizationRoleRequiredError,
+} from '../modules/organizations/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -37,6 +48,13 @@ const errorClasses = [
   RoleInUseError,
   PermissionInUseError,
   RoleScopeMismatchError,
+  LastOwnerError,
+  OrganizationRoleRequiredError,
+  InvitationNotFoundError,
+  InvitationExpiredError,
+  InvitationRevokedError,
+  InvitationAlreadyAcceptedError,
+  InvitationEmailMismatchError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -183,4 +201,17 @@ export const errorTypes = {
     roleId: t.id({ description: 'The first role of the wrong scope.', resolve: (e: any) => e.roleId }),
     expected: t.string({ description: 'The scope the operation takes: GLOBAL or ORGANIZATION.', resolve: (e: any) => e.expected }),
   })),
+  LastOwnerError: errorType(
+    LastOwnerError,
+    'The member is the last one holding the owner permission (PORTCULLIS_ORGANIZATION_OWNER_PERMISSION): give it to another member before removing it from this one.',
+    (t) => ({ permission: t.exposeString('permission', { description: 'The owner permission key.' }) }),
+  ),
+  OrganizationRoleRequiredError: errorType(OrganizationRoleRequiredError, 'Some role ids name no role, or a GLOBAL one: members hold ORGANIZATION roles only.', (t) => ({
+    roleIds: t.idList({ description: 'The refused role ids.', resolve: (e: any) => e.roleIds }),
+  })),
+  InvitationNotFoundError: errorType(InvitationNotFoundError, 'No invitation has this token.'),
+  InvitationExpiredError: errorType(InvitationExpiredError, 'The invitation has expired; ask for a new one.'),
+  InvitationRevokedError: errorType(InvitationRevokedError, 'The invitation was revoked.'),
+  InvitationAlreadyAcceptedError: errorType(InvitationAlreadyAcceptedError, 'The invitation was accepted already (it works once).'),
+  InvitationEmailMismatchError: errorType(InvitationEmailMismatchError, "The signed-in user's verified email is not the one the invitation was sent to (which is not revealed)."),
 };

@@ -42,6 +42,9 @@ import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
 import { createRoleService } from './organizations/roles.js';
 import { createAccessService, type AccessService } from './organizations/access.js';
+import { createOrganizationService } from './organizations/organizations.js';
+import { createInvitationService } from './organizations/invitations.js';
+import { createDomainService } from './organizations/domains.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -112,6 +115,7 @@ export function createServices(deps: ServiceDeps) {
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
   const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
+  const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -164,6 +168,12 @@ export function createServices(deps: ServiceDeps) {
       }),
       ['login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'reauthenticate', 'sendMfaOtp'],
     ),
+    /** Organizations and their members (the owner rule). */
+    organizations,
+    /** Invitations to organizations: created, accepted with their token, revoked, expired by the leader. */
+    organizationInvitations: createInvitationService({ db, outbox, clock, delivery, organizations, linkUrl: config.organizations.invitationLinkUrl }),
+    /** Email domains of organizations, and joining by a verified email at one. */
+    organizationDomains: createDomainService({ db, outbox, clock, organizations }),
   };
 }
 

@@ -107,3 +107,23 @@ export function seed(t: TestApp) {
     user: (input: ConstructorParameters<typeof UserScenario>[1] = {}) => new UserScenario(t, input),
   };
 }
+
+/** A role with its permissions (created through the roles service; permission keys already there are reused). */
+export async function seedRole(
+  t: TestApp,
+  input: { key: string; scope?: 'GLOBAL' | 'ORGANIZATION'; isDefault?: boolean; permissions?: string[]; name?: string },
+): Promise<{ id: string; key: string }> {
+  const roles = t.app.services.roles;
+  const db = t.app.database.client;
+  // Permissions are shared between roles: an existing key is reused.
+  const permissionIds: string[] = [];
+  for (const key of input.permissions ?? []) {
+    const found = await db.permission.findUnique({ where: { key }, select: { id: true } });
+    permissionIds.push(found ? found.id : (await roles.createPermission({ key }, systemMeta)).id);
+  }
+  const role = await roles.createRole(
+    { key: input.key, name: input.name ?? input.key, scope: input.scope ?? 'ORGANIZATION', isDefault: input.isDefault ?? false, permissionIds },
+    systemMeta,
+  );
+  return { id: role.id, key: role.key };
+}

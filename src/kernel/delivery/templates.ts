@@ -11,6 +11,13 @@ interface Rendered {
 }
 
 type Vars = TemplateParams & { productName: string; minutes: number };
+
+/** A lifetime for people: minutes, then hours, then days (rounded down past an hour, so never longer than the truth by much). */
+function lifetime(minutes: number, units: { minutes: string; hours: string; days: string }): string {
+  if (minutes >= 2 * 1440) return `${Math.floor(minutes / 1440)} ${units.days}`;
+  if (minutes >= 120) return `${Math.floor(minutes / 60)} ${units.hours}`;
+  return `${minutes} ${units.minutes}`;
+}
 type Catalog = Record<TemplateName, (v: Vars) => Rendered>;
 
 const en: Catalog = {
@@ -34,6 +41,10 @@ const en: Catalog = {
     subject: `${v.productName}: add a passkey`,
     text: `Open this link to add a passkey to your ${v.productName} account: ${v.link ?? v.code} It works once and expires in ${v.minutes} minutes. If you did not ask for it, ignore this message.`,
   }),
+  organization_invitation: (v) => ({
+    subject: `${v.productName}: you are invited to join ${v.organizationName ?? 'an organization'}`,
+    text: `You are invited to join ${v.organizationName ?? 'an organization'} on ${v.productName}. Sign in with this email address and open this link to accept: ${v.link ?? v.code} It expires in ${lifetime(v.minutes, { minutes: 'minutes', hours: 'hours', days: 'days' })}. If you did not expect it, ignore this message.`,
+  }),
 };
 
 const de: Catalog = {
@@ -56,6 +67,10 @@ const de: Catalog = {
   passkey_registration_link: (v) => ({
     subject: `${v.productName}: Passkey hinzufügen`,
     text: `Öffnen Sie diesen Link, um Ihrem ${v.productName}-Konto einen Passkey hinzuzufügen: ${v.link ?? v.code} Er funktioniert einmal und ist ${v.minutes} Minuten gültig. Wenn Sie ihn nicht angefordert haben, ignorieren Sie diese Nachricht.`,
+  }),
+  organization_invitation: (v) => ({
+    subject: `${v.productName}: Einladung zu ${v.organizationName ?? 'einer Organisation'}`,
+    text: `Sie sind eingeladen, ${v.organizationName ?? 'einer Organisation'} bei ${v.productName} beizutreten. Melden Sie sich mit dieser E-Mail-Adresse an und öffnen Sie diesen Link, um die Einladung anzunehmen: ${v.link ?? v.code} Er ist ${lifetime(v.minutes, { minutes: 'Minuten', hours: 'Stunden', days: 'Tage' })} gültig. Wenn Sie keine Einladung erwartet haben, ignorieren Sie diese Nachricht.`,
   }),
 };
 

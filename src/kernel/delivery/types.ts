@@ -5,15 +5,17 @@
 export type Channel = 'email' | 'sms';
 
 /** The templates every locale provides (see templates.ts). */
-export type TemplateName = 'verify_email' | 'verify_phone' | 'otp_sign_in' | 'password_reset' | 'passkey_registration_link';
+export type TemplateName = 'verify_email' | 'verify_phone' | 'otp_sign_in' | 'password_reset' | 'passkey_registration_link' | 'organization_invitation';
 
 /** What a template may use. `code` is the secret, and so is `link`, which holds it; everything else is public. */
 export interface TemplateParams {
   code: string;
   /** How long the code stays valid, in seconds. */
   ttlSeconds: number;
-  /** The link the code is part of (passkey_registration_link). */
+  /** The link the code is part of (passkey_registration_link, organization_invitation). */
   link?: string;
+  /** The organization a message invites to (organization_invitation): public. */
+  organizationName?: string;
 }
 
 /** A request to deliver a code: what services pass to `services.delivery.send`. */

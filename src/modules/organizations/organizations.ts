@@ -1,0 +1,296 @@
+/**
+ * Organizations and their members. A member holds ORGANIZATION roles; the
+ * owner rule keeps at least one member holding the owner permission
+ * (config.organizations.ownerPermission) once some member holds it.
+ *
+ * Every membership write locks its organization row first (the store's
+ * lockOrganization), so concurrent removals of the last two owners, or two
+ * adds of one user, are decided one after the other.
+ */
+import type { DatabaseProvider } from '../../config.js';
+import type { Db, Tx } from '../../kernel/db/client.js';
+import { isUniqueViolation } from '../../kernel/db/client.js';
+import type { Membership, Organization } from '../../kernel/db/models.js';
+import type { RequestMeta } from '../../kernel/events/outbox.js';
+import type { Clock } from '../../kernel/clock.js';
+import { AlreadyExistsError, InvalidInputError, NotFoundError, UserNotFoundError } from '../../kernel/errors.js';
+import type { Outbox } from '../catalog.js';
+import { LastOwnerError, OrganizationRoleRequiredError } from './errors.js';
+import {
+  createOrganizationStore,
+  memberListWhere,
+  type MemberListFilter,
+  type OrganizationChanges,
+  type OrganizationListFilter,
+  type OrganizationStore,
+  type OrganizationPageQuery,
+  type RoleFacts,
+} from './organizations.store.js';
+
+export type { MemberListFilter, OrganizationListFilter } from './organizations.store.js';
+
+/** Largest serialized size of one metadata object, in bytes. */
+export const METADATA_MAX_BYTES = 8 * 1024;
+const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])$/;
+
+export interface OrganizationInput {
+  name?: string | null;
+  slug?: string | null;
+  publicMetadata?: unknown;
+  privateMetadata?: unknown;
+}
+
+/** How a member joined, as member_added says. */
+export type JoinedVia = 'admin' | 'invitation' | 'domain';
+
+/** What events say of an organization. */
+export const organizationPayload = (o: Pick<Organization, 'id' | 'name' | 'slug'>) => ({ id: o.id, name: o.name, slug: o.slug });
+const membershipPayload = (m: Pick<Membership, 'id' | 'userId'>, roles: RoleFacts[]) => ({ id: m.id, userId: m.userId, roles: roles.map((r) => r.key).sort() });
+
+function checkName(name: string): string {
+  const trimmed = name.trim();
+  if (!trimmed || trimmed.length > 200) throw new InvalidInputError('name', 'The name must be 1 to 200 characters.');
+  return trimmed;
+}
+
+function checkSlug(slug: string): string {
+  if (!SLUG.test(slug)) throw new InvalidInputError('slug', 'A slug has 2 to 64 lower-case letters, digits and dashes, and starts and ends with a letter or digit.');
+  return slug;
+}
+
+/** "Acme Corp." → "acme-corp": letters without their accents, other characters as single dashes. */
+export function slugFromName(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+/, '')
+    .slice(0, 64)
+    .replace(/-+$/, '');
+  if (!SLUG.test(slug)) throw new InvalidInputError('slug', 'No slug can be made from this name: give one (2 to 64 lower-case letters, digits and dashes).');
+  return slug;
+}
+
+function checkMetadata(field: string, value: unknown): object {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(field, `${field} must be a JSON object.`);
+  if (Buffer.byteLength(JSON.stringify(value), 'utf8') > METADATA_MAX_BYTES) throw new InvalidInputError(field, `${field} must be at most 8 KiB once serialized.`);
+  return value;
+}
+
+/** Runs a write; a unique violation becomes AlreadyExistsError(field). */
+async function unique<T>(field: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (error) {
+    if (isUniqueViolation(error)) throw new AlreadyExistsError(field);
+    throw error;
+  }
+}
+
+export type OrganizationService = ReturnType<typeof createOrganizationService>;
+
+export function createOrganizationService(deps: { db: Db; provider: DatabaseProvider; outbox: Outbox; clock: Clock; ownerPermission: string; store?: OrganizationStore }) {
+  const { outbox, clock, ownerPermission } = deps;
+  const store = deps.store ?? createOrganizationStore({ db: deps.db, provider: deps.provider });
+
+  /**
+   * The ORGANIZATION roles these ids name (absent: the default ones).
+   * OrganizationRoleRequiredError lists the ids that name no role or a GLOBAL one.
+   */
+  async function organizationRoles(tx: Tx, roleIds: readonly string[] | null | undefined): Promise<RoleFacts[]> {
+    if (roleIds == null) return store.findDefaultOrganizationRoles(tx);
+    const ids = [...new Set(roleIds.map(String))];
+    const found = await store.findRoles(tx, ids);
+    const bad = ids.filter((id) => !found.some((r) => r.id === id && r.scope === 'ORGANIZATION'));
+    if (bad.length) throw new OrganizationRoleRequiredError(bad);
+    return found.sort((a, b) => a.key.localeCompare(b.key));
+  }
+
+  async function lockedOrganization(tx: Tx, id: string) {
+    const org = await store.lockOrganization(tx, id);
+    if (!org) throw new NotFoundError('organization');
+    return org;
+  }
+
+  async function membershipOf(tx: Tx, organizationId: string, userId: string) {
+    const m = await store.findMembership(tx, organizationId, userId);
+    if (!m) throw new NotFoundError('membership');
+    return m;
+  }
+
+  /** LastOwnerError when `userId` is the only member holding the owner permission and would stop holding it. */
+  async function assertNotLastOwner(tx: Tx, organizationId: string, userId: string, keepsOwnerPermission: boolean) {
+    if (keepsOwnerPermission) return;
+    const holders = await store.findPermissionHolders(tx, organizationId, ownerPermission);
+    if (holders.length === 1 && holders[0] === userId) throw new LastOwnerError(ownerPermission);
+  }
+
+  /**
+   * Makes the user a member with these roles, inside the caller's transaction
+   * (which holds the organization lock). An existing member: with
+   * `addRolesToExisting` the roles it lacks are added (member_roles_updated),
+   * otherwise it is left alone. Returns the membership and whether it is new.
+   */
+  async function join(
+    tx: Tx,
+    org: Pick<Organization, 'id' | 'name' | 'slug'>,
+    userId: string,
+    roles: RoleFacts[],
+    options: { via: JoinedVia; addRolesToExisting: boolean },
+    meta: RequestMeta,
+  ): Promise<{ membershipId: string; created: boolean }> {
+    const existing = await store.findMembership(tx, org.id, userId);
+    if (existing) {
+      if (!options.addRolesToExisting) return { membershipId: existing.id, created: false };
+      const held = existing.roles.map((r) => r.role);
+      const added = roles.filter((r) => !held.some((h) => h.id === r.id));
+      if (added.length) {
+        await store.changeMembershipRoles(tx, existing.id, { add: added.map((r) => r.id), remove: [] });
+        await outbox.record(
+          tx,
+          {
+            type: 'organization.member_roles_updated',
+            organizationId: org.id,
+            userId,
+            data: { organization: organizationPayload(org), membership: membershipPayload(existing, [...held, ...added]), added: added.map((r) => r.key), removed: [] },
+          },
+          meta,
+        );
+      }
+      return { membershipId: existing.id, created: false };
+    }
+    const membership = await store.insertMembership(tx, { organizationId: org.id, userId, roleIds: roles.map((r) => r.id), now: clock.now() });
+    await outbox.record(
+      tx,
+      { type: 'organization.member_added', organizationId: org.id, userId, data: { organization: organizationPayload(org), membership: membershipPayload(membership, roles), via: options.via } },
+      meta,
+    );
+    return { membershipId: membership.id, created: true };
+  }
+
+  return {
+    store,
+    organizationRoles,
+    lockedOrganization,
+    join,
+
+    /** Creates an organization; the slug is derived from the name when absent. Throws InvalidInputError, AlreadyExistsError('slug'). */
+    async createOrganization(input: OrganizationInput & { name: string }, meta: RequestMeta): Promise<Organization> {
+      const name = checkName(input.name);
+      const slug = input.slug != null ? checkSlug(input.slug) : slugFromName(name);
+      const publicMetadata = checkMetadata('publicMetadata', input.publicMetadata ?? {});
+      const privateMetadata = checkMetadata('privateMetadata', input.privateMetadata ?? {});
+      return unique('slug', () =>
+        outbox.transaction(async (tx) => {
+          const org = await store.insertOrganization(tx, { name, slug, publicMetadata, privateMetadata, now: clock.now() });
+          await outbox.record(tx, { type: 'organization.created', organizationId: org.id, data: { organization: organizationPayload(org) } }, meta);
+          return org;
+        }),
+      );
+    },
+
+    /** Fields left out are unchanged; metadata given replaces the stored object. */
+    async updateOrganization(id: string, input: OrganizationInput, meta: RequestMeta): Promise<Organization> {
+      const changes: OrganizationChanges = { updatedAt: clock.now() };
+      if (input.name != null) changes.name = checkName(input.name);
+      if (input.slug != null) changes.slug = checkSlug(input.slug);
+      if (input.publicMetadata != null) changes.publicMetadata = checkMetadata('publicMetadata', input.publicMetadata);
+      if (input.privateMetadata != null) changes.privateMetadata = checkMetadata('privateMetadata', input.privateMetadata);
+      return unique('slug', () =>
+        outbox.transaction(async (tx) => {
+          const org = await store.updateOrganization(tx, id, changes);
+          if (!org) throw new NotFoundError('organization');
+          const fields = Object.keys(changes).filter((k) => k !== 'updatedAt');
+          await outbox.record(tx, { type: 'organization.updated', organizationId: org.id, data: { organization: organizationPayload(org), changes: fields } }, meta);
+          return org;
+        }),
+      );
+    },
+
+    /** Deletes the organization; its memberships, invitations and domains go with it. */
+    async deleteOrganization(id: string, meta: RequestMeta): Promise<{ id: string }> {
+      await outbox.transaction(async (tx) => {
+        const org = await store.deleteOrganization(tx, id);
+        if (!org) throw new NotFoundError('organization');
+        await outbox.record(tx, { type: 'organization.deleted', organizationId: org.id, data: { organization: organizationPayload(org) } }, meta);
+      });
+      return { id };
+    },
+
+    /**
+     * Adds a user with these ORGANIZATION roles (absent: the default ones).
+     * Throws NotFoundError('organization'), UserNotFoundError,
+     * OrganizationRoleRequiredError, AlreadyExistsError('membership').
+     */
+    async addMember(input: { organizationId: string; userId: string; roleIds?: readonly string[] | null }, meta: RequestMeta): Promise<{ membershipId: string }> {
+      return unique('membership', () =>
+        outbox.transaction(async (tx) => {
+          const org = await lockedOrganization(tx, input.organizationId);
+          if (!(await store.findUserEmail(tx, input.userId))) throw new UserNotFoundError(input.userId);
+          const roles = await organizationRoles(tx, input.roleIds);
+          if (await store.findMembership(tx, org.id, input.userId)) throw new AlreadyExistsError('membership');
+          const { membershipId } = await join(tx, org, input.userId, roles, { via: 'admin', addRolesToExisting: false }, meta);
+          return { membershipId };
+        }),
+      );
+    },
+
+    /** Replaces a member's roles. Throws NotFoundError, OrganizationRoleRequiredError, LastOwnerError. */
+    async updateMemberRoles(input: { organizationId: string; userId: string; roleIds: readonly string[] }, meta: RequestMeta): Promise<{ membershipId: string }> {
+      return outbox.transaction(async (tx) => {
+        const org = await lockedOrganization(tx, input.organizationId);
+        const membership = await membershipOf(tx, org.id, input.userId);
+        const roles = await organizationRoles(tx, input.roleIds);
+        await assertNotLastOwner(tx, org.id, input.userId, await store.rolesGrant(tx, roles.map((r) => r.id), ownerPermission));
+        const held = membership.roles.map((r) => r.role);
+        const add = roles.filter((r) => !held.some((h) => h.id === r.id));
+        const remove = held.filter((h) => !roles.some((r) => r.id === h.id));
+        if (add.length || remove.length) {
+          await store.changeMembershipRoles(tx, membership.id, { add: add.map((r) => r.id), remove: remove.map((r) => r.id) });
+          await outbox.record(
+            tx,
+            {
+              type: 'organization.member_roles_updated',
+              organizationId: org.id,
+              userId: input.userId,
+              data: { organization: organizationPayload(org), membership: membershipPayload(membership, roles), added: add.map((r) => r.key), removed: remove.map((r) => r.key) },
+            },
+            meta,
+          );
+        }
+        return { membershipId: membership.id };
+      });
+    },
+
+    /** Removes a member. Throws NotFoundError, LastOwnerError. */
+    async removeMember(input: { organizationId: string; userId: string }, meta: RequestMeta): Promise<{ organizationId: string; userId: string }> {
+      await outbox.transaction(async (tx) => {
+        const org = await lockedOrganization(tx, input.organizationId);
+        const membership = await membershipOf(tx, org.id, input.userId);
+        await assertNotLastOwner(tx, org.id, input.userId, false);
+        await store.deleteMembership(tx, membership.id);
+        const roles = membership.roles.map((r) => r.role);
+        await outbox.record(
+          tx,
+          { type: 'organization.member_removed', organizationId: org.id, userId: input.userId, data: { organization: organizationPayload(org), membership: membershipPayload(membership, roles) } },
+          meta,
+        );
+      });
+      return { organizationId: input.organizationId, userId: input.userId };
+    },
+
+    listOrganizations(query: OrganizationPageQuery, filter: OrganizationListFilter | null | undefined) {
+      return store.findOrganizationPage(query, filter ?? {});
+    },
+
+    countOrganizations(filter: OrganizationListFilter | null | undefined) {
+      return store.countOrganizations(filter ?? {});
+    },
+
+    /** The `where` of Organization.members (a relation read merged into the organization's query). */
+    memberWhere(filter: MemberListFilter | null | undefined) {
+      return memberListWhere(deps.provider, filter ?? {});
+    },
+  };
+}

@@ -1,0 +1,342 @@
+/**
+ * Organizations and their members through the API: create (slug derived or
+ * given, unique under concurrency), update (metadata replaced, 8 KiB cap),
+ * read and list, delete (memberships go with it); members with default or
+ * named ORGANIZATION roles, filtered by role and text; the owner rule (the
+ * last member holding the owner permission stays, also when its two last
+ * owners are removed at once); the events, each with the organization on its
+ * row; and a member list with users and roles in a fixed number of queries.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { graphql } from './gql/index.js';
+import { createTestApp, type TestApp } from './helpers/app.js';
+import { seed, seedRole } from './helpers/seed.js';
+
+const CreateOrg = graphql(`
+  mutation OrgsCreate($input: CreateOrganizationInput!) {
+    createOrganization(input: $input) {
+      __typename
+      ... on CreateOrganizationSuccess { organization { id name slug publicMetadata privateMetadata } }
+      ... on AlreadyExistsError { field }
+      ... on InvalidInputError { field }
+      ... on Error { code message }
+    }
+  }
+`);
+const UpdateOrg = graphql(`
+  mutation OrgsUpdate($input: UpdateOrganizationInput!) {
+    updateOrganization(input: $input) {
+      __typename
+      ... on UpdateOrganizationSuccess { organization { id name slug publicMetadata privateMetadata } }
+      ... on InvalidInputError { field }
+      ... on Error { code }
+    }
+  }
+`);
+const DeleteOrg = graphql(`
+  mutation OrgsDelete($input: DeleteOrganizationInput!) {
+    deleteOrganization(input: $input) { __typename ... on DeleteOrganizationSuccess { deletedOrganizationId } ... on Error { code } }
+  }
+`);
+const AddMember = graphql(`
+  mutation OrgsAddMember($input: AddOrganizationMemberInput!) {
+    addOrganizationMember(input: $input) {
+      __typename
+      ... on AddOrganizationMemberSuccess { membership { id user { id } organization { id } roles { key scope } } }
+      ... on OrganizationRoleRequiredError { roleIds }
+      ... on Error { code }
+    }
+  }
+`);
+const UpdateRoles = graphql(`
+  mutation OrgsUpdateRoles($input: UpdateOrganizationMemberRolesInput!) {
+    updateOrganizationMemberRoles(input: $input) {
+      __typename
+      ... on UpdateOrganizationMemberRolesSuccess { membership { roles { key } } }
+      ... on LastOwnerError { permission }
+      ... on Error { code }
+    }
+  }
+`);
+const RemoveMember = graphql(`
+  mutation OrgsRemoveMember($input: RemoveOrganizationMemberInput!) {
+    removeOrganizationMember(input: $input) {
+      __typename
+      ... on RemoveOrganizationMemberSuccess { organization { id } user { id } }
+      ... on LastOwnerError { permission message }
+      ... on Error { code }
+    }
+  }
+`);
+const ReadOrg = graphql(`
+  query OrgsRead($id: ID!, $filter: OrganizationMemberFilter) {
+    organization(id: $id) {
+      id
+      slug
+      members(first: 50, filter: $filter) { totalCount edges { node { user { id } roles { key } } } }
+    }
+  }
+`);
+const BySlug = graphql(`
+  query OrgsBySlug($slug: String!) { organizationBySlug(slug: $slug) { id name } }
+`);
+const ListOrgs = graphql(`
+  query OrgsList($first: Int, $after: String, $filter: OrganizationFilter) {
+    organizations(first: $first, after: $after, filter: $filter) { totalCount pageInfo { hasNextPage endCursor } edges { node { id slug } } }
+  }
+`);
+const UserMemberships = graphql(`
+  query OrgsUserMemberships($id: ID!) {
+    user(id: $id) { memberships { organization { id } roles { key } } }
+  }
+`);
+const MembersWithUsers = graphql(`
+  query OrgsMembersNPlusOne($id: ID!) {
+    organization(id: $id) { members(first: 50) { edges { node { user { id email } roles { key } } } } }
+  }
+`);
+
+let t: TestApp;
+const queries: string[] = [];
+let owner: { id: string; key: string };
+let member: { id: string; key: string };
+let global: { id: string; key: string };
+
+beforeAll(async () => {
+  t = await createTestApp({ onQuery: (sql) => queries.push(sql) });
+  owner = await seedRole(t, { key: 'owner', permissions: ['organization:delete', 'organization:update'] });
+  member = await seedRole(t, { key: 'member', isDefault: true, permissions: ['organization:read'] });
+  global = await seedRole(t, { key: 'staff', scope: 'GLOBAL' });
+});
+afterAll(async () => t?.close());
+
+async function newOrg(name: string, slug?: string): Promise<string> {
+  const r = await t.run(CreateOrg, { input: { name, slug } });
+  if (r.createOrganization.__typename !== 'CreateOrganizationSuccess') throw new Error(JSON.stringify(r.createOrganization));
+  return r.createOrganization.organization.id;
+}
+
+async function addMember(organizationId: string, userId: string, roleIds?: string[]) {
+  const r = await t.run(AddMember, { input: { organizationId, userId, roleIds } });
+  if (r.addOrganizationMember.__typename !== 'AddOrganizationMemberSuccess') throw new Error(JSON.stringify(r.addOrganizationMember));
+  return r.addOrganizationMember.membership;
+}
+
+const eventsOf = (organizationId: string) => t.app.database.client.event.findMany({ where: { organizationId }, orderBy: { seq: 'asc' } });
+
+describe('organizations', () => {
+  it('creates with a slug derived from the name, records organization.created with the organization on the row', async () => {
+    const r = await t.run(CreateOrg, { input: { name: '  Ünïcode Café & Co. ', publicMetadata: { plan: 'pro' }, privateMetadata: { crm: 'A-1' } } });
+    expect(r.createOrganization).toMatchObject({
+      __typename: 'CreateOrganizationSuccess',
+      organization: { name: 'Ünïcode Café & Co.', slug: 'unicode-cafe-co', publicMetadata: { plan: 'pro' }, privateMetadata: { crm: 'A-1' } },
+    });
+    const id = (r.createOrganization as { organization: { id: string } }).organization.id;
+    expect(id).toMatch(/^org_/);
+    const events = await eventsOf(id);
+    expect(events.map((e) => e.type)).toEqual(['organization.created']);
+    expect(events[0].data).toEqual({ organization: { id, name: 'Ünïcode Café & Co.', slug: 'unicode-cafe-co' } });
+    expect((await t.run(BySlug, { slug: 'UNICODE-cafe-co' })).organizationBySlug).toEqual({ id, name: 'Ünïcode Café & Co.' });
+    expect((await t.run(BySlug, { slug: 'nobody' })).organizationBySlug).toBeNull();
+  });
+
+  it('refuses bad slugs, names, and metadata that is not an object or over 8 KiB', async () => {
+    for (const [input, field] of [
+      [{ name: 'X', slug: 'Has Caps' }, 'slug'],
+      [{ name: 'X', slug: '-dash' }, 'slug'],
+      [{ name: 'X', slug: 'a' }, 'slug'],
+      [{ name: '!!' }, 'slug'],
+      [{ name: '   ' }, 'name'],
+      [{ name: 'Big', publicMetadata: { blob: 'x'.repeat(8 * 1024) } }, 'publicMetadata'],
+      [{ name: 'Arr', privateMetadata: [1, 2] }, 'privateMetadata'],
+    ] as const) {
+      const r = await t.run(CreateOrg, { input });
+      expect(r.createOrganization, JSON.stringify(input)).toMatchObject({ __typename: 'InvalidInputError', field });
+    }
+  });
+
+  it('gives a slug to one of five concurrent creations; the others get AlreadyExistsError', async () => {
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => t.run(CreateOrg, { input: { name: `Race ${i}`, slug: 'race-slug' } })));
+    const kinds = results.map((r) => r.createOrganization.__typename).sort();
+    expect(kinds).toEqual(['AlreadyExistsError', 'AlreadyExistsError', 'AlreadyExistsError', 'AlreadyExistsError', 'CreateOrganizationSuccess']);
+    expect(results.find((r) => r.createOrganization.__typename === 'AlreadyExistsError')!.createOrganization).toMatchObject({ field: 'slug' });
+    expect(await t.app.database.client.organization.count({ where: { slug: 'race-slug' } })).toBe(1);
+  });
+
+  it('updates: fields left out stay, metadata is replaced, a taken slug is AlreadyExistsError, records organization.updated', async () => {
+    const id = await newOrg('Update Me');
+    await newOrg('Taken', 'taken-slug');
+    const r = await t.run(UpdateOrg, { input: { id, name: 'Updated', publicMetadata: { b: 2 } } });
+    expect(r.updateOrganization).toMatchObject({ organization: { name: 'Updated', slug: 'update-me', publicMetadata: { b: 2 }, privateMetadata: {} } });
+    const again = await t.run(UpdateOrg, { input: { id, publicMetadata: { c: 3 } } });
+    expect(again.updateOrganization).toMatchObject({ organization: { publicMetadata: { c: 3 } } });
+    expect((await t.run(UpdateOrg, { input: { id, slug: 'taken-slug' } })).updateOrganization).toMatchObject({ __typename: 'AlreadyExistsError', code: 'ALREADY_EXISTS' });
+    expect((await t.run(UpdateOrg, { input: { id, privateMetadata: { big: 'é'.repeat(4200) } } })).updateOrganization).toMatchObject({ __typename: 'InvalidInputError', field: 'privateMetadata' });
+    expect((await t.run(UpdateOrg, { input: { id: 'org_nope', name: 'x' } })).updateOrganization).toMatchObject({ __typename: 'NotFoundError' });
+    const updated = (await eventsOf(id)).filter((e) => e.type === 'organization.updated').map((e) => (e.data as { changes: string[] }).changes);
+    expect(updated).toEqual([['name', 'publicMetadata'], ['publicMetadata']]);
+  });
+
+  it('lists organizations by text and by member, with a total and pages', async () => {
+    const a = await newOrg('Listable Alpha');
+    const b = await newOrg('Listable Beta');
+    const user = await seed(t).user();
+    await addMember(b, user.id);
+    const byText = await t.run(ListOrgs, { first: 1, filter: { query: 'LISTABLE' } });
+    expect(byText.organizations.totalCount).toBe(2);
+    expect(byText.organizations.edges.map((e) => e.node.id)).toEqual([a]);
+    const next = await t.run(ListOrgs, { first: 1, after: byText.organizations.pageInfo.endCursor, filter: { query: 'listable' } });
+    expect(next.organizations.edges.map((e) => e.node.id)).toEqual([b]);
+    expect(next.organizations.pageInfo.hasNextPage).toBe(false);
+    const byUser = await t.run(ListOrgs, { first: 10, filter: { userId: user.id } });
+    expect(byUser.organizations).toMatchObject({ totalCount: 1, edges: [{ node: { id: b } }] });
+  });
+});
+
+describe('members', () => {
+  it('adds with the default roles or named ones, refuses GLOBAL or unknown roles and a second membership', async () => {
+    const org = await newOrg('Members Inc');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    expect(await addMember(org, ada.id)).toMatchObject({ id: expect.stringMatching(/^mem_/), user: { id: ada.id }, organization: { id: org }, roles: [{ key: 'member', scope: 'ORGANIZATION' }] });
+    expect(await addMember(org, bob.id, [owner.id, member.id])).toMatchObject({ roles: [{ key: 'member' }, { key: 'owner' }] });
+
+    const carl = await seed(t).user();
+    const bad = await t.run(AddMember, { input: { organizationId: org, userId: carl.id, roleIds: [global.id, 'rol_unknown', member.id] } });
+    expect(bad.addOrganizationMember).toMatchObject({ __typename: 'OrganizationRoleRequiredError', roleIds: [global.id, 'rol_unknown'] });
+    expect((await t.run(AddMember, { input: { organizationId: org, userId: ada.id } })).addOrganizationMember).toMatchObject({ __typename: 'AlreadyExistsError' });
+    expect((await t.run(AddMember, { input: { organizationId: org, userId: 'usr_nobody' } })).addOrganizationMember).toMatchObject({ __typename: 'UserNotFoundError' });
+    expect((await t.run(AddMember, { input: { organizationId: 'org_nobody', userId: carl.id } })).addOrganizationMember).toMatchObject({ __typename: 'NotFoundError' });
+
+    const concurrent = await Promise.all([1, 2, 3].map(() => t.run(AddMember, { input: { organizationId: org, userId: carl.id } })));
+    expect(concurrent.map((r) => r.addOrganizationMember.__typename).sort()).toEqual(['AddOrganizationMemberSuccess', 'AlreadyExistsError', 'AlreadyExistsError']);
+
+    const events = await eventsOf(org);
+    const added = events.filter((e) => e.type === 'organization.member_added');
+    expect(added.map((e) => e.userId)).toEqual([ada.id, bob.id, carl.id]);
+    expect(added[1].data).toMatchObject({ membership: { userId: bob.id, roles: ['member', 'owner'] }, via: 'admin' });
+    expect((await t.run(UserMemberships, { id: ada.id })).user?.memberships).toEqual([{ organization: { id: org }, roles: [{ key: 'member' }] }]);
+  });
+
+  it('filters members by role key and by text over email, username and names, case-insensitively', async () => {
+    const org = await newOrg('Filter Co');
+    const grace = await seed(t).user({ email: 'grace.hopper@filter.example', givenName: 'Grace' });
+    const linus = await seed(t).user({ email: 'linus@filter.example', username: 'TorvaldsL' });
+    await addMember(org, grace.id, [owner.id]);
+    await addMember(org, linus.id);
+    const ids = async (filter: { roleKey?: string; query?: string }) =>
+      (await t.run(ReadOrg, { id: org, filter })).organization!.members.edges.map((e) => e.node.user.id);
+    expect(await ids({ roleKey: 'owner' })).toEqual([grace.id]);
+    expect(await ids({ roleKey: 'member' })).toEqual([linus.id]);
+    expect(await ids({ query: 'GRACE' })).toEqual([grace.id]);
+    expect(await ids({ query: 'HOPPER@FILTER' })).toEqual([grace.id]);
+    expect(await ids({ query: 'torvalds' })).toEqual([linus.id]);
+    expect(await ids({ query: 'filter.EXAMPLE', roleKey: 'member' })).toEqual([linus.id]);
+    expect((await t.run(ReadOrg, { id: org, filter: { query: 'nobody' } })).organization!.members.totalCount).toBe(0);
+  });
+
+  it('replaces roles and records the delta; removes members and records member_removed', async () => {
+    const org = await newOrg('Roles Delta');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    await addMember(org, bob.id);
+    const r = await t.run(UpdateRoles, { input: { organizationId: org, userId: bob.id, roleIds: [owner.id] } });
+    expect(r.updateOrganizationMemberRoles).toMatchObject({ membership: { roles: [{ key: 'owner' }] } });
+    const delta = (await eventsOf(org)).find((e) => e.type === 'organization.member_roles_updated');
+    expect(delta).toMatchObject({ userId: bob.id, data: { added: ['owner'], removed: ['member'], membership: { roles: ['owner'] } } });
+    const removed = await t.run(RemoveMember, { input: { organizationId: org, userId: bob.id } });
+    expect(removed.removeOrganizationMember).toMatchObject({ __typename: 'RemoveOrganizationMemberSuccess', organization: { id: org }, user: { id: bob.id } });
+    expect((await t.run(RemoveMember, { input: { organizationId: org, userId: bob.id } })).removeOrganizationMember).toMatchObject({ __typename: 'NotFoundError' });
+    expect((await eventsOf(org)).at(-1)).toMatchObject({ type: 'organization.member_removed', userId: bob.id, data: { membership: { userId: bob.id, roles: ['owner'] } } });
+  });
+});
+
+describe('the owner rule', () => {
+  it('keeps the last member holding the owner permission: neither removed nor stripped of it', async () => {
+    const org = await newOrg('Owned');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    await addMember(org, bob.id);
+    const removal = await t.run(RemoveMember, { input: { organizationId: org, userId: ada.id } });
+    expect(removal.removeOrganizationMember).toMatchObject({ __typename: 'LastOwnerError', code: 'LAST_OWNER', permission: 'organization:delete' });
+    const strip = await t.run(UpdateRoles, { input: { organizationId: org, userId: ada.id, roleIds: [member.id] } });
+    expect(strip.updateOrganizationMemberRoles).toMatchObject({ __typename: 'LastOwnerError' });
+    // Another owner first; then the first may go.
+    await t.run(UpdateRoles, { input: { organizationId: org, userId: bob.id, roleIds: [owner.id, member.id] } });
+    expect((await t.run(RemoveMember, { input: { organizationId: org, userId: ada.id } })).removeOrganizationMember.__typename).toBe('RemoveOrganizationMemberSuccess');
+    // Non-owners come and go freely.
+    const carl = await seed(t).user();
+    await addMember(org, carl.id);
+    expect((await t.run(RemoveMember, { input: { organizationId: org, userId: carl.id } })).removeOrganizationMember.__typename).toBe('RemoveOrganizationMemberSuccess');
+  });
+
+  it('does not apply while no member holds the owner permission', async () => {
+    const org = await newOrg('Ownerless');
+    const ada = await seed(t).user();
+    await addMember(org, ada.id);
+    expect((await t.run(RemoveMember, { input: { organizationId: org, userId: ada.id } })).removeOrganizationMember.__typename).toBe('RemoveOrganizationMemberSuccess');
+  });
+
+  it('leaves one owner when the last two are removed (or stripped) at the same time', async () => {
+    for (let round = 0; round < 3; round++) {
+      const org = await newOrg(`Two Owners ${round}`);
+      const ada = await seed(t).user();
+      const bob = await seed(t).user();
+      await addMember(org, ada.id, [owner.id]);
+      await addMember(org, bob.id, [owner.id]);
+      const [first, second] = await Promise.all([
+        t.run(RemoveMember, { input: { organizationId: org, userId: ada.id } }).then((r) => r.removeOrganizationMember.__typename),
+        round === 1
+          ? t.run(UpdateRoles, { input: { organizationId: org, userId: bob.id, roleIds: [member.id] } }).then((r) => r.updateOrganizationMemberRoles.__typename)
+          : t.run(RemoveMember, { input: { organizationId: org, userId: bob.id } }).then((r) => r.removeOrganizationMember.__typename),
+      ]);
+      expect([first, second].filter((k) => k === 'LastOwnerError'), `round ${round}`).toHaveLength(1);
+      const owners = await t.app.database.client.membership.count({ where: { organizationId: org, roles: { some: { roleId: owner.id } } } });
+      expect(owners, `round ${round}`).toBe(1);
+    }
+  });
+});
+
+describe('deleting an organization', () => {
+  it('takes its memberships along and records organization.deleted', async () => {
+    const org = await newOrg('Doomed');
+    const ada = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    expect((await t.run(DeleteOrg, { input: { id: org } })).deleteOrganization).toEqual({ __typename: 'DeleteOrganizationSuccess', deletedOrganizationId: org });
+    expect((await t.run(ReadOrg, { id: org })).organization).toBeNull();
+    expect((await t.run(UserMemberships, { id: ada.id })).user?.memberships).toEqual([]);
+    expect((await eventsOf(org)).at(-1)).toMatchObject({ type: 'organization.deleted', organizationId: org });
+    expect((await t.run(DeleteOrg, { input: { id: org } })).deleteOrganization).toMatchObject({ __typename: 'NotFoundError' });
+  });
+});
+
+describe('no N+1', () => {
+  const firstTable = (sql: string) => /FROM\s+[`"]?(?:\w+[`"]?\.)?[`"]?(\w+)/i.exec(sql)?.[1] ?? sql;
+
+  async function orgWith(n: number): Promise<string> {
+    const org = await newOrg(`Sized ${n}`);
+    for (let i = 0; i < n; i++) await addMember(org, (await seed(t).user()).id, i === 0 ? [owner.id, member.id] : undefined);
+    return org;
+  }
+
+  it('reads members with their users and roles in the same queries for 3 members as for 30', async () => {
+    const small = await orgWith(3);
+    const large = await orgWith(30);
+    queries.length = 0;
+    const few = await t.run(MembersWithUsers, { id: small });
+    const fewPlan = queries.map(firstTable);
+    queries.length = 0;
+    const many = await t.run(MembersWithUsers, { id: large });
+    const manyPlan = queries.map(firstTable);
+    expect(few.organization!.members.edges).toHaveLength(3);
+    expect(many.organization!.members.edges).toHaveLength(30);
+    expect(many.organization!.members.edges[0].node.roles.map((r) => r.key)).toEqual(['member', 'owner']);
+    expect(many.organization!.members.edges[1].node.user.email).toMatch(/@example\.com$/);
+    expect(fewPlan.length).toBeGreaterThan(0);
+    // The organization, its page of members, their users, their role links, the roles: one query each.
+    expect(manyPlan).toEqual(fewPlan);
+    expect(manyPlan).toEqual(['Organization', 'Membership', 'User', 'MembershipRole', 'Role']);
+  });
+});
