@@ -127,6 +127,7 @@ describe('the public surface', () => {
       'organization.deleted',
       'organization.domain_added',
       'organization.domain_removed',
+      'organization.domain_updated',
       'organization.domain_verified',
       'organization.invitation_accepted',
       'organization.invitation_created',

@@ -279,7 +279,7 @@ describe('domains', () => {
     expect((await t.run(RemoveDomain, { input: { id } })).removeOrganizationDomain).toEqual({ __typename: 'RemoveOrganizationDomainSuccess', removedDomainId: id });
     expect((await t.run(Domains, { id: org })).organization!.domains).toEqual([]);
     const types = (await eventsOf(org)).map((e) => e.type);
-    expect(types).toEqual(['organization.created', 'organization.domain_added', 'organization.domain_verified', 'organization.updated', 'organization.domain_removed']);
+    expect(types).toEqual(['organization.created', 'organization.domain_added', 'organization.domain_verified', 'organization.domain_updated', 'organization.domain_removed']);
   });
 
   it('verifies by proof of control: a member whose verified email is at the domain', async () => {

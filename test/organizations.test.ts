@@ -92,7 +92,7 @@ const UserMemberships = graphql(`
 `);
 const MembersWithUsers = graphql(`
   query OrgsMembersNPlusOne($id: ID!) {
-    organization(id: $id) { members(first: 50) { edges { node { user { id email } roles { key } } } } }
+    organization(id: $id) { members(first: 50) { edges { node { user { id email } roles { key } permissions } } } }
   }
 `);
 
@@ -321,7 +321,7 @@ describe('no N+1', () => {
     return org;
   }
 
-  it('reads members with their users and roles in the same queries for 3 members as for 30', async () => {
+  it('reads members with their users, roles and permissions in the same queries for 3 members as for 30', async () => {
     const small = await orgWith(3);
     const large = await orgWith(30);
     queries.length = 0;
@@ -333,10 +333,12 @@ describe('no N+1', () => {
     expect(few.organization!.members.edges).toHaveLength(3);
     expect(many.organization!.members.edges).toHaveLength(30);
     expect(many.organization!.members.edges[0].node.roles.map((r) => r.key)).toEqual(['member', 'owner']);
+    expect(many.organization!.members.edges[0].node.permissions).toEqual(['organization:delete', 'organization:read', 'organization:update']);
+    expect(many.organization!.members.edges[1].node.permissions).toEqual(['organization:read']);
     expect(many.organization!.members.edges[1].node.user.email).toMatch(/@example\.com$/);
     expect(fewPlan.length).toBeGreaterThan(0);
-    // The organization, its page of members, their users, their role links, the roles: one query each.
+    // The organization, its page of members, their users, their role links, the roles, and (batched) every member's permissions: one query each.
     expect(manyPlan).toEqual(fewPlan);
-    expect(manyPlan).toEqual(['Organization', 'Membership', 'User', 'MembershipRole', 'Role']);
+    expect(manyPlan).toEqual(['Organization', 'Membership', 'User', 'MembershipRole', 'Role', 'Membership']);
   });
 });

@@ -70,6 +70,10 @@ const ADMIN_ONLY = new Set([
   'createPasskeyRegistrationLink',
   'assignUserRoles',
   'removeUserRoles',
+  'addOrganizationMember',
+  'removeOrganizationMember',
+  'updateOrganizationMemberRoles',
+  'verifyOrganizationDomain',
 ]);
 
 /**

@@ -130,11 +130,7 @@ export function createDomainService(deps: { db: Db; outbox: Outbox; clock: Clock
       });
     },
 
-    /**
-     * Changes autoJoin or the roles of a domain (fields left out unchanged).
-     * The event catalog has no domain update: it is recorded as
-     * organization.updated with changes `domain.autoJoin` / `domain.roleIds`.
-     */
+    /** Changes autoJoin or the roles of a domain (fields left out unchanged); records organization.domain_updated. */
     async updateDomain(input: { id: string; autoJoin?: boolean | null; roleIds?: readonly string[] | null }, meta: RequestMeta): Promise<OrganizationDomain> {
       const d = await findDomain(input.id);
       return outbox.transaction(async (tx) => {
@@ -144,8 +140,12 @@ export function createDomainService(deps: { db: Db; outbox: Outbox; clock: Clock
         if (input.roleIds != null) changes.roleIds = input.roleIds.length ? (await organizations.organizationRoles(tx, input.roleIds)).map((r) => r.id) : [];
         const row = await store.updateDomain(tx, d.id, changes);
         if (!row) throw new NotFoundError('domain');
-        const fields = Object.keys(changes).filter((k) => k !== 'updatedAt').map((k) => `domain.${k}`);
-        await outbox.record(tx, { type: 'organization.updated', organizationId: org.id, data: { organization: organizationPayload(org), changes: fields } }, meta);
+        const fields = Object.keys(changes).filter((k) => k !== 'updatedAt');
+        await outbox.record(
+          tx,
+          { type: 'organization.domain_updated', organizationId: org.id, data: { organization: organizationPayload(org), domain: domainPayload(row, await rolesOf(tx, row)), changes: fields } },
+          meta,
+        );
         return row;
       });
     },

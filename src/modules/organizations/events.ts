@@ -55,6 +55,7 @@ export const organizationEvents = defineEvents({
   'organization.invitation_revoked': z.object({ organization, invitation }),
   'organization.invitation_expired': z.object({ organization, invitation }),
   'organization.domain_added': z.object({ organization, domain }),
+  'organization.domain_updated': z.object({ organization, domain, changes }),
   'organization.domain_verified': z.object({ organization, domain, method: z.enum(['admin', 'email']) }),
   'organization.domain_removed': z.object({ organization, domain }),
 });

@@ -1,4 +1,5 @@
 import { builder } from '../../graphql/builder.js';
+import { permissionLoader } from '../../graphql/context.js';
 import { affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserRef } from '../users/schema.js';
@@ -54,6 +55,11 @@ export const MembershipRef = builder.prismaNode('Membership', {
       // Through the join table, merged into the membership's own query.
       select: (_args, _ctx, nestedSelection) => ({ roles: { select: { role: nestedSelection(true) }, orderBy: { role: { key: 'asc' } } } }),
       resolve: (m) => m.roles.map((r) => r.role),
+    }),
+    permissions: t.stringList({
+      description: 'The permission keys its roles hold here, sorted (as effectivePermissions). A page of members reads them in one query.',
+      select: { userId: true, organizationId: true },
+      resolve: (m, _args, ctx) => ctx.services.access.effectivePermissions(m.userId, m.organizationId, permissionLoader(ctx)),
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime', description: 'When the user joined.' }),
   }),
