@@ -23,8 +23,8 @@
  * 3 GLOBAL roles given to a fifth of the users.
  *
  * Everything listens on 127.0.0.1 with a random port and every load is
- * bounded in time: about 90 s per database at the defaults (seeding
- * included), so the whole run takes about three minutes.
+ * bounded in time: about 70 s per database at the defaults (seeding
+ * included), so the whole run takes under three minutes.
  *
  * Settings (environment): BENCH_DURATION_S (12: seconds per side and case,
  * split into BENCH_ROUNDS (3) alternating rounds), BENCH_WARMUP_S (2),
@@ -614,8 +614,8 @@ async function main() {
     '## organizations',
     '',
     '`npm run bench -- organizations` (bench/organizations.ts). The gateway runs as a child process on 127.0.0.1 with a random',
-    `port, on ${PROVIDERS.join(' and then ')}, over a data set written straight to the database before the loads: ${shape}`,
-    '(every membership with 1 or 2 roles of 3 to 8 permissions; a fifth of the users with a GLOBAL role).',
+    `port, on ${PROVIDERS.map((p) => ({ sqlite: 'SQLite', postgresql: 'PostgreSQL' })[p]).join(' and then ')}, over a data set written straight to the database before the loads:`,
+    `${shape} (every membership with 1 or 2 roles of 3 to 8 permissions; a fifth of the users with a GLOBAL role).`,
     `${seedings.join('; ')}. autocannon drives each case for ${DURATION_S} s with ${CONNECTIONS} connections, in ${ROUNDS} rounds`,
     `alternating with its baseline after ${WARMUP_S} s of unmeasured warm-up on each side, against a bare node:http handler (a`,
     'child process) that parses the same JSON body and runs the same statements, prepared once on the same driver',
