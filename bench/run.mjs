@@ -9,6 +9,7 @@ const benches = {
   credentials: 'credentials.ts',
   events: 'events.ts',
   memory: 'memory.ts',
+  organizations: 'organizations.ts',
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
