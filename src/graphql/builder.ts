@@ -13,7 +13,7 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateResolver, DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type PrismaTypes from '../kernel/db/generated/pothos-types.js';
 import { getDatamodel } from '../kernel/db/generated/pothos-types.js';
 import { kindOfId } from '../kernel/ids.js';
@@ -89,6 +89,8 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { admin: boolean; self: string; permission: PermissionNeed };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
+    /** A UTC day, YYYY-MM-DD; read as its midnight UTC. */
+    Date: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
     ID: { Input: string; Output: string };
   };
@@ -137,6 +139,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver, {});
+builder.addScalarType('Date', DateResolver, {});
 builder.addScalarType('JSON', JSONResolver, {});
 
 builder.queryType({});

@@ -15,6 +15,7 @@ import { passkeysModule } from './passkeys/module.js';
 import { passwordModule } from './password/module.js';
 import { sessionsModule } from './sessions/module.js';
 import { signInModule } from './sign-in/module.js';
+import { statisticsModule } from './statistics/module.js';
 import { totpModule } from './totp/module.js';
 import { usersModule } from './users/module.js';
 import { webhooksModule } from './webhooks/module.js';
@@ -30,6 +31,7 @@ export const modules = [
   passkeysModule,
   sessionsModule,
   signInModule,
+  statisticsModule,
   accessTokensModule,
   organizationsModule,
   webhooksModule,

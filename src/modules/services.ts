@@ -32,7 +32,7 @@ import { createOneTimeCodeService } from './codes/one-time-codes.js';
 import { createOtpFactorService } from './otp/service.js';
 import { createPasswordHasher } from './password/hashing.js';
 import { createPasswordService } from './password/service.js';
-import { createSessionService } from './sessions/service.js';
+import { createSessionService, type ActivityHook } from './sessions/service.js';
 import { createSigningKeyService } from './sessions/signing-keys.js';
 import { createTotpService } from './totp/service.js';
 import { createUserService } from './users/service.js';
@@ -45,6 +45,7 @@ import { createAccessService, type AccessService } from './organizations/access.
 import { createOrganizationService } from './organizations/organizations.js';
 import { createInvitationService } from './organizations/invitations.js';
 import { createDomainService } from './organizations/domains.js';
+import { createStatisticsService } from './statistics/service.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -102,7 +103,9 @@ export function createServices(deps: ServiceDeps) {
     () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
   );
   const access = createAccessService({ direct, policy: config.tokens });
-  const signIn = createSignIn({ db, config, clock, outbox, key, access });
+  // Counts sign-ins and refreshes (sessions) and created and deleted users (users) through hooks, for userStats.
+  const statistics = createStatisticsService({ direct, clock, logger: deps.logger });
+  const signIn = createSignIn({ db, config, clock, outbox, key, access, activity: statistics.recordActivity });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -126,7 +129,21 @@ export function createServices(deps: ServiceDeps) {
     delivery,
     contacts,
     otpFactors,
-    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion, onUserCreated: roles.grantDefaultRoles }),
+    users: createUserService({
+      db,
+      provider: config.database.provider,
+      outbox,
+      clock,
+      contacts,
+      defaultPhoneRegion: config.otp.defaultPhoneRegion,
+      onUserCreated: async (tx, userId, meta) => {
+        await roles.grantDefaultRoles(tx, userId, meta);
+        await statistics.countUserCreated(tx);
+      },
+      onUserDeleted: (tx) => statistics.countUserDeleted(tx),
+    }),
+    /** userStats, and the active days and user tallies it reads. */
+    statistics,
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
@@ -178,8 +195,8 @@ export function createServices(deps: ServiceDeps) {
 }
 
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService }) {
-  const { db, config, clock, outbox, key, access } = deps;
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService; activity: ActivityHook }) {
+  const { db, config, clock, outbox, key, access, activity } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
@@ -191,6 +208,7 @@ function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; ou
     outbox,
     signingKeys,
     claims: access.tokenClaims,
+    activity,
     policy: {
       issuer,
       audience: tokens.audience,

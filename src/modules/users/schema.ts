@@ -45,6 +45,12 @@ export const UserRef = builder.prismaNode('User', {
     }),
     lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
     lastLoginDevice: t.exposeString('lastLoginDevice', { nullable: true }),
+    lastActiveAt: t.expose('lastActiveAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        "The user's last active UTC day, to the day: when it first signed in or refreshed a session that day (later activity the same day does not move it). Null when no activity was recorded.",
+    }),
     mfaEnabled: t.boolean({
       description: 'True when the user has a verified second factor.',
       select: { _count: { select: { authMethods: { where: { kind: { in: [...SECOND_FACTORS] }, verified: true } } } } },
@@ -72,6 +78,7 @@ const UserOrderField = builder.enumType('UserOrderField', {
     CREATED_AT: { description: 'When the user was created.' },
     EMAIL: { description: 'The email, compared case-insensitively; users without one come last in both directions.' },
     LAST_LOGIN_AT: { description: 'The last successful sign-in (User.lastLoginAt); users who never signed in come last in both directions.' },
+    LAST_ACTIVE_AT: { description: 'The last active day (User.lastActiveAt); users never active come last in both directions.' },
   } as const,
 });
 export const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
@@ -103,6 +110,11 @@ const UserFilter = builder.inputType('UserFilter', {
       type: DateTimeRange,
       description:
         'Users whose last successful sign-in (lastLoginAt: password, MFA or passkey sign-in; not a refresh) is in this range: from inclusive, to exclusive. Users who never signed in match no range, even one with neither end.',
+    }),
+    lastActiveAt: t.field({
+      type: DateTimeRange,
+      description:
+        'Users whose lastActiveAt (the first sign-in or refresh of their last active day) is in this range: from inclusive, to exclusive. To the day: a range starting at midnight UTC finds every user active since. Users never active match no range, even one with neither end.',
     }),
   }),
 });

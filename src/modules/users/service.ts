@@ -82,6 +82,8 @@ export function createUserService(deps: {
    * user gets from other modules, without this module knowing them.
    */
   onUserCreated?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
+  /** Runs inside the transaction that deletes a user (the statistics count it). */
+  onUserDeleted?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
@@ -90,6 +92,7 @@ export function createUserService(deps: {
   function listWhere(filter: UserListFilter = {}) {
     checkRange('filter.createdAt', filter.createdAt);
     checkRange('filter.lastLoginAt', filter.lastLoginAt);
+    checkRange('filter.lastActiveAt', filter.lastActiveAt);
     return userListWhere(deps.provider, filter);
   }
 
@@ -230,8 +233,8 @@ export function createUserService(deps: {
     /**
      * A page of users (the `users` connection, with the selection and page
      * plugin-prisma asks for): text over email, username and names; state;
-     * exact email; createdAt and lastLoginAt ranges; ordered by creation,
-     * email or last sign-in with the id breaking ties. Throws
+     * exact email; createdAt, lastLoginAt and lastActiveAt ranges; ordered
+     * by creation, email, last sign-in or last activity with the id breaking ties. Throws
      * InvalidInputError for a range whose from is after its to.
      */
     listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
@@ -262,6 +265,7 @@ export function createUserService(deps: {
         if (!user) throw new UserNotFoundError(userId);
         if (!(await store.deleteUser(tx, userId))) throw new UserNotFoundError(userId);
         await outbox.record(tx, { type: 'user.deleted', userId, data: { user: publicUser(user) } }, meta);
+        await deps.onUserDeleted?.(tx, userId, meta);
         return { id: userId };
       });
     },

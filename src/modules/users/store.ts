@@ -46,9 +46,11 @@ export interface UserListFilter {
   createdAt?: InstantRange | null;
   /** Users who never signed in have no lastLoginAt and match no range. */
   lastLoginAt?: InstantRange | null;
+  /** Users never active (no sign-in or refresh recorded) have no lastActiveAt and match no range. */
+  lastActiveAt?: InstantRange | null;
 }
 
-export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT';
+export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT' | 'LAST_ACTIVE_AT';
 export interface UserListOrder {
   field: UserListField;
   /** Default ASC. */
@@ -79,10 +81,11 @@ export function userListWhere(provider: DatabaseProvider, filter: UserListFilter
   if (filter.createdAt) and.push({ createdAt: rangeWhere(filter.createdAt) });
   // A range with neither end still means "has signed in": never-signed-in users have no instant to be in it.
   if (filter.lastLoginAt) and.push({ lastLoginAt: { not: null, ...rangeWhere(filter.lastLoginAt) } });
+  if (filter.lastActiveAt) and.push({ lastActiveAt: { not: null, ...rangeWhere(filter.lastActiveAt) } });
   return and.length ? { AND: and } : {};
 }
 
-type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt';
+type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
 type Dir = 'asc' | 'desc';
 
 /** One stretch of a list's order, read with one query. */
@@ -111,7 +114,8 @@ type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
  */
 function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block[] } {
   const dir: Dir = order?.direction === 'DESC' ? 'desc' : 'asc';
-  const column: SortColumn = order?.field === 'EMAIL' ? 'emailNormalized' : order?.field === 'LAST_LOGIN_AT' ? 'lastLoginAt' : 'createdAt';
+  const columns: Record<UserListField, SortColumn> = { CREATED_AT: 'createdAt', EMAIL: 'emailNormalized', LAST_LOGIN_AT: 'lastLoginAt', LAST_ACTIVE_AT: 'lastActiveAt' };
+  const column = columns[order?.field ?? 'CREATED_AT'];
   const valued: Block = {
     where: column === 'createdAt' ? {} : { [column]: { not: null } },
     // emailNormalized is unique: it orders its block alone, as its index does.
@@ -150,7 +154,7 @@ const flip = (orderBy: Prisma.UserOrderByWithRelationInput[]) =>
  * after the cursor, or before it when `take` is negative (plugin-prisma's
  * `last`/`before`), in list order either way. A cursor naming a user that is
  * gone gives an empty page, as Prisma's own cursors do. Indexes: createdAt,
- * (lastLoginAt, id), emailNormalized.
+ * (lastLoginAt, id), (lastActiveAt, id), emailNormalized.
  */
 export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.UserWhereInput, order?: UserListOrder | null): Promise<User[]> {
   const { cursor, skip: _skip, take, ...selection } = page;
@@ -161,7 +165,7 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
   const cmp = (dir === 'asc') === forward ? 'gt' : 'lt';
   let at: CursorRow | null = null;
   if (cursor?.id !== undefined) {
-    at = await db.user.findUnique({ where: { id: cursor.id }, select: { id: true, createdAt: true, emailNormalized: true, lastLoginAt: true } });
+    at = await db.user.findUnique({ where: { id: cursor.id }, select: { id: true, createdAt: true, emailNormalized: true, lastLoginAt: true, lastActiveAt: true } });
     if (!at) return [];
   }
   const start = at ? travel.findIndex((block) => block.holds(at)) : 0;
