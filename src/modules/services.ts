@@ -104,7 +104,7 @@ export function createServices(deps: ServiceDeps) {
   );
   const access = createAccessService({ direct, policy: config.tokens });
   // Counts sign-ins and refreshes (sessions) and created and deleted users (users) through hooks, for userStats.
-  const statistics = createStatisticsService({ direct, clock, logger: deps.logger });
+  const statistics = createStatisticsService({ direct, provider: config.database.provider, clock, logger: deps.logger });
   const signIn = createSignIn({ db, config, clock, outbox, key, access, activity: statistics.recordActivity });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.

@@ -30,7 +30,7 @@ const later = (ms: number) => new Date(morning.getTime() + ms);
 describe('recordActivity', () => {
   it('writes a user once per UTC day, and again on the next day', async () => {
     const { direct, writes } = fakeDirect();
-    const stats = createStatisticsService({ direct, clock: manualClock(morning), logger: createLogger('silent') });
+    const stats = createStatisticsService({ direct, provider: 'sqlite', clock: manualClock(morning), logger: createLogger('silent') });
     await stats.recordActivity('usr_a', morning);
     await stats.recordActivity('usr_a', later(3_600_000));
     await stats.recordActivity('usr_b', later(1));
@@ -44,7 +44,7 @@ describe('recordActivity', () => {
 
   it('keeps at most memoSize users, forgetting the oldest (which then costs one idempotent write)', async () => {
     const { direct, writes } = fakeDirect();
-    const stats = createStatisticsService({ direct, clock: manualClock(morning), logger: createLogger('silent'), memoSize: 2 });
+    const stats = createStatisticsService({ direct, provider: 'sqlite', clock: manualClock(morning), logger: createLogger('silent'), memoSize: 2 });
     for (const user of ['usr_a', 'usr_b', 'usr_c']) await stats.recordActivity(user, morning);
     for (const user of ['usr_b', 'usr_c']) await stats.recordActivity(user, morning);
     expect(writes).toHaveLength(3);
@@ -57,7 +57,7 @@ describe('recordActivity', () => {
     const { direct, writes } = fakeDirect(() => failing);
     const lines: string[] = [];
     const logger = createLogger('warn', { write: (line: string) => void lines.push(line) });
-    const stats = createStatisticsService({ direct, clock: manualClock(morning), logger });
+    const stats = createStatisticsService({ direct, provider: 'sqlite', clock: manualClock(morning), logger });
     await expect(stats.recordActivity('usr_a', morning)).resolves.toBeUndefined();
     expect(lines.join('')).toContain('could not record an active day');
     failing = false;

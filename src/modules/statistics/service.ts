@@ -14,6 +14,7 @@
  * history. A deleted user still counts as created on its day and as active on
  * the days it was; `total` and `deleted` say how many are gone.
  */
+import type { DatabaseProvider } from '../../config.js';
 import type { Tx } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -58,7 +59,7 @@ export interface UserStats {
 
 export type StatisticsService = ReturnType<typeof createStatisticsService>;
 
-export function createStatisticsService(deps: { direct: DirectSql; clock: Clock; logger: Logger; memoSize?: number }) {
+export function createStatisticsService(deps: { direct: DirectSql; provider: DatabaseProvider; clock: Clock; logger: Logger; memoSize?: number }) {
   const { clock, logger } = deps;
   const store = createStatisticsStore(deps);
   const memoSize = deps.memoSize ?? ACTIVITY_MEMO_SIZE;

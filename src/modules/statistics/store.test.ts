@@ -19,7 +19,7 @@ let store: StatisticsStore;
 beforeAll(async () => {
   testDb = await freshDatabase();
   database = await createDatabase(testDb.provider, testDb.url);
-  store = createStatisticsStore({ direct: database.direct });
+  store = createStatisticsStore({ direct: database.direct, provider: database.provider });
 });
 afterAll(async () => {
   await database.close();

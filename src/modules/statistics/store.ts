@@ -19,6 +19,7 @@
  * Counts are spread over TALLY_SLOTS rows per day, so concurrent first
  * sign-ins on PostgreSQL do not all wait for one row's lock.
  */
+import type { DatabaseProvider } from '../../config.js';
 import type { Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 
@@ -27,19 +28,22 @@ export const TALLY_SLOTS = 8;
 /** The gap of a first active day ever, or of one after GAP_NONE days or more (windows are at most 30 days). */
 export const GAP_NONE = 31;
 
+/** The gap of `day` after the user's previous active day (the subquery reads it by the (userId, day) key). Parameters: day, day, userId, day. */
+const GAP_SQL = `(SELECT CASE WHEN MAX("day") IS NULL OR ? - MAX("day") > ${GAP_NONE} THEN ${GAP_NONE} ELSE ? - MAX("day") END
+                  FROM "UserActivity" WHERE "userId" = ? AND "day" < ?)`;
+
 /**
  * A user's active day, once: the row, then (only when it is new) the
- * user's lastActiveAt and the day's tally for its gap. The gap is read from
- * the user's previous row by the (userId, day) key. Two instances recording
- * the same day race on the key and one of them counts it.
+ * user's lastActiveAt and the day's tally for its gap. Two instances
+ * recording the same day race on the (userId, day) key and one of them
+ * counts it. On SQLite three statements in one transaction (the driver runs
+ * them synchronously); on PostgreSQL one statement whose data-modifying WITH
+ * clauses run once each, so the write costs one round trip and one commit.
  */
 export function activeDayStatements(userId: string, day: number, at: Date, slot: number): { first: Statement; then: Statement[] } {
   return {
     first: {
-      sql: `INSERT INTO "UserActivity" ("userId", "day", "gap")
-            VALUES (?, ?, (SELECT CASE WHEN MAX("day") IS NULL OR ? - MAX("day") > ${GAP_NONE} THEN ${GAP_NONE} ELSE ? - MAX("day") END
-                             FROM "UserActivity" WHERE "userId" = ? AND "day" < ?))
-            ON CONFLICT DO NOTHING`,
+      sql: `INSERT INTO "UserActivity" ("userId", "day", "gap") VALUES (?, ?, ${GAP_SQL}) ON CONFLICT DO NOTHING`,
       params: [userId, day, day, day, userId, day],
     },
     then: [
@@ -55,6 +59,24 @@ export function activeDayStatements(userId: string, day: number, at: Date, slot:
         params: [slot, userId, day],
       },
     ],
+  };
+}
+
+/** The same as one PostgreSQL statement, returning a row when the day was new. */
+export function activeDayStatement(userId: string, day: number, at: Date, slot: number): Statement {
+  return {
+    sql: `WITH "added" AS (
+            INSERT INTO "UserActivity" ("userId", "day", "gap") VALUES (?, CAST(? AS INTEGER), ${GAP_SQL})
+            ON CONFLICT DO NOTHING RETURNING "userId", "day", "gap"
+          ), "seen" AS (
+            UPDATE "User" SET "lastActiveAt" = CAST(? AS TIMESTAMP(3))
+             WHERE "id" IN (SELECT "userId" FROM "added") AND ("lastActiveAt" IS NULL OR "lastActiveAt" < CAST(? AS TIMESTAMP(3)))
+          )
+          INSERT INTO "UserActivityTally" ("day", "gap", "slot", "users")
+          SELECT "day", "gap", CAST(? AS INTEGER), 1 FROM "added"
+          ON CONFLICT ("day", "gap", "slot") DO UPDATE SET "users" = "UserActivityTally"."users" + 1
+          RETURNING "day"`,
+    params: [userId, day, day, day, userId, day, at, at, slot],
   };
 }
 
@@ -94,15 +116,19 @@ export interface UsersDayRow {
 
 export type StatisticsStore = ReturnType<typeof createStatisticsStore>;
 
-export function createStatisticsStore(deps: { direct: DirectSql }) {
-  const { direct } = deps;
+export function createStatisticsStore(deps: { direct: DirectSql; provider: DatabaseProvider }) {
+  const { direct, provider } = deps;
 
   return {
     /**
      * Records that a user was active on `day` (first activity at `at`); true
      * when this call recorded it, false when the day was recorded already.
      */
-    recordActiveDay(userId: string, day: number, at: Date, slot: number): Promise<boolean> {
+    async recordActiveDay(userId: string, day: number, at: Date, slot: number): Promise<boolean> {
+      if (provider === 'postgresql') {
+        const { sql, params } = activeDayStatement(userId, day, at, slot);
+        return (await direct.all(sql, params)).length > 0;
+      }
       const { first, then } = activeDayStatements(userId, day, at, slot);
       return direct.runIfChanged(first, then);
     },
