@@ -231,6 +231,11 @@ const envSchema = z.object({
   PORTCULLIS_TOKEN_ROLES: bool.default(false),
   PORTCULLIS_TOKEN_HASURA_CLAIMS: bool.default(false),
   PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be a role name (letters, digits, _ : . -)').default('user'),
+  PORTCULLIS_TOKEN_METADATA_KEYS: z
+    .string()
+    .regex(/^\s*([A-Za-z0-9_-]{1,100}\s*(,\s*[A-Za-z0-9_-]{1,100}\s*)*)?$/, 'must be comma-separated top-level keys of publicMetadata (letters, digits, _ -), e.g. plan,tier')
+    .default('')
+    .transform((v) => [...new Set(v.split(',').map((k) => k.trim()).filter(Boolean))]),
   // WebAuthn.
   PORTCULLIS_WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
   PORTCULLIS_WEBAUTHN_RP_NAME: z.string().min(1).optional(),
@@ -341,6 +346,8 @@ export interface Config {
     /** Hasura's claims block (https://hasura.io/jwt/claims) in every access token. */
     hasuraClaims: boolean;
     hasuraDefaultRole: string;
+    /** Top-level publicMetadata keys copied into every access token, under `public_metadata`. */
+    metadataKeys: string[];
   };
   /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
@@ -496,6 +503,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       roles: e.PORTCULLIS_TOKEN_ROLES,
       hasuraClaims: e.PORTCULLIS_TOKEN_HASURA_CLAIMS,
       hasuraDefaultRole: e.PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE,
+      metadataKeys: e.PORTCULLIS_TOKEN_METADATA_KEYS,
     },
     webauthn: {
       rpId: e.PORTCULLIS_WEBAUTHN_RP_ID,
@@ -605,6 +613,10 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_TOKEN_ROLES', 'true: access tokens carry the user\'s global role keys as `roles` (default false)'],
   ['PORTCULLIS_TOKEN_HASURA_CLAIMS', 'true: access tokens carry Hasura\'s `https://hasura.io/jwt/claims` block (default false)'],
   ['PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE', 'x-hasura-default-role, and always among the allowed roles (default user)'],
+  [
+    'PORTCULLIS_TOKEN_METADATA_KEYS',
+    'comma-separated top-level keys of publicMetadata copied into access tokens as the `public_metadata` claim, e.g. plan,tier; their values together at most 1200 bytes (default none)',
+  ],
   ['PORTCULLIS_REAUTH_MAX_AGE_SECONDS', 'how recently a session must have proved a factor before its user changes credentials (default 300)'],
   ['PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS', 'a live subscription ends at most this long after its caller loses access (default 30)'],
   ['PORTCULLIS_WEBAUTHN_RP_ID', 'WebAuthn relying party id (default localhost)'],

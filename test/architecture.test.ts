@@ -154,6 +154,7 @@ describe('the public surface', () => {
       'user.locked',
       'user.logged_in',
       'user.login_failed',
+      'user.metadata_updated',
       'user.otp_email_added',
       'user.otp_email_removed',
       'user.otp_sms_added',

@@ -32,10 +32,11 @@ import { createOneTimeCodeService } from './codes/one-time-codes.js';
 import { createOtpFactorService } from './otp/service.js';
 import { createPasswordHasher } from './password/hashing.js';
 import { createPasswordService } from './password/service.js';
-import { createSessionService } from './sessions/service.js';
+import { composeClaims, createSessionService } from './sessions/service.js';
 import { createSigningKeyService } from './sessions/signing-keys.js';
 import { createTotpService } from './totp/service.js';
 import { createUserService } from './users/service.js';
+import { createUserMetadataService, type UserMetadataService } from './users/metadata.service.js';
 import { createWebhookService } from './webhooks/service.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
@@ -102,7 +103,8 @@ export function createServices(deps: ServiceDeps) {
     () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
   );
   const access = createAccessService({ direct, policy: config.tokens });
-  const signIn = createSignIn({ db, config, clock, outbox, key, access });
+  const userMetadata = createUserMetadataService({ db, provider: config.database.provider, outbox, clock, tokenKeys: config.tokens.metadataKeys });
+  const signIn = createSignIn({ db, config, clock, outbox, key, access, userMetadata });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -126,7 +128,18 @@ export function createServices(deps: ServiceDeps) {
     delivery,
     contacts,
     otpFactors,
-    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion, onUserCreated: roles.grantDefaultRoles }),
+    users: createUserService({
+      db,
+      provider: config.database.provider,
+      outbox,
+      clock,
+      contacts,
+      defaultPhoneRegion: config.otp.defaultPhoneRegion,
+      onUserCreated: roles.grantDefaultRoles,
+      metadata: userMetadata,
+    }),
+    /** Users' public, private and unsafe metadata (updateUserMetadata), and its access-token claims. */
+    userMetadata,
     webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
@@ -178,8 +191,8 @@ export function createServices(deps: ServiceDeps) {
 }
 
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService }) {
-  const { db, config, clock, outbox, key, access } = deps;
+function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService; userMetadata: UserMetadataService }) {
+  const { db, config, clock, outbox, key, access, userMetadata } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
@@ -190,7 +203,8 @@ function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; ou
     clock,
     outbox,
     signingKeys,
-    claims: access.tokenClaims,
+    // Organization and role claims, then the public metadata keys configured for tokens.
+    claims: composeClaims(access.tokenClaims, userMetadata.tokenClaims),
     policy: {
       issuer,
       audience: tokens.audience,

@@ -81,6 +81,18 @@ export type ClaimsProvider = (userId: string, organizationId: string | null) => 
 
 const noClaims: ClaimsProvider = async (_userId, organizationId) => (organizationId ? null : {});
 
+/**
+ * Several claims providers as one (organization and role claims, metadata
+ * claims…): their claims merged in order, or null when any of them says the
+ * user is not a member of the organization.
+ */
+export function composeClaims(...providers: ClaimsProvider[]): ClaimsProvider {
+  return async (userId, organizationId) => {
+    const all = await Promise.all(providers.map((provider) => provider(userId, organizationId)));
+    return all.some((claims) => claims === null) ? null : Object.assign({}, ...all);
+  };
+}
+
 export type SessionService = ReturnType<typeof createSessionService>;
 
 /** What credential services need of sessions: the recent-authentication rule. */
