@@ -95,12 +95,13 @@ export function applyMetadataChange<P extends string>(change: MetadataChange<P>)
   }
   const sizes = new Map(parts.map((p) => [p, bytes(next[p])]));
   const total = [...sizes.values()].reduce((a, b) => a + b, 0);
+  // The message gives no sizes: a user writing its unsafe part would learn the size of its private one.
   if (total > METADATA_MAX_BYTES && given.length) {
     const largest = given.reduce((a, b) => (sizes.get(b)! > sizes.get(a)! ? b : a));
     const names = parts.map((p) => change.fields[p]).join(', ');
     throw new InvalidInputError(
       change.fields[largest],
-      `Metadata (${names} together) must be at most ${METADATA_MAX_BYTES} bytes once serialized as JSON; this change makes it ${total} bytes.`,
+      `Metadata (${names} together) must be at most ${METADATA_MAX_BYTES} bytes once serialized as JSON; this change would make it larger.`,
     );
   }
   const tokenKeys = change.tokenKeys;

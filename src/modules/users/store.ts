@@ -118,9 +118,10 @@ const METADATA_INDEX_CANDIDATES = 1000;
  * On PostgreSQL, the users a metadata filter can match, found through the
  * GIN index on publicMetadata (jsonb_path_ops answers `@>`, never the path
  * comparison Prisma writes): `{ id: { in: [...] } }` when they are at most
- * METADATA_INDEX_CANDIDATES, else nothing to add. The exact path test of
- * userListWhere still applies to them (containment also matches a value
- * inside an array). SQLite has no index that serves any path: its filter
+ * METADATA_INDEX_CANDIDATES, else nothing to add. For a scalar under
+ * object keys, containment and the path comparison agree; the path test of
+ * userListWhere still applies, as the rows may change between the two reads.
+ * SQLite has no index that serves a path chosen at query time: its filter
  * reads each row's JSON.
  */
 export async function metadataCandidates(db: Db, provider: DatabaseProvider, match: MetadataMatch | null | undefined): Promise<Prisma.UserWhereInput | null> {
