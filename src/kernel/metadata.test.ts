@@ -49,6 +49,13 @@ describe('applyMetadataChange', () => {
     expect(applyMetadataChange({ current, changes: { public: { a: 1 } }, mode: 'MERGE', fields }).changed).toEqual([]);
   });
 
+  it('refuses a key named __proto__ at any level (Prisma would drop it without a word)', () => {
+    for (const bad of ['{"__proto__":{"admin":true}}', '{"a":[{"b":{"__proto__":1}}]}']) {
+      expect(() => applyMetadataChange({ current: empty, changes: { public: JSON.parse(bad) }, mode: 'MERGE', fields })).toThrow(expect.objectContaining({ field: 'public', message: expect.stringContaining('__proto__') }));
+    }
+    expect(applyMetadataChange({ current: empty, changes: { public: { constructor: { prototype: 1 } } }, mode: 'MERGE', fields }).changed).toEqual(['public']);
+  });
+
   it('refuses a part that is not an object, naming its field', () => {
     for (const bad of [[1], 'x', 3, true]) {
       expect(() => applyMetadataChange({ current: empty, changes: { private: bad }, mode: 'MERGE', fields })).toThrow(

@@ -23,12 +23,21 @@ export const isJsonObject = (value: unknown): value is JsonObject => value !== n
 
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), 'utf8');
 
-/** Whether `value` nests deeper than `max` levels; stops looking once it does. */
-function deeperThan(value: unknown, max: number): boolean {
-  if (value === null || typeof value !== 'object') return false;
-  if (max === 0) return true;
-  const children = Array.isArray(value) ? value : Object.values(value);
-  return children.some((child) => deeperThan(child, max - 1));
+/**
+ * What is wrong with the shape of `value`, if anything: nesting deeper than
+ * `max` levels (it stops looking there), or a key named `__proto__`, which
+ * Prisma's JSON writer drops without a word and JavaScript readers turn
+ * into a prototype.
+ */
+function shapeProblem(value: unknown, max: number): 'depth' | 'proto' | null {
+  if (value === null || typeof value !== 'object') return null;
+  if (max === 0) return 'depth';
+  if (!Array.isArray(value) && Object.hasOwn(value, '__proto__')) return 'proto';
+  for (const child of Array.isArray(value) ? value : Object.values(value)) {
+    const problem = shapeProblem(child, max - 1);
+    if (problem) return problem;
+  }
+  return null;
 }
 
 /**
@@ -55,12 +64,12 @@ export function changedKeys(before: JsonObject, after: JsonObject): string[] {
 /** A stored part as an object: a column never written (null) reads as {}. */
 export const storedMetadata = (value: unknown): JsonObject => (isJsonObject(value) ? value : {});
 
-/** InvalidInputError(field) unless `value` is a JSON object at most METADATA_MAX_DEPTH deep. */
+/** InvalidInputError(field) unless `value` is a JSON object at most METADATA_MAX_DEPTH deep, without a `__proto__` key. */
 function checkShape(field: string, value: unknown, what: string): JsonObject {
   if (!isJsonObject(value)) throw new InvalidInputError(field, `${field} must be a JSON object.`);
-  if (deeperThan(value, METADATA_MAX_DEPTH)) {
-    throw new InvalidInputError(field, `${field} ${what} nests deeper than ${METADATA_MAX_DEPTH} levels (the object itself is level 1).`);
-  }
+  const problem = shapeProblem(value, METADATA_MAX_DEPTH);
+  if (problem === 'depth') throw new InvalidInputError(field, `${field} ${what} nests deeper than ${METADATA_MAX_DEPTH} levels (the object itself is level 1).`);
+  if (problem === 'proto') throw new InvalidInputError(field, `${field} has a key named __proto__, which cannot be stored.`);
   return value;
 }
 
