@@ -52,6 +52,7 @@ function plainPage(title: string, message: string): string {
   <meta charset="utf-8">
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>${escapeHtml(title)}</title>
+  <link rel="icon" href="favicon.svg" type="image/svg+xml">
   <link rel="stylesheet" href="portal.css">
 </head>
 <body>
@@ -109,6 +110,8 @@ export function createPortalPages(deps: { portal: WebhookPortalService; logger: 
     [`${PORTAL_PATH}/`, { body: staticFile('portal.html'), type: 'text/html; charset=utf-8' }],
     [`${PORTAL_PATH}/portal.js`, { body: staticFile('portal.js'), type: 'text/javascript; charset=utf-8' }],
     [`${PORTAL_PATH}/portal.css`, { body: staticFile('portal.css'), type: 'text/css; charset=utf-8' }],
+    // Its own icon, or the browser asks for /favicon.ico, which nothing serves.
+    [`${PORTAL_PATH}/favicon.svg`, { body: staticFile('favicon.svg'), type: 'image/svg+xml' }],
   ]);
   const routes = apiRoutes(portal);
 
