@@ -244,6 +244,15 @@ describe('the token stays out of sight', () => {
     const rows = await t.app.database.client.webhookPortalLink.findMany();
     expect(JSON.stringify(rows)).not.toContain(token.slice(4));
     expect(JSON.stringify(rows)).not.toContain(session.slice(4));
+
+    // Nor a receiver: the portal's audit events are not fanned out (a later event arrives; they never do).
+    await t.run(CreateUser, { email: 'after-the-portal@example.com' });
+    await until(
+      async () => rx.requests.some((r) => r.path === '/mine' && r.body.includes('after-the-portal@example.com')),
+      (arrived) => arrived,
+    );
+    expect(rx.requests.filter((r) => r.body.includes('webhook_portal.'))).toEqual([]);
+    expect(rx.requests.filter((r) => r.body.includes(token.slice(4)) || r.body.includes(session.slice(4)))).toEqual([]);
   });
 });
 

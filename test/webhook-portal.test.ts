@@ -44,11 +44,10 @@ let b: { id: string; secret: string };
 
 /** Waits until no delivery to the app waits for an attempt, so a status queued at the receiver goes to the next one. */
 async function settled(appId: string) {
-  const pending = await until(
+  await until(
     async () => (await t.run(FilteredDeliveries, { id: appId, filter: { status: ['PENDING'] } })).webhookApp!.deliveries.totalCount,
     (n) => n === 0,
   );
-  expect(pending).toBe(0);
 }
 
 beforeAll(async () => {

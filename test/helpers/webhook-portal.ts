@@ -101,12 +101,13 @@ export async function openPortal(link: string) {
   };
 }
 
-/** Polls `read` until `done` holds of its answer (at most `timeoutMs`); returns the last answer. */
+/** Polls `read` until `done` holds of its answer, and returns that answer; fails the test after `timeoutMs`. */
 export async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await read();
-    if (done(value) || Date.now() > deadline) return value;
+    if (done(value)) return value;
+    if (Date.now() > deadline) throw new Error(`still not there after ${timeoutMs} ms; last seen: ${JSON.stringify(value)?.slice(0, 500)}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
