@@ -124,7 +124,7 @@ export function createPortalPages(deps: { portal: WebhookPortalService; logger: 
   const failure = (res: ServerResponse, status: number, code: string, message: string, field?: string) => json(res, status, { error: { code, message, field } });
   const html = (res: ServerResponse, status: number, body: string, headers?: Record<string, string>) => send(res, status, 'text/html; charset=utf-8', body, headers);
 
-  async function open(req: IncomingMessage, res: ServerResponse, query: URLSearchParams, client: PortalClient) {
+  async function open(res: ServerResponse, query: URLSearchParams, client: PortalClient) {
     const result = await portal.openLink(query.get('token') ?? '', client);
     switch (result.status) {
       case 'opened':
@@ -191,7 +191,7 @@ export function createPortalPages(deps: { portal: WebhookPortalService; logger: 
     if (pathname === `${PORTAL_PATH}/open`) {
       // Only a GET opens a link: a HEAD from a link checker spends nothing.
       if (req.method !== 'GET') html(res, 405, plainPage('Open the link in a browser', 'This link opens the webhook portal in a browser.'), { allow: 'GET' });
-      else void done(open(req, res, query, client));
+      else void done(open(res, query, client));
       return true;
     }
     if (pathname.startsWith(`${PORTAL_PATH}/api/`)) {
