@@ -131,6 +131,24 @@ const keyValues = z.string().transform((v, ctx) => {
 
 const httpUrl = z.url({ message: 'must be an http:// or https:// URL', protocol: /^https?$/ });
 
+/**
+ * The gateway's address as browsers reach it: scheme, host, optional port and
+ * path prefix (a proxy's), no query. Kept without a trailing slash.
+ */
+const publicUrl = z.string().transform((v, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL without query, fragment or credentials, e.g. https://auth.example.com' });
+    return z.NEVER;
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+});
+
 const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { message: 'expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)' });
 
 const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
@@ -164,6 +182,7 @@ const envSchema = z.object({
   PORTCULLIS_DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 3_600_000).default(60_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
+  PORTCULLIS_PUBLIC_URL: publicUrl.optional(),
   // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane). The maxima are the
   // ceilings above which no stored hash is verified: a higher setting would write hashes that never verify.
   PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, ARGON2_MAX_MEMORY_KIB).default(19_456),
@@ -298,6 +317,8 @@ export interface Config {
   corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
+  /** The gateway's address as browsers reach it (links it hands out: the webhook portal); absent: http://HOST:PORT. No trailing slash. */
+  publicUrl?: string;
   /** Threads in libuv's pool, where password hashing runs (UV_THREADPOOL_SIZE). */
   threadPoolSize: number;
   passwords: {
@@ -453,6 +474,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
+    publicUrl: e.PORTCULLIS_PUBLIC_URL,
     threadPoolSize: e.UV_THREADPOOL_SIZE,
     passwords: {
       argon2: { memoryCost: e.PORTCULLIS_ARGON2_MEMORY_KIB, timeCost: e.PORTCULLIS_ARGON2_ITERATIONS, parallelism: e.PORTCULLIS_ARGON2_PARALLELISM },
@@ -569,6 +591,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
+  ['PORTCULLIS_PUBLIC_URL', 'the gateway\'s address as browsers reach it, e.g. https://auth.example.com (a path prefix is kept); webhook portal links start with it (default http://HOST:PORT)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
   ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes, at most 16 (default 1)'],

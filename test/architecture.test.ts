@@ -187,6 +187,8 @@ describe('the public surface', () => {
       'webhook_app.disabled',
       'webhook_app.secret_rotated',
       'webhook_app.updated',
+      'webhook_portal.link_created',
+      'webhook_portal.link_used',
     ]);
   });
 });

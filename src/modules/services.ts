@@ -38,6 +38,7 @@ import { createTotpService } from './totp/service.js';
 import { createUserService } from './users/service.js';
 import { createUserMetadataService, type UserMetadataService } from './users/metadata.service.js';
 import { createWebhookService } from './webhooks/service.js';
+import { createWebhookPortalService } from './webhooks/portal.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
@@ -118,6 +119,7 @@ export function createServices(deps: ServiceDeps) {
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
   const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
   const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
+  const webhooks = createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -140,7 +142,9 @@ export function createServices(deps: ServiceDeps) {
     }),
     /** Users' public, private and unsafe metadata (updateUserMetadata), and its access-token claims. */
     userMetadata,
-    webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
+    webhooks,
+    /** Single-use links to the webhook portal, and what their holders may see and do there. */
+    webhookPortal: createWebhookPortalService({ db, clock, outbox, webhooks, publicUrl: config.publicUrl ?? listeningUrl(config) }),
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
@@ -190,14 +194,19 @@ export function createServices(deps: ServiceDeps) {
   };
 }
 
+/** http://HOST:PORT as configured: the default of the addresses the gateway names itself by. */
+function listeningUrl(config: Readonly<Config>): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
 function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService; userMetadata: UserMetadataService }) {
   const { db, config, clock, outbox, key, access, userMetadata } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const issuer = tokens.issuer ?? `http://${host}:${config.port}`;
+  const issuer = tokens.issuer ?? listeningUrl(config);
   const sessions = createSessionService({
     db,
     clock,

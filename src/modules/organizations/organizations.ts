@@ -104,12 +104,14 @@ export function slugFromName(name: string): string {
   return slug;
 }
 
+const ALREADY_MEMBER = 'The user is a member of this organization already.';
+
 /** Runs a write; a unique violation becomes AlreadyExistsError(field). */
-async function unique<T>(field: string, fn: () => Promise<T>): Promise<T> {
+async function unique<T>(field: 'slug' | 'membership', fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (isUniqueViolation(error)) throw new AlreadyExistsError(field);
+    if (isUniqueViolation(error)) throw new AlreadyExistsError(field, 'organization', field === 'membership' ? ALREADY_MEMBER : undefined);
     throw error;
   }
 }
@@ -289,7 +291,7 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
           const org = await lockedOrganization(tx, input.organizationId);
           if (!(await store.findUserEmail(tx, input.userId))) throw new UserNotFoundError(input.userId);
           const roles = await organizationRoles(tx, input.roleIds);
-          if (await store.findMembership(tx, org.id, input.userId)) throw new AlreadyExistsError('membership');
+          if (await store.findMembership(tx, org.id, input.userId)) throw new AlreadyExistsError('membership', 'organization', ALREADY_MEMBER);
           const { membershipId } = await join(tx, org, input.userId, roles, { via: 'admin', addRolesToExisting: false }, meta);
           return { membershipId };
         }),
