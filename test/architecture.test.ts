@@ -154,6 +154,7 @@ describe('the public surface', () => {
       'user.locked',
       'user.logged_in',
       'user.login_failed',
+      'user.metadata_updated',
       'user.otp_email_added',
       'user.otp_email_removed',
       'user.otp_sms_added',
@@ -186,6 +187,8 @@ describe('the public surface', () => {
       'webhook_app.disabled',
       'webhook_app.secret_rotated',
       'webhook_app.updated',
+      'webhook_portal.link_created',
+      'webhook_portal.link_used',
     ]);
   });
 });

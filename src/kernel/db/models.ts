@@ -24,5 +24,6 @@ export type {
   WebhookApp,
   WebhookAttempt,
   WebhookDelivery,
+  WebhookPortalLink,
 } from './generated/sqlite/client.js';
 export { AuthMethodKind, UserState } from './generated/sqlite/enums.js';

@@ -82,6 +82,18 @@ export type ClaimsProvider = (userId: string, organizationId: string | null) => 
 const noClaims: ClaimsProvider = async (_userId, organizationId) => (organizationId ? null : {});
 
 /**
+ * Several claims providers as one (organization and role claims, metadata
+ * claims…): their claims merged in order, or null when any of them says the
+ * user is not a member of the organization.
+ */
+export function composeClaims(...providers: ClaimsProvider[]): ClaimsProvider {
+  return async (userId, organizationId) => {
+    const all = await Promise.all(providers.map((provider) => provider(userId, organizationId)));
+    return all.some((claims) => claims === null) ? null : Object.assign({}, ...all);
+  };
+}
+
+/**
  * Told of every sign-in and refresh, after it committed (the statistics
  * module counts active users; services.ts). Must be cheap and must not throw.
  */

@@ -7,7 +7,7 @@
  * means) stay in the services.
  */
 import type { DatabaseProvider } from '../../config.js';
-import type { Db, Prisma, Tx } from '../../kernel/db/client.js';
+import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -17,7 +17,10 @@ export type ProfileColumns = Partial<
     User,
     'email' | 'emailNormalized' | 'emailVerifiedAt' | 'phone' | 'phoneVerifiedAt' | 'username' | 'usernameNormalized' | 'givenName' | 'familyName' | 'displayName'
   >
-> & { metadata?: object | null };
+> & { publicMetadata?: object | null; privateMetadata?: object | null; unsafeMetadata?: object | null };
+
+/** The three metadata parts as stored (null: never written, read as {}). */
+export type MetadataColumns = Pick<User, 'publicMetadata' | 'privateMetadata' | 'unsafeMetadata'>;
 
 /** The columns a lifecycle transition writes besides the state. */
 export type StateColumns = Pick<Prisma.UserUpdateManyMutationInput, 'lockedReason' | 'lockedUntil' | 'failedPasswordAttempts' | 'failedCodeAttempts'>;
@@ -48,6 +51,14 @@ export interface UserListFilter {
   lastLoginAt?: InstantRange | null;
   /** Users never active (no sign-in or refresh recorded) have no lastActiveAt and match no range. */
   lastActiveAt?: InstantRange | null;
+  /** Users whose publicMetadata holds this scalar at this path of object keys. */
+  metadata?: MetadataMatch | null;
+}
+
+/** A scalar at a path of object keys (["billing", "tier"]) in publicMetadata. */
+export interface MetadataMatch {
+  path: string[];
+  equals: string | number | boolean;
 }
 
 export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT' | 'LAST_ACTIVE_AT';
@@ -82,7 +93,47 @@ export function userListWhere(provider: DatabaseProvider, filter: UserListFilter
   // A range with neither end still means "has signed in": never-signed-in users have no instant to be in it.
   if (filter.lastLoginAt) and.push({ lastLoginAt: { not: null, ...rangeWhere(filter.lastLoginAt) } });
   if (filter.lastActiveAt) and.push({ lastActiveAt: { not: null, ...rangeWhere(filter.lastActiveAt) } });
+  if (filter.metadata) and.push(metadataPathWhere(provider, filter.metadata));
   return and.length ? { AND: and } : {};
+}
+
+/**
+ * The exact test of a metadata match, as Prisma writes it: SQLite compares
+ * `"publicMetadata" -> '$."billing"."tier"'` (the value as JSON text, so
+ * "1" and 1, or "true" and true, stay apart); PostgreSQL compares
+ * `"publicMetadata" #> '{billing,tier}'` as jsonb. The cast: the SQLite
+ * client's type names SQLite's string path, the PostgreSQL client takes an
+ * array.
+ */
+function metadataPathWhere(provider: DatabaseProvider, match: MetadataMatch): Prisma.UserWhereInput {
+  const path = provider === 'postgresql' ? match.path : `$${match.path.map((key) => `."${key}"`).join('')}`;
+  return { publicMetadata: { path, equals: match.equals } as unknown as Prisma.JsonNullableFilter<'User'> };
+}
+
+/**
+ * Above this many users matching a metadata filter, the GIN index stops
+ * narrowing a list usefully: most rows match, and the page's own order
+ * index finds them sooner.
+ */
+const METADATA_INDEX_CANDIDATES = 1000;
+
+/**
+ * On PostgreSQL, the users a metadata filter can match, found through the
+ * GIN index on publicMetadata (jsonb_path_ops answers `@>`, never the path
+ * comparison Prisma writes): `{ id: { in: [...] } }` when they are at most
+ * METADATA_INDEX_CANDIDATES, else nothing to add. For a scalar under
+ * object keys, containment and the path comparison agree; the path test of
+ * userListWhere still applies, as the rows may change between the two reads.
+ * SQLite has no index that serves a path chosen at query time: its filter
+ * reads each row's JSON.
+ */
+export async function metadataCandidates(db: Db, provider: DatabaseProvider, match: MetadataMatch | null | undefined): Promise<Prisma.UserWhereInput | null> {
+  if (!match || provider !== 'postgresql') return null;
+  const contained = match.path.reduceRight<unknown>((value, key) => ({ [key]: value }), match.equals);
+  const rows = await db.$queryRaw<Array<{ id: string }>>(
+    Prisma.sql`SELECT "id" FROM "User" WHERE "publicMetadata" @> ${JSON.stringify(contained)}::jsonb LIMIT ${METADATA_INDEX_CANDIDATES + 1}`,
+  );
+  return rows.length > METADATA_INDEX_CANDIDATES ? null : { id: { in: rows.map((r) => r.id) } };
 }
 
 type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
@@ -192,6 +243,39 @@ export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;
+
+const metadataSelect = { publicMetadata: true, privateMetadata: true, unsafeMetadata: true } as const;
+
+/** Reads and writes of user metadata; the read-modify-write of a change holds the user's row. */
+export function createUserMetadataStore(deps: { db: Db; provider: DatabaseProvider }) {
+  const { db, provider } = deps;
+  return {
+    /**
+     * Locks the user's row for the rest of the transaction (PostgreSQL:
+     * FOR UPDATE; SQLite runs one write transaction at a time) and returns
+     * its metadata, or null when there is no such user. Two concurrent
+     * merges thus read one after the other, and neither loses the other's keys.
+     */
+    async lockUserMetadata(tx: Tx, userId: string): Promise<MetadataColumns | null> {
+      if (provider === 'postgresql') {
+        const locked = await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`SELECT "id" FROM "User" WHERE "id" = ${userId} FOR UPDATE`);
+        if (locked.length === 0) return null;
+      }
+      return tx.user.findUnique({ where: { id: userId }, select: metadataSelect });
+    },
+
+    /** Writes metadata parts of a user (the caller holds its row) and returns the user as written. */
+    writeUserMetadata(tx: Tx, userId: string, columns: Partial<Record<keyof MetadataColumns, object>>, now: Date): Promise<User> {
+      return tx.user.update({ where: { id: userId }, data: { ...columns, updatedAt: now } });
+    },
+
+    /** A user's publicMetadata (null: none, or no such user): what access tokens copy keys from. */
+    async findPublicMetadata(userId: string): Promise<unknown> {
+      const row = await db.user.findUnique({ where: { id: userId }, select: { publicMetadata: true } });
+      return row?.publicMetadata ?? null;
+    },
+  };
+}
 
 export function createUserStore() {
   return {
