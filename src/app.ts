@@ -40,6 +40,8 @@ export interface AppOptions {
   webhookSender?: WebhookSender;
   /** Replaces DNS resolution for webhook SSRF checks. */
   webhookLookup?: Lookup;
+  /** Replaces fetch for requests to identity providers (tests answer named providers from 127.0.0.1). */
+  idpFetch?: typeof fetch;
   /**
    * Wake the relay on other instances' commits (PostgreSQL LISTEN; default
    * true). Tests turn it off to show what reaches this instance through Redis alone.
@@ -103,6 +105,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     onEventsCommitted: () => relay?.committed(),
     onWebhookDeliveriesQueued: () => workers.forEach(({ module, worker }) => module === 'webhooks' && worker.wake?.()),
     webhookLookup: options.webhookLookup,
+    idpFetch: options.idpFetch,
     loginIdentifierLimiter: limiter('login-identifier', config.loginIdentifierRateLimit),
     metrics,
   });
@@ -123,7 +126,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   });
   const hooks = { webhookSender: options.webhookSender, webhookLookup: options.webhookLookup };
   workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks, metrics }) ?? []).map((worker) => ({ module: m.name, worker })));
-  const pages = modules.map((m) => m.pages?.(config)).filter((page) => page !== undefined);
+  const pages = modules.map((m) => m.pages?.(config, { services, logger })).filter((page) => page !== undefined);
   const { yoga, shutdown: endStreams } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit), metrics });
   // /metrics on a port of its own when one is configured, and then not on the public one.
   const serveMetrics = metricsHandler(metrics, logger);

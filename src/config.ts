@@ -131,6 +131,20 @@ const keyValues = z.string().transform((v, ctx) => {
 
 const httpUrl = z.url({ message: 'must be an http:// or https:// URL', protocol: /^https?$/ });
 
+/**
+ * The gateway's own address as browsers reach it (scheme, host, port and an
+ * optional path prefix behind a proxy), without a trailing slash: the
+ * identity providers' redirect URI is built from it.
+ */
+const publicUrl = httpUrl.transform((v, ctx) => {
+  const url = new URL(v);
+  if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must be a base URL such as https://auth.example.com (no query, fragment or credentials)' });
+    return z.NEVER;
+  }
+  return url.href.replace(/\/+$/, '');
+});
+
 const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { message: 'expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)' });
 
 const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
@@ -240,6 +254,11 @@ const envSchema = z.object({
   PORTCULLIS_PASSKEY_LINK_URL: linkTemplate.optional(),
   PORTCULLIS_ORGANIZATION_OWNER_PERMISSION: z.string().regex(/^[a-z0-9_.:-]{1,100}$/, 'expected a permission key such as organization:delete').default('organization:delete'),
   PORTCULLIS_INVITATION_LINK_URL: invitationLinkTemplate.optional(),
+  // External identity providers.
+  PORTCULLIS_PUBLIC_URL: publicUrl.optional(),
+  PORTCULLIS_IDP_REDIRECT_ORIGINS: origins.optional(),
+  PORTCULLIS_IDP_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  PORTCULLIS_IDP_INTENT_TTL_SECONDS: int(60, 600).default(600),
   // Access log and traces; the OTEL_ variables are OpenTelemetry's standard ones.
   PORTCULLIS_ACCESS_LOG: bool.optional(),
   OTEL_SDK_DISABLED: bool.default(false),
@@ -349,6 +368,14 @@ export interface Config {
    * invitationLinkUrl: the template of invitation links ({token}, {invitationId}); absent: invitations are only returned.
    */
   organizations: { ownerPermission: string; invitationLinkUrl?: string };
+  /** The gateway's address as browsers reach it, without a trailing slash (PORTCULLIS_PUBLIC_URL, default http://HOST:PORT). */
+  publicUrl: string;
+  /**
+   * callbackUrl: the redirect URI registered at every provider (publicUrl + /idps/callback);
+   * redirectOrigins: where an intent may send the browser back to (empty: nowhere, so no intent starts);
+   * timeoutMs: the longest one request to a provider may take; intentTtlSeconds: an intent's lifetime.
+   */
+  identityProviders: { callbackUrl: string; redirectOrigins: string[]; timeoutMs: number; intentTtlSeconds: number };
   /** One JSON line per HTTP request on the log (at info level). */
   accessLog: boolean;
   /** OpenTelemetry traces; absent: off, and the SDK is never loaded. */
@@ -506,10 +533,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       registrationLinkUrl: e.PORTCULLIS_PASSKEY_LINK_URL,
     },
     organizations: { ownerPermission: e.PORTCULLIS_ORGANIZATION_OWNER_PERMISSION, invitationLinkUrl: e.PORTCULLIS_INVITATION_LINK_URL },
+    publicUrl: publicUrlOf(e),
+    identityProviders: Object.freeze({
+      callbackUrl: `${publicUrlOf(e)}/idps/callback`,
+      redirectOrigins: e.PORTCULLIS_IDP_REDIRECT_ORIGINS ?? [],
+      timeoutMs: e.PORTCULLIS_IDP_TIMEOUT_MS,
+      intentTtlSeconds: e.PORTCULLIS_IDP_INTENT_TTL_SECONDS,
+    }),
     // Requests are logged wherever someone reads the log; tests read the lines they assert on.
     accessLog: e.PORTCULLIS_ACCESS_LOG ?? e.NODE_ENV !== 'test',
     tracing: tracingConfig(e),
   });
+}
+
+/** PORTCULLIS_PUBLIC_URL, else the listening address (an IPv6 host in brackets). */
+function publicUrlOf(e: z.infer<typeof envSchema>): string {
+  if (e.PORTCULLIS_PUBLIC_URL) return e.PORTCULLIS_PUBLIC_URL;
+  const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  return `http://${host}:${e.PORT}`;
 }
 
 /**
@@ -615,6 +656,10 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_PASSKEY_LINK_URL', 'http(s) URL template of the passkey registration links the gateway sends, with {code} and optionally {userId}, e.g. https://app.example.com/passkeys?user={userId}&code={code} (default none: links are only returned with returnCode)'],
   ['PORTCULLIS_ORGANIZATION_OWNER_PERMISSION', 'the permission key of organization owners: the last member holding it cannot be removed or lose it (default organization:delete)'],
   ['PORTCULLIS_INVITATION_LINK_URL', 'http(s) URL template of organization invitation links, with {token} and optionally {invitationId}, e.g. https://app.example.com/join?token={token} (default none: invitations are only returned with delivery RETURN)'],
+  ['PORTCULLIS_PUBLIC_URL', 'the gateway\'s address as browsers reach it, e.g. https://auth.example.com; identity providers redirect to <this>/idps/callback (default http://HOST:PORT)'],
+  ['PORTCULLIS_IDP_REDIRECT_ORIGINS', 'comma-separated origins an identity-provider intent may send the browser back to (its successUrl and failureUrl), e.g. https://app.example.com (default none: no intent starts)'],
+  ['PORTCULLIS_IDP_TIMEOUT_MS', 'longest one request to an identity provider may take (discovery, token, userinfo) before the sign-in fails with IDP_UNAVAILABLE (default 10000)'],
+  ['PORTCULLIS_IDP_INTENT_TTL_SECONDS', 'lifetime of an identity-provider intent, from its start to its single use, 60 to 600 (default 600)'],
   ['PORTCULLIS_ACCESS_LOG', 'one JSON line per HTTP request on the log, at info level (default true, false with NODE_ENV=test); docs/operations.md lists its fields'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318: traces go to its /v1/traces (default none: tracing off, the OpenTelemetry SDK not even loaded)'],
   ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'full URL for traces, used as written; wins over OTEL_EXPORTER_OTLP_ENDPOINT'],

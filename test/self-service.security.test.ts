@@ -53,6 +53,7 @@ const SELF_SERVICE = new Set([
   'revokeAllSessions',
   'startPasskeyRegistration',
   'verifyPasskeyRegistration',
+  'linkIdpIntent',
 ]);
 
 /** Mutations that name a user but only management callers may run. */
@@ -74,6 +75,7 @@ const ADMIN_ONLY = new Set([
   'removeOrganizationMember',
   'updateOrganizationMemberRoles',
   'verifyOrganizationDomain',
+  'addIdpLink',
 ]);
 
 /**
@@ -81,7 +83,7 @@ const ADMIN_ONLY = new Set([
  * the input (a registration code, a WebAuthn challenge) is what authorizes them.
  * They must be registered as public root fields.
  */
-const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']);
+const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode', 'startIdpIntent']);
 
 /** Queries an end user may call. */
 const USER_QUERIES = new Set(['me']);

@@ -26,6 +26,9 @@ export const idPrefixes = {
   Permission: 'prm',
   OrganizationInvitation: 'inv',
   OrganizationDomain: 'dom',
+  IdentityProvider: 'idp',
+  IdpLink: 'idl',
+  IdpIntent: 'idi',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

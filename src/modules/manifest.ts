@@ -44,8 +44,8 @@ export interface ModuleManifest {
   leaderChore?: (services: Services) => Promise<unknown>;
   /** Consumes committed events in order, once across instances (idempotently: a lease hand-over may repeat some). */
   fanOut?: (services: Services, events: RelayedEvent[], restarted: boolean) => Promise<unknown>;
-  /** Extra HTTP pages: answers and returns true for the paths it serves. */
-  pages?: (config: Readonly<Config>) => ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  /** Extra HTTP pages (the passkey demo, the identity providers' callback): answers and returns true for the paths it serves. */
+  pages?: (config: Readonly<Config>, context: { services: Services; logger: Logger }) => ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
 }
 
 export const defineModule = (manifest: ModuleManifest): ModuleManifest => manifest;
