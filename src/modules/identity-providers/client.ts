@@ -4,6 +4,9 @@
  * nonce and the ID token (signature, issuer, audience, expiry) itself: no
  * hand-rolled token checks (ZITADEL's JWT-IdP advisories were exactly that).
  *
+ * ID tokens' signatures are checked against the provider's JWKS as well
+ * (enableNonRepudiationChecks), not only their claims.
+ *
  * Each request has a timeout (PORTCULLIS_IDP_TIMEOUT_MS). A provider that is
  * down, slow or answers nonsense becomes a ProviderCallFailure with a reason
  * the service turns into a typed error; callers write nothing before it.
@@ -112,7 +115,10 @@ export function createIdpClient(deps: {
     let configuration: oidc.Configuration;
     if (isOidcKind(p.kind)) {
       configuration = await oidc.discovery(new URL(p.issuer!), p.clientId, p.clientSecret ?? undefined, clientAuth(p), {
-        execute,
+        // OIDC Core lets a client trust TLS instead of an ID token's signature when the token comes straight from the
+        // token endpoint (openid-client's default). The gateway checks the signature against the provider's JWKS too:
+        // a stolen token endpoint certificate or a provider behind a proxy then cannot mint identities.
+        execute: [...execute, oidc.enableNonRepudiationChecks],
         timeout,
         ...(customFetch ? { [oidc.customFetch]: customFetch } : {}),
       });
