@@ -323,6 +323,15 @@ describe('an OIDC sign-in', () => {
     expect((await run(RetrieveIntent, { input: { intentId, token: outcome.token! } })).retrieveIdpIntent.__typename).toBe('RetrieveIdpIntentSuccess');
   });
 
+  it('sends the browser to the failure URL when the user cancels at the provider, and the intent says why', async () => {
+    const { intentId, authUrl } = await startIntent(oidcId);
+    const outcome = await completeCallback(await op.signIn(authUrl, 'ada', { consent: false }));
+    expect(outcome).toMatchObject({ status: 303, id: intentId, token: null, error: 'PROVIDER_ERROR' });
+    expect(outcome.location!.href.startsWith(`${FAILURE_URL}?`)).toBe(true);
+    const { retrieveIdpIntent: r } = await run(RetrieveIntent, { input: { intentId, token: 'pci_none' } });
+    expect(r).toEqual({ __typename: 'IdpIntentFailedError', code: 'IDP_INTENT_FAILED', reason: 'PROVIDER_ERROR' });
+  });
+
   it('signs in a linked user with loginWithIdpIntent, once, recording user.logged_in with the provider', async () => {
     const ada = await seed(gw.t).user({ email: 'ada.linked@example.com', password: PASSWORD });
     op.accounts.set('ada-linked', { sub: 'ada-linked-sub', email: 'ada.linked@example.com', email_verified: true });
@@ -443,6 +452,7 @@ describe('linking with an intent', () => {
     const { token } = await completeCallback(await op.signIn(authUrl, 'kim'));
     expect((await run(LinkIntent, { input: { userId: other.id, intentId, token: token! } })).linkIdpIntent.__typename).toBe('IdpIntentInvalidError');
     expect((await run(CreateUser, { input: { email: 'kim.new@example.com', idpIntent: { intentId, token: token! } } })).createUser.__typename).toBe('InvalidInputError');
+    expect((await gw.t.run(LoginWithIntent, { input: { intentId, token: token! } }, { token: null })).loginWithIdpIntent.__typename).toBe('InvalidInputError');
     const linked = await gw.t.run(LinkIntent, { input: { userId: kim.id, intentId, token: token! } }, { token: kim.session!.accessToken });
     expect(linked.linkIdpIntent).toMatchObject({ __typename: 'LinkIdpIntentSuccess', idpLink: { subject: 'kim-sub' } });
   });

@@ -301,6 +301,7 @@ export function createIdentityProviderService(deps: {
     const device = sessionDevice(input.device, meta);
     const { intent, provider, result } = await openIntent(input);
     assertEnabled(provider);
+    if (intent.purpose === 'LINK') throw new InvalidInputError('intentId', 'A LINK intent links an account (linkIdpIntent); sign in with a SIGN_IN intent.');
     const { profile } = result;
     const link = await store.findLink(db, provider.id, profile.subject);
     const userId = link?.userId ?? (await autoLinkUser(provider, profile));
