@@ -40,9 +40,8 @@ export interface TestOidcProvider {
   hold: boolean;
   /**
    * Follows an authorization URL as a browser would, signs in as `login`
-   * (and consents), and returns the URL the provider redirects to (the
-   * gateway's callback), without requesting it. `mutate` may change the
-   * authorization URL first (a forged nonce).
+   * and consents (or cancels, with `consent: false`), and returns the URL
+   * the provider redirects to (the gateway's callback), without requesting it.
    */
   signIn(authUrl: string, login: string, options?: { consent?: boolean }): Promise<URL>;
   /** A fetch that sends requests for `issuer`'s host to this provider (for a provider named like a real one). */
