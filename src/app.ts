@@ -40,6 +40,8 @@ export interface AppOptions {
   webhookSender?: WebhookSender;
   /** Replaces DNS resolution for webhook SSRF checks. */
   webhookLookup?: Lookup;
+  /** Replaces fetch for requests to identity providers (tests answer named providers from 127.0.0.1). */
+  idpFetch?: typeof fetch;
   /**
    * Wake the relay on other instances' commits (PostgreSQL LISTEN; default
    * true). Tests turn it off to show what reaches this instance through Redis alone.
@@ -103,6 +105,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     onEventsCommitted: () => relay?.committed(),
     onWebhookDeliveriesQueued: () => workers.forEach(({ module, worker }) => module === 'webhooks' && worker.wake?.()),
     webhookLookup: options.webhookLookup,
+    idpFetch: options.idpFetch,
     loginIdentifierLimiter: limiter('login-identifier', config.loginIdentifierRateLimit),
     metrics,
   });

@@ -132,21 +132,17 @@ const keyValues = z.string().transform((v, ctx) => {
 const httpUrl = z.url({ message: 'must be an http:// or https:// URL', protocol: /^https?$/ });
 
 /**
- * The gateway's address as browsers reach it: scheme, host, optional port and
- * path prefix (a proxy's), no query. Kept without a trailing slash.
+ * The gateway's own address as browsers reach it (scheme, host, port and an
+ * optional path prefix behind a proxy), without a trailing slash: the
+ * identity providers' redirect URI is built from it.
  */
-const publicUrl = z.string().transform((v, ctx) => {
-  let url: URL | undefined;
-  try {
-    url = new URL(v);
-  } catch {
-    // reported below
-  }
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
-    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL without query, fragment or credentials, e.g. https://auth.example.com' });
+const publicUrl = httpUrl.transform((v, ctx) => {
+  const url = new URL(v);
+  if (url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must be a base URL such as https://auth.example.com (no query, fragment or credentials)' });
     return z.NEVER;
   }
-  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+  return url.href.replace(/\/+$/, '');
 });
 
 const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { message: 'expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)' });
@@ -182,7 +178,6 @@ const envSchema = z.object({
   PORTCULLIS_DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 3_600_000).default(60_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
-  PORTCULLIS_PUBLIC_URL: publicUrl.optional(),
   // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane). The maxima are the
   // ceilings above which no stored hash is verified: a higher setting would write hashes that never verify.
   PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, ARGON2_MAX_MEMORY_KIB).default(19_456),
@@ -264,6 +259,11 @@ const envSchema = z.object({
   PORTCULLIS_PASSKEY_LINK_URL: linkTemplate.optional(),
   PORTCULLIS_ORGANIZATION_OWNER_PERMISSION: z.string().regex(/^[a-z0-9_.:-]{1,100}$/, 'expected a permission key such as organization:delete').default('organization:delete'),
   PORTCULLIS_INVITATION_LINK_URL: invitationLinkTemplate.optional(),
+  // External identity providers.
+  PORTCULLIS_PUBLIC_URL: publicUrl.optional(),
+  PORTCULLIS_IDP_REDIRECT_ORIGINS: origins.optional(),
+  PORTCULLIS_IDP_TIMEOUT_MS: int(100, 120_000).default(10_000),
+  PORTCULLIS_IDP_INTENT_TTL_SECONDS: int(60, 600).default(600),
   // Access log and traces; the OTEL_ variables are OpenTelemetry's standard ones.
   PORTCULLIS_ACCESS_LOG: bool.optional(),
   OTEL_SDK_DISABLED: bool.default(false),
@@ -317,8 +317,6 @@ export interface Config {
   corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
-  /** The gateway's address as browsers reach it (links it hands out: the webhook portal); absent: http://HOST:PORT. No trailing slash. */
-  publicUrl?: string;
   /** Threads in libuv's pool, where password hashing runs (UV_THREADPOOL_SIZE). */
   threadPoolSize: number;
   passwords: {
@@ -377,6 +375,14 @@ export interface Config {
    * invitationLinkUrl: the template of invitation links ({token}, {invitationId}); absent: invitations are only returned.
    */
   organizations: { ownerPermission: string; invitationLinkUrl?: string };
+  /** The gateway's address as browsers reach it, without a trailing slash (PORTCULLIS_PUBLIC_URL, default http://HOST:PORT). */
+  publicUrl: string;
+  /**
+   * callbackUrl: the redirect URI registered at every provider (publicUrl + /idps/callback);
+   * redirectOrigins: where an intent may send the browser back to (empty: nowhere, so no intent starts);
+   * timeoutMs: the longest one request to a provider may take; intentTtlSeconds: an intent's lifetime.
+   */
+  identityProviders: { callbackUrl: string; redirectOrigins: string[]; timeoutMs: number; intentTtlSeconds: number };
   /** One JSON line per HTTP request on the log (at info level). */
   accessLog: boolean;
   /** OpenTelemetry traces; absent: off, and the SDK is never loaded. */
@@ -474,7 +480,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
-    publicUrl: e.PORTCULLIS_PUBLIC_URL,
     threadPoolSize: e.UV_THREADPOOL_SIZE,
     passwords: {
       argon2: { memoryCost: e.PORTCULLIS_ARGON2_MEMORY_KIB, timeCost: e.PORTCULLIS_ARGON2_ITERATIONS, parallelism: e.PORTCULLIS_ARGON2_PARALLELISM },
@@ -536,10 +541,24 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       registrationLinkUrl: e.PORTCULLIS_PASSKEY_LINK_URL,
     },
     organizations: { ownerPermission: e.PORTCULLIS_ORGANIZATION_OWNER_PERMISSION, invitationLinkUrl: e.PORTCULLIS_INVITATION_LINK_URL },
+    publicUrl: publicUrlOf(e),
+    identityProviders: Object.freeze({
+      callbackUrl: `${publicUrlOf(e)}/idps/callback`,
+      redirectOrigins: e.PORTCULLIS_IDP_REDIRECT_ORIGINS ?? [],
+      timeoutMs: e.PORTCULLIS_IDP_TIMEOUT_MS,
+      intentTtlSeconds: e.PORTCULLIS_IDP_INTENT_TTL_SECONDS,
+    }),
     // Requests are logged wherever someone reads the log; tests read the lines they assert on.
     accessLog: e.PORTCULLIS_ACCESS_LOG ?? e.NODE_ENV !== 'test',
     tracing: tracingConfig(e),
   });
+}
+
+/** PORTCULLIS_PUBLIC_URL, else the listening address (an IPv6 host in brackets). */
+function publicUrlOf(e: z.infer<typeof envSchema>): string {
+  if (e.PORTCULLIS_PUBLIC_URL) return e.PORTCULLIS_PUBLIC_URL;
+  const host = e.HOST.includes(':') ? `[${e.HOST}]` : e.HOST;
+  return `http://${host}:${e.PORT}`;
 }
 
 /**
@@ -591,7 +610,6 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
-  ['PORTCULLIS_PUBLIC_URL', 'the gateway\'s address as browsers reach it, e.g. https://auth.example.com (a path prefix is kept); webhook portal links start with it (default http://HOST:PORT)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
   ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes, at most 16 (default 1)'],
@@ -650,6 +668,10 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_PASSKEY_LINK_URL', 'http(s) URL template of the passkey registration links the gateway sends, with {code} and optionally {userId}, e.g. https://app.example.com/passkeys?user={userId}&code={code} (default none: links are only returned with returnCode)'],
   ['PORTCULLIS_ORGANIZATION_OWNER_PERMISSION', 'the permission key of organization owners: the last member holding it cannot be removed or lose it (default organization:delete)'],
   ['PORTCULLIS_INVITATION_LINK_URL', 'http(s) URL template of organization invitation links, with {token} and optionally {invitationId}, e.g. https://app.example.com/join?token={token} (default none: invitations are only returned with delivery RETURN)'],
+  ['PORTCULLIS_PUBLIC_URL', 'the gateway\'s address as browsers reach it, e.g. https://auth.example.com (a path prefix is kept); identity providers redirect to <this>/idps/callback and webhook portal links start with it (default http://HOST:PORT)'],
+  ['PORTCULLIS_IDP_REDIRECT_ORIGINS', 'comma-separated origins an identity-provider intent may send the browser back to (its successUrl and failureUrl), e.g. https://app.example.com (default none: no intent starts)'],
+  ['PORTCULLIS_IDP_TIMEOUT_MS', 'longest one request to an identity provider may take (discovery, token, userinfo) before the sign-in fails with IDP_UNAVAILABLE (default 10000)'],
+  ['PORTCULLIS_IDP_INTENT_TTL_SECONDS', 'lifetime of an identity-provider intent, from its start to its single use, 60 to 600 (default 600)'],
   ['PORTCULLIS_ACCESS_LOG', 'one JSON line per HTTP request on the log, at info level (default true, false with NODE_ENV=test); docs/operations.md lists its fields'],
   ['OTEL_EXPORTER_OTLP_ENDPOINT', 'OTLP/HTTP collector base URL, e.g. http://127.0.0.1:4318: traces go to its /v1/traces (default none: tracing off, the OpenTelemetry SDK not even loaded)'],
   ['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT', 'full URL for traces, used as written; wins over OTEL_EXPORTER_OTLP_ENDPOINT'],

@@ -112,8 +112,10 @@ describe('the public surface', () => {
       'completeMfaLogin',
       'completeMfaLoginWithPasskey',
       'login',
+      'loginWithIdpIntent',
       'refreshSession',
       'sendMfaOtp',
+      'startIdpIntent',
       'startPasskeyAuthentication',
       'startPasskeyRegistrationWithCode',
       'verifyPasskeyAuthentication',
@@ -123,6 +125,9 @@ describe('the public surface', () => {
 
   it('records exactly the announced event types', () => {
     expect([...eventTypes].sort()).toEqual([
+      'identity_provider.created',
+      'identity_provider.deleted',
+      'identity_provider.updated',
       'organization.created',
       'organization.deleted',
       'organization.domain_added',
@@ -151,6 +156,9 @@ describe('the public surface', () => {
       'user.deleted',
       'user.email_changed',
       'user.email_verified',
+      'user.idp_linked',
+      'user.idp_login_failed',
+      'user.idp_unlinked',
       'user.locked',
       'user.logged_in',
       'user.login_failed',

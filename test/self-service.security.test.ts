@@ -55,6 +55,7 @@ const SELF_SERVICE = new Set([
   'verifyPasskeyRegistration',
   // Its unsafe part only: public and private need an API key (test/metadata.security.test.ts).
   'updateUserMetadata',
+  'linkIdpIntent',
 ]);
 
 /** Mutations that name a user but only management callers may run. */
@@ -76,6 +77,7 @@ const ADMIN_ONLY = new Set([
   'removeOrganizationMember',
   'updateOrganizationMemberRoles',
   'verifyOrganizationDomain',
+  'addIdpLink',
 ]);
 
 /**
@@ -83,7 +85,7 @@ const ADMIN_ONLY = new Set([
  * the input (a registration code, a WebAuthn challenge) is what authorizes them.
  * They must be registered as public root fields.
  */
-const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode']);
+const PUBLIC = new Set(['startPasskeyAuthentication', 'startPasskeyRegistrationWithCode', 'verifyPasskeyRegistrationWithCode', 'startIdpIntent']);
 
 /** Queries an end user may call. */
 const USER_QUERIES = new Set(['me']);

@@ -17,6 +17,17 @@ import {
   LastOwnerError,
   OrganizationRoleRequiredError,
 } from '../modules/organizations/errors.js';
+import {
+  IdentityProviderInUseError,
+  IdpFailureReason,
+  IdpIntentAlreadyUsedError,
+  IdpIntentExpiredError,
+  IdpIntentFailedError,
+  IdpIntentInvalidError,
+  IdpNotLinkedError,
+  IdpUnavailableError,
+  LastSignInMethodError,
+} from '../modules/identity-providers/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -55,6 +66,14 @@ const errorClasses = [
   InvitationRevokedError,
   InvitationAlreadyAcceptedError,
   InvitationEmailMismatchError,
+  IdpIntentInvalidError,
+  IdpIntentExpiredError,
+  IdpIntentAlreadyUsedError,
+  IdpIntentFailedError,
+  IdpNotLinkedError,
+  IdpUnavailableError,
+  LastSignInMethodError,
+  IdentityProviderInUseError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -67,6 +86,19 @@ export const ErrorCodeEnum = builder.enumType('ErrorCode', {
 export const WebAuthnFailureReasonEnum = builder.enumType('WebAuthnFailureReason', {
   description: 'Why a passkey or security key response was refused.',
   values: WebAuthnFailureReason,
+});
+
+export const IdpFailureReasonEnum = builder.enumType('IdpFailureReason', {
+  description: "Why a trip to an identity provider failed: IdpIntentFailedError's reason, and the `error` its failure URL receives.",
+  values: {
+    PROVIDER_ERROR: { description: 'The provider answered with an error (the user cancelled, or it refused the request).' },
+    PROVIDER_UNAVAILABLE: { description: 'The provider could not be reached, answered too slowly (PORTCULLIS_IDP_TIMEOUT_MS) or with a server error.' },
+    EXCHANGE_FAILED: { description: 'The provider refused the code exchange (a code of another flow, a wrong client secret).' },
+    ID_TOKEN_INVALID: { description: "The ID token failed its checks: signature, issuer, audience, expiry or nonce." },
+    RESPONSE_INVALID: { description: 'Another answer of the provider did not match what was sent (its issuer, the state, the subject).' },
+    PROFILE_INVALID: { description: "The provider's profile had no usable subject (check the provider's claimMapping)." },
+    PROVIDER_DISABLED: { description: 'The provider was disabled while the user was away at it.' },
+  } satisfies Record<IdpFailureReason, { description: string }>,
 });
 
 export const CodeAlreadyUsedReasonEnum = builder.enumType('CodeAlreadyUsedReason', {
@@ -214,4 +246,26 @@ export const errorTypes = {
   InvitationRevokedError: errorType(InvitationRevokedError, 'The invitation was revoked.'),
   InvitationAlreadyAcceptedError: errorType(InvitationAlreadyAcceptedError, 'The invitation was accepted already (it works once).'),
   InvitationEmailMismatchError: errorType(InvitationEmailMismatchError, "The signed-in user's verified email is not the one the invitation was sent to (which is not revealed)."),
+  IdpIntentInvalidError: errorType(IdpIntentInvalidError, 'No identity-provider intent has this id and token (which of the two is wrong is not told).'),
+  IdpIntentExpiredError: errorType(IdpIntentExpiredError, 'The intent has expired (PORTCULLIS_IDP_INTENT_TTL_SECONDS after its start): start a new one.'),
+  IdpIntentAlreadyUsedError: errorType(IdpIntentAlreadyUsedError, 'The intent was used already by a sign-in, a registration or a link: it works once.'),
+  IdpIntentFailedError: errorType(IdpIntentFailedError, 'The trip to the identity provider failed; nothing came back to use. Start a new intent.', (t) => ({
+    reason: t.field({ type: IdpFailureReasonEnum, resolve: (e: any) => e.reason }),
+  })),
+  IdpNotLinkedError: errorType(
+    IdpNotLinkedError,
+    "The provider's account is linked to no user. Register it (createUser with idpIntent) or link it to an existing user (linkIdpIntent); the intent is still usable.",
+    (t) => ({
+      linkCandidateUserId: t.id({
+        nullable: true,
+        description: "A user whose email is the provider's verified email (the provider's linkPolicy allowing): have them sign in, then link with linkIdpIntent. Null when none.",
+        resolve: (e: any) => e.linkCandidateUserId,
+      }),
+    }),
+  ),
+  IdpUnavailableError: errorType(IdpUnavailableError, 'The identity provider could not be reached in time (PORTCULLIS_IDP_TIMEOUT_MS) or gave no usable answer. Nothing was written; try again.'),
+  LastSignInMethodError: errorType(LastSignInMethodError, "It is the user's last way to sign in (no password, passkey or other link): add one first."),
+  IdentityProviderInUseError: errorType(IdentityProviderInUseError, 'Accounts are linked to the provider: disable it instead, or delete with force to remove the links too.', (t) => ({
+    links: t.int({ description: 'How many accounts are linked to it.', resolve: (e: any) => e.links }),
+  })),
 };

@@ -27,6 +27,9 @@ export const idPrefixes = {
   OrganizationInvitation: 'inv',
   OrganizationDomain: 'dom',
   WebhookPortalLink: 'whl',
+  IdentityProvider: 'idp',
+  IdpLink: 'idl',
+  IdpIntent: 'idi',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

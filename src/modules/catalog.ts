@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
 import type { createOutbox, NewEvent } from '../kernel/events/outbox.js';
 import { authMethodEvents } from './auth-methods/events.js';
+import { identityProviderEvents } from './identity-providers/events.js';
 import { organizationEvents } from './organizations/events.js';
 import { otpEvents } from './otp/events.js';
 import { passkeyEvents } from './passkeys/events.js';
@@ -31,6 +32,7 @@ export const eventSchemas = {
   ...signInEvents,
   ...webhookEvents,
   ...organizationEvents,
+  ...identityProviderEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

@@ -8,6 +8,7 @@ import { accessTokensModule } from './access-tokens/module.js';
 import { authMethodsModule } from './auth-methods/module.js';
 import { codesModule } from './codes/module.js';
 import { eventsModule } from './events/module.js';
+import { identityProvidersModule } from './identity-providers/module.js';
 import { lockoutModule } from './lockout/module.js';
 import { organizationsModule } from './organizations/module.js';
 import { otpModule } from './otp/module.js';
@@ -32,6 +33,7 @@ export const modules = [
   sessionsModule,
   signInModule,
   statisticsModule,
+  identityProvidersModule,
   accessTokensModule,
   organizationsModule,
   webhooksModule,

@@ -48,6 +48,7 @@ import { createOrganizationService } from './organizations/organizations.js';
 import { createInvitationService } from './organizations/invitations.js';
 import { createDomainService } from './organizations/domains.js';
 import { createStatisticsService } from './statistics/service.js';
+import { createIdentityProviderService } from './identity-providers/service.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -68,6 +69,8 @@ export interface ServiceDeps {
   onWebhookDeliveriesQueued?: () => void;
   /** DNS lookup for webhook SSRF checks (tests resolve names to chosen addresses). */
   webhookLookup?: Lookup;
+  /** fetch for requests to identity providers (tests answer named providers from 127.0.0.1). */
+  idpFetch?: typeof fetch;
   /** Budget of login attempts per identifier, whatever the address (null: no limit). */
   loginIdentifierLimiter?: RateLimiter | null;
   /** Where the services count what operators watch (createApp's registry; default a private one nobody reads). */
@@ -85,7 +88,7 @@ export function createServices(deps: ServiceDeps) {
   const check = config.env === 'production' ? undefined : checkEventPayload;
   const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, check });
   const metrics = deps.metrics ?? createMetrics();
-  const signIns = metrics.counter('portcullis_sign_ins_total', 'Sign-in attempts by method (password, totp, backup_code, otp_sms, otp_email, passkey) and outcome (success, mfa_required, or the error code in lower case).', [
+  const signIns = metrics.counter('portcullis_sign_ins_total', 'Sign-in attempts by method (password, totp, backup_code, otp_sms, otp_email, passkey, idp) and outcome (success, mfa_required, or the error code in lower case).', [
     'method',
     'outcome',
   ]);
@@ -123,6 +126,21 @@ export function createServices(deps: ServiceDeps) {
   const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
   const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
   const webhooks = createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued });
+  // Before users: createUser registers with an intent through its hook.
+  const identityProviders = createIdentityProviderService({
+    db,
+    provider: config.database.provider,
+    outbox,
+    clock,
+    key,
+    config: config.identityProviders,
+    sessions,
+    mfa: signIn.mfa,
+    lockout,
+    logger: deps.logger,
+    fetch: deps.idpFetch,
+    signIns,
+  });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -146,6 +164,7 @@ export function createServices(deps: ServiceDeps) {
       },
       onUserDeleted: (tx) => statistics.countUserDeleted(tx),
       metadata: userMetadata,
+      idpRegistration: identityProviders.registration,
     }),
     /** userStats, and the active days and user tallies it reads. */
     statistics,
@@ -153,7 +172,7 @@ export function createServices(deps: ServiceDeps) {
     userMetadata,
     webhooks,
     /** Single-use links to the webhook portal, and what their holders may see and do there. */
-    webhookPortal: createWebhookPortalService({ db, clock, outbox, webhooks, publicUrl: config.publicUrl ?? listeningUrl(config) }),
+    webhookPortal: createWebhookPortalService({ db, clock, outbox, webhooks, publicUrl: config.publicUrl }),
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
@@ -194,6 +213,8 @@ export function createServices(deps: ServiceDeps) {
       }),
       ['login', 'completeMfaLogin', 'completeMfaLoginWithPasskey', 'reauthenticate', 'sendMfaOtp'],
     ),
+    /** External identity providers: their settings, intents (sign-in, registration, linking) and users' links. */
+    identityProviders,
     /** Organizations and their members (the owner rule). */
     organizations,
     /** Invitations to organizations: created, accepted with their token, revoked, expired by the leader. */

@@ -61,8 +61,8 @@ export interface SessionTokens {
   sessionExpiresAt: Date;
 }
 
-/** How the user proved who they are, for the user.logged_in event. */
-export type LoginMethod = 'password' | 'totp' | 'backup_code' | 'otp_sms' | 'otp_email' | 'passkey';
+/** How the user proved who they are, for the user.logged_in event (idp: an external identity provider). */
+export type LoginMethod = 'password' | 'totp' | 'backup_code' | 'otp_sms' | 'otp_email' | 'passkey' | 'idp';
 
 const REFRESH_PREFIX = 'pcr_';
 /** lastSeenAt is written at most this often per session, so authenticated reads do not all become writes. */
@@ -178,6 +178,7 @@ export function createSessionService(deps: {
      * With `organizationId` the session speaks for that organization (its
      * access tokens carry org_id, org_roles and permissions); throws
      * NotAMemberError, opening nothing, when the user is not a member.
+     * `identityProviderId`: the provider of an idp sign-in, recorded with it.
      */
     async createSession(
       userId: string,
@@ -185,6 +186,7 @@ export function createSessionService(deps: {
       meta: RequestMeta,
       method: LoginMethod = 'password',
       organizationId: string | null = null,
+      details: { identityProviderId?: string } = {},
     ): Promise<SessionTokens & { passwordMustChange: boolean }> {
       const claims = await claimsFor(userId, organizationId);
       if (!claims) throw new NotAMemberError(organizationId!);
@@ -211,7 +213,7 @@ export function createSessionService(deps: {
         });
         const token = await issueRefreshToken(tx, sessionId, now);
         await store.stampUserLogin(tx, userId, now, name);
-        await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name } }, meta);
+        await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name, ...details } }, meta);
         return { refreshToken: token, passwordMustChange: user.passwordMustChange };
       });
       outbox.committed();

@@ -64,6 +64,16 @@ const OTP_METHOD_OF = { SMS: 'OTP_SMS', EMAIL: 'OTP_EMAIL' } as const satisfies 
 /** A user id that never exists: login checks unknown identifiers against it, so they cost a dummy hash. */
 const NO_SUCH_USER = 'usr_00000000000000000000000000';
 
+/** The device a session is opened from: as given by the calling app, else the request's own. Throws InvalidInputError. */
+export function sessionDevice(given: SessionDevice | null | undefined, meta: RequestMeta): SessionDevice {
+  const ip = given?.ip?.trim() || meta.ip || null;
+  if (given?.ip && !isIP(given.ip.trim())) throw new InvalidInputError('device.ip', 'Not an IPv4 or IPv6 address.');
+  const userAgent = given?.userAgent?.trim() || meta.userAgent || null;
+  const name = given?.name?.trim() || null;
+  if (name && name.length > 200) throw new InvalidInputError('device.name', 'A device name has at most 200 characters.');
+  return { name, ip, userAgent };
+}
+
 export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
@@ -111,15 +121,7 @@ export function createLoginService(deps: {
     return strategy;
   }
 
-  /** The device a session is opened from: as given by the calling app, else the request's own. */
-  function deviceOf(given: SessionDevice | null | undefined, meta: RequestMeta): SessionDevice {
-    const ip = given?.ip?.trim() || meta.ip || null;
-    if (given?.ip && !isIP(given.ip.trim())) throw new InvalidInputError('device.ip', 'Not an IPv4 or IPv6 address.');
-    const userAgent = given?.userAgent?.trim() || meta.userAgent || null;
-    const name = given?.name?.trim() || null;
-    if (name && name.length > 200) throw new InvalidInputError('device.name', 'A device name has at most 200 characters.');
-    return { name, ip, userAgent };
-  }
+  const deviceOf = sessionDevice;
 
   async function findUserId(identifier: string): Promise<string | null> {
     const normalized = identifier.trim().toLowerCase();

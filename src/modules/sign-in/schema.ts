@@ -18,7 +18,7 @@ export const MfaMethodEnum = builder.enumType('MfaMethod', {
   } as const satisfies Record<MfaMethod, unknown>,
 });
 
-const DeviceInput = builder.inputType('DeviceInput', {
+export const DeviceInput = builder.inputType('DeviceInput', {
   description: "The end user's device. A back end signing users in passes its user's user agent and IP; left out, the request's own are used.",
   fields: (t) => ({
     name: t.string({ description: 'A readable name ("Ada\'s laptop"); default: the user agent.' }),
@@ -44,7 +44,7 @@ function tokensType(name: string, description: string) {
 }
 
 /** A sign-in's tokens, and whether the password must change before anything else. */
-function signInType(name: string, description: string) {
+export function signInType(name: string, description: string) {
   return builder.objectRef<SignInTokens & { kind?: 'session' }>(name).implement({
     description,
     isTypeOf: isTokens,
@@ -59,10 +59,10 @@ function signInType(name: string, description: string) {
 
 const LoginSuccess = signInType('LoginSuccess', 'Signed in: the tokens of a new session.');
 
-const MfaRequired = builder
+export const MfaRequired = builder
   .objectRef<{ kind: 'mfa_required'; mfaToken: string; methods: MfaMethod[]; expiresAt: Date }>('MfaRequired')
   .implement({
-    description: 'The password was right and the user has a second factor: finish with completeMfaLogin (or a passkey) before mfaToken expires.',
+    description: 'The first factor was right (a password, or an identity provider) and the user has a second factor: finish with completeMfaLogin (or a passkey) before mfaToken expires.',
     isTypeOf: (value) => typeof value === 'object' && value !== null && 'mfaToken' in value,
     fields: (t) => ({
       mfaToken: t.exposeString('mfaToken', { description: 'Single use, short-lived; not an access token.' }),

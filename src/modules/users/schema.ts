@@ -10,6 +10,7 @@ import { ContactVerificationEnum } from './contacts.schema.js';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError } from '../../kernel/errors.js';
 import type { UserWrite } from './service.js';
+import { IdpIntentInput } from '../identity-providers/intent-input.schema.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
   name: 'UserState',
@@ -244,6 +245,11 @@ const CreateUserInput = builder.inputType('CreateUserInput', {
       description: `Instead of password: a hash imported from another system (argon2 PHC, bcrypt $2a$/$2b$/$2y$, Django pbkdf2_sha256) within the cost limits (${passwordHashLimits}); upgraded to argon2id at the first successful verification.`,
     }),
     passwordMustChange: t.boolean({ description: 'The user must choose a new password at next sign-in.' }),
+    idpIntent: t.field({
+      type: IdpIntentInput as never,
+      description:
+        "Register the account an identity-provider intent brought back, and link it, in the same transaction (the intent is used up). The provider's email and names fill the fields left out; the email is marked verified when the provider vouches for that very address and no emailVerification is given.",
+    }),
   }),
 });
 const UpdateUserInput = builder.inputType('UpdateUserInput', {
@@ -265,14 +271,34 @@ builder.mutationFields((t) => ({
     type: userWriteSuccess('CreateUserSuccess', 'The user was created; see `issuedCode` and `issuedPhoneCode` for returned verification codes.'),
     authScopes: { admin: true },
     description:
-      'Creates a user, optionally with a password or an imported password hash. Emails and usernames are unique, compared case-insensitively. ' +
+      'Creates a user, optionally with a password or an imported password hash, or from an identity-provider intent (idpIntent: registered and linked at once). Emails and usernames are unique, compared case-insensitively. ' +
       'emailVerification and phoneVerification verify the addresses as setEmail/setPhone do; left out, they are stored unverified and nothing is sent. ' +
       'When a code cannot be delivered the user is still created, its address unverified with no live code: DeliveryFailedError carries its userId.',
-    errors: { types: [E.AlreadyExistsError, E.InvalidInputError, E.WeakPasswordError, E.DeliveryFailedError] },
+    errors: {
+      types: [
+        E.AlreadyExistsError,
+        E.InvalidInputError,
+        E.WeakPasswordError,
+        E.DeliveryFailedError,
+        E.IdpIntentInvalidError,
+        E.IdpIntentExpiredError,
+        E.IdpIntentAlreadyUsedError,
+        E.IdpIntentFailedError,
+        E.InvalidStateError,
+      ],
+    },
     args: { input: t.arg({ type: CreateUserInput, required: true }) },
-    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, emailVerification, phoneVerification, phoneCountry, ...profile } }, ctx) => {
+    resolve: async (_root, { input: { password, passwordHash, passwordMustChange, emailVerification, phoneVerification, phoneCountry, idpIntent, ...profile } }, ctx) => {
       const storePassword = await ctx.services.passwords.initialPassword({ password, passwordHash, mustChange: passwordMustChange }, ctx.meta);
-      return toUserWriteResult(await ctx.services.users.createUserAndVerifyAddresses(profile, { emailVerification, phoneVerification, phoneCountry }, ctx.meta, storePassword));
+      const intent = idpIntent as { intentId: string | number; token: string } | null | undefined;
+      return toUserWriteResult(
+        await ctx.services.users.createUserAndVerifyAddresses(
+          profile,
+          { emailVerification, phoneVerification, phoneCountry, idpIntent: intent ? { intentId: String(intent.intentId), token: intent.token } : null },
+          ctx.meta,
+          storePassword,
+        ),
+      );
     },
   }),
   updateUser: t.field({

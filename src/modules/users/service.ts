@@ -61,6 +61,34 @@ export interface AddressOptions {
   phoneVerification?: Verification | null;
   /** ISO 3166-1 alpha-2 region of a national phone number; default the configured one. */
   phoneCountry?: string | null;
+  /** createUser only: register the account an identity-provider intent brought back, and link it. */
+  idpIntent?: IdpIntentRef | null;
+}
+
+/** An intent of an identity provider to register with: its id and the token its success URL received. */
+export interface IdpIntentRef {
+  intentId: string;
+  token: string;
+}
+
+/**
+ * Registration with an identity provider's intent, contributed by the
+ * identity-providers module: `prepare` checks the intent before anything is
+ * written; `link` runs in the transaction that creates the user (consuming
+ * the intent and linking the account), so both happen or neither.
+ */
+export interface IdpRegistrationHook {
+  prepare(intent: IdpIntentRef): Promise<IdpRegistration>;
+}
+export interface IdpRegistration {
+  /** What the provider says of the account: fills the profile fields the input leaves out. */
+  email: string | null;
+  /** The provider vouches for `email` (its email_verified, or a trusted provider). */
+  emailVerified: boolean;
+  givenName: string | null;
+  familyName: string | null;
+  displayName: string | null;
+  link(tx: Tx, userId: string, meta: RequestMeta): Promise<unknown>;
 }
 
 /** A written user, and per address the code its verification choice issued (null: none). */
@@ -131,6 +159,8 @@ export function createUserService(deps: {
   onUserDeleted?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
   /** The rules of metadata, which createUser and updateUser write too. */
   metadata: Pick<UserMetadataService, 'plan' | 'lockUserMetadata'>;
+  /** createUser with an idpIntent (the identity-providers module). */
+  idpRegistration?: IdpRegistrationHook;
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
@@ -251,13 +281,38 @@ export function createUserService(deps: {
     });
   }
 
+  function prepareIdpRegistration(intent: IdpIntentRef): Promise<IdpRegistration> {
+    assertThat(deps.idpRegistration, () => new InvalidInputError('idpIntent', 'This gateway registers no identity-provider accounts.'));
+    return deps.idpRegistration.prepare(intent);
+  }
+
+  /**
+   * The provider's email and names fill the profile fields the input leaves
+   * out. The email is marked verified when the provider vouches for that very
+   * address and the caller chose no verification of its own.
+   */
+  function withProviderProfile(input: ProfileInput, options: AddressOptions, registration: IdpRegistration) {
+    const filled: ProfileInput = {
+      ...input,
+      email: input.email === undefined ? registration.email : input.email,
+      givenName: input.givenName === undefined ? registration.givenName : input.givenName,
+      familyName: input.familyName === undefined ? registration.familyName : input.familyName,
+      displayName: input.displayName === undefined ? registration.displayName : input.displayName,
+    };
+    const vouched =
+      registration.emailVerified && registration.email !== null && typeof filled.email === 'string' && filled.email.trim().toLowerCase() === registration.email.toLowerCase();
+    return { input: filled, options: vouched && !options.emailVerification ? { ...options, emailVerification: 'MARK_VERIFIED' as const } : options };
+  }
+
   /**
    * Creates a user. `andThen` runs in the same transaction (e.g. storing an
    * initial password), so both happen or neither. A verification choice
    * works as in setEmail/setPhone; its code is issued after the user is
    * committed. When a code cannot be delivered the user stays created, the
    * address unverified with no live code, and DeliveryFailedError carries the
-   * user's id. Throws InvalidInputError, AlreadyExistsError.
+   * user's id. With `options.idpIntent` the intent is checked first and
+   * consumed, and its account linked, in the transaction that creates the
+   * user. Throws InvalidInputError, AlreadyExistsError, and the intent's errors.
    */
   async function createUserAndVerifyAddresses(
     input: ProfileInput,
@@ -265,6 +320,8 @@ export function createUserService(deps: {
     meta: RequestMeta,
     andThen?: (tx: Tx, user: User) => Promise<unknown>,
   ): Promise<UserWrite> {
+    const registration = options.idpIntent ? await prepareIdpRegistration(options.idpIntent) : null;
+    if (registration) ({ input, options } = withProviderProfile(input, options, registration));
     const data = profileData(input, options.phoneCountry);
     checkOptionsHaveAddress(data, options);
     if (givesMetadata(input)) Object.assign(data, metadataColumns(input, null));
@@ -274,6 +331,7 @@ export function createUserService(deps: {
       await outbox.record(tx, { type: 'user.created', userId: user.id, data: { user: publicUser(user) } }, meta);
       await recordVerified(tx, user, plans, meta);
       await deps.onUserCreated?.(tx, user.id, meta);
+      await registration?.link(tx, user.id, meta);
       await andThen?.(tx, user);
       return { user, plans };
     });
