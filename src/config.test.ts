@@ -130,12 +130,13 @@ describe('loadConfig', () => {
   });
 
   it('takes the public URL as an http(s) address with an optional path prefix, kept without a trailing slash', () => {
-    expect(loadConfig({}).publicUrl).toBeUndefined();
+    // Without it, the listening address (links then work on this machine only).
+    expect(loadConfig({ HOST: '127.0.0.1', PORT: '4000' }).publicUrl).toBe('http://127.0.0.1:4000');
     expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'https://Auth.Example.com/' }).publicUrl).toBe('https://auth.example.com');
     expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'https://example.com/gateway//' }).publicUrl).toBe('https://example.com/gateway');
     expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'http://localhost:4000' }).publicUrl).toBe('http://localhost:4000');
     for (const url of ['auth.example.com', 'ftp://example.com', 'https://example.com/?x=1', 'https://example.com/#top', 'https://user:pw@example.com']) {
-      expect(() => loadConfig({ PORTCULLIS_PUBLIC_URL: url }), url).toThrow(/^PORTCULLIS_PUBLIC_URL: must be an http:\/\/ or https:\/\/ URL/);
+      expect(() => loadConfig({ PORTCULLIS_PUBLIC_URL: url }), url).toThrow(/^PORTCULLIS_PUBLIC_URL: must be (an http:\/\/ or https:\/\/ URL|a base URL)/);
     }
   });
 
