@@ -17,6 +17,7 @@ import {
   LastOwnerError,
   OrganizationRoleRequiredError,
 } from '../modules/organizations/errors.js';
+import { ScopeNotHeldError } from '../modules/access-tokens/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -55,6 +56,7 @@ const errorClasses = [
   InvitationRevokedError,
   InvitationAlreadyAcceptedError,
   InvitationEmailMismatchError,
+  ScopeNotHeldError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -214,4 +216,7 @@ export const errorTypes = {
   InvitationRevokedError: errorType(InvitationRevokedError, 'The invitation was revoked.'),
   InvitationAlreadyAcceptedError: errorType(InvitationAlreadyAcceptedError, 'The invitation was accepted already (it works once).'),
   InvitationEmailMismatchError: errorType(InvitationEmailMismatchError, "The signed-in user's verified email is not the one the invitation was sent to (which is not revealed)."),
+  ScopeNotHeldError: errorType(ScopeNotHeldError, 'The caller gives a scope it does not hold (an API key makes keys and tokens no stronger than itself, and revokes only keys no stronger than itself).', (t) => ({
+    scope: t.exposeString('scope', { description: 'The first scope the caller lacks.' }),
+  })),
 };

@@ -26,6 +26,7 @@ export const idPrefixes = {
   Permission: 'prm',
   OrganizationInvitation: 'inv',
   OrganizationDomain: 'dom',
+  PersonalAccessToken: 'pt',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -9,7 +9,9 @@
 import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
 import type { createOutbox, NewEvent } from '../kernel/events/outbox.js';
+import { accessTokenEvents } from './access-tokens/events.js';
 import { authMethodEvents } from './auth-methods/events.js';
+import { personalAccessTokenEvents } from './personal-access-tokens/events.js';
 import { organizationEvents } from './organizations/events.js';
 import { otpEvents } from './otp/events.js';
 import { passkeyEvents } from './passkeys/events.js';
@@ -31,6 +33,8 @@ export const eventSchemas = {
   ...signInEvents,
   ...webhookEvents,
   ...organizationEvents,
+  ...accessTokenEvents,
+  ...personalAccessTokenEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

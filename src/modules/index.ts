@@ -13,6 +13,7 @@ import { organizationsModule } from './organizations/module.js';
 import { otpModule } from './otp/module.js';
 import { passkeysModule } from './passkeys/module.js';
 import { passwordModule } from './password/module.js';
+import { personalAccessTokensModule } from './personal-access-tokens/module.js';
 import { sessionsModule } from './sessions/module.js';
 import { signInModule } from './sign-in/module.js';
 import { totpModule } from './totp/module.js';
@@ -31,6 +32,7 @@ export const modules = [
   sessionsModule,
   signInModule,
   accessTokensModule,
+  personalAccessTokensModule,
   organizationsModule,
   webhooksModule,
   eventsModule,

@@ -15,6 +15,7 @@ export type {
   Organization,
   OrganizationDomain,
   OrganizationInvitation,
+  PersonalAccessToken,
   RefreshToken,
   Session,
   SigningKey,

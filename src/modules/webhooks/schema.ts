@@ -62,7 +62,7 @@ builder.queryFields((t) => ({
   webhookApp: t.prismaField({
     type: 'WebhookApp',
     nullable: true,
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'A webhook app by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.webhookApp.findUnique({ ...query, where: { id: String(args.id) } }),
@@ -70,7 +70,7 @@ builder.queryFields((t) => ({
   webhookApps: t.prismaConnection({
     type: 'WebhookApp',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'The configured webhook apps.',
     resolve: (query, _root, _args, ctx) => ctx.db.webhookApp.findMany({ ...query, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   }),
@@ -150,7 +150,7 @@ const RotateSuccess = builder.objectRef<{ appId: string; secret: string; previou
 builder.mutationFields((t) => ({
   createWebhookApp: t.field({
     type: secretSuccess('CreateWebhookAppSuccess', 'The app was created; its secret is shown once.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Registers an endpoint for signed event deliveries (Standard Webhooks). Returns the signing secret once.',
     errors: { types: [E.InvalidInputError] },
     args: { input: t.arg({ type: CreateWebhookAppInput, required: true }) },
@@ -161,7 +161,7 @@ builder.mutationFields((t) => ({
   }),
   updateWebhookApp: t.field({
     type: webhookAppSuccess('UpdateWebhookAppSuccess', 'The app was updated.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Changes an app: name, URL (checked again), event types, or enabled (re-enabling resumes its queued deliveries).',
     errors: { types: [E.NotFoundError, E.InvalidInputError] },
     args: { input: t.arg({ type: UpdateWebhookAppInput, required: true }) },
@@ -175,7 +175,7 @@ builder.mutationFields((t) => ({
       description: 'The app and its deliveries are gone.',
       fields: (f) => ({ deletedWebhookAppId: f.exposeID('id') }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Deletes an app with its queued and past deliveries.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('DeleteWebhookAppInput'), required: true }) },
@@ -183,7 +183,7 @@ builder.mutationFields((t) => ({
   }),
   rotateWebhookAppSecret: t.field({
     type: RotateSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Replaces the signing secret. The old one stays valid for PORTCULLIS_WEBHOOK_SECRET_GRACE_SECONDS: meanwhile every delivery carries both signatures.',
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: idInput('RotateWebhookAppSecretInput'), required: true }) },
@@ -194,7 +194,7 @@ builder.mutationFields((t) => ({
   }),
   testWebhookApp: t.field({
     type: deliverySuccess('TestWebhookAppSuccess', 'A webhook.test delivery was queued to be sent now.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Sends a webhook.test event to this app now; follow it in delivery (and WebhookApp.deliveries).',
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: idInput('TestWebhookAppInput'), required: true }) },
@@ -205,7 +205,7 @@ builder.mutationFields((t) => ({
   }),
   retryWebhookDelivery: t.field({
     type: deliverySuccess('RetryWebhookDeliverySuccess', 'The delivery is queued for one more attempt now.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Retries one delivery by hand (a failed one gets one more attempt).',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('RetryWebhookDeliveryInput'), required: true }) },
