@@ -123,6 +123,8 @@ describe('the public surface', () => {
 
   it('records exactly the announced event types', () => {
     expect([...eventTypes].sort()).toEqual([
+      'api_key.created',
+      'api_key.revoked',
       'organization.created',
       'organization.deleted',
       'organization.domain_added',
@@ -167,6 +169,8 @@ describe('the public surface', () => {
       'user.password_reset_requested',
       'user.password_verification_failed',
       'user.password_verified',
+      'user.pat_created',
+      'user.pat_revoked',
       'user.phone_changed',
       'user.phone_verified',
       'user.reactivated',

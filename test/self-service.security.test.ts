@@ -53,6 +53,7 @@ const SELF_SERVICE = new Set([
   'revokeAllSessions',
   'startPasskeyRegistration',
   'verifyPasskeyRegistration',
+  'createPersonalAccessToken',
 ]);
 
 /** Mutations that name a user but only management callers may run. */
