@@ -1,5 +1,5 @@
 /**
- * The GraphQL examples of docs/users.md, docs/migrating.md and docs/organizations.md, run in order
+ * The GraphQL examples of docs/users.md, docs/migrating.md, docs/organizations.md and docs/tokens-and-keys.md, run in order
  * against a gateway as an API key, so the docs cannot drift from the API.
  *
  * The convention, stated at the top of each doc:
@@ -11,7 +11,8 @@
  *   the same doc (array items by index: `codes.0`), and "$totp:<Operation>.<path>"
  *   is the current TOTP code for the secret found there;
  * - an optional second line `# token: "$<Operation>.<path>"` runs the example
- *   with that access token instead of the API key (what a signed-in user does);
+ *   with that token instead of the API key (an access token: what a signed-in
+ *   user does; or another API key or a personal access token);
  * - a query whose first root field is a scalar (`can`) states the value:
  *   `# expect: true`.
  * Each doc runs on a gateway of its own, so a doc's examples depend only on
@@ -77,7 +78,7 @@ function valueAt(root: unknown, path: string[], ref: string): unknown {
   return value;
 }
 
-for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md']) {
+for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md', 'docs/tokens-and-keys.md']) {
   describe(`the examples in ${file}`, () => {
     const examples = examplesOf(readFileSync(path.resolve(import.meta.dirname, '..', file), 'utf8'));
     const results = new Map<string, unknown>();
