@@ -100,7 +100,7 @@ function forbidden(viewer: Viewer, needs: Need[]): GraphQLError {
   }
   const [reason, message, allowed] =
     viewer.kind === 'user' && self
-      ? ['NOT_SELF', 'An access token acts on its own user only.', 'API keys, or this user with their own access token']
+      ? ['NOT_SELF', "A user's access token or personal access token acts on its own user only.", 'API keys, or this user with their own access token']
       : viewer.kind === 'user'
         ? ['API_KEY_REQUIRED', 'Only management callers (API keys) may do this.', 'API keys']
         : ['ACCESS_TOKEN_REQUIRED', "This acts on the caller's own session: call it with the user's access token.", "the user's own access token"];
