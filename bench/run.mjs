@@ -10,6 +10,7 @@ const benches = {
   events: 'events.ts',
   memory: 'memory.ts',
   organizations: 'organizations.ts',
+  'user-stats': 'user-stats.ts',
 };
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -123,7 +123,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   });
   const hooks = { webhookSender: options.webhookSender, webhookLookup: options.webhookLookup };
   workers = modules.flatMap((m) => (m.workers?.({ services, db: database.client, config, logger, hooks, metrics }) ?? []).map((worker) => ({ module: m.name, worker })));
-  const pages = modules.map((m) => m.pages?.(config)).filter((page) => page !== undefined);
+  const pages = modules.map((m) => m.pages?.({ config, services, logger })).filter((page) => page !== undefined);
   const { yoga, shutdown: endStreams } = await createYogaServer({ config, services, db: database.client, logger, rateLimiter: limiter('public', config.publicRateLimit), metrics });
   // /metrics on a port of its own when one is configured, and then not on the public one.
   const serveMetrics = metricsHandler(metrics, logger);
@@ -135,7 +135,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     maxSubscriptionsPerSocket: config.limits.maxSubscriptionsPerSocket,
     ping: () => database.ping(),
     pool: () => database.pool(),
-    pages: pages.length ? (req, res) => pages.some((page) => page(req, res)) : undefined,
+    pages: pages.length ? (req, res, request) => pages.some((page) => page(req, res, request)) : undefined,
     reauthIntervalMs: config.tokens.subscriptionReauthSeconds * 1000,
     eventSchemas: eventJsonSchemas,
     endStreams,

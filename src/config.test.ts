@@ -129,6 +129,16 @@ describe('loadConfig', () => {
     expect(refused('https://{code}.example.com/')).toThrow('PORTCULLIS_PASSKEY_LINK_URL: must not have {code} or {userId} in the host name');
   });
 
+  it('takes the public URL as an http(s) address with an optional path prefix, kept without a trailing slash', () => {
+    expect(loadConfig({}).publicUrl).toBeUndefined();
+    expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'https://Auth.Example.com/' }).publicUrl).toBe('https://auth.example.com');
+    expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'https://example.com/gateway//' }).publicUrl).toBe('https://example.com/gateway');
+    expect(loadConfig({ PORTCULLIS_PUBLIC_URL: 'http://localhost:4000' }).publicUrl).toBe('http://localhost:4000');
+    for (const url of ['auth.example.com', 'ftp://example.com', 'https://example.com/?x=1', 'https://example.com/#top', 'https://user:pw@example.com']) {
+      expect(() => loadConfig({ PORTCULLIS_PUBLIC_URL: url }), url).toThrow(/^PORTCULLIS_PUBLIC_URL: must be an http:\/\/ or https:\/\/ URL/);
+    }
+  });
+
   it('serves the metrics on the main port unless PORTCULLIS_METRICS_PORT names another', () => {
     expect(loadConfig({}).metricsPort).toBeUndefined();
     expect(loadConfig({ PORTCULLIS_METRICS_PORT: '9464' }).metricsPort).toBe(9464);

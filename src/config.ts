@@ -131,6 +131,24 @@ const keyValues = z.string().transform((v, ctx) => {
 
 const httpUrl = z.url({ message: 'must be an http:// or https:// URL', protocol: /^https?$/ });
 
+/**
+ * The gateway's address as browsers reach it: scheme, host, optional port and
+ * path prefix (a proxy's), no query. Kept without a trailing slash.
+ */
+const publicUrl = z.string().transform((v, ctx) => {
+  let url: URL | undefined;
+  try {
+    url = new URL(v);
+  } catch {
+    // reported below
+  }
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:') || url.search || url.hash || url.username || url.password) {
+    ctx.addIssue({ code: 'custom', message: 'must be an http:// or https:// URL without query, fragment or credentials, e.g. https://auth.example.com' });
+    return z.NEVER;
+  }
+  return `${url.origin}${url.pathname}`.replace(/\/+$/, '');
+});
+
 const otlpProtocol = z.enum(['http/protobuf', 'http/json'], { message: 'expected http/protobuf or http/json (OTLP over HTTP; gRPC is not supported)' });
 
 const TRACE_SAMPLERS = ['always_on', 'always_off', 'traceidratio', 'parentbased_always_on', 'parentbased_always_off', 'parentbased_traceidratio'] as const;
@@ -164,6 +182,7 @@ const envSchema = z.object({
   PORTCULLIS_DB_STATEMENT_TIMEOUT_MS: int(0, 3_600_000).default(30_000),
   PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS: int(0, 3_600_000).default(60_000),
   PORTCULLIS_PRODUCT_NAME: z.string().min(1).default('Portcullis'),
+  PORTCULLIS_PUBLIC_URL: publicUrl.optional(),
   // Passwords: argon2id defaults are OWASP's (19 MiB, 2 iterations, 1 lane). The maxima are the
   // ceilings above which no stored hash is verified: a higher setting would write hashes that never verify.
   PORTCULLIS_ARGON2_MEMORY_KIB: int(1024, ARGON2_MAX_MEMORY_KIB).default(19_456),
@@ -231,6 +250,11 @@ const envSchema = z.object({
   PORTCULLIS_TOKEN_ROLES: bool.default(false),
   PORTCULLIS_TOKEN_HASURA_CLAIMS: bool.default(false),
   PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE: z.string().regex(/^[A-Za-z0-9_:.-]{1,64}$/, 'must be a role name (letters, digits, _ : . -)').default('user'),
+  PORTCULLIS_TOKEN_METADATA_KEYS: z
+    .string()
+    .regex(/^\s*([A-Za-z0-9_-]{1,100}\s*(,\s*[A-Za-z0-9_-]{1,100}\s*)*)?$/, 'must be comma-separated top-level keys of publicMetadata (letters, digits, _ -), e.g. plan,tier')
+    .default('')
+    .transform((v) => [...new Set(v.split(',').map((k) => k.trim()).filter(Boolean))]),
   // WebAuthn.
   PORTCULLIS_WEBAUTHN_RP_ID: z.string().min(1).default('localhost'),
   PORTCULLIS_WEBAUTHN_RP_NAME: z.string().min(1).optional(),
@@ -293,6 +317,8 @@ export interface Config {
   corsOrigins: string[];
   shutdownTimeoutMs: number;
   productName: string;
+  /** The gateway's address as browsers reach it (links it hands out: the webhook portal); absent: http://HOST:PORT. No trailing slash. */
+  publicUrl?: string;
   /** Threads in libuv's pool, where password hashing runs (UV_THREADPOOL_SIZE). */
   threadPoolSize: number;
   passwords: {
@@ -341,6 +367,8 @@ export interface Config {
     /** Hasura's claims block (https://hasura.io/jwt/claims) in every access token. */
     hasuraClaims: boolean;
     hasuraDefaultRole: string;
+    /** Top-level publicMetadata keys copied into every access token, under `public_metadata`. */
+    metadataKeys: string[];
   };
   /** registrationLinkUrl: the template of the links createPasskeyRegistrationLink sends ({code}, {userId}); absent: it only returns codes. */
   webauthn: { rpId: string; rpName: string; origins: string[]; challengeTtlSeconds: number; demoPage: boolean; registrationLinkUrl?: string };
@@ -446,6 +474,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     corsOrigins: e.PORTCULLIS_CORS_ORIGINS ?? [],
     shutdownTimeoutMs: e.PORTCULLIS_SHUTDOWN_TIMEOUT_MS,
     productName: e.PORTCULLIS_PRODUCT_NAME,
+    publicUrl: e.PORTCULLIS_PUBLIC_URL,
     threadPoolSize: e.UV_THREADPOOL_SIZE,
     passwords: {
       argon2: { memoryCost: e.PORTCULLIS_ARGON2_MEMORY_KIB, timeCost: e.PORTCULLIS_ARGON2_ITERATIONS, parallelism: e.PORTCULLIS_ARGON2_PARALLELISM },
@@ -496,6 +525,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       roles: e.PORTCULLIS_TOKEN_ROLES,
       hasuraClaims: e.PORTCULLIS_TOKEN_HASURA_CLAIMS,
       hasuraDefaultRole: e.PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE,
+      metadataKeys: e.PORTCULLIS_TOKEN_METADATA_KEYS,
     },
     webauthn: {
       rpId: e.PORTCULLIS_WEBAUTHN_RP_ID,
@@ -561,6 +591,7 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_DB_IDLE_IN_TRANSACTION_TIMEOUT_MS', 'PostgreSQL idle_in_transaction_session_timeout; 0 = none (default 60000)'],
   ['NODE_ENV', 'development|production|test; production disables anonymous introspection and refuses console delivery'],
   ['PORTCULLIS_PRODUCT_NAME', 'name used in messages and as the default TOTP issuer (default Portcullis)'],
+  ['PORTCULLIS_PUBLIC_URL', 'the gateway\'s address as browsers reach it, e.g. https://auth.example.com (a path prefix is kept); webhook portal links start with it (default http://HOST:PORT)'],
   ['PORTCULLIS_ARGON2_MEMORY_KIB', 'argon2id memory in KiB, 1024 to 524288 (default 19456, OWASP)'],
   ['PORTCULLIS_ARGON2_ITERATIONS', 'argon2id iterations, at most 10 (default 2)'],
   ['PORTCULLIS_ARGON2_PARALLELISM', 'argon2id lanes, at most 16 (default 1)'],
@@ -605,6 +636,10 @@ export const configVariables: Array<[name: string, meaning: string]> = [
   ['PORTCULLIS_TOKEN_ROLES', 'true: access tokens carry the user\'s global role keys as `roles` (default false)'],
   ['PORTCULLIS_TOKEN_HASURA_CLAIMS', 'true: access tokens carry Hasura\'s `https://hasura.io/jwt/claims` block (default false)'],
   ['PORTCULLIS_TOKEN_HASURA_DEFAULT_ROLE', 'x-hasura-default-role, and always among the allowed roles (default user)'],
+  [
+    'PORTCULLIS_TOKEN_METADATA_KEYS',
+    'comma-separated top-level keys of publicMetadata copied into access tokens as the `public_metadata` claim, e.g. plan,tier; their values together at most 1200 bytes (default none)',
+  ],
   ['PORTCULLIS_REAUTH_MAX_AGE_SECONDS', 'how recently a session must have proved a factor before its user changes credentials (default 300)'],
   ['PORTCULLIS_SUBSCRIPTION_REAUTH_SECONDS', 'a live subscription ends at most this long after its caller loses access (default 30)'],
   ['PORTCULLIS_WEBAUTHN_RP_ID', 'WebAuthn relying party id (default localhost)'],

@@ -156,6 +156,7 @@ describe('the public surface', () => {
       'user.locked',
       'user.logged_in',
       'user.login_failed',
+      'user.metadata_updated',
       'user.otp_email_added',
       'user.otp_email_removed',
       'user.otp_sms_added',
@@ -190,6 +191,8 @@ describe('the public surface', () => {
       'webhook_app.disabled',
       'webhook_app.secret_rotated',
       'webhook_app.updated',
+      'webhook_portal.link_created',
+      'webhook_portal.link_used',
     ]);
   });
 });

@@ -51,7 +51,9 @@ describe('direct statements', () => {
       passwordMustChange: true,
       lastLoginAt: at(5),
       lastLoginDevice: 'test',
-      metadata: { plan: 'pro', tags: ['a', 'b'], nested: { n: 1.5, ok: false } },
+      publicMetadata: { plan: 'pro', tags: ['a', 'b'], nested: { n: 1.5, ok: false } },
+      privateMetadata: { crm: 'A-1' },
+      unsafeMetadata: { theme: 'dark' },
     });
     const [row] = await direct.all('SELECT * FROM "User" WHERE "id" = ?', [user.id], USER_ROW);
     expect(row).toEqual(await db.user.findUnique({ where: { id: user.id } }));

@@ -1,5 +1,5 @@
 /**
- * The GraphQL examples of docs/users.md, docs/migrating.md, docs/organizations.md and docs/tokens-and-keys.md, run in order
+ * The GraphQL examples of docs/users.md, docs/migrating.md, docs/organizations.md, docs/metadata.md and docs/tokens-and-keys.md, run in order
  * against a gateway as an API key, so the docs cannot drift from the API.
  *
  * The convention, stated at the top of each doc:
@@ -78,7 +78,7 @@ function valueAt(root: unknown, path: string[], ref: string): unknown {
   return value;
 }
 
-for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md', 'docs/tokens-and-keys.md']) {
+for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md', 'docs/metadata.md', 'docs/tokens-and-keys.md']) {
   describe(`the examples in ${file}`, () => {
     const examples = examplesOf(readFileSync(path.resolve(import.meta.dirname, '..', file), 'utf8'));
     const results = new Map<string, unknown>();

@@ -53,6 +53,8 @@ const SELF_SERVICE = new Set([
   'revokeAllSessions',
   'startPasskeyRegistration',
   'verifyPasskeyRegistration',
+  // Its unsafe part only: public and private need an API key (test/metadata.security.test.ts).
+  'updateUserMetadata',
   'createPersonalAccessToken',
 ]);
 

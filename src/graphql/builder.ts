@@ -13,7 +13,7 @@ import PrismaPlugin from '@pothos/plugin-prisma';
 import RelayPlugin from '@pothos/plugin-relay';
 import ScopeAuthPlugin from '@pothos/plugin-scope-auth';
 import { GraphQLError } from 'graphql';
-import { DateTimeResolver, JSONResolver } from 'graphql-scalars';
+import { DateResolver, DateTimeResolver, JSONResolver } from 'graphql-scalars';
 import type PrismaTypes from '../kernel/db/generated/pothos-types.js';
 import { getDatamodel } from '../kernel/db/generated/pothos-types.js';
 import { kindOfId, type IdKind } from '../kernel/ids.js';
@@ -124,6 +124,7 @@ const nodeScopes: Record<IdKind, NeededScope> = {
   WebhookApp: 'webhooks:manage',
   WebhookDelivery: 'webhooks:manage',
   WebhookAttempt: 'webhooks:manage',
+  WebhookPortalLink: 'webhooks:manage',
   SigningKey: 'signing_keys:manage',
   Organization: 'organizations:read',
   Membership: 'organizations:read',
@@ -156,6 +157,8 @@ export const builder = new SchemaBuilder<{
   AuthScopes: { admin: AdminNeed; self: SelfNeed; permission: PermissionNeed };
   Scalars: {
     DateTime: { Input: Date; Output: Date | string };
+    /** A UTC day, YYYY-MM-DD; read as its midnight UTC. */
+    Date: { Input: Date; Output: Date | string };
     JSON: { Input: unknown; Output: unknown };
     ID: { Input: string; Output: string };
   };
@@ -216,6 +219,7 @@ export const builder = new SchemaBuilder<{
 });
 
 builder.addScalarType('DateTime', DateTimeResolver, {});
+builder.addScalarType('Date', DateResolver, {});
 builder.addScalarType('JSON', JSONResolver, {});
 
 builder.queryType({});

@@ -42,12 +42,13 @@ export class InvalidStateError extends PortcullisError {
 export class AlreadyExistsError extends PortcullisError {
   static readonly code = 'ALREADY_EXISTS';
   readonly code = AlreadyExistsError.code;
-  /** `what`: the kind of object that holds the value (default a user: "Another user already has this email."). */
+  /** `what`: the kind of object that holds the value (default a user: "Another user already has this email."); `message` says it otherwise. */
   constructor(
     readonly field: string,
     what = 'user',
+    message?: string,
   ) {
-    super(`Another ${what} already has this ${field}.`);
+    super(message ?? `Another ${what} already has this ${field}.`);
   }
 }
 

@@ -26,6 +26,7 @@ export const idPrefixes = {
   Permission: 'prm',
   OrganizationInvitation: 'inv',
   OrganizationDomain: 'dom',
+  WebhookPortalLink: 'whl',
   PersonalAccessToken: 'pt',
 } as const;
 

@@ -16,6 +16,7 @@ import { passwordModule } from './password/module.js';
 import { personalAccessTokensModule } from './personal-access-tokens/module.js';
 import { sessionsModule } from './sessions/module.js';
 import { signInModule } from './sign-in/module.js';
+import { statisticsModule } from './statistics/module.js';
 import { totpModule } from './totp/module.js';
 import { usersModule } from './users/module.js';
 import { webhooksModule } from './webhooks/module.js';
@@ -31,6 +32,7 @@ export const modules = [
   passkeysModule,
   sessionsModule,
   signInModule,
+  statisticsModule,
   accessTokensModule,
   personalAccessTokensModule,
   organizationsModule,

@@ -32,6 +32,22 @@ export interface WorkerContext {
   hooks: Record<string, unknown>;
 }
 
+/** What a module's pages are built with. */
+export interface PageContext {
+  config: Readonly<Config>;
+  services: Services;
+  logger: Logger;
+}
+
+/** The request's id (its x-request-id and access-log line) and client address, as the server knows them. */
+export interface PageRequest {
+  id: string;
+  ip?: string;
+}
+
+/** Answers (and returns true for) the paths it serves; leaves any other request to the caller. */
+export type PageHandler = (req: IncomingMessage, res: ServerResponse, request: PageRequest) => boolean;
+
 export interface ModuleManifest {
   name: string;
   /** Its event types and their payloads (events.ts). */
@@ -45,7 +61,7 @@ export interface ModuleManifest {
   /** Consumes committed events in order, once across instances (idempotently: a lease hand-over may repeat some). */
   fanOut?: (services: Services, events: RelayedEvent[], restarted: boolean) => Promise<unknown>;
   /** Extra HTTP pages: answers and returns true for the paths it serves. */
-  pages?: (config: Readonly<Config>) => ((req: IncomingMessage, res: ServerResponse) => boolean) | undefined;
+  pages?: (context: PageContext) => PageHandler | undefined;
 }
 
 export const defineModule = (manifest: ModuleManifest): ModuleManifest => manifest;

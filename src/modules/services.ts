@@ -34,11 +34,13 @@ import { createOneTimeCodeService } from './codes/one-time-codes.js';
 import { createOtpFactorService } from './otp/service.js';
 import { createPasswordHasher } from './password/hashing.js';
 import { createPasswordService } from './password/service.js';
-import { createSessionService } from './sessions/service.js';
+import { composeClaims, createSessionService, type ActivityHook } from './sessions/service.js';
 import { createSigningKeyService } from './sessions/signing-keys.js';
 import { createTotpService } from './totp/service.js';
 import { createUserService } from './users/service.js';
+import { createUserMetadataService, type UserMetadataService } from './users/metadata.service.js';
 import { createWebhookService } from './webhooks/service.js';
+import { createWebhookPortalService } from './webhooks/portal.js';
 import type { Lookup } from './webhooks/ssrf.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { createWebAuthnService } from './passkeys/service.js';
@@ -47,6 +49,7 @@ import { createAccessService, type AccessService } from './organizations/access.
 import { createOrganizationService } from './organizations/organizations.js';
 import { createInvitationService } from './organizations/invitations.js';
 import { createDomainService } from './organizations/domains.js';
+import { createStatisticsService } from './statistics/service.js';
 
 export interface ServiceDeps {
   db: Db;
@@ -104,7 +107,10 @@ export function createServices(deps: ServiceDeps) {
     () => [{ labels: {}, value: Math.max(0, passwordHasher.inFlight() - config.threadPoolSize) }],
   );
   const access = createAccessService({ direct, policy: config.tokens });
-  const signIn = createSignIn({ db, config, clock, outbox, key, access });
+  const userMetadata = createUserMetadataService({ db, provider: config.database.provider, outbox, clock, tokenKeys: config.tokens.metadataKeys });
+  // Counts sign-ins and refreshes (sessions) and created and deleted users (users) through hooks, for userStats.
+  const statistics = createStatisticsService({ direct, provider: config.database.provider, clock, logger: deps.logger });
+  const signIn = createSignIn({ db, config, clock, outbox, key, access, userMetadata, activity: statistics.recordActivity });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -119,6 +125,7 @@ export function createServices(deps: ServiceDeps) {
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
   const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
   const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
+  const webhooks = createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued });
   const webauthn = createWebAuthnService({ db, config: config.webauthn, clock, outbox, lockout, codes, linkTtlSeconds: config.otp.ttlSeconds, codeDelivery, sessions, reauth, signIns });
   return {
     clock,
@@ -129,8 +136,27 @@ export function createServices(deps: ServiceDeps) {
     delivery,
     contacts,
     otpFactors,
-    users: createUserService({ db, provider: config.database.provider, outbox, clock, contacts, defaultPhoneRegion: config.otp.defaultPhoneRegion, onUserCreated: roles.grantDefaultRoles }),
-    webhooks: createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued }),
+    users: createUserService({
+      db,
+      provider: config.database.provider,
+      outbox,
+      clock,
+      contacts,
+      defaultPhoneRegion: config.otp.defaultPhoneRegion,
+      onUserCreated: async (tx, userId, meta) => {
+        await roles.grantDefaultRoles(tx, userId, meta);
+        await statistics.countUserCreated(tx);
+      },
+      onUserDeleted: (tx) => statistics.countUserDeleted(tx),
+      metadata: userMetadata,
+    }),
+    /** userStats, and the active days and user tallies it reads. */
+    statistics,
+    /** Users' public, private and unsafe metadata (updateUserMetadata), and its access-token claims. */
+    userMetadata,
+    webhooks,
+    /** Single-use links to the webhook portal, and what their holders may see and do there. */
+    webhookPortal: createWebhookPortalService({ db, clock, outbox, webhooks, publicUrl: config.publicUrl ?? listeningUrl(config) }),
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
@@ -187,20 +213,36 @@ export function createServices(deps: ServiceDeps) {
   };
 }
 
+/** http://HOST:PORT as configured: the default of the addresses the gateway names itself by. */
+function listeningUrl(config: Readonly<Config>): string {
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  return `http://${host}:${config.port}`;
+}
+
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
-function createSignIn(deps: { db: Db; config: Readonly<Config>; clock: Clock; outbox: Outbox; key: Buffer; access: AccessService }) {
-  const { db, config, clock, outbox, key, access } = deps;
+function createSignIn(deps: {
+  db: Db;
+  config: Readonly<Config>;
+  clock: Clock;
+  outbox: Outbox;
+  key: Buffer;
+  access: AccessService;
+  userMetadata: UserMetadataService;
+  activity: ActivityHook;
+}) {
+  const { db, config, clock, outbox, key, access, userMetadata, activity } = deps;
   const { tokens } = config;
   const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
-  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
-  const issuer = tokens.issuer ?? `http://${host}:${config.port}`;
+  const issuer = tokens.issuer ?? listeningUrl(config);
   const sessions = createSessionService({
     db,
     clock,
     outbox,
     signingKeys,
-    claims: access.tokenClaims,
+    // Organization and role claims, then the public metadata keys configured for tokens.
+    claims: composeClaims(access.tokenClaims, userMetadata.tokenClaims),
+    activity,
     policy: {
       issuer,
       audience: tokens.audience,

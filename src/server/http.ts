@@ -9,6 +9,7 @@ import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
 import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { Logger } from '../kernel/logger.js';
+import type { PageHandler } from '../modules/manifest.js';
 import type { Services } from '../modules/services.js';
 import { callerToken, resolveViewer, stillAuthorized } from './auth.js';
 import type { createRequestObserver, RequestRecord } from './observe.js';
@@ -25,8 +26,8 @@ export interface HttpDeps {
   ping: () => Promise<void>;
   /** The PostgreSQL pool's connections in use / idle and requests waiting (absent on SQLite). */
   pool?: () => { total: number; idle: number; waiting: number } | undefined;
-  /** Extra pages (the passkey demo): answers and returns true for the paths it serves. */
-  pages?: (req: IncomingMessage, res: ServerResponse) => boolean;
+  /** Extra pages (the passkey demo, the webhook portal): answers and returns true for the paths it serves. */
+  pages?: PageHandler;
   /** How often an open WebSocket re-checks that its caller still has access. */
   reauthIntervalMs: number;
   /** The JSON Schemas of the event payloads (GET /events/schema.json). */
@@ -95,7 +96,7 @@ export function createHttpServer(deps: HttpDeps) {
       );
       return;
     }
-    if (deps.pages?.(req, res)) return;
+    if (deps.pages?.(req, res, record)) return;
     // Shows a request arriving before its body has (for operators, and the shutdown test's signal).
     logger.debug({ requestId: record.id, method: req.method, path }, 'request received');
     if (draining) res.setHeader('connection', 'close');

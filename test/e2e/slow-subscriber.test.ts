@@ -5,7 +5,7 @@
  * cursor to resume from; resuming with that cursor delivers the rest.
  *
  * The slow client is a raw WebSocket whose TCP socket is paused; each event
- * it asks for is large (the user's 15 KB metadata, selected under 30
+ * it asks for is large (the user's 7.5 KB public metadata, selected under 60
  * aliases), so the kernel buffers fill after a few events and the server's
  * sends stop completing, as with a real stalled client.
  */
@@ -21,7 +21,7 @@ const EVENTS = 60;
 
 const CreateUser = graphql(`
   mutation SlowCreateUser($metadata: JSON) {
-    createUser(input: { email: "slow@example.com", metadata: $metadata }) { __typename ... on CreateUserSuccess { user { id } } }
+    createUser(input: { email: "slow@example.com", publicMetadata: $metadata }) { __typename ... on CreateUserSuccess { user { id } } }
   }
 `);
 const Rename = graphql(`
@@ -31,7 +31,9 @@ const Log = graphql(`
   query SlowLog($id: ID!) { events(first: 500, userId: $id) { edges { node { id } } } }
 `);
 
-const heavy = Array.from({ length: 30 }, (_, i) => `m${i}: user { metadata }`).join(' ');
+// Metadata is at most 8 KB a user: more aliases of a smaller object make the same 450 KB an event.
+const ALIASES = 60;
+const heavy = Array.from({ length: ALIASES }, (_, i) => `m${i}: user { publicMetadata }`).join(' ');
 const SLOW_QUERY = `subscription($id: ID!) { userEvents(userId: $id) { id ${heavy} } }`;
 
 let t: TestApp;
@@ -39,7 +41,7 @@ let url: string;
 let ws: Client;
 
 beforeAll(async () => {
-  t = await createTestApp({ env: { PORTCULLIS_SUBSCRIPTION_BUFFER: String(BUFFER), PORTCULLIS_RELAY_POLL_MS: '50' } });
+  t = await createTestApp({ env: { PORTCULLIS_SUBSCRIPTION_BUFFER: String(BUFFER), PORTCULLIS_RELAY_POLL_MS: '50', PORTCULLIS_MAX_ALIASES: String(ALIASES) } });
   ({ url } = await t.app.start());
   ws = wsClient(url, BOOTSTRAP_KEY);
 });
@@ -66,7 +68,7 @@ async function rawSubscriber(query: string, variables: Record<string, unknown>) 
 }
 
 it('ends only the stalled subscription, with a resume cursor; the other subscriber gets every event', async () => {
-  const created = await t.run(CreateUser, { metadata: { blob: 'x'.repeat(15_000) } });
+  const created = await t.run(CreateUser, { metadata: { blob: 'x'.repeat(7_500) } });
   if (created.createUser.__typename !== 'CreateUserSuccess') throw new Error('createUser failed');
   const id = created.createUser.user.id;
 

@@ -25,5 +25,6 @@ export type {
   WebhookApp,
   WebhookAttempt,
   WebhookDelivery,
+  WebhookPortalLink,
 } from './generated/sqlite/client.js';
 export { AuthMethodKind, UserState } from './generated/sqlite/enums.js';

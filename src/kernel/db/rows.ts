@@ -8,7 +8,7 @@ import type { RowShape } from './direct.js';
 export const USER_ROW = {
   dates: ['emailVerifiedAt', 'phoneVerifiedAt', 'lockedUntil', 'passwordChangedAt', 'lastLoginAt', 'createdAt', 'updatedAt'],
   booleans: ['passwordMustChange'],
-  json: ['metadata'],
+  json: ['publicMetadata', 'privateMetadata', 'unsafeMetadata'],
 } as const satisfies RowShape;
 
 export const EVENT_ROW = { dates: ['occurredAt'], json: ['data'] } as const satisfies RowShape;

@@ -10,7 +10,8 @@ import { newId } from '../ids.js';
 
 /** Who caused a change, for the audit trail. */
 export interface Actor {
-  type: 'api_key' | 'bootstrap_key' | 'user' | 'system' | 'cli';
+  /** webhook_portal: the holder of a webhook portal link (id: the link's whl_ id). */
+  type: 'api_key' | 'bootstrap_key' | 'user' | 'system' | 'cli' | 'webhook_portal';
   id?: string;
   /** A user's session (access-token callers): what re-authentication is judged by. Not recorded in events. */
   sessionId?: string;

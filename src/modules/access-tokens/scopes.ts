@@ -9,8 +9,8 @@ import { InvalidInputError } from '../../kernel/errors.js';
 
 /** Every scope, with what it grants (docs/tokens-and-keys.md holds the same list with the operations). */
 export const SCOPES = {
-  'users:read': 'Read users: user, users, me, node for users, userStateChanged; a personal access token reads its own user.',
-  'users:write': 'Create, update, delete, lock and deactivate users; set and verify their email and phone; a personal access token verifies its own contacts and accepts invitations.',
+  'users:read': 'Read users: user, users, me, userStats, node for users, userStateChanged, their metadata; a personal access token reads its own user.',
+  'users:write': 'Create, update, delete, lock and deactivate users; their metadata; set and verify their email and phone; a personal access token verifies its own contacts, writes its unsafe metadata and accepts invitations.',
   'credentials:write': 'Set, reset and change passwords; register and remove TOTP, backup codes, OTP factors and passkeys.',
   'credentials:verify': 'Check credentials: verifyPassword, verifyTotp, sendOtp, verifyOtp.',
   'sessions:write': 'Revoke sessions.',

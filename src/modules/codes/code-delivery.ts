@@ -42,9 +42,9 @@ export interface CheckCode {
 
 const codeFailures = [IncorrectCodeError, CodeExpiredError, CodeAlreadyUsedError, TooManyAttemptsError];
 
-/** A user's preferred language for messages, when their metadata names one (`{"locale": "de"}`). */
+/** A user's preferred language for messages, when their public metadata names one (`{"locale": "de"}`). */
 export function localeOf(user: User): string | null {
-  const locale = (user.metadata as Record<string, unknown> | null)?.locale;
+  const locale = (user.publicMetadata as Record<string, unknown> | null)?.locale;
   return typeof locale === 'string' ? locale : null;
 }
 

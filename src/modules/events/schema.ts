@@ -12,7 +12,7 @@ export function eventTypeWhere(types: readonly string[] | null | undefined) {
 }
 
 const Actor = builder.objectRef<{ type: string; id: string | null }>('EventActor').implement({
-  description: 'Who caused the event: an API key, a user, the system or the CLI.',
+  description: 'Who caused the event: an API key, a user, the system, the CLI, or the holder of a webhook portal link (webhook_portal, with the link id).',
   fields: (t) => ({ type: t.exposeString('type'), id: t.exposeString('id', { nullable: true }) }),
 });
 

@@ -92,7 +92,7 @@ export function createDomainService(deps: { db: Db; outbox: Outbox; clock: Clock
           return row;
         });
       } catch (error) {
-        if (isUniqueViolation(error)) throw new AlreadyExistsError('domain');
+        if (isUniqueViolation(error)) throw new AlreadyExistsError('domain', 'organization', 'The organization has this domain already.');
         throw error;
       }
     },

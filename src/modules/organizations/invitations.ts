@@ -247,7 +247,7 @@ async function unique<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (isUniqueViolation(error)) throw new AlreadyExistsError('invitation');
+    if (isUniqueViolation(error)) throw new AlreadyExistsError('invitation', 'organization', 'A pending invitation for this email to this organization exists already: revoke it first, or let it expire.');
     throw error;
   }
 }

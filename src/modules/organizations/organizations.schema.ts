@@ -3,6 +3,7 @@ import { permissionLoader } from '../../graphql/context.js';
 import { adminOrThisUser, affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserRef } from '../users/schema.js';
+import { LIMITS, MetadataModeEnum, MetadataPartEnum } from '../users/metadata.schema.js';
 import { RoleRef } from './role-type.schema.js';
 // Invitations and domains: their types, their Organization fields and their operations.
 import './invitations.schema.js';
@@ -27,8 +28,8 @@ export const OrganizationRef = builder.prismaNode('Organization', {
   fields: (t) => ({
     name: t.exposeString('name'),
     slug: t.exposeString('slug', { description: 'Lower-case letters, digits and dashes; unique.' }),
-    publicMetadata: t.expose('publicMetadata', { type: 'JSON', description: 'A JSON object of your own (at most 8 KiB) that members may read.' }),
-    privateMetadata: t.expose('privateMetadata', { type: 'JSON', authScopes: read, description: 'A JSON object of your own (at most 8 KiB); API keys only.' }),
+    publicMetadata: t.expose('publicMetadata', { type: 'JSON', description: 'A JSON object of your own that members may read (updateOrganizationMetadata has the limits).' }),
+    privateMetadata: t.expose('privateMetadata', { type: 'JSON', authScopes: read, description: 'A JSON object of your own; API keys only.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     members: t.relatedConnection('memberships', {
@@ -114,8 +115,18 @@ const toFilter = (filter: { query?: string | null; userId?: string | number | nu
   filter ? { query: filter.query, userId: filter.userId == null ? null : String(filter.userId) } : null;
 
 const metadataFields = (t: PothosSchemaTypes.InputFieldBuilder<SchemaTypes, 'InputObject'>) => ({
-  publicMetadata: t.field({ type: 'JSON', description: 'A JSON object (at most 8 KiB once serialized) that members may read; replaces the stored one.' }),
-  privateMetadata: t.field({ type: 'JSON', description: 'A JSON object (at most 8 KiB) for API keys only; replaces the stored one.' }),
+  publicMetadata: t.field({ type: 'JSON', description: `A JSON object that members may read; replaces the stored one. ${LIMITS}` }),
+  privateMetadata: t.field({ type: 'JSON', description: 'A JSON object for API keys only; replaces the stored one.' }),
+});
+
+const UpdateOrganizationMetadataInput = builder.inputType('UpdateOrganizationMetadataInput', {
+  description: 'Parts left out (or null) stay as they are.',
+  fields: (t) => ({
+    organizationId: t.id({ required: true, description: 'The organization (org_…).' }),
+    public: t.field({ type: 'JSON', description: 'Changes publicMetadata.' }),
+    private: t.field({ type: 'JSON', description: 'Changes privateMetadata.' }),
+    mode: t.field({ type: MetadataModeEnum, defaultValue: 'MERGE' }),
+  }),
 });
 
 const CreateOrganizationInput = builder.inputType('CreateOrganizationInput', {
@@ -183,6 +194,23 @@ builder.mutationFields((t) => ({
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: UpdateOrganizationInput, required: true }) },
     resolve: async (_root, { input: { id, ...patch } }, ctx) => ({ organizationId: (await ctx.services.organizations.updateOrganization(String(id), patch, ctx.meta)).id }),
+  }),
+  updateOrganizationMetadata: t.field({
+    type: builder.objectRef<{ organizationId: string; changed: Array<'public' | 'private'> }>('UpdateOrganizationMetadataSuccess').implement({
+      description: 'The metadata is as asked.',
+      fields: (f) => ({
+        organization: affectedOrganization(f),
+        changed: f.field({ type: [MetadataPartEnum], description: 'The parts whose value changed (empty: nothing changed, and nothing was recorded).', resolve: (p) => p.changed }),
+      }),
+    }),
+    authScopes: manage,
+    description:
+      "Changes an organization's metadata by the rules of updateUserMetadata: each part given is merged (MERGE, the default: RFC 7396 JSON merge patch, null deletes a key) or replaced (REPLACE). " +
+      `${LIMITS} A part that is not an object, nests too deep, or makes the whole too large is InvalidInputError naming it (public or private). ` +
+      'Concurrent merges all land. Records organization.updated with the changed columns.',
+    errors: { types: [E.NotFoundError, E.InvalidInputError] },
+    args: { input: t.arg({ type: UpdateOrganizationMetadataInput, required: true }) },
+    resolve: (_root, { input }, ctx) => ctx.services.organizations.updateOrganizationMetadata({ ...input, organizationId: String(input.organizationId) }, ctx.meta),
   }),
   deleteOrganization: t.field({
     type: builder.objectRef<{ id: string }>('DeleteOrganizationSuccess').implement({

@@ -120,6 +120,11 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
       return rows[0] ?? null;
     },
 
+    /** The metadata of an organization (the caller holds its lock when it writes them back). */
+    findOrganizationMetadata(tx: Reader, id: string): Promise<Pick<Organization, 'publicMetadata' | 'privateMetadata'> | null> {
+      return tx.organization.findUnique({ where: { id }, select: { publicMetadata: true, privateMetadata: true } });
+    },
+
     findOrganization(id: string): Promise<Organization | null> {
       return db.organization.findUnique({ where: { id } });
     },

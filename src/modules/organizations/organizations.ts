@@ -14,6 +14,7 @@ import type { Membership, Organization } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, InvalidInputError, NotFoundError, UserNotFoundError } from '../../kernel/errors.js';
+import { applyMetadataChange, storedMetadata, type MetadataMode } from '../../kernel/metadata.js';
 import type { Outbox } from '../catalog.js';
 import { LastOwnerError, OrganizationRoleRequiredError } from './errors.js';
 import {
@@ -29,8 +30,6 @@ import {
 
 export type { MemberListFilter, OrganizationListFilter } from './organizations.store.js';
 
-/** Largest serialized size of one metadata object, in bytes. */
-export const METADATA_MAX_BYTES = 8 * 1024;
 const SLUG = /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])$/;
 
 export interface OrganizationInput {
@@ -39,6 +38,39 @@ export interface OrganizationInput {
   publicMetadata?: unknown;
   privateMetadata?: unknown;
 }
+
+/** A change of an organization's metadata (updateOrganizationMetadata): parts left out or null stay. */
+export interface OrganizationMetadataInput {
+  organizationId: string;
+  public?: unknown;
+  private?: unknown;
+  /** Default MERGE (RFC 7396). */
+  mode?: MetadataMode | null;
+}
+
+type OrganizationMetadataPart = 'public' | 'private';
+const COLUMN = { public: 'publicMetadata', private: 'privateMetadata' } as const satisfies Record<OrganizationMetadataPart, 'publicMetadata' | 'privateMetadata'>;
+
+/**
+ * The metadata columns a change writes, by the rules users' metadata follows
+ * (kernel/metadata.ts: objects, depth, 8 KB for both parts together), from
+ * the stored parts (null: an organization being created). `fields` names the
+ * input field of each part in InvalidInputError.
+ */
+function metadataColumns(
+  stored: Pick<Organization, 'publicMetadata' | 'privateMetadata'> | null,
+  changes: Partial<Record<OrganizationMetadataPart, unknown>>,
+  mode: MetadataMode,
+  fields: Record<OrganizationMetadataPart, string>,
+) {
+  const current = { public: storedMetadata(stored?.publicMetadata), private: storedMetadata(stored?.privateMetadata) };
+  const { next, changed } = applyMetadataChange<OrganizationMetadataPart>({ current, changes, mode, fields });
+  const columns: { publicMetadata?: object; privateMetadata?: object } = {};
+  for (const part of changed) columns[COLUMN[part]] = next[part];
+  return { columns, next };
+}
+
+const inputFields = { public: 'publicMetadata', private: 'privateMetadata' };
 
 /** How a member joined, as member_added says. */
 export type JoinedVia = 'admin' | 'invitation' | 'domain';
@@ -72,18 +104,14 @@ export function slugFromName(name: string): string {
   return slug;
 }
 
-function checkMetadata(field: string, value: unknown): object {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new InvalidInputError(field, `${field} must be a JSON object.`);
-  if (Buffer.byteLength(JSON.stringify(value), 'utf8') > METADATA_MAX_BYTES) throw new InvalidInputError(field, `${field} must be at most 8 KiB once serialized.`);
-  return value;
-}
+const ALREADY_MEMBER = 'The user is a member of this organization already.';
 
 /** Runs a write; a unique violation becomes AlreadyExistsError(field). */
-async function unique<T>(field: string, fn: () => Promise<T>): Promise<T> {
+async function unique<T>(field: 'slug' | 'membership', fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (error) {
-    if (isUniqueViolation(error)) throw new AlreadyExistsError(field);
+    if (isUniqueViolation(error)) throw new AlreadyExistsError(field, 'organization', field === 'membership' ? ALREADY_MEMBER : undefined);
     throw error;
   }
 }
@@ -179,8 +207,8 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
     async createOrganization(input: OrganizationInput & { name: string }, meta: RequestMeta): Promise<Organization> {
       const name = checkName(input.name);
       const slug = input.slug != null ? checkSlug(input.slug) : slugFromName(name);
-      const publicMetadata = checkMetadata('publicMetadata', input.publicMetadata ?? {});
-      const privateMetadata = checkMetadata('privateMetadata', input.privateMetadata ?? {});
+      const { next } = metadataColumns(null, { public: input.publicMetadata, private: input.privateMetadata }, 'REPLACE', inputFields);
+      const [publicMetadata, privateMetadata] = [next.public, next.private];
       return unique('slug', () =>
         outbox.transaction(async (tx) => {
           const org = await store.insertOrganization(tx, { name, slug, publicMetadata, privateMetadata, now: clock.now() });
@@ -195,10 +223,18 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
       const changes: OrganizationChanges = { updatedAt: clock.now() };
       if (input.name != null) changes.name = checkName(input.name);
       if (input.slug != null) changes.slug = checkSlug(input.slug);
-      if (input.publicMetadata != null) changes.publicMetadata = checkMetadata('publicMetadata', input.publicMetadata);
-      if (input.privateMetadata != null) changes.privateMetadata = checkMetadata('privateMetadata', input.privateMetadata);
+      const metadata = { public: input.publicMetadata, private: input.privateMetadata };
       return unique('slug', () =>
         outbox.transaction(async (tx) => {
+          if (metadata.public != null || metadata.private != null) {
+            // The size limit counts the part not given: read it under the organization's lock.
+            await lockedOrganization(tx, id);
+            const stored = await store.findOrganizationMetadata(tx, id);
+            // Written as given even when equal, as before: updateOrganization's `changes` name the fields given.
+            const { next } = metadataColumns(stored, metadata, 'REPLACE', inputFields);
+            if (metadata.public != null) changes.publicMetadata = next.public;
+            if (metadata.private != null) changes.privateMetadata = next.private;
+          }
           const org = await store.updateOrganization(tx, id, changes);
           if (!org) throw new NotFoundError('organization');
           const fields = Object.keys(changes).filter((k) => k !== 'updatedAt');
@@ -206,6 +242,32 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
           return org;
         }),
       );
+    },
+
+    /**
+     * Changes an organization's metadata as updateUserMetadata does a user's:
+     * each part given is merged (MERGE, the default: RFC 7396) or replaced
+     * (REPLACE), under the organization's lock, so concurrent merges all land.
+     * Records organization.updated with the changed columns when a part
+     * changed. Throws NotFoundError('organization'), InvalidInputError
+     * (naming public or private).
+     */
+    async updateOrganizationMetadata(input: OrganizationMetadataInput, meta: RequestMeta): Promise<{ organizationId: string; changed: OrganizationMetadataPart[] }> {
+      const mode = input.mode ?? 'MERGE';
+      return outbox.transaction(async (tx) => {
+        const org = await lockedOrganization(tx, input.organizationId);
+        const stored = await store.findOrganizationMetadata(tx, org.id);
+        const { columns } = metadataColumns(stored, { public: input.public, private: input.private }, mode, { public: 'public', private: 'private' });
+        const changed = (Object.keys(COLUMN) as OrganizationMetadataPart[]).filter((part) => columns[COLUMN[part]] !== undefined);
+        if (changed.length === 0) return { organizationId: org.id, changed };
+        const updated = await store.updateOrganization(tx, org.id, { ...columns, updatedAt: clock.now() });
+        await outbox.record(
+          tx,
+          { type: 'organization.updated', organizationId: org.id, data: { organization: organizationPayload(updated ?? org), changes: changed.map((p) => COLUMN[p]) } },
+          meta,
+        );
+        return { organizationId: org.id, changed };
+      });
     },
 
     /** Deletes the organization; its memberships, invitations and domains go with it. */
@@ -229,7 +291,7 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
           const org = await lockedOrganization(tx, input.organizationId);
           if (!(await store.findUserEmail(tx, input.userId))) throw new UserNotFoundError(input.userId);
           const roles = await organizationRoles(tx, input.roleIds);
-          if (await store.findMembership(tx, org.id, input.userId)) throw new AlreadyExistsError('membership');
+          if (await store.findMembership(tx, org.id, input.userId)) throw new AlreadyExistsError('membership', 'organization', ALREADY_MEMBER);
           const { membershipId } = await join(tx, org, input.userId, roles, { via: 'admin', addRolesToExisting: false }, meta);
           return { membershipId };
         }),

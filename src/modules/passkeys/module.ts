@@ -6,5 +6,5 @@ export const passkeysModule = defineModule({
   name: 'passkeys',
   events: passkeyEvents,
   schema: () => import('./schema.js'),
-  pages: (config) => (config.webauthn.demoPage ? createPasskeyDemo() : undefined),
+  pages: ({ config }) => (config.webauthn.demoPage ? createPasskeyDemo() : undefined),
 });

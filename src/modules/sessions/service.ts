@@ -81,6 +81,24 @@ export type ClaimsProvider = (userId: string, organizationId: string | null) => 
 
 const noClaims: ClaimsProvider = async (_userId, organizationId) => (organizationId ? null : {});
 
+/**
+ * Several claims providers as one (organization and role claims, metadata
+ * claims…): their claims merged in order, or null when any of them says the
+ * user is not a member of the organization.
+ */
+export function composeClaims(...providers: ClaimsProvider[]): ClaimsProvider {
+  return async (userId, organizationId) => {
+    const all = await Promise.all(providers.map((provider) => provider(userId, organizationId)));
+    return all.some((claims) => claims === null) ? null : Object.assign({}, ...all);
+  };
+}
+
+/**
+ * Told of every sign-in and refresh, after it committed (the statistics
+ * module counts active users; services.ts). Must be cheap and must not throw.
+ */
+export type ActivityHook = (userId: string, at: Date) => Promise<void>;
+
 export type SessionService = ReturnType<typeof createSessionService>;
 
 /** What credential services need of sessions: the recent-authentication rule. */
@@ -92,9 +110,18 @@ export function userMayAct(user: { state: string; lockedUntil: Date | null }, no
   return user.state === 'LOCKED' && user.lockedUntil !== null && user.lockedUntil <= now;
 }
 
-export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbox; signingKeys: SigningKeyService; policy: TokenPolicy; claims?: ClaimsProvider }) {
+export function createSessionService(deps: {
+  db: Db;
+  clock: Clock;
+  outbox: Outbox;
+  signingKeys: SigningKeyService;
+  policy: TokenPolicy;
+  claims?: ClaimsProvider;
+  activity?: ActivityHook;
+}) {
   const { db, clock, outbox, signingKeys, policy } = deps;
   const claimsFor = deps.claims ?? noClaims;
+  const activity = deps.activity ?? (async () => {});
   const store = createSessionStore(deps);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
@@ -191,6 +218,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         return { refreshToken: token, passwordMustChange: user.passwordMustChange };
       });
       outbox.committed();
+      await activity(userId, now);
       const access = await signAccessToken(userId, sessionId, now, claims);
       return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };
     },
@@ -249,6 +277,7 @@ export function createSessionService(deps: { db: Db; clock: Clock; outbox: Outbo
         return token;
       });
       if (!next) throw await reused();
+      await activity(session.userId, now);
       const access = await signAccessToken(session.userId, session.id, now, claims);
       return { userId: session.userId, sessionId: session.id, accessToken: access.token, expiresAt: access.expiresAt, refreshToken: next, sessionExpiresAt: session.expiresAt };
     },

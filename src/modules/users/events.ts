@@ -40,6 +40,18 @@ const withUser = z.object({ user: publicUserSchema });
 const lifecycle = withUser.extend({ reason: z.string().optional().describe('Why, when known: admin, lock_expired, too_many_failed_passwords, …') });
 const contactChanged = withUser.extend({ verification: z.enum(['SEND_CODE', 'RETURN_CODE', 'MARK_VERIFIED']) });
 const contactVerified = withUser.extend({ method: z.enum(['admin', 'code']).describe('admin: MARK_VERIFIED; code: the user entered the code') });
+/**
+ * Names, never values: the event log outlives the metadata it describes (a
+ * value removed or a user deleted would live on in old events), a user may
+ * read its own events, and a receiver re-reads the user for the values.
+ * Private metadata is named as a changed part only, without its keys.
+ */
+const metadataUpdated = withUser.extend({
+  mode: z.enum(['MERGE', 'REPLACE']),
+  changed: z.array(z.enum(['public', 'private', 'unsafe'])).describe('The parts whose value changed'),
+  publicKeys: z.array(z.string()).describe('Top-level keys of publicMetadata added, changed or removed, sorted'),
+  unsafeKeys: z.array(z.string()).describe('Top-level keys of unsafeMetadata added, changed or removed, sorted'),
+});
 
 export const userEvents = defineEvents({
   'user.created': withUser,
@@ -53,6 +65,7 @@ export const userEvents = defineEvents({
   'user.email_verified': contactVerified,
   'user.phone_changed': contactChanged,
   'user.phone_verified': contactVerified,
+  'user.metadata_updated': metadataUpdated,
 });
 
 /** Events that change a user's `state` (the userStateChanged stream). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../kernel/errors.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
-import { checkMetadata, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
+import { normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
 
 describe('user input', () => {
   it('trims emails and keeps a lower-cased key', () => {
@@ -27,12 +27,9 @@ describe('user input', () => {
     expect(normalizePhone('030 12345678', phoneRegion('DE', 'country'))).toBe('+493012345678');
   });
 
-  it('accepts plain usernames and JSON objects as metadata', () => {
+  it('accepts plain usernames', () => {
     expect(normalizeUsername('Ada.L')).toEqual({ username: 'Ada.L', usernameNormalized: 'ada.l' });
     expect(() => normalizeUsername('ada lovelace')).toThrow(InvalidInputError);
-    expect(checkMetadata({ a: 1 })).toEqual({ a: 1 });
-    expect(() => checkMetadata('x')).toThrow(InvalidInputError);
-    expect(() => checkMetadata({ big: 'x'.repeat(20_000) })).toThrow(/16 KiB/);
   });
 });
 

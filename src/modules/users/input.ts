@@ -63,11 +63,3 @@ export function checkName(field: string, value: string): string {
   if (!nameSchema.safeParse(v).success) throw new InvalidInputError(field, `${field} is longer than 200 characters.`);
   return v;
 }
-
-export function checkMetadata(value: unknown): object {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new InvalidInputError('metadata', 'metadata must be a JSON object.');
-  }
-  if (JSON.stringify(value).length > 16_384) throw new InvalidInputError('metadata', 'metadata is larger than 16 KiB.');
-  return value;
-}

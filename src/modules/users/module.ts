@@ -4,5 +4,5 @@ import { userEvents } from './events.js';
 export const usersModule = defineModule({
   name: 'users',
   events: userEvents,
-  schema: () => Promise.all([import('./schema.js'), import('./contacts.schema.js')]),
+  schema: () => Promise.all([import('./schema.js'), import('./contacts.schema.js'), import('./metadata.schema.js')]),
 });

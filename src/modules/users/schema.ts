@@ -45,12 +45,24 @@ export const UserRef = builder.prismaNode('User', {
     }),
     lastLoginAt: t.expose('lastLoginAt', { type: 'DateTime', nullable: true }),
     lastLoginDevice: t.exposeString('lastLoginDevice', { nullable: true }),
+    lastActiveAt: t.expose('lastActiveAt', {
+      type: 'DateTime',
+      nullable: true,
+      description:
+        "The user's last active UTC day, to the day: when it first signed in or refreshed a session that day (later activity the same day does not move it). Null when no activity was recorded.",
+    }),
     mfaEnabled: t.boolean({
       description: 'True when the user has a verified second factor.',
       select: { _count: { select: { authMethods: { where: { kind: { in: [...SECOND_FACTORS] }, verified: true } } } } },
       resolve: (u) => u._count.authMethods > 0,
     }),
-    metadata: t.expose('metadata', { type: 'JSON', nullable: true }),
+    metadata: t.expose('publicMetadata', {
+      type: 'JSON',
+      nullable: true,
+      authScopes: adminOrThisUser('users:read'),
+      deprecationReason: 'Renamed publicMetadata (null here is {} there); this alias goes in the next release.',
+      description: 'publicMetadata under its old name.',
+    }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     authMethods: t.relation('authMethods', { type: AuthMethodInterface, query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] } }),
@@ -73,6 +85,7 @@ const UserOrderField = builder.enumType('UserOrderField', {
     CREATED_AT: { description: 'When the user was created.' },
     EMAIL: { description: 'The email, compared case-insensitively; users without one come last in both directions.' },
     LAST_LOGIN_AT: { description: 'The last successful sign-in (User.lastLoginAt); users who never signed in come last in both directions.' },
+    LAST_ACTIVE_AT: { description: 'The last active day (User.lastActiveAt); users never active come last in both directions.' },
   } as const,
 });
 export const OrderDirection = builder.enumType('OrderDirection', { values: ['ASC', 'DESC'] as const });
@@ -93,6 +106,21 @@ const DateTimeRange = builder.inputType('DateTimeRange', {
   }),
 });
 
+const UserMetadataFilter = builder.inputType('UserMetadataFilter', {
+  description: 'Users whose publicMetadata holds `equals` at `path`.',
+  fields: (t) => ({
+    path: t.string({
+      required: true,
+      description: 'Keys of publicMetadata joined by dots, e.g. "plan" or "billing.tier": 1 to 8 keys of letters, digits, _ and -. Arrays are not entered.',
+    }),
+    equals: t.field({
+      type: 'JSON',
+      required: true,
+      description: 'A JSON scalar: a string, a number or a boolean, compared as JSON ("1" is not 1, "true" is not true).',
+    }),
+  }),
+});
+
 const UserFilter = builder.inputType('UserFilter', {
   description: 'Every field given must match (AND).',
   fields: (t) => ({
@@ -105,6 +133,12 @@ const UserFilter = builder.inputType('UserFilter', {
       description:
         'Users whose last successful sign-in (lastLoginAt: password, MFA or passkey sign-in; not a refresh) is in this range: from inclusive, to exclusive. Users who never signed in match no range, even one with neither end.',
     }),
+    lastActiveAt: t.field({
+      type: DateTimeRange,
+      description:
+        'Users whose lastActiveAt (the first sign-in or refresh of their last active day) is in this range: from inclusive, to exclusive. To the day: a range starting at midnight UTC finds every user active since. Users never active match no range, even one with neither end.',
+    }),
+    metadata: t.field({ type: UserMetadataFilter, description: 'Users whose publicMetadata holds a scalar at a path.' }),
   }),
 });
 
@@ -150,7 +184,18 @@ const profileFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.
   givenName: t.string(),
   familyName: t.string(),
   displayName: t.string(),
-  metadata: t.field({ type: 'JSON' as never, description: 'A JSON object of your own (at most 16 KiB).' }),
+  metadata: t.field({
+    type: 'JSON' as never,
+    deprecationReason: 'Renamed publicMetadata; this alias goes in the next release.',
+    description: 'publicMetadata under its old name: replaces it; null clears it.',
+  }),
+});
+
+/** The metadata a new user starts with (updateUserMetadata changes it later). */
+const createMetadataFields = (t: PothosSchemaTypes.InputFieldBuilder<PothosSchemaTypes.ExtendDefaultTypes<{}>, 'InputObject'>) => ({
+  publicMetadata: t.field({ type: 'JSON' as never, description: 'A JSON object the user may read (see updateUserMetadata for the limits).' }),
+  privateMetadata: t.field({ type: 'JSON' as never, description: 'A JSON object for API keys only.' }),
+  unsafeMetadata: t.field({ type: 'JSON' as never, description: 'A JSON object the user may read and write itself.' }),
 });
 
 /** How createUser and updateUser read and verify addresses; a verification left out issues nothing, so existing clients send no mail. */
@@ -193,6 +238,7 @@ const toUserWriteResult = (write: UserWrite) => ({ ...write, userId: write.user.
 const CreateUserInput = builder.inputType('CreateUserInput', {
   fields: (t) => ({
     ...profileFields(t as never),
+    ...createMetadataFields(t as never),
     ...addressFields(t as never),
     password: t.string({ description: 'An initial password, checked against the password policy and stored as an argon2id hash.' }),
     passwordHash: t.string({

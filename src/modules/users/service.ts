@@ -15,8 +15,24 @@ import type { Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { AlreadyExistsError, assertThat, InvalidInputError, InvalidStateError, UserNotFoundError } from '../../kernel/errors.js';
 import type { AddressPlan, ContactService, SetContactResult, Verification } from './contacts.service.js';
-import { checkMetadata, checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
-import { countUsers, createUserStore, findUserPage, userListWhere, type InstantRange, type UserPageQuery, type ProfileColumns, type StateColumns, type UserListFilter, type UserListOrder } from './store.js';
+import { METADATA_MAX_DEPTH } from '../../kernel/metadata.js';
+import { checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegion } from './input.js';
+import type { UserMetadataService } from './metadata.service.js';
+import {
+  countUsers,
+  createUserStore,
+  findUserPage,
+  metadataCandidates,
+  userListWhere,
+  type InstantRange,
+  type MetadataColumns,
+  type MetadataMatch,
+  type UserPageQuery,
+  type ProfileColumns,
+  type StateColumns,
+  type UserListFilter as StoreListFilter,
+  type UserListOrder,
+} from './store.js';
 
 export interface ProfileInput {
   email?: string | null;
@@ -25,8 +41,15 @@ export interface ProfileInput {
   givenName?: string | null;
   familyName?: string | null;
   displayName?: string | null;
+  /** Deprecated: the old name of publicMetadata, replacing it (null clears it). */
   metadata?: unknown;
+  /** Each replaces the stored part (null clears it); updateUserMetadata merges. */
+  publicMetadata?: unknown;
+  privateMetadata?: unknown;
+  unsafeMetadata?: unknown;
 }
+
+const METADATA_INPUTS = ['metadata', 'publicMetadata', 'privateMetadata', 'unsafeMetadata'] as const;
 
 /**
  * How createUser and updateUser read and verify the email and phone they
@@ -59,7 +82,29 @@ const transitions: Record<Transition, { from: UserState[]; to: UserState; event:
 
 export type UserService = ReturnType<typeof createUserService>;
 
-export type { UserListFilter, UserListOrder } from './store.js';
+export type { UserListOrder } from './store.js';
+
+/** What a user list may be narrowed by; metadata names a path of keys in publicMetadata ("billing.tier") and a scalar. */
+export type UserListFilter = Omit<StoreListFilter, 'metadata'> & { metadata?: { path: string; equals?: unknown } | null };
+
+const PATH_KEY = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** The metadata filter as the store takes it; InvalidInputError for a path or a value it cannot mean. */
+function metadataMatch(filter: UserListFilter['metadata']): MetadataMatch | null {
+  if (!filter) return null;
+  const path = filter.path.split('.');
+  if (path.length > METADATA_MAX_DEPTH || !path.every((key) => PATH_KEY.test(key))) {
+    throw new InvalidInputError(
+      'filter.metadata.path',
+      `path is 1 to ${METADATA_MAX_DEPTH} keys of publicMetadata joined by dots ("plan", "billing.tier"); each key has 1 to 100 letters, digits, _ or -.`,
+    );
+  }
+  const { equals } = filter;
+  if (!(typeof equals === 'string' || typeof equals === 'boolean' || (typeof equals === 'number' && Number.isFinite(equals)))) {
+    throw new InvalidInputError('filter.metadata.equals', 'equals is a JSON scalar: a string, a number or a boolean (a merge never stores null: it deletes the key).');
+  }
+  return { path, equals };
+}
 
 /** A range whose `from` is after its `to` selects nothing: a caller's mistake, said so rather than answered with an empty page. */
 function checkRange(field: string, range: InstantRange | null | undefined): void {
@@ -82,16 +127,47 @@ export function createUserService(deps: {
    * user gets from other modules, without this module knowing them.
    */
   onUserCreated?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
+  /** Runs inside the transaction that deletes a user (the statistics count it). */
+  onUserDeleted?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
+  /** The rules of metadata, which createUser and updateUser write too. */
+  metadata: Pick<UserMetadataService, 'plan' | 'lockUserMetadata'>;
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
 
-  /** The `where` of a user list; InvalidInputError for a range whose from is after its to. */
-  function listWhere(filter: UserListFilter = {}) {
+  /** The `where` of a user list; InvalidInputError for a range whose from is after its to, or a metadata filter that means nothing. */
+  async function listWhere(filter: UserListFilter = {}) {
     checkRange('filter.createdAt', filter.createdAt);
     checkRange('filter.lastLoginAt', filter.lastLoginAt);
-    return userListWhere(deps.provider, filter);
+    checkRange('filter.lastActiveAt', filter.lastActiveAt);
+    const metadata = metadataMatch(filter.metadata);
+    const where = userListWhere(deps.provider, { ...filter, metadata });
+    const candidates = await metadataCandidates(deps.db, deps.provider, metadata);
+    return candidates ? { AND: [where, candidates] } : where;
   }
+
+  /**
+   * The metadata columns that createUser and updateUser write: each part
+   * given replaces the stored one (`metadata` is publicMetadata's old name),
+   * null clears it; checked by the rules of kernel/metadata.ts against the
+   * stored parts (null: a user being created).
+   */
+  function metadataColumns(input: ProfileInput, stored: MetadataColumns | null): ProfileColumns {
+    if (input.metadata !== undefined && input.publicMetadata !== undefined) {
+      throw new InvalidInputError('metadata', 'metadata is the deprecated name of publicMetadata: give one of them.');
+    }
+    const legacy = input.metadata !== undefined;
+    const given = { public: legacy ? input.metadata : input.publicMetadata, private: input.privateMetadata, unsafe: input.unsafeMetadata };
+    const cleared: ProfileColumns = {};
+    const base: MetadataColumns = { publicMetadata: stored?.publicMetadata ?? null, privateMetadata: stored?.privateMetadata ?? null, unsafeMetadata: stored?.unsafeMetadata ?? null };
+    for (const [part, column] of [['public', 'publicMetadata'], ['private', 'privateMetadata'], ['unsafe', 'unsafeMetadata']] as const) {
+      if (given[part] === null) cleared[column] = base[column] = null;
+    }
+    const fields = { public: legacy ? 'metadata' : 'publicMetadata', private: 'privateMetadata', unsafe: 'unsafeMetadata' };
+    return { ...cleared, ...deps.metadata.plan(base, given, 'REPLACE', fields).columns };
+  }
+
+  const givesMetadata = (input: ProfileInput) => METADATA_INPUTS.some((k) => input[k] !== undefined);
 
   /** Maps profile input to columns; `undefined` leaves a column alone, `null` clears it. */
   function profileData(input: ProfileInput, phoneCountry?: string | null): ProfileColumns {
@@ -107,7 +183,6 @@ export function createUserService(deps: {
       const v = input[field];
       if (v !== undefined) data[field] = v === null ? null : checkName(field, v);
     }
-    if (input.metadata !== undefined) data.metadata = input.metadata === null ? null : checkMetadata(input.metadata);
     return data;
   }
 
@@ -192,6 +267,7 @@ export function createUserService(deps: {
   ): Promise<UserWrite> {
     const data = profileData(input, options.phoneCountry);
     checkOptionsHaveAddress(data, options);
+    if (givesMetadata(input)) Object.assign(data, metadataColumns(input, null));
     const { user, plans } = await inTransaction(async (tx) => {
       const plans = planAddresses(data, null, options, clock.now());
       const user = await store.insertUser(tx, data);
@@ -214,6 +290,12 @@ export function createUserService(deps: {
     const data = profileData(input, options.phoneCountry);
     checkOptionsHaveAddress(data, options);
     const { user, plans } = await inTransaction(async (tx) => {
+      // Metadata is a read-modify-write of the row (the limit counts the parts not given): hold it first.
+      if (givesMetadata(input)) {
+        const stored = await deps.metadata.lockUserMetadata(tx, userId);
+        if (!stored) throw new UserNotFoundError(userId);
+        Object.assign(data, metadataColumns(input, stored));
+      }
       const before = await tx.user.findUnique({ where: { id: userId } });
       if (!before) throw new UserNotFoundError(userId);
       const plans = planAddresses(data, before, options, clock.now());
@@ -230,17 +312,18 @@ export function createUserService(deps: {
     /**
      * A page of users (the `users` connection, with the selection and page
      * plugin-prisma asks for): text over email, username and names; state;
-     * exact email; createdAt and lastLoginAt ranges; ordered by creation,
-     * email or last sign-in with the id breaking ties. Throws
+     * exact email; createdAt, lastLoginAt and lastActiveAt ranges; a scalar
+     * at a path of publicMetadata; ordered by creation, email, last sign-in or
+     * last activity with the id breaking ties. Throws
      * InvalidInputError for a range whose from is after its to.
      */
-    listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
-      return findUserPage(deps.db, page, listWhere(filter ?? {}), order);
+    async listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
+      return findUserPage(deps.db, page, await listWhere(filter ?? {}), order);
     },
 
     /** How many users a list's filter matches. */
-    countUsers(filter?: UserListFilter | null): Promise<number> {
-      return countUsers(deps.db, listWhere(filter ?? {}));
+    async countUsers(filter?: UserListFilter | null): Promise<number> {
+      return countUsers(deps.db, await listWhere(filter ?? {}));
     },
 
     createUserAndVerifyAddresses,
@@ -262,6 +345,7 @@ export function createUserService(deps: {
         if (!user) throw new UserNotFoundError(userId);
         if (!(await store.deleteUser(tx, userId))) throw new UserNotFoundError(userId);
         await outbox.record(tx, { type: 'user.deleted', userId, data: { user: publicUser(user) } }, meta);
+        await deps.onUserDeleted?.(tx, userId, meta);
         return { id: userId };
       });
     },

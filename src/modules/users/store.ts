@@ -7,7 +7,7 @@
  * means) stay in the services.
  */
 import type { DatabaseProvider } from '../../config.js';
-import type { Db, Prisma, Tx } from '../../kernel/db/client.js';
+import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -17,7 +17,10 @@ export type ProfileColumns = Partial<
     User,
     'email' | 'emailNormalized' | 'emailVerifiedAt' | 'phone' | 'phoneVerifiedAt' | 'username' | 'usernameNormalized' | 'givenName' | 'familyName' | 'displayName'
   >
-> & { metadata?: object | null };
+> & { publicMetadata?: object | null; privateMetadata?: object | null; unsafeMetadata?: object | null };
+
+/** The three metadata parts as stored (null: never written, read as {}). */
+export type MetadataColumns = Pick<User, 'publicMetadata' | 'privateMetadata' | 'unsafeMetadata'>;
 
 /** The columns a lifecycle transition writes besides the state. */
 export type StateColumns = Pick<Prisma.UserUpdateManyMutationInput, 'lockedReason' | 'lockedUntil' | 'failedPasswordAttempts' | 'failedCodeAttempts'>;
@@ -46,9 +49,19 @@ export interface UserListFilter {
   createdAt?: InstantRange | null;
   /** Users who never signed in have no lastLoginAt and match no range. */
   lastLoginAt?: InstantRange | null;
+  /** Users never active (no sign-in or refresh recorded) have no lastActiveAt and match no range. */
+  lastActiveAt?: InstantRange | null;
+  /** Users whose publicMetadata holds this scalar at this path of object keys. */
+  metadata?: MetadataMatch | null;
 }
 
-export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT';
+/** A scalar at a path of object keys (["billing", "tier"]) in publicMetadata. */
+export interface MetadataMatch {
+  path: string[];
+  equals: string | number | boolean;
+}
+
+export type UserListField = 'CREATED_AT' | 'EMAIL' | 'LAST_LOGIN_AT' | 'LAST_ACTIVE_AT';
 export interface UserListOrder {
   field: UserListField;
   /** Default ASC. */
@@ -79,10 +92,51 @@ export function userListWhere(provider: DatabaseProvider, filter: UserListFilter
   if (filter.createdAt) and.push({ createdAt: rangeWhere(filter.createdAt) });
   // A range with neither end still means "has signed in": never-signed-in users have no instant to be in it.
   if (filter.lastLoginAt) and.push({ lastLoginAt: { not: null, ...rangeWhere(filter.lastLoginAt) } });
+  if (filter.lastActiveAt) and.push({ lastActiveAt: { not: null, ...rangeWhere(filter.lastActiveAt) } });
+  if (filter.metadata) and.push(metadataPathWhere(provider, filter.metadata));
   return and.length ? { AND: and } : {};
 }
 
-type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt';
+/**
+ * The exact test of a metadata match, as Prisma writes it: SQLite compares
+ * `"publicMetadata" -> '$."billing"."tier"'` (the value as JSON text, so
+ * "1" and 1, or "true" and true, stay apart); PostgreSQL compares
+ * `"publicMetadata" #> '{billing,tier}'` as jsonb. The cast: the SQLite
+ * client's type names SQLite's string path, the PostgreSQL client takes an
+ * array.
+ */
+function metadataPathWhere(provider: DatabaseProvider, match: MetadataMatch): Prisma.UserWhereInput {
+  const path = provider === 'postgresql' ? match.path : `$${match.path.map((key) => `."${key}"`).join('')}`;
+  return { publicMetadata: { path, equals: match.equals } as unknown as Prisma.JsonNullableFilter<'User'> };
+}
+
+/**
+ * Above this many users matching a metadata filter, the GIN index stops
+ * narrowing a list usefully: most rows match, and the page's own order
+ * index finds them sooner.
+ */
+const METADATA_INDEX_CANDIDATES = 1000;
+
+/**
+ * On PostgreSQL, the users a metadata filter can match, found through the
+ * GIN index on publicMetadata (jsonb_path_ops answers `@>`, never the path
+ * comparison Prisma writes): `{ id: { in: [...] } }` when they are at most
+ * METADATA_INDEX_CANDIDATES, else nothing to add. For a scalar under
+ * object keys, containment and the path comparison agree; the path test of
+ * userListWhere still applies, as the rows may change between the two reads.
+ * SQLite has no index that serves a path chosen at query time: its filter
+ * reads each row's JSON.
+ */
+export async function metadataCandidates(db: Db, provider: DatabaseProvider, match: MetadataMatch | null | undefined): Promise<Prisma.UserWhereInput | null> {
+  if (!match || provider !== 'postgresql') return null;
+  const contained = match.path.reduceRight<unknown>((value, key) => ({ [key]: value }), match.equals);
+  const rows = await db.$queryRaw<Array<{ id: string }>>(
+    Prisma.sql`SELECT "id" FROM "User" WHERE "publicMetadata" @> ${JSON.stringify(contained)}::jsonb LIMIT ${METADATA_INDEX_CANDIDATES + 1}`,
+  );
+  return rows.length > METADATA_INDEX_CANDIDATES ? null : { id: { in: rows.map((r) => r.id) } };
+}
+
+type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
 type Dir = 'asc' | 'desc';
 
 /** One stretch of a list's order, read with one query. */
@@ -111,7 +165,8 @@ type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
  */
 function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block[] } {
   const dir: Dir = order?.direction === 'DESC' ? 'desc' : 'asc';
-  const column: SortColumn = order?.field === 'EMAIL' ? 'emailNormalized' : order?.field === 'LAST_LOGIN_AT' ? 'lastLoginAt' : 'createdAt';
+  const columns: Record<UserListField, SortColumn> = { CREATED_AT: 'createdAt', EMAIL: 'emailNormalized', LAST_LOGIN_AT: 'lastLoginAt', LAST_ACTIVE_AT: 'lastActiveAt' };
+  const column = columns[order?.field ?? 'CREATED_AT'];
   const valued: Block = {
     where: column === 'createdAt' ? {} : { [column]: { not: null } },
     // emailNormalized is unique: it orders its block alone, as its index does.
@@ -150,7 +205,7 @@ const flip = (orderBy: Prisma.UserOrderByWithRelationInput[]) =>
  * after the cursor, or before it when `take` is negative (plugin-prisma's
  * `last`/`before`), in list order either way. A cursor naming a user that is
  * gone gives an empty page, as Prisma's own cursors do. Indexes: createdAt,
- * (lastLoginAt, id), emailNormalized.
+ * (lastLoginAt, id), (lastActiveAt, id), emailNormalized.
  */
 export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.UserWhereInput, order?: UserListOrder | null): Promise<User[]> {
   const { cursor, skip: _skip, take, ...selection } = page;
@@ -161,7 +216,7 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
   const cmp = (dir === 'asc') === forward ? 'gt' : 'lt';
   let at: CursorRow | null = null;
   if (cursor?.id !== undefined) {
-    at = await db.user.findUnique({ where: { id: cursor.id }, select: { id: true, createdAt: true, emailNormalized: true, lastLoginAt: true } });
+    at = await db.user.findUnique({ where: { id: cursor.id }, select: { id: true, createdAt: true, emailNormalized: true, lastLoginAt: true, lastActiveAt: true } });
     if (!at) return [];
   }
   const start = at ? travel.findIndex((block) => block.holds(at)) : 0;
@@ -188,6 +243,39 @@ export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;
+
+const metadataSelect = { publicMetadata: true, privateMetadata: true, unsafeMetadata: true } as const;
+
+/** Reads and writes of user metadata; the read-modify-write of a change holds the user's row. */
+export function createUserMetadataStore(deps: { db: Db; provider: DatabaseProvider }) {
+  const { db, provider } = deps;
+  return {
+    /**
+     * Locks the user's row for the rest of the transaction (PostgreSQL:
+     * FOR UPDATE; SQLite runs one write transaction at a time) and returns
+     * its metadata, or null when there is no such user. Two concurrent
+     * merges thus read one after the other, and neither loses the other's keys.
+     */
+    async lockUserMetadata(tx: Tx, userId: string): Promise<MetadataColumns | null> {
+      if (provider === 'postgresql') {
+        const locked = await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`SELECT "id" FROM "User" WHERE "id" = ${userId} FOR UPDATE`);
+        if (locked.length === 0) return null;
+      }
+      return tx.user.findUnique({ where: { id: userId }, select: metadataSelect });
+    },
+
+    /** Writes metadata parts of a user (the caller holds its row) and returns the user as written. */
+    writeUserMetadata(tx: Tx, userId: string, columns: Partial<Record<keyof MetadataColumns, object>>, now: Date): Promise<User> {
+      return tx.user.update({ where: { id: userId }, data: { ...columns, updatedAt: now } });
+    },
+
+    /** A user's publicMetadata (null: none, or no such user): what access tokens copy keys from. */
+    async findPublicMetadata(userId: string): Promise<unknown> {
+      const row = await db.user.findUnique({ where: { id: userId }, select: { publicMetadata: true } });
+      return row?.publicMetadata ?? null;
+    },
+  };
+}
 
 export function createUserStore() {
   return {

@@ -1,6 +1,7 @@
 /**
  * Events of webhook apps: an audit trail, recorded without a user. An app's
- * URL is audited as origin and path only (its query may hold a token).
+ * URL is audited as origin and path only (its query may hold a token). The
+ * webhook portal's links are audited by id, never by their token.
  */
 import { z } from 'zod';
 import { defineEvents } from '../../kernel/events/define.js';
@@ -21,4 +22,6 @@ export const webhookEvents = defineEvents({
   'webhook_app.deleted': app,
   'webhook_app.disabled': app.extend({ reason: z.string() }),
   'webhook_app.secret_rotated': app.extend({ previousSecretExpiresAt: z.string().nullable() }),
+  'webhook_portal.link_created': z.object({ linkId: z.string(), appIds: z.array(z.string()), expiresAt: z.string() }),
+  'webhook_portal.link_used': z.object({ linkId: z.string(), appIds: z.array(z.string()), sessionExpiresAt: z.string() }),
 });

@@ -3,6 +3,21 @@ import { builder } from '../../graphql/builder.js';
 import type { SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserEventTypeEnum } from '../events/schema.js';
+import { LINK_SECONDS, MAX_LINK_APPS, SESSION_SECONDS } from './portal.js';
+import { deliveryFilterWhere, deliveryStatuses, type DeliveryStatus } from './store.js';
+
+const WebhookDeliveryStatusEnum = builder.enumType('WebhookDeliveryStatus', {
+  description: 'Where a delivery is: waiting for an attempt (PENDING), delivered (SUCCEEDED), or given up after its last attempt (FAILED).',
+  values: deliveryStatuses,
+});
+
+const WebhookDeliveryFilter = builder.inputType('WebhookDeliveryFilter', {
+  description: 'Each field given must match; a list matches any of its values.',
+  fields: (t) => ({
+    status: t.field({ type: [WebhookDeliveryStatusEnum] }),
+    eventTypes: t.field({ type: [UserEventTypeEnum] }),
+  }),
+});
 
 export const WebhookAttemptRef = builder.prismaObject('WebhookAttempt', {
   description: 'One HTTP attempt of a delivery.',
@@ -54,7 +69,16 @@ export const WebhookAppRef = builder.prismaNode('WebhookApp', {
     }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
-    deliveries: t.relatedConnection('deliveries', { cursor: 'id', totalCount: true, query: { orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] } }),
+    deliveries: t.relatedConnection('deliveries', {
+      cursor: 'id',
+      totalCount: true,
+      description: 'Its deliveries, newest first; filter by status and event type (totalCount counts the filtered ones).',
+      args: { filter: t.arg({ type: WebhookDeliveryFilter }) },
+      query: ({ filter }) => ({
+        where: deliveryFilterWhere({ status: filter?.status as DeliveryStatus[] | null, eventTypes: toWire(filter?.eventTypes as string[] | null) }),
+        orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      }),
+    }),
   }),
 });
 
@@ -147,7 +171,40 @@ const RotateSuccess = builder.objectRef<{ appId: string; secret: string; previou
   }),
 });
 
+const CreateWebhookPortalLinkInput = builder.inputType('CreateWebhookPortalLinkInput', {
+  fields: (t) => ({
+    webhookAppIds: t.idList({ required: true, description: `The apps the link's holder sees and acts on (1 to ${MAX_LINK_APPS}); nothing else.` }),
+    expiresInSeconds: t.int({
+      description: `How long the link can be opened: ${LINK_SECONDS.min} to ${LINK_SECONDS.max} seconds (default ${LINK_SECONDS.default}).`,
+    }),
+  }),
+});
+
+const CreateWebhookPortalLinkSuccess = builder.objectRef<{ url: string; expiresAt: Date; appIds: string[] }>('CreateWebhookPortalLinkSuccess').implement({
+  description: 'A link to the webhook portal. Its URL holds a secret token: hand it to its holder only; it is not shown again.',
+  fields: (t) => ({
+    url: t.exposeString('url', { description: 'Opens the portal once (then it is used), before expiresAt. Starts with PORTCULLIS_PUBLIC_URL.' }),
+    expiresAt: t.expose('expiresAt', { type: 'DateTime', description: 'After this the link opens nothing; a session it opened lasts on.' }),
+    webhookApps: t.prismaField({
+      type: ['WebhookApp'],
+      description: 'The apps the link opens.',
+      resolve: (query, parent, _args, ctx) => ctx.db.webhookApp.findMany({ ...query, where: { id: { in: parent.appIds } }, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
+    }),
+  }),
+});
+
 builder.mutationFields((t) => ({
+  createWebhookPortalLink: t.field({
+    type: CreateWebhookPortalLinkSuccess,
+    authScopes: { admin: 'webhooks:manage' },
+    description:
+      `A temporary link to the webhook portal, a page the gateway serves (like Clerk's Svix dashboard URL), for these apps: there its holder sees their endpoints and recent deliveries, retries a delivery, sends a test event and rotates the secret. ` +
+      `The link opens once: the first visit exchanges its token for a session of ${SESSION_SECONDS / 60} minutes; a second visit, or one after expiresAt, opens nothing.`,
+    errors: { types: [E.InvalidInputError] },
+    args: { input: t.arg({ type: CreateWebhookPortalLinkInput, required: true }) },
+    resolve: (_root, { input }, ctx) =>
+      ctx.services.webhookPortal.createLink({ webhookAppIds: input.webhookAppIds.map(String), expiresInSeconds: input.expiresInSeconds }, ctx.meta),
+  }),
   createWebhookApp: t.field({
     type: secretSuccess('CreateWebhookAppSuccess', 'The app was created; its secret is shown once.'),
     authScopes: { admin: 'webhooks:manage' },

@@ -47,10 +47,18 @@ export type WebhookService = ReturnType<typeof createWebhookService>;
 const APPS_RELOAD_EVERY_MS = 10_000;
 /**
  * Events that are not fanned out to every app: a test event goes to its own app
- * only, and the audit trail of app changes stays in the log (an app's URL and
- * name are no business of the other receivers).
+ * only, and the audit trail of app changes and portal links stays in the log
+ * (an app's URL and name are no business of the other receivers).
  */
-const DIRECT_EVENTS = new Set<string>(['webhook.test', 'webhook_app.created', 'webhook_app.updated', 'webhook_app.deleted', 'webhook_app.secret_rotated']);
+const DIRECT_EVENTS = new Set<string>([
+  'webhook.test',
+  'webhook_app.created',
+  'webhook_app.updated',
+  'webhook_app.deleted',
+  'webhook_app.secret_rotated',
+  'webhook_portal.link_created',
+  'webhook_portal.link_used',
+]);
 
 /** What the audit trail says of an app: never its secret, nor its URL's query (which may carry a token). */
 export function auditedApp(app: Pick<WebhookApp, 'id' | 'name' | 'url' | 'enabled' | 'eventTypes'>) {

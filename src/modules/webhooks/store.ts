@@ -29,6 +29,24 @@ export type AuditedAppColumns = Pick<WebhookApp, 'id' | 'name' | 'url' | 'enable
 
 export type WebhookStore = ReturnType<typeof createWebhookStore>;
 
+/** The delivery statuses, in the order a delivery moves through them. */
+export const deliveryStatuses = ['PENDING', 'SUCCEEDED', 'FAILED'] as const;
+export type DeliveryStatus = (typeof deliveryStatuses)[number];
+
+/** Which deliveries a list shows: each given part must match; a list matches any of its values (wire event types). */
+export interface DeliveryFilter {
+  status?: readonly DeliveryStatus[] | null;
+  eventTypes?: readonly string[] | null;
+}
+
+/** The `where` of a delivery list (WebhookApp.deliveries and the portal's list share it). */
+export function deliveryFilterWhere(filter: DeliveryFilter | null | undefined): Prisma.WebhookDeliveryWhereInput {
+  const where: Prisma.WebhookDeliveryWhereInput = {};
+  if (filter?.status?.length) where.status = { in: [...filter.status] };
+  if (filter?.eventTypes?.length) where.eventType = { in: [...filter.eventTypes] };
+  return where;
+}
+
 export function createWebhookStore(deps: { db: Db }) {
   const { db } = deps;
   return {
