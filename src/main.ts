@@ -37,6 +37,17 @@ function config(overrides: Record<string, string | undefined> = {}): Readonly<Co
   return loadConfig({ ...process.env, ...defined });
 }
 
+/** Who the audit trail names for changes made from the command line. */
+const cliMeta = { actor: { type: 'cli' as const } };
+
+function dateOption(value: string): Date {
+  const date = new Date(value);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(value) || Number.isNaN(date.getTime())) throw new InvalidArgumentError('expected an ISO 8601 date, e.g. 2027-01-31 or 2027-01-31T12:00:00Z');
+  return date;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, ...value.split(/[\s,]+/).filter(Boolean)];
+
 /** A mistake in how the command was called or configured: one line, exit code 2. */
 class UsageError extends Error {}
 
@@ -79,7 +90,7 @@ async function start(options: { port?: string; host?: string }) {
     keyNote = 'API key: PORTCULLIS_BOOTSTRAP_API_KEY from the environment is accepted.';
   } else if ((await app.services.apiKeys.listApiKeys()).length === 0) {
     // First start: make a key so the gateway is usable at once; it is shown only now.
-    const created = await app.services.apiKeys.createApiKey('bootstrap');
+    const created = await app.services.apiKeys.createApiKey({ name: 'bootstrap', scopes: ['*'] }, cliMeta);
     keyNote = `Bootstrap API key (shown once; keep it, it is stored only as a hash):\n  ${created.key}\nSend it as the header  Authorization: Bearer <key>`;
   } else {
     keyNote = 'API keys exist already; create another with: portcullis api-key create --name NAME';
@@ -162,10 +173,12 @@ apiKey
   .command('create')
   .description('create an API key; it is printed once and stored only as a hash')
   .requiredOption('-n, --name <name>', 'a name saying who uses the key')
-  .action((options: { name: string }) =>
+  .option('-s, --scope <scope>', 'a scope the key holds (repeat, or separate with commas); default * (everything); see docs/tokens-and-keys.md', collect)
+  .option('-e, --expires-at <date>', 'when the key stops working (ISO 8601, in the future); default: until revoked', dateOption)
+  .action((options: { name: string; scope?: string[]; expiresAt?: Date }) =>
     withApp(async (app) => {
-      const created = await app.services.apiKeys.createApiKey(options.name);
-      say(`created ${created.id} (${created.name}); the key is shown once:`);
+      const created = await app.services.apiKeys.createApiKey({ name: options.name, scopes: options.scope ?? ['*'], expiresAt: options.expiresAt }, cliMeta);
+      say(`created ${created.id} (${created.name}) with scopes ${created.scopes.join(' ') || '(none)'}${created.expiresAt ? `, expiring ${created.expiresAt.toISOString()}` : ''}; the key is shown once:`);
       process.stdout.write(`${created.key}\n`);
     }),
   );
@@ -180,8 +193,12 @@ apiKey
         return;
       }
       for (const k of keys) {
-        const status = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : 'active';
-        process.stdout.write(`${k.id}\t${k.name}\t${status}\tcreated ${k.createdAt.toISOString()}\tlast used ${k.lastUsedAt?.toISOString() ?? 'never'}\n`);
+        const expired = k.expiresAt && k.expiresAt <= new Date();
+        const status = k.revokedAt ? `revoked ${k.revokedAt.toISOString()}` : expired ? `expired ${k.expiresAt!.toISOString()}` : 'active';
+        const expiry = k.expiresAt && !expired && !k.revokedAt ? `\texpires ${k.expiresAt.toISOString()}` : '';
+        process.stdout.write(
+          `${k.id}\t${k.name}\t${status}\tcreated ${k.createdAt.toISOString()}\tlast used ${k.lastUsedAt?.toISOString() ?? 'never'}\tscopes ${k.scopes || '(none)'}${expiry}\n`,
+        );
       }
     }),
   );
@@ -191,7 +208,7 @@ apiKey
   .argument('<id>', 'the key id')
   .action((id: string) =>
     withApp(async (app) => {
-      await app.services.apiKeys.revokeApiKey(id);
+      await app.services.apiKeys.revokeApiKey(id, cliMeta);
       say(`revoked ${id}`);
     }),
   );

@@ -17,6 +17,7 @@ import { codeSink } from './helpers/code-sink.js';
 import { seed } from './helpers/seed.js';
 import { referenceTotp } from './helpers/totp.js';
 import { accessLineOf, accessLines, post } from './helpers/access-log.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 
 const LOGIN = 'mutation ($identifier: String!, $password: String!) { login(input: { identifier: $identifier, password: $password }) { __typename ... on LoginSuccess { accessToken refreshToken } ... on MfaRequired { mfaToken } } }';
 const COMPLETE = 'mutation ($input: CompleteMfaLoginInput!) { completeMfaLogin(input: $input) { __typename ... on CompleteMfaLoginSuccess { accessToken refreshToken } } }';
@@ -77,7 +78,7 @@ describe('secrets in the log', () => {
     expect(otp.body.data.completeMfaLogin.__typename).toBe('CompleteMfaLoginSuccess');
 
     // An API key in Authorization, and a secret in a GET request's query string.
-    secrets.apiKey = (await t.app.services.apiKeys.createApiKey('log-test')).key;
+    secrets.apiKey = (await t.app.services.apiKeys.createApiKey({ name: 'log-test', scopes: ['*'] }, systemMeta)).key;
     expect((await send(url, '{ users(first: 5) { totalCount } }', {}, { token: secrets.apiKey })).status).toBe(200);
     secrets.queryString = 'secret-in-query-string-5';
     const get = await fetch(`${url}?query=${encodeURIComponent('query ($id: ID!) { user(id: $id) { id } }')}&variables=${encodeURIComponent(JSON.stringify({ id: secrets.queryString }))}`, {

@@ -10,6 +10,7 @@ import { BOOTSTRAP_KEY, capturedLogger, createTestApp, type TestApp } from './he
 import { seed, type SeededUser } from './helpers/seed.js';
 import { accessLineOf, accessLines, post } from './helpers/access-log.js';
 import { startOtlpReceiver } from './helpers/otlp-receiver.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 
 const LOGIN = 'mutation SignIn($identifier: String!, $password: String!) { login(input: { identifier: $identifier, password: $password }) { __typename ... on LoginSuccess { accessToken } } }';
 const PASSWORD = 'access-log-password-1';
@@ -59,7 +60,7 @@ describe('with the access log on', () => {
   });
 
   it('names the caller: an API key by its id, a user by theirs, the bootstrap key by its kind', async () => {
-    const apiKey = await t.app.services.apiKeys.createApiKey('access-log');
+    const apiKey = await t.app.services.apiKeys.createApiKey({ name: 'access-log', scopes: ['*'] }, systemMeta);
     const byKey = await lineOf(await post(url, '{ users(first: 1) { totalCount } }', {}, { token: apiKey.key }));
     expect(byKey).toMatchObject({ caller: 'api_key', keyId: apiKey.id, operation: 'users', operationType: 'query', status: 200 });
 

@@ -125,6 +125,8 @@ describe('the public surface', () => {
 
   it('records exactly the announced event types', () => {
     expect([...eventTypes].sort()).toEqual([
+      'api_key.created',
+      'api_key.revoked',
       'identity_provider.created',
       'identity_provider.deleted',
       'identity_provider.updated',
@@ -176,6 +178,8 @@ describe('the public surface', () => {
       'user.password_reset_requested',
       'user.password_verification_failed',
       'user.password_verified',
+      'user.pat_created',
+      'user.pat_revoked',
       'user.phone_changed',
       'user.phone_verified',
       'user.reactivated',

@@ -1,7 +1,7 @@
 /**
  * The GraphQL examples of docs/users.md, docs/migrating.md, docs/organizations.md,
- * docs/metadata.md and docs/identity-providers.md, run in order against a gateway as
- * an API key, so the docs cannot drift from the API.
+ * docs/metadata.md, docs/tokens-and-keys.md and docs/identity-providers.md, run in
+ * order against a gateway as an API key, so the docs cannot drift from the API.
  *
  * The convention, stated at the top of each doc:
  * - every ```graphql block is an example: one named operation whose first line
@@ -12,7 +12,8 @@
  *   the same doc (array items by index: `codes.0`), and "$totp:<Operation>.<path>"
  *   is the current TOTP code for the secret found there;
  * - an optional second line `# token: "$<Operation>.<path>"` runs the example
- *   with that access token instead of the API key (what a signed-in user does);
+ *   with that token instead of the API key (an access token: what a signed-in
+ *   user does; or another API key or a personal access token);
  * - a query whose first root field is a scalar (`can`) states the value:
  *   `# expect: true`;
  * - "$signin:<account>:<Operation>.<path to an authUrl>.<id|token>" is what the
@@ -112,7 +113,7 @@ async function identityProviderGateway(): Promise<{ t: TestApp; op: TestOidcProv
   return { t, op };
 }
 
-for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md', 'docs/metadata.md', 'docs/identity-providers.md']) {
+for (const file of ['docs/users.md', 'docs/migrating.md', 'docs/organizations.md', 'docs/metadata.md', 'docs/tokens-and-keys.md', 'docs/identity-providers.md']) {
   describe(`the examples in ${file}`, () => {
     const examples = examplesOf(readFileSync(path.resolve(import.meta.dirname, '..', file), 'utf8'));
     const results = new Map<string, unknown>();

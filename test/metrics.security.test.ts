@@ -16,6 +16,7 @@ import { loadSchema } from '../src/graphql/index.js';
 import { graphql } from './gql/index.js';
 import { BOOTSTRAP_KEY, createTestApp, type TestApp } from './helpers/app.js';
 import { scrape, type Scrape } from './helpers/prometheus.js';
+import { systemMeta } from '../src/kernel/events/outbox.js';
 
 const CreateUser = graphql(`
   mutation MetricsSecCreateUser($email: String!, $username: String!, $password: String!) {
@@ -109,7 +110,7 @@ describe('/metrics after traffic full of identifiers and secrets', () => {
     const hookToken = canary('hooktoken');
     const app = await send(url, CreateWebhookApp, { url: `http://127.0.0.1:9/${canary('hookpath')}?token=${hookToken}` });
     const webhookSecret = app.data?.createWebhookApp.__typename === 'CreateWebhookAppSuccess' ? app.data.createWebhookApp.secret : null;
-    const { key: apiKey } = await t.app.services.apiKeys.createApiKey(canary('leakkey'));
+    const { key: apiKey } = await t.app.services.apiKeys.createApiKey({ name: canary('leakkey'), scopes: ['*'] }, systemMeta);
     await send(url, Me, { id: userId }, apiKey);
     // What callers write themselves: operation names, unknown fields, variables, a bogus token.
     const operationName = canary('LeakOperation_');

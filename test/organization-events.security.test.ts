@@ -86,7 +86,7 @@ describe('an anonymous socket', () => {
 describe('a stream opened with an API key', () => {
   it('ends once the key is revoked, and stops listening', async () => {
     const { organization } = await organizationWithMember();
-    const { id: keyId, key } = await t.app.services.apiKeys.createApiKey('org listener');
+    const { id: keyId, key } = await t.app.services.apiKeys.createApiKey({ name: 'org listener', scopes: ['*'] }, systemMeta);
     const ws = wsClient(url, key);
     const created = await t.app.database.client.event.findFirstOrThrow({ where: { organizationId: organization.id }, orderBy: { seq: 'asc' } });
     const stream = collect(ws, ORGANIZATION_EVENTS, { organizationId: organization.id, after: created.id });
@@ -94,7 +94,7 @@ describe('a stream opened with an API key', () => {
     await stream.waitFor(1);
     await vi.waitFor(() => expect(listeners(organization.id)).toBe(1), ENDS_WITHIN);
 
-    await t.app.services.apiKeys.revokeApiKey(keyId);
+    await t.app.services.apiKeys.revokeApiKey(keyId, systemMeta);
     await vi.waitFor(() => expect(closeCode(stream.ended)).toBe(4403), ENDS_WITHIN);
     await vi.waitFor(() => expect(listeners(organization.id)).toBe(0), ENDS_WITHIN);
     expect(stream.items.map((i) => i.data?.organizationEvents?.type)).toEqual(['ORGANIZATION_MEMBER_ADDED']);

@@ -56,6 +56,7 @@ const SELF_SERVICE = new Set([
   // Its unsafe part only: public and private need an API key (test/metadata.security.test.ts).
   'updateUserMetadata',
   'linkIdpIntent',
+  'createPersonalAccessToken',
 ]);
 
 /** Mutations that name a user but only management callers may run. */

@@ -1,5 +1,6 @@
 import type { Db } from '../kernel/db/client.js';
 import type { RequestMeta } from '../kernel/events/outbox.js';
+import type { NeededScope } from '../modules/access-tokens/scopes.js';
 import type { Services } from '../modules/services.js';
 
 import type { Viewer } from '../kernel/auth.js';
@@ -17,10 +18,21 @@ export interface Context {
   transport: 'http' | 'ws';
 }
 
-/** What the `permission` auth scope asks: a permission key, in an organization or globally. */
+/** What the `permission` auth scope asks: a permission key, in an organization or globally; a personal access token must also hold `scope`. */
 export interface PermissionNeed {
   key: string;
   organizationId?: string | null;
+  scope: NeededScope;
+}
+
+/**
+ * What the `self` auth scope asks: the caller is this user. A personal access
+ * token must also hold `scope`; null: only an access token (a session) will
+ * do, never a personal access token.
+ */
+export interface SelfNeed {
+  userId: string;
+  scope: NeededScope | null;
 }
 
 type PermissionLoader = ReturnType<Services['access']['newLoader']>;

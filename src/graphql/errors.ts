@@ -28,6 +28,7 @@ import {
   IdpUnavailableError,
   LastSignInMethodError,
 } from '../modules/identity-providers/errors.js';
+import { ScopeNotHeldError } from '../modules/access-tokens/errors.js';
 import { builder } from './builder.js';
 
 /** Every error class, the kernel's and the modules'; each is a GraphQL type below, and its code an ErrorCode value. */
@@ -74,6 +75,7 @@ const errorClasses = [
   IdpUnavailableError,
   LastSignInMethodError,
   IdentityProviderInUseError,
+  ScopeNotHeldError,
 ];
 const errorCodes = errorClasses.map((cls) => cls.code);
 for (const code of errorCodes) if (errorCodes.indexOf(code) !== errorCodes.lastIndexOf(code)) throw new Error(`error code ${code} is used by two error classes`);
@@ -267,5 +269,8 @@ export const errorTypes = {
   LastSignInMethodError: errorType(LastSignInMethodError, "It is the user's last way to sign in (no password, passkey or other link): add one first."),
   IdentityProviderInUseError: errorType(IdentityProviderInUseError, 'Accounts are linked to the provider: disable it instead, or delete with force to remove the links too.', (t) => ({
     links: t.int({ description: 'How many accounts are linked to it.', resolve: (e: any) => e.links }),
+  })),
+  ScopeNotHeldError: errorType(ScopeNotHeldError, 'The caller gives a scope it does not hold (an API key makes keys and tokens no stronger than itself, and revokes only keys no stronger than itself).', (t) => ({
+    scope: t.exposeString('scope', { description: 'The first scope the caller lacks.' }),
   })),
 };

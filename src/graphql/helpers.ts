@@ -3,6 +3,7 @@
  * `<Name>Input` type and returns `<Name>Result` = `<Name>Success | errors…`.
  */
 import type { User } from '../kernel/db/models.js';
+import type { NeededScope } from '../modules/access-tokens/scopes.js';
 import { builder } from './builder.js';
 
 export type SchemaTypes = typeof builder extends PothosSchemaTypes.SchemaBuilder<infer T> ? T : never;
@@ -26,17 +27,34 @@ export function userSuccess(name: string, description: string) {
 
 export const toUserResult = (user: Pick<User, 'id'>) => ({ userId: user.id });
 
-/** Admins act on anyone; a signed-in user on themselves. */
-export const adminOrSelf = (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: true, self: String(args.input.userId) });
-/** Only the signed-in user (access-token callers), on their own account. */
-export const selfViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
-  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
-});
-/** Admins, or the signed-in user (operations on the caller's own account, without a userId). */
-export const adminOrViewer = (_root: unknown, _args: unknown, ctx: { viewer: { kind: string; userId?: string } }) => ({
-  admin: true,
-  self: ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '',
-});
+type ViewerLike = { viewer: { kind: string; userId?: string } };
+const viewerId = (ctx: ViewerLike) => (ctx.viewer.kind === 'user' ? (ctx.viewer.userId ?? '') : '');
+
+/**
+ * Whether a personal access token may run a self-service operation: yes with
+ * the field's scope, or never (`session: true`) where the operation needs a
+ * session, such as a credential or contact change (it needs a recent
+ * re-authentication, which only a session can show).
+ */
+export interface SelfOptions {
+  session?: boolean;
+}
+const selfScope = (scope: NeededScope, options: SelfOptions): NeededScope | null => (options.session ? null : scope);
+
+/** API keys holding `scope` act on anyone (input.userId); a signed-in user on themselves. */
+export const adminOrSelf =
+  (scope: NeededScope, options: SelfOptions = {}) =>
+  (_root: unknown, args: { input: { userId: string | number } }) => ({ admin: scope, self: { userId: String(args.input.userId), scope: selfScope(scope, options) } });
+/** Only the signed-in user, on their own account (no API key). */
+export const selfViewer =
+  (scope: NeededScope, options: SelfOptions = {}) =>
+  (_root: unknown, _args: unknown, ctx: ViewerLike) => ({ self: { userId: viewerId(ctx), scope: selfScope(scope, options) } });
+/** API keys holding `scope`, or the signed-in user (operations on the caller's own account, without a userId). */
+export const adminOrViewer =
+  (scope: NeededScope, options: SelfOptions = {}) =>
+  (_root: unknown, _args: unknown, ctx: ViewerLike) => ({ admin: scope, self: { userId: viewerId(ctx), scope: selfScope(scope, options) } });
+/** API keys holding `scope`, or this user (a field of the User type, e.g. me { roles }). */
+export const adminOrThisUser = (scope: NeededScope) => (user: { id: string }) => ({ admin: scope, self: { userId: user.id, scope } });
 
 /** The input field naming the user a mutation acts on. */
 export const userIdField = (t: PothosSchemaTypes.InputFieldBuilder<SchemaTypes, 'InputObject'>) => t.id({ required: true, description: 'The user to act on.' });

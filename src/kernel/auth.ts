@@ -6,18 +6,25 @@
  * depends on guessing their shape.
  */
 
-/** Who is calling. Management callers hold an API key; end users an access token. */
+/**
+ * Who is calling. Management callers hold an API key (narrowed to its
+ * scopes); end users an access token (a session), or a personal access token,
+ * which acts as its user without a session, narrowed to its scopes. An
+ * anonymous caller that presented a token the gateway refuses carries why
+ * (`refused`), for the 401 it gets.
+ */
 export type Viewer =
-  | { kind: 'anonymous' }
-  | { kind: 'api_key'; keyId: string }
+  | { kind: 'anonymous'; refused?: string }
+  | { kind: 'api_key'; keyId: string; scopes: readonly string[] }
   | { kind: 'bootstrap_key' }
-  | { kind: 'user'; userId: string; sessionId: string };
+  | { kind: 'user'; userId: string; sessionId: string; personalAccessToken?: undefined }
+  | { kind: 'user'; userId: string; sessionId?: undefined; personalAccessToken: { id: string; scopes: readonly string[] } };
 
 export interface AuthStrategy {
   name: string;
   /** True when the token is of this strategy's kind (cheap: a prefix or a header, no I/O). */
   recognises(token: string): boolean;
-  /** The caller the token names, or null when it is not valid (never throws on a bad token). */
+  /** The caller the token names, or null when it is not valid, or anonymous with the reason it is refused (never throws on a bad token). */
   authenticate(token: string): Promise<Viewer | null>;
   /** For long-lived connections: true while a caller this strategy made still has access; undefined for other kinds. */
   stillAuthorized(viewer: Viewer): Promise<boolean> | undefined;

@@ -30,6 +30,7 @@ export const idPrefixes = {
   IdentityProvider: 'idp',
   IdpLink: 'idl',
   IdpIntent: 'idi',
+  PersonalAccessToken: 'pt',
 } as const;
 
 export type IdKind = keyof typeof idPrefixes;

@@ -9,8 +9,10 @@
 import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
 import type { createOutbox, NewEvent } from '../kernel/events/outbox.js';
+import { accessTokenEvents } from './access-tokens/events.js';
 import { authMethodEvents } from './auth-methods/events.js';
 import { identityProviderEvents } from './identity-providers/events.js';
+import { personalAccessTokenEvents } from './personal-access-tokens/events.js';
 import { organizationEvents } from './organizations/events.js';
 import { otpEvents } from './otp/events.js';
 import { passkeyEvents } from './passkeys/events.js';
@@ -33,6 +35,8 @@ export const eventSchemas = {
   ...webhookEvents,
   ...organizationEvents,
   ...identityProviderEvents,
+  ...accessTokenEvents,
+  ...personalAccessTokenEvents,
 };
 
 export type EventType = keyof typeof eventSchemas;

@@ -14,6 +14,7 @@ import { organizationsModule } from './organizations/module.js';
 import { otpModule } from './otp/module.js';
 import { passkeysModule } from './passkeys/module.js';
 import { passwordModule } from './password/module.js';
+import { personalAccessTokensModule } from './personal-access-tokens/module.js';
 import { sessionsModule } from './sessions/module.js';
 import { signInModule } from './sign-in/module.js';
 import { statisticsModule } from './statistics/module.js';
@@ -35,6 +36,7 @@ export const modules = [
   statisticsModule,
   identityProvidersModule,
   accessTokensModule,
+  personalAccessTokensModule,
   organizationsModule,
   webhooksModule,
   eventsModule,

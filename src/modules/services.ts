@@ -15,6 +15,8 @@ import { createDelivery, type Delivery } from '../kernel/delivery/index.js';
 import { createApiKeyService } from './access-tokens/api-keys.js';
 import { apiKeyStrategy, bootstrapKeyStrategy } from './access-tokens/auth-strategy.js';
 import { accessTokenStrategy } from './sessions/auth-strategy.js';
+import { createPersonalAccessTokenService } from './personal-access-tokens/service.js';
+import { personalAccessTokenStrategy } from './personal-access-tokens/auth-strategy.js';
 import { totpStrategy } from './totp/strategy.js';
 import { otpStrategy } from './otp/strategy.js';
 import { passkeyStrategy } from './passkeys/strategy.js';
@@ -119,7 +121,8 @@ export function createServices(deps: ServiceDeps) {
   const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
   const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
   const authMethods = createAuthMethodService({ outbox, reauth });
-  const apiKeys = createApiKeyService({ db, clock, bootstrapApiKey: config.bootstrapApiKey });
+  const apiKeys = createApiKeyService({ db, clock, outbox, bootstrapApiKey: config.bootstrapApiKey });
+  const personalAccessTokens = createPersonalAccessTokenService({ db, clock, outbox, reauth });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
@@ -181,10 +184,17 @@ export function createServices(deps: ServiceDeps) {
       bufferSize: config.events.subscriptionBuffer,
     }),
     apiKeys,
+    /** Users' own scoped tokens for scripts (Authorization: Bearer pat_…). */
+    personalAccessTokens,
     /** Permission checks (`can`, `effectivePermissions`) and the organization and role claims of access tokens. */
     access,
-    /** How a token becomes a caller: access tokens, API keys, then the bootstrap key (kernel/auth.ts). */
-    authStrategies: [accessTokenStrategy(sessions), apiKeyStrategy(apiKeys), bootstrapKeyStrategy(apiKeys, config.bootstrapApiKey !== undefined)],
+    /** How a token becomes a caller: access tokens, API keys, personal access tokens, then the bootstrap key (kernel/auth.ts). */
+    authStrategies: [
+      accessTokenStrategy(sessions),
+      apiKeyStrategy(apiKeys),
+      personalAccessTokenStrategy(personalAccessTokens),
+      bootstrapKeyStrategy(apiKeys, config.bootstrapApiKey !== undefined),
+    ],
     webauthn,
     passwordHasher,
     passwords,

@@ -58,8 +58,9 @@ export function rootFieldNames(document: DocumentNode, operationName?: string | 
   return op.selectionSet.selections.map((s) => (s.kind === Kind.FIELD ? s.name.value : '#fragment'));
 }
 
-export function unauthenticated(): GraphQLError {
-  return new GraphQLError('A valid API key or access token is required (Authorization: Bearer …).', {
+/** 401; `reason` says why a presented token was refused (an expired or revoked key or personal access token). */
+export function unauthenticated(reason?: string): GraphQLError {
+  return new GraphQLError(reason ? `${reason} A valid API key or access token is required (Authorization: Bearer …).` : 'A valid API key or access token is required (Authorization: Bearer …).', {
     extensions: { code: 'UNAUTHENTICATED', http: { status: 401 } },
   });
 }
@@ -71,7 +72,7 @@ export function useRequireCaller(options: { allowIntrospection: boolean; publicF
   const check = (ctx: Context, document: DocumentNode, operationName?: string | null) => {
     if (ctx.viewer.kind !== 'anonymous') return;
     const fields = rootFieldNames(document, operationName);
-    if (fields.length === 0 || !fields.every(allowed)) throw unauthenticated();
+    if (fields.length === 0 || !fields.every(allowed)) throw unauthenticated(ctx.viewer.refused);
   };
   return {
     onExecute: ({ args }) => check(args.contextValue, args.document, args.operationName),

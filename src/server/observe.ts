@@ -74,6 +74,7 @@ export function createRequestObserver(deps: { logger: Logger; accessLog: boolean
         caller: viewer?.kind ?? 'anonymous',
         keyId: viewer?.kind === 'api_key' ? viewer.keyId : undefined,
         userId: viewer?.kind === 'user' ? viewer.userId : undefined,
+        personalAccessTokenId: viewer?.kind === 'user' ? viewer.personalAccessToken?.id : undefined,
         ip: record.ip,
         status,
         // Closed before the response was complete: the client went away (nginx's 499).

@@ -125,7 +125,7 @@ export async function createYogaServer(deps: YogaDeps) {
     const actor =
       viewer.kind === 'api_key' ? { type: 'api_key' as const, id: viewer.keyId }
       : viewer.kind === 'bootstrap_key' ? { type: 'bootstrap_key' as const }
-      : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId, sessionId: viewer.sessionId }
+      : viewer.kind === 'user' ? { type: 'user' as const, id: viewer.userId, sessionId: viewer.sessionId, personalAccessTokenId: viewer.personalAccessToken?.id }
       : { type: 'system' as const };
     return {
       services,

@@ -190,6 +190,26 @@ describe('management commands', () => {
     expect(again.stderr).toContain('No active API key');
   });
 
+  it('creates a key with the scopes and expiry named, through the same operation as createApiKey (its event and its refusals)', async () => {
+    const created = runCli(['api-key', 'create', '--name', 'directory', '--scope', 'users:read', '--scope', 'events:read', '--expires-at', '2099-01-31'], env);
+    expect(created.status).toBe(0);
+    expect(created.stderr).toContain('with scopes users:read events:read, expiring 2099-01-31T00:00:00.000Z');
+    const key = created.stdout.trim();
+    const id = /(key_[0-9a-z]+)/.exec(created.stderr)![1];
+    expect((await postGraphql(gateway.url, '{ users(first: 1) { totalCount } }', {}, key)).status).toBe(200);
+    const refused = await postGraphql(gateway.url, '{ webhookApps(first: 1) { edges { node { id } } } }', {}, key);
+    expect(refused.body.errors?.[0].extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'MISSING_SCOPE', scope: 'webhooks:manage' });
+    expect(runCli(['api-key', 'list'], env).stdout).toMatch(new RegExp(`${id}\\tdirectory\\tactive\\t.*\\tscopes users:read events:read\\texpires 2099-01-31T00:00:00.000Z`));
+    const events = await postGraphql(gateway.url, '{ events(first: 100, types: [API_KEY_CREATED]) { edges { node { actor { type } data } } } }', {}, BOOTSTRAP_KEY);
+    expect(events.body.data.events.edges.map((e: { node: unknown }) => e.node)).toContainEqual({
+      actor: { type: 'cli' },
+      data: { apiKey: { id, name: 'directory', scopes: ['users:read', 'events:read'], expiresAt: '2099-01-31T00:00:00.000Z' } },
+    });
+    const typo = runCli(['api-key', 'create', '--name', 'typo', '--scope', 'user:read'], env);
+    expect(typo.status).toBe(1);
+    expect(typo.stderr).toContain('Unknown scope "user:read"');
+  });
+
   it('migrate is idempotent', () => {
     const r = runCli(['migrate'], env);
     expect(r.status).toBe(0);

@@ -47,7 +47,7 @@ const closeCode = (ended: unknown) => (ended as { code?: number } | undefined)?.
 describe('streams opened with an API key', () => {
   it('end once the key is revoked: WebSocket closed with 4403, SSE with a FORBIDDEN error', async () => {
     const user = await newUser();
-    const { id: keyId, key } = await t.app.services.apiKeys.createApiKey('listener');
+    const { id: keyId, key } = await t.app.services.apiKeys.createApiKey({ name: 'listener', scopes: ['*'] }, systemMeta);
     const ws = wsClient(url, key);
     const sse = sseClient(url, key);
     const overWs = collect(ws, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
@@ -55,7 +55,7 @@ describe('streams opened with an API key', () => {
     await subscribed(t.app, user.id, 2);
     await provesLive(user.id, [overWs, overSse]);
 
-    await t.app.services.apiKeys.revokeApiKey(keyId);
+    await t.app.services.apiKeys.revokeApiKey(keyId, systemMeta);
     await vi.waitFor(() => expect(closeCode(overWs.ended)).toBe(4403), ENDS_WITHIN);
     await vi.waitFor(() => expect(overSse.ended).toBe('complete'), ENDS_WITHIN);
     expect(overSse.items.at(-1)?.errors?.[0]?.extensions).toMatchObject({ code: 'FORBIDDEN', reason: 'ACCESS_REVOKED' });
@@ -66,7 +66,7 @@ describe('streams opened with an API key', () => {
 
   it('stay open while the key is valid, across several re-checks', async () => {
     const user = await newUser();
-    const { key } = await t.app.services.apiKeys.createApiKey('steady');
+    const { key } = await t.app.services.apiKeys.createApiKey({ name: 'steady', scopes: ['*'] }, systemMeta);
     const ws = wsClient(url, key);
     const overWs = collect(ws, USER_EVENTS, { userId: user.id, after: await newestEventId(t.app, user.id) });
     await subscribed(t.app, user.id, 1);

@@ -18,6 +18,7 @@ export type {
   Organization,
   OrganizationDomain,
   OrganizationInvitation,
+  PersonalAccessToken,
   RefreshToken,
   Session,
   SigningKey,

@@ -15,6 +15,8 @@ export interface Actor {
   id?: string;
   /** A user's session (access-token callers): what re-authentication is judged by. Not recorded in events. */
   sessionId?: string;
+  /** The personal access token a user acts with (type user, no session). Not recorded in events. */
+  personalAccessTokenId?: string;
 }
 
 /** What a request knows about itself: passed to every service call that changes something. */

@@ -1,20 +1,24 @@
 /**
  * Management callers: API keys, recognised by their `pck_` prefix, and the
  * bootstrap key from the environment, which has no prefix of its own and is
- * asked last (compared in constant time).
+ * asked last (compared in constant time). A known key that is revoked or
+ * expired makes an anonymous caller that carries why, for the 401.
  */
-import type { AuthStrategy } from '../../kernel/auth.js';
-import { API_KEY_PREFIX, type ApiKeyService } from './api-keys.js';
+import type { AuthStrategy, Viewer } from '../../kernel/auth.js';
+import { API_KEY_PREFIX, type ApiKeyService, type Caller } from './api-keys.js';
+
+function viewerOf(caller: Caller | null): Viewer | null {
+  if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };
+  if (caller?.kind === 'api_key') return { kind: 'api_key', keyId: caller.keyId, scopes: caller.scopes };
+  if (caller?.kind === 'refused') return { kind: 'anonymous', refused: caller.reason };
+  return null;
+}
 
 export function apiKeyStrategy(apiKeys: Pick<ApiKeyService, 'authenticate' | 'isActive'>): AuthStrategy {
   return {
     name: 'API key',
     recognises: (token) => token.startsWith(API_KEY_PREFIX),
-    async authenticate(token) {
-      const caller = await apiKeys.authenticate(token);
-      if (caller?.kind === 'bootstrap_key') return { kind: 'bootstrap_key' };
-      return caller?.kind === 'api_key' ? { kind: 'api_key', keyId: caller.keyId } : null;
-    },
+    authenticate: async (token) => viewerOf(await apiKeys.authenticate(token)),
     stillAuthorized: (viewer) => (viewer.kind === 'api_key' ? apiKeys.isActive(viewer.keyId) : undefined),
   };
 }

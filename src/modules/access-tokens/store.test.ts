@@ -1,57 +1,38 @@
 /**
  * API keys on the provider under test (the suite runs once on SQLite and once
- * on PostgreSQL): the stored hash is the hex SHA-256 of the whole key, as it
- * always was (keys issued before still authenticate), and a key is revoked
- * once.
+ * on PostgreSQL): a key is revoked once, however many revocations race, and a
+ * row made without scopes (as every key was before scopes existed) holds `*`.
  */
-import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../../../test/helpers/db.js';
-import { manualClock } from '../../kernel/clock.js';
-import { createDatabase, type Database } from '../../kernel/db/client.js';
-import { createApiKeyService, type ApiKeyService } from './api-keys.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { useStoreDatabase } from '../../../test/helpers/store-db.js';
 import { createApiKeyStore, type ApiKeyStore } from './store.js';
 
-const clock = manualClock();
-let testDb: TestDatabase;
-let database: Database;
+const storeDb = useStoreDatabase();
 let store: ApiKeyStore;
-let apiKeys: ApiKeyService;
+const at = new Date(Date.UTC(2026, 0, 2));
 
-beforeAll(async () => {
-  testDb = await freshDatabase();
-  database = await createDatabase(testDb.provider, testDb.url);
-  store = createApiKeyStore({ db: database.client });
-  apiKeys = createApiKeyService({ db: database.client, clock, bootstrapApiKey: 'bootstrap-secret' });
+beforeAll(() => {
+  store = createApiKeyStore({ db: storeDb.db });
 });
-afterAll(async () => {
-  await database.close();
-  await testDb.drop();
-});
-
-const sha256Hex = (value: string) => createHash('sha256').update(value).digest('hex');
 
 describe('API key store', () => {
-  it('stores the hex SHA-256 of the key, and a key stored that way authenticates', async () => {
-    const created = await apiKeys.createApiKey('new');
-    expect((await database.client.apiKey.findUniqueOrThrow({ where: { id: created.id } })).secretHash).toBe(sha256Hex(created.key));
-    const legacy = await store.insertApiKey({ name: 'legacy', secretHash: sha256Hex('pck_issued-before') });
-    expect(await apiKeys.authenticate('pck_issued-before')).toEqual({ kind: 'api_key', keyId: legacy.id });
-    expect(await apiKeys.authenticate('pck_unknown')).toBeNull();
-    expect(await apiKeys.authenticate('bootstrap-secret')).toEqual({ kind: 'bootstrap_key' });
-  });
-
-  it('revokeApiKeyIfActive revokes once, even for concurrent revocations', async () => {
-    const key = await store.insertApiKey({ name: 'revoked', secretHash: sha256Hex('pck_revoked') });
-    const results = await Promise.all(Array.from({ length: 3 }, () => store.revokeApiKeyIfActive(key.id, clock.now())));
+  it('revokeApiKeyIfActive revokes once, even for concurrent revocations, and returns the revoked row', async () => {
+    const key = await store.insertApiKey({ name: 'revoked', secretHash: 'a'.repeat(64), scopes: 'users:read' });
+    const results = await Promise.all(Array.from({ length: 3 }, () => storeDb.inTx((tx) => store.revokeApiKeyIfActive(key.id, at, tx))));
     expect(results.filter(Boolean)).toHaveLength(1);
-    expect(await store.revokeApiKeyIfActive('key_missing', clock.now())).toBe(false);
-    expect(await apiKeys.authenticate('pck_revoked')).toBeNull();
+    expect(results.find(Boolean)).toMatchObject({ id: key.id, revokedAt: at, scopes: 'users:read' });
+    expect(await store.revokeApiKeyIfActive('key_missing', at)).toBeNull();
   });
 
   it('stampApiKeyUsed records the last use', async () => {
-    const key = await store.insertApiKey({ name: 'used', secretHash: sha256Hex('pck_used') });
-    await store.stampApiKeyUsed(key.id, new Date(Date.UTC(2026, 0, 2)));
-    expect((await database.client.apiKey.findUniqueOrThrow({ where: { id: key.id } })).lastUsedAt).toEqual(new Date(Date.UTC(2026, 0, 2)));
+    const key = await store.insertApiKey({ name: 'used', secretHash: 'b'.repeat(64), scopes: '*' });
+    await store.stampApiKeyUsed(key.id, at);
+    expect((await storeDb.db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).lastUsedAt).toEqual(at);
+  });
+
+  it('gives a key stored without scopes (a key from before scopes) every scope', async () => {
+    const legacy = await storeDb.db.apiKey.create({ data: { id: 'key_legacy', name: 'legacy', secretHash: 'c'.repeat(64) } });
+    expect(legacy.scopes).toBe('*');
+    expect(legacy.start).toBeNull();
   });
 });

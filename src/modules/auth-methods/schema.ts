@@ -79,13 +79,14 @@ const stateErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError
 builder.mutationFields((t) => ({
   removeAuthMethod: t.field({
     type: RemoveAuthMethodSuccess,
-    authScopes: adminOrViewer,
+    authScopes: adminOrViewer('credentials:write', { session: true }),
     description: "Removes any auth method (password, TOTP, backup codes, OTP, passkey, security key) and records that kind's removal event. A user may remove only their own; their TOTP only with a current code.",
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.NoTotpError, E.InvalidTokenError, ...stateErrors, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: RemoveAuthMethodInput, required: true }) },
-    resolve: (_root, { input }, ctx) =>
-      ctx.viewer.kind === 'user'
-        ? ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, ctx.viewer.sessionId, String(input.id), input.code, ctx.meta)
-        : ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta),
+    resolve: (_root, { input }, ctx) => {
+      if (ctx.viewer.kind !== 'user') return ctx.services.authMethods.removeAuthMethod(String(input.id), ctx.meta);
+      if (!ctx.viewer.sessionId) throw new Error('unreachable: personal access tokens are refused (they have no session to re-authenticate)');
+      return ctx.services.login.removeOwnAuthMethod(ctx.viewer.userId, ctx.viewer.sessionId, String(input.id), input.code, ctx.meta);
+    },
   }),
 }));

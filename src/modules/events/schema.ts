@@ -53,7 +53,7 @@ builder.queryFields((t) => ({
   events: t.prismaConnection({
     type: 'Event',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'events:read' },
     description: 'The event log, oldest first; filter by user, organization and types (each given must match).',
     args: {
       userId: t.arg.id(),

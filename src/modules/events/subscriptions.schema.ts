@@ -3,6 +3,7 @@ import { wireEventType, type EventType } from '../catalog.js';
 import { SubscriptionOverflow, type StreamItem } from '../../kernel/events/streams.js';
 import { InvalidInputError } from '../../kernel/errors.js';
 import { builder } from '../../graphql/builder.js';
+import type { NeededScope } from '../access-tokens/scopes.js';
 import type { Context } from '../../graphql/context.js';
 import { UserEventRef, UserEventTypeEnum } from './schema.js';
 import { STATE_EVENTS } from '../users/events.js';
@@ -15,7 +16,7 @@ builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws
  * stream outlives the token that opened it, so it re-checks its caller and
  * ends when the session or key is revoked (server/subscription-guard.ts).
  */
-const streamScopes = (userId: string) => ({ admin: true, self: userId });
+const streamScopes = (userId: string, scope: NeededScope) => ({ admin: scope, self: { userId, scope } });
 
 /** Ends a subscription whose buffer overflowed with an error the client can act on. */
 function overflowError(item: SubscriptionOverflow): GraphQLError {
@@ -84,7 +85,7 @@ const untilDeleted = (source: AsyncIterableIterator<StreamItem>) =>
 builder.subscriptionFields((t) => ({
   userEvents: t.field({
     type: UserEventRef,
-    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    authScopes: (_root, args) => streamScopes(String(args.userId), 'events:read'),
     description:
       "A user's events. With `after` (an event id: the cursor), first the stored events after it, then live ones, in order, without gap or duplicate; without it, live events only. A subscriber that falls `PORTCULLIS_SUBSCRIPTION_BUFFER` events behind is ended with the error SUBSCRIPTION_OVERFLOW, whose `resumeAfter` extension is the cursor to resubscribe with.",
     args: {
@@ -98,7 +99,7 @@ builder.subscriptionFields((t) => ({
   }),
   organizationEvents: t.field({
     type: UserEventRef,
-    authScopes: { admin: true },
+    authScopes: { admin: 'events:read' },
     description:
       "An organization's events (those recorded with its `organizationId`, such as organization.* including membership and invitation changes), for management callers (API keys). The same contract as `userEvents`: with `after` (an event id: the cursor), first the stored events after it, then live ones, in order, without gap or duplicate; without it, live events only; a subscriber that falls `PORTCULLIS_SUBSCRIPTION_BUFFER` events behind is ended with the error SUBSCRIPTION_OVERFLOW, whose `resumeAfter` extension is the cursor to resubscribe with. The organization is not looked up: an unknown id yields no event and no error.",
     args: {
@@ -113,7 +114,7 @@ builder.subscriptionFields((t) => ({
   userStateChanged: t.prismaField({
     type: 'User',
     nullable: true,
-    authScopes: (_root, args) => streamScopes(String(args.userId)),
+    authScopes: (_root, args) => streamScopes(String(args.userId), 'users:read'),
     description:
       'The user each time its state changes (locked, unlocked, deactivated, reactivated). When the user is deleted the stream sends null once and ends: a deleted user is gone from every query, and its user.deleted event stays in the log (see userEvents).',
     args: { userId: t.arg.id({ required: true }) },

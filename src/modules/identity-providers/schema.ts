@@ -82,7 +82,7 @@ const IdpLinkRef = builder.prismaNode('IdpLink', {
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     accessToken: t.string({
       nullable: true,
-      authScopes: { admin: true },
+      authScopes: { admin: 'identity_providers:manage' },
       select: { idpId: true, tokensEncrypted: true },
       description:
         "The provider's access token, to call its API for the user (providers with storeTokens; API keys only). Refreshed first when it expires within 30 s. Null when none is kept, or it expired and could not be refreshed.",
@@ -246,7 +246,7 @@ builder.queryFields((t) => ({
   identityProviders: t.prismaConnection({
     type: 'IdentityProvider',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'identity_providers:manage' },
     description: 'The configured identity providers, by name.',
     resolve: (query, _root, _args, ctx) => ctx.db.identityProvider.findMany({ ...query, orderBy: [{ name: 'asc' }, { id: 'asc' }] }),
     totalCount: (_connection, _args, ctx) => ctx.db.identityProvider.count(),
@@ -256,7 +256,7 @@ builder.queryFields((t) => ({
 builder.mutationFields((t) => ({
   createIdentityProvider: t.field({
     type: providerSuccess('CreateIdentityProviderSuccess', 'The provider is configured. Register its callbackUrl at the provider as the redirect URI.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'identity_providers:manage' },
     description:
       "Adds an identity provider: generic OIDC (from its issuer), generic OAuth 2.0 (endpoints and claimMapping), or a preset (GOOGLE, MICROSOFT, GITHUB). The client secret is stored encrypted and never returned. Nothing is fetched from the provider until the first intent. Records identity_provider.created.",
     errors: { types: [E.InvalidInputError, E.AlreadyExistsError] },
@@ -265,7 +265,7 @@ builder.mutationFields((t) => ({
   }),
   updateIdentityProvider: t.field({
     type: providerSuccess('UpdateIdentityProviderSuccess', 'The provider is changed.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'identity_providers:manage' },
     description: 'Changes an identity provider (not its kind). Records identity_provider.updated with the changed fields.',
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: UpdateIdentityProviderInput, required: true }) },
@@ -279,7 +279,7 @@ builder.mutationFields((t) => ({
         linksRemoved: f.exposeInt('linksRemoved', { description: 'Accounts that were linked to it (with force).' }),
       }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'identity_providers:manage' },
     description: 'Deletes an identity provider. With linked accounts, only with force (which removes them). Records identity_provider.deleted.',
     errors: { types: [E.NotFoundError, E.IdentityProviderInUseError] },
     args: { input: t.arg({ type: DeleteIdentityProviderInput, required: true }) },
@@ -296,7 +296,7 @@ builder.mutationFields((t) => ({
       }),
     }),
     // SIGN_IN is public (its token is what proves anything later); LINK names a user, so it needs an API key or that user's own access token.
-    authScopes: (_root, args) => (args.input.purpose === 'LINK' ? { admin: true, self: String(args.input.userId ?? '') } : true),
+    authScopes: (_root, args) => (args.input.purpose === 'LINK' ? { admin: 'users:write', self: { userId: String(args.input.userId ?? ''), scope: null } } : true),
     description:
       'Starts a trip to an identity provider (public for SIGN_IN, rate-limited like login; LINK needs an API key or the user\'s own access token). Returns the URL to send the browser to; the intent expires after PORTCULLIS_IDP_INTENT_TTL_SECONDS. successUrl and failureUrl must be on PORTCULLIS_IDP_REDIRECT_ORIGINS. A provider that cannot be reached answers IdpUnavailableError and nothing is written.',
     errors: { types: [E.NotFoundError, E.InvalidStateError, E.InvalidInputError, E.UserNotFoundError, E.IdpUnavailableError] },
@@ -309,7 +309,7 @@ builder.mutationFields((t) => ({
   }),
   retrieveIdpIntent: t.field({
     type: RetrieveIdpIntentSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:read' },
     description:
       "What the provider said of the account an intent brought back (subject, email and whether it is verified, names, picture, raw claims), the user it is linked to, and a link candidate. Reading does not use the intent up; it refuses used, expired and failed intents (API keys only).",
     errors: { types: intentErrors },
@@ -340,7 +340,7 @@ builder.mutationFields((t) => ({
   }),
   linkIdpIntent: t.field({
     type: linkSuccess('LinkIdpIntentSuccess', "The provider's account is linked to the user."),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('users:write', { session: true }),
     description:
       "Links the account an intent brought back to an existing user, using the intent up (API keys, or the user's own access token after a recent sign-in or reauthenticate: ReauthenticationRequiredError otherwise). A LINK intent links only its own user. The user's email is never changed. Records user.idp_linked.",
     errors: { types: [...intentErrors, E.UserNotFoundError, E.AlreadyExistsError, E.ReauthenticationRequiredError] },
@@ -349,7 +349,7 @@ builder.mutationFields((t) => ({
   }),
   addIdpLink: t.field({
     type: linkSuccess('AddIdpLinkSuccess', 'The account is linked to the user.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description:
       "Links an account at a provider to a user by its subject, without a trip to the provider (imports and migrations; API keys only). Refused when the account is linked already. Records user.idp_linked.",
     errors: { types: [E.NotFoundError, E.UserNotFoundError, E.InvalidInputError, E.AlreadyExistsError] },
@@ -362,7 +362,7 @@ builder.mutationFields((t) => ({
       description: 'The link is gone; the user can no longer sign in with that account.',
       fields: (f) => ({ user: affectedUser(f), removedIdpLinkId: f.exposeID('linkId') }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: "Removes a link (API keys only), unless it is the user's last way to sign in (no password, passkey or other link). Records user.idp_unlinked.",
     errors: { types: [E.NotFoundError, E.LastSignInMethodError] },
     args: { input: t.arg({ type: RemoveIdpLinkInput, required: true }) },

@@ -11,9 +11,9 @@ export const MEMBERS_READ_PERMISSION = 'organization:members:read';
 
 /** API keys; the user itself; and, inside an organization, its members holding organization:members:read. */
 const checkScopes = (userId: string, organizationId: string | null | undefined) => ({
-  admin: true,
-  self: userId,
-  ...(organizationId ? { permission: { key: MEMBERS_READ_PERMISSION, organizationId } } : {}),
+  admin: 'organizations:read' as const,
+  self: { userId, scope: 'organizations:read' as const },
+  ...(organizationId ? { permission: { key: MEMBERS_READ_PERMISSION, organizationId, scope: 'organizations:read' as const } } : {}),
 });
 
 const CanInput = builder.inputType('CanInput', {

@@ -26,7 +26,7 @@ builder.prismaNode('OrganizationDomain', {
 });
 
 builder.prismaObjectField('Organization', 'domains', (t) =>
-  t.relation('domains', { authScopes: { admin: true }, description: 'Its email domains, by name; API keys only.', query: { orderBy: [{ domain: 'asc' }] } }),
+  t.relation('domains', { authScopes: { admin: 'organizations:read' }, description: 'Its email domains, by name; API keys only.', query: { orderBy: [{ domain: 'asc' }] } }),
 );
 
 const affectedDomain = <Parent extends { domainId: string }>(t: PothosSchemaTypes.ObjectFieldBuilder<SchemaTypes, Parent>) =>
@@ -41,7 +41,7 @@ const idInput = (name: string) => builder.inputType(name, { fields: (t) => ({ id
 builder.mutationFields((t) => ({
   addOrganizationDomain: t.field({
     type: domainSuccess('AddOrganizationDomainSuccess', 'The domain was added, unverified.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Adds an email domain to an organization, unverified (verifyOrganizationDomain). Records organization.domain_added.',
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.OrganizationRoleRequiredError, E.AlreadyExistsError] },
     args: {
@@ -67,7 +67,7 @@ builder.mutationFields((t) => ({
   }),
   verifyOrganizationDomain: t.field({
     type: domainSuccess('VerifyOrganizationDomainSuccess', 'The domain is verified.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       "Verifies a domain: without userId on the API key's word; with userId by proof of control, a member of the organization whose verified email is at the domain. Records organization.domain_verified.",
     errors: { types: [E.NotFoundError, E.UserNotFoundError, E.EmailNotVerifiedError, E.InvalidInputError, E.InvalidStateError] },
@@ -88,7 +88,7 @@ builder.mutationFields((t) => ({
   }),
   updateOrganizationDomain: t.field({
     type: domainSuccess('UpdateOrganizationDomainSuccess', 'The domain was updated.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Changes autoJoin or the roles of a domain; fields left out are unchanged. Records organization.updated (changes domain.autoJoin, domain.roleIds).',
     errors: { types: [E.NotFoundError, E.OrganizationRoleRequiredError] },
     args: {
@@ -112,7 +112,7 @@ builder.mutationFields((t) => ({
       description: 'The domain is gone; members who joined by it stay.',
       fields: (f) => ({ removedDomainId: f.exposeID('id') }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Removes a domain (members who joined by it stay). Records organization.domain_removed.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('RemoveOrganizationDomainInput'), required: true }) },

@@ -65,7 +65,7 @@ builder.prismaNode('OrganizationInvitation', {
 
 builder.prismaObjectField('Organization', 'invitations', (t) =>
   t.relation('invitations', {
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:read' },
     description: 'Its invitations, newest first; API keys only.',
     args: { status: t.arg({ type: InvitationStatusEnum, description: 'Only those in this status.' }) },
     query: (args, ctx) => ({ where: args.status ? statusWhere(args.status, ctx.services.clock.now()) : {}, orderBy: [{ createdAt: 'desc' }, { id: 'desc' }] }),
@@ -98,7 +98,7 @@ builder.mutationFields((t) => ({
         link: f.exposeString('link', { nullable: true, description: 'With RETURN and PORTCULLIS_INVITATION_LINK_URL set: the link holding the token. Null otherwise.' }),
       }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Invites an email address to an organization. One pending invitation per organization and address (AlreadyExistsError); an expired one is replaced. ' +
       'SEND emails the link, RETURN returns the token. Records organization.invitation_created.',
@@ -128,7 +128,7 @@ builder.mutationFields((t) => ({
         }),
       }),
     }),
-    authScopes: selfViewer,
+    authScopes: selfViewer('users:write'),
     description:
       "Accepts an invitation with its token, as the signed-in user (access token): the user's verified email must be the invitee's. " +
       'An existing member gets the roles it lacks. Records organization.member_added (or member_roles_updated) and organization.invitation_accepted.',
@@ -148,7 +148,7 @@ builder.mutationFields((t) => ({
       description: 'The invitation is revoked: its token no longer works.',
       fields: (f) => ({ invitation: affectedInvitation(f) }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Revokes a pending invitation. Records organization.invitation_revoked.',
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: {

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { permissionLoader } from '../../graphql/context.js';
-import { affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
+import { adminOrThisUser, affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserRef } from '../users/schema.js';
 import { LIMITS, MetadataModeEnum, MetadataPartEnum } from '../users/metadata.schema.js';
@@ -9,7 +9,8 @@ import { RoleRef } from './role-type.schema.js';
 import './invitations.schema.js';
 import './domains.schema.js';
 
-const admin = { admin: true } as const;
+const read = { admin: 'organizations:read' } as const;
+const manage = { admin: 'organizations:manage' } as const;
 
 export const MemberFilter = builder.inputType('OrganizationMemberFilter', {
   description: 'Every field given must match (AND).',
@@ -28,13 +29,13 @@ export const OrganizationRef = builder.prismaNode('Organization', {
     name: t.exposeString('name'),
     slug: t.exposeString('slug', { description: 'Lower-case letters, digits and dashes; unique.' }),
     publicMetadata: t.expose('publicMetadata', { type: 'JSON', description: 'A JSON object of your own that members may read (updateOrganizationMetadata has the limits).' }),
-    privateMetadata: t.expose('privateMetadata', { type: 'JSON', authScopes: admin, description: 'A JSON object of your own; API keys only.' }),
+    privateMetadata: t.expose('privateMetadata', { type: 'JSON', authScopes: read, description: 'A JSON object of your own; API keys only.' }),
     createdAt: t.expose('createdAt', { type: 'DateTime' }),
     updatedAt: t.expose('updatedAt', { type: 'DateTime' }),
     members: t.relatedConnection('memberships', {
       cursor: 'id',
       totalCount: true,
-      authScopes: admin,
+      authScopes: read,
       description: 'The members, oldest first; API keys only.',
       args: { filter: t.arg({ type: MemberFilter }) },
       query: (args, ctx) => ({ where: ctx.services.organizations.memberWhere(args.filter), orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
@@ -69,7 +70,7 @@ export const MembershipRef = builder.prismaNode('Membership', {
 builder.prismaObjectField(UserRef, 'memberships', (t) =>
   t.relation('memberships', {
     description: "The organizations the user is a member of, oldest membership first: API keys, or the user with their own access token.",
-    authScopes: (user) => ({ admin: true, self: user.id }),
+    authScopes: adminOrThisUser('organizations:read'),
     query: { orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] },
   }),
 );
@@ -86,7 +87,7 @@ builder.queryFields((t) => ({
   organization: t.prismaField({
     type: 'Organization',
     nullable: true,
-    authScopes: admin,
+    authScopes: read,
     description: 'An organization by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.organization.findUnique({ ...query, where: { id: String(args.id) } }),
@@ -94,7 +95,7 @@ builder.queryFields((t) => ({
   organizationBySlug: t.prismaField({
     type: 'Organization',
     nullable: true,
-    authScopes: admin,
+    authScopes: read,
     description: 'An organization by slug; null when there is none.',
     args: { slug: t.arg.string({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.organization.findUnique({ ...query, where: { slug: args.slug.trim().toLowerCase() } }),
@@ -102,7 +103,7 @@ builder.queryFields((t) => ({
   organizations: t.prismaConnection({
     type: 'Organization',
     cursor: 'id',
-    authScopes: admin,
+    authScopes: read,
     description: 'Organizations, oldest first; a Relay connection.',
     args: { filter: t.arg({ type: OrganizationFilter }) },
     resolve: (query, _root, args, ctx) => ctx.services.organizations.listOrganizations(query, toFilter(args.filter)),
@@ -180,7 +181,7 @@ const roleIdsOf = (ids: ReadonlyArray<string | number> | null | undefined) => (i
 builder.mutationFields((t) => ({
   createOrganization: t.field({
     type: organizationSuccess('CreateOrganizationSuccess', 'The organization was created.'),
-    authScopes: admin,
+    authScopes: manage,
     description: 'Creates an organization. Records organization.created.',
     errors: { types: [E.InvalidInputError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: CreateOrganizationInput, required: true }) },
@@ -188,7 +189,7 @@ builder.mutationFields((t) => ({
   }),
   updateOrganization: t.field({
     type: organizationSuccess('UpdateOrganizationSuccess', 'The organization was updated.'),
-    authScopes: admin,
+    authScopes: manage,
     description: 'Changes the name, slug or metadata (metadata given replaces the stored object). Records organization.updated.',
     errors: { types: [E.NotFoundError, E.InvalidInputError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: UpdateOrganizationInput, required: true }) },
@@ -202,7 +203,7 @@ builder.mutationFields((t) => ({
         changed: f.field({ type: [MetadataPartEnum], description: 'The parts whose value changed (empty: nothing changed, and nothing was recorded).', resolve: (p) => p.changed }),
       }),
     }),
-    authScopes: admin,
+    authScopes: manage,
     description:
       "Changes an organization's metadata by the rules of updateUserMetadata: each part given is merged (MERGE, the default: RFC 7396 JSON merge patch, null deletes a key) or replaced (REPLACE). " +
       `${LIMITS} A part that is not an object, nests too deep, or makes the whole too large is InvalidInputError naming it (public or private). ` +
@@ -216,7 +217,7 @@ builder.mutationFields((t) => ({
       description: 'The organization is gone, with its memberships, invitations and domains.',
       fields: (f) => ({ deletedOrganizationId: f.exposeID('id') }),
     }),
-    authScopes: admin,
+    authScopes: manage,
     description: 'Deletes an organization with its memberships, invitations and domains. Records organization.deleted.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: OrganizationIdInput('DeleteOrganizationInput'), required: true }) },
@@ -224,7 +225,7 @@ builder.mutationFields((t) => ({
   }),
   addOrganizationMember: t.field({
     type: membershipSuccess('AddOrganizationMemberSuccess', 'The user is a member.'),
-    authScopes: admin,
+    authScopes: manage,
     description: 'Makes a user a member with ORGANIZATION roles (absent: the default ones). Records organization.member_added.',
     errors: { types: [E.NotFoundError, E.UserNotFoundError, E.OrganizationRoleRequiredError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: MemberInput('AddOrganizationMemberInput', 'optional'), required: true }) },
@@ -236,7 +237,7 @@ builder.mutationFields((t) => ({
   }),
   updateOrganizationMemberRoles: t.field({
     type: membershipSuccess('UpdateOrganizationMemberRolesSuccess', "The member's roles are the ones given."),
-    authScopes: admin,
+    authScopes: manage,
     description: "Replaces a member's ORGANIZATION roles; the last member holding the owner permission keeps it (LastOwnerError). Records organization.member_roles_updated when they change.",
     errors: { types: [E.NotFoundError, E.OrganizationRoleRequiredError, E.LastOwnerError] },
     args: { input: t.arg({ type: MemberInput('UpdateOrganizationMemberRolesInput', 'required'), required: true }) },
@@ -251,7 +252,7 @@ builder.mutationFields((t) => ({
       description: 'The user is no longer a member.',
       fields: (f) => ({ organization: affectedOrganization(f), user: affectedUser(f) }),
     }),
-    authScopes: admin,
+    authScopes: manage,
     description: 'Removes a member; never the last one holding the owner permission (LastOwnerError). Records organization.member_removed.',
     errors: { types: [E.NotFoundError, E.LastOwnerError] },
     args: { input: t.arg({ type: MemberInput('RemoveOrganizationMemberInput', 'none'), required: true }) },

@@ -1,6 +1,6 @@
 import { builder } from '../../graphql/builder.js';
 import { errorTypes as E } from '../../graphql/errors.js';
-import { affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
+import { adminOrThisUser, affectedUser, type SchemaTypes } from '../../graphql/helpers.js';
 // User.roles extends the users module's type: its schema must be built first.
 import '../users/schema.js';
 
@@ -55,7 +55,7 @@ builder.prismaObjectField('User', 'roles', (t) =>
   t.field({
     type: [RoleRef],
     description: "The user's GLOBAL roles, by key. API keys, or the user itself (me).",
-    authScopes: (user: { id: string }) => ({ admin: true, self: user.id }),
+    authScopes: adminOrThisUser('organizations:read'),
     select: (_args, _ctx, nestedSelection) => ({
       roles: { where: { role: { scope: 'GLOBAL' } }, select: { role: nestedSelection(true) }, orderBy: { role: { key: 'asc' } } },
     }),
@@ -67,7 +67,7 @@ builder.queryFields((t) => ({
   permissions: t.prismaConnection({
     type: 'Permission',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:read' },
     description: 'Every permission, by key.',
     totalCount: (_conn, _args, ctx) => ctx.db.permission.count(),
     resolve: (query, _root, _args, ctx) => ctx.db.permission.findMany({ ...query, orderBy: [{ key: 'asc' }, { id: 'asc' }] }),
@@ -75,7 +75,7 @@ builder.queryFields((t) => ({
   roles: t.prismaConnection({
     type: 'Role',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:read' },
     description: 'Roles by key (GLOBAL before ORGANIZATION on equal keys); scope narrows them to one scope.',
     args: { scope: t.arg({ type: RoleScopeEnum }) },
     totalCount: (_conn, args, ctx) => ctx.db.role.count({ where: args.scope ? { scope: args.scope } : {} }),
@@ -85,7 +85,7 @@ builder.queryFields((t) => ({
   role: t.prismaField({
     type: 'Role',
     nullable: true,
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:read' },
     description: 'A role by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.role.findUnique({ ...query, where: { id: String(args.id) } }),
@@ -186,7 +186,7 @@ const userRolesInput = (name: string, description: string) =>
 builder.mutationFields((t) => ({
   createPermission: t.field({
     type: CreatePermissionSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Creates a permission. Records permission.created.',
     errors: { types: [E.InvalidInputError, E.AlreadyExistsError] },
     args: { input: t.arg({ type: CreatePermissionInput, required: true }) },
@@ -194,7 +194,7 @@ builder.mutationFields((t) => ({
   }),
   deletePermission: t.field({
     type: deletedSuccess('DeletePermissionSuccess', 'The permission is gone.', 'deletedPermissionId'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Deletes a permission that no role holds; while a role holds it the answer is PermissionInUseError (take it out with setRolePermissions first). The check and the delete are one step: a role that gains the permission meanwhile either makes this PermissionInUseError or fails itself with NotFoundError. Records permission.deleted.',
     errors: { types: [E.NotFoundError, E.PermissionInUseError] },
@@ -203,7 +203,7 @@ builder.mutationFields((t) => ({
   }),
   createRole: t.field({
     type: roleSuccess('CreateRoleSuccess', 'The role was created.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description: 'Creates a role with its permissions. Its key and scope are fixed once created. Records role.created.',
     errors: { types: [E.InvalidInputError, E.AlreadyExistsError, E.NotFoundError] },
     args: { input: t.arg({ type: CreateRoleInput, required: true }) },
@@ -211,7 +211,7 @@ builder.mutationFields((t) => ({
   }),
   updateRole: t.field({
     type: roleSuccess('UpdateRoleSuccess', 'The role as it is now.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Changes the name, description or isDefault of a role; its key and scope cannot change. Records role.updated with the fields that changed (nothing changed: no event).',
     errors: { types: [E.NotFoundError, E.InvalidInputError] },
@@ -220,7 +220,7 @@ builder.mutationFields((t) => ({
   }),
   deleteRole: t.field({
     type: deletedSuccess('DeleteRoleSuccess', 'The role is gone.', 'deletedRoleId'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Deletes a role that no user or member holds; otherwise the answer is RoleInUseError with how many hold it (take it from them first). The check and the delete are one step: an assignment made meanwhile either makes this RoleInUseError or fails itself with NotFoundError. Its permissions stay. Records role.deleted.',
     errors: { types: [E.NotFoundError, E.RoleInUseError] },
@@ -229,7 +229,7 @@ builder.mutationFields((t) => ({
   }),
   setRolePermissions: t.field({
     type: SetRolePermissionsSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Replaces the permissions of a role with exactly permissionIds; an unknown id changes nothing (NotFoundError). Records role.permissions_updated with the keys added and removed (nothing changed: no event).',
     errors: { types: [E.NotFoundError, E.InvalidInputError] },
@@ -241,7 +241,7 @@ builder.mutationFields((t) => ({
   }),
   assignUserRoles: t.field({
     type: userRolesSuccess('AssignUserRolesSuccess', 'The user holds the roles.', 'added', 'Keys of the roles the user did not hold before, sorted.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Gives GLOBAL roles to a user. Roles held already are not an error and change nothing. An unknown id (NotFoundError) or an ORGANIZATION role (RoleScopeMismatchError) refuses the whole input. Records user.roles_updated when something was added.',
     errors: { types: [E.UserNotFoundError, E.NotFoundError, E.RoleScopeMismatchError, E.InvalidInputError] },
@@ -250,7 +250,7 @@ builder.mutationFields((t) => ({
   }),
   removeUserRoles: t.field({
     type: userRolesSuccess('RemoveUserRolesSuccess', 'The user no longer holds the roles.', 'removed', 'Keys of the roles the user held and lost, sorted.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'organizations:manage' },
     description:
       'Takes GLOBAL roles from a user. Roles not held are not an error and change nothing. An unknown id (NotFoundError) or an ORGANIZATION role (RoleScopeMismatchError) refuses the whole input. Records user.roles_updated when something was removed.',
     errors: { types: [E.UserNotFoundError, E.NotFoundError, E.RoleScopeMismatchError, E.InvalidInputError] },

@@ -85,7 +85,7 @@ const removedResult = (r: { userId: string; removedAuthMethodId: string }) => ({
 builder.mutationFields((t) => ({
   addOtpSms: t.field({
     type: factorSuccess('AddOtpSmsSuccess', 'The user can now receive sign-in codes by SMS.', OtpSmsMethod),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Adds one-time codes by SMS as a second factor. The phone must be verified; one per user.',
     errors: { types: [E.UserNotFoundError, E.PhoneNotVerifiedError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdInput('AddOtpSmsInput'), required: true }) },
@@ -93,7 +93,7 @@ builder.mutationFields((t) => ({
   }),
   removeOtpSms: t.field({
     type: removedSuccess('RemoveOtpSmsSuccess', 'The SMS factor is removed; codes already sent no longer work.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Removes the OTP-by-SMS factor.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdInput('RemoveOtpSmsInput'), required: true }) },
@@ -101,7 +101,7 @@ builder.mutationFields((t) => ({
   }),
   addOtpEmail: t.field({
     type: factorSuccess('AddOtpEmailSuccess', 'The user can now receive sign-in codes by email.', OtpEmailMethod),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Adds one-time codes by email as a second factor. The email must be verified; one per user.',
     errors: { types: [E.UserNotFoundError, E.EmailNotVerifiedError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdInput('AddOtpEmailInput'), required: true }) },
@@ -109,7 +109,7 @@ builder.mutationFields((t) => ({
   }),
   removeOtpEmail: t.field({
     type: removedSuccess('RemoveOtpEmailSuccess', 'The email factor is removed; codes already sent no longer work.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Removes the OTP-by-email factor.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: UserIdInput('RemoveOtpEmailInput'), required: true }) },
@@ -118,7 +118,7 @@ builder.mutationFields((t) => ({
   sendOtp: t.field({
     type: SendOtpSuccess,
     // A returned code skips delivery: only admins may ask for it.
-    authScopes: (root, args) => (args.input.returnCode ? { admin: true } : adminOrSelf(root, args)),
+    authScopes: (root, args) => (args.input.returnCode ? { admin: 'credentials:verify' } : adminOrSelf('credentials:verify')(root, args)),
     description:
       "Issues a sign-in code on the user's SMS or email factor and sends it (or returns it with returnCode). A new code replaces the previous one; " +
       'resending within the cooldown is refused with ResendCooldownError (retryAfter).',
@@ -143,7 +143,7 @@ builder.mutationFields((t) => ({
   }),
   verifyOtp: t.field({
     type: VerifyOtpSuccess,
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:verify'),
     description: 'Checks a sign-in code sent by sendOtp; single use. Wrong codes count toward the code lockout policy.',
     errors: { types: codeCheckErrors },
     args: { input: t.arg({ type: VerifyOtpInput, required: true }) },

@@ -108,7 +108,7 @@ const codeErrors = [E.IncorrectCodeError, E.CodeExpiredError, E.CodeAlreadyUsedE
 builder.mutationFields((t) => ({
   startPasskeyRegistration: t.field({
     type: optionsSuccess('StartPasskeyRegistrationSuccess', 'Creation options with a fresh, single-use challenge.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description:
       'Starts registering a passkey (discoverable, user verification required) or a U2F security key (cross-platform, non-discoverable) for a user. Finish with verifyPasskeyRegistration before the challenge expires.',
     errors: { types: [...userStateErrors, E.ReauthenticationRequiredError] },
@@ -118,7 +118,7 @@ builder.mutationFields((t) => ({
   }),
   verifyPasskeyRegistration: t.field({
     type: credentialSuccess('VerifyPasskeyRegistrationSuccess', 'The credential is stored as a PASSKEY or U2F auth method.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Verifies the attestation for a challenge from startPasskeyRegistration and stores the credential. Records user.passkey_added.',
     errors: { types: [...verifyRegistrationErrors, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: VerifyPasskeyRegistrationInput, required: true }) },
@@ -135,7 +135,7 @@ builder.mutationFields((t) => ({
         expiresAt: f.expose('expiresAt', { type: 'DateTime' }),
       }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'credentials:write' },
     description:
       'Issues a single-use, expiring code that lets the user register a passkey without signing in (startPasskeyRegistrationWithCode). ' +
       'By default the gateway sends it in a link built from PORTCULLIS_PASSKEY_LINK_URL ({code}, {userId}), by email to a verified email, else by SMS to a verified phone, honouring the resend cooldown; ' +

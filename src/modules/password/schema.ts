@@ -71,7 +71,7 @@ const stateErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError
 builder.mutationFields((t) => ({
   setPassword: t.field({
     type: userSuccess('SetPasswordSuccess', 'The password is set.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'credentials:write' },
     description: "Sets or replaces a password, or imports a hash from another system. Ends every session of the user. Records user.password_changed with sessionsRevoked.",
     errors: { types: [E.UserNotFoundError, E.WeakPasswordError, E.InvalidInputError] },
     args: { input: t.arg({ type: SetPasswordInput, required: true }) },
@@ -80,7 +80,7 @@ builder.mutationFields((t) => ({
   }),
   changePassword: t.field({
     type: userSuccess('ChangePasswordSuccess', 'The password is changed.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description:
       "Changes a password, proven by the current password or by a reset code (that proof is the re-authentication). Ends the user's other sessions (the caller's own too with signOutEverywhere). Records user.password_changed with sessionsRevoked.",
     errors: {
@@ -101,7 +101,7 @@ builder.mutationFields((t) => ({
   }),
   requestPasswordReset: t.field({
     type: RequestPasswordResetSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'credentials:write' },
     description:
       "Issues a single-use password reset code with an expiry, for changePassword(resetCode), and sends it to the user's verified email (else verified phone); with returnCode it is returned instead. " +
       'Within the resend cooldown of the last code it issues nothing and answers ResendCooldownError (retryAfter).',
@@ -114,7 +114,7 @@ builder.mutationFields((t) => ({
   }),
   verifyPassword: t.field({
     type: VerifyPasswordSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'credentials:verify' },
     description:
       "Checks a user's password (Clerk's verify_password). Failures count towards the lockout policy; the answer takes as long whether or not the user exists.",
     errors: { types: [E.UserNotFoundError, E.NoPasswordError, E.IncorrectPasswordError, E.UserLockedError, E.UserInactiveError, E.TooManyAttemptsError] },

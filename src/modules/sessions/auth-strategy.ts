@@ -18,6 +18,6 @@ export function accessTokenStrategy(sessions: Pick<SessionService, 'authenticate
       const user = await sessions.authenticateAccessToken(token);
       return user ? { kind: 'user', userId: user.userId, sessionId: user.sessionId } : null;
     },
-    stillAuthorized: (viewer) => (viewer.kind === 'user' ? sessions.isSessionActive(viewer.sessionId, viewer.userId) : undefined),
+    stillAuthorized: (viewer) => (viewer.kind === 'user' && viewer.sessionId ? sessions.isSessionActive(viewer.sessionId, viewer.userId) : undefined),
   };
 }

@@ -53,7 +53,7 @@ builder.queryField('me', (t) =>
     type: 'User',
     nullable: true,
     description: 'The signed-in user (access token callers); null for API keys.',
-    authScopes: adminOrViewer,
+    authScopes: adminOrViewer('users:read'),
     resolve: (query, _root, _args, ctx) => {
       if (ctx.viewer.kind === 'user') return ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } });
       // Nothing to read for an API key; reading the selection marks it used (the development check otherwise fails the request).
@@ -121,18 +121,18 @@ const RotateSigningKeySuccess = builder.objectRef<{ kid: string; retiredKid: str
 builder.mutationFields((t) => ({
   logout: t.field({
     type: SessionSuccess('LogoutSuccess', 'The session is revoked: its refresh token and access tokens stop working at once.'),
-    authScopes: selfViewer,
+    authScopes: selfViewer('sessions:write', { session: true }),
     description: "Ends the caller's own session (access token callers only). Records user.session_revoked.",
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: LogoutInput, description: 'Optional: { everywhere: true } ends the other sessions too.' }) },
     resolve: (_root, { input }, ctx) => {
-      if (ctx.viewer.kind !== 'user') throw new Error('unreachable: logout is scoped to access token callers');
+      if (ctx.viewer.kind !== 'user' || !ctx.viewer.sessionId) throw new Error('unreachable: logout is scoped to access token callers');
       return ctx.services.sessions.logout(ctx.viewer.sessionId, ctx.meta, { everywhere: input?.everywhere ?? false });
     },
   }),
   revokeSession: t.field({
     type: SessionSuccess('RevokeSessionSuccess', 'The session is revoked.'),
-    authScopes: adminOrViewer,
+    authScopes: adminOrViewer('sessions:write'),
     description: 'Revokes one session: an admin any, a user only their own (another user\'s is NOT_FOUND). Records user.session_revoked.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: RevokeSessionInput, required: true }) },
@@ -141,7 +141,7 @@ builder.mutationFields((t) => ({
   }),
   revokeAllSessions: t.field({
     type: RevokeAllSessionsSuccess,
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('sessions:write'),
     description: 'Revokes every live session of a user (for example after a suspected compromise). Records user.session_revoked for each.',
     errors: { types: [E.UserNotFoundError] },
     args: { input: t.arg({ type: RevokeAllSessionsInput, required: true }) },
@@ -154,7 +154,7 @@ builder.mutationFields((t) => ({
   }),
   rotateSigningKey: t.field({
     type: RotateSigningKeySuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'signing_keys:manage' },
     description: 'Makes a new signing key current. Tokens signed by the old key stay valid until they expire; the JWKS publishes both until then.',
     errors: { types: [] },
     args: { input: t.arg({ type: RotateSigningKeyInput, description: 'Optional: the new key\'s algorithm.' }) },

@@ -104,6 +104,12 @@ export type SessionService = ReturnType<typeof createSessionService>;
 /** What credential services need of sessions: the recent-authentication rule. */
 export type ReauthGuard = Pick<SessionService, 'assertRecentAuthentication'>;
 
+/** Whether a user may act (hold a session, use a personal access token): active, or locked by a policy lock that has ended. */
+export function userMayAct(user: { state: string; lockedUntil: Date | null }, now: Date): boolean {
+  if (user.state === 'ACTIVE') return true;
+  return user.state === 'LOCKED' && user.lockedUntil !== null && user.lockedUntil <= now;
+}
+
 export function createSessionService(deps: {
   db: Db;
   clock: Clock;
@@ -165,10 +171,7 @@ export function createSessionService(deps: {
   }
 
   /** A user may hold sessions only while active; a policy lock whose time is up no longer counts. */
-  function userCanHoldSession(user: { state: string; lockedUntil: Date | null }): boolean {
-    if (user.state === 'ACTIVE') return true;
-    return user.state === 'LOCKED' && user.lockedUntil !== null && user.lockedUntil <= clock.now();
-  }
+  const userCanHoldSession = (user: { state: string; lockedUntil: Date | null }) => userMayAct(user, clock.now());
 
   return {
     /**

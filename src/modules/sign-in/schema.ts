@@ -202,7 +202,7 @@ builder.mutationFields((t) => ({
   }),
   reauthenticate: t.field({
     type: ReauthenticateSuccess,
-    authScopes: selfViewer,
+    authScopes: selfViewer('credentials:verify', { session: true }),
     description:
       "Proves a factor again for the caller's own session (access token callers only). Adding or removing a factor, generating backup codes, setting email or phone and registering a passkey need a proof within PORTCULLIS_REAUTH_MAX_AGE_SECONDS (sign-in counts); they answer ReauthenticationRequiredError otherwise. Wrong proofs count towards the lockout. Records user.reauthenticated.",
     errors: {
@@ -223,7 +223,7 @@ builder.mutationFields((t) => ({
     },
     args: { input: t.arg({ type: ReauthenticateInput, required: true }) },
     resolve: (_root, { input }, ctx) => {
-      if (ctx.viewer.kind !== 'user') throw new Error('unreachable: reauthenticate is scoped to access token callers');
+      if (ctx.viewer.kind !== 'user' || !ctx.viewer.sessionId) throw new Error('unreachable: reauthenticate is scoped to access token callers');
       return ctx.services.login.reauthenticate(ctx.viewer.userId, ctx.viewer.sessionId, input, ctx.meta);
     },
   }),

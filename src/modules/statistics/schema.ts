@@ -39,7 +39,7 @@ const UserStatsRef = builder.objectRef<UserStats>('UserStats').implement({
 builder.queryFields((t) => ({
   userStats: t.field({
     type: UserStatsRef,
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:read' },
     description:
       `Users in all, created and active, per UTC day from \`from\` (inclusive) to \`to\` (exclusive). Default: the last ${DEFAULT_RANGE_DAYS} days including today (to: tomorrow; from: ${DEFAULT_RANGE_DAYS} days before to). ` +
       `A user is active on a day when it signs in or refreshes a session; counting started with the gateway version that brought userStats. At most ${MAX_RANGE_DAYS} days: a longer range, or a to not after from, is InvalidInputError. API keys only.`,

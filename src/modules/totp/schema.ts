@@ -67,7 +67,7 @@ const stateErrors = [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError
 builder.mutationFields((t) => ({
   startTotpRegistration: t.field({
     type: StartTotpRegistrationSuccess,
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Starts registering a TOTP authenticator (one per user); starting again replaces a pending one.',
     errors: { types: [E.UserNotFoundError, E.UserLockedError, E.UserInactiveError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: userIdInput('StartTotpRegistrationInput'), required: true }) },
@@ -75,7 +75,7 @@ builder.mutationFields((t) => ({
   }),
   verifyTotpRegistration: t.field({
     type: VerifyTotpRegistrationSuccess,
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Activates the pending TOTP authenticator with a first valid code. Records user.totp_added.',
     errors: { types: [...stateErrors, E.NoTotpError, E.IncorrectCodeError, E.InvalidStateError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: userCodeInput('VerifyTotpRegistrationInput', 'A code from the authenticator app.'), required: true }) },
@@ -86,7 +86,7 @@ builder.mutationFields((t) => ({
   }),
   verifyTotp: t.field({
     type: VerifyTotpSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'credentials:verify' },
     description:
       "Checks a TOTP code or a backup code (Clerk's verify_totp). A TOTP time step is accepted once; a backup code is consumed. Failures count towards the lockout policy.",
     errors: { types: [E.UserNotFoundError, E.NoTotpError, E.IncorrectCodeError, E.CodeAlreadyUsedError, E.UserLockedError, E.UserInactiveError, E.TooManyAttemptsError] },
@@ -98,7 +98,7 @@ builder.mutationFields((t) => ({
   }),
   generateBackupCodes: t.field({
     type: GenerateBackupCodesSuccess,
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('credentials:write', { session: true }),
     description: 'Generates new backup codes (returned once) and invalidates earlier ones. Records user.backup_codes_generated.',
     errors: { types: [E.UserNotFoundError, E.ReauthenticationRequiredError] },
     args: { input: t.arg({ type: userIdInput('GenerateBackupCodesInput'), required: true }) },

@@ -53,7 +53,7 @@ const contactResult = (result: SetContactResult) => ({ userId: result.user.id, r
 
 /** Users may only ask for a code to be sent to themselves; returning the code or skipping verification is for admins. */
 const setContactScopes = (root: unknown, args: { input: { userId: string | number; verification?: string | null } }) =>
-  (args.input.verification ?? 'SEND_CODE') === 'SEND_CODE' ? adminOrSelf(root, args) : { admin: true };
+  (args.input.verification ?? 'SEND_CODE') === 'SEND_CODE' ? adminOrSelf('users:write', { session: true })(root, args) : { admin: 'users:write' as const };
 
 const SetEmailInput = builder.inputType('SetEmailInput', {
   fields: (t) => ({
@@ -105,7 +105,7 @@ builder.mutationFields((t) => ({
   }),
   verifyEmail: t.field({
     type: userSuccess('VerifyEmailSuccess', 'The email is verified.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('users:write'),
     description:
       'Checks a code sent for the current email. Wrong codes count toward the code lockout policy. ' +
       'With no email, or one already verified, answers InvalidStateError (state NO_EMAIL or EMAIL_VERIFIED) and counts nothing.',
@@ -115,7 +115,7 @@ builder.mutationFields((t) => ({
   }),
   resendEmailCode: t.field({
     type: contactSuccess('ResendEmailCodeSuccess', 'A fresh code was sent; earlier codes no longer work.', { code: false }),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('users:write'),
     description: 'Sends a fresh verification code to the unverified email. Refused with ResendCooldownError (retryAfter) within the resend cooldown.',
     errors: { types: resendErrors },
     args: { input: t.arg({ type: userIdInput('ResendEmailCodeInput'), required: true }) },
@@ -136,7 +136,7 @@ builder.mutationFields((t) => ({
   }),
   verifyPhone: t.field({
     type: userSuccess('VerifyPhoneSuccess', 'The phone is verified.'),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('users:write'),
     description:
       'Checks a code sent for the current phone. Wrong codes count toward the code lockout policy. ' +
       'With no phone, or one already verified, answers InvalidStateError (state NO_PHONE or PHONE_VERIFIED) and counts nothing.',
@@ -146,7 +146,7 @@ builder.mutationFields((t) => ({
   }),
   resendPhoneCode: t.field({
     type: contactSuccess('ResendPhoneCodeSuccess', 'A fresh code was sent; earlier codes no longer work.', { code: false }),
-    authScopes: adminOrSelf,
+    authScopes: adminOrSelf('users:write'),
     description: 'Sends a fresh verification code by SMS to the unverified phone. Refused with ResendCooldownError (retryAfter) within the resend cooldown.',
     errors: { types: resendErrors },
     args: { input: t.arg({ type: userIdInput('ResendPhoneCodeInput'), required: true }) },

@@ -1,5 +1,5 @@
 import { builder } from '../../graphql/builder.js';
-import { affectedUser } from '../../graphql/helpers.js';
+import { adminOrThisUser, affectedUser } from '../../graphql/helpers.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { METADATA_MAX_BYTES, METADATA_MAX_DEPTH, TOKEN_METADATA_MAX_BYTES } from '../../kernel/metadata.js';
 import { UserRef } from './schema.js';
@@ -26,7 +26,8 @@ export const MetadataPartEnum = builder.enumType('MetadataPart', {
   } as const,
 });
 
-const self = (user: { id: string }) => ({ admin: true, self: user.id });
+// API keys holding users:read, or the user itself (a personal access token with users:read).
+const self = adminOrThisUser('users:read');
 const orEmpty = (value: unknown) => value ?? {};
 
 builder.prismaObjectFields(UserRef, (t) => ({
@@ -40,7 +41,7 @@ builder.prismaObjectFields(UserRef, (t) => ({
   privateMetadata: t.field({
     type: 'JSON',
     select: { privateMetadata: true },
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:read' },
     description: 'A JSON object for API keys only: the user never reads it; {} until written.',
     resolve: (user) => orEmpty(user.privateMetadata),
   }),
@@ -75,7 +76,9 @@ builder.mutationFields((t) => ({
     }),
     // A user acting on itself writes unsafe only: public and private (given, not null) need an API key (FORBIDDEN, API_KEY_REQUIRED).
     authScopes: (_root, args) =>
-      args.input.public != null || args.input.private != null ? { admin: true } : { admin: true, self: String(args.input.userId) },
+      args.input.public != null || args.input.private != null
+        ? { admin: 'users:write' as const }
+        : { admin: 'users:write' as const, self: { userId: String(args.input.userId), scope: 'users:write' as const } },
     description:
       'Changes a user\'s metadata: each part given is merged (MERGE, the default: RFC 7396 JSON merge patch, null deletes a key) or replaced (REPLACE). ' +
       'API keys write every part; a user with its own access token writes `unsafe` only (public or private: FORBIDDEN with reason API_KEY_REQUIRED). ' +

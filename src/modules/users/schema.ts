@@ -1,6 +1,6 @@
 import { UserState } from '../../kernel/db/models.js';
 import { builder } from '../../graphql/builder.js';
-import { affectedUser, toUserResult, userSuccess } from '../../graphql/helpers.js';
+import { adminOrThisUser, affectedUser, toUserResult, userSuccess } from '../../graphql/helpers.js';
 import { AuthMethodInterface } from '../auth-methods/schema.js';
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserEventTypeEnum, eventTypeWhere } from '../events/schema.js';
@@ -60,7 +60,7 @@ export const UserRef = builder.prismaNode('User', {
     metadata: t.expose('publicMetadata', {
       type: 'JSON',
       nullable: true,
-      authScopes: (user) => ({ admin: true, self: user.id }),
+      authScopes: adminOrThisUser('users:read'),
       deprecationReason: 'Renamed publicMetadata (null here is {} there); this alias goes in the next release.',
       description: 'publicMetadata under its old name.',
     }),
@@ -71,7 +71,8 @@ export const UserRef = builder.prismaNode('User', {
       {
         type: 'Event',
         cursor: 'id',
-        description: "The user's event log, oldest first.",
+        authScopes: adminOrThisUser('events:read'),
+        description: "The user's event log, oldest first: API keys holding events:read, or the user itself.",
         args: { types: t.arg({ type: [UserEventTypeEnum], required: false }) },
         resolve: (query, user, args, ctx) =>
           ctx.db.event.findMany({ ...query, where: { userId: user.id, ...eventTypeWhere(args.types) }, orderBy: { seq: 'asc' } }),
@@ -156,7 +157,7 @@ builder.queryFields((t) => ({
   user: t.prismaField({
     type: 'User',
     nullable: true,
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:read' },
     description: 'A user by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.user.findUnique({ ...query, where: { id: String(args.id) } }),
@@ -165,7 +166,7 @@ builder.queryFields((t) => ({
     {
       type: 'User',
       cursor: 'id',
-      authScopes: { admin: true },
+      authScopes: { admin: 'users:read' },
       description: 'Users, filtered and ordered; a Relay connection.',
       args: {
         filter: t.arg({ type: UserFilter }),
@@ -269,7 +270,7 @@ const writeErrors = [E.UserNotFoundError, E.AlreadyExistsError, E.InvalidInputEr
 builder.mutationFields((t) => ({
   createUser: t.field({
     type: userWriteSuccess('CreateUserSuccess', 'The user was created; see `issuedCode` and `issuedPhoneCode` for returned verification codes.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description:
       'Creates a user, optionally with a password or an imported password hash, or from an identity-provider intent (idpIntent: registered and linked at once). Emails and usernames are unique, compared case-insensitively. ' +
       'emailVerification and phoneVerification verify the addresses as setEmail/setPhone do; left out, they are stored unverified and nothing is sent. ' +
@@ -303,7 +304,7 @@ builder.mutationFields((t) => ({
   }),
   updateUser: t.field({
     type: userWriteSuccess('UpdateUserSuccess', 'The user was updated; see `issuedCode` and `issuedPhoneCode` for returned verification codes.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description:
       'Changes profile fields. A changed email or phone becomes unverified unless emailVerification or phoneVerification says otherwise (as in setEmail/setPhone); left out, nothing is sent. ' +
       'On DeliveryFailedError or ResendCooldownError the change is kept, the address unverified: use resendEmailCode or resendPhoneCode.',
@@ -317,7 +318,7 @@ builder.mutationFields((t) => ({
       description: 'The user is gone from every query; the event log keeps user.deleted.',
       fields: (f) => ({ deletedUserId: f.exposeID('id') }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: 'Deletes a user and their credentials.',
     errors: { types: [E.UserNotFoundError] },
     args: { input: t.arg({ type: UserIdInput('DeleteUserInput'), required: true }) },
@@ -325,7 +326,7 @@ builder.mutationFields((t) => ({
   }),
   lockUser: t.field({
     type: userSuccess('LockUserSuccess', 'The user is locked.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: 'Locks an active user until an admin unlocks them.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: UserIdInput('LockUserInput', 'reason'), required: true }) },
@@ -334,7 +335,7 @@ builder.mutationFields((t) => ({
   }),
   unlockUser: t.field({
     type: userSuccess('UnlockUserSuccess', 'The user is active again.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: 'Unlocks a locked user and resets their failed-attempt counters.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: UserIdInput('UnlockUserInput'), required: true }) },
@@ -342,7 +343,7 @@ builder.mutationFields((t) => ({
   }),
   deactivateUser: t.field({
     type: userSuccess('DeactivateUserSuccess', 'The user is deactivated.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: 'Deactivates an active or locked user; their data is kept.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: UserIdInput('DeactivateUserInput'), required: true }) },
@@ -350,7 +351,7 @@ builder.mutationFields((t) => ({
   }),
   reactivateUser: t.field({
     type: userSuccess('ReactivateUserSuccess', 'The user is active again.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'users:write' },
     description: 'Reactivates a deactivated user.',
     errors: { types: [E.UserNotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: UserIdInput('ReactivateUserInput'), required: true }) },

@@ -86,7 +86,7 @@ builder.queryFields((t) => ({
   webhookApp: t.prismaField({
     type: 'WebhookApp',
     nullable: true,
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'A webhook app by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
     resolve: (query, _root, args, ctx) => ctx.db.webhookApp.findUnique({ ...query, where: { id: String(args.id) } }),
@@ -94,7 +94,7 @@ builder.queryFields((t) => ({
   webhookApps: t.prismaConnection({
     type: 'WebhookApp',
     cursor: 'id',
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'The configured webhook apps.',
     resolve: (query, _root, _args, ctx) => ctx.db.webhookApp.findMany({ ...query, orderBy: [{ createdAt: 'asc' }, { id: 'asc' }] }),
   }),
@@ -196,7 +196,7 @@ const CreateWebhookPortalLinkSuccess = builder.objectRef<{ url: string; expiresA
 builder.mutationFields((t) => ({
   createWebhookPortalLink: t.field({
     type: CreateWebhookPortalLinkSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description:
       `A temporary link to the webhook portal, a page the gateway serves (like Clerk's Svix dashboard URL), for these apps: there its holder sees their endpoints and recent deliveries, retries a delivery, sends a test event and rotates the secret. ` +
       `The link opens once: the first visit exchanges its token for a session of ${SESSION_SECONDS / 60} minutes; a second visit, or one after expiresAt, opens nothing.`,
@@ -207,7 +207,7 @@ builder.mutationFields((t) => ({
   }),
   createWebhookApp: t.field({
     type: secretSuccess('CreateWebhookAppSuccess', 'The app was created; its secret is shown once.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Registers an endpoint for signed event deliveries (Standard Webhooks). Returns the signing secret once.',
     errors: { types: [E.InvalidInputError] },
     args: { input: t.arg({ type: CreateWebhookAppInput, required: true }) },
@@ -218,7 +218,7 @@ builder.mutationFields((t) => ({
   }),
   updateWebhookApp: t.field({
     type: webhookAppSuccess('UpdateWebhookAppSuccess', 'The app was updated.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Changes an app: name, URL (checked again), event types, or enabled (re-enabling resumes its queued deliveries).',
     errors: { types: [E.NotFoundError, E.InvalidInputError] },
     args: { input: t.arg({ type: UpdateWebhookAppInput, required: true }) },
@@ -232,7 +232,7 @@ builder.mutationFields((t) => ({
       description: 'The app and its deliveries are gone.',
       fields: (f) => ({ deletedWebhookAppId: f.exposeID('id') }),
     }),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Deletes an app with its queued and past deliveries.',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('DeleteWebhookAppInput'), required: true }) },
@@ -240,7 +240,7 @@ builder.mutationFields((t) => ({
   }),
   rotateWebhookAppSecret: t.field({
     type: RotateSuccess,
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Replaces the signing secret. The old one stays valid for PORTCULLIS_WEBHOOK_SECRET_GRACE_SECONDS: meanwhile every delivery carries both signatures.',
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: idInput('RotateWebhookAppSecretInput'), required: true }) },
@@ -251,7 +251,7 @@ builder.mutationFields((t) => ({
   }),
   testWebhookApp: t.field({
     type: deliverySuccess('TestWebhookAppSuccess', 'A webhook.test delivery was queued to be sent now.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Sends a webhook.test event to this app now; follow it in delivery (and WebhookApp.deliveries).',
     errors: { types: [E.NotFoundError, E.InvalidStateError] },
     args: { input: t.arg({ type: idInput('TestWebhookAppInput'), required: true }) },
@@ -262,7 +262,7 @@ builder.mutationFields((t) => ({
   }),
   retryWebhookDelivery: t.field({
     type: deliverySuccess('RetryWebhookDeliverySuccess', 'The delivery is queued for one more attempt now.'),
-    authScopes: { admin: true },
+    authScopes: { admin: 'webhooks:manage' },
     description: 'Retries one delivery by hand (a failed one gets one more attempt).',
     errors: { types: [E.NotFoundError] },
     args: { input: t.arg({ type: idInput('RetryWebhookDeliveryInput'), required: true }) },

@@ -1,0 +1,44 @@
+/**
+ * Personal access tokens' writes. A row holds only the SHA-256 of the token.
+ * `activeName` is the name while the token is not revoked: the unique index
+ * on (userId, activeName) keeps names unique among a user's live tokens, under
+ * concurrency too, and frees a name once its token is revoked.
+ */
+import type { Db, Tx } from '../../kernel/db/client.js';
+import type { PersonalAccessToken } from '../../kernel/db/models.js';
+import { newId } from '../../kernel/ids.js';
+
+export interface NewPersonalAccessToken {
+  userId: string;
+  name: string;
+  secretHash: string;
+  start: string;
+  /** Scope names separated by spaces. */
+  scopes: string;
+  expiresAt: Date | null;
+  createdAt: Date;
+}
+
+export type PersonalAccessTokenStore = ReturnType<typeof createPersonalAccessTokenStore>;
+
+export function createPersonalAccessTokenStore(deps: { db: Db }) {
+  const { db } = deps;
+
+  return {
+    /** Stores a new token; a name the user's live tokens hold already fails with a unique violation (P2002). */
+    insertPersonalAccessToken(tx: Tx, token: NewPersonalAccessToken): Promise<PersonalAccessToken> {
+      return tx.personalAccessToken.create({ data: { id: newId('PersonalAccessToken'), activeName: token.name, ...token } });
+    },
+
+    /** Revokes a token unless it already is; the revoked row, or null when there is no such live token. */
+    async revokePersonalAccessTokenIfActive(tx: Tx, id: string, at: Date): Promise<PersonalAccessToken | null> {
+      const { count } = await tx.personalAccessToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at, activeName: null } });
+      return count === 1 ? tx.personalAccessToken.findUnique({ where: { id } }) : null;
+    },
+
+    /** Records that a token was just used (nothing when it is gone meanwhile, with its user). */
+    async stampPersonalAccessTokenUsed(id: string, at: Date): Promise<void> {
+      await db.personalAccessToken.updateMany({ where: { id }, data: { lastUsedAt: at } });
+    },
+  };
+}
