@@ -26,9 +26,11 @@ import { createServer } from 'node:http';
 import argon2 from 'argon2';
 import autocannon from 'autocannon';
 import {
+  alternate,
   API_KEY,
   benchDatabase,
   cpuOf,
+  cpuPerRequest,
   ENCRYPTION_KEY,
   GATEWAY_LISTENING,
   gatewayEnv,
@@ -40,6 +42,7 @@ import {
   totpCodes,
   writeReadmeSection,
   type Provider,
+  type Row,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -57,17 +60,6 @@ const TOTP_USERS = 3000;
 const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 // ── Load ───────────────────────────────────────────────────────────────────
-
-interface Row {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  ok: number;
-  total: number;
-  /** CPU time per request of the serving process: all its threads, and its main (JavaScript) thread. */
-  cpu?: { all: number; main: number };
-}
 
 async function load(
   name: string,
@@ -98,8 +90,7 @@ async function load(
     ],
   });
   const after = serverPid ? cpuOf(serverPid) : undefined;
-  const n = result.requests.total || 1;
-  const cpu = before && after ? { all: (after.all - before.all) / n, main: (after.main - before.main) / n } : undefined;
+  const cpu = cpuPerRequest(before, after, result.requests.total);
   return { name, rps: result.requests.total / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }
 
@@ -121,49 +112,11 @@ async function bareArgon2(name: string, seconds: number): Promise<Row> {
   );
   latencies.sort((a, b) => a - b);
   const after = cpuOf(process.pid);
-  const n = latencies.length || 1;
-  const cpu = before && after ? { all: (after.all - before.all) / n, main: (after.main - before.main) / n } : undefined;
+  const cpu = cpuPerRequest(before, after, latencies.length);
   const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
   return { name, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), ok: latencies.length, total: latencies.length, cpu };
 }
 
-/**
- * Warms both sides up unmeasured, then runs them in alternating rounds (A B A B …) so a change in the
- * machine's load (it is shared) hits both sides alike, then merges each
- * side's rounds: req/s over the total time, p50/p99 as request-weighted means.
- */
-async function alternate(rounds: number, a: (seconds: number) => Promise<Row>, b: (seconds: number) => Promise<Row>, before?: () => Promise<void>): Promise<[Row, Row]> {
-  const seconds = DURATION_S / rounds;
-  const runs: [Row[], Row[]] = [[], []];
-  if (WARMUP_S > 0) {
-    for (const run of [a, b]) {
-      await before?.();
-      await run(WARMUP_S);
-    }
-  }
-  for (let i = 0; i < rounds; i++) {
-    for (const [side, run] of [a, b].entries()) {
-      await before?.();
-      runs[side].push(await run(seconds));
-    }
-  }
-  const merge = (rs: Row[]): Row => {
-    const requests = rs.map((r) => r.rps * seconds);
-    const all = requests.reduce((x, y) => x + y, 0) || 1;
-    const weighted = (f: (r: Row) => number) => Math.round(rs.reduce((acc, r, i) => acc + f(r) * requests[i], 0) / all);
-    const cpuWeighted = (f: (c: NonNullable<Row['cpu']>) => number) => rs.reduce((acc, r, i) => acc + f(r.cpu!) * requests[i], 0) / all;
-    return {
-      name: rs[0].name,
-      rps: all / DURATION_S,
-      p50: weighted((r) => r.p50),
-      p99: weighted((r) => r.p99),
-      cpu: rs.every((r) => r.cpu) ? { all: cpuWeighted((c) => c.all), main: cpuWeighted((c) => c.main) } : undefined,
-      ok: rs.reduce((x, r) => x + r.ok, 0),
-      total: rs.reduce((x, r) => x + r.total, 0),
-    };
-  };
-  return [merge(runs[0]), merge(runs[1])];
-}
 
 // ── The bare node:http TOTP handler (run as a child: `credentials.ts baseline <provider> <url> <key>`) ──
 
@@ -244,9 +197,9 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
     });
     rows.push(
       ...(await alternate(
-        ROUNDS,
         (sec) => bareArgon2(`${provider}: bare argon2.verify`, sec),
         (sec) => load(`${provider}: verifyPassword`, sec, url, headers, () => verifyPasswordBody, (b) => b.includes('VerifyPasswordSuccess'), gateway.child.pid),
+        { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S },
       )),
     );
 
@@ -257,7 +210,6 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
       return { userId: users[i].id, code: codeFor(i) };
     };
     const [gatewayTotp, bareTotp] = await alternate(
-      ROUNDS,
       (sec) =>
         load(
           `${provider}: verifyTotp`,
@@ -272,7 +224,7 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
       (sec) =>
         load(`${provider}: bare node:http TOTP`, sec, baselineUrl, {}, () => JSON.stringify(nextUser()), (b) => b.includes('"ok"') || b.includes('"replay"'), baseline!.child.pid),
       // Each round starts from first uses again.
-      () => resetCounters(provider, databaseUrl),
+      { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, before: () => resetCounters(provider, databaseUrl) },
     );
     rows.push(gatewayTotp, bareTotp);
   } finally {

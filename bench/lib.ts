@@ -242,3 +242,72 @@ export function writeReadmeSection(name: string, body: string) {
   readme = marked.test(readme) ? readme.replace(marked, () => section) : `${readme.trimEnd()}\n\n${section}\n`;
   writeFileSync(readmePath, readme);
 }
+
+/** One measured load of one side. */
+export interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  ok: number;
+  total: number;
+  /** CPU time per request of the serving process: all its threads, and its main (JavaScript) thread. */
+  cpu?: { all: number; main: number };
+}
+
+/** CPU per request between two cpuOf readings of the serving process over `requests` requests. */
+export function cpuPerRequest(before: ReturnType<typeof cpuOf>, after: ReturnType<typeof cpuOf>, requests: number): Row['cpu'] {
+  const n = requests || 1;
+  return before && after ? { all: (after.all - before.all) / n, main: (after.main - before.main) / n } : undefined;
+}
+
+export const describeRow = (r: Row) => {
+  const cpu = r.cpu ? `, CPU ${r.cpu.all.toFixed(2)} ms/req (main thread ${r.cpu.main.toFixed(2)})` : '';
+  return `${r.name}: ${r.rps.toFixed(1)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.ok}/${r.total} as expected${cpu}`;
+};
+
+/**
+ * Warms both sides up unmeasured, then runs them in alternating rounds
+ * (A B A B …) so a change in the shared machine's load hits both alike, and
+ * merges each side's rounds: req/s over the total time, p50/p99 and CPU as
+ * request-weighted means. `before` runs ahead of every load (resetting state
+ * both sides change); `log` prints each round.
+ */
+export async function alternate(
+  a: (seconds: number) => Promise<Row>,
+  b: (seconds: number) => Promise<Row>,
+  o: { durationS: number; rounds: number; warmupS: number; before?: () => Promise<void>; log?: boolean },
+): Promise<[Row, Row]> {
+  const seconds = o.durationS / o.rounds;
+  const runs: [Row[], Row[]] = [[], []];
+  if (o.warmupS > 0) {
+    for (const run of [a, b]) {
+      await o.before?.();
+      await run(o.warmupS);
+    }
+  }
+  for (let i = 0; i < o.rounds; i++) {
+    for (const [side, run] of [a, b].entries()) {
+      await o.before?.();
+      const row = await run(seconds);
+      if (o.log) console.log(`  round ${i + 1}/${o.rounds} ${describeRow(row)}`);
+      runs[side].push(row);
+    }
+  }
+  const merge = (rs: Row[]): Row => {
+    const requests = rs.map((r) => r.rps * seconds);
+    const all = requests.reduce((x, y) => x + y, 0) || 1;
+    const weighted = (f: (r: Row) => number) => Math.round(rs.reduce((acc, r, i) => acc + f(r) * requests[i], 0) / all);
+    const cpuWeighted = (f: (c: NonNullable<Row['cpu']>) => number) => rs.reduce((acc, r, i) => acc + f(r.cpu!) * requests[i], 0) / all;
+    return {
+      name: rs[0].name,
+      rps: all / o.durationS,
+      p50: weighted((r) => r.p50),
+      p99: weighted((r) => r.p99),
+      cpu: rs.every((r) => r.cpu) ? { all: cpuWeighted((c) => c.all), main: cpuWeighted((c) => c.main) } : undefined,
+      ok: rs.reduce((x, r) => x + r.ok, 0),
+      total: rs.reduce((x, r) => x + r.total, 0),
+    };
+  };
+  return [merge(runs[0]), merge(runs[1])];
+}

@@ -37,7 +37,7 @@ import { createServer } from 'node:http';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { ACTIVITY_BY_DAY_SQL, GAP_NONE, TALLY_SLOTS, TOTAL_USERS_SQL, USERS_BY_DAY_SQL, type ActivityDayRow, type UsersDayRow } from '../src/modules/statistics/store.js';
-import { API_KEY, benchDatabase, cpuOf, GATEWAY_LISTENING, gatewayEnv, machine, percentile, startChild, stopChild, writeReadmeSection, type Provider } from './lib.js';
+import { alternate, API_KEY, benchDatabase, cpuOf, cpuPerRequest, describeRow, GATEWAY_LISTENING, gatewayEnv, machine, percentile, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -285,17 +285,6 @@ function statsProbes(seed: Seed, days: number): Probe[] {
 
 // ── Load ───────────────────────────────────────────────────────────────────
 
-interface Row {
-  name: string;
-  rps: number;
-  p50: number;
-  p99: number;
-  ok: number;
-  total: number;
-  /** CPU time per request of the serving process: all its threads, and its main (JavaScript) thread. */
-  cpu?: { all: number; main: number };
-}
-
 /** autocannon for `seconds` on one URL, cycling over the probes; each answer compared in full with its probe's. */
 async function load(name: string, seconds: number, url: string, headers: Record<string, string>, probes: Probe[], serverPid: number): Promise<Row> {
   let ok = 0;
@@ -330,50 +319,11 @@ async function load(name: string, seconds: number, url: string, headers: Record<
     ],
   });
   const after = cpuOf(serverPid);
-  const n = result.requests.total || 1;
-  const cpu = before && after ? { all: (after.all - before.all) / n, main: (after.main - before.main) / n } : undefined;
+  const cpu = cpuPerRequest(before, after, result.requests.total);
   return { name, rps: result.requests.total / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }
 
-const describe = (r: Row) => {
-  const cpu = r.cpu ? `, CPU ${r.cpu.all.toFixed(2)} ms/req (main thread ${r.cpu.main.toFixed(2)})` : '';
-  return `${r.name}: ${r.rps.toFixed(1)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms, ${r.ok}/${r.total} as expected${cpu}`;
-};
 
-/**
- * Warms both sides up unmeasured, then runs them in alternating rounds
- * (A B A B …) so a change in the shared machine's load hits both alike, and
- * merges each side's rounds: req/s over the total time, p50/p99 and CPU as
- * request-weighted means. As organizations.ts.
- */
-async function alternate(a: (seconds: number) => Promise<Row>, b: (seconds: number) => Promise<Row>): Promise<[Row, Row]> {
-  const seconds = DURATION_S / ROUNDS;
-  const runs: [Row[], Row[]] = [[], []];
-  if (WARMUP_S > 0) for (const run of [a, b]) await run(WARMUP_S);
-  for (let i = 0; i < ROUNDS; i++) {
-    for (const [side, run] of [a, b].entries()) {
-      const row = await run(seconds);
-      console.log(`  round ${i + 1}/${ROUNDS} ${describe(row)}`);
-      runs[side].push(row);
-    }
-  }
-  const merge = (rs: Row[]): Row => {
-    const requests = rs.map((r) => r.rps * seconds);
-    const all = requests.reduce((x, y) => x + y, 0) || 1;
-    const weighted = (f: (r: Row) => number) => Math.round(rs.reduce((acc, r, i) => acc + f(r) * requests[i], 0) / all);
-    const cpuWeighted = (f: (c: NonNullable<Row['cpu']>) => number) => rs.reduce((acc, r, i) => acc + f(r.cpu!) * requests[i], 0) / all;
-    return {
-      name: rs[0].name,
-      rps: all / DURATION_S,
-      p50: weighted((r) => r.p50),
-      p99: weighted((r) => r.p99),
-      cpu: rs.every((r) => r.cpu) ? { all: cpuWeighted((c) => c.all), main: cpuWeighted((c) => c.main) } : undefined,
-      ok: rs.reduce((x, r) => x + r.ok, 0),
-      total: rs.reduce((x, r) => x + r.total, 0),
-    };
-  };
-  return [merge(runs[0]), merge(runs[1])];
-}
 
 /** `count` requests one after another: latency without load (ms, fractional), every answer checked when `expected` is given. */
 async function sequential(url: string, headers: Record<string, string>, probes: { body: string; expected?: string }[], count: number) {
@@ -476,6 +426,7 @@ async function benchProvider(provider: Provider, seed: Seed, cases: { name: stri
       const [ours, theirs] = await alternate(
         (sec) => load(`${provider}: ${c.name}`, sec, url, headers, c.probes, gateway.child.pid!),
         (sec) => load(`${provider}: bare node:http ${c.name}`, sec, bare.url, {}, c.probes, bare.child.pid!),
+        { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, log: true },
       );
       rows.push(ours, theirs);
       ratios.push(`${provider}: ${c.name} ÷ bare node:http handler = ${(ours.rps / theirs.rps).toFixed(2)}; p50 ${ours.p50} ms under ${CONNECTIONS} connections (target: under 50 ms)`);
@@ -534,7 +485,7 @@ async function main() {
   const seedings: string[] = [];
   for (const provider of PROVIDERS) {
     const r = await benchProvider(provider, seed, cases);
-    for (const row of r.rows) console.log(describe(row));
+    for (const row of r.rows) console.log(describeRow(row));
     rows.push(...r.rows);
     ratios.push(...r.ratios);
     unloaded.push(...r.unloaded);
