@@ -13,6 +13,7 @@ import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { Membership, Organization, OrganizationDomain, OrganizationInvitation } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
+import { insensitiveFor, userTextWhere } from '../users/text-match.js';
 
 type Reader = Db | Tx;
 
@@ -45,7 +46,6 @@ export type DomainChanges = { autoJoin?: boolean; roleIds?: string[]; updatedAt:
 /** A page as plugin-prisma's connections ask for it: the selection, a cursor and a signed take. */
 export type OrganizationPageQuery = Pick<Prisma.OrganizationFindManyArgs, 'select' | 'include' | 'cursor' | 'skip' | 'take'>;
 
-const insensitiveFor = (provider: DatabaseProvider) => (provider === 'postgresql' ? { mode: 'insensitive' as const } : {});
 
 /** The `where` of an organization list. */
 export function organizationListWhere(provider: DatabaseProvider, filter: OrganizationListFilter = {}): Prisma.OrganizationWhereInput {
@@ -62,20 +62,7 @@ export function memberListWhere(provider: DatabaseProvider, filter: MemberListFi
   const and: Prisma.MembershipWhereInput[] = [];
   if (filter.roleKey) and.push({ roles: { some: { role: { key: filter.roleKey, scope: 'ORGANIZATION' } } } });
   const q = filter.query?.trim();
-  if (q) {
-    const insensitive = insensitiveFor(provider);
-    and.push({
-      user: {
-        OR: [
-          { emailNormalized: { contains: q.toLowerCase() } },
-          { usernameNormalized: { contains: q.toLowerCase() } },
-          { givenName: { contains: q, ...insensitive } },
-          { familyName: { contains: q, ...insensitive } },
-          { displayName: { contains: q, ...insensitive } },
-        ],
-      },
-    });
-  }
+  if (q) and.push({ user: userTextWhere(provider, q) });
   return and.length ? { AND: and } : {};
 }
 

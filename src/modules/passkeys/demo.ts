@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { packageRoot } from '../../kernel/paths.js';
+import { PAGE_SECURITY_HEADERS, staticFileOf } from '../../kernel/pages.js';
 
 interface Asset {
   body: Buffer;
@@ -29,17 +29,9 @@ function browserBundlePath(): string {
   return path.join(path.dirname(entry), '..', 'dist', 'bundle', 'index.umd.min.js');
 }
 
-const staticFile = (name: string) => readFileSync(path.join(packageRoot, 'src', 'modules', 'passkeys', 'static', name));
+const staticFile = (name: string) => staticFileOf('passkeys', name);
 
-// Only same-origin scripts, styles and fetches; no framing; the link code in the URL is never sent as a referrer.
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'cache-control': 'no-store',
-};
+const SECURITY_HEADERS = PAGE_SECURITY_HEADERS;
 
 /**
  * Returns a request handler for the demo's paths. It answers (and returns

@@ -10,6 +10,7 @@ import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
+import { userTextWhere } from './text-match.js';
 
 /** Profile columns a service may set; absent leaves a column alone, null clears it. */
 export type ProfileColumns = Partial<
@@ -72,21 +73,9 @@ const rangeWhere = (range: InstantRange) => ({ ...(range.from ? { gte: range.fro
 
 /** The `where` of a user list. */
 export function userListWhere(provider: DatabaseProvider, filter: UserListFilter): Prisma.UserWhereInput {
-  // SQLite's LIKE is case-insensitive for ASCII already and rejects `mode`.
-  const insensitive = provider === 'postgresql' ? { mode: 'insensitive' as const } : {};
   const and: Prisma.UserWhereInput[] = [];
   const q = filter.query?.trim();
-  if (q) {
-    and.push({
-      OR: [
-        { emailNormalized: { contains: q.toLowerCase() } },
-        { usernameNormalized: { contains: q.toLowerCase() } },
-        { givenName: { contains: q, ...insensitive } },
-        { familyName: { contains: q, ...insensitive } },
-        { displayName: { contains: q, ...insensitive } },
-      ],
-    });
-  }
+  if (q) and.push(userTextWhere(provider, q));
   if (filter.state) and.push({ state: filter.state });
   if (filter.email) and.push({ emailNormalized: filter.email.trim().toLowerCase() });
   if (filter.createdAt) and.push({ createdAt: rangeWhere(filter.createdAt) });

@@ -16,31 +16,21 @@
  * never keep (server/observe.ts); nothing here logs a URL. The rules (which
  * apps a session reaches) are the portal service's, not this file's.
  */
-import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import path from 'node:path';
 import { InvalidInputError, InvalidStateError, NotFoundError, PortcullisError } from '../../kernel/errors.js';
 import type { Logger } from '../../kernel/logger.js';
-import { packageRoot } from '../../kernel/paths.js';
 import type { PageHandler } from '../manifest.js';
 import { PORTAL_PATH, SESSION_SECONDS, type PortalClient, type PortalSession, type WebhookPortalService } from './portal.js';
+import { PAGE_SECURITY_HEADERS, staticFileOf } from '../../kernel/pages.js';
 
 /** The session cookie's name. */
 export const PORTAL_COOKIE = 'portcullis_webhook_portal';
 /** The header every API request carries (the CSRF check). */
 export const PORTAL_HEADER = 'x-webhook-portal';
 
-// Only same-origin scripts, styles and fetches, none inline; no framing; no referrer (the link's URL holds its token).
-const SECURITY_HEADERS = {
-  'content-security-policy':
-    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  'referrer-policy': 'no-referrer',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'cache-control': 'no-store',
-};
+const SECURITY_HEADERS = PAGE_SECURITY_HEADERS;
 
-const staticFile = (name: string) => readFileSync(path.join(packageRoot, 'src', 'modules', 'webhooks', 'static', name));
+const staticFile = (name: string) => staticFileOf('webhooks', name);
 
 const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 
