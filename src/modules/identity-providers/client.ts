@@ -13,20 +13,12 @@
  */
 import * as oidc from 'openid-client';
 import type { IdpFailureReason } from './errors.js';
-import { isLoopbackUrl, isOidcKind, type ProviderEmail, type ProviderKind } from './providers.js';
+import { isLoopbackUrl, isOidcKind, type ProviderEmail, type ProviderEndpoints } from './providers.js';
 
 /** A provider as the client needs it: its row with the secret decrypted. */
-export interface ProviderConnection {
+export interface ProviderConnection extends ProviderEndpoints {
   id: string;
-  kind: ProviderKind;
-  issuer: string | null;
-  authorizationEndpoint: string | null;
-  tokenEndpoint: string | null;
-  userinfoEndpoint: string | null;
-  emailsEndpoint: string | null;
-  clientId: string;
   clientSecret: string | null;
-  scopes: string;
   /** Changes whenever the row does: a cached configuration of an older version is not used. */
   updatedAt: Date;
 }

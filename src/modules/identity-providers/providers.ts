@@ -79,9 +79,8 @@ export interface ProviderSettings {
   enabled?: boolean | null;
 }
 
-/** The columns of a provider, resolved and checked (the secret is handled by the service). */
-export interface ProviderColumns {
-  name: string;
+/** Where and as whom the gateway talks to a provider. */
+export interface ProviderEndpoints {
   kind: ProviderKind;
   issuer: string | null;
   authorizationEndpoint: string | null;
@@ -90,6 +89,23 @@ export interface ProviderColumns {
   emailsEndpoint: string | null;
   clientId: string;
   scopes: string;
+}
+
+/** The endpoint columns of a provider's row. */
+export const endpointsOf = (p: Omit<ProviderEndpoints, 'kind'> & { kind: string }): ProviderEndpoints => ({
+  kind: p.kind as ProviderKind,
+  issuer: p.issuer,
+  authorizationEndpoint: p.authorizationEndpoint,
+  tokenEndpoint: p.tokenEndpoint,
+  userinfoEndpoint: p.userinfoEndpoint,
+  emailsEndpoint: p.emailsEndpoint,
+  clientId: p.clientId,
+  scopes: p.scopes,
+});
+
+/** The columns of a provider, resolved and checked (the secret is handled by the service). */
+export interface ProviderColumns extends ProviderEndpoints {
+  name: string;
   claimMapping: Partial<ClaimMapping> | null;
   trustEmail: boolean;
   linkPolicy: LinkPolicy;

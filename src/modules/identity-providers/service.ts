@@ -44,7 +44,7 @@ import {
   LastSignInMethodError,
   type IdpFailureReason,
 } from './errors.js';
-import { newProviderColumns, profileOf, updatedProviderColumns, type IdpProfile, type LinkPolicy, type ProviderColumns, type ProviderKind, type ProviderSettings } from './providers.js';
+import { endpointsOf, newProviderColumns, profileOf, updatedProviderColumns, type IdpProfile, type LinkPolicy, type ProviderColumns, type ProviderKind, type ProviderSettings } from './providers.js';
 import { createIdpStore, type LinkProfileColumns } from './store.js';
 
 export type IntentPurpose = 'SIGN_IN' | 'LINK';
@@ -110,14 +110,7 @@ const profileColumns = (profile: IdpProfile): LinkProfileColumns => ({
 /** A provider's row as settings, for an update to merge into. */
 const columnsOf = (p: IdentityProvider): ProviderColumns => ({
   name: p.name,
-  kind: p.kind as ProviderKind,
-  issuer: p.issuer,
-  authorizationEndpoint: p.authorizationEndpoint,
-  tokenEndpoint: p.tokenEndpoint,
-  userinfoEndpoint: p.userinfoEndpoint,
-  emailsEndpoint: p.emailsEndpoint,
-  clientId: p.clientId,
-  scopes: p.scopes,
+  ...endpointsOf(p),
   claimMapping: (p.claimMapping as ProviderColumns['claimMapping']) ?? null,
   trustEmail: p.trustEmail,
   linkPolicy: p.linkPolicy as LinkPolicy,
@@ -156,15 +149,8 @@ export function createIdentityProviderService(deps: {
 
   const connectionOf = (p: IdentityProvider): ProviderConnection => ({
     id: p.id,
-    kind: p.kind as ProviderKind,
-    issuer: p.issuer,
-    authorizationEndpoint: p.authorizationEndpoint,
-    tokenEndpoint: p.tokenEndpoint,
-    userinfoEndpoint: p.userinfoEndpoint,
-    emailsEndpoint: p.emailsEndpoint,
-    clientId: p.clientId,
+    ...endpointsOf(p),
     clientSecret: p.clientSecretEncrypted ? decryptSecret(key, p.clientSecretEncrypted, p.id) : null,
-    scopes: p.scopes,
     updatedAt: p.updatedAt,
   });
 
