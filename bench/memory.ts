@@ -686,7 +686,8 @@ async function benchProvider(provider: Provider, withFloor: boolean): Promise<{ 
       PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '1000',
     };
     // The gateway as `npm start` runs it, Node flags included.
-    gateway = await Measured.start(npmStartArgs(), env, GATEWAY_LISTENING);
+    const start = npmStart();
+    gateway = await Measured.start(start.args, { ...env, ...start.env }, GATEWAY_LISTENING);
     console.log(`${provider}: gateway pid ${gateway.pid} at ${gateway.url}; idle for ${IDLE_AT_S.at(-1)} s${withFloor ? ' (the bare node:http floor idles alongside)' : ''}`);
     // Both only idle: measuring them side by side costs no accuracy and saves a minute.
     const [idlePoints, floor] = await Promise.all([idle(gateway), withFloor ? floorIdle() : undefined]);
@@ -865,10 +866,16 @@ async function main() {
 
 await main();
 
-/** `npm start`'s command line without its leading `node`: the benchmark measures what users run. */
-function npmStartArgs(): string[] {
+/** `npm start`'s command line: its environment assignments, and its arguments without the leading `node` (the benchmark measures what users run). */
+function npmStart(): { env: Record<string, string>; args: string[] } {
   const start = (JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-  const [node, ...args] = start.split(/\s+/);
+  const words = start.split(/\s+/);
+  const env: Record<string, string> = {};
+  while (/^[A-Z_][A-Z0-9_]*=/.test(words[0] ?? '')) {
+    const [name, ...value] = words.shift()!.split('=');
+    env[name] = value.join('=');
+  }
+  const [node, ...args] = words;
   if (node !== 'node') throw new Error(`npm start runs ${node}, not node: the benchmark cannot start it the same way`);
-  return args;
+  return { env, args };
 }
