@@ -3,6 +3,7 @@
  * process on 127.0.0.1, a fresh database per run, seeding users as the gateway
  * stores them, and writing a section of bench/README.md.
  */
+import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -310,4 +311,48 @@ export async function alternate(
     };
   };
   return [merge(runs[0]), merge(runs[1])];
+}
+
+/**
+ * autocannon POSTs for `seconds` on one URL, cycling over the probes; each
+ * answer is judged against the probe it answers (`answered`: a 200 judged
+ * right). The serving process's CPU per request comes with it.
+ */
+export async function loadProbes<P extends { body: string }>(o: {
+  name: string;
+  seconds: number;
+  url: string;
+  headers: Record<string, string>;
+  probes: P[];
+  serverPid: number;
+  connections: number;
+  answered: (status: number, body: string, probe: P) => boolean;
+}): Promise<Row> {
+  let ok = 0;
+  let seen = 0;
+  let next = 0;
+  const before = cpuOf(o.serverPid);
+  const result = await autocannon({
+    url: o.url,
+    method: 'POST',
+    connections: o.connections,
+    duration: o.seconds,
+    headers: { 'content-type': 'application/json', ...o.headers },
+    requests: [
+      {
+        // The context belongs to the connection, which has one request in flight: it carries the probe to its answer.
+        setupRequest: (req, context) => {
+          const probe = o.probes[next++ % o.probes.length];
+          (context as { probe?: P }).probe = probe;
+          return { ...req, body: probe.body };
+        },
+        onResponse: (status, body, context) => {
+          seen++;
+          if (o.answered(status, body, (context as { probe: P }).probe)) ok++;
+        },
+      },
+    ],
+  });
+  const cpu = cpuPerRequest(before, cpuOf(o.serverPid), result.requests.total);
+  return { name: o.name, rps: result.requests.total / (result.duration || o.seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }

@@ -33,16 +33,14 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import {
   alternate,
   API_KEY,
-  cpuPerRequest,
   describeRow,
+  loadProbes,
   type Row,
   benchDatabase,
-  cpuOf,
   GATEWAY_LISTENING,
   gatewayEnv,
   graphqlCall,
@@ -346,38 +344,8 @@ function memberProbes(seed: Seed): Probe[] {
 // ── Load ───────────────────────────────────────────────────────────────────
 
 /** autocannon for `seconds` on one URL, cycling over the probes; each answer checked against its own probe. */
-async function load(name: string, seconds: number, url: string, headers: Record<string, string>, probes: Probe[], serverPid: number): Promise<Row> {
-  let ok = 0;
-  let seen = 0;
-  let next = 0;
-  const before = cpuOf(serverPid);
-  const result = await autocannon({
-    url,
-    method: 'POST',
-    connections: CONNECTIONS,
-    duration: seconds,
-    headers: { 'content-type': 'application/json', ...headers },
-    requests: [
-      {
-        // The context belongs to the connection, which has one request in flight: it carries the probe to its answer.
-        setupRequest: (req, context) => {
-          const probe = probes[next++ % probes.length];
-          (context as { probe?: Probe }).probe = probe;
-          return { ...req, body: probe.body };
-        },
-        onResponse: (status, body, context) => {
-          seen++;
-          if (status === 200 && (context as { probe: Probe }).probe.check(body)) ok++;
-        },
-      },
-    ],
-  });
-  const after = cpuOf(serverPid);
-  const cpu = cpuPerRequest(before, after, result.requests.total);
-  return { name, rps: result.requests.total / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
-}
-
-
+const load = (name: string, seconds: number, url: string, headers: Record<string, string>, probes: Probe[], serverPid: number): Promise<Row> =>
+  loadProbes({ name, seconds, url, headers, probes, serverPid, connections: CONNECTIONS, answered: (status, body, probe) => status === 200 && probe.check(body) });
 
 // ── The bare node:http handler (a child: `organizations.ts baseline <provider> <url>`) ──
 

@@ -34,10 +34,9 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import autocannon from 'autocannon';
 import pg from 'pg';
 import { ACTIVITY_BY_DAY_SQL, GAP_NONE, TALLY_SLOTS, TOTAL_USERS_SQL, USERS_BY_DAY_SQL, type ActivityDayRow, type UsersDayRow } from '../src/modules/statistics/store.js';
-import { alternate, API_KEY, benchDatabase, cpuOf, cpuPerRequest, describeRow, GATEWAY_LISTENING, gatewayEnv, machine, percentile, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
+import { alternate, API_KEY, benchDatabase, describeRow, GATEWAY_LISTENING, loadProbes, gatewayEnv, machine, percentile, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -285,45 +284,27 @@ function statsProbes(seed: Seed, days: number): Probe[] {
 
 // ── Load ───────────────────────────────────────────────────────────────────
 
-/** autocannon for `seconds` on one URL, cycling over the probes; each answer compared in full with its probe's. */
-async function load(name: string, seconds: number, url: string, headers: Record<string, string>, probes: Probe[], serverPid: number): Promise<Row> {
-  let ok = 0;
-  let seen = 0;
-  let next = 0;
+/** autocannon for `seconds` on one URL, cycling over the probes; each answer compared in full with its probe's (the first miss printed). */
+function load(name: string, seconds: number, url: string, headers: Record<string, string>, probes: Probe[], serverPid: number): Promise<Row> {
   let reported = false;
-  const before = cpuOf(serverPid);
-  const result = await autocannon({
+  return loadProbes({
+    name,
+    seconds,
     url,
-    method: 'POST',
+    headers,
+    probes,
+    serverPid,
     connections: CONNECTIONS,
-    duration: seconds,
-    headers: { 'content-type': 'application/json', ...headers },
-    requests: [
-      {
-        // The context belongs to the connection, which has one request in flight: it carries the probe to its answer.
-        setupRequest: (req, context) => {
-          const probe = probes[next++ % probes.length];
-          (context as { probe?: Probe }).probe = probe;
-          return { ...req, body: probe.body };
-        },
-        onResponse: (status, body, context) => {
-          seen++;
-          const probe = (context as { probe: Probe }).probe;
-          if (status === 200 && body === probe.expected) ok++;
-          else if (!reported) {
-            reported = true;
-            console.log(`  ${name}: an unexpected answer (${status}): ${body.slice(0, 300)}\n  expected: ${probe.expected.slice(0, 300)}`);
-          }
-        },
-      },
-    ],
+    answered: (status, body, probe) => {
+      if (status === 200 && body === probe.expected) return true;
+      if (!reported) {
+        reported = true;
+        console.log(`  ${name}: an unexpected answer (${status}): ${body.slice(0, 300)}\n  expected: ${probe.expected.slice(0, 300)}`);
+      }
+      return false;
+    },
   });
-  const after = cpuOf(serverPid);
-  const cpu = cpuPerRequest(before, after, result.requests.total);
-  return { name, rps: result.requests.total / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }
-
-
 
 /** `count` requests one after another: latency without load (ms, fractional), every answer checked when `expected` is given. */
 async function sequential(url: string, headers: Record<string, string>, probes: { body: string; expected?: string }[], count: number) {
