@@ -8,6 +8,7 @@ import path from 'node:path';
 const benches = {
   credentials: 'credentials.ts',
   events: 'events.ts',
+  'hot-paths': 'hot-paths.ts',
   memory: 'memory.ts',
   organizations: 'organizations.ts',
   'user-stats': 'user-stats.ts',
