@@ -3,6 +3,7 @@
  * server; start() listens, stop() shuts down gracefully. The CLI and the
  * tests both use it, so they run the same gateway.
  */
+import type { AddressInfo } from 'node:net';
 import type { Config } from './config.js';
 import { createDatabase, type Database } from './kernel/db/client.js';
 import { migrate } from './kernel/db/migrator.js';
@@ -61,6 +62,10 @@ export interface App {
   events: { relay: Relay; dispatcher: WebhookDispatcher; pubsub: EventPubSub };
   /** metricsUrl: where GET /metrics answers (PORTCULLIS_METRICS_PORT, or the main port). */
   start(): Promise<{ url: string; port: number; metricsUrl: string }>;
+  /** Listens for HTTP and WebSocket only, without the relay and workers (tests drive those themselves). */
+  serveHttp(port: number, host: string): Promise<{ url: string }>;
+  /** GraphQL answers the HTTP fast lane wrote (src/server/fast-lane.ts): for tests and debugging. */
+  fastLaneAnswers(): number;
   stop(): Promise<void>;
 }
 
@@ -144,8 +149,10 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     endStreams,
     metrics: metricsServer ? undefined : serveMetrics,
     observe: createRequestObserver({ logger, accessLog: config.accessLog, trustProxy: config.trustProxy, tracer }),
+    varyOnOrigin: config.corsOrigins.length > 0,
   });
   let started = false;
+  let listening: AddressInfo | undefined;
 
   return {
     config,
@@ -157,7 +164,9 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
     async start() {
       await relay.start();
       for (const { worker } of workers) await worker.start();
-      const address = await http.listen(config.port, config.host);
+      // Already listening when a test served HTTP first (serveHttp): the same address.
+      listening ??= await http.listen(config.port, config.host);
+      const address = listening;
       started = true;
       const metricsAddress = metricsServer ? await metricsServer.listen(config.metricsPort!, config.host) : address;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -165,6 +174,12 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
       const metricsUrl = `http://${host}:${metricsAddress.port}/metrics`;
       logger.info({ url, metrics: metricsUrl, database: provider }, 'portcullis is listening');
       return { url, port: address.port, metricsUrl };
+    },
+    fastLaneAnswers: http.fastLaneAnswers,
+    async serveHttp(port, host) {
+      const address = (listening = await http.listen(port, host));
+      started = true;
+      return { url: `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}/graphql` };
     },
     /**
      * Stops within shutdownTimeoutMs whatever the database or Redis do:

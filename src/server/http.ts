@@ -15,6 +15,7 @@ import { callerToken, resolveViewer, stillAuthorized } from './auth.js';
 import type { createRequestObserver, RequestRecord } from './observe.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
+import { createFastLane } from './fast-lane.js';
 
 export interface HttpDeps {
   yoga: YogaServer;
@@ -38,6 +39,8 @@ export interface HttpDeps {
   metrics?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Gives each request its id and span, and writes its access-log line (observe.ts). */
   observe: ReturnType<typeof createRequestObserver>;
+  /** Answers carry `Vary: Origin` (some origins are allowed CORS). */
+  varyOnOrigin: boolean;
 }
 
 function headersOf(req: IncomingMessage): Headers {
@@ -57,6 +60,7 @@ export function createHttpServer(deps: HttpDeps) {
   const { yoga, services, logger } = deps;
   let draining = false;
   let eventSchemaBody: string | undefined;
+  const lane = createFastLane({ yoga, graphqlEndpoint: yoga.graphqlEndpoint, varyOnOrigin: deps.varyOnOrigin });
 
   const server: Server = createServer((req, res) => deps.observe(req, res, (record) => route(req, res, record)));
 
@@ -100,6 +104,7 @@ export function createHttpServer(deps: HttpDeps) {
     // Shows a request arriving before its body has (for operators, and the shutdown test's signal).
     logger.debug({ requestId: record.id, method: req.method, path }, 'request received');
     if (draining) res.setHeader('connection', 'close');
+    if (lane.accepts(req, path)) return lane.handle(req, res, record, (error) => logger.error({ err: error, requestId: record.id }, 'could not answer a GraphQL request'));
     yoga(req, res, { remoteAddress: req.socket.remoteAddress, record });
   }
 
@@ -179,6 +184,8 @@ export function createHttpServer(deps: HttpDeps) {
   return {
     server,
     listen: (port: number, host: string): Promise<AddressInfo> => listen(server, port, host),
+    /** GraphQL answers written by the fast lane (src/server/fast-lane.ts). */
+    fastLaneAnswers: lane.answered,
     /** Stops accepting, lets in-flight requests finish (up to timeoutMs), then closes what is left. */
     async close(timeoutMs: number) {
       draining = true;

@@ -1,7 +1,8 @@
 /**
  * A gateway on a fresh database for one test file, and a typed executor that
- * runs operations through yoga's fetch handler (the real HTTP pipeline:
- * authentication, limits, masking), without opening a port.
+ * sends operations over HTTP to its server on 127.0.0.1 (the real pipeline:
+ * the node:http front, authentication, limits, masking). The relay and
+ * workers are not started: tests that need them start them.
  */
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -47,7 +48,9 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
 export async function createTestApp(options: AppOptions & { env?: Record<string, string>; database?: TestDatabase } = {}): Promise<TestApp> {
   const db = options.database ?? (await freshDatabase());
   const app = await createApp(testConfig(db.url, options.env), { logger: createLogger('silent'), migrate: false, ...options });
-  const executor = buildHTTPExecutor({ fetch: app.yoga.fetch, endpoint: 'http://gateway.test/graphql' });
+  // Where the configuration says (tests that give a port name it in their public URL); 127.0.0.1 and any port by default.
+  const { url } = await app.serveHttp(app.config.port, app.config.host);
+  const executor = buildHTTPExecutor({ endpoint: url });
   const exec: TestApp['exec'] = async (document, variables, opts = {}) => {
     const token = opts.token === undefined ? BOOTSTRAP_KEY : opts.token;
     const result = await executor({

@@ -1,4 +1,5 @@
 /** Runs the real `portcullis` command as a child process, as a user would. */
+import { request as httpRequest } from 'node:http';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 
@@ -104,12 +105,30 @@ export async function startGateway(env: Record<string, string>, args: string[] =
   };
 }
 
-/** POSTs a GraphQL operation over real HTTP. */
-export async function postGraphql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
-    body: JSON.stringify({ query, variables }),
+/**
+ * POSTs a GraphQL operation over real HTTP, on a connection of its own: the
+ * CLI tests block this process in spawnSync for seconds, long enough for the
+ * gateway to close an idle kept-alive connection the client would then reuse
+ * without having noticed ("other side closed").
+ */
+export function postGraphql(url: string, query: string, variables: Record<string, unknown> = {}, token?: string) {
+  const body = JSON.stringify({ query, variables });
+  return new Promise<{ status: number; headers: Headers; body: { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> } }>((resolve, reject) => {
+    const req = httpRequest(url, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...(token ? { authorization: `Bearer ${token}` } : {}) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (text += chunk));
+      res.on('end', () => {
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+        try {
+          resolve({ status: res.statusCode!, headers, body: JSON.parse(text) });
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  return { status: res.status, headers: res.headers, body: (await res.json()) as { data?: any; errors?: Array<{ message: string; extensions?: { code?: string } }> } };
 }
