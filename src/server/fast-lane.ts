@@ -154,15 +154,16 @@ export function createFastLane(deps: { yoga: YogaServer; graphqlEndpoint: string
   function handle(req: IncomingMessage, res: ServerResponse, record: RequestRecord, onError: (error: unknown) => void) {
     const chunks: Buffer[] = [];
     req.on('data', (chunk: Buffer) => chunks.push(chunk));
-    // Bound: 'end' fires from the socket's async context, and the request's span (tracing) must stay current.
-    req.on('end', AsyncResource.bind(() => {
+    const onEnd = () => {
       const serverContext: Record<string, unknown> = { req, res, remoteAddress: req.socket.remoteAddress, record };
       answer(req, res, serverContext, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks)).catch((error) => {
         onError(error);
         if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json; charset=utf-8' });
         res.end(res.writableEnded ? undefined : JSON.stringify({ errors: [{ message: 'Unexpected error.' }] }));
       });
-    }));
+    };
+    // 'end' fires from the socket's async context: with tracing on, the request's span must stay current (binding costs, so only then).
+    req.on('end', record.span ? AsyncResource.bind(onEnd) : onEnd);
   }
 
   return { accepts, handle, answered: () => answered };
