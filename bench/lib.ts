@@ -393,6 +393,8 @@ export async function loadProbes<P extends { body: string }>(o: {
   serverPid: number;
   connections: number;
   answered: (status: number, body: string, probe: P) => boolean;
+  /** The Authorization header of each probe's request, when it varies (access tokens of many users). */
+  authorization?: (probe: P) => string;
 }): Promise<Row> {
   let ok = 0;
   let seen = 0;
@@ -410,7 +412,7 @@ export async function loadProbes<P extends { body: string }>(o: {
         setupRequest: (req, context) => {
           const probe = typeof o.probes === 'function' ? o.probes() : o.probes[next++ % o.probes.length];
           (context as { probe?: P }).probe = probe;
-          return { ...req, body: probe.body };
+          return o.authorization ? { ...req, body: probe.body, headers: { ...req.headers, authorization: o.authorization(probe) } } : { ...req, body: probe.body };
         },
         onResponse: (status, body, context) => {
           seen++;
