@@ -51,7 +51,9 @@ export interface DirectSql {
    * Runs `first` (writes without RETURNING, in order), then `sql`, as one
    * atomic unit with one commit: on PostgreSQL as one statement (each of
    * `first` becomes a data-modifying WITH clause), on SQLite in one
-   * transaction.
+   * transaction. Each write must change rows no other one of them does: on
+   * PostgreSQL they all see the same snapshot, and of two updates of one row
+   * only one takes effect.
    */
   allAfter<T>(first: Statement | readonly Statement[], sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
   /**

@@ -64,7 +64,7 @@ export interface Attempt {
   user: User;
   /** The credential named in the options, read with the reservation (null when none was named). */
   credential: Credential | null;
-  /** The secret matched: the counter starts again from zero, atomically with `record` when given (and its `along`, the credential's own bookkeeping). */
+  /** The secret matched: the counter starts again from zero, atomically with `record` when given (and its `along`, the credential's own bookkeeping, a write to another row than the user's). */
   succeeded(record?: { event: CatalogEvent; meta: RequestMeta; along?: Statement }): Promise<void>;
   /**
    * Runs `use` (a conditional write, such as taking a TOTP step), and when
