@@ -23,11 +23,12 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
-import argon2 from 'argon2';
 import autocannon from 'autocannon';
 import {
   alternate,
   API_KEY,
+  ARGON2,
+  bareArgon2,
   benchDatabase,
   cpuOf,
   cpuPerRequest,
@@ -56,8 +57,6 @@ const ROUNDS = 3;
  */
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const TOTP_USERS = 3000;
-// The gateway's defaults (OWASP): the benchmark measures the real cost.
-const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
 
 // ── Load ───────────────────────────────────────────────────────────────────
 
@@ -93,30 +92,6 @@ async function load(
   const cpu = cpuPerRequest(before, after, result.requests.total);
   return { name, rps: result.requests.total / (result.duration || seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }
-
-/** Bare argon2.verify with the gateway's parameters and the same concurrency. */
-async function bareArgon2(name: string, seconds: number): Promise<Row> {
-  const hash = await argon2.hash('correct horse battery staple', { type: argon2.argon2id, ...ARGON2 });
-  const latencies: number[] = [];
-  const before = cpuOf(process.pid);
-  const end = Date.now() + seconds * 1000;
-  await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      while (Date.now() < end) {
-        const t0 = performance.now();
-        await argon2.verify(hash, 'correct horse battery staple');
-        // Counted like autocannon counts responses: only those done within the time.
-        if (Date.now() <= end) latencies.push(performance.now() - t0);
-      }
-    }),
-  );
-  latencies.sort((a, b) => a - b);
-  const after = cpuOf(process.pid);
-  const cpu = cpuPerRequest(before, after, latencies.length);
-  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
-  return { name, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), ok: latencies.length, total: latencies.length, cpu };
-}
-
 
 // ── The bare node:http TOTP handler (run as a child: `credentials.ts baseline <provider> <url> <key>`) ──
 
@@ -197,7 +172,7 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
     });
     rows.push(
       ...(await alternate(
-        (sec) => bareArgon2(`${provider}: bare argon2.verify`, sec),
+        (sec) => bareArgon2(`${provider}: bare argon2.verify`, sec, CONNECTIONS),
         (sec) => load(`${provider}: verifyPassword`, sec, url, headers, () => verifyPasswordBody, (b) => b.includes('VerifyPasswordSuccess'), gateway.child.pid),
         { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S },
       )),

@@ -3,6 +3,7 @@
  * process on 127.0.0.1, a fresh database per run, seeding users as the gateway
  * stores them, and writing a section of bench/README.md.
  */
+import argon2 from 'argon2';
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac, randomBytes } from 'node:crypto';
@@ -222,6 +223,70 @@ function base32Encode(buf: Buffer): string {
   return (bits.match(/.{1,5}/g) ?? []).map((b) => alphabet[parseInt(b.padEnd(5, '0'), 2)]).join('');
 }
 
+// ── Password users ─────────────────────────────────────────────────────────
+
+/** The gateway's argon2id defaults (OWASP): benchmarks measure the real cost. */
+export const ARGON2 = { memoryCost: 19_456, timeCost: 2, parallelism: 1 };
+export const BENCH_PASSWORD = 'correct horse battery staple';
+
+/**
+ * Writes `count` active users with a password (one argon2id hash at ARGON2,
+ * shared: every check still costs a full verification) and a live session
+ * each, whose refresh token the bench holds, as the gateway stores them.
+ */
+export async function seedPasswordUsers(provider: Provider, databaseUrl: string, count: number) {
+  const { createDatabase } = await import('../src/kernel/db/client.js');
+  const { tokenHash } = await import('../src/kernel/crypto.js');
+  const { newId, randomSecret } = await import('../src/kernel/ids.js');
+  const { newAuthMethodId, authMethodSlot } = await import('../src/modules/auth-methods/kinds.js');
+  const database = await createDatabase(provider, databaseUrl);
+  try {
+    const hash = await argon2.hash(BENCH_PASSWORD, { type: argon2.argon2id, ...ARGON2 });
+    const now = new Date();
+    const users = Array.from({ length: count }, (_, i) => ({
+      id: newId('User'),
+      email: `bench-user-${i}@example.com`,
+      sessionId: newId('Session'),
+      refreshToken: `pcr_${randomSecret(32)}`,
+    }));
+    await database.client.user.createMany({ data: users.map((u) => ({ id: u.id, email: u.email, emailNormalized: u.email, displayName: `Bench User ${u.id.slice(-6)}` })) });
+    await database.client.authMethod.createMany({
+      data: users.map((u) => ({ id: newAuthMethodId('PASSWORD'), userId: u.id, kind: 'PASSWORD' as const, slot: authMethodSlot(u.id, 'PASSWORD'), verified: true, secret: hash })),
+    });
+    const expiresAt = new Date(now.getTime() + 86_400_000);
+    await database.client.session.createMany({ data: users.map((u) => ({ id: u.sessionId, userId: u.id, device: 'bench', createdAt: now, authenticatedAt: now, lastSeenAt: now, expiresAt })) });
+    await database.client.refreshToken.createMany({ data: users.map((u) => ({ id: newId('RefreshToken'), sessionId: u.sessionId, tokenHash: tokenHash(u.refreshToken), createdAt: now })) });
+    return users;
+  } finally {
+    await database.close();
+  }
+}
+
+/**
+ * Bare argon2.verify with ARGON2's parameters and `connections` checks in
+ * flight, in this process: what a password check costs without the gateway.
+ */
+export async function bareArgon2(name: string, seconds: number, connections: number): Promise<Row> {
+  const hash = await argon2.hash(BENCH_PASSWORD, { type: argon2.argon2id, ...ARGON2 });
+  const latencies: number[] = [];
+  const before = cpuOf(process.pid);
+  const end = Date.now() + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      while (Date.now() < end) {
+        const t0 = performance.now();
+        await argon2.verify(hash, BENCH_PASSWORD);
+        // Counted like autocannon counts responses: only those done within the time.
+        if (Date.now() <= end) latencies.push(performance.now() - t0);
+      }
+    }),
+  );
+  latencies.sort((a, b) => a - b);
+  const cpu = cpuPerRequest(before, cpuOf(process.pid), latencies.length);
+  const at = (q: number) => Math.round(latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]);
+  return { name, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), ok: latencies.length, total: latencies.length, cpu };
+}
+
 // ── Report ─────────────────────────────────────────────────────────────────
 
 export function machine(): string {
@@ -323,10 +388,13 @@ export async function loadProbes<P extends { body: string }>(o: {
   seconds: number;
   url: string;
   headers: Record<string, string>;
-  probes: P[];
+  /** The probes to cycle over, or where the next one comes from (a stateful load, e.g. refresh tokens that rotate). */
+  probes: P[] | (() => P);
   serverPid: number;
   connections: number;
   answered: (status: number, body: string, probe: P) => boolean;
+  /** The Authorization header of each probe's request, when it varies (access tokens of many users). */
+  authorization?: (probe: P) => string;
 }): Promise<Row> {
   let ok = 0;
   let seen = 0;
@@ -342,9 +410,9 @@ export async function loadProbes<P extends { body: string }>(o: {
       {
         // The context belongs to the connection, which has one request in flight: it carries the probe to its answer.
         setupRequest: (req, context) => {
-          const probe = o.probes[next++ % o.probes.length];
+          const probe = typeof o.probes === 'function' ? o.probes() : o.probes[next++ % o.probes.length];
           (context as { probe?: P }).probe = probe;
-          return { ...req, body: probe.body };
+          return o.authorization ? { ...req, body: probe.body, headers: { ...req.headers, authorization: o.authorization(probe) } } : { ...req, body: probe.body };
         },
         onResponse: (status, body, context) => {
           seen++;

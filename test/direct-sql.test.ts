@@ -144,3 +144,81 @@ describe('direct statements', () => {
     expect((await db.user.findUniqueOrThrow({ where: { id: user.id } })).familyName).toBe(name);
   });
 });
+
+describe('direct statements of sign-in, refresh and authenticated requests', () => {
+  it('commit several writes (each to its own row) before a read together or not at all', async () => {
+    const user = await newUser();
+    const other = await newUser();
+    const taken = await db.event.create({ data: { id: newId('UserEvent'), type: 'user.updated', data: {} } });
+    const insert = 'INSERT INTO "Event" ("id", "type", "data", "occurredAt") VALUES (?, ?, ?, ?) RETURNING "seq"';
+    const writes = [
+      { sql: 'UPDATE "User" SET "failedCodeAttempts" = 4 WHERE "id" = ?', params: [user.id] },
+      { sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ?', params: ['both', other.id] },
+    ];
+    const state = async () => [(await db.user.findUniqueOrThrow({ where: { id: user.id } })).failedCodeAttempts, (await db.user.findUniqueOrThrow({ where: { id: other.id } })).givenName];
+    await expect(direct.allAfter(writes, insert, [taken.id, 'user.updated', '{}', new Date()])).rejects.toThrow();
+    expect(await state()).toEqual([0, null]);
+    await direct.allAfter(writes, insert, [newId('UserEvent'), 'user.updated', '{}', new Date()]);
+    expect(await state()).toEqual([4, 'both']);
+  });
+
+  it('read a session, a refresh token and a user as Prisma does, and rotate a refresh token once', async () => {
+    const { createSessionStatements } = await import('../src/modules/sessions/store.js');
+    const { createUserStatements } = await import('../src/modules/users/store.js');
+    const statements = createSessionStatements(direct);
+    const user = await newUser({ state: 'LOCKED', lockedUntil: new Date(Date.UTC(2026, 5, 1, 0, 0, 0, 123)), publicMetadata: { a: [1] } });
+    expect(await createUserStatements(direct).findUser(user.id)).toEqual(await db.user.findUnique({ where: { id: user.id } }));
+    const at = new Date(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+    const session = await db.session.create({ data: { id: newId('Session'), userId: user.id, expiresAt: new Date(at.getTime() + 3_600_000), lastSeenAt: at, organizationId: null } });
+    const token = await db.refreshToken.create({ data: { id: newId('RefreshToken'), sessionId: session.id, tokenHash: `hash-${session.id}` } });
+    const prisma = await db.refreshToken.findUniqueOrThrow({ where: { id: token.id }, include: { session: { include: { user: { select: { state: true, lockedUntil: true } } } } } });
+    const read = await statements.findRefreshToken(token.tokenHash);
+    expect(read).toEqual({
+      id: prisma.id,
+      usedAt: prisma.usedAt,
+      session: {
+        id: session.id,
+        userId: user.id,
+        revokedAt: prisma.session.revokedAt,
+        revokedReason: prisma.session.revokedReason,
+        expiresAt: prisma.session.expiresAt,
+        organizationId: null,
+        user: prisma.session.user,
+      },
+    });
+    expect(await statements.findSession(session.id)).toEqual({ userId: user.id, revokedAt: null, expiresAt: session.expiresAt, lastSeenAt: at, user: prisma.session.user });
+
+    const later = new Date(at.getTime() + 1000);
+    const rotate = (id: string) => statements.rotateRefreshToken({ id: token.id, at: later }, { id, sessionId: session.id, tokenHash: `hash-${id}` }, { ip: '192.0.2.1', organizationId: null });
+    const results = await Promise.all([rotate(newId('RefreshToken')), rotate(newId('RefreshToken'))]);
+    expect(results.sort()).toEqual([false, true]);
+    expect(await db.refreshToken.count({ where: { sessionId: session.id } })).toBe(2);
+    expect(await db.refreshToken.findUniqueOrThrow({ where: { id: token.id } })).toMatchObject({ usedAt: later });
+    expect(await db.session.findUniqueOrThrow({ where: { id: session.id } })).toMatchObject({ lastSeenAt: later, ip: '192.0.2.1' });
+  });
+
+  it('open a session only for a user still active, with its refresh token and event, or write nothing', async () => {
+    const { createSessionStatements } = await import('../src/modules/sessions/store.js');
+    const statements = createSessionStatements(direct);
+    const now = new Date(Date.UTC(2026, 0, 3, 0, 0, 0, 1));
+    const open = async (userId: string) => {
+      const id = newId('Session');
+      const event = { sql: 'INSERT INTO "Event" ("id", "type", "userId", "data", "occurredAt") VALUES (?, ?, ?, ?, ?) RETURNING "seq"', params: [newId('UserEvent'), 'user.logged_in', userId, '{}', now] };
+      const session = { id, userId, device: 'd', ip: null, userAgent: null, createdAt: now, authenticatedAt: now, lastSeenAt: now, expiresAt: new Date(now.getTime() + 1000), organizationId: null };
+      return { id, opened: await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: `hash-${id}` }, [event]) };
+    };
+    const active = await newUser();
+    const a = await open(active.id);
+    expect(a.opened).toBe(true);
+    expect(await db.user.findUniqueOrThrow({ where: { id: active.id } })).toMatchObject({ lastLoginAt: now, lastLoginDevice: 'd' });
+    expect(await db.refreshToken.count({ where: { sessionId: a.id } })).toBe(1);
+    expect(await db.event.count({ where: { userId: active.id, type: 'user.logged_in' } })).toBe(1);
+
+    const inactive = await newUser({ state: 'INACTIVE' });
+    const b = await open(inactive.id);
+    expect(b.opened).toBe(false);
+    expect(await db.session.count({ where: { userId: inactive.id } })).toBe(0);
+    expect(await db.event.count({ where: { userId: inactive.id } })).toBe(0);
+    expect((await db.user.findUniqueOrThrow({ where: { id: inactive.id } })).lastLoginAt).toBeNull();
+  });
+});

@@ -113,7 +113,7 @@ export function createServices(deps: ServiceDeps) {
   const userMetadata = createUserMetadataService({ db, provider: config.database.provider, outbox, clock, tokenKeys: config.tokens.metadataKeys });
   // Counts sign-ins and refreshes (sessions) and created and deleted users (users) through hooks, for userStats.
   const statistics = createStatisticsService({ direct, provider: config.database.provider, clock, logger: deps.logger });
-  const signIn = createSignIn({ db, config, clock, outbox, key, access, userMetadata, activity: statistics.recordActivity });
+  const signIn = createSignIn({ db, direct, config, clock, outbox, key, access, userMetadata, activity: statistics.recordActivity });
   const { sessions } = signIn;
   // Credential changes by users themselves need a recent authentication of their session.
   const reauth = sessions;
@@ -121,8 +121,8 @@ export function createServices(deps: ServiceDeps) {
   const passwords = createPasswordService({ outbox, clock, lockout, codes, hasher: passwordHasher, policy: config.passwords, delivery, sessions });
   const totp = createTotpService({ db, direct, outbox, clock, key, lockout, backupCodes, reauth, config: config.totp });
   const authMethods = createAuthMethodService({ outbox, reauth });
-  const apiKeys = createApiKeyService({ db, clock, outbox, bootstrapApiKey: config.bootstrapApiKey });
-  const personalAccessTokens = createPersonalAccessTokenService({ db, clock, outbox, reauth });
+  const apiKeys = createApiKeyService({ db, direct, clock, outbox, bootstrapApiKey: config.bootstrapApiKey });
+  const personalAccessTokens = createPersonalAccessTokenService({ db, direct, clock, outbox, reauth });
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
@@ -156,6 +156,7 @@ export function createServices(deps: ServiceDeps) {
     otpFactors,
     users: createUserService({
       db,
+      direct,
       provider: config.database.provider,
       outbox,
       clock,
@@ -209,6 +210,7 @@ export function createServices(deps: ServiceDeps) {
       'sign-in',
       createLoginService({
         db,
+        direct,
         clock,
         outbox,
         sessions: signIn.sessions,
@@ -243,6 +245,7 @@ function listeningUrl(config: Readonly<Config>): string {
 /** Signing keys, sessions and MFA challenges (sign-in), built from config.tokens. */
 function createSignIn(deps: {
   db: Db;
+  direct: DirectSql;
   config: Readonly<Config>;
   clock: Clock;
   outbox: Outbox;
@@ -251,13 +254,14 @@ function createSignIn(deps: {
   userMetadata: UserMetadataService;
   activity: ActivityHook;
 }) {
-  const { db, config, clock, outbox, key, access, userMetadata, activity } = deps;
+  const { db, direct, config, clock, outbox, key, access, userMetadata, activity } = deps;
   const { tokens } = config;
-  const signingKeys = createSigningKeyService({ db, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
+  const signingKeys = createSigningKeyService({ db, direct, clock, key, policy: { alg: tokens.signingAlg, accessTtlSeconds: tokens.accessTtlSeconds } });
   // A stable default (not the bound port), so every instance behind a load balancer issues the same iss.
   const issuer = tokens.issuer ?? listeningUrl(config);
   const sessions = createSessionService({
     db,
+    direct,
     clock,
     outbox,
     signingKeys,
@@ -272,5 +276,5 @@ function createSignIn(deps: {
       reauthMaxAgeSeconds: tokens.reauthMaxAgeSeconds,
     },
   });
-  return { signingKeys, sessions, mfa: createMfaService({ db, clock, ttlSeconds: tokens.mfaTtlSeconds }) };
+  return { signingKeys, sessions, mfa: createMfaService({ db, direct, clock, ttlSeconds: tokens.mfaTtlSeconds }) };
 }

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import type { DatabaseProvider } from '../../config.js';
 import type { Metrics } from '../metrics.js';
-import { SqliteGate, tracedDirect, type DirectSql } from './direct.js';
+import { SqliteGate, statementList, tracedDirect, type DirectSql } from './direct.js';
 import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
@@ -115,7 +115,7 @@ export async function createDatabase(
 function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
   return {
     all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
-    allAfter: (first, sql, params, shape) => (log(first.sql), log(sql), direct.allAfter(first, sql, params, shape)),
+    allAfter: (first, sql, params, shape) => (statementList(first).forEach((s) => log(s.sql)), log(sql), direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };

@@ -48,11 +48,14 @@ export interface DirectSql {
   /** Runs a statement that returns rows (SELECT, or a write with RETURNING). */
   all<T>(sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
   /**
-   * Runs `first` (a write without RETURNING), then `sql`, as one atomic unit
-   * with one commit: on PostgreSQL as one statement (`first` becomes a
-   * data-modifying WITH clause), on SQLite in one transaction.
+   * Runs `first` (writes without RETURNING, in order), then `sql`, as one
+   * atomic unit with one commit: on PostgreSQL as one statement (each of
+   * `first` becomes a data-modifying WITH clause), on SQLite in one
+   * transaction. Each write must change rows no other one of them does: on
+   * PostgreSQL they all see the same snapshot, and of two updates of one row
+   * only one takes effect.
    */
-  allAfter<T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
+  allAfter<T>(first: Statement | readonly Statement[], sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]>;
   /**
    * Runs `first`, and when it changed a row, each of `then`, in one
    * transaction; resolves with whether `first` changed a row. For a
@@ -63,6 +66,9 @@ export interface DirectSql {
   /** Runs a write; resolves with the number of rows it changed. */
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
+
+/** `allAfter`'s first statements as a list. */
+export const statementList = (first: Statement | readonly Statement[]): readonly Statement[] => (Array.isArray(first) ? first : [first as Statement]);
 
 /** Most prepared statements kept per connection (SQL texts vary only with IN-list lengths). */
 export const STATEMENT_CACHE = 200;
@@ -151,11 +157,11 @@ export class SqliteGate {
     };
     return {
       all: <T>(sql: string, params: SqlParam[], shape?: RowShape) => this.#when(() => rows<T>(sql, params, shape)),
-      allAfter: <T>(first: Statement, sql: string, params: SqlParam[], shape?: RowShape) =>
+      allAfter: <T>(first: Statement | readonly Statement[], sql: string, params: SqlParam[], shape?: RowShape) =>
         this.#when(() =>
           // Synchronous from BEGIN to COMMIT: nothing else can run in between.
           this.#db!.transaction(() => {
-            this.#statement(first.sql).run(...bind(first.params));
+            for (const s of statementList(first)) this.#statement(s.sql).run(...bind(s.params));
             return rows<T>(sql, params, shape);
           })(),
         ),
@@ -196,7 +202,7 @@ export function tracedDirect(direct: DirectSql, system: 'sqlite' | 'postgresql')
   };
   return {
     all: (sql, params, shape) => span([sql], () => direct.all(sql, params, shape)),
-    allAfter: (first, sql, params, shape) => span([first.sql, sql], () => direct.allAfter(first, sql, params, shape)),
+    allAfter: (first, sql, params, shape) => span([...statementList(first).map((s) => s.sql), sql], () => direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => span([first.sql, ...then.map((s) => s.sql)], () => direct.runIfChanged(first, then)),
     run: (sql, params) => span([sql], () => direct.run(sql, params)),
   };

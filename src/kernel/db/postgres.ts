@@ -7,7 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { Db, PoolSettings } from './client.js';
-import { convert, STATEMENT_CACHE, type DirectSql, type SqlParam, type RowShape } from './direct.js';
+import { convert, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape } from './direct.js';
 
 export function openPostgres(
   url: string,
@@ -96,7 +96,11 @@ function postgresDirect(pool: pg.Pool): DirectSql {
   return {
     all,
     // PostgreSQL runs a data-modifying WITH clause exactly once, whether or not the rest reads it.
-    allAfter: (first, sql, params, shape) => all(`WITH "first" AS (${first.sql}) ${sql}`, [...first.params, ...params], shape),
+    allAfter: (first, sql, params, shape) => {
+      const firsts = statementList(first);
+      const clauses = firsts.map((s, i) => `"first${i || ''}" AS (${s.sql})`).join(', ');
+      return all(`WITH ${clauses} ${sql}`, [...firsts.flatMap((s) => s.params), ...params], shape);
+    },
     async runIfChanged(first, then) {
       const client = await pool.connect();
       let broken: Error | undefined;

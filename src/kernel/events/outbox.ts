@@ -93,12 +93,12 @@ export function createOutbox<P extends Record<string, object>>(deps: {
     },
     /**
      * Records an event outside any transaction, straight to the driver (every
-     * verification records one), and wakes the relay. `along`, a single write
-     * that goes with the event, commits atomically with it.
+     * verification records one), and wakes the relay. `along`, writes that
+     * go with the event, commit atomically with it.
      */
-    async append<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta, along?: Statement): Promise<Event> {
+    async append<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta, along?: Statement | readonly Statement[]): Promise<Event> {
       const row = newRow(event, meta);
-      const [{ seq }] = along
+      const [{ seq }] = along && (!Array.isArray(along) || along.length > 0)
         ? await deps.direct.allAfter<{ seq: number }>(along, INSERT_EVENT, [...values(row)])
         : await deps.direct.all<{ seq: number }>(INSERT_EVENT, [...values(row)]);
       outbox.committed();

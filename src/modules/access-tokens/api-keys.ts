@@ -8,6 +8,7 @@
  * they need. A key gives only scopes it holds, so no key makes a stronger one.
  */
 import type { Db } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { ApiKey } from '../../kernel/db/models.js';
 import { randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -17,7 +18,7 @@ import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { ScopeNotHeldError } from './errors.js';
 import { checkScopes, parseStoredScopes, scopeNotHeld, storedScopes } from './scopes.js';
-import { createApiKeyStore } from './store.js';
+import { createApiKeyStatements, createApiKeyStore } from './store.js';
 
 /** Every API key starts with it, so a key is told from other tokens by its prefix. */
 export const API_KEY_PREFIX = 'pck_';
@@ -52,9 +53,11 @@ export function checkExpiry(expiresAt: Date | null | undefined, now: Date): Date
 /** What the audit trail says of a key: never its secret. */
 const auditedKey = (key: ApiKey) => ({ id: key.id, name: key.name, scopes: parseStoredScopes(key.scopes), expiresAt: key.expiresAt?.toISOString() ?? null });
 
-export function createApiKeyService(deps: { db: Db; clock: Clock; outbox: Outbox; bootstrapApiKey?: string }) {
+export function createApiKeyService(deps: { db: Db; direct: DirectSql; clock: Clock; outbox: Outbox; bootstrapApiKey?: string }) {
   const { db, clock, outbox } = deps;
   const store = createApiKeyStore(deps);
+  // Every request with a key looks it up: straight to the driver.
+  const statements = createApiKeyStatements(deps.direct);
   const bootstrapDigest = deps.bootstrapApiKey ? tokenHash(deps.bootstrapApiKey) : undefined;
 
   return {
@@ -115,13 +118,13 @@ export function createApiKeyService(deps: { db: Db; clock: Clock; outbox: Outbox
       const digest = tokenHash(presented);
       if (bootstrapDigest && constantTimeEqual(digest, bootstrapDigest)) return { kind: 'bootstrap_key' };
       if (!presented.startsWith(API_KEY_PREFIX)) return null;
-      const row = await db.apiKey.findUnique({ where: { secretHash: digest } });
+      const row = await statements.findBySecretHash(digest);
       if (!row) return null;
       const now = clock.now();
       if (row.revokedAt) return { kind: 'refused', reason: 'This API key was revoked.' };
       if (row.expiresAt && row.expiresAt <= now) return { kind: 'refused', reason: `This API key expired at ${row.expiresAt.toISOString()}.` };
       if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-        await store.stampApiKeyUsed(row.id, now);
+        await statements.stampUsed(row.id, now);
       }
       return { kind: 'api_key', keyId: row.id, scopes: parseStoredScopes(row.scopes) };
     },

@@ -3,6 +3,7 @@
  * stay in the service, which decides what a presented key is worth.
  */
 import type { Db, Tx } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { ApiKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -16,6 +17,27 @@ export interface NewApiKey {
 }
 
 export type ApiKeyStore = ReturnType<typeof createApiKeyStore>;
+
+/** Every request with an API key: its lookup and the (rare) use stamp, straight to the driver. */
+export const API_KEY_SQL = {
+  bySecretHash: 'SELECT * FROM "ApiKey" WHERE "secretHash" = ?',
+  stampUsed: 'UPDATE "ApiKey" SET "lastUsedAt" = ? WHERE "id" = ?',
+} as const;
+const API_KEY_ROW = { dates: ['createdAt', 'lastUsedAt', 'revokedAt', 'expiresAt'] } as const;
+
+export function createApiKeyStatements(direct: DirectSql) {
+  return {
+    /** The key whose secret has this SHA-256; null when none. */
+    async findBySecretHash(hash: string): Promise<ApiKey | null> {
+      const [row] = await direct.all<ApiKey>(API_KEY_SQL.bySecretHash, [hash], API_KEY_ROW);
+      return row ?? null;
+    },
+    /** Records that a key was just used. */
+    async stampUsed(id: string, at: Date): Promise<void> {
+      await direct.run(API_KEY_SQL.stampUsed, [at, id]);
+    },
+  };
+}
 
 export function createApiKeyStore(deps: { db: Db }) {
   const { db } = deps;

@@ -64,8 +64,8 @@ export interface Attempt {
   user: User;
   /** The credential named in the options, read with the reservation (null when none was named). */
   credential: Credential | null;
-  /** The secret matched: the counter starts again from zero, atomically with `record` when given. */
-  succeeded(record?: { event: CatalogEvent; meta: RequestMeta }): Promise<void>;
+  /** The secret matched: the counter starts again from zero, atomically with `record` when given (and its `along`, the credential's own bookkeeping, a write to another row than the user's). */
+  succeeded(record?: { event: CatalogEvent; meta: RequestMeta; along?: Statement }): Promise<void>;
   /**
    * Runs `use` (a conditional write, such as taking a TOTP step), and when
    * it changed a row, succeeds as above with `record`, all in one
@@ -143,7 +143,7 @@ export function createLockoutService(deps: {
       credential,
       async succeeded(record) {
         // Straight to the driver, like the reservation.
-        if (record) await outbox.append(record.event, record.meta, reset);
+        if (record) await outbox.append(record.event, record.meta, [...(reset ? [reset] : []), ...(record.along ? [record.along] : [])]);
         else if (reset) await store.resetAttempts(user.id, counter);
       },
       async succeededIf(use, record) {

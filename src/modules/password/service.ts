@@ -151,18 +151,18 @@ export function createPasswordService(deps: {
       const event = (rehashed: boolean) => ({ type: 'user.password_verified' as const, userId, data: { rehashed } });
       const needsRehash = hasher.needsRehash(method.secret);
       let rehashed = false;
-      if (needsRehash || isStale(method.lastUsedAt, now)) {
+      if (needsRehash) {
         await attempt.succeeded();
-        const upgraded = needsRehash ? await hasher.hash(password) : null;
+        const upgraded = await hasher.hash(password);
         rehashed = await outbox.transaction(async (tx) => {
           // Conditional: a password set meanwhile wins over our upgrade of the old one.
-          const written = await store.markPasswordUsed(tx, method.id, now, upgraded ? { from: method.secret, to: upgraded } : undefined);
-          await outbox.record(tx, event(upgraded !== null && written), meta);
-          return upgraded !== null && written;
+          const written = await store.markPasswordUsed(tx, method.id, now, { from: method.secret, to: upgraded });
+          await outbox.record(tx, event(written), meta);
+          return written;
         });
       } else {
-        // The usual case: the counter's reset and the event commit together.
-        await attempt.succeeded({ event: event(false), meta });
+        // The usual case: the counter's reset and the event commit together, with lastUsedAt once a minute.
+        await attempt.succeeded({ event: event(false), meta, ...(isStale(method.lastUsedAt, now) ? { along: store.markPasswordUsedStatement(method.id, now) } : {}) });
       }
       return { user: attempt.user, rehashed };
     } finally {

@@ -6,6 +6,7 @@
  * service.
  */
 import type { Tx } from '../../kernel/db/client.js';
+import type { Statement } from '../../kernel/db/direct.js';
 import type { User } from '../../kernel/db/models.js';
 import { authMethodSlot, newAuthMethodId } from '../auth-methods/kinds.js';
 
@@ -37,6 +38,11 @@ export function createPasswordStore() {
      * (a password set meanwhile wins over our upgrade of the old one; then
      * nothing is written). Resolves with whether the row was written.
      */
+    /** markPasswordUsed without a rehash, as a statement to commit with the verification's event (lockout's succeeded). */
+    markPasswordUsedStatement(methodId: string, now: Date): Statement {
+      return { sql: 'UPDATE "AuthMethod" SET "lastUsedAt" = ?, "updatedAt" = ? WHERE "id" = ?', params: [now, now, methodId] };
+    },
+
     async markPasswordUsed(tx: Tx, methodId: string, now: Date, rehash?: { from: string; to: string }): Promise<boolean> {
       const { count } = await tx.authMethod.updateMany({
         where: { id: methodId, ...(rehash ? { secret: rehash.from } : {}) },

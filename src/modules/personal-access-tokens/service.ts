@@ -12,6 +12,7 @@
 import type { Clock } from '../../kernel/clock.js';
 import { tokenHash } from '../../kernel/crypto.js';
 import { isUniqueViolation, type Db } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { PersonalAccessToken } from '../../kernel/db/models.js';
 import { AlreadyExistsError, assertThat, InvalidStateError, NotFoundError, UserNotFoundError } from '../../kernel/errors.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
@@ -21,7 +22,7 @@ import { ScopeNotHeldError } from '../access-tokens/errors.js';
 import { checkScopes, parseStoredScopes, PERSONAL_ACCESS_TOKEN_SCOPES, scopeNotHeld, storedScopes } from '../access-tokens/scopes.js';
 import type { Outbox } from '../catalog.js';
 import { userMayAct, type ReauthGuard } from '../sessions/service.js';
-import { createPersonalAccessTokenStore } from './store.js';
+import { createPersonalAccessTokenStatements, createPersonalAccessTokenStore } from './store.js';
 
 /** Every personal access token starts with it, so a token is told from other tokens by its prefix. */
 export const PERSONAL_ACCESS_TOKEN_PREFIX = 'pat_';
@@ -38,9 +39,11 @@ const audited = (t: PersonalAccessToken) => ({ id: t.id, name: t.name, scopes: p
 const assertNotByToken = (meta: RequestMeta) =>
   assertThat(!meta.actor.personalAccessTokenId, () => new InvalidStateError('A personal access token cannot create or revoke personal access tokens.'));
 
-export function createPersonalAccessTokenService(deps: { db: Db; clock: Clock; outbox: Outbox; reauth: ReauthGuard }) {
+export function createPersonalAccessTokenService(deps: { db: Db; direct: DirectSql; clock: Clock; outbox: Outbox; reauth: ReauthGuard }) {
   const { db, clock, outbox } = deps;
   const store = createPersonalAccessTokenStore(deps);
+  // Every request with a token looks it up: straight to the driver.
+  const statements = createPersonalAccessTokenStatements(deps.direct);
 
   return {
     /**
@@ -110,17 +113,14 @@ export function createPersonalAccessTokenService(deps: { db: Db; clock: Clock; o
     /** The caller a presented token names, refused with a reason, or null when no token has this value. Never throws on a bad token. */
     async authenticate(presented: string): Promise<TokenCaller | null> {
       if (!presented.startsWith(PERSONAL_ACCESS_TOKEN_PREFIX)) return null;
-      const row = await db.personalAccessToken.findUnique({
-        where: { secretHash: tokenHash(presented) },
-        include: { user: { select: { state: true, lockedUntil: true } } },
-      });
+      const row = await statements.findBySecretHash(tokenHash(presented));
       if (!row) return null;
       const now = clock.now();
       if (row.revokedAt) return { kind: 'refused', reason: 'This personal access token was revoked.' };
       if (row.expiresAt && row.expiresAt <= now) return { kind: 'refused', reason: `This personal access token expired at ${row.expiresAt.toISOString()}.` };
       if (!userMayAct(row.user, now)) return { kind: 'refused', reason: 'The user of this personal access token is locked or deactivated.' };
       if (!row.lastUsedAt || now.getTime() - row.lastUsedAt.getTime() > LAST_USED_RESOLUTION_MS) {
-        await store.stampPersonalAccessTokenUsed(row.id, now);
+        await statements.stampUsed(row.id, now);
       }
       return { kind: 'token', tokenId: row.id, userId: row.userId, scopes: parseStoredScopes(row.scopes) };
     },

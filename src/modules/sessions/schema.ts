@@ -55,7 +55,7 @@ builder.queryField('me', (t) =>
     description: 'The signed-in user (access token callers); null for API keys.',
     authScopes: adminOrViewer('users:read'),
     resolve: (query, _root, _args, ctx) => {
-      if (ctx.viewer.kind === 'user') return ctx.db.user.findUnique({ ...query, where: { id: ctx.viewer.userId } });
+      if (ctx.viewer.kind === 'user') return ctx.services.users.findUser(ctx.viewer.userId, query);
       // Nothing to read for an API key; reading the selection marks it used (the development check otherwise fails the request).
       void { ...query };
       return null;

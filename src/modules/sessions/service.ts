@@ -18,10 +18,14 @@
  *
  * Revocation: access tokens are checked against their session row on every
  * request (`authenticateAccessToken`), so logout and revocation stop access
- * tokens and refresh tokens at once, not only at expiry.
+ * tokens and refresh tokens at once, not only at expiry, on every instance.
+ * That check, the refresh and the opening of a session are prepared
+ * statements straight to the driver (SESSION_SQL in store.ts): one read per
+ * authenticated request, one transaction per refresh or sign-in.
  */
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Db, Tx } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { newId, newTokenId, randomSecret } from '../../kernel/ids.js';
@@ -31,7 +35,7 @@ import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, Refr
 import type { SessionRevokedReason } from './events.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
-import { createSessionStore, liveSessionsWhere as liveSessionsWhereAt } from './store.js';
+import { createSessionStatements, createSessionStore, liveSessionsWhere as liveSessionsWhereAt } from './store.js';
 
 export interface TokenPolicy {
   issuer: string;
@@ -112,6 +116,8 @@ export function userMayAct(user: { state: string; lockedUntil: Date | null }, no
 
 export function createSessionService(deps: {
   db: Db;
+  /** The hot statements (sign-in, refresh, access-token checks) go straight to the driver. */
+  direct: DirectSql;
   clock: Clock;
   outbox: Outbox;
   signingKeys: SigningKeyService;
@@ -123,6 +129,7 @@ export function createSessionService(deps: {
   const claimsFor = deps.claims ?? noClaims;
   const activity = deps.activity ?? (async () => {});
   const store = createSessionStore(deps);
+  const statements = createSessionStatements(deps.direct);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
   async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>): Promise<{ token: string; expiresAt: Date }> {
@@ -197,28 +204,32 @@ export function createSessionService(deps: {
       const sessionId = newId('Session');
       const sessionExpiresAt = new Date(now.getTime() + policy.refreshTtlSeconds * 1000);
       const name = clip(device.name ?? device.userAgent);
-      const { refreshToken, passwordMustChange } = await db.$transaction(async (tx) => {
-        // The must-change flag rides on the read that checks the user may sign in: sign-in reports it without a second query.
-        const user = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true, passwordMustChange: true } });
-        if (!user) throw new NotFoundError('user');
-        if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
-        await store.insertSession(tx, {
-          id: sessionId,
-          userId,
-          device: name,
-          ip: clip(device.ip),
-          userAgent: clip(device.userAgent),
-          createdAt: now,
-          authenticatedAt: now,
-          lastSeenAt: now,
-          expiresAt: sessionExpiresAt,
-          organizationId,
-        });
+      const session = { id: sessionId, userId, device: name, ip: clip(device.ip), userAgent: clip(device.userAgent), createdAt: now, authenticatedAt: now, lastSeenAt: now, expiresAt: sessionExpiresAt, organizationId };
+      const loggedIn = { type: 'user.logged_in' as const, userId, data: { sessionId, method, device: name, ...details } };
+      // The must-change flag rides on the read that checks the user may sign in: sign-in reports it without a second query.
+      const user = await statements.findUserForSession(userId);
+      if (!user) throw new NotFoundError('user');
+      if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
+      let refreshToken: string | undefined;
+      if (user.state === 'ACTIVE') {
+        // The usual case, straight to the driver: the sign-in stamp is conditional on the user still
+        // being active, and the session, its refresh token and the event commit only with it.
+        const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
+        const opened = await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: tokenHash(token) }, [outbox.statement(loggedIn, meta)]);
+        if (opened) refreshToken = token;
+      }
+      // A policy lock whose time is up (or a state changed since the read): the checks again, in a Prisma transaction.
+      refreshToken ??= await db.$transaction(async (tx) => {
+        const current = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true } });
+        if (!current) throw new NotFoundError('user');
+        if (!userCanHoldSession(current)) throw current.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(current.lockedUntil);
+        await store.insertSession(tx, session);
         const token = await issueRefreshToken(tx, sessionId, now);
         await store.stampUserLogin(tx, userId, now, name);
-        await outbox.record(tx, { type: 'user.logged_in', userId, data: { sessionId, method, device: name, ...details } }, meta);
-        return { refreshToken: token, passwordMustChange: user.passwordMustChange };
+        await outbox.record(tx, loggedIn, meta);
+        return token;
       });
+      const { passwordMustChange } = user;
       outbox.committed();
       await activity(userId, now);
       const access = await signAccessToken(userId, sessionId, now, claims);
@@ -240,12 +251,7 @@ export function createSessionService(deps: {
      */
     async refreshSession(refreshToken: string, meta: RequestMeta, options: { organizationId?: string | null } = {}): Promise<SessionTokens> {
       const now = clock.now();
-      const row = refreshToken.startsWith(REFRESH_PREFIX)
-        ? await db.refreshToken.findUnique({
-            where: { tokenHash: tokenHash(refreshToken) },
-            include: { session: { include: { user: { select: { state: true, lockedUntil: true } } } } },
-          })
-        : null;
+      const row = refreshToken.startsWith(REFRESH_PREFIX) ? await statements.findRefreshToken(tokenHash(refreshToken)) : null;
       if (!row) throw new InvalidTokenError('refresh token');
       const { session } = row;
       if (session.revokedAt) throw session.revokedReason === 'refresh_token_reused' ? new RefreshTokenReusedError() : new InvalidTokenError('refresh token');
@@ -271,14 +277,14 @@ export function createSessionService(deps: {
       if (!claims && switching) throw new NotAMemberError(organizationId!);
       if (!claims) claims = (await claimsFor(session.userId, (organizationId = null)))!;
 
-      const next = await db.$transaction(async (tx) => {
-        // The conditional consume: of two requests presenting the same token, one wins.
-        if (!(await store.consumeRefreshTokenOnce(tx, row.id, now))) return null;
-        const token = await issueRefreshToken(tx, session.id, now);
-        await store.markSessionRefreshed(tx, session.id, now, meta.ip ? clip(meta.ip) : null, organizationId !== session.organizationId ? { organizationId } : {});
-        return token;
-      });
-      if (!next) throw await reused();
+      // The conditional consume: of two requests presenting the same token, one wins; the successor commits with it.
+      const next = `${REFRESH_PREFIX}${randomSecret(32)}`;
+      const consumed = await statements.rotateRefreshToken(
+        { id: row.id, at: now },
+        { id: newId('RefreshToken'), sessionId: session.id, tokenHash: tokenHash(next) },
+        { ip: meta.ip ? clip(meta.ip) : null, organizationId },
+      );
+      if (!consumed) throw await reused();
       await activity(session.userId, now);
       const access = await signAccessToken(session.userId, session.id, now, claims);
       return { userId: session.userId, sessionId: session.id, accessToken: access.token, expiresAt: access.expiresAt, refreshToken: next, sessionExpiresAt: session.expiresAt };
@@ -307,14 +313,12 @@ export function createSessionService(deps: {
       const userId = payload.sub;
       const sessionId = payload.sid;
       if (typeof userId !== 'string' || typeof sessionId !== 'string') return null;
-      const session = await db.session.findUnique({
-        where: { id: sessionId },
-        select: { userId: true, revokedAt: true, expiresAt: true, lastSeenAt: true, user: { select: { state: true, lockedUntil: true } } },
-      });
+      // Every request: revocation, expiry and the user's state stop the token at once, on every instance.
+      const session = await statements.findSession(sessionId);
       const now = clock.now();
       if (!session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
       if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
-        await store.stampSessionSeen(sessionId, now);
+        await statements.stampSessionSeen(sessionId, now);
       }
       return { userId, sessionId };
     },
@@ -325,10 +329,7 @@ export function createSessionService(deps: {
      * outlives its token: it re-checks its session with this.
      */
     async isSessionActive(sessionId: string, userId: string): Promise<boolean> {
-      const session = await db.session.findUnique({
-        where: { id: sessionId },
-        select: { userId: true, revokedAt: true, expiresAt: true, user: { select: { state: true, lockedUntil: true } } },
-      });
+      const session = await statements.findSession(sessionId);
       return session !== null && session.userId === userId && !session.revokedAt && session.expiresAt > clock.now() && userCanHoldSession(session.user);
     },
 

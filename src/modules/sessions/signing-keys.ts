@@ -15,12 +15,13 @@
  */
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 import type { Db } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import type { SigningKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { decryptSecret, encryptSecret } from '../../kernel/crypto.js';
-import { createSigningKeyStore } from './store.js';
+import { createSessionStatements, createSigningKeyStore } from './store.js';
 
 export type SigningAlg = 'EdDSA' | 'ES256';
 
@@ -43,9 +44,11 @@ export interface CurrentSigningKey {
 
 export type SigningKeyService = ReturnType<typeof createSigningKeyService>;
 
-export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffer; policy: SigningKeyPolicy }) {
+export function createSigningKeyService(deps: { db: Db; direct?: DirectSql; clock: Clock; key: Buffer; policy: SigningKeyPolicy }) {
   const { db, clock, key, policy } = deps;
   const store = createSigningKeyStore(deps);
+  // Every sign-in and refresh reads the current key: one prepared statement when the driver is at hand.
+  const statements = deps.direct ? createSessionStatements(deps.direct) : undefined;
   // Imported keys by id; rows never change once written (only retiredAt does), so this cache needs no invalidation.
   const privateKeys = new Map<string, Promise<CryptoKey>>();
   const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey; checkedAt: number }>>();
@@ -58,7 +61,7 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
     return { id, alg, publicJwk, privateKeyEncrypted: encryptSecret(key, JSON.stringify(privateJwk), id) };
   }
 
-  function importPrivate(row: SigningKey): Promise<CryptoKey> {
+  function importPrivate(row: Pick<SigningKey, 'id' | 'alg' | 'privateKeyEncrypted'>): Promise<CryptoKey> {
     let p = privateKeys.get(row.id);
     if (!p) {
       const jwk = JSON.parse(decryptSecret(key, row.privateKeyEncrypted, row.id)) as JWK;
@@ -97,6 +100,8 @@ export function createSigningKeyService(deps: { db: Db; clock: Clock; key: Buffe
 
     /** The key that signs new tokens (read from the database each time, so a rotation on another instance applies at once). */
     async currentSigningKey(): Promise<CurrentSigningKey> {
+      const current = await statements?.findCurrentSigningKey();
+      if (current) return { kid: current.id, alg: current.alg as SigningAlg, privateKey: await importPrivate(current) };
       const kid = await ensureSigningKey();
       const row = await db.signingKey.findUniqueOrThrow({ where: { id: kid } });
       return { kid, alg: row.alg as SigningAlg, privateKey: await importPrivate(row) };

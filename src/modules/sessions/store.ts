@@ -7,6 +7,7 @@
  * recorded.
  */
 import type { Db, Tx } from '../../kernel/db/client.js';
+import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import type { SigningKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -93,6 +94,126 @@ export function createSessionStore(deps: { db: Db }) {
         data: { authenticatedAt: at, lastSeenAt: at },
       });
       return count === 1;
+    },
+  };
+}
+
+/** A refresh token as presented: its row, its session, and whether the session's user may act. */
+export interface PresentedRefreshToken {
+  id: string;
+  usedAt: Date | null;
+  session: {
+    id: string;
+    userId: string;
+    revokedAt: Date | null;
+    revokedReason: string | null;
+    expiresAt: Date;
+    organizationId: string | null;
+    user: { state: string; lockedUntil: Date | null };
+  };
+}
+
+/** A session as an access token's check reads it. */
+export interface SessionCheck {
+  userId: string;
+  revokedAt: Date | null;
+  expiresAt: Date;
+  lastSeenAt: Date;
+  user: { state: string; lockedUntil: Date | null };
+}
+
+/**
+ * The statements of every sign-in, refresh and access-token check, straight
+ * to the driver (src/kernel/db/direct.ts explains why). Exported as text so
+ * the benchmark's bare handlers run exactly these.
+ */
+export const SESSION_SQL = {
+  refreshToken: `SELECT r."id", r."usedAt", s."id" AS "sessionId", s."userId", s."revokedAt", s."revokedReason", s."expiresAt", s."organizationId", u."state", u."lockedUntil"
+    FROM "RefreshToken" r JOIN "Session" s ON s."id" = r."sessionId" JOIN "User" u ON u."id" = s."userId" WHERE r."tokenHash" = ?`,
+  consumeRefreshToken: 'UPDATE "RefreshToken" SET "usedAt" = ? WHERE "id" = ? AND "usedAt" IS NULL',
+  insertRefreshToken: 'INSERT INTO "RefreshToken" ("id", "sessionId", "tokenHash", "createdAt") VALUES (?, ?, ?, ?)',
+  markRefreshed: 'UPDATE "Session" SET "lastSeenAt" = ?, "ip" = COALESCE(?, "ip"), "organizationId" = ? WHERE "id" = ?',
+  session: `SELECT s."userId", s."revokedAt", s."expiresAt", s."lastSeenAt", u."state", u."lockedUntil" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = ?`,
+  stampSeen: 'UPDATE "Session" SET "lastSeenAt" = ? WHERE "id" = ? AND "revokedAt" IS NULL',
+  userForSession: 'SELECT "state", "lockedUntil", "passwordMustChange" FROM "User" WHERE "id" = ?',
+  /** The sign-in stamp, only while the user is active: the condition a new session commits under. */
+  stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE'`,
+  insertSession: `INSERT INTO "Session" ("id", "userId", "device", "ip", "userAgent", "createdAt", "authenticatedAt", "lastSeenAt", "expiresAt", "organizationId")
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  currentSigningKey: `SELECT k."id", k."alg", k."privateKeyEncrypted" FROM "SystemState" c JOIN "SigningKey" k ON k."id" = c."value" WHERE c."key" = ?`,
+} as const;
+
+const PRESENTED_ROW = { dates: ['usedAt', 'revokedAt', 'expiresAt', 'lockedUntil'] } as const;
+const SESSION_ROW = { dates: ['revokedAt', 'expiresAt', 'lastSeenAt', 'lockedUntil'] } as const;
+
+/** The hot statements of sessions (SESSION_SQL), on the driver. */
+export function createSessionStatements(direct: DirectSql) {
+  return {
+    /** A refresh token by its hash, with its session and the session's user; null when unknown. */
+    async findRefreshToken(hash: string): Promise<PresentedRefreshToken | null> {
+      type Row = { id: string; usedAt: Date | null; sessionId: string; userId: string; revokedAt: Date | null; revokedReason: string | null; expiresAt: Date; organizationId: string | null; state: string; lockedUntil: Date | null };
+      const [r] = await direct.all<Row>(SESSION_SQL.refreshToken, [hash], PRESENTED_ROW);
+      if (!r) return null;
+      return {
+        id: r.id,
+        usedAt: r.usedAt,
+        session: { id: r.sessionId, userId: r.userId, revokedAt: r.revokedAt, revokedReason: r.revokedReason, expiresAt: r.expiresAt, organizationId: r.organizationId, user: { state: r.state, lockedUntil: r.lockedUntil } },
+      };
+    },
+
+    /**
+     * The rotation: consumes a refresh token unless it was already (of two
+     * requests presenting it, one wins), and only then stores its successor
+     * and marks the session refreshed, in one transaction. True when this
+     * call consumed it.
+     */
+    rotateRefreshToken(used: { id: string; at: Date }, next: { id: string; sessionId: string; tokenHash: string }, session: { ip: string | null; organizationId: string | null }): Promise<boolean> {
+      return direct.runIfChanged({ sql: SESSION_SQL.consumeRefreshToken, params: [used.at, used.id] }, [
+        { sql: SESSION_SQL.insertRefreshToken, params: [next.id, next.sessionId, next.tokenHash, used.at] },
+        { sql: SESSION_SQL.markRefreshed, params: [used.at, session.ip, session.organizationId, next.sessionId] },
+      ]);
+    },
+
+    /** A session with its user's state, for an access token's check; null when there is none. */
+    async findSession(sessionId: string): Promise<SessionCheck | null> {
+      type Row = Omit<SessionCheck, 'user'> & { state: string; lockedUntil: Date | null };
+      const [r] = await direct.all<Row>(SESSION_SQL.session, [sessionId], SESSION_ROW);
+      return r ? { userId: r.userId, revokedAt: r.revokedAt, expiresAt: r.expiresAt, lastSeenAt: r.lastSeenAt, user: { state: r.state, lockedUntil: r.lockedUntil } } : null;
+    },
+
+    /** Stamps a session as seen unless it was revoked (authenticated requests). */
+    async stampSessionSeen(sessionId: string, at: Date): Promise<void> {
+      await direct.run(SESSION_SQL.stampSeen, [at, sessionId]);
+    },
+
+    /** What opening a session reads of its user; null when there is none. */
+    async findUserForSession(userId: string): Promise<{ state: string; lockedUntil: Date | null; passwordMustChange: boolean } | null> {
+      const [r] = await direct.all<{ state: string; lockedUntil: Date | null; passwordMustChange: boolean }>(SESSION_SQL.userForSession, [userId], {
+        dates: ['lockedUntil'],
+        booleans: ['passwordMustChange'],
+      });
+      return r ?? null;
+    },
+
+    /**
+     * Opens a session for a user who is still active: stamps the user's
+     * sign-in, and only when that found the user active, stores the session,
+     * its refresh token and `along` (the event), in one transaction. False
+     * when the user was not active (nothing is written).
+     */
+    openSession(session: NewSession, refresh: { id: string; tokenHash: string }, along: Statement[]): Promise<boolean> {
+      const s = session;
+      return direct.runIfChanged({ sql: SESSION_SQL.stampActiveUserLogin, params: [s.createdAt, s.device, s.createdAt, s.userId] }, [
+        { sql: SESSION_SQL.insertSession, params: [s.id, s.userId, s.device, s.ip, s.userAgent, s.createdAt, s.authenticatedAt, s.lastSeenAt, s.expiresAt, s.organizationId] },
+        { sql: SESSION_SQL.insertRefreshToken, params: [refresh.id, s.id, refresh.tokenHash, s.createdAt] },
+        ...along,
+      ]);
+    },
+
+    /** The current signing key's row (null before the first key). */
+    async findCurrentSigningKey(): Promise<{ id: string; alg: string; privateKeyEncrypted: string } | null> {
+      const [r] = await direct.all<{ id: string; alg: string; privateKeyEncrypted: string }>(SESSION_SQL.currentSigningKey, [CURRENT_KEY]);
+      return r ?? null;
     },
   };
 }

@@ -14,6 +14,8 @@
  */
 import { isIP } from 'node:net';
 import type { Db } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
+import { createSignInStatements } from './store.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { EventPayloads, Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -78,6 +80,8 @@ export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
   db: Db;
+  /** Every sign-in's user lookup goes straight to the driver. */
+  direct: DirectSql;
   clock: Clock;
   outbox: Outbox;
   sessions: SessionService;
@@ -92,6 +96,7 @@ export function createLoginService(deps: {
   signIns?: Counter<'method' | 'outcome'>;
 }) {
   const { db, outbox, sessions, mfa, strategies } = deps;
+  const statements = createSignInStatements(deps.direct);
 
   /** Counts one sign-in attempt however it ends: a failure under `method` and its error code, a success as `success` says. */
   async function counted<T>(method: string, attempt: () => Promise<T>, success: (result: T) => { method?: string; outcome?: string } = () => ({})): Promise<T> {
@@ -126,9 +131,7 @@ export function createLoginService(deps: {
   async function findUserId(identifier: string): Promise<string | null> {
     const normalized = identifier.trim().toLowerCase();
     if (!normalized || normalized.length > 254) return null;
-    const where = normalized.includes('@') ? { emailNormalized: normalized } : { usernameNormalized: normalized };
-    const user = await db.user.findUnique({ where, select: { id: true } });
-    return user?.id ?? null;
+    return statements.findUserId(normalized.includes('@') ? 'emailNormalized' : 'usernameNormalized', normalized);
   }
 
   /** The organization an MFA completion signs in to: its own input's, else the one login named. */

@@ -7,6 +7,7 @@
  * guesses), so a typo does not force a new password entry.
  */
 import type { Db } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { AuthMethodKind } from '../../kernel/db/models.js';
 import { randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -14,7 +15,7 @@ import { CodeAlreadyUsedError, CodeExpiredError } from '../codes/errors.js';
 import { InvalidTokenError } from '../sessions/errors.js';
 import type { SessionDevice } from '../sessions/service.js';
 import { tokenHash } from '../../kernel/crypto.js';
-import { createSignInStore } from './store.js';
+import { createSignInStatements, createSignInStore } from './store.js';
 
 /**
  * How a user may finish an MFA login, named by the AuthMethodKind of the
@@ -41,9 +42,11 @@ export interface MfaChallengeInfo {
 
 export type MfaService = ReturnType<typeof createMfaService>;
 
-export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: number }) {
+export function createMfaService(deps: { db: Db; direct: DirectSql; clock: Clock; ttlSeconds: number }) {
   const { db, clock, ttlSeconds } = deps;
   const store = createSignInStore(deps);
+  const statements = createSignInStatements(deps.direct);
+  const FACTOR_KINDS: readonly AuthMethodKind[] = [...SECOND_FACTORS, 'BACKUP_CODES'];
 
   /** Finds a live challenge; throws InvalidTokenError, CodeExpiredError or CodeAlreadyUsedError. */
   async function findLive(mfaToken: string) {
@@ -65,17 +68,15 @@ export function createMfaService(deps: { db: Db; clock: Clock; ttlSeconds: numbe
   return {
     /** The methods this user can finish an MFA login with; empty when the user has no second factor. */
     async availableMethods(userId: string): Promise<MfaMethod[]> {
-      const methods = await db.authMethod.findMany({
-        where: { userId, verified: true, kind: { in: [...SECOND_FACTORS, 'BACKUP_CODES'] } },
-        select: { kind: true },
-      });
+      // Every sign-in asks: straight to the driver.
+      const kinds = await statements.verifiedKinds(userId, FACTOR_KINDS);
       const found = new Set<MfaMethod>();
-      for (const m of methods) {
-        const method = METHOD_OF[m.kind];
+      for (const kind of kinds) {
+        const method = METHOD_OF[kind];
         if (method) found.add(method);
       }
       if (found.size === 0) return [];
-      if (methods.some((m) => m.kind === 'BACKUP_CODES')) {
+      if (kinds.includes('BACKUP_CODES')) {
         const left = await db.backupCode.count({ where: { userId, usedAt: null } });
         if (left > 0) found.add('BACKUP_CODES');
       }

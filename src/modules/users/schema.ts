@@ -160,7 +160,7 @@ builder.queryFields((t) => ({
     authScopes: { admin: 'users:read' },
     description: 'A user by id; null when there is none.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (query, _root, args, ctx) => ctx.db.user.findUnique({ ...query, where: { id: String(args.id) } }),
+    resolve: (query, _root, args, ctx) => ctx.services.users.findUser(String(args.id), query),
   }),
   users: t.prismaConnection(
     {

@@ -5,6 +5,7 @@
  * transaction.
  */
 import type { DatabaseProvider } from '../../config.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { Db, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
 import { publicUser } from './events.js';
@@ -20,6 +21,7 @@ import { checkName, normalizeEmail, normalizePhone, normalizeUsername, phoneRegi
 import type { UserMetadataService } from './metadata.service.js';
 import {
   countUsers,
+  createUserStatements,
   createUserStore,
   findUserPage,
   metadataCandidates,
@@ -143,6 +145,8 @@ function checkRange(field: string, range: InstantRange | null | undefined): void
 
 export function createUserService(deps: {
   db: Db;
+  /** The read of one user (`me`, `user(id)`) goes straight to the driver. */
+  direct: DirectSql;
   provider: DatabaseProvider;
   outbox: Outbox;
   clock: Clock;
@@ -164,6 +168,7 @@ export function createUserService(deps: {
 }) {
   const { outbox, clock } = deps;
   const store = createUserStore();
+  const statements = createUserStatements(deps.direct);
 
   /** The `where` of a user list; InvalidInputError for a range whose from is after its to, or a metadata filter that means nothing. */
   async function listWhere(filter: UserListFilter = {}) {
@@ -377,6 +382,19 @@ export function createUserService(deps: {
      */
     async listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
       return findUserPage(deps.db, page, await listWhere(filter ?? {}), order);
+    },
+
+    /**
+     * A user by id with the caller's Prisma selection (plugin-prisma's
+     * `query`), or null. A selection of the user's own columns only (the
+     * common `me` and `user(id)`) is one prepared statement; relations and
+     * counts go through Prisma.
+     */
+    async findUser<Q extends { include?: unknown; select?: unknown }>(id: string, query: Q): Promise<User | null> {
+      const q: { include?: unknown; select?: unknown } = { ...query };
+      const empty = (part: unknown) => part === undefined || (typeof part === 'object' && part !== null && Object.keys(part).length === 0);
+      if (Object.keys(q).every((k) => k === 'include' || k === 'select') && empty(q.include) && empty(q.select)) return statements.findUser(id);
+      return deps.db.user.findUnique({ ...(q as object), where: { id } }) as Promise<User | null>;
     },
 
     /** How many users a list's filter matches. */

@@ -9,6 +9,8 @@
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { User, UserState } from '../../kernel/db/models.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
+import { USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
 import { userTextWhere } from './text-match.js';
 
@@ -232,6 +234,19 @@ export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;
+
+/** A user by id with every column, as Prisma reads it without a selection: `me` and `user(id)` on every request. */
+export const USER_BY_ID_SQL = 'SELECT * FROM "User" WHERE "id" = ?';
+
+/** Reads of a user that run on every request, straight to the driver (src/kernel/db/direct.ts explains why). */
+export function createUserStatements(direct: DirectSql) {
+  return {
+    async findUser(id: string): Promise<User | null> {
+      const [row] = await direct.all<User>(USER_BY_ID_SQL, [id], USER_ROW);
+      return row ?? null;
+    },
+  };
+}
 
 const metadataSelect = { publicMetadata: true, privateMetadata: true, unsafeMetadata: true } as const;
 
