@@ -256,7 +256,10 @@ export const run: HotGroup = async (ctx) => {
     // The mutations alone first: their latency without subscribers.
     const alone: Awaited<ReturnType<typeof drive>>[] = [];
     await drive(ctx.warmupS, (i) => update(`warm-${i}`, i % USERS));
+    const aloneCpu = cpuOf(gateway.child.pid!);
     for (let r = 0; r < ctx.rounds; r++) alone.push(await drive(ctx.durationS / ctx.rounds, (i) => update(`alone-${r}-${i}`, i % USERS)));
+    // The gateway's CPU per mutation without subscribers: what a delivery's share of CPU is measured against.
+    const perMutation = cpuPerRequest(aloneCpu, cpuOf(gateway.child.pid!), alone.reduce((a, x) => a + x.latencies.length, 0));
 
     baseline = await startChild(['--import', 'tsx', 'bench/hot-paths/fanout.ts', 'fanout-baseline'], {}, /baseline listening on (\S+)/);
     const baselineUrl = baseline.url;
@@ -303,7 +306,13 @@ export const run: HotGroup = async (ctx) => {
     const notes = [
       `${SUBSCRIBERS} subscribers (100 per user), ${RATE} updateUser/s, ${(RATE * SUBSCRIBERS) / USERS} deliveries/s offered; req/s here is deliveries/s, CPU is per delivery; latency from the event written to a subscriber receiving it`,
       mutationNote('mutations with subscribers', withSubscribers, ctx.durationS),
-      mutationNote('mutations without subscribers', alone, ctx.durationS),
+      mutationNote('mutations without subscribers', alone, ctx.durationS) +
+        (perMutation ? `; gateway CPU ${perMutation.all.toFixed(2)} ms per mutation (main thread ${perMutation.main.toFixed(2)})` : ''),
+      ...(perMutation && gatewayRow.cpu
+        ? [
+            `gateway CPU per delivery less its mutation's share (1/${SUBSCRIBERS / USERS} of a mutation): ${(gatewayRow.cpu.all - perMutation.all / (SUBSCRIBERS / USERS)).toFixed(3)} ms (main thread ${(gatewayRow.cpu.main - perMutation.main / (SUBSCRIBERS / USERS)).toFixed(3)})`,
+          ]
+        : []),
       `delivered ${gatewayRow.ok}/${gatewayRow.total} (gateway), ${baselineRow.ok}/${baselineRow.total} (baseline); the bench process (all 2,000 clients) used at most ${clientCores.toFixed(2)} cores in a round`,
       ...(problems.length ? [`${problems.length} unexpected messages, e.g. ${problems[0]}`] : []),
     ];

@@ -35,7 +35,8 @@ export const SHARED_PER_EVENT = 'sharedPerEvent';
  * How many executed events a group keeps for members still on their way to
  * them. Each entry is dropped as soon as every member present when it was
  * executed has taken it; the cap only bounds what lagging members leave
- * behind (they execute for themselves once it is passed).
+ * behind. A member behind the group's front executes for itself, uncached,
+ * so its late executions never push out what the others are about to take.
  */
 const KEPT_PER_GROUP = 64;
 
@@ -64,11 +65,11 @@ export function viewerKey(viewer: Viewer): string | undefined {
   }
 }
 
-/** The id of an item that can be shared (an event row: a seq and an id); undefined otherwise. */
-function eventIdOf(item: unknown): string | undefined {
+/** The seq of an item that can be shared (an event row: a seq and an id); undefined otherwise. */
+function eventSeqOf(item: unknown): number | undefined {
   if (!item || typeof item !== 'object') return undefined;
   const { id, seq } = item as { id?: unknown; seq?: unknown };
-  return typeof id === 'string' && typeof seq === 'number' ? id : undefined;
+  return typeof id === 'string' && typeof seq === 'number' ? seq : undefined;
 }
 
 /** The group key of a subscription, or undefined when it is not shared. */
@@ -91,8 +92,10 @@ type Result = ExecutionResult | Promise<ExecutionResult>;
 
 interface Group {
   members: number;
-  /** Executed events by id, oldest first, each with how many members have yet to take it. */
-  kept: Map<string, { result: Result; waiting: number }>;
+  /** Executed events by seq, oldest first, each with how many members have yet to take it. */
+  kept: Map<number, { result: Result; waiting: number }>;
+  /** The highest seq executed for the group. */
+  front: number;
 }
 
 /** The groups of live shared subscriptions and their recently executed events. */
@@ -101,7 +104,7 @@ export function createFanout() {
 
   function join(key: string): Group {
     let group = groups.get(key);
-    if (!group) groups.set(key, (group = { members: 0, kept: new Map() }));
+    if (!group) groups.set(key, (group = { members: 0, kept: new Map(), front: -Infinity }));
     group.members++;
     return group;
   }
@@ -112,15 +115,16 @@ export function createFanout() {
   }
 
   /** The event's result for this group: executed by the first member that reaches it, taken by the others. */
-  function resultFor(group: Group, eventId: string, run: () => Result): Result {
-    if (group.members <= 1) return run();
-    let entry = group.kept.get(eventId);
+  function resultFor(group: Group, seq: number, run: () => Result): Result {
+    let entry = group.kept.get(seq);
     if (!entry) {
+      if (group.members <= 1 || seq <= group.front) return run();
       entry = { result: run(), waiting: group.members };
-      group.kept.set(eventId, entry);
+      group.front = seq;
+      group.kept.set(seq, entry);
       if (group.kept.size > KEPT_PER_GROUP) group.kept.delete(group.kept.keys().next().value!);
     }
-    if (--entry.waiting <= 0) group.kept.delete(eventId);
+    if (--entry.waiting <= 0) group.kept.delete(seq);
     return entry.result;
   }
 
@@ -165,13 +169,13 @@ export function createFanout() {
           end();
           return { done: true, value: undefined };
         }
-        const eventId = eventIdOf(item.value);
+        const seq = eventSeqOf(item.value);
         const payload = item.value;
         try {
           const result =
-            eventId === undefined
+            seq === undefined
               ? executeEvent(payload)
-              : resultFor(group, eventId, () => execute({ ...args, contextValue: { ...(args.contextValue as object) }, rootValue: payload }) as Result);
+              : resultFor(group, seq, () => execute({ ...args, contextValue: { ...(args.contextValue as object) }, rootValue: payload }) as Result);
           return { done: false, value: await result };
         } catch (error) {
           await finish();
