@@ -189,4 +189,23 @@ describe('nextFrame and writeResults', () => {
     expect(await writer.next()).toEqual({ done: true, value: undefined });
     expect(frames).toEqual([graphqlWs('7', ok), graphqlWs('7', failed)]);
   });
+
+  it('close the results when a write fails', async () => {
+    let closed = false;
+    const source: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => ({ done: false, value: { data: { n: 1 } } }),
+      return: async () => {
+        closed = true;
+        return { done: true, value: undefined };
+      },
+      [Symbol.asyncIterator]() {
+        return this;
+      },
+    };
+    const writer = writeResults(source, '1', async () => {
+      throw new Error('socket gone');
+    });
+    await expect(writer.next()).rejects.toThrow('socket gone');
+    expect(closed).toBe(true);
+  });
 });

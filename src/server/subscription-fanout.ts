@@ -247,7 +247,15 @@ export function writeResults(results: AsyncIterable<ExecutionResult>, id: string
       while (open) {
         const item = await source.next();
         if (item.done) break;
-        if (open) await send(nextFrame(id, item.value));
+        if (!open) break;
+        try {
+          await send(nextFrame(id, item.value));
+        } catch (error) {
+          // A failed write ends the stream as it did when graphql-ws wrote it: the source is closed too.
+          open = false;
+          await source.return?.();
+          throw error;
+        }
       }
       open = false;
       return { done: true, value: undefined };
