@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { listen } from './listen.js';
 import { useServer } from 'graphql-ws/use/ws';
-import { WebSocketServer } from 'ws';
-import { GraphQLError, type ExecutionArgs } from 'graphql';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { GraphQLError, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Logger } from '../kernel/logger.js';
 import type { PageHandler } from '../modules/manifest.js';
 import type { Services } from '../modules/services.js';
@@ -16,6 +16,7 @@ import type { createRequestObserver, RequestRecord } from './observe.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
 import { createFastLane } from './fast-lane.js';
+import { writeResults } from './subscription-fanout.js';
 
 export interface HttpDeps {
   yoga: YogaServer;
@@ -115,7 +116,15 @@ export function createHttpServer(deps: HttpDeps) {
     if (req.url?.split('?')[0] !== yoga.graphqlEndpoint) return void socket.destroy();
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
-  type Extra = { request: IncomingMessage; socket: { close(code: number, reason: string): void }; guard?: NodeJS.Timeout };
+  type Extra = { request: IncomingMessage; socket: WebSocket; guard?: NodeJS.Timeout };
+  /** What onSubscribe hands to execute/subscribe (as the root value): yoga's functions, and where a stream's messages go. */
+  type Root = { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown; id: string; socket: WebSocket };
+  /** Writes a frame as graphql-ws's own adapter does: settled once written, at once when the socket is no longer open. */
+  const sendFrame = (socket: WebSocket, frame: string) =>
+    new Promise<void>((resolve, reject) => {
+      if (socket.readyState !== socket.OPEN) return resolve();
+      socket.send(frame, (err) => (err ? reject(err) : resolve()));
+    });
   /**
    * A socket lives as long as its client wants, long after the access check
    * made when it opened: it re-checks every reauthIntervalMs and is closed
@@ -137,8 +146,14 @@ export function createHttpServer(deps: HttpDeps) {
   }
   useServer<Record<string, unknown>, Extra>(
     {
-      execute: (args) => (args.rootValue as { execute: (a: ExecutionArgs) => unknown }).execute(args) as never,
-      subscribe: (args) => (args.rootValue as { subscribe: (a: ExecutionArgs) => unknown }).subscribe(args) as never,
+      execute: (args) => (args.rootValue as Root).execute(args) as never,
+      // A stream's `next` messages are written here, each payload serialized once for every socket it goes to.
+      subscribe: async (args) => {
+        const { subscribe, id, socket } = args.rootValue as Root;
+        const result = (await subscribe(args)) as ExecutionResult | AsyncIterable<ExecutionResult>;
+        if (!(Symbol.asyncIterator in result)) return result as never;
+        return writeResults(result, id, (frame) => sendFrame(socket, frame)) as never;
+      },
       // An anonymous socket is refused: graphql-ws closes it with 4403 Forbidden.
       onConnect: async (ctx) => {
         const token = callerToken(ctx.connectionParams, ctx.extra.request.headers.authorization);
@@ -148,7 +163,7 @@ export function createHttpServer(deps: HttpDeps) {
         return true;
       },
       onClose: (ctx) => clearInterval(ctx.extra.guard),
-      onSubscribe: async (ctx, _id, payload) => {
+      onSubscribe: async (ctx, id, payload) => {
         // One socket must not hold unbounded listeners and buffers. graphql-ws lists the
         // socket's running operations, this one included, and drops each when it ends.
         if (Object.keys(ctx.subscriptions).length > deps.maxSubscriptionsPerSocket) {
@@ -172,7 +187,7 @@ export function createHttpServer(deps: HttpDeps) {
           document: parse(payload.query),
           variableValues: payload.variables,
           contextValue: await contextFactory(),
-          rootValue: { execute, subscribe },
+          rootValue: { execute, subscribe, id, socket: ctx.extra.socket } satisfies Root,
         };
         const errors = validate(args.schema, args.document);
         return errors.length ? errors : (args as never);

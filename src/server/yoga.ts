@@ -18,6 +18,7 @@ import { callerToken, publicOperations, resolveViewer, stillAuthorized, useRequi
 import { clientAddress, requestIdOf, useRequestRecord, type RequestRecord } from './observe.js';
 import { currentTraceId } from '../kernel/tracing.js';
 import { createShutdownSignal, useSubscriptionGuard } from './subscription-guard.js';
+import { createFanout, useSubscriptionFanout } from './subscription-fanout.js';
 import { useClearLimitErrors } from './limits.js';
 import type { RateLimiter } from '../kernel/rate-limiter.js';
 import { useRateLimitPublicOperations } from './rate-limit.js';
@@ -175,6 +176,8 @@ export async function createYogaServer(deps: YogaDeps) {
         stillAuthorized: (viewer) => stillAuthorized(services, viewer),
         shutdown: shutdown.signalled,
       }),
+      // One execution per event for subscribers with the same operation and caller.
+      useSubscriptionFanout(createFanout()),
       EnvelopArmorPlugin({
         maxDepth: { n: config.limits.maxDepth },
         costLimit: { maxCost: config.limits.maxCost },

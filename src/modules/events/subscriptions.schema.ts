@@ -18,6 +18,13 @@ builder.subscriptionType({ description: 'Live streams over WebSocket (graphql-ws
  */
 const streamScopes = (userId: string, scope: NeededScope) => ({ admin: scope, self: { userId, scope } });
 
+/**
+ * Marks a stream of immutable events whose result depends only on the event,
+ * the arguments and the caller: the server executes each event once per
+ * group of subscribers with the same operation and caller (server/subscription-fanout.ts).
+ */
+const sharedPerEvent = { sharedPerEvent: true };
+
 /** Ends a subscription whose buffer overflowed with an error the client can act on. */
 function overflowError(item: SubscriptionOverflow): GraphQLError {
   return new GraphQLError(
@@ -96,6 +103,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, args, ctx) =>
       untilOverflow(ctx.services.events.userEvents({ userId: String(args.userId), ...(await streamOptions(args, ctx)) })),
     resolve: eventOrOverflow,
+    extensions: sharedPerEvent,
   }),
   organizationEvents: t.field({
     type: UserEventRef,
@@ -110,6 +118,7 @@ builder.subscriptionFields((t) => ({
     subscribe: async (_root, args, ctx) =>
       untilOverflow(ctx.services.events.organizationEvents({ organizationId: String(args.organizationId), ...(await streamOptions(args, ctx)) })),
     resolve: eventOrOverflow,
+    extensions: sharedPerEvent,
   }),
   userStateChanged: t.prismaField({
     type: 'User',
@@ -125,5 +134,6 @@ builder.subscriptionFields((t) => ({
       if (event.type === 'user.deleted' || !event.userId) return null;
       return ctx.db.user.findUnique({ ...query, where: { id: event.userId } });
     },
+    extensions: sharedPerEvent,
   }),
 }));
