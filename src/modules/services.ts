@@ -156,6 +156,7 @@ export function createServices(deps: ServiceDeps) {
     otpFactors,
     users: createUserService({
       db,
+      direct: deps.direct,
       provider: config.database.provider,
       outbox,
       clock,

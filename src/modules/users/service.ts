@@ -6,6 +6,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import type { Db, Tx } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
 import { publicUser } from './events.js';
 import type { UserState, User } from '../../kernel/db/models.js';
@@ -21,9 +22,12 @@ import type { UserMetadataService } from './metadata.service.js';
 import {
   countUsers,
   createUserStore,
+  findTextCandidates,
   findUserPage,
   metadataCandidates,
+  SEARCH_COUNT_LIMIT,
   userListWhere,
+  type TextCandidates,
   type InstantRange,
   type MetadataColumns,
   type MetadataMatch,
@@ -141,8 +145,16 @@ function checkRange(field: string, range: InstantRange | null | undefined): void
   }
 }
 
+/** A user list's count: exact, or (a text query many users match) SEARCH_COUNT_LIMIT with `exact` false. */
+export interface UserCount {
+  count: number;
+  exact: boolean;
+}
+
 export function createUserService(deps: {
   db: Db;
+  /** The search index's lookup goes straight to the driver on SQLite. */
+  direct: DirectSql;
   provider: DatabaseProvider;
   outbox: Outbox;
   clock: Clock;
@@ -165,15 +177,37 @@ export function createUserService(deps: {
   const { outbox, clock } = deps;
   const store = createUserStore();
 
-  /** The `where` of a user list; InvalidInputError for a range whose from is after its to, or a metadata filter that means nothing. */
+  /**
+   * The search index's answer for a filter's query, looked up once per filter
+   * object: a connection's page and its totalCount receive the same one.
+   */
+  const textLookups = new WeakMap<object, Promise<TextCandidates | null>>();
+  function textCandidates(filter: UserListFilter): Promise<TextCandidates | null> {
+    const query = filter.query?.trim();
+    if (!query) return Promise.resolve(null);
+    let found = textLookups.get(filter);
+    if (!found) {
+      found = findTextCandidates(deps.db, deps.direct, deps.provider, query);
+      textLookups.set(filter, found);
+    }
+    return found;
+  }
+
+  /**
+   * The `where` of a user list, and what the search index said of its query;
+   * InvalidInputError for a range whose from is after its to, or a metadata
+   * filter that means nothing. The text test stays in the `where` when the
+   * index narrows it to a few users: the ids only add an access path.
+   */
   async function listWhere(filter: UserListFilter = {}) {
     checkRange('filter.createdAt', filter.createdAt);
     checkRange('filter.lastLoginAt', filter.lastLoginAt);
     checkRange('filter.lastActiveAt', filter.lastActiveAt);
     const metadata = metadataMatch(filter.metadata);
     const where = userListWhere(deps.provider, { ...filter, metadata });
-    const candidates = await metadataCandidates(deps.db, deps.provider, metadata);
-    return candidates ? { AND: [where, candidates] } : where;
+    const [candidates, text] = await Promise.all([metadataCandidates(deps.db, deps.provider, metadata), textCandidates(filter)]);
+    const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
+    return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, text };
   }
 
   /**
@@ -376,12 +410,21 @@ export function createUserService(deps: {
      * InvalidInputError for a range whose from is after its to.
      */
     async listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
-      return findUserPage(deps.db, page, await listWhere(filter ?? {}), order);
+      return findUserPage(deps.db, page, (await listWhere(filter ?? {})).where, order);
     },
 
-    /** How many users a list's filter matches. */
-    async countUsers(filter?: UserListFilter | null): Promise<number> {
-      return countUsers(deps.db, await listWhere(filter ?? {}));
+    /**
+     * How many users a list's filter matches. With a text query, counting
+     * stops after SEARCH_COUNT_LIMIT: more than that many is then
+     * SEARCH_COUNT_LIMIT, not exact. Without one, the count is exact.
+     */
+    async countUsers(filter?: UserListFilter | null): Promise<UserCount> {
+      const { where, text } = await listWhere(filter ?? {});
+      if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
+      // More users match the query alone than are counted: with no other test, no need to count them again.
+      const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);
+      const count = text && 'many' in text && alone ? SEARCH_COUNT_LIMIT + 1 : await countUsers(deps.db, where, SEARCH_COUNT_LIMIT);
+      return count > SEARCH_COUNT_LIMIT ? { count: SEARCH_COUNT_LIMIT, exact: false } : { count, exact: true };
     },
 
     createUserAndVerifyAddresses,

@@ -8,9 +8,10 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
+import type { DirectSql } from '../../kernel/db/direct.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
-import { userTextWhere } from './text-match.js';
+import { isShortQuery, userTextWhere } from './text-match.js';
 
 /** Profile columns a service may set; absent leaves a column alone, null clears it. */
 export type ProfileColumns = Partial<
@@ -125,6 +126,114 @@ export async function metadataCandidates(db: Db, provider: DatabaseProvider, mat
   return rows.length > METADATA_INDEX_CANDIDATES ? null : { id: { in: rows.map((r) => r.id) } };
 }
 
+/**
+ * Most users a text search reads from its index. Up to this many, the page is
+ * narrowed to them and totalCount is exact; beyond, the query is common, so
+ * the page's own order index finds matches at once, and totalCount stops
+ * here (UserConnection.totalCountExact says so).
+ */
+export const SEARCH_COUNT_LIMIT = 1000;
+
+/** What the search index says of a query: every user it matches (at most SEARCH_COUNT_LIMIT), or that there are more. */
+export type TextCandidates = { ids: string[] } | { many: true };
+
+/**
+ * SQLite: the users whose columns hold every trigram of an FTS5 query, from
+ * the index of the search migration. FTS5 streams its matches, so the LIMIT
+ * bounds the work even for a query every user matches. The index folds case
+ * beyond ASCII too, where LIKE does not: its answer may hold a few users the
+ * `where` then leaves out, never fewer.
+ */
+const SQLITE_CANDIDATES_SQL = `SELECT k."userId" AS "id"
+  FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid
+ WHERE "UserSearch" MATCH ?
+ LIMIT ?`;
+
+/** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
+export const SHORT_QUERY_PROBE_ROWS = 20_000;
+
+/** How many of the first SHORT_QUERY_PROBE_ROWS users match, counted up to a limit, with userTextWhere's own comparisons. */
+const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "n" FROM (
+  SELECT 1 FROM (SELECT "emailNormalized" AS e, "usernameNormalized" AS un, "givenName" AS g, "familyName" AS f, "displayName" AS d FROM "User" LIMIT ?)
+   WHERE e LIKE ? OR un LIKE ? OR g LIKE ? OR f LIKE ? OR d LIKE ?
+   LIMIT ?)`;
+
+/** The index's trigrams that begin with a (folded) short query. */
+const SQLITE_TERMS_SQL = `SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`;
+
+const phrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+
+/**
+ * The FTS5 query for a query of SUBSTRING_MIN characters or more, or null
+ * when the index cannot narrow it: the phrase of its trigrams. `%` and `_`
+ * are LIKE wildcards in the `where` (Prisma does not escape them), so a query
+ * holding them is looked up by its literal pieces of three characters or
+ * more, all of which a matching value holds.
+ */
+export function ftsQuery(query: string): string | null {
+  if (!/[%_]/.test(query)) return phrase(query);
+  const pieces = query.split(/[%_]+/).filter((p) => !isShortQuery(p));
+  return pieces.length ? pieces.map(phrase).join(' AND ') : null;
+}
+
+/**
+ * SQLite, a query of one or two characters: no trigram holds it whole, but
+ * every occurrence begins one (the migration follows each value with two
+ * U+0002). The trigrams beginning with it are read from the index's
+ * vocabulary, whose cost grows with the users they occur in; so a probe of
+ * the first SHORT_QUERY_PROBE_ROWS users comes first, and a query common
+ * enough to make the vocabulary costly is settled there: more than
+ * SEARCH_COUNT_LIMIT of them match, and the page's order index finds its
+ * rows at once. Wildcards: null, as for ftsQuery.
+ */
+async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ match: string } | TextCandidates | null> {
+  if (/[%_]/.test(query)) return null;
+  const lower = `%${query.toLowerCase()}%`;
+  const asIs = `%${query}%`;
+  const [probe] = await direct.all<{ n: number }>(SQLITE_SHORT_PROBE_SQL, [SHORT_QUERY_PROBE_ROWS, lower, lower, asIs, asIs, asIs, SEARCH_COUNT_LIMIT + 1]);
+  if (probe.n > SEARCH_COUNT_LIMIT) return { many: true };
+  const folded = query.toLowerCase();
+  const terms = await direct.all<{ term: string }>(SQLITE_TERMS_SQL, [folded, `${folded}\u{10FFFF}`]);
+  return terms.length ? { match: terms.map((t) => phrase(t.term)).join(' OR ') } : { ids: [] };
+}
+
+/**
+ * The users a text query matches, read through the search index: their ids
+ * when at most SEARCH_COUNT_LIMIT, else `many`; null when no index serves the
+ * query (see ftsQuery), and the page's `where` alone decides. On PostgreSQL
+ * the pg_trgm GIN indexes serve the very comparisons of userTextWhere (from
+ * three characters on: a shorter query is read in table order); Prisma's raw
+ * query is an unnamed statement, so each one is planned for its pattern (a
+ * common one is read in table order until the LIMIT, a rare one through the
+ * indexes).
+ */
+export async function findTextCandidates(db: Db, direct: DirectSql, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
+  let ids: string[];
+  if (provider === 'sqlite') {
+    let match: string | null;
+    if (isShortQuery(query)) {
+      const short = await shortQueryMatch(direct, query);
+      if (short === null || !('match' in short)) return short;
+      match = short.match;
+    } else {
+      match = ftsQuery(query);
+      if (match === null) return null;
+    }
+    ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
+  } else {
+    const lower = `%${query.toLowerCase()}%`;
+    const asIs = `%${query}%`;
+    const rows = await db.$queryRaw<Array<{ id: string }>>(
+      Prisma.sql`SELECT "id" FROM "User"
+                  WHERE "emailNormalized" LIKE ${lower} OR "usernameNormalized" LIKE ${lower}
+                     OR "givenName" ILIKE ${asIs} OR "familyName" ILIKE ${asIs} OR "displayName" ILIKE ${asIs}
+                  LIMIT ${SEARCH_COUNT_LIMIT + 1}`,
+    );
+    ids = rows.map((r) => r.id);
+  }
+  return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids };
+}
+
 type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
 type Dir = 'asc' | 'desc';
 
@@ -226,9 +335,9 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
   return forward ? rows : rows.reverse();
 }
 
-/** How many users a list's `where` matches. */
-export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number> {
-  return db.user.count({ where });
+/** How many users a list's `where` matches; with `limit`, counting stops after limit + 1. */
+export function countUsers(db: Db, where: Prisma.UserWhereInput, limit?: number): Promise<number> {
+  return db.user.count({ where, ...(limit === undefined ? {} : { take: limit + 1 }) });
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;
