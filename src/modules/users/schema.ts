@@ -9,7 +9,7 @@ import { passwordHashLimits } from '../password/hash-limits.js';
 import { ContactVerificationEnum } from './contacts.schema.js';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError } from '../../kernel/errors.js';
-import type { UserCount, UserWrite } from './service.js';
+import type { UserCount, UserList, UserListFilter as UserFilterShape, UserWrite } from './service.js';
 import { IdpIntentInput } from '../identity-providers/intent-input.schema.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
@@ -147,10 +147,24 @@ const UserFilter = builder.inputType('UserFilter', {
 });
 
 /**
- * The count of one `users` connection, asked once: totalCount and
- * totalCountExact both read it. Keyed by the connection field's response path
- * (graphql-js passes the very object to the fields below it), so two `users`
- * fields of one document (aliases) each have their own.
+ * One `users` field's list, opened once for its page and its count (the
+ * search index is asked once): keyed by its arguments object, which
+ * plugin-prisma hands to both.
+ */
+const userLists = new WeakMap<object, Promise<UserList>>();
+function userList(args: { filter?: UserFilterShape | null }, ctx: { services: { users: { openUserList(filter?: UserFilterShape | null): Promise<UserList> } } }) {
+  let list = userLists.get(args);
+  if (!list) {
+    list = asInputError(() => ctx.services.users.openUserList(args.filter));
+    userLists.set(args, list);
+  }
+  return list;
+}
+
+/**
+ * The count of one `users` field, asked once: totalCount and totalCountExact
+ * both read it. Keyed by the field's response path (graphql-js passes the very
+ * object to the fields below it), so aliased `users` fields each have their own.
  */
 const userCounts = new WeakMap<object, Promise<UserCount>>();
 
@@ -183,11 +197,11 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: UserFilter }),
         orderBy: t.arg({ type: UserOrder }),
       },
-      resolve: (query, _root, args, ctx) => asInputError(() => ctx.services.users.listUsers(query, args.filter, args.orderBy)),
+      resolve: async (query, _root, args, ctx) => (await userList(args, ctx)).page(query, args.orderBy),
       totalCount: (_conn, args, ctx, info) => {
         let count = userCounts.get(info.path);
         if (!count) {
-          count = asInputError(() => ctx.services.users.countUsers(args.filter));
+          count = userList(args, ctx).then((list) => list.count());
           userCounts.set(info.path, count);
         }
         return count.then((c) => c.count);

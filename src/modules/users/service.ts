@@ -27,7 +27,6 @@ import {
   metadataCandidates,
   SEARCH_COUNT_LIMIT,
   userListWhere,
-  type TextCandidates,
   type InstantRange,
   type MetadataColumns,
   type MetadataMatch,
@@ -151,6 +150,17 @@ export interface UserCount {
   exact: boolean;
 }
 
+/** A user list whose filter was checked and looked up once. */
+export interface UserList {
+  page(page: UserPageQuery, order?: UserListOrder | null): Promise<User[]>;
+  /**
+   * How many users the filter matches. With a text query, counting stops
+   * after SEARCH_COUNT_LIMIT: more than that many is then SEARCH_COUNT_LIMIT,
+   * not exact. Without one, the count is exact.
+   */
+  count(): Promise<UserCount>;
+}
+
 export function createUserService(deps: {
   db: Db;
   /** The search index's lookup goes straight to the driver on SQLite. */
@@ -178,22 +188,6 @@ export function createUserService(deps: {
   const store = createUserStore();
 
   /**
-   * The search index's answer for a filter's query, looked up once per filter
-   * object: a connection's page and its totalCount receive the same one.
-   */
-  const textLookups = new WeakMap<object, Promise<TextCandidates | null>>();
-  function textCandidates(filter: UserListFilter): Promise<TextCandidates | null> {
-    const query = filter.query?.trim();
-    if (!query) return Promise.resolve(null);
-    let found = textLookups.get(filter);
-    if (!found) {
-      found = findTextCandidates(deps.db, deps.direct, deps.provider, query);
-      textLookups.set(filter, found);
-    }
-    return found;
-  }
-
-  /**
    * The `where` of a user list, and what the search index said of its query;
    * InvalidInputError for a range whose from is after its to, or a metadata
    * filter that means nothing. The text test stays in the `where` when the
@@ -205,9 +199,32 @@ export function createUserService(deps: {
     checkRange('filter.lastActiveAt', filter.lastActiveAt);
     const metadata = metadataMatch(filter.metadata);
     const where = userListWhere(deps.provider, { ...filter, metadata });
-    const [candidates, text] = await Promise.all([metadataCandidates(deps.db, deps.provider, metadata), textCandidates(filter)]);
+    const query = filter.query?.trim();
+    const [candidates, text] = await Promise.all([
+      metadataCandidates(deps.db, deps.provider, metadata),
+      query ? findTextCandidates(deps.db, deps.direct, deps.provider, query) : null,
+    ]);
     const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
     return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, text };
+  }
+
+  /**
+   * A user list's filter, checked (InvalidInputError as listUsers) and
+   * looked up in the search index once, for its pages and its count: a
+   * connection asks both of one list.
+   */
+  async function openUserList(filter?: UserListFilter | null): Promise<UserList> {
+    const { where, text } = await listWhere(filter ?? {});
+    return {
+      page: (page, order) => findUserPage(deps.db, page, where, order),
+      async count() {
+        if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
+        // More users match the query alone than are counted: with no other test, no need to count them again.
+        const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);
+        const count = text && 'many' in text && alone ? SEARCH_COUNT_LIMIT + 1 : await countUsers(deps.db, where, SEARCH_COUNT_LIMIT);
+        return count > SEARCH_COUNT_LIMIT ? { count: SEARCH_COUNT_LIMIT, exact: false } : { count, exact: true };
+      },
+    };
   }
 
   /**
@@ -410,22 +427,15 @@ export function createUserService(deps: {
      * InvalidInputError for a range whose from is after its to.
      */
     async listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
-      return findUserPage(deps.db, page, (await listWhere(filter ?? {})).where, order);
+      return (await openUserList(filter)).page(page, order);
     },
 
-    /**
-     * How many users a list's filter matches. With a text query, counting
-     * stops after SEARCH_COUNT_LIMIT: more than that many is then
-     * SEARCH_COUNT_LIMIT, not exact. Without one, the count is exact.
-     */
+    /** How many users a list's filter matches (see UserList.count). */
     async countUsers(filter?: UserListFilter | null): Promise<UserCount> {
-      const { where, text } = await listWhere(filter ?? {});
-      if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
-      // More users match the query alone than are counted: with no other test, no need to count them again.
-      const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);
-      const count = text && 'many' in text && alone ? SEARCH_COUNT_LIMIT + 1 : await countUsers(deps.db, where, SEARCH_COUNT_LIMIT);
-      return count > SEARCH_COUNT_LIMIT ? { count: SEARCH_COUNT_LIMIT, exact: false } : { count, exact: true };
+      return (await openUserList(filter)).count();
     },
+
+    openUserList,
 
     createUserAndVerifyAddresses,
     updateUserAndVerifyAddresses,
