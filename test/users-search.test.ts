@@ -15,7 +15,7 @@ import { newId } from '../src/kernel/ids.js';
 import { graphql } from './gql/index.js';
 import type { UserFilter } from './gql/graphql.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
-import { emptyDatabase } from './helpers/db.js';
+import { emptyDatabase, testProvider } from './helpers/db.js';
 
 const CreateUser = graphql(`
   mutation SearchCreateUser($input: CreateUserInput!) {
@@ -177,6 +177,14 @@ describe('totalCount', () => {
     expect(ids(found)).toEqual([...locked].sort());
     const all = await t.app.database.client.user.count();
     expect(await search({}, 1)).toMatchObject({ totalCount: all, totalCountExact: true });
+  });
+
+  it('counts by the same comparison as the page: beyond ASCII, SQLite tells case apart and PostgreSQL does not', async () => {
+    await insertUsers(Array.from({ length: 1001 }, (_, i) => `unicode-${i}@case.example`), 'Łazarz', 5000);
+    expect(await search({ query: 'Łaza' }, 1)).toMatchObject({ totalCount: 1000, totalCountExact: false });
+    const lower = await search({ query: 'łaza' }, 1);
+    if (testProvider === 'sqlite') expect(lower).toMatchObject({ totalCount: 0, totalCountExact: true, edges: [] });
+    else expect(lower).toMatchObject({ totalCount: 1000, totalCountExact: false });
   });
 
   it('is counted for each users field of a document on its own', async () => {

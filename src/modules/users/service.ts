@@ -215,9 +215,12 @@ export function createUserService(deps: {
    */
   async function openUserList(filter?: UserListFilter | null): Promise<UserList> {
     const { where, text } = await listWhere(filter ?? {});
+    // No user holds the text: nothing to read (SQLite would still scan for `id IN ()`).
+    const none = text !== null && 'ids' in text && text.ids.length === 0;
     return {
-      page: (page, order) => findUserPage(deps.db, page, where, order),
+      page: async (page, order) => (none ? [] : findUserPage(deps.db, page, where, order)),
       async count() {
+        if (none) return { count: 0, exact: true };
         if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
         // More users match the query alone than are counted: with no other test, no need to count them again.
         const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);

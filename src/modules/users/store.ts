@@ -140,9 +140,7 @@ export type TextCandidates = { ids: string[] } | { many: true };
 /**
  * SQLite: the users whose columns hold every trigram of an FTS5 query, from
  * the index of the search migration. FTS5 streams its matches, so the LIMIT
- * bounds the work even for a query every user matches. The index folds case
- * beyond ASCII too, where LIKE does not: its answer may hold a few users the
- * `where` then leaves out, never fewer.
+ * bounds the work even for a query every user matches.
  */
 const SQLITE_CANDIDATES_SQL = `SELECT k."userId" AS "id"
   FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid
@@ -158,22 +156,47 @@ const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "n" FROM (
    WHERE e LIKE ? OR un LIKE ? OR g LIKE ? OR f LIKE ? OR d LIKE ?
    LIMIT ?)`;
 
-/** The index's trigrams that begin with a (folded) short query. */
+/** The index's trigrams that begin with a short query (as the index holds it). */
 const SQLITE_TERMS_SQL = `SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`;
 
 const phrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+/** What SQLite's lower() and LIKE fold: ASCII letters only. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/**
+ * The text a query is looked for in the index, per group of columns: userTextWhere
+ * compares email and username with the lower-cased query, names with the
+ * query as given, by LIKE (which folds ASCII letters only, as the index does).
+ */
+function indexedForms(query: string): { keys: string; names: string } {
+  return { keys: asciiLower(query.toLowerCase()), names: asciiLower(query) };
+}
+
+/** An FTS5 query: `expr(form)` in the columns each form is looked for in (one expression when both forms agree). */
+function perColumns(forms: { keys: string; names: string }, expr: (form: string) => string): string {
+  if (forms.keys === forms.names) return expr(forms.keys);
+  return `{emailNormalized usernameNormalized} : (${expr(forms.keys)}) OR {givenName familyName displayName} : (${expr(forms.names)})`;
+}
 
 /**
  * The FTS5 query for a query of SUBSTRING_MIN characters or more, or null
- * when the index cannot narrow it: the phrase of its trigrams. `%` and `_`
- * are LIKE wildcards in the `where` (Prisma does not escape them), so a query
- * holding them is looked up by its literal pieces of three characters or
- * more, all of which a matching value holds.
+ * when the index cannot narrow it: the phrase of its trigrams, which matches
+ * exactly the users userTextWhere matches. `%` and `_` are LIKE wildcards in
+ * the `where` (Prisma does not escape them), so a query holding them is
+ * looked up by its literal pieces of three characters or more, all of which
+ * a matching value holds (`exact` false: a few more users than match).
  */
-export function ftsQuery(query: string): string | null {
-  if (!/[%_]/.test(query)) return phrase(query);
-  const pieces = query.split(/[%_]+/).filter((p) => !isShortQuery(p));
-  return pieces.length ? pieces.map(phrase).join(' AND ') : null;
+export function ftsQuery(query: string): { match: string; exact: boolean } | null {
+  const forms = indexedForms(query);
+  if (!/[%_]/.test(query)) return { match: perColumns(forms, phrase), exact: true };
+  const pieces = (form: string) =>
+    form
+      .split(/[%_]+/)
+      .filter((p) => !isShortQuery(p))
+      .map(phrase)
+      .join(' AND ');
+  if (!pieces(forms.keys) || !pieces(forms.names)) return null;
+  return { match: perColumns(forms, pieces), exact: false };
 }
 
 /**
@@ -192,15 +215,22 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
   const asIs = `%${query}%`;
   const [probe] = await direct.all<{ n: number }>(SQLITE_SHORT_PROBE_SQL, [SHORT_QUERY_PROBE_ROWS, lower, lower, asIs, asIs, asIs, SEARCH_COUNT_LIMIT + 1]);
   if (probe.n > SEARCH_COUNT_LIMIT) return { many: true };
-  const folded = query.toLowerCase();
-  const terms = await direct.all<{ term: string }>(SQLITE_TERMS_SQL, [folded, `${folded}\u{10FFFF}`]);
-  return terms.length ? { match: terms.map((t) => phrase(t.term)).join(' OR ') } : { ids: [] };
+  const forms = indexedForms(query);
+  const terms = new Map<string, string>();
+  for (const form of new Set([forms.keys, forms.names])) {
+    const found = await direct.all<{ term: string }>(SQLITE_TERMS_SQL, [form, `${form}\u{10FFFF}`]);
+    terms.set(form, found.map((t) => phrase(t.term)).join(' OR '));
+  }
+  if (![...terms.values()].some(Boolean)) return { ids: [] };
+  // A form no trigram begins with matches nothing: U+0001 is in no value's trigrams.
+  return { match: perColumns(forms, (form) => terms.get(form) || phrase('\u0001\u0001\u0001')) };
 }
 
 /**
  * The users a text query matches, read through the search index: their ids
- * when at most SEARCH_COUNT_LIMIT, else `many`; null when no index serves the
- * query (see ftsQuery), and the page's `where` alone decides. On PostgreSQL
+ * when at most SEARCH_COUNT_LIMIT, else `many` (then at least that many match
+ * the `where`'s text test); null when no index serves the query (see
+ * ftsQuery), and the page's `where` alone decides. On PostgreSQL
  * the pg_trgm GIN indexes serve the very comparisons of userTextWhere (from
  * three characters on: a shorter query is read in table order); Prisma's raw
  * query is an unnamed statement, so each one is planned for its pattern (a
@@ -210,14 +240,20 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
 export async function findTextCandidates(db: Db, direct: DirectSql, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
   let ids: string[];
   if (provider === 'sqlite') {
-    let match: string | null;
+    let match: string;
     if (isShortQuery(query)) {
       const short = await shortQueryMatch(direct, query);
       if (short === null || !('match' in short)) return short;
       match = short.match;
     } else {
-      match = ftsQuery(query);
-      if (match === null) return null;
+      const fts = ftsQuery(query);
+      if (fts === null) return null;
+      match = fts.match;
+      if (!fts.exact) {
+        // More than SEARCH_COUNT_LIMIT candidates is no proof that as many match: let the `where` decide.
+        ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
+        return ids.length > SEARCH_COUNT_LIMIT ? null : { ids };
+      }
     }
     ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
   } else {

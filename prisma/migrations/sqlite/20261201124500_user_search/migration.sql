@@ -11,13 +11,14 @@ CREATE TABLE "UserSearchKey" (
 );
 CREATE UNIQUE INDEX "UserSearchKey_userId_key" ON "UserSearchKey"("userId");
 
--- Each value is indexed followed by two U+0002 characters, so that every occurrence of one or two
--- characters, the last ones of a value included, begins some trigram: a query that short is looked up
--- through the trigrams that begin with it ("UserSearchTerms"). The tokenizer folds case; the page's own
--- `where` checks every candidate against the columns.
+-- Each value is indexed as lower() gives it (ASCII letters only, as LIKE ignores their case and no
+-- other's) with a case-sensitive tokenizer, so the index matches exactly what the users store's LIKE
+-- matches. It is followed by two U+0002 characters, so that every occurrence of one or two characters,
+-- the last ones of a value included, begins some trigram: a query that short is looked up through the
+-- trigrams that begin with it ("UserSearchTerms").
 CREATE VIRTUAL TABLE "UserSearch" USING fts5(
     "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName",
-    content = '', contentless_delete = 1, tokenize = 'trigram'
+    content = '', contentless_delete = 1, tokenize = 'trigram case_sensitive 1'
 );
 
 -- The index's trigrams, in order: those that begin with a short query.
@@ -26,15 +27,15 @@ CREATE VIRTUAL TABLE "UserSearchTerms" USING fts5vocab("UserSearch", 'row');
 CREATE TRIGGER "User_search_insert" AFTER INSERT ON "User" BEGIN
     INSERT INTO "UserSearchKey" ("userId") VALUES (NEW."id");
     INSERT INTO "UserSearch" (rowid, "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName")
-    VALUES (last_insert_rowid(), NEW."emailNormalized" || char(2, 2), NEW."usernameNormalized" || char(2, 2),
-            NEW."givenName" || char(2, 2), NEW."familyName" || char(2, 2), NEW."displayName" || char(2, 2));
+    VALUES (last_insert_rowid(), lower(NEW."emailNormalized") || char(2, 2), lower(NEW."usernameNormalized") || char(2, 2),
+            lower(NEW."givenName") || char(2, 2), lower(NEW."familyName") || char(2, 2), lower(NEW."displayName") || char(2, 2));
 END;
 
 CREATE TRIGGER "User_search_update" AFTER UPDATE OF "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName" ON "User" BEGIN
     DELETE FROM "UserSearch" WHERE rowid = (SELECT "key" FROM "UserSearchKey" WHERE "userId" = OLD."id");
     INSERT INTO "UserSearch" (rowid, "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName")
-    SELECT "key", NEW."emailNormalized" || char(2, 2), NEW."usernameNormalized" || char(2, 2),
-           NEW."givenName" || char(2, 2), NEW."familyName" || char(2, 2), NEW."displayName" || char(2, 2)
+    SELECT "key", lower(NEW."emailNormalized") || char(2, 2), lower(NEW."usernameNormalized") || char(2, 2),
+           lower(NEW."givenName") || char(2, 2), lower(NEW."familyName") || char(2, 2), lower(NEW."displayName") || char(2, 2)
       FROM "UserSearchKey" WHERE "userId" = NEW."id";
 END;
 
@@ -46,6 +47,6 @@ END;
 -- The users already there.
 INSERT INTO "UserSearchKey" ("userId") SELECT "id" FROM "User" ORDER BY "createdAt";
 INSERT INTO "UserSearch" (rowid, "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName")
-SELECT k."key", u."emailNormalized" || char(2, 2), u."usernameNormalized" || char(2, 2),
-       u."givenName" || char(2, 2), u."familyName" || char(2, 2), u."displayName" || char(2, 2)
+SELECT k."key", lower(u."emailNormalized") || char(2, 2), lower(u."usernameNormalized") || char(2, 2),
+       lower(u."givenName") || char(2, 2), lower(u."familyName") || char(2, 2), lower(u."displayName") || char(2, 2)
   FROM "UserSearchKey" k JOIN "User" u ON u."id" = k."userId";
