@@ -144,7 +144,7 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     search = async (q) => {
       const params = [`%${q.toLowerCase()}%`, `%${q}%`];
-      const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "User" WHERE ${TEXT_TEST.postgresql} LIMIT ${LIMIT + 1}`, params)).rows.map((r) => r.id);
+      const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "User" WHERE "searchText" LIKE lower($1) LIMIT ${LIMIT + 1}`, [`%${q}%`])).rows.map((r) => r.id);
       if (ids.length > LIMIT) {
         return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE ${TEXT_TEST.postgresql} ORDER BY "createdAt", "id" LIMIT ${PAGE}`, params)).rows };
       }

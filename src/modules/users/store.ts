@@ -231,11 +231,10 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
  * when at most SEARCH_COUNT_LIMIT, else `many` (then at least that many match
  * the `where`'s text test); null when no index serves the query (see
  * ftsQuery), and the page's `where` alone decides. On PostgreSQL
- * the pg_trgm GIN indexes serve the very comparisons of userTextWhere (from
- * three characters on: a shorter query is read in table order); Prisma's raw
- * query is an unnamed statement, so each one is planned for its pattern (a
- * common one is read in table order until the LIMIT, a rare one through the
- * indexes).
+ * the pg_trgm GIN index of "searchText" serves the query from three
+ * characters on (a shorter one is read in table order); Prisma's raw query is
+ * an unnamed statement, so each one is planned for its pattern (a common one
+ * is read in table order until the LIMIT, a rare one through the index).
  */
 export async function findTextCandidates(db: Db, direct: DirectSql, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
   let ids: string[];
@@ -257,15 +256,13 @@ export async function findTextCandidates(db: Db, direct: DirectSql, provider: Da
     }
     ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
   } else {
-    const lower = `%${query.toLowerCase()}%`;
-    const asIs = `%${query}%`;
+    // "searchText" (the search migration) holds the five columns lower-cased; LIKE on it finds what ILIKE finds on each.
     const rows = await db.$queryRaw<Array<{ id: string }>>(
-      Prisma.sql`SELECT "id" FROM "User"
-                  WHERE "emailNormalized" LIKE ${lower} OR "usernameNormalized" LIKE ${lower}
-                     OR "givenName" ILIKE ${asIs} OR "familyName" ILIKE ${asIs} OR "displayName" ILIKE ${asIs}
-                  LIMIT ${SEARCH_COUNT_LIMIT + 1}`,
+      Prisma.sql`SELECT "id" FROM "User" WHERE "searchText" LIKE lower(${`%${query}%`}) LIMIT ${SEARCH_COUNT_LIMIT + 1}`,
     );
     ids = rows.map((r) => r.id);
+    // A wildcard (or U+0001 itself) may span two values of "searchText": more candidates than counted is then no proof.
+    if (ids.length > SEARCH_COUNT_LIMIT && /[%_\u0001]/.test(query)) return null;
   }
   return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids };
 }
