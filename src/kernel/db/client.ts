@@ -125,8 +125,17 @@ type AdapterFactory = NonNullable<ConstructorParameters<typeof SqliteClient>[0]>
 type Adapter = Awaited<ReturnType<AdapterFactory['connect']>>;
 
 /**
+ * The most parameters one statement binds on the bundled SQLite
+ * (SQLITE_MAX_VARIABLE_NUMBER since 3.32). Prisma assumes the old 999 when the
+ * adapter does not say, and refuses a count over a longer `in` list (P2029),
+ * such as a text search narrowed to 1,000 users.
+ */
+const SQLITE_MAX_BIND_VALUES = 32_766;
+
+/**
  * Prisma's SQLite adapter with the end of each transaction reported to the
- * gate, and its connection handed to it once open (direct.ts explains why).
+ * gate, its connection handed to it once open (direct.ts explains why), and
+ * the real bound on parameters.
  */
 function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory {
   return {
@@ -146,6 +155,7 @@ function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory 
               return tx;
             };
           }
+          if (property === 'getConnectionInfo') return () => ({ ...target.getConnectionInfo?.(), supportsRelationJoins: false, maxBindValues: SQLITE_MAX_BIND_VALUES });
           const value = Reflect.get(target, property, target);
           return typeof value === 'function' ? value.bind(target) : value;
         },

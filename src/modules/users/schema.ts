@@ -9,7 +9,7 @@ import { passwordHashLimits } from '../password/hash-limits.js';
 import { ContactVerificationEnum } from './contacts.schema.js';
 import { GraphQLError } from 'graphql';
 import { InvalidInputError } from '../../kernel/errors.js';
-import type { UserWrite } from './service.js';
+import type { UserCount, UserList, UserListFilter as UserFilterShape, UserWrite } from './service.js';
 import { IdpIntentInput } from '../identity-providers/intent-input.schema.js';
 
 export const UserStateEnum = builder.enumType(UserState, {
@@ -125,7 +125,10 @@ const UserMetadataFilter = builder.inputType('UserMetadataFilter', {
 const UserFilter = builder.inputType('UserFilter', {
   description: 'Every field given must match (AND).',
   fields: (t) => ({
-    query: t.string({ description: 'Text matched against email, username and names (case-insensitive).' }),
+    query: t.string({
+      description:
+        'Text matched against email, username and names (case-insensitive), anywhere in them. With a query, totalCount stops at 1,000 (see totalCountExact).',
+    }),
     state: t.field({ type: UserStateEnum }),
     email: t.string({ description: 'Exact email, compared case-insensitively.' }),
     createdAt: t.field({ type: DateTimeRange, description: 'Users created in this range: from inclusive, to exclusive.' }),
@@ -142,6 +145,28 @@ const UserFilter = builder.inputType('UserFilter', {
     metadata: t.field({ type: UserMetadataFilter, description: 'Users whose publicMetadata holds a scalar at a path.' }),
   }),
 });
+
+/**
+ * One `users` field's list, opened once for its page and its count (the
+ * search index is asked once): keyed by its arguments object, which
+ * plugin-prisma hands to both.
+ */
+const userLists = new WeakMap<object, Promise<UserList>>();
+function userList(args: { filter?: UserFilterShape | null }, ctx: { services: { users: { openUserList(filter?: UserFilterShape | null): Promise<UserList> } } }) {
+  let list = userLists.get(args);
+  if (!list) {
+    list = asInputError(() => ctx.services.users.openUserList(args.filter));
+    userLists.set(args, list);
+  }
+  return list;
+}
+
+/**
+ * The count of one `users` field, asked once: totalCount and totalCountExact
+ * both read it. Keyed by the field's response path (graphql-js passes the very
+ * object to the fields below it), so aliased `users` fields each have their own.
+ */
+const userCounts = new WeakMap<object, Promise<UserCount>>();
 
 /** A query has no result union: the service's InvalidInputError (a bad filter) becomes a GraphQL input error naming the field. */
 async function asInputError<T>(read: () => Promise<T>): Promise<T> {
@@ -172,8 +197,28 @@ builder.queryFields((t) => ({
         filter: t.arg({ type: UserFilter }),
         orderBy: t.arg({ type: UserOrder }),
       },
-      resolve: (query, _root, args, ctx) => asInputError(() => ctx.services.users.listUsers(query, args.filter, args.orderBy)),
-      totalCount: (_conn, args, ctx) => asInputError(() => ctx.services.users.countUsers(args.filter)),
+      resolve: async (query, _root, args, ctx) => (await userList(args, ctx)).page(query, args.orderBy),
+      totalCount: (_conn, args, ctx, info) => {
+        let count = userCounts.get(info.path);
+        if (!count) {
+          count = userList(args, ctx).then((list) => list.count());
+          userCounts.set(info.path, count);
+        }
+        return count.then((c) => c.count);
+      },
+    },
+    {
+      fields: (c) => ({
+        totalCountExact: c.boolean({
+          description:
+            'False when totalCount stopped counting: with filter.query, more than 1,000 users match and totalCount is 1,000 (a lower bound). True otherwise: totalCount is the number of users the filter matches.',
+          resolve: async (connection, _args, _ctx, info) => {
+            // The cast: plugin-prisma puts its totalCount callback on the connection object, which the type does not name.
+            await (connection as unknown as { totalCount: () => Promise<number> }).totalCount();
+            return (await userCounts.get(info.path.prev!)!).exact;
+          },
+        }),
+      }),
     },
   ),
 }));

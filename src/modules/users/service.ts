@@ -23,8 +23,10 @@ import {
   countUsers,
   createUserStatements,
   createUserStore,
+  findTextCandidates,
   findUserPage,
   metadataCandidates,
+  SEARCH_COUNT_LIMIT,
   userListWhere,
   type InstantRange,
   type MetadataColumns,
@@ -143,9 +145,26 @@ function checkRange(field: string, range: InstantRange | null | undefined): void
   }
 }
 
+/** A user list's count: exact, or (a text query many users match) SEARCH_COUNT_LIMIT with `exact` false. */
+export interface UserCount {
+  count: number;
+  exact: boolean;
+}
+
+/** A user list whose filter was checked and looked up once. */
+export interface UserList {
+  page(page: UserPageQuery, order?: UserListOrder | null): Promise<User[]>;
+  /**
+   * How many users the filter matches. With a text query, counting stops
+   * after SEARCH_COUNT_LIMIT: more than that many is then SEARCH_COUNT_LIMIT,
+   * not exact. Without one, the count is exact.
+   */
+  count(): Promise<UserCount>;
+}
+
 export function createUserService(deps: {
   db: Db;
-  /** The read of one user (`me`, `user(id)`) goes straight to the driver. */
+  /** The read of one user (`me`, `user(id)`) and the search index's lookup go straight to the driver. */
   direct: DirectSql;
   provider: DatabaseProvider;
   outbox: Outbox;
@@ -170,15 +189,47 @@ export function createUserService(deps: {
   const store = createUserStore();
   const statements = createUserStatements(deps.direct);
 
-  /** The `where` of a user list; InvalidInputError for a range whose from is after its to, or a metadata filter that means nothing. */
+  /**
+   * The `where` of a user list, and what the search index said of its query;
+   * InvalidInputError for a range whose from is after its to, or a metadata
+   * filter that means nothing. The text test stays in the `where` when the
+   * index narrows it to a few users: the ids only add an access path.
+   */
   async function listWhere(filter: UserListFilter = {}) {
     checkRange('filter.createdAt', filter.createdAt);
     checkRange('filter.lastLoginAt', filter.lastLoginAt);
     checkRange('filter.lastActiveAt', filter.lastActiveAt);
     const metadata = metadataMatch(filter.metadata);
     const where = userListWhere(deps.provider, { ...filter, metadata });
-    const candidates = await metadataCandidates(deps.db, deps.provider, metadata);
-    return candidates ? { AND: [where, candidates] } : where;
+    const query = filter.query?.trim();
+    const [candidates, text] = await Promise.all([
+      metadataCandidates(deps.db, deps.provider, metadata),
+      query ? findTextCandidates(deps.db, deps.direct, deps.provider, query) : null,
+    ]);
+    const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
+    return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, text };
+  }
+
+  /**
+   * A user list's filter, checked (InvalidInputError as listUsers) and
+   * looked up in the search index once, for its pages and its count: a
+   * connection asks both of one list.
+   */
+  async function openUserList(filter?: UserListFilter | null): Promise<UserList> {
+    const { where, text } = await listWhere(filter ?? {});
+    // No user holds the text: nothing to read (SQLite would still scan for `id IN ()`).
+    const none = text !== null && 'ids' in text && text.ids.length === 0;
+    return {
+      page: async (page, order) => (none ? [] : findUserPage(deps.db, page, where, order)),
+      async count() {
+        if (none) return { count: 0, exact: true };
+        if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
+        // More users match the query alone than are counted: with no other test, no need to count them again.
+        const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);
+        const count = text && 'many' in text && alone ? SEARCH_COUNT_LIMIT + 1 : await countUsers(deps.db, where, SEARCH_COUNT_LIMIT);
+        return count > SEARCH_COUNT_LIMIT ? { count: SEARCH_COUNT_LIMIT, exact: false } : { count, exact: true };
+      },
+    };
   }
 
   /**
@@ -381,7 +432,7 @@ export function createUserService(deps: {
      * InvalidInputError for a range whose from is after its to.
      */
     async listUsers(page: UserPageQuery, filter?: UserListFilter | null, order?: UserListOrder | null): Promise<User[]> {
-      return findUserPage(deps.db, page, await listWhere(filter ?? {}), order);
+      return (await openUserList(filter)).page(page, order);
     },
 
     /**
@@ -397,10 +448,12 @@ export function createUserService(deps: {
       return deps.db.user.findUnique({ ...(q as object), where: { id } }) as Promise<User | null>;
     },
 
-    /** How many users a list's filter matches. */
-    async countUsers(filter?: UserListFilter | null): Promise<number> {
-      return countUsers(deps.db, await listWhere(filter ?? {}));
+    /** How many users a list's filter matches (see UserList.count). */
+    async countUsers(filter?: UserListFilter | null): Promise<UserCount> {
+      return (await openUserList(filter)).count();
     },
+
+    openUserList,
 
     createUserAndVerifyAddresses,
     updateUserAndVerifyAddresses,

@@ -8,11 +8,11 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
-import type { User, UserState } from '../../kernel/db/models.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
+import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
-import { userTextWhere } from './text-match.js';
+import { isShortQuery, userTextWhere } from './text-match.js';
 
 /** Profile columns a service may set; absent leaves a column alone, null clears it. */
 export type ProfileColumns = Partial<
@@ -127,6 +127,147 @@ export async function metadataCandidates(db: Db, provider: DatabaseProvider, mat
   return rows.length > METADATA_INDEX_CANDIDATES ? null : { id: { in: rows.map((r) => r.id) } };
 }
 
+/**
+ * Most users a text search reads from its index. Up to this many, the page is
+ * narrowed to them and totalCount is exact; beyond, the query is common, so
+ * the page's own order index finds matches at once, and totalCount stops
+ * here (UserConnection.totalCountExact says so).
+ */
+export const SEARCH_COUNT_LIMIT = 1000;
+
+/** What the search index says of a query: every user it matches (at most SEARCH_COUNT_LIMIT), or that there are more. */
+export type TextCandidates = { ids: string[] } | { many: true };
+
+/**
+ * SQLite: the users whose columns hold every trigram of an FTS5 query, from
+ * the index of the search migration. FTS5 streams its matches, so the LIMIT
+ * bounds the work even for a query every user matches.
+ */
+const SQLITE_CANDIDATES_SQL = `SELECT k."userId" AS "id"
+  FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid
+ WHERE "UserSearch" MATCH ?
+ LIMIT ?`;
+
+/** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
+export const SHORT_QUERY_PROBE_ROWS = 20_000;
+
+/** How many of the first SHORT_QUERY_PROBE_ROWS users match, counted up to a limit, with userTextWhere's own comparisons. */
+const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "n" FROM (
+  SELECT 1 FROM (SELECT "emailNormalized" AS e, "usernameNormalized" AS un, "givenName" AS g, "familyName" AS f, "displayName" AS d FROM "User" LIMIT ?)
+   WHERE e LIKE ? OR un LIKE ? OR g LIKE ? OR f LIKE ? OR d LIKE ?
+   LIMIT ?)`;
+
+/** The index's trigrams that begin with a short query (as the index holds it). */
+const SQLITE_TERMS_SQL = `SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`;
+
+const phrase = (s: string) => `"${s.replace(/"/g, '""')}"`;
+/** What SQLite's lower() and LIKE fold: ASCII letters only. */
+const asciiLower = (s: string) => s.replace(/[A-Z]/g, (c) => c.toLowerCase());
+
+/**
+ * The text a query is looked for in the index, per group of columns: userTextWhere
+ * compares email and username with the lower-cased query, names with the
+ * query as given, by LIKE (which folds ASCII letters only, as the index does).
+ */
+function indexedForms(query: string): { keys: string; names: string } {
+  return { keys: asciiLower(query.toLowerCase()), names: asciiLower(query) };
+}
+
+/** An FTS5 query: `expr(form)` in the columns each form is looked for in (one expression when both forms agree). */
+function perColumns(forms: { keys: string; names: string }, expr: (form: string) => string): string {
+  if (forms.keys === forms.names) return expr(forms.keys);
+  return `{emailNormalized usernameNormalized} : (${expr(forms.keys)}) OR {givenName familyName displayName} : (${expr(forms.names)})`;
+}
+
+/**
+ * The FTS5 query for a query of SUBSTRING_MIN characters or more, or null
+ * when the index cannot narrow it: the phrase of its trigrams, which matches
+ * exactly the users userTextWhere matches. `%` and `_` are LIKE wildcards in
+ * the `where` (Prisma does not escape them), so a query holding them is
+ * looked up by its literal pieces of three characters or more, all of which
+ * a matching value holds (`exact` false: a few more users than match).
+ */
+export function ftsQuery(query: string): { match: string; exact: boolean } | null {
+  const forms = indexedForms(query);
+  if (!/[%_]/.test(query)) return { match: perColumns(forms, phrase), exact: true };
+  const pieces = (form: string) =>
+    form
+      .split(/[%_]+/)
+      .filter((p) => !isShortQuery(p))
+      .map(phrase)
+      .join(' AND ');
+  if (!pieces(forms.keys) || !pieces(forms.names)) return null;
+  return { match: perColumns(forms, pieces), exact: false };
+}
+
+/**
+ * SQLite, a query of one or two characters: no trigram holds it whole, but
+ * every occurrence begins one (the migration follows each value with two
+ * U+0002). The trigrams beginning with it are read from the index's
+ * vocabulary, whose cost grows with the users they occur in; so a probe of
+ * the first SHORT_QUERY_PROBE_ROWS users comes first, and a query common
+ * enough to make the vocabulary costly is settled there: more than
+ * SEARCH_COUNT_LIMIT of them match, and the page's order index finds its
+ * rows at once. Wildcards: null, as for ftsQuery.
+ */
+async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ match: string } | TextCandidates | null> {
+  if (/[%_]/.test(query)) return null;
+  const lower = `%${query.toLowerCase()}%`;
+  const asIs = `%${query}%`;
+  const [probe] = await direct.all<{ n: number }>(SQLITE_SHORT_PROBE_SQL, [SHORT_QUERY_PROBE_ROWS, lower, lower, asIs, asIs, asIs, SEARCH_COUNT_LIMIT + 1]);
+  if (probe.n > SEARCH_COUNT_LIMIT) return { many: true };
+  const forms = indexedForms(query);
+  const terms = new Map<string, string>();
+  for (const form of new Set([forms.keys, forms.names])) {
+    const found = await direct.all<{ term: string }>(SQLITE_TERMS_SQL, [form, `${form}\u{10FFFF}`]);
+    terms.set(form, found.map((t) => phrase(t.term)).join(' OR '));
+  }
+  if (![...terms.values()].some(Boolean)) return { ids: [] };
+  // A form no trigram begins with matches nothing: U+0001 is in no value's trigrams.
+  return { match: perColumns(forms, (form) => terms.get(form) || phrase('\u0001\u0001\u0001')) };
+}
+
+/**
+ * The users a text query matches, read through the search index: their ids
+ * when at most SEARCH_COUNT_LIMIT, else `many` (then at least that many match
+ * the `where`'s text test); null when no index serves the query (see
+ * ftsQuery), and the page's `where` alone decides. On PostgreSQL
+ * the pg_trgm GIN index of "searchText" serves the query from three
+ * characters on (a shorter one is read in table order); Prisma's raw query is
+ * an unnamed statement, so each one is planned for its pattern (a common one
+ * is read in table order until the LIMIT, a rare one through the index).
+ */
+export async function findTextCandidates(db: Db, direct: DirectSql, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
+  let ids: string[];
+  if (provider === 'sqlite') {
+    let match: string;
+    if (isShortQuery(query)) {
+      const short = await shortQueryMatch(direct, query);
+      if (short === null || !('match' in short)) return short;
+      match = short.match;
+    } else {
+      const fts = ftsQuery(query);
+      if (fts === null) return null;
+      match = fts.match;
+      if (!fts.exact) {
+        // More than SEARCH_COUNT_LIMIT candidates is no proof that as many match: let the `where` decide.
+        ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
+        return ids.length > SEARCH_COUNT_LIMIT ? null : { ids };
+      }
+    }
+    ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
+  } else {
+    // "searchText" (the search migration) holds the five columns lower-cased; LIKE on it finds what ILIKE finds on each.
+    const rows = await db.$queryRaw<Array<{ id: string }>>(
+      Prisma.sql`SELECT "id" FROM "User" WHERE "searchText" LIKE lower(${`%${query}%`}) LIMIT ${SEARCH_COUNT_LIMIT + 1}`,
+    );
+    ids = rows.map((r) => r.id);
+    // A wildcard (or U+0001 itself) may span two values of "searchText": more candidates than counted is then no proof.
+    if (ids.length > SEARCH_COUNT_LIMIT && /[%_\u0001]/.test(query)) return null;
+  }
+  return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids };
+}
+
 type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
 type Dir = 'asc' | 'desc';
 
@@ -228,9 +369,9 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
   return forward ? rows : rows.reverse();
 }
 
-/** How many users a list's `where` matches. */
-export function countUsers(db: Db, where: Prisma.UserWhereInput): Promise<number> {
-  return db.user.count({ where });
+/** How many users a list's `where` matches; with `limit`, counting stops after limit + 1. */
+export function countUsers(db: Db, where: Prisma.UserWhereInput, limit?: number): Promise<number> {
+  return db.user.count({ where, ...(limit === undefined ? {} : { take: limit + 1 }) });
 }
 
 export type UserStore = ReturnType<typeof createUserStore>;
