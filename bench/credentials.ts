@@ -44,6 +44,7 @@ import {
   writeReadmeSection,
   type Provider,
   type Row,
+  resetTotpCounters,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -199,7 +200,7 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
       (sec) =>
         load(`${provider}: bare node:http TOTP`, sec, baselineUrl, {}, () => JSON.stringify(nextUser()), (b) => b.includes('"ok"') || b.includes('"replay"'), baseline!.child.pid),
       // Each round starts from first uses again.
-      { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, before: () => resetCounters(provider, databaseUrl) },
+      { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, before: () => resetTotpCounters(provider, databaseUrl) },
     );
     rows.push(gatewayTotp, bareTotp);
   } finally {
@@ -210,16 +211,6 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
   return rows;
 }
 
-/** Clears every replay counter, so the next load starts from first uses again. */
-async function resetCounters(provider: Provider, databaseUrl: string) {
-  const { createDatabase } = await import('../src/kernel/db/client.js');
-  const database = await createDatabase(provider, databaseUrl);
-  try {
-    await database.client.authMethod.updateMany({ where: { kind: 'TOTP' }, data: { counter: null } });
-  } finally {
-    await database.close();
-  }
-}
 
 // ── Report ─────────────────────────────────────────────────────────────────
 

@@ -424,3 +424,26 @@ export async function loadProbes<P extends { body: string }>(o: {
   const cpu = cpuPerRequest(before, cpuOf(o.serverPid), result.requests.total);
   return { name: o.name, rps: result.requests.total / (result.duration || o.seconds), p50: result.latency.p50, p99: result.latency.p99, ok, total: seen, cpu };
 }
+
+/** mulberry32: a small deterministic generator, so every run seeds the same data set. */
+export function prng(seed: number) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Clears every TOTP replay counter, so the next load starts from first uses again. */
+export async function resetTotpCounters(provider: Provider, databaseUrl: string) {
+  const { createDatabase } = await import('../src/kernel/db/client.js');
+  const database = await createDatabase(provider, databaseUrl);
+  try {
+    await database.client.authMethod.updateMany({ where: { kind: 'TOTP' }, data: { counter: null } });
+  } finally {
+    await database.close();
+  }
+}

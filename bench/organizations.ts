@@ -49,6 +49,7 @@ import {
   stopChild,
   writeReadmeSection,
   type Provider,
+  prng,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -77,18 +78,6 @@ const CAN_QUERY = 'query($i: CanInput!) { can(input: $i) }';
 const MEMBERS_QUERY = `query($id: ID!) { organization(id: $id) { members(first: ${PAGE}) { edges { node { user { id email } roles { key } permissions } } } } }`;
 
 // ── The data set ───────────────────────────────────────────────────────────
-
-/** mulberry32: a small deterministic generator, so every run seeds the same shape. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seed {
   permissions: { id: string; key: string }[];

@@ -36,7 +36,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { ACTIVITY_BY_DAY_SQL, GAP_NONE, TALLY_SLOTS, TOTAL_USERS_SQL, USERS_BY_DAY_SQL, type ActivityDayRow, type UsersDayRow } from '../src/modules/statistics/store.js';
-import { alternate, API_KEY, benchDatabase, describeRow, GATEWAY_LISTENING, loadProbes, gatewayEnv, machine, percentile, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
+import { alternate, API_KEY, benchDatabase, describeRow, GATEWAY_LISTENING, loadProbes, gatewayEnv, machine, percentile, prng, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -67,18 +67,6 @@ const COUNTED_PAGE_QUERY =
   'query($since: DateTime!) { users(first: 50, filter: { lastActiveAt: { from: $since } }, orderBy: { field: LAST_ACTIVE_AT, direction: DESC }) { totalCount edges { node { id } } } }';
 
 // ── The data set ───────────────────────────────────────────────────────────
-
-/** mulberry32: a small deterministic generator, so every run seeds the same shape. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Seed {
   today: number;

@@ -48,6 +48,7 @@ import {
   totpCodes,
   type Provider,
   type Row,
+  resetTotpCounters,
 } from '../lib.js';
 import type { HotContext, HotGroup, HotRow } from './types.js';
 
@@ -360,7 +361,7 @@ export const run: HotGroup = async (ctx: HotContext) => {
         '≥ 0.4',
         await alternate(side('verifyTotp', url, gw, auth, totpProbe, checked), side('bare node:http', `${bare.url}/totp`, bp, auth, totpProbe, checked), {
           ...opts,
-          before: () => resetCounters(provider, databaseUrl),
+          before: () => resetTotpCounters(provider, databaseUrl),
         }),
         0.4,
       ),
@@ -373,15 +374,5 @@ export const run: HotGroup = async (ctx: HotContext) => {
   return rows;
 };
 
-/** Clears every TOTP replay counter, so each round starts from first uses again. */
-async function resetCounters(provider: Provider, databaseUrl: string) {
-  const { createDatabase } = await import('../../src/kernel/db/client.js');
-  const database = await createDatabase(provider, databaseUrl);
-  try {
-    await database.client.authMethod.updateMany({ where: { kind: 'TOTP' }, data: { counter: null } });
-  } finally {
-    await database.close();
-  }
-}
 
 if (process.argv[2] === 'baseline') await baselineServer(process.argv[3] as Provider, process.argv[4], process.argv[5]);

@@ -9,24 +9,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
-import { root, type Provider } from '../lib.js';
+import { prng, root, type Provider } from '../lib.js';
+
+export { prng };
 
 /** Change when the generator changes: the cached data sets are then made anew. */
 const GENERATOR_VERSION = 1;
 export const USERS = Number(process.env.BENCH_SEARCH_USERS ?? 1_000_000);
 const POSTGRES_ADMIN = process.env.BENCH_POSTGRES_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-
-/** mulberry32: a small deterministic generator, so every run makes the same data set. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Names of several languages, a few with letters beyond ASCII; drawn with a skew, so some are common and some rare.
 export const GIVEN = (
