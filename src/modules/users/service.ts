@@ -23,7 +23,9 @@ import {
   countUsers,
   createUserStatements,
   createUserStore,
+  findCandidatePageIds,
   findTextCandidates,
+  findUsersInOrder,
   findUserPage,
   metadataCandidates,
   SEARCH_COUNT_LIMIT,
@@ -219,13 +221,27 @@ export function createUserService(deps: {
     const { where, text } = await listWhere(filter ?? {});
     // No user holds the text: nothing to read (SQLite would still scan for `id IN ()`).
     const none = text !== null && 'ids' in text && text.ids.length === 0;
+    // The query is the list's only test: the index's candidates alone decide which users it holds.
+    const alone = Object.entries(filter ?? {}).every(([key, value]) => key === 'query' || value === null || value === undefined);
+    const candidates = alone && text && 'ids' in text ? text : null;
     return {
-      page: async (page, order) => (none ? [] : findUserPage(deps.db, page, where, order)),
+      async page(page, order) {
+        if (none) return [];
+        if (candidates) {
+          // The page is worked out on the candidates, and Prisma reads only its rows. Each must still pass the
+          // `where` (candidates may be a few more than match, and rows may change meanwhile): when all do, the
+          // page is the one the whole `where` gives, since every matching user is a candidate; else it is read so.
+          const ids = await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order);
+          const rows = await findUsersInOrder(deps.db, page, where, ids);
+          if (rows.length === ids.length) return rows;
+        }
+        return findUserPage(deps.db, page, where, order);
+      },
       async count() {
         if (none) return { count: 0, exact: true };
         if (!filter?.query?.trim()) return { count: await countUsers(deps.db, where), exact: true };
+        if (candidates?.exact) return { count: candidates.ids.length, exact: true };
         // More users match the query alone than are counted: with no other test, no need to count them again.
-        const alone = Object.entries(filter).every(([key, value]) => key === 'query' || value === null || value === undefined);
         const count = text && 'many' in text && alone ? SEARCH_COUNT_LIMIT + 1 : await countUsers(deps.db, where, SEARCH_COUNT_LIMIT);
         return count > SEARCH_COUNT_LIMIT ? { count: SEARCH_COUNT_LIMIT, exact: false } : { count, exact: true };
       },

@@ -8,7 +8,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
-import type { DirectSql } from '../../kernel/db/direct.js';
+import type { DirectSql, SqlParam } from '../../kernel/db/direct.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
@@ -135,8 +135,12 @@ export async function metadataCandidates(db: Db, provider: DatabaseProvider, mat
  */
 export const SEARCH_COUNT_LIMIT = 1000;
 
-/** What the search index says of a query: every user it matches (at most SEARCH_COUNT_LIMIT), or that there are more. */
-export type TextCandidates = { ids: string[] } | { many: true };
+/**
+ * What the search index says of a query: the users it may match (at most
+ * SEARCH_COUNT_LIMIT; `exact` when they are exactly the users the `where`'s
+ * text test matches, else a few more), or that more than that many match.
+ */
+export type TextCandidates = { ids: string[]; exact: boolean } | { many: true };
 
 /**
  * SQLite: the users whose columns hold every trigram of an FTS5 query, from
@@ -222,7 +226,7 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
     const found = await direct.all<{ term: string }>(SQLITE_TERMS_SQL, [form, `${form}\u{10FFFF}`]);
     terms.set(form, found.map((t) => phrase(t.term)).join(' OR '));
   }
-  if (![...terms.values()].some(Boolean)) return { ids: [] };
+  if (![...terms.values()].some(Boolean)) return { ids: [], exact: true };
   // A form no trigram begins with matches nothing: U+0001 is in no value's trigrams.
   return { match: perColumns(forms, (form) => terms.get(form) || phrase('\u0001\u0001\u0001')) };
 }
@@ -252,7 +256,7 @@ export async function findTextCandidates(db: Db, direct: DirectSql, provider: Da
       if (!fts.exact) {
         // More than SEARCH_COUNT_LIMIT candidates is no proof that as many match: let the `where` decide.
         ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
-        return ids.length > SEARCH_COUNT_LIMIT ? null : { ids };
+        return ids.length > SEARCH_COUNT_LIMIT ? null : { ids, exact: false };
       }
     }
     ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
@@ -263,9 +267,9 @@ export async function findTextCandidates(db: Db, direct: DirectSql, provider: Da
     );
     ids = rows.map((r) => r.id);
     // A wildcard (or U+0001 itself) may span two values of "searchText": more candidates than counted is then no proof.
-    if (ids.length > SEARCH_COUNT_LIMIT && /[%_\u0001]/.test(query)) return null;
+    if (/[%_\u0001]/.test(query)) return ids.length > SEARCH_COUNT_LIMIT ? null : { ids, exact: false };
   }
-  return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids };
+  return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids, exact: true };
 }
 
 type SortColumn = 'createdAt' | 'emailNormalized' | 'lastLoginAt' | 'lastActiveAt';
@@ -273,6 +277,8 @@ type Dir = 'asc' | 'desc';
 
 /** One stretch of a list's order, read with one query. */
 interface Block {
+  /** The rows with a value of the column (else those without one). */
+  valued: boolean;
   where: Prisma.UserWhereInput;
   orderBy: Prisma.UserOrderByWithRelationInput[];
   /** The rows of this block beyond a cursor row of the same block, in the direction of travel. */
@@ -295,11 +301,12 @@ type CursorRow = { id: string } & Record<SortColumn, string | Date | null>;
  * PostgreSQL's, which the (lastLoginAt, id) index cannot serve descending,
  * and its cursor on a column that may be null drops the LIMIT on PostgreSQL.
  */
-function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block[] } {
+function userListBlocks(order?: UserListOrder | null): { dir: Dir; column: SortColumn; blocks: Block[] } {
   const dir: Dir = order?.direction === 'DESC' ? 'desc' : 'asc';
   const columns: Record<UserListField, SortColumn> = { CREATED_AT: 'createdAt', EMAIL: 'emailNormalized', LAST_LOGIN_AT: 'lastLoginAt', LAST_ACTIVE_AT: 'lastActiveAt' };
   const column = columns[order?.field ?? 'CREATED_AT'];
   const valued: Block = {
+    valued: true,
     where: column === 'createdAt' ? {} : { [column]: { not: null } },
     // emailNormalized is unique: it orders its block alone, as its index does.
     orderBy: column === 'emailNormalized' ? [{ [column]: dir }] : [{ [column]: dir }, { id: dir }],
@@ -310,14 +317,15 @@ function userListBlocks(order?: UserListOrder | null): { dir: Dir; blocks: Block
     }),
     holds: (at) => at[column] !== null,
   };
-  if (column === 'createdAt') return { dir, blocks: [valued] };
+  if (column === 'createdAt') return { dir, column, blocks: [valued] };
   const empty: Block = {
+    valued: false,
     where: { [column]: null },
     orderBy: [{ id: dir }],
     beyond: (at, cmp) => ({ id: { [cmp]: at.id } }),
     holds: (at) => at[column] === null,
   };
-  return { dir, blocks: [valued, empty] };
+  return { dir, column, blocks: [valued, empty] };
 }
 
 /** A page as plugin-prisma's connections ask for it: the selection, a cursor (the id) and a signed take. */
@@ -367,6 +375,80 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
     rows.push(...found);
   }
   return forward ? rows : rows.reverse();
+}
+
+/**
+ * The candidates of a search (a JSON array of ids, one parameter however
+ * many): SQLite reads them with json_each, PostgreSQL with
+ * json_array_elements_text; each id is then found by the primary key.
+ */
+const candidateIds = (provider: DatabaseProvider) =>
+  provider === 'postgresql' ? `"id" IN (SELECT json_array_elements_text(?::json))` : `"id" IN (SELECT "value" FROM json_each(?))`;
+
+/**
+ * The ids of one page of a list narrowed to `candidates`, in the total order
+ * of userListBlocks and with findUserPage's cursor and `take`, worked out in
+ * SQL on the candidates' sort keys: then Prisma reads only the page's rows.
+ * Prisma plans a statement's parameters one by one in WebAssembly, which for
+ * hundreds of ids in `id IN (...)` costs tens of milliseconds of the event
+ * loop; here they are one JSON parameter. The candidates are the list's only
+ * test (the caller's `where` is checked on the page's rows). Returns the ids
+ * in list order; none when the cursor names a user that is gone.
+ */
+export async function findCandidatePageIds(
+  direct: DirectSql,
+  provider: DatabaseProvider,
+  candidates: string[],
+  page: Pick<UserPageQuery, 'cursor' | 'take'>,
+  order?: UserListOrder | null,
+): Promise<string[]> {
+  const { dir, column, blocks } = userListBlocks(order);
+  const forward = page.take >= 0;
+  const travel = forward ? blocks : [...blocks].reverse();
+  const cmp = (dir === 'asc') === forward ? '>' : '<';
+  const sqlDir = (dir === 'asc') === forward ? 'ASC' : 'DESC';
+  const cursorId = page.cursor?.id;
+  let start = 0;
+  if (cursorId !== undefined) {
+    const [at] = await direct.all<{ n: number | boolean }>(`SELECT "${column}" IS NULL AS "n" FROM "User" WHERE "id" = ?`, [cursorId]);
+    if (!at) return [];
+    const valued = !(at.n === true || at.n === 1);
+    start = travel.findIndex((block) => block.valued === valued);
+  }
+  const json = JSON.stringify(candidates);
+  const ids: string[] = [];
+  for (const [i, block] of travel.entries()) {
+    const wanted = Math.abs(page.take) - ids.length;
+    if (i < start || wanted <= 0) continue;
+    const emptyBlock = !block.valued;
+    const tests = [candidateIds(provider)];
+    const params: SqlParam[] = [json];
+    if (column !== 'createdAt') tests.push(`"${column}" IS ${emptyBlock ? '' : 'NOT '}NULL`);
+    if (cursorId !== undefined && i === start) {
+      // As block.beyond: past the cursor's (value, id), or past its id among the rows without a value.
+      const value = `(SELECT "${column}" FROM "User" WHERE "id" = ?)`;
+      tests.push(emptyBlock ? `"id" ${cmp} ?` : `("${column}" ${cmp} ${value} OR ("${column}" = ${value} AND "id" ${cmp} ?))`);
+      params.push(...(emptyBlock ? [cursorId] : [cursorId, cursorId, cursorId]));
+    }
+    const orderBy = emptyBlock ? `"id" ${sqlDir}` : `"${column}" ${sqlDir}, "id" ${sqlDir}`;
+    const rows = await direct.all<{ id: string }>(`SELECT "id" FROM "User" WHERE ${tests.join(' AND ')} ORDER BY ${orderBy} LIMIT ?`, [...params, wanted]);
+    ids.push(...rows.map((r) => r.id));
+  }
+  return forward ? ids : ids.reverse();
+}
+
+/**
+ * The rows of `ids` that `where` matches, with the caller's selection, in
+ * the order of `ids`. The id is read too (when the selection leaves it out)
+ * to put them in order.
+ */
+export async function findUsersInOrder(db: Db, page: Pick<UserPageQuery, 'select' | 'include'>, where: Prisma.UserWhereInput, ids: string[]): Promise<User[]> {
+  if (ids.length === 0) return [];
+  const selection: Pick<Prisma.UserFindManyArgs, 'select' | 'include'> = page.select ? { select: { ...page.select, id: true } } : page.include ? { include: page.include } : {};
+  // The cast: the rows carry whatever the caller's select/include asked for, as in findUserPage.
+  const rows = (await db.user.findMany({ ...selection, where: { AND: [where, { id: { in: ids } }] } })) as User[];
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
 }
 
 /** How many users a list's `where` matches; with `limit`, counting stops after limit + 1. */
