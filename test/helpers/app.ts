@@ -1,8 +1,14 @@
 /**
  * A gateway on a fresh database for one test file, and a typed executor that
- * sends operations over HTTP to its server on 127.0.0.1 (the real pipeline:
- * the node:http front, authentication, limits, masking). The relay and
+ * runs operations through the real pipeline (authentication, limits,
+ * masking). Its HTTP server listens on 127.0.0.1 either way; the relay and
  * workers are not started: tests that need them start them.
+ *
+ * TEST_TRANSPORT says how operations reach it: `fetch` (the default) hands
+ * them to yoga's fetch handler in process; `http` sends them over real HTTP
+ * through the node:http front and its fast lane (src/server/fast-lane.ts),
+ * which the suite passes on both databases too. The lane's own tests
+ * (test/fast-lane.test.ts) compare its answers with yoga's on every run.
  */
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -11,6 +17,8 @@ import { createApp, type App, type AppOptions } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/kernel/logger.js';
 import { freshDatabase, type TestDatabase } from './db.js';
+
+const transport = process.env.TEST_TRANSPORT ?? 'fetch';
 
 export const BOOTSTRAP_KEY = 'test-bootstrap-key-0123456789abcdef';
 export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -50,7 +58,7 @@ export async function createTestApp(options: AppOptions & { env?: Record<string,
   const app = await createApp(testConfig(db.url, options.env), { logger: createLogger('silent'), migrate: false, ...options });
   // Where the configuration says (tests that give a port name it in their public URL); 127.0.0.1 and any port by default.
   const { url } = await app.serveHttp(app.config.port, app.config.host);
-  const executor = buildHTTPExecutor({ endpoint: url });
+  const executor = transport === 'fetch' ? buildHTTPExecutor({ fetch: app.yoga.fetch, endpoint: 'http://gateway.test/graphql' }) : buildHTTPExecutor({ endpoint: url });
   const exec: TestApp['exec'] = async (document, variables, opts = {}) => {
     const token = opts.token === undefined ? BOOTSTRAP_KEY : opts.token;
     const result = await executor({
