@@ -4,11 +4,11 @@
  * masking). Its HTTP server listens on 127.0.0.1 either way; the relay and
  * workers are not started: tests that need them start them.
  *
- * TEST_TRANSPORT says how operations reach it: `fetch` (the default) hands
- * them to yoga's fetch handler in process; `http` sends them over real HTTP
- * through the node:http front and its fast lane (src/server/fast-lane.ts),
- * which the suite passes on both databases too. The lane's own tests
- * (test/fast-lane.test.ts) compare its answers with yoga's on every run.
+ * TEST_TRANSPORT says how operations reach it: `http` (the default) sends
+ * them over real HTTP through the node:http front and its fast lane
+ * (src/server/fast-lane.ts); `fetch` hands them to yoga's fetch handler in
+ * process. The lane's own tests (test/fast-lane.test.ts) also compare its
+ * answers with yoga's.
  */
 import { buildHTTPExecutor } from '@graphql-tools/executor-http';
 import type { TypedDocumentNode } from '@graphql-typed-document-node/core';
@@ -18,7 +18,7 @@ import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/kernel/logger.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 
-const transport = process.env.TEST_TRANSPORT ?? 'fetch';
+const transport = process.env.TEST_TRANSPORT ?? 'http';
 
 export const BOOTSTRAP_KEY = 'test-bootstrap-key-0123456789abcdef';
 export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
