@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Db } from '../src/kernel/db/client.js';
 import type { DirectSql } from '../src/kernel/db/direct.js';
-import { EVENT_ROW, USER_ROW } from '../src/kernel/db/rows.js';
+import { EVENT_ROW, USER_COLUMNS, USER_ROW } from '../src/kernel/db/rows.js';
 import { newId } from '../src/kernel/ids.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { testProvider } from './helpers/db.js';
@@ -55,7 +55,8 @@ describe('direct statements', () => {
       privateMetadata: { crm: 'A-1' },
       unsafeMetadata: { theme: 'dark' },
     });
-    const [row] = await direct.all('SELECT * FROM "User" WHERE "id" = ?', [user.id], USER_ROW);
+    // The model's columns: PostgreSQL's table also holds the search migration's generated column, which Prisma never reads.
+    const [row] = await direct.all(`SELECT ${USER_COLUMNS} FROM "User" WHERE "id" = ?`, [user.id], USER_ROW);
     expect(row).toEqual(await db.user.findUnique({ where: { id: user.id } }));
 
     const event = await db.event.create({

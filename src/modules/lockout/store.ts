@@ -7,7 +7,7 @@
  */
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
-import { USER_ROW } from '../../kernel/db/rows.js';
+import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import type { User } from '../../kernel/db/models.js';
 import type { AttemptCounter, ConditionalWrite, Credential } from './service.js';
 
@@ -61,12 +61,12 @@ export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
       const rows =
         limit === 0
           ? await direct.all<Reserved>(
-              `SELECT *${c.columns} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${c.where}`,
+              `SELECT ${USER_COLUMNS}${c.columns} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${c.where}`,
               [...c.columnParams, userId, ...c.whereParams],
               RESERVED_ROW,
             )
           : await direct.all<Reserved>(
-              `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING *${c.columns}`,
+              `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING ${USER_COLUMNS}${c.columns}`,
               [now, userId, limit, ...c.whereParams, ...c.columnParams],
               RESERVED_ROW,
             );

@@ -10,7 +10,7 @@ import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { DirectSql, SqlParam } from '../../kernel/db/direct.js';
 import type { User, UserState } from '../../kernel/db/models.js';
-import { USER_ROW } from '../../kernel/db/rows.js';
+import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
 import { isShortQuery, userTextWhere } from './text-match.js';
 
@@ -459,7 +459,7 @@ export function countUsers(db: Db, where: Prisma.UserWhereInput, limit?: number)
 export type UserStore = ReturnType<typeof createUserStore>;
 
 /** A user by id with every column, as Prisma reads it without a selection: `me` and `user(id)` on every request. */
-export const USER_BY_ID_SQL = 'SELECT * FROM "User" WHERE "id" = ?';
+export const USER_BY_ID_SQL = `SELECT ${USER_COLUMNS} FROM "User" WHERE "id" = ?`;
 
 /** Reads of a user that run on every request, straight to the driver (src/kernel/db/direct.ts explains why). */
 export function createUserStatements(direct: DirectSql) {
