@@ -57,6 +57,16 @@ const isAsyncIterable = (v: unknown): v is AsyncIterable<unknown> => typeof v ==
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const optional = (v: unknown, check: (v: unknown) => boolean) => v === undefined || v === null || check(v);
 
+/** A request's headers as one string per name (repeated ones joined as the fetch API joins them). */
+export function flatHeaders(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const name in req.headers) {
+    const value = req.headers[name];
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return headers;
+}
+
 /** A plain single operation, as yoga's parameter checks would pass it; anything else is left to yoga. */
 function plainParams(body: unknown): body is Params {
   if (!isObject(body) || typeof body.query !== 'string') return false;
@@ -84,12 +94,7 @@ export function createFastLane(deps: { yoga: YogaServer; graphqlEndpoint: string
   }
 
   function requestOf(req: IncomingMessage, body?: Buffer): Request {
-    const headers: Record<string, string> = {};
-    for (const name in req.headers) {
-      const value = req.headers[name];
-      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-    }
-    return new RequestCtor(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: "POST", headers, body: body as unknown as BodyInit | undefined });
+    return new RequestCtor(`http://${req.headers.host ?? 'localhost'}${req.url}`, { method: 'POST', headers: flatHeaders(req), body: body as unknown as BodyInit | undefined });
   }
 
   async function send(res: ServerResponse, response: Response) {

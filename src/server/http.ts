@@ -15,7 +15,7 @@ import { callerToken, resolveViewer, stillAuthorized } from './auth.js';
 import type { createRequestObserver, RequestRecord } from './observe.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
-import { createFastLane } from './fast-lane.js';
+import { createFastLane, flatHeaders } from './fast-lane.js';
 import { writeResults } from './subscription-fanout.js';
 
 export interface HttpDeps {
@@ -42,14 +42,6 @@ export interface HttpDeps {
   observe: ReturnType<typeof createRequestObserver>;
   /** Answers carry `Vary: Origin` (some origins are allowed CORS). */
   varyOnOrigin: boolean;
-}
-
-function headersOf(req: IncomingMessage): Headers {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) {
-    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
-  }
-  return headers;
 }
 
 function json(res: ServerResponse, status: number, body: unknown) {
@@ -173,7 +165,7 @@ export function createHttpServer(deps: HttpDeps) {
             }),
           ];
         }
-        const request = new Request('http://localhost/graphql', { headers: headersOf(ctx.extra.request) });
+        const request = new Request('http://localhost/graphql', { headers: flatHeaders(ctx.extra.request) });
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           request,
           connectionParams: ctx.connectionParams,

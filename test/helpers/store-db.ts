@@ -6,11 +6,14 @@
  */
 import { afterAll, beforeAll } from 'vitest';
 import { createDatabase, type Database, type Db, type Tx } from '../../src/kernel/db/client.js';
+import type { DirectSql } from '../../src/kernel/db/direct.js';
 import { freshDatabase, type TestDatabase } from './db.js';
 
 export interface StoreDatabase {
   /** The client, once the file's beforeAll opened it. */
   readonly db: Db;
+  /** Prepared statements on the same database, for the stores' direct statements (hot paths). */
+  readonly direct: DirectSql;
   /** Runs `fn` in a transaction of its own, as a service would around a store call. */
   inTx<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
 }
@@ -27,13 +30,17 @@ export function useStoreDatabase(): StoreDatabase {
     await database?.close();
     await testDb?.drop();
   });
-  const client = (): Db => {
+  const opened = (): Database => {
     if (!database) throw new Error('the store database is opened in beforeAll');
-    return database.client;
+    return database;
   };
+  const client = (): Db => opened().client;
   return {
     get db() {
       return client();
+    },
+    get direct() {
+      return opened().direct;
     },
     inTx: (fn) => client().$transaction(fn),
   };

@@ -5,7 +5,7 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useStoreDatabase } from '../../../test/helpers/store-db.js';
-import { createApiKeyStore, type ApiKeyStore } from './store.js';
+import { createApiKeyStatements, createApiKeyStore, type ApiKeyStore } from './store.js';
 
 const storeDb = useStoreDatabase();
 let store: ApiKeyStore;
@@ -24,9 +24,9 @@ describe('API key store', () => {
     expect(await store.revokeApiKeyIfActive('key_missing', at)).toBeNull();
   });
 
-  it('stampApiKeyUsed records the last use', async () => {
+  it('stampUsed records the last use', async () => {
     const key = await store.insertApiKey({ name: 'used', secretHash: 'b'.repeat(64), scopes: '*' });
-    await store.stampApiKeyUsed(key.id, at);
+    await createApiKeyStatements(storeDb.direct).stampUsed(key.id, at);
     expect((await storeDb.db.apiKey.findUniqueOrThrow({ where: { id: key.id } })).lastUsedAt).toEqual(at);
   });
 

@@ -53,10 +53,5 @@ export function createApiKeyStore(deps: { db: Db }) {
       const { count } = await tx.apiKey.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at } });
       return count === 1 ? tx.apiKey.findUnique({ where: { id } }) : null;
     },
-
-    /** Records that a key was just used. */
-    async stampApiKeyUsed(id: string, at: Date): Promise<void> {
-      await db.apiKey.update({ where: { id }, data: { lastUsedAt: at } });
-    },
   };
 }

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { isUniqueViolation } from '../../kernel/db/client.js';
 import { newId } from '../../kernel/ids.js';
 import { useStoreDatabase } from '../../../test/helpers/store-db.js';
-import { createPersonalAccessTokenStore, type NewPersonalAccessToken, type PersonalAccessTokenStore } from './store.js';
+import { createPersonalAccessTokenStatements, createPersonalAccessTokenStore, type NewPersonalAccessToken, type PersonalAccessTokenStore } from './store.js';
 
 const storeDb = useStoreDatabase();
 const { inTx } = storeDb;
@@ -41,8 +41,9 @@ describe('personal access token store', () => {
 
   it('stamps the last use, and stamping a token gone with its user is no error', async () => {
     const row = await inTx((tx) => store.insertPersonalAccessToken(tx, token('stamped')));
-    await store.stampPersonalAccessTokenUsed(row.id, at);
+    const statements = createPersonalAccessTokenStatements(storeDb.direct);
+    await statements.stampUsed(row.id, at);
     expect((await storeDb.db.personalAccessToken.findUniqueOrThrow({ where: { id: row.id } })).lastUsedAt).toEqual(at);
-    await store.stampPersonalAccessTokenUsed('pt_gone', at);
+    await statements.stampUsed('pt_gone', at);
   });
 });

@@ -71,10 +71,5 @@ export function createPersonalAccessTokenStore(deps: { db: Db }) {
       const { count } = await tx.personalAccessToken.updateMany({ where: { id, revokedAt: null }, data: { revokedAt: at, activeName: null } });
       return count === 1 ? tx.personalAccessToken.findUnique({ where: { id } }) : null;
     },
-
-    /** Records that a token was just used (nothing when it is gone meanwhile, with its user). */
-    async stampPersonalAccessTokenUsed(id: string, at: Date): Promise<void> {
-      await db.personalAccessToken.updateMany({ where: { id }, data: { lastUsedAt: at } });
-    },
   };
 }

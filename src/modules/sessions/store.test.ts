@@ -8,17 +8,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, type TestDatabase } from '../../../test/helpers/db.js';
 import { createDatabase, isUniqueViolation, type Database } from '../../kernel/db/client.js';
 import { newId } from '../../kernel/ids.js';
-import { createSessionStore, createSigningKeyStore, type NewSession, type SessionStore, type SigningKeyStore } from './store.js';
+import { createSessionStatements, createSessionStore, createSigningKeyStore, type NewSession, type SessionStore, type SigningKeyStore } from './store.js';
 
 let testDb: TestDatabase;
 let database: Database;
 let store: SessionStore;
 let keys: SigningKeyStore;
+let statements: ReturnType<typeof createSessionStatements>;
 
 beforeAll(async () => {
   testDb = await freshDatabase();
   database = await createDatabase(testDb.provider, testDb.url);
   store = createSessionStore({ db: database.client });
+  statements = createSessionStatements(database.direct);
   keys = createSigningKeyStore({ db: database.client });
 });
 afterAll(async () => {
@@ -66,15 +68,18 @@ describe('session store', () => {
     expect(await database.client.user.findUniqueOrThrow({ where: { id: userId } })).toMatchObject({ lastLoginAt: at(1), lastLoginDevice: 'd' });
   });
 
-  it('consumeRefreshTokenOnce lets exactly one of concurrent consumes win', async () => {
+  it('rotateRefreshToken lets exactly one of concurrent rotations win, and only the winner stores its successor', async () => {
     const sessionId = await newSession(await newUser());
     const tokenHash = `hash-${newId('RefreshToken')}`;
     await database.client.$transaction((t) => store.insertRefreshToken(t, { sessionId, tokenHash, createdAt: at(0) }));
     const { id } = await database.client.refreshToken.findUniqueOrThrow({ where: { tokenHash } });
-    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => database.client.$transaction((t) => store.consumeRefreshTokenOnce(t, id, at(i + 1)))));
+    const rotate = (i: number) => statements.rotateRefreshToken({ id, at: at(i) }, { id: newId('RefreshToken'), sessionId, tokenHash: `next-${i}-${tokenHash}` }, { ip: null, organizationId: null });
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => rotate(i + 1)));
     expect(results.filter(Boolean)).toHaveLength(1);
     expect((await database.client.refreshToken.findUniqueOrThrow({ where: { id } })).usedAt).not.toBeNull();
-    expect(await database.client.$transaction((t) => store.consumeRefreshTokenOnce(t, id, at(9)))).toBe(false);
+    expect(await database.client.refreshToken.count({ where: { sessionId, tokenHash: { startsWith: 'next-' } } })).toBe(1);
+    expect(await rotate(9)).toBe(false);
+    expect(await database.client.refreshToken.count({ where: { sessionId, tokenHash: { startsWith: 'next-' } } })).toBe(1);
   });
 
   it('revokeSessionOnce revokes once, with its reason, even for concurrent revocations', async () => {
@@ -117,16 +122,22 @@ describe('session store', () => {
     expect(await mark(userId, 7)).toBe(false);
   });
 
-  it('markSessionRefreshed and stampSessionSeen move lastSeenAt, the seen stamp not on a revoked session', async () => {
+  it('a rotation and stampSessionSeen move lastSeenAt (the ip only when known), the seen stamp not on a revoked session', async () => {
     const sessionId = await newSession(await newUser());
-    await database.client.$transaction((t) => store.markSessionRefreshed(t, sessionId, at(2), null));
+    const rotate = async (s: number, ip: string | null) => {
+      const tokenHash = `hash-${newId('RefreshToken')}`;
+      await database.client.$transaction((t) => store.insertRefreshToken(t, { sessionId, tokenHash, createdAt: at(0) }));
+      const { id } = await database.client.refreshToken.findUniqueOrThrow({ where: { tokenHash } });
+      return statements.rotateRefreshToken({ id, at: at(s) }, { id: newId('RefreshToken'), sessionId, tokenHash: `next-${tokenHash}` }, { ip, organizationId: null });
+    };
+    expect(await rotate(2, null)).toBe(true);
     expect(await sessionRow(sessionId)).toMatchObject({ lastSeenAt: at(2), ip: '192.0.2.1' });
-    await database.client.$transaction((t) => store.markSessionRefreshed(t, sessionId, at(3), '198.51.100.7'));
+    expect(await rotate(3, '198.51.100.7')).toBe(true);
     expect(await sessionRow(sessionId)).toMatchObject({ lastSeenAt: at(3), ip: '198.51.100.7' });
-    await store.stampSessionSeen(sessionId, at(4));
+    await statements.stampSessionSeen(sessionId, at(4));
     expect((await sessionRow(sessionId)).lastSeenAt).toEqual(at(4));
     await database.client.$transaction((t) => store.revokeSessionOnce(t, sessionId, 'x', at(5)));
-    await store.stampSessionSeen(sessionId, at(6));
+    await statements.stampSessionSeen(sessionId, at(6));
     expect((await sessionRow(sessionId)).lastSeenAt).toEqual(at(4));
   });
 });

@@ -51,25 +51,6 @@ export function createSessionStore(deps: { db: Db }) {
       await tx.user.update({ where: { id: userId }, data: { lastLoginAt: at, lastLoginDevice: device } });
     },
 
-    /**
-     * Marks a refresh token used unless it was already: the conditional
-     * consume. Of two requests presenting the same token, one gets true.
-     */
-    async consumeRefreshTokenOnce(tx: Tx, id: string, at: Date): Promise<boolean> {
-      const { count } = await tx.refreshToken.updateMany({ where: { id, usedAt: null }, data: { usedAt: at } });
-      return count === 1;
-    },
-
-    /** A refresh of a session: it was seen now, from `ip` when the request names one. */
-    async markSessionRefreshed(tx: Tx, sessionId: string, at: Date, ip: string | null, change: { organizationId?: string | null } = {}): Promise<void> {
-      await tx.session.update({ where: { id: sessionId }, data: { lastSeenAt: at, ...(ip ? { ip } : {}), ...change } });
-    },
-
-    /** Stamps a session as seen unless it was revoked (authenticated requests). */
-    async stampSessionSeen(sessionId: string, at: Date): Promise<void> {
-      await db.session.updateMany({ where: { id: sessionId, revokedAt: null }, data: { lastSeenAt: at } });
-    },
-
     /** Marks a session revoked unless it already is; true when this call revoked it. */
     async revokeSessionOnce(tx: Tx, sessionId: string, reason: string, at: Date): Promise<boolean> {
       const { count } = await tx.session.updateMany({
