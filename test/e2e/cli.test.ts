@@ -12,6 +12,9 @@ import { freshDatabase, type TestDatabase } from '../helpers/db.js';
 import { BOOTSTRAP_KEY, ENCRYPTION_KEY } from '../helpers/app.js';
 import { postGraphql, runCli, runCliAsync, startGateway, type Gateway } from '../helpers/process.js';
 
+// Tests here start the command as new processes, several in a row: on a loaded two-core machine each start takes seconds.
+const SPAWNING_TIMEOUT_MS = 120_000;
+
 let db: TestDatabase;
 let gateway: Gateway;
 let env: Record<string, string>;
@@ -109,7 +112,7 @@ describe('portcullis start', () => {
   });
 });
 
-describe('a process that always ends', () => {
+describe('a process that always ends', { timeout: SPAWNING_TIMEOUT_MS }, () => {
   it('stops on SIGTERM after the reader of its output went away', async () => {
     const own = await startGateway({ ...env, PORTCULLIS_SHUTDOWN_TIMEOUT_MS: '2000' });
     // The log collector dies: both pipes close; every later write fails with EPIPE.
@@ -146,7 +149,7 @@ describe('a process that always ends', () => {
   });
 });
 
-describe('first start without a bootstrap key', () => {
+describe('first start without a bootstrap key', { timeout: SPAWNING_TIMEOUT_MS }, () => {
   it('prints an API key once, which then works, and the next start does not print another', async () => {
     const own = await freshDatabase();
     const ownEnv = { DATABASE_URL: own.url, PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-first-')), PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY };
@@ -168,7 +171,7 @@ describe('first start without a bootstrap key', () => {
   });
 });
 
-describe('management commands', () => {
+describe('management commands', { timeout: SPAWNING_TIMEOUT_MS }, () => {
   it('creates, lists and revokes API keys; a revoked key stops working', async () => {
     const created = runCli(['api-key', 'create', '--name', 'billing backend'], env);
     expect(created.status).toBe(0);
@@ -238,7 +241,7 @@ describe('management commands', () => {
   });
 });
 
-describe('failures said in one line', () => {
+describe('failures said in one line', { timeout: SPAWNING_TIMEOUT_MS }, () => {
   it('refuses a port in use with exit code 2 and one line, no stack', async () => {
     const port = new URL(gateway.url).port;
     const r = await runCliAsync(['start', '--port', port], { ...env, PORTCULLIS_DATA_DIR: mkdtempSync(path.join(tmpdir(), 'portcullis-busy-')) });
@@ -269,7 +272,7 @@ describe('failures said in one line', () => {
   });
 });
 
-describe('configuration errors', () => {
+describe('configuration errors', { timeout: SPAWNING_TIMEOUT_MS }, () => {
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://localhost/x' }, 'DATABASE_URL'],
