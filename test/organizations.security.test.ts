@@ -8,7 +8,11 @@
  *   email, or with a token that was replayed, revoked, expired or guessed
  *   (and learning the invitee's address from the refusal);
  * - finding the token in the log or the event log;
- * - racing ten accepts of one invitation for more than one membership.
+ * - racing ten accepts of one invitation for more than one membership;
+ * - racing changes that each leave an owner, to leave an organization with
+ *   none: taking the owner permission from the role one owner holds it
+ *   through while the other owner is removed, stripped, or given that role
+ *   instead of its own; deleting one owner's user while the other is removed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { graphql } from './gql/index.js';
@@ -29,6 +33,21 @@ const AddMember = graphql(`
 const RemoveMember = graphql(`
   mutation SecOrgRemoveMember($input: RemoveOrganizationMemberInput!) {
     removeOrganizationMember(input: $input) { __typename }
+  }
+`);
+const UpdateMemberRoles = graphql(`
+  mutation SecOrgUpdateMemberRoles($input: UpdateOrganizationMemberRolesInput!) {
+    updateOrganizationMemberRoles(input: $input) { __typename }
+  }
+`);
+const SetRolePermissions = graphql(`
+  mutation SecOrgSetRolePermissions($input: SetRolePermissionsInput!) {
+    setRolePermissions(input: $input) { __typename }
+  }
+`);
+const DeleteUser = graphql(`
+  mutation SecOrgDeleteUser($input: DeleteUserInput!) {
+    deleteUser(input: $input) { __typename }
   }
 `);
 const Invite = graphql(`
@@ -216,5 +235,74 @@ describe('invitation tokens', () => {
     expect((await t.run(Invite, { input: { organizationId: other, email: 'failed@secure.example', delivery: 'RETURN' } })).createOrganizationInvitation.__typename).toBe(
       'CreateOrganizationInvitationSuccess',
     );
+  });
+});
+
+describe('the owner rule under concurrency', () => {
+  const OWNER = 'organization:delete';
+  let plain: string;
+  let keep: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    // A role without the owner permission, and the permission a role keeps when it loses that one.
+    plain = (await seedRole(t, { key: 'race-plain', permissions: ['organization:read', 'organization:update'] })).id;
+    keep = (await t.app.database.client.permission.findUniqueOrThrow({ where: { key: 'organization:update' } })).id;
+  });
+
+  /** A fresh organization whose two members hold the owner permission through two fresh roles, A and B. */
+  async function ownedTwice() {
+    n++;
+    const [a, b] = [await seedRole(t, { key: `race-a-${n}`, permissions: [OWNER, 'organization:update'] }), await seedRole(t, { key: `race-b-${n}`, permissions: [OWNER] })];
+    const created = await t.run(CreateOrg, { input: { name: `Race Owned ${n}` } });
+    const organizationId = (created.createOrganization as { organization: { id: string } }).organization.id;
+    const [viaA, viaB] = [await seed(t).user(), await seed(t).user()];
+    await t.run(AddMember, { input: { organizationId, userId: viaA.id, roleIds: [a.id] } });
+    await t.run(AddMember, { input: { organizationId, userId: viaB.id, roleIds: [b.id] } });
+    return { organizationId, a: a.id, b: b.id, viaA: viaA.id, viaB: viaB.id };
+  }
+
+  /** Members of the organization holding the owner permission, by any role. */
+  const owners = (organizationId: string) =>
+    t.app.database.client.membership.count({ where: { organizationId, roles: { some: { role: { permissions: { some: { permission: { key: OWNER } } } } } } } });
+
+  it('never lets a role losing the permission and the other owner leaving both succeed', async () => {
+    for (let round = 0; round < 6; round++) {
+      const o = await ownedTwice();
+      const drop = t.run(SetRolePermissions, { input: { roleId: o.a, permissionIds: [keep] } }).then((r) => r.setRolePermissions.__typename);
+      const leave =
+        round % 2 === 0
+          ? t.run(RemoveMember, { input: { organizationId: o.organizationId, userId: o.viaB } }).then((r) => r.removeOrganizationMember.__typename)
+          : t.run(UpdateMemberRoles, { input: { organizationId: o.organizationId, userId: o.viaB, roleIds: [plain] } }).then((r) => r.updateOrganizationMemberRoles.__typename);
+      const kinds = await Promise.all([drop, leave]);
+      expect(kinds.filter((k) => k === 'LastOwnerError'), `round ${round}: ${kinds}`).toHaveLength(1);
+      expect(await owners(o.organizationId), `round ${round}`).toBeGreaterThanOrEqual(1);
+    }
+  });
+
+  it('never lets a role losing the permission and the last owner switching to that role both succeed', async () => {
+    for (let round = 0; round < 4; round++) {
+      const o = await ownedTwice();
+      // Only viaB owns now; A is held nowhere else.
+      await t.run(RemoveMember, { input: { organizationId: o.organizationId, userId: o.viaA } });
+      const kinds = await Promise.all([
+        t.run(SetRolePermissions, { input: { roleId: o.a, permissionIds: [keep] } }).then((r) => r.setRolePermissions.__typename),
+        t.run(UpdateMemberRoles, { input: { organizationId: o.organizationId, userId: o.viaB, roleIds: [o.a] } }).then((r) => r.updateOrganizationMemberRoles.__typename),
+      ]);
+      expect(kinds.filter((k) => k === 'LastOwnerError'), `round ${round}: ${kinds}`).toHaveLength(1);
+      expect(await owners(o.organizationId), `round ${round}`).toBe(1);
+    }
+  });
+
+  it("never lets one owner's deletion and the other owner's removal both succeed", async () => {
+    for (let round = 0; round < 4; round++) {
+      const o = await ownedTwice();
+      const kinds = await Promise.all([
+        t.run(DeleteUser, { input: { userId: o.viaA } }).then((r) => r.deleteUser.__typename),
+        t.run(RemoveMember, { input: { organizationId: o.organizationId, userId: o.viaB } }).then((r) => r.removeOrganizationMember.__typename),
+      ]);
+      expect(kinds.filter((k) => k === 'LastOwnerError'), `round ${round}: ${kinds}`).toHaveLength(1);
+      expect(await owners(o.organizationId), `round ${round}`).toBe(1);
+    }
   });
 });

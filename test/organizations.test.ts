@@ -4,7 +4,8 @@
  * read and list, delete (memberships go with it); members with default or
  * named ORGANIZATION roles, filtered by role and text; the owner rule (the
  * last member holding the owner permission stays, also when its two last
- * owners are removed at once); the events, each with the organization on its
+ * owners are removed at once, when its user is deleted, and when the role it
+ * holds the permission through loses it); the events, each with the organization on its
  * row; and a member list with users and roles in a fixed number of queries.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -66,6 +67,31 @@ const RemoveMember = graphql(`
       ... on LastOwnerError { permission message }
       ... on Error { code }
     }
+  }
+`);
+const DeleteUser = graphql(`
+  mutation OrgsDeleteUser($input: DeleteUserInput!) {
+    deleteUser(input: $input) {
+      __typename
+      ... on DeleteUserSuccess { deletedUserId }
+      ... on LastOwnerError { permission organizationId }
+      ... on Error { code }
+    }
+  }
+`);
+const SetRolePermissions = graphql(`
+  mutation OrgsSetRolePermissions($input: SetRolePermissionsInput!) {
+    setRolePermissions(input: $input) {
+      __typename
+      ... on SetRolePermissionsSuccess { removed }
+      ... on LastOwnerError { permission organizationId message }
+      ... on Error { code }
+    }
+  }
+`);
+const RemovedLog = graphql(`
+  query OrgsRemovedLog($organizationId: ID!) {
+    events(first: 50, organizationId: $organizationId, types: [ORGANIZATION_MEMBER_REMOVED]) { edges { node { type userId organizationId data } } }
   }
 `);
 const ReadOrg = graphql(`
@@ -248,7 +274,7 @@ describe('members', () => {
     const removed = await t.run(RemoveMember, { input: { organizationId: org, userId: bob.id } });
     expect(removed.removeOrganizationMember).toMatchObject({ __typename: 'RemoveOrganizationMemberSuccess', organization: { id: org }, user: { id: bob.id } });
     expect((await t.run(RemoveMember, { input: { organizationId: org, userId: bob.id } })).removeOrganizationMember).toMatchObject({ __typename: 'NotFoundError' });
-    expect((await eventsOf(org)).at(-1)).toMatchObject({ type: 'organization.member_removed', userId: bob.id, data: { membership: { userId: bob.id, roles: ['owner'] } } });
+    expect((await eventsOf(org)).at(-1)).toMatchObject({ type: 'organization.member_removed', userId: bob.id, data: { membership: { userId: bob.id, roles: ['owner'] }, via: 'admin' } });
   });
 });
 
@@ -296,6 +322,120 @@ describe('the owner rule', () => {
       const owners = await t.app.database.client.membership.count({ where: { organizationId: org, roles: { some: { roleId: owner.id } } } });
       expect(owners, `round ${round}`).toBe(1);
     }
+  });
+});
+
+describe('the owner rule when a user is deleted', () => {
+  const memberIds = async (org: string) => (await t.run(ReadOrg, { id: org })).organization!.members.edges.map((e) => e.node.user.id).sort();
+  const removedLog = async (org: string) => (await t.run(RemovedLog, { organizationId: org })).events.edges.map((e) => e.node);
+
+  it('refuses to delete the last owner of an organization, and deletes nothing', async () => {
+    const org = await newOrg('Deletion Guarded');
+    const side = await newOrg('Deletion Side');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    await addMember(org, bob.id);
+    await addMember(side, ada.id);
+    const refused = await t.run(DeleteUser, { input: { userId: ada.id } });
+    expect(refused.deleteUser).toEqual({ __typename: 'LastOwnerError', code: 'LAST_OWNER', permission: 'organization:delete', organizationId: org });
+    // The user and both memberships stay, and nothing was recorded.
+    expect((await t.run(UserMemberships, { id: ada.id })).user?.memberships.map((m) => m.organization.id).sort()).toEqual([org, side].sort());
+    expect(await removedLog(org)).toEqual([]);
+    expect(await removedLog(side)).toEqual([]);
+    expect(await t.app.database.client.event.count({ where: { userId: ada.id, type: 'user.deleted' } })).toBe(0);
+  });
+
+  it('once another member holds the permission, deletes the user and records member_removed (via user_deleted) in each organization', async () => {
+    const org = await newOrg('Deletion Handed Over');
+    const side = await newOrg('Deletion Plain');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    await addMember(org, bob.id);
+    await addMember(side, ada.id);
+    expect((await t.run(DeleteUser, { input: { userId: ada.id } })).deleteUser.__typename).toBe('LastOwnerError');
+    await t.run(UpdateRoles, { input: { organizationId: org, userId: bob.id, roleIds: [owner.id] } });
+    expect((await t.run(DeleteUser, { input: { userId: ada.id } })).deleteUser).toEqual({ __typename: 'DeleteUserSuccess', deletedUserId: ada.id });
+    expect(await memberIds(org)).toEqual([bob.id]);
+    expect(await memberIds(side)).toEqual([]);
+    expect(await removedLog(org)).toEqual([
+      {
+        type: 'ORGANIZATION_MEMBER_REMOVED',
+        userId: ada.id,
+        organizationId: org,
+        data: { organization: { id: org, name: 'Deletion Handed Over', slug: 'deletion-handed-over' }, membership: { id: expect.any(String), userId: ada.id, roles: ['owner'] }, via: 'user_deleted' },
+      },
+    ]);
+    expect(await removedLog(side)).toMatchObject([{ userId: ada.id, data: { membership: { roles: ['member'] }, via: 'user_deleted' } }]);
+    // Recorded before user.deleted, in the same transaction.
+    const types = (await t.app.database.client.event.findMany({ where: { userId: ada.id }, orderBy: { seq: 'asc' } })).map((e) => e.type);
+    expect(types.slice(-3)).toEqual(['organization.member_removed', 'organization.member_removed', 'user.deleted']);
+  });
+
+  it('deletes a plain member, and a member of an organization nobody owns, recording member_removed', async () => {
+    const org = await newOrg('Deletion Of Member');
+    const ownerless = await newOrg('Deletion Ownerless');
+    const ada = await seed(t).user();
+    const bob = await seed(t).user();
+    await addMember(org, ada.id, [owner.id]);
+    await addMember(org, bob.id);
+    await addMember(ownerless, bob.id);
+    expect((await t.run(DeleteUser, { input: { userId: bob.id } })).deleteUser.__typename).toBe('DeleteUserSuccess');
+    expect(await memberIds(org)).toEqual([ada.id]);
+    expect((await removedLog(org)).map((e) => [e.userId, (e.data as { via: string }).via])).toEqual([[bob.id, 'user_deleted']]);
+    expect((await removedLog(ownerless)).map((e) => e.userId)).toEqual([bob.id]);
+  });
+});
+
+describe('the owner rule when a role loses the owner permission', () => {
+  const permissionId = async (key: string) => (await t.app.database.client.permission.findUniqueOrThrow({ where: { key }, select: { id: true } })).id;
+  let n = 0;
+  /** A fresh ORGANIZATION role granting the owner permission (and organization:update), so each test owns its roles. */
+  const ownerRole = () => seedRole(t, { key: `owner-path-${++n}`, permissions: ['organization:delete', 'organization:update'] });
+  const dropOwnerPermission = async (roleId: string) =>
+    (await t.run(SetRolePermissions, { input: { roleId, permissionIds: [await permissionId('organization:update')] } })).setRolePermissions;
+  const permissionsOf = async (roleId: string) =>
+    (await t.app.database.client.rolePermission.findMany({ where: { roleId }, select: { permission: { select: { key: true } } } })).map((r) => r.permission.key).sort();
+
+  it('refuses while the members of some organization hold the permission only through the role', async () => {
+    const captain = await ownerRole();
+    const deputy = await ownerRole();
+    const kept = await newOrg('Role Path Kept');
+    const orphan = await newOrg('Role Path Orphan');
+    const [ada, bob, cara] = [await seed(t).user(), await seed(t).user(), await seed(t).user()];
+    await addMember(kept, ada.id, [captain.id]);
+    await addMember(kept, bob.id, [deputy.id]);
+    // Two members, both owners through captain only.
+    await addMember(orphan, cara.id, [captain.id, member.id]);
+    await addMember(orphan, bob.id, [captain.id]);
+    expect(await dropOwnerPermission(captain.id)).toMatchObject({ __typename: 'LastOwnerError', permission: 'organization:delete', organizationId: orphan });
+    expect(await permissionsOf(captain.id)).toEqual(['organization:delete', 'organization:update']);
+    const updates = await t.app.database.client.event.findMany({ where: { type: 'role.permissions_updated' } });
+    expect(updates.filter((e) => (e.data as { role: { id: string } }).role.id === captain.id)).toEqual([]);
+  });
+
+  it('allows it when every organization keeps an owner through another role', async () => {
+    const captain = await ownerRole();
+    const deputy = await ownerRole();
+    const one = await newOrg('Role Path One');
+    const two = await newOrg('Role Path Two');
+    const [ada, bob, cara] = [await seed(t).user(), await seed(t).user(), await seed(t).user()];
+    await addMember(one, ada.id, [captain.id]);
+    await addMember(one, bob.id, [deputy.id]);
+    // One member holding it through both roles keeps it.
+    await addMember(two, cara.id, [captain.id, deputy.id]);
+    expect(await dropOwnerPermission(captain.id)).toEqual({ __typename: 'SetRolePermissionsSuccess', removed: ['organization:delete'] });
+    expect(await permissionsOf(captain.id)).toEqual(['organization:update']);
+    // The rule is about the organizations: bob is now the one owner of `one`.
+    expect((await t.run(RemoveMember, { input: { organizationId: one, userId: bob.id } })).removeOrganizationMember.__typename).toBe('LastOwnerError');
+  });
+
+  it('allows it when nobody holds the role, and for GLOBAL roles', async () => {
+    const unheld = await ownerRole();
+    expect(await dropOwnerPermission(unheld.id)).toMatchObject({ __typename: 'SetRolePermissionsSuccess' });
+    const staffOwner = await seedRole(t, { key: 'global-owner-path', scope: 'GLOBAL', permissions: ['organization:delete', 'organization:update'] });
+    expect(await dropOwnerPermission(staffOwner.id)).toMatchObject({ __typename: 'SetRolePermissionsSuccess', removed: ['organization:delete'] });
   });
 });
 

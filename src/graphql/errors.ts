@@ -237,8 +237,11 @@ export const errorTypes = {
   })),
   LastOwnerError: errorType(
     LastOwnerError,
-    'The member is the last one holding the owner permission (PORTCULLIS_ORGANIZATION_OWNER_PERMISSION): give it to another member before removing it from this one.',
-    (t) => ({ permission: t.exposeString('permission', { description: 'The owner permission key.' }) }),
+    'The change would leave an organization without a member holding the owner permission (PORTCULLIS_ORGANIZATION_OWNER_PERMISSION): give it to another member (or through another role) first.',
+    (t) => ({
+      permission: t.exposeString('permission', { description: 'The owner permission key.' }),
+      organizationId: t.exposeID('organizationId', { description: 'The organization that would be left without an owner (the first one, when several would).' }),
+    }),
   ),
   OrganizationRoleRequiredError: errorType(OrganizationRoleRequiredError, 'Some role ids name no role, or a GLOBAL one: members hold ORGANIZATION roles only.', (t) => ({
     roleIds: t.idList({ description: 'The refused role ids.', resolve: (e: any) => e.roleIds }),

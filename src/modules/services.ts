@@ -126,8 +126,8 @@ export function createServices(deps: ServiceDeps) {
   const otpFactors = createOtpFactorService({ db, outbox, clock, codes, lockout, codeDelivery, reauth, authMethods });
   const contacts = createContactService({ outbox, clock, codes, lockout, codeDelivery, reauth, defaultPhoneRegion: config.otp.defaultPhoneRegion });
   // Before users: a new user gets the default GLOBAL roles in the transaction that creates it.
-  const roles = createRoleService({ db, provider: config.database.provider, outbox, clock });
   const organizations = createOrganizationService({ db, provider: config.database.provider, outbox, clock, ownerPermission: config.organizations.ownerPermission });
+  const roles = createRoleService({ db, provider: config.database.provider, outbox, clock, owners: organizations });
   const webhooks = createWebhookService({ db, clock, key, outbox, policy: config.webhooks, lookup: deps.webhookLookup, onQueued: deps.onWebhookDeliveriesQueued });
   // Before users: createUser registers with an intent through its hook.
   const identityProviders = createIdentityProviderService({
@@ -166,6 +166,8 @@ export function createServices(deps: ServiceDeps) {
         await roles.grantDefaultRoles(tx, userId, meta);
         await statistics.countUserCreated(tx);
       },
+      // Leaves its organizations as removeMember does: the owner rule holds, and member_removed is recorded.
+      onUserDeleting: (tx, userId, meta) => organizations.removeMembershipsOfDeletedUser(tx, userId, meta),
       onUserDeleted: (tx) => statistics.countUserDeleted(tx),
       metadata: userMetadata,
       idpRegistration: identityProviders.registration,

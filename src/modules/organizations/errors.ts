@@ -34,12 +34,21 @@ export class RoleScopeMismatchError extends PortcullisError {
   }
 }
 
-/** The change would leave the organization without a member holding the owner permission. */
+/**
+ * The change would leave an organization without a member holding the owner
+ * permission: removing or stripping its last holder (removeMember,
+ * updateMemberRoles, deleteUser), or taking the permission from the only
+ * role its holders have it through (setRolePermissions).
+ */
 export class LastOwnerError extends PortcullisError {
   static readonly code = 'LAST_OWNER';
   readonly code = LastOwnerError.code;
-  constructor(readonly permission: string) {
-    super(`This member is the last one holding ${permission}: give it to another member first.`);
+  constructor(
+    readonly permission: string,
+    readonly organizationId: string,
+    message = `This member is the last one holding ${permission} in organization ${organizationId}: give it to another member first.`,
+  ) {
+    super(message);
   }
 }
 

@@ -48,7 +48,11 @@ export const organizationEvents = defineEvents({
     membership,
     via: z.enum(['admin', 'invitation', 'domain']).describe('How the user joined'),
   }),
-  'organization.member_removed': z.object({ organization, membership }),
+  'organization.member_removed': z.object({
+    organization,
+    membership,
+    via: z.enum(['admin', 'user_deleted']).describe('Why the member left: removed, or its user deleted'),
+  }),
   'organization.member_roles_updated': z.object({ organization, membership, ...roleDelta }),
   'organization.invitation_created': z.object({ organization, invitation, delivery: z.enum(['SEND', 'RETURN']) }),
   'organization.invitation_accepted': z.object({ organization, invitation, userId: z.string() }),

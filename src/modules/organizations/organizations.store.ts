@@ -107,6 +107,20 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
       return rows[0] ?? null;
     },
 
+    /**
+     * Locks several organizations, in id order, for the rest of the
+     * transaction; the rows found. Every writer that locks more than one
+     * (deleteUser, setRolePermissions) goes through here: one order, so two
+     * of them never wait for each other in a circle.
+     */
+    async lockOrganizations(tx: Tx, ids: readonly string[]): Promise<Array<Pick<Organization, 'id' | 'name' | 'slug'>>> {
+      if (ids.length === 0) return [];
+      const list = Prisma.join([...new Set(ids)]);
+      return provider === 'postgresql'
+        ? tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id" FOR UPDATE`)
+        : tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id"`);
+    },
+
     /** The metadata of an organization (the caller holds its lock when it writes them back). */
     findOrganizationMetadata(tx: Reader, id: string): Promise<Pick<Organization, 'publicMetadata' | 'privateMetadata'> | null> {
       return tx.organization.findUnique({ where: { id }, select: { publicMetadata: true, privateMetadata: true } });
@@ -171,6 +185,49 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
       return count > 0;
     },
 
+    /** A user's memberships with their roles, by organization id. */
+    findMembershipsOfUser(tx: Reader, userId: string) {
+      return tx.membership.findMany({
+        where: { userId },
+        include: { roles: { select: { role: { select: { id: true, key: true, scope: true } } } } },
+        orderBy: { organizationId: 'asc' },
+      });
+    },
+
+    /** The organizations where some member holds this role, by id. */
+    async findOrganizationsWithRole(tx: Reader, roleId: string): Promise<string[]> {
+      const rows = await tx.organization.findMany({ where: { memberships: { some: { roles: { some: { roleId } } } } }, select: { id: true }, orderBy: { id: 'asc' } });
+      return rows.map((r) => r.id);
+    },
+
+    /**
+     * The organizations where the members holding the permission all hold it
+     * through this role: some member holds the role, and no member holds the
+     * permission through another one. By id.
+     */
+    async findOrganizationsHoldingPermissionOnlyThrough(tx: Reader, roleId: string, permissionKey: string): Promise<string[]> {
+      const rows = await tx.organization.findMany({
+        where: {
+          memberships: { some: { roles: { some: { roleId } } } },
+          NOT: { memberships: { some: { roles: { some: { roleId: { not: roleId }, role: { permissions: { some: { permission: { key: permissionKey } } } } } } } } },
+        },
+        select: { id: true },
+        orderBy: { id: 'asc' },
+      });
+      return rows.map((r) => r.id);
+    },
+
+    /**
+     * Holds these roles' permissions still until the transaction ends
+     * (PostgreSQL: FOR KEY SHARE, which setRolePermissions' FOR UPDATE of the
+     * role waits for; SQLite runs one writer at a time): what a member writer
+     * reads of them stays true until it commits.
+     */
+    async shareLockRoles(tx: Tx, roleIds: readonly string[]): Promise<void> {
+      if (provider !== 'postgresql' || roleIds.length === 0) return;
+      await tx.$queryRaw(Prisma.sql`SELECT "id" FROM "Role" WHERE "id" IN (${Prisma.join([...new Set(roleIds)])}) ORDER BY "id" FOR KEY SHARE`);
+    },
+
     /** The members of an organization holding the permission through one of their roles. */
     async findPermissionHolders(tx: Tx, organizationId: string, permissionKey: string): Promise<string[]> {
       const rows = await tx.membership.findMany({
@@ -181,6 +238,20 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
     },
 
     // ── Users (read only) ──
+
+    /**
+     * Locks a user's row for the rest of the transaction (PostgreSQL: FOR
+     * UPDATE; SQLite runs one writer at a time): no membership of the user can
+     * be added until it ends, since the insert's foreign key waits for it.
+     * False when there is no such user.
+     */
+    async lockUser(tx: Tx, userId: string): Promise<boolean> {
+      const rows =
+        provider === 'postgresql'
+          ? await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`SELECT "id" FROM "User" WHERE "id" = ${userId} FOR UPDATE`)
+          : await tx.$queryRaw<Array<{ id: string }>>(Prisma.sql`SELECT "id" FROM "User" WHERE "id" = ${userId}`);
+      return rows.length > 0;
+    },
 
     findUserEmail(tx: Reader, userId: string) {
       return tx.user.findUnique({ where: { id: userId }, select: { id: true, emailNormalized: true, emailVerifiedAt: true } });

@@ -5,7 +5,16 @@
  *
  * Every membership write locks its organization row first (the store's
  * lockOrganization), so concurrent removals of the last two owners, or two
- * adds of one user, are decided one after the other.
+ * adds of one user, are decided one after the other. Two other changes can
+ * take an owner away and keep the rule too: deleting a user (the users
+ * service calls removeMembershipsOfDeletedUser first) and taking the owner
+ * permission from a role (setRolePermissions, through
+ * assertOwnersKeptWithoutRole).
+ *
+ * Lock order, on PostgreSQL: a user's row before organizations (deleteUser),
+ * organizations in id order before roles (setRolePermissions; a member writer
+ * share-locks the roles it gives, and its inserts' foreign keys lock the user
+ * and the roles), so no two writers wait for each other in a circle.
  */
 import type { DatabaseProvider } from '../../config.js';
 import type { Db, Tx } from '../../kernel/db/client.js';
@@ -74,6 +83,20 @@ const inputFields = { public: 'publicMetadata', private: 'privateMetadata' };
 
 /** How a member joined, as member_added says. */
 export type JoinedVia = 'admin' | 'invitation' | 'domain';
+
+/**
+ * setRolePermissions must lock these organizations before the role and try
+ * again: members hold the role in organizations it did not lock. Not a
+ * PortcullisError: the roles service retries on it, no client sees it.
+ */
+export class OrganizationsToLockError extends Error {
+  constructor(readonly organizationIds: string[]) {
+    super('The organizations holding the role changed: lock them first, then retry.');
+  }
+}
+
+/** Why a member left, as member_removed says. */
+export type RemovedVia = 'admin' | 'user_deleted';
 
 /** What events say of an organization. */
 export const organizationPayload = (o: Pick<Organization, 'id' | 'name' | 'slug'>) => ({ id: o.id, name: o.name, slug: o.slug });
@@ -151,7 +174,7 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
   async function assertNotLastOwner(tx: Tx, organizationId: string, userId: string, keepsOwnerPermission: boolean) {
     if (keepsOwnerPermission) return;
     const holders = await store.findPermissionHolders(tx, organizationId, ownerPermission);
-    if (holders.length === 1 && holders[0] === userId) throw new LastOwnerError(ownerPermission);
+    if (holders.length === 1 && holders[0] === userId) throw new LastOwnerError(ownerPermission, organizationId);
   }
 
   /**
@@ -197,11 +220,82 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
     return { membershipId: membership.id, created: true };
   }
 
+  /** member_removed for a membership just deleted. */
+  function recordRemoved(tx: Tx, org: Pick<Organization, 'id' | 'name' | 'slug'>, membership: Membership & { roles: Array<{ role: RoleFacts }> }, via: RemovedVia, meta: RequestMeta) {
+    const roles = membership.roles.map((r) => r.role);
+    return outbox.record(
+      tx,
+      {
+        type: 'organization.member_removed',
+        organizationId: org.id,
+        userId: membership.userId,
+        data: { organization: organizationPayload(org), membership: membershipPayload(membership, roles), via },
+      },
+      meta,
+    );
+  }
+
   return {
     store,
     organizationRoles,
     lockedOrganization,
     join,
+    /** The permission the owner rule keeps a holder of (config.organizations.ownerPermission). */
+    ownerPermission,
+
+    /**
+     * Before a user is deleted, inside deleteUser's transaction (the users
+     * service's onUserDeleting): leaves every organization it is a member of
+     * as removeMember does, so none is left without an owner (LastOwnerError
+     * naming the first such organization, and nothing is deleted) and each
+     * records organization.member_removed (via user_deleted) instead of the
+     * membership vanishing by the foreign key's cascade.
+     */
+    async removeMembershipsOfDeletedUser(tx: Tx, userId: string, meta: RequestMeta): Promise<void> {
+      // The user's row first: from here no membership of it can be added, so the set read below is the whole of it.
+      if (!(await store.lockUser(tx, userId))) return;
+      const seen = await store.findMembershipsOfUser(tx, userId);
+      if (seen.length === 0) return;
+      const orgs = await store.lockOrganizations(tx, seen.map((m) => m.organizationId));
+      // Read again under the organizations' locks: a concurrent removal or role change may have landed meanwhile.
+      const memberships = await store.findMembershipsOfUser(tx, userId);
+      for (const org of orgs) {
+        const membership = memberships.find((m) => m.organizationId === org.id);
+        if (!membership) continue;
+        await assertNotLastOwner(tx, org.id, userId, false);
+        await store.deleteMembership(tx, membership.id);
+        await recordRemoved(tx, org, membership, 'user_deleted', meta);
+      }
+    },
+
+    /** Locks these organizations in id order (the order every writer of several follows). */
+    lockOrganizations: (tx: Tx, ids: readonly string[]) => store.lockOrganizations(tx, ids),
+
+    /**
+     * For setRolePermissions taking the owner permission from an
+     * ORGANIZATION role, which it holds locked: LastOwnerError when some
+     * organization's members hold the permission only through this role.
+     * `locked` are the organizations the transaction locked before the role;
+     * when members hold the role in others, OrganizationsToLockError names
+     * them all, to lock first in a new transaction (a membership writer
+     * locks its organization before the roles, so locking one after the role
+     * could deadlock).
+     */
+    async assertOwnersKeptWithoutRole(tx: Tx, roleId: string, locked: readonly string[]): Promise<void> {
+      const holding = await store.findOrganizationsWithRole(tx, roleId);
+      const lockedIds = new Set(locked);
+      if (holding.some((id) => !lockedIds.has(id))) throw new OrganizationsToLockError(holding);
+      const orphaned = await store.findOrganizationsHoldingPermissionOnlyThrough(tx, roleId, ownerPermission);
+      if (orphaned.length) {
+        const [first] = orphaned;
+        const more = orphaned.length > 1 ? ` and ${orphaned.length - 1} other organization(s)` : '';
+        throw new LastOwnerError(
+          ownerPermission,
+          first,
+          `The members of organization ${first}${more} hold ${ownerPermission} only through this role: give it to a member through another role first.`,
+        );
+      }
+    },
 
     /** Creates an organization; the slug is derived from the name when absent. Throws InvalidInputError, AlreadyExistsError('slug'). */
     async createOrganization(input: OrganizationInput & { name: string }, meta: RequestMeta): Promise<Organization> {
@@ -304,6 +398,8 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
         const org = await lockedOrganization(tx, input.organizationId);
         const membership = await membershipOf(tx, org.id, input.userId);
         const roles = await organizationRoles(tx, input.roleIds);
+        // Whether the new roles grant the owner permission must stay true until this commits (setRolePermissions waits).
+        await store.shareLockRoles(tx, roles.map((r) => r.id));
         await assertNotLastOwner(tx, org.id, input.userId, await store.rolesGrant(tx, roles.map((r) => r.id), ownerPermission));
         const held = membership.roles.map((r) => r.role);
         const add = roles.filter((r) => !held.some((h) => h.id === r.id));
@@ -332,12 +428,7 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
         const membership = await membershipOf(tx, org.id, input.userId);
         await assertNotLastOwner(tx, org.id, input.userId, false);
         await store.deleteMembership(tx, membership.id);
-        const roles = membership.roles.map((r) => r.role);
-        await outbox.record(
-          tx,
-          { type: 'organization.member_removed', organizationId: org.id, userId: input.userId, data: { organization: organizationPayload(org), membership: membershipPayload(membership, roles) } },
-          meta,
-        );
+        await recordRemoved(tx, org, membership, 'admin', meta);
       });
       return { organizationId: input.organizationId, userId: input.userId };
     },

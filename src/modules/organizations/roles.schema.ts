@@ -231,8 +231,8 @@ builder.mutationFields((t) => ({
     type: SetRolePermissionsSuccess,
     authScopes: { admin: 'organizations:manage' },
     description:
-      'Replaces the permissions of a role with exactly permissionIds; an unknown id changes nothing (NotFoundError). Records role.permissions_updated with the keys added and removed (nothing changed: no event).',
-    errors: { types: [E.NotFoundError, E.InvalidInputError] },
+      'Replaces the permissions of a role with exactly permissionIds; an unknown id changes nothing (NotFoundError). Taking the owner permission from an ORGANIZATION role is refused while the members holding it in some organization hold it only through this role (LastOwnerError). Records role.permissions_updated with the keys added and removed (nothing changed: no event).',
+    errors: { types: [E.NotFoundError, E.InvalidInputError, E.LastOwnerError] },
     args: { input: t.arg({ type: SetRolePermissionsInput, required: true }) },
     resolve: async (_root, { input }, ctx) => {
       const { role, added, removed } = await ctx.services.roles.setRolePermissions(String(input.roleId), input.permissionIds, ctx.meta);

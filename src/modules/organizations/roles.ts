@@ -7,7 +7,9 @@
  *
  * Deletion is refused while something holds the role or permission
  * (RoleInUseError, PermissionInUseError); the store's row locks make the
- * check and the delete one step against concurrent assignments.
+ * check and the delete one step against concurrent assignments. Taking the
+ * owner permission from an ORGANIZATION role keeps the owner rule of the
+ * organizations service (LastOwnerError).
  */
 import type { DatabaseProvider } from '../../config.js';
 import type { Clock } from '../../kernel/clock.js';
@@ -16,6 +18,7 @@ import { AlreadyExistsError, assertThat, InvalidInputError, NotFoundError, UserN
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { PermissionInUseError, RoleInUseError, RoleScopeMismatchError } from './errors.js';
+import { OrganizationsToLockError, type OrganizationService } from './organizations.js';
 import {
   createRoleStore,
   findDefaultRoleIds,
@@ -39,6 +42,12 @@ const NAME_MAX = 200;
 const DESCRIPTION_MAX = 1000;
 /** The most ids one input may list. */
 const IDS_MAX = 500;
+/**
+ * Transactions setRolePermissions may take to lock the organizations where
+ * members hold a role losing the owner permission: the first finds them, a
+ * later one runs again only when members gained the role elsewhere meanwhile.
+ */
+const OWNER_RULE_ATTEMPTS = 4;
 
 function checkKey(field: string, value: string, max: number): string {
   const key = value.trim();
@@ -104,8 +113,15 @@ export interface UpdateRoleInput {
 
 export type RoleService = ReturnType<typeof createRoleService>;
 
-export function createRoleService(deps: { db: Db; provider: DatabaseProvider; outbox: Outbox; clock: Clock }) {
-  const { db, outbox, clock } = deps;
+export function createRoleService(deps: {
+  db: Db;
+  provider: DatabaseProvider;
+  outbox: Outbox;
+  clock: Clock;
+  /** The owner rule, which setRolePermissions keeps when it takes the owner permission from an ORGANIZATION role. */
+  owners: Pick<OrganizationService, 'ownerPermission' | 'lockOrganizations' | 'assertOwnersKeptWithoutRole'>;
+}) {
+  const { db, outbox, clock, owners } = deps;
   const store = createRoleStore({ provider: deps.provider });
 
   /**
@@ -153,6 +169,41 @@ export function createRoleService(deps: { db: Db; provider: DatabaseProvider; ou
     if (!added.length && !removed.length) return;
     const roles = await store.findGlobalRoleKeysOfUser(tx, userId);
     await outbox.record(tx, { type: 'user.roles_updated', userId, data: { userId, roles, added: sorted(added), removed: sorted(removed) } }, meta);
+  }
+
+  /**
+   * One transaction of setRolePermissions: locks `guarded` (organizations,
+   * in id order) and then the role, so it takes locks in the order member
+   * writers do; OrganizationsToLockError when the owner permission goes and
+   * members hold the role in organizations it did not lock.
+   */
+  function replaceRolePermissions(roleId: string, ids: string[], guarded: readonly string[], meta: RequestMeta) {
+    return write(
+      async (tx) => {
+        await owners.lockOrganizations(tx, guarded);
+        // Locked: two concurrent replacements apply one after the other, each against what the other left.
+        const before = await store.lockRole(tx, roleId);
+        if (!before) throw new NotFoundError('role');
+        const wanted = await permissionsFor(tx, ids);
+        const current = await store.findRolePermissions(tx, roleId);
+        const currentIds = new Set(current.map((c) => c.permissionId));
+        const wantedIds = new Set(ids);
+        const add = wanted.filter((p) => !currentIds.has(p.id));
+        const remove = current.filter((c) => !wantedIds.has(c.permissionId));
+        if (!add.length && !remove.length) return { role: before, added: [], removed: [] };
+        if (before.scope === 'ORGANIZATION' && remove.some((c) => c.key === owners.ownerPermission)) {
+          await owners.assertOwnersKeptWithoutRole(tx, roleId, guarded);
+        }
+        const role = await store.changeRolePermissions(tx, roleId, { add: add.map((p) => p.id), remove: remove.map((c) => c.permissionId), now: clock.now() });
+        const added = sorted(add.map((p) => p.key));
+        const removed = sorted(remove.map((c) => c.key));
+        await outbox.record(tx, { type: 'role.permissions_updated', data: { role: rolePayload(role), added, removed } }, meta);
+        return { role, added, removed };
+      },
+      {
+        vanished: async () => ((await db.role.findUnique({ where: { id: roleId }, select: { id: true } })) ? new NotFoundError('permission') : new NotFoundError('role')),
+      },
+    );
   }
 
   async function changeUserRoles(kind: 'assign' | 'remove', userId: string, roleIds: readonly string[], meta: RequestMeta) {
@@ -270,33 +321,23 @@ export function createRoleService(deps: { db: Db; provider: DatabaseProvider; ou
     /**
      * Replaces the permissions of a role with `permissionIds`. Records
      * role.permissions_updated with the keys added and removed, unless
-     * nothing changed. Throws NotFoundError (the role or a permission),
-     * InvalidInputError.
+     * nothing changed. Taking the owner permission from an ORGANIZATION role
+     * is refused while some organization's members hold it only through this
+     * role (LastOwnerError). Throws NotFoundError (the role or a permission),
+     * InvalidInputError, LastOwnerError.
      */
     async setRolePermissions(roleId: string, permissionIds: readonly string[], meta: RequestMeta): Promise<{ role: RoleWithKeys; added: string[]; removed: string[] }> {
       const ids = checkIds('permissionIds', permissionIds);
-      return write(
-        async (tx) => {
-          // Locked: two concurrent replacements apply one after the other, each against what the other left.
-          const before = await store.lockRole(tx, roleId);
-          if (!before) throw new NotFoundError('role');
-          const wanted = await permissionsFor(tx, ids);
-          const current = await store.findRolePermissions(tx, roleId);
-          const currentIds = new Set(current.map((c) => c.permissionId));
-          const wantedIds = new Set(ids);
-          const add = wanted.filter((p) => !currentIds.has(p.id));
-          const remove = current.filter((c) => !wantedIds.has(c.permissionId));
-          if (!add.length && !remove.length) return { role: before, added: [], removed: [] };
-          const role = await store.changeRolePermissions(tx, roleId, { add: add.map((p) => p.id), remove: remove.map((c) => c.permissionId), now: clock.now() });
-          const added = sorted(add.map((p) => p.key));
-          const removed = sorted(remove.map((c) => c.key));
-          await outbox.record(tx, { type: 'role.permissions_updated', data: { role: rolePayload(role), added, removed } }, meta);
-          return { role, added, removed };
-        },
-        {
-          vanished: async () => ((await db.role.findUnique({ where: { id: roleId }, select: { id: true } })) ? new NotFoundError('permission') : new NotFoundError('role')),
-        },
-      );
+      // The organizations to lock before the role: none, until a transaction finds the owner permission going.
+      let guarded: string[] = [];
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return await replaceRolePermissions(roleId, ids, guarded, meta);
+        } catch (error) {
+          if (!(error instanceof OrganizationsToLockError) || attempt >= OWNER_RULE_ATTEMPTS) throw error;
+          guarded = error.organizationIds;
+        }
+      }
     },
 
     // ── A user's GLOBAL roles ──

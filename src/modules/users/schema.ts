@@ -364,8 +364,9 @@ builder.mutationFields((t) => ({
       fields: (f) => ({ deletedUserId: f.exposeID('id') }),
     }),
     authScopes: { admin: 'users:write' },
-    description: 'Deletes a user and their credentials.',
-    errors: { types: [E.UserNotFoundError] },
+    description:
+      "Deletes a user and their credentials. The user leaves its organizations as removeOrganizationMember does (organization.member_removed with via user_deleted); while it is the last member of one holding the owner permission, nothing is deleted (LastOwnerError).",
+    errors: { types: [E.UserNotFoundError, E.LastOwnerError] },
     args: { input: t.arg({ type: UserIdInput('DeleteUserInput'), required: true }) },
     resolve: (_root, { input }, ctx) => ctx.services.users.deleteUser(String(input.userId), ctx.meta),
   }),

@@ -180,6 +180,12 @@ export function createUserService(deps: {
    * user gets from other modules, without this module knowing them.
    */
   onUserCreated?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
+  /**
+   * Runs inside the transaction that deletes a user, before its row is
+   * deleted (the organizations service removes its memberships, keeping the
+   * owner rule): an error it throws refuses the deletion.
+   */
+  onUserDeleting?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
   /** Runs inside the transaction that deletes a user (the statistics count it). */
   onUserDeleted?: (tx: Tx, userId: string, meta: RequestMeta) => Promise<unknown>;
   /** The rules of metadata, which createUser and updateUser write too. */
@@ -488,6 +494,7 @@ export function createUserService(deps: {
       return inTransaction(async (tx) => {
         const user = await tx.user.findUnique({ where: { id: userId } });
         if (!user) throw new UserNotFoundError(userId);
+        await deps.onUserDeleting?.(tx, userId, meta);
         if (!(await store.deleteUser(tx, userId))) throw new UserNotFoundError(userId);
         await outbox.record(tx, { type: 'user.deleted', userId, data: { user: publicUser(user) } }, meta);
         await deps.onUserDeleted?.(tx, userId, meta);
