@@ -10,8 +10,9 @@
  * driver's own time.
  *
  * Rules:
- * - Standalone statements only, each atomic by itself. Work that needs a
- *   transaction stays with Prisma.
+ * - Standalone statements, or a few in one short transaction that no
+ *   application code interrupts (allAfter, runIfChanged, allThen). Work that
+ *   reads, decides and writes across awaits stays with Prisma.
  * - SQL uses `?` placeholders and double-quoted identifiers (valid on both
  *   providers); PostgreSQL's `$n` are derived from it.
  * - Parameters are bound, never spliced. A Date is written the way Prisma
