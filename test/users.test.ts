@@ -20,7 +20,8 @@ const UpdateUser = graphql(`
   mutation UpdateUser($input: UpdateUserInput!) {
     updateUser(input: $input) {
       __typename
-      ... on UpdateUserSuccess { user { id email phone givenName displayName } }
+      ... on UpdateUserSuccess { user { id email phone username givenName familyName displayName updatedAt } }
+      ... on AlreadyExistsError { field }
       ... on Error { code message }
     }
   }
@@ -140,6 +141,59 @@ describe('updateUser', () => {
     const other = await createUser({ email: 'other@example.com' });
     const taken = await t.run(UpdateUser, { input: { userId: other.id, email: 'TAKEN@example.com' } });
     expect(taken.updateUser).toMatchObject({ __typename: 'AlreadyExistsError', code: 'ALREADY_EXISTS' });
+  });
+});
+
+describe('updateUser of names and the username (one direct write with its event)', () => {
+  it('writes the names, records user.updated with the user as written and the given inputs, and moves updatedAt', async () => {
+    const user = await createUser({ email: 'names@example.com', givenName: 'Ada', familyName: 'Byron' });
+    const data = await t.run(UpdateUser, { input: { userId: user.id, username: 'Ada.L', familyName: null, displayName: 'Countess' } });
+    if (data.updateUser.__typename !== 'UpdateUserSuccess') throw new Error(JSON.stringify(data.updateUser));
+    const updated = data.updateUser.user;
+    expect(updated).toMatchObject({ username: 'Ada.L', givenName: 'Ada', familyName: null, displayName: 'Countess', email: 'names@example.com' });
+    expect(Date.parse(updated.updatedAt as string)).toBeGreaterThanOrEqual(Date.parse(user.createdAt as string));
+
+    const { events } = await t.run(Events, { userId: user.id });
+    const event = events.edges.map((e) => e.node).find((n) => n.type === 'USER_UPDATED');
+    expect(event?.data).toEqual({
+      changes: expect.arrayContaining(['username', 'familyName', 'displayName']),
+      user: expect.objectContaining({ id: user.id, username: 'Ada.L', givenName: 'Ada', familyName: null, displayName: 'Countess', email: 'names@example.com', updatedAt: updated.updatedAt }),
+    });
+    expect((event?.data as { changes: string[] }).changes).toHaveLength(3);
+  });
+
+  it('answers UserNotFoundError for an unknown id and records nothing', async () => {
+    const missing = await t.run(UpdateUser, { input: { userId: 'usr_gone', displayName: 'x', username: 'ghost' } });
+    expect(missing.updateUser).toMatchObject({ __typename: 'UserNotFoundError', code: 'USER_NOT_FOUND' });
+    const { events } = await t.run(Events, { userId: 'usr_gone' });
+    expect(events.edges).toEqual([]);
+  });
+
+  it('refuses an invalid name or username with InvalidInputError and writes nothing', async () => {
+    const user = await createUser({ email: 'badname@example.com', username: 'keeps' });
+    const bad = await t.run(UpdateUser, { input: { userId: user.id, username: 'has spaces' } });
+    expect(bad.updateUser).toMatchObject({ __typename: 'InvalidInputError', code: 'INVALID_INPUT' });
+    const { events } = await t.run(Events, { userId: user.id });
+    expect(events.edges.map((e) => e.node.type)).toEqual(['USER_CREATED']);
+  });
+
+  it('answers AlreadyExistsError on username for a taken username, whatever its case, and records nothing', async () => {
+    await createUser({ email: 'holder@example.com', username: 'holder' });
+    const other = await createUser({ email: 'taker@example.com' });
+    const taken = await t.run(UpdateUser, { input: { userId: other.id, username: 'HOLDER', givenName: 'T' } });
+    expect(taken.updateUser).toMatchObject({ __typename: 'AlreadyExistsError', code: 'ALREADY_EXISTS', field: 'username' });
+    const { events } = await t.run(Events, { userId: other.id });
+    expect(events.edges.map((e) => e.node.type)).toEqual(['USER_CREATED']);
+  });
+
+  it('lets exactly one of many concurrent updates to the same username win', async () => {
+    const users = await Promise.all(Array.from({ length: 6 }, (_, i) => createUser({ email: `race${i}@example.com` })));
+    const results = await Promise.all(users.map((u) => t.run(UpdateUser, { input: { userId: u.id, username: 'contested' } })));
+    const kinds = results.map((r) => r.updateUser.__typename).sort();
+    expect(kinds.filter((k) => k === 'UpdateUserSuccess')).toHaveLength(1);
+    expect(results.filter((r) => r.updateUser.__typename !== 'UpdateUserSuccess').map((r) => r.updateUser)).toEqual(
+      Array.from({ length: 5 }, () => expect.objectContaining({ __typename: 'AlreadyExistsError', field: 'username' })),
+    );
   });
 });
 

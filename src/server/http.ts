@@ -111,12 +111,25 @@ export function createHttpServer(deps: HttpDeps) {
   type Extra = { request: IncomingMessage; socket: WebSocket; guard?: NodeJS.Timeout };
   /** What onSubscribe hands to execute/subscribe (as the root value): yoga's functions, and where a stream's messages go. */
   type Root = { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown; id: string; socket: WebSocket };
-  /** Writes a frame as graphql-ws's own adapter does: settled once written, at once when the socket is no longer open. */
-  const sendFrame = (socket: WebSocket, frame: string) =>
-    new Promise<void>((resolve, reject) => {
-      if (socket.readyState !== socket.OPEN) return resolve();
-      socket.send(frame, (err) => (err ? reject(err) : resolve()));
+  /**
+   * Writes a frame. When the socket took all of it at once (nothing buffered,
+   * the usual case): undefined, so a stream goes on without a promise and a
+   * turn per frame. Otherwise, as graphql-ws's own adapter does: a promise
+   * settled once it is written, so a slow client's backlog stays in its
+   * stream's bounded buffer, not in the socket's. Nothing when the socket is
+   * no longer open.
+   */
+  const sendFrame = (socket: WebSocket, frame: string): Promise<void> | undefined => {
+    if (socket.readyState !== socket.OPEN) return undefined;
+    let settle: ((err?: Error) => void) | undefined;
+    let outcome: { err?: Error } | undefined;
+    socket.send(frame, (err) => (settle ? settle(err) : (outcome = { err })));
+    if (socket.bufferedAmount === 0 && !outcome?.err) return undefined;
+    return new Promise<void>((resolve, reject) => {
+      settle = (err) => (err ? reject(err) : resolve());
+      if (outcome) settle(outcome.err);
     });
+  };
   /**
    * A socket lives as long as its client wants, long after the access check
    * made when it opened: it re-checks every reauthIntervalMs and is closed

@@ -35,6 +35,7 @@ import type { Plugin } from 'graphql-yoga';
 import { errorTypeMap } from '@pothos/plugin-errors';
 import type { Logger } from '../kernel/logger.js';
 import type { Metrics } from '../kernel/metrics.js';
+import { closing } from '../kernel/async-iterators.js';
 
 const INVALID = '(invalid)';
 const UNKNOWN = '(unknown)';
@@ -133,42 +134,6 @@ function noteUnionErrors(schema: GraphQLSchema) {
 
 const isStream = (value: unknown): value is AsyncIterable<unknown> => typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 
-/** Calls `onClose` once, when the stream ends however it ends (done, return, throw, or a failing next). */
-function closing<T>(source: AsyncIterable<T>, onClose: () => void): AsyncIterableIterator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let open = true;
-  const close = () => {
-    if (open) {
-      open = false;
-      onClose();
-    }
-  };
-  return {
-    async next() {
-      try {
-        const next = await iterator.next();
-        if (next.done) close();
-        return next;
-      } catch (error) {
-        close();
-        throw error;
-      }
-    },
-    async return(value?: unknown) {
-      close();
-      return (await iterator.return?.(value)) ?? { done: true, value: undefined };
-    },
-    async throw(error?: unknown) {
-      close();
-      if (iterator.throw) return iterator.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
 /** The yoga plugin: operations by type, operation and result (a counter and a latency histogram), and live subscriptions. */
 export function useMetrics(metrics: Metrics, schema: GraphQLSchema): Plugin {
   const labels = ['type', 'operation', 'result'] as const;
@@ -241,7 +206,7 @@ export function useMetrics(metrics: Metrics, schema: GraphQLSchema): Plugin {
           if (!isStream(result)) return;
           const transport = { transport: transportOf(context) };
           live.inc(transport);
-          setResult(closing(result, () => live.dec(transport)) as never);
+          setResult(closing(result, { onClose: () => live.dec(transport) }) as never);
         },
       };
     },

@@ -27,6 +27,7 @@ import { execute, buildExecutionContext } from '@graphql-tools/executor';
 import { createSourceEventStream, getOperationAST, GraphQLError, Kind, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Context, Viewer } from '../graphql/context.js';
+import { closing } from '../kernel/async-iterators.js';
 
 /** The field extension a subscription root field sets to take part (see the header). */
 export const SHARED_PER_EVENT = 'sharedPerEvent';
@@ -141,58 +142,20 @@ export function createFanout() {
     const operation = getOperationAST(args.document, args.operationName)!;
     const group = join(key);
     const executeEvent = (payload: unknown) => execute({ ...args, rootValue: payload }) as Result;
-    const source = stream[Symbol.asyncIterator]();
-    let open = true;
-    const end = () => {
-      if (!open) return;
-      open = false;
-      leave(key, group);
-    };
-    const finish = async (): Promise<IteratorResult<ExecutionResult>> => {
-      end();
-      await source.return?.();
-      return { done: true, value: undefined };
-    };
-    const results: AsyncIterableIterator<ExecutionResult> = {
-      async next() {
-        if (!open) return { done: true, value: undefined };
-        let item: IteratorResult<unknown>;
-        try {
-          item = await source.next();
-        } catch (error) {
-          end();
-          // As the executor reports a failing stream: the error, located at the operation.
-          const original = error instanceof Error ? error : new Error(String(error));
-          throw new GraphQLError(original.message, { originalError: original, nodes: [operation] });
-        }
-        if (item.done) {
-          end();
-          return { done: true, value: undefined };
-        }
-        const seq = eventSeqOf(item.value);
-        const payload = item.value;
-        try {
-          const result =
-            seq === undefined
-              ? executeEvent(payload)
-              : resultFor(group, seq, () => execute({ ...args, contextValue: { ...(args.contextValue as object) }, rootValue: payload }) as Result);
-          // Most events execute synchronously: awaiting only a promise saves a turn per delivery.
-          return { done: false, value: typeof (result as Partial<Promise<unknown>>).then === 'function' ? await result : (result as ExecutionResult) };
-        } catch (error) {
-          await finish();
-          throw error;
-        }
+    return closing<unknown, ExecutionResult>(stream, {
+      onClose: () => leave(key, group),
+      // As the executor reports a failing stream: the error, located at the operation.
+      nextError: (error) => {
+        const original = error instanceof Error ? error : new Error(String(error));
+        return new GraphQLError(original.message, { originalError: original, nodes: [operation] });
       },
-      return: finish,
-      async throw(error?: unknown) {
-        await finish();
-        throw error;
+      map: (payload) => {
+        const seq = eventSeqOf(payload);
+        return seq === undefined
+          ? executeEvent(payload)
+          : resultFor(group, seq, () => execute({ ...args, contextValue: { ...(args.contextValue as object) }, rootValue: payload }) as Result);
       },
-      [Symbol.asyncIterator]() {
-        return this;
-      },
-    };
-    return results;
+    });
   }
 
   return {
@@ -235,11 +198,12 @@ export function nextFrame(id: string, result: ExecutionResult): string {
 /**
  * Writes a subscription's results to its socket as graphql-ws `next`
  * messages itself (the payload serialized once per result, see nextFrame),
- * each after the previous one was written, and yields nothing: the returned
+ * each after the previous one was written (`send` returns a promise only for
+ * a frame the socket could not take at once), and yields nothing: the returned
  * iterator ends when the results end, so graphql-ws then sends `complete`
  * (or `error`, when the results throw) after the last `next`, as before.
  */
-export function writeResults(results: AsyncIterable<ExecutionResult>, id: string, send: (frame: string) => Promise<void>): AsyncIterableIterator<never> {
+export function writeResults(results: AsyncIterable<ExecutionResult>, id: string, send: (frame: string) => Promise<void> | undefined): AsyncIterableIterator<never> {
   const source = results[Symbol.asyncIterator]();
   let open = true;
   return {
@@ -249,7 +213,8 @@ export function writeResults(results: AsyncIterable<ExecutionResult>, id: string
         if (item.done) break;
         if (!open) break;
         try {
-          await send(nextFrame(id, item.value));
+          const written = send(nextFrame(id, item.value));
+          if (written) await written;
         } catch (error) {
           // A failed write ends the stream as it did when graphql-ws wrote it: the source is closed too.
           open = false;

@@ -117,6 +117,7 @@ function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
     all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
     allAfter: (first, sql, params, shape) => (statementList(first).forEach((s) => log(s.sql)), log(sql), direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
+    allThen: (sql, params, shape, then) => (log(sql), direct.allThen(sql, params, shape, (rows) => then(rows).map((s) => (log(s.sql), s)))),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };
 }
@@ -164,13 +165,23 @@ function gatedSqlite(factory: AdapterFactory, gate: SqliteGate): AdapterFactory 
   };
 }
 
-/** True when an error is a unique-constraint violation (Prisma P2002), on either provider. */
-export function isUniqueViolation(error: unknown): error is { code: 'P2002'; meta?: { target?: unknown } } {
-  return typeof error === 'object' && error !== null && (error as { code?: string }).code === 'P2002';
+/** A unique violation as the drivers report it to direct statements (direct.ts): better-sqlite3's and PostgreSQL's codes. */
+const DRIVER_UNIQUE = new Set(['SQLITE_CONSTRAINT_UNIQUE', 'SQLITE_CONSTRAINT_PRIMARYKEY', '23505']);
+
+/** True when an error is a unique-constraint violation (Prisma P2002, or a direct statement's driver error), on either provider. */
+export function isUniqueViolation(error: unknown): error is { code: string; meta?: { target?: unknown } } {
+  if (typeof error !== 'object' || error === null) return false;
+  const code = (error as { code?: unknown }).code;
+  return code === 'P2002' || (typeof code === 'string' && DRIVER_UNIQUE.has(code));
 }
 
-/** The columns named by a unique violation, across adapters' differing metadata shapes. */
+/** The columns named by a unique violation, across adapters' differing metadata shapes and the drivers' messages. */
 export function uniqueViolationFields(error: unknown): string[] {
+  const { code, message, detail } = error as { code?: string; message?: string; detail?: string };
+  // better-sqlite3: "UNIQUE constraint failed: User.usernameNormalized[, …]".
+  if (code?.startsWith('SQLITE_CONSTRAINT')) return (message?.split(': ')[1] ?? '').split(', ').map((c) => c.slice(c.indexOf('.') + 1));
+  // PostgreSQL: detail 'Key ("usernameNormalized")=(…) already exists.'.
+  if (code === '23505') return (/^Key \((.*?)\)=/.exec(detail ?? '')?.[1] ?? '').split(', ').map((c) => c.replace(/^"|"$/g, ''));
   const meta = (error as { meta?: Record<string, unknown> }).meta ?? {};
   const target = meta.target ?? (meta.driverAdapterError as { cause?: { constraint?: { fields?: string[] } } })?.cause?.constraint?.fields;
   if (Array.isArray(target)) return target.map(String);

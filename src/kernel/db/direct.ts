@@ -10,8 +10,9 @@
  * driver's own time.
  *
  * Rules:
- * - Standalone statements only, each atomic by itself. Work that needs a
- *   transaction stays with Prisma.
+ * - Standalone statements, or a few in one short transaction that no
+ *   application code interrupts (allAfter, runIfChanged, allThen). Work that
+ *   reads, decides and writes across awaits stays with Prisma.
  * - SQL uses `?` placeholders and double-quoted identifiers (valid on both
  *   providers); PostgreSQL's `$n` are derived from it.
  * - Parameters are bound, never spliced. A Date is written the way Prisma
@@ -63,6 +64,13 @@ export interface DirectSql {
    * and its event).
    */
   runIfChanged(first: Statement, then: Statement[]): Promise<boolean>;
+  /**
+   * Runs `sql` (a statement that returns rows), then the statements `then`
+   * makes of those rows, in one transaction; resolves with the rows. For a
+   * write whose event is made from the row as written. `then` runs
+   * synchronously inside the transaction: it only builds statements.
+   */
+  allThen<T>(sql: string, params: SqlParam[], shape: RowShape | undefined, then: (rows: T[]) => readonly Statement[]): Promise<T[]>;
   /** Runs a write; resolves with the number of rows it changed. */
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
@@ -173,6 +181,14 @@ export class SqliteGate {
             return changed;
           })(),
         ),
+      allThen: <T>(sql: string, params: SqlParam[], shape: RowShape | undefined, then: (rows: T[]) => readonly Statement[]) =>
+        this.#when(() =>
+          this.#db!.transaction(() => {
+            const found = rows<T>(sql, params, shape);
+            for (const s of then(found)) execute(s);
+            return found;
+          })(),
+        ),
       run: (sql, params) => this.#when(() => this.#statement(sql).run(...bind(params)).changes),
     };
   }
@@ -204,6 +220,7 @@ export function tracedDirect(direct: DirectSql, system: 'sqlite' | 'postgresql')
     all: (sql, params, shape) => span([sql], () => direct.all(sql, params, shape)),
     allAfter: (first, sql, params, shape) => span([...statementList(first).map((s) => s.sql), sql], () => direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => span([first.sql, ...then.map((s) => s.sql)], () => direct.runIfChanged(first, then)),
+    allThen: (sql, params, shape, then) => span([sql], () => direct.allThen(sql, params, shape, then)),
     run: (sql, params) => span([sql], () => direct.run(sql, params)),
   };
 }

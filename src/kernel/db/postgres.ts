@@ -7,7 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { Db, PoolSettings } from './client.js';
-import { convert, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape } from './direct.js';
+import { convert, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape, type Statement } from './direct.js';
 
 export function openPostgres(
   url: string,
@@ -91,6 +91,23 @@ function postgresDirect(pool: pg.Pool): DirectSql {
     const { text, name } = prepare(sql);
     return on.query({ text, values: bind(params), types: pgTypes, ...(name ? { name } : {}) });
   };
+  /** Runs `work` on one connection between BEGIN and COMMIT (ROLLBACK when it throws). */
+  const transaction = async <T>(work: (client: pg.PoolClient) => Promise<T>): Promise<T> => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await work(client);
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
+      throw error;
+    } finally {
+      // A connection that could not even roll back is closed, not reused.
+      client.release(broken);
+    }
+  };
   const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
     (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
   return {
@@ -101,23 +118,18 @@ function postgresDirect(pool: pg.Pool): DirectSql {
       const clauses = firsts.map((s, i) => `"first${i || ''}" AS (${s.sql})`).join(', ');
       return all(`WITH ${clauses} ${sql}`, [...firsts.flatMap((s) => s.params), ...params], shape);
     },
-    async runIfChanged(first, then) {
-      const client = await pool.connect();
-      let broken: Error | undefined;
-      try {
-        await client.query('BEGIN');
+    runIfChanged: (first, then) =>
+      transaction(async (client) => {
         const changed = ((await query(first.sql, first.params, client)).rowCount ?? 0) > 0;
         if (changed) for (const s of then) await query(s.sql, s.params, client);
-        await client.query('COMMIT');
         return changed;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: Error) => (broken = rollbackError));
-        throw error;
-      } finally {
-        // A connection that could not even roll back is closed, not reused.
-        client.release(broken);
-      }
-    },
+      }),
+    allThen: <T>(sql: string, params: SqlParam[], shape: RowShape | undefined, then: (rows: T[]) => readonly Statement[]) =>
+      transaction(async (client) => {
+        const rows = (await query(sql, params, client)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
+        for (const s of then(rows)) await query(s.sql, s.params, client);
+        return rows;
+      }),
     run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
   };
 }

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import { wireEventType, type EventType } from '../catalog.js';
 import { SubscriptionOverflow, type StreamItem } from '../../kernel/events/streams.js';
 import { InvalidInputError } from '../../kernel/errors.js';
+import { closing } from '../../kernel/async-iterators.js';
 import { builder } from '../../graphql/builder.js';
 import type { NeededScope } from '../access-tokens/scopes.js';
 import type { Context } from '../../graphql/context.js';
@@ -33,38 +34,6 @@ function overflowError(item: SubscriptionOverflow): GraphQLError {
   );
 }
 
-/**
- * Passes items through and ends after the one `isLast` picks. A plain
- * iterator, not an async generator: return() must reach the source at once
- * (a generator parked on the source's next() would defer it until the next
- * event, keeping an unsubscribed client's listener alive until then).
- */
-function endAfter(source: AsyncIterableIterator<StreamItem>, isLast: (item: StreamItem) => boolean): AsyncIterableIterator<StreamItem> {
-  let done = false;
-  const finish = async (): Promise<IteratorResult<StreamItem>> => {
-    done = true;
-    await source.return?.();
-    return { done: true, value: undefined };
-  };
-  return {
-    async next() {
-      if (done) return { done: true, value: undefined };
-      const result = await source.next();
-      if (result.done) done = true;
-      else if (isLast(result.value)) void finish();
-      return result;
-    },
-    return: finish,
-    async throw(error?: unknown) {
-      await finish();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
-}
-
 /** The type filter and the resume cursor of an event stream's arguments; an unknown cursor is refused. */
 async function streamOptions(args: { types?: readonly string[] | null; after?: string | null }, ctx: Context) {
   const types = (args.types ?? []).map((t) => wireEventType(t)) as EventType[];
@@ -84,10 +53,10 @@ function eventOrOverflow(item: StreamItem) {
 }
 
 /** Ends after an overflow marker (the resolver turns the marker into the error). */
-const untilOverflow = (source: AsyncIterableIterator<StreamItem>) => endAfter(source, (item) => item instanceof SubscriptionOverflow);
+const untilOverflow = (source: AsyncIterableIterator<StreamItem>) => closing(source, { isLast: (item) => item instanceof SubscriptionOverflow });
 /** Ends the state stream after the deletion (there is nothing left to change), or an overflow. */
 const untilDeleted = (source: AsyncIterableIterator<StreamItem>) =>
-  endAfter(source, (item) => item instanceof SubscriptionOverflow || item.type === 'user.deleted');
+  closing(source, { isLast: (item) => item instanceof SubscriptionOverflow || item.type === 'user.deleted' });
 
 builder.subscriptionFields((t) => ({
   userEvents: t.field({

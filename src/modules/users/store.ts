@@ -8,7 +8,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
-import type { DirectSql, SqlParam } from '../../kernel/db/direct.js';
+import type { DirectSql, SqlParam, Statement } from '../../kernel/db/direct.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
@@ -461,11 +461,28 @@ export type UserStore = ReturnType<typeof createUserStore>;
 /** A user by id with every column, as Prisma reads it without a selection: `me` and `user(id)` on every request. */
 export const USER_BY_ID_SQL = `SELECT ${USER_COLUMNS} FROM "User" WHERE "id" = ?`;
 
-/** Reads of a user that run on every request, straight to the driver (src/kernel/db/direct.ts explains why). */
+/** The profile columns updateUser's common path writes straight to the driver: names and the username, no address, no metadata. */
+export const NAME_COLUMNS = ['username', 'usernameNormalized', 'givenName', 'familyName', 'displayName'] as const;
+export type NameColumns = Partial<Pick<User, (typeof NAME_COLUMNS)[number]>>;
+
+/** Reads of a user that run on every request, and the common profile write, straight to the driver (src/kernel/db/direct.ts explains why). */
 export function createUserStatements(direct: DirectSql) {
   return {
     async findUser(id: string): Promise<User | null> {
       const [row] = await direct.all<User>(USER_BY_ID_SQL, [id], USER_ROW);
+      return row ?? null;
+    },
+
+    /**
+     * Writes name columns of a user and, in the same transaction, the
+     * statements `along` makes of the user as written (its event). Returns
+     * the user, or null when there is none (nothing is written). A taken
+     * username fails with the driver's unique violation (isUniqueViolation).
+     */
+    async updateUserNames(userId: string, columns: NameColumns, now: Date, along: (user: User) => readonly Statement[]): Promise<User | null> {
+      const set = NAME_COLUMNS.filter((c) => columns[c] !== undefined);
+      const sql = `UPDATE "User" SET ${[...set, 'updatedAt'].map((c) => `"${c}" = ?`).join(', ')} WHERE "id" = ? RETURNING ${USER_COLUMNS}`;
+      const [row] = await direct.allThen<User>(sql, [...set.map((c) => columns[c] ?? null), now, userId], USER_ROW, ([user]) => (user ? along(user) : []));
       return row ?? null;
     },
   };
