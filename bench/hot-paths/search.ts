@@ -165,8 +165,14 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     search = async (q) => {
-      const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "User" WHERE "searchText" LIKE lower($1) LIMIT ${LIMIT + 1}`, [`%${q}%`])).rows.map((r) => r.id);
-      if (ids.length > LIMIT) {
+      const [found] = (
+        await pool.query<{ n: number; ids: string | null }>(
+          `SELECT count(*)::int AS "n", CASE WHEN count(*) <= ${LIMIT} THEN json_agg("id")::text END AS "ids" FROM (SELECT "id" FROM "User" WHERE "searchText" LIKE lower($1) LIMIT ${LIMIT + 1}) m`,
+          [`%${q}%`],
+        )
+      ).rows;
+      const ids = found.n > LIMIT ? null : (JSON.parse(found.ids ?? '[]') as string[]);
+      if (ids === null) {
         // The store's page of a common query: the order index, read with the one LIKE of "searchText".
         return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE "searchText" LIKE lower($1) ORDER BY "createdAt", "id" LIMIT ${PAGE}`, [`%${q}%`])).rows };
       }
