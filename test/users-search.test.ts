@@ -3,15 +3,17 @@
  * pg_trgm on PostgreSQL): a match in each searched column, case-insensitive;
  * queries of one or two characters (no trigram holds them); the index kept
  * right by updates and deletes; totalCount's bound of 1,000 and
- * totalCountExact; and the migration indexing the users already there.
+ * totalCountExact; and the migrations indexing the users already there.
  */
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase } from '../src/kernel/db/client.js';
 import { migrate, readMigrations } from '../src/kernel/db/migrator.js';
 import { newId } from '../src/kernel/ids.js';
+import { findTextPageIds, findUserPage, ftsQuery, userListWhere } from '../src/modules/users/store.js';
 import { graphql } from './gql/index.js';
 import type { UserFilter } from './gql/graphql.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -233,6 +235,58 @@ it('the search migration indexes the users stored before it', async () => {
       }
     } finally {
       await app.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    await db.drop();
+  }
+});
+
+it.skipIf(testProvider !== 'sqlite')('the search-order migration lists the users stored before it whose key is out of creation order', async () => {
+  const db = await emptyDatabase();
+  const dir = mkdtempSync(path.join(tmpdir(), 'portcullis-migrations-'));
+  try {
+    cpSync(path.resolve(import.meta.dirname, '..', 'prisma', 'migrations'), dir, { recursive: true });
+    const order = readMigrations(db.provider, dir).find((m) => m.name.endsWith('_user_search_order'));
+    if (!order) throw new Error('no user_search_order migration');
+    for (const m of readMigrations(db.provider, dir)) if (m.name >= order.name) rmSync(path.join(dir, db.provider, m.name), { recursive: true });
+    await migrate(db.provider, db.url, { dir });
+    // Keys in insert order; b was created before a, d at the same instant as c: both out of order.
+    const at = (minute: number) => `2026-01-01T00:0${minute}:00.000+00:00`;
+    const users = [
+      ['usr_a', at(2)],
+      ['usr_b', at(1)],
+      ['usr_c', at(3)],
+      ['usr_d', at(3)],
+      ['usr_e', at(4)],
+    ];
+    const { default: Database } = await import('better-sqlite3');
+    const sqlite = new Database(db.url.replace(/^file:/, ''));
+    for (const [id, created] of users) {
+      sqlite.exec(`INSERT INTO "User" ("id", "email", "emailNormalized", "createdAt", "updatedAt") VALUES ('${id}', '${id}@sorted.example', '${id}@sorted.example', '${created}', '${created}')`);
+    }
+    sqlite.close();
+    expect((await migrate(db.provider, db.url)).applied).toContain(order.name);
+
+    // Read through the index in key order, the pages are those of creation order all the same.
+    const database = await createDatabase(db.provider, db.url);
+    try {
+      const query = 'sorted.example';
+      const search = { match: ftsQuery(query)!.match };
+      const where = userListWhere(db.provider, { query });
+      for (const direction of ['ASC', 'DESC'] as const) {
+        for (const take of [1, 2, 3, -1, -2]) {
+          for (const cursor of [undefined, 'usr_a', 'usr_c', 'usr_e']) {
+            const page = { cursor: cursor ? { id: cursor } : undefined, take };
+            const expected = (await findUserPage(database.client, { ...page, select: { id: true } }, where, { field: 'CREATED_AT', direction })).map((u) => u.id);
+            expect(await findTextPageIds(database.direct, db.provider, query, search, page, { field: 'CREATED_AT', direction }), `${direction} ${take} after ${cursor}`).toEqual(expected);
+          }
+        }
+      }
+      // From a user out of order, the index's order says nothing: the page is left to the `where`.
+      expect(await findTextPageIds(database.direct, db.provider, query, search, { cursor: { id: 'usr_b' }, take: 2 }, null)).toBeNull();
+    } finally {
+      await database.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -22,8 +22,10 @@
  * parses the same JSON body and answers the same JSON with the statements of
  * the users store on the same driver, prepared once (SQLite) or unnamed
  * (PostgreSQL, so each is planned for its pattern, as Prisma's are): the
- * index lookup (at most 1,001 users), then the page (by those ids, or in
- * creation order with the text test when more than 1,000 match).
+ * index lookup (at most 1,001 users), then the page: by those ids, or when
+ * more than 1,000 match from the index in key order (SQLite) or in creation
+ * order with the LIKE of "searchText" (PostgreSQL); a short query the probe
+ * finds common, in creation order with the text test (SQLite).
  *
  * While the gateway is loaded, a separate process asks GET /healthz every
  * 5 ms on its own connection (healthz-probe.mjs); its slowest answer is the
@@ -100,14 +102,13 @@ const answered = (status: number, body: string, probe: Probe) =>
 
 // ── The bare handler (a child: `search.ts baseline <provider> <url>`) ───────
 
-/** The page: the first PAGE users in creation order, by ids or with the text test (the store's `where`, as SQL). */
+/** SQLite, a short query's page when the probe finds it common: the first PAGE users in creation order with the text test (the store's `where`, as SQL). */
 const TEXT_TEST = {
   sqlite: `("emailNormalized" LIKE ? OR "usernameNormalized" LIKE ? OR "givenName" LIKE ? OR "familyName" LIKE ? OR "displayName" LIKE ?)`,
-  postgresql: `("emailNormalized" LIKE $1 OR "usernameNormalized" LIKE $1 OR "givenName" ILIKE $2 OR "familyName" ILIKE $2 OR "displayName" ILIKE $2)`,
 };
 
 async function baselineServer(provider: Provider, databaseUrl: string) {
-  const { ftsQuery, SHORT_QUERY_PROBE_ROWS } = await import('../../src/modules/users/store.js');
+  const store = await import('../../src/modules/users/store.js');
   const { isShortQuery } = await import('../../src/modules/users/text-match.js');
   let search: (q: string) => Promise<{ total: number; rows: Array<{ id: string; email: string | null }> }>;
 
@@ -115,39 +116,65 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
     const { default: Sqlite } = await import('better-sqlite3');
     const { sqlitePath } = await import('../../src/kernel/db/client.js');
     const db = new Sqlite(sqlitePath(databaseUrl), { readonly: true });
-    const candidates = db.prepare(`SELECT k."userId" AS "id" FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid WHERE "UserSearch" MATCH ? LIMIT ${LIMIT + 1}`);
-    const probe = db.prepare(
-      `SELECT count(*) AS "n" FROM (SELECT 1 FROM (SELECT "emailNormalized", "usernameNormalized", "givenName", "familyName", "displayName" FROM "User" LIMIT ${SHORT_QUERY_PROBE_ROWS}) WHERE ${TEXT_TEST.sqlite} LIMIT ${LIMIT + 1})`,
-    );
+    const matches = db.prepare(store.SQLITE_MATCHES_SQL);
+    const keyUsers = db.prepare(store.SQLITE_KEY_USERS_SQL);
+    const probe = db.prepare(store.SQLITE_SHORT_PROBE_SQL);
     const terms = db.prepare(`SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`);
+    const unorderedCount = db.prepare(store.SQLITE_UNORDERED_COUNT_SQL);
+    const keyOrder = db.prepare(store.sqliteKeyOrderSql('ASC'));
+    const unorderedMatches = db.prepare(store.SQLITE_UNORDERED_MATCHES_SQL);
     const byIds = db.prepare(`SELECT "id", "email" FROM "User" WHERE "id" IN (SELECT value FROM json_each(?)) ORDER BY "createdAt", "id" LIMIT ${PAGE}`);
     const scan = db.prepare(`SELECT "id", "email" FROM "User" WHERE ${TEXT_TEST.sqlite} ORDER BY "createdAt", "id" LIMIT ${PAGE}`);
+    const page = (ids: string[]) => (ids.length ? byIds.all(JSON.stringify(ids)) : []) as Array<{ id: string; email: string | null }>;
     search = async (q) => {
       const like = `%${q}%`;
       const test = [like.toLowerCase(), like.toLowerCase(), like, like, like];
-      const page = (ids: string[] | null) =>
-        ids === null ? { total: LIMIT, rows: scan.all(...test) as never } : { total: ids.length, rows: (ids.length ? byIds.all(JSON.stringify(ids)) : []) as never };
       let match: string;
       if (isShortQuery(q)) {
-        if ((probe.get(...test) as { n: number }).n > LIMIT) return page(null);
-        const found = terms.all(q.toLowerCase(), `${q.toLowerCase()}\u{10FFFF}`) as Array<{ term: string }>;
-        if (!found.length) return page([]);
-        match = found.map((t) => `"${t.term.replace(/"/g, '""')}"`).join(' OR ');
+        // The store's probe: the first SHORT_QUERY_PROBE_ROWS users a stretch at a time, the event loop let run between.
+        let found = 0;
+        for (let read = 0, after = Number.MIN_SAFE_INTEGER; read < store.SHORT_QUERY_PROBE_ROWS; ) {
+          if (read > 0) await new Promise<void>((resolve) => setImmediate(resolve));
+          const want = Math.min(store.SHORT_QUERY_PROBE_CHUNK, store.SHORT_QUERY_PROBE_ROWS - read);
+          const chunk = probe.get(...test, after, want) as { rows: number; last: number | null; n: number };
+          found += chunk.n;
+          if (found > LIMIT || chunk.rows < want || chunk.last === null) break;
+          read += chunk.rows;
+          after = chunk.last;
+        }
+        if (found > LIMIT) return { total: LIMIT, rows: scan.all(...test) as never };
+        const words = terms.all(q.toLowerCase(), `${q.toLowerCase()}\u{10FFFF}`) as Array<{ term: string }>;
+        if (!words.length) return { total: 0, rows: [] };
+        match = words.map((t) => `"${t.term.replace(/"/g, '""')}"`).join(' OR ');
       } else {
         // The bench's queries hold no wildcard: the index's answer is exact.
-        match = ftsQuery(q)!.match;
+        match = store.ftsQuery(q)!.match;
       }
-      const ids = (candidates.all(match) as Array<{ id: string }>).map((r) => r.id);
-      return page(ids.length > LIMIT ? null : ids);
+      const keys = matches.all(match, LIMIT + 1) as Array<{ key: number }>;
+      if (keys.length <= LIMIT) {
+        const ids = keys.length ? (keyUsers.all(JSON.stringify(keys.map((k) => k.key))) as Array<{ id: string }>).map((r) => r.id) : [];
+        return { total: ids.length, rows: page(ids) };
+      }
+      // More than LIMIT match: the first in key order, and those out of it (none in the bench's data, as in the gateway's check).
+      const { n } = unorderedCount.get(store.UNORDERED_LIMIT + 1) as { n: number };
+      const first = keyOrder.all(match, Number.MIN_SAFE_INTEGER, PAGE) as Array<{ id: string }>;
+      const others = n ? (unorderedMatches.all(...test) as Array<{ id: string }>) : [];
+      return { total: LIMIT, rows: page([...first, ...others].map((r) => r.id)) };
     };
   } else {
     const { default: pg } = await import('pg');
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 10 });
     search = async (q) => {
-      const params = [`%${q.toLowerCase()}%`, `%${q}%`];
-      const ids = (await pool.query<{ id: string }>(`SELECT "id" FROM "User" WHERE "searchText" LIKE lower($1) LIMIT ${LIMIT + 1}`, [`%${q}%`])).rows.map((r) => r.id);
-      if (ids.length > LIMIT) {
-        return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE ${TEXT_TEST.postgresql} ORDER BY "createdAt", "id" LIMIT ${PAGE}`, params)).rows };
+      const [found] = (
+        await pool.query<{ n: number; ids: string | null }>(
+          `SELECT count(*)::int AS "n", CASE WHEN count(*) <= ${LIMIT} THEN json_agg("id")::text END AS "ids" FROM (SELECT "id" FROM "User" WHERE "searchText" LIKE lower($1) LIMIT ${LIMIT + 1}) m`,
+          [`%${q}%`],
+        )
+      ).rows;
+      const ids = found.n > LIMIT ? null : (JSON.parse(found.ids ?? '[]') as string[]);
+      if (ids === null) {
+        // The store's page of a common query: the order index, read with the one LIKE of "searchText".
+        return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE "searchText" LIKE lower($1) ORDER BY "createdAt", "id" LIMIT ${PAGE}`, [`%${q}%`])).rows };
       }
       return { total: ids.length, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE "id" = ANY($1) ORDER BY "createdAt", "id" LIMIT ${PAGE}`, [ids])).rows };
     };

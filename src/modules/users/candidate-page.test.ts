@@ -3,11 +3,13 @@
  * on their sort keys) is the page findUserPage reads with `id IN
  * (candidates)`: every order and direction, forward and backward, from
  * every cursor (candidates or not) and with none; on the provider under test.
+ * So is a page of a text query's matches read through the index
+ * (findTextPageIds), users created out of order among them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../kernel/db/client.js';
 import { freshDatabase, type TestDatabase } from '../../../test/helpers/db.js';
-import { createUserStore, findCandidatePageIds, findUserPage, findUsersInOrder, type UserListOrder } from './store.js';
+import { createUserStore, findCandidatePageIds, findTextPageIds, findUserPage, findUsersInOrder, ftsQuery, userListWhere, type TextSearch, type UserListOrder } from './store.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -58,5 +60,56 @@ describe("a page of a search's candidates", () => {
     const picked = [candidates[3], ids[1], candidates[0]];
     const rows = await findUsersInOrder(db, { select: { email: true } }, where, picked);
     expect(rows.map((r) => r.id)).toEqual([candidates[3], candidates[0]]);
+  });
+
+  it("reads a text query's page as the `where` gives it, in every order it serves, users out of creation order included", { timeout: 120_000 }, async () => {
+    const db = database.client;
+    const store = createUserStore();
+    const provider = database.provider;
+    const ids: string[] = [];
+    // Two of every three match "needle", in the email or (upper-cased) in a name; created in order, one a millisecond.
+    const base = Date.parse('2026-05-01T00:00:00Z');
+    for (let i = 0; i < 24; i++) {
+      const email = i % 3 === 1 ? `n${i}@example.com` : i % 3 === 0 ? `needle${i}@example.com` : `n${i}@example.org`;
+      const user = await db.user.create({ data: { id: `usr_order${String(i).padStart(2, '0')}`, email, emailNormalized: email, givenName: i % 3 === 2 ? 'NeEdLe' : 'Ann', createdAt: new Date(base + i) } });
+      ids.push(user.id);
+    }
+    // Users written with an earlier instant than some already there (an import) are out of key order; the last one is not.
+    for (const [k, at] of [base - 5, base + 7, base + 30].entries()) {
+      const user = await db.user.create({ data: { id: `usr_late${k}`, email: `needle-late${k}@example.com`, emailNormalized: `needle-late${k}@example.com`, createdAt: new Date(at) } });
+      ids.push(user.id);
+    }
+    // The last user inserted in order, whose instant is moved back: out of order too.
+    const moved = await db.$transaction((tx) => store.insertUser(tx, { email: 'needle-moved@example.com', emailNormalized: 'needle-moved@example.com' }));
+    await db.user.update({ where: { id: moved.id }, data: { createdAt: new Date(base + 10) } });
+    ids.push(moved.id);
+
+    const outOfOrder = [ids[24], ids[25], moved.id];
+    const query = 'needle';
+    const search: TextSearch = provider === 'sqlite' ? { match: ftsQuery(query)!.match } : { pattern: `%${query}%` };
+    const where = userListWhere(provider, { query });
+    let read = 0;
+    for (const field of ['CREATED_AT', 'EMAIL', 'LAST_LOGIN_AT', 'LAST_ACTIVE_AT'] as const) {
+      for (const direction of ['ASC', 'DESC'] as const) {
+        const order: UserListOrder = { field, direction };
+        for (const take of [1, 5, 20, -1, -5, -20]) {
+          for (const cursor of [undefined, ...ids]) {
+            const page = { cursor: cursor ? { id: cursor } : undefined, take };
+            const found = await findTextPageIds(database.direct, provider, query, search, page, order);
+            if (found === null) {
+              // SQLite reads the index in creation order only, and not from a user out of it.
+              expect(provider, `${field} ${direction} take ${take} after ${cursor}`).toBe('sqlite');
+              expect(field !== 'CREATED_AT' || outOfOrder.includes(cursor ?? ''), `${field} ${direction} take ${take} after ${cursor}`).toBe(true);
+              continue;
+            }
+            read++;
+            const expected = (await findUserPage(db, { ...page, select: { id: true } }, where, order)).map((u) => u.id);
+            expect(found, `${field} ${direction} take ${take} after ${cursor}`).toEqual(expected);
+          }
+        }
+      }
+    }
+    // Every order's pages on PostgreSQL; on SQLite, creation order's from no cursor and every user in key order.
+    expect(read).toBe(provider === 'sqlite' ? 2 * 6 * (1 + 25) : 4 * 2 * 6 * (1 + 28));
   });
 });

@@ -25,6 +25,7 @@ import {
   createUserStore,
   findCandidatePageIds,
   findTextCandidates,
+  findTextPageIds,
   findUsersInOrder,
   findUserPage,
   metadataCandidates,
@@ -218,7 +219,7 @@ export function createUserService(deps: {
       query ? findTextCandidates(deps.db, deps.direct, deps.provider, query) : null,
     ]);
     const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
-    return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, text };
+    return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, unnarrowed: where, query, text };
   }
 
   /**
@@ -227,21 +228,28 @@ export function createUserService(deps: {
    * connection asks both of one list.
    */
   async function openUserList(filter?: UserListFilter | null): Promise<UserList> {
-    const { where, text } = await listWhere(filter ?? {});
+    const { where, unnarrowed, query, text } = await listWhere(filter ?? {});
     // No user holds the text: nothing to read (SQLite would still scan for `id IN ()`).
     const none = text !== null && 'ids' in text && text.ids.length === 0;
     // The query is the list's only test: the index's candidates alone decide which users it holds.
     const alone = Object.entries(filter ?? {}).every(([key, value]) => key === 'query' || value === null || value === undefined);
     const candidates = alone && text && 'ids' in text ? text : null;
+    // Many users match the query alone: the page is found in SQL through the index (or the one "searchText" LIKE).
+    const search = alone && query && text && 'many' in text ? (text.search ?? null) : null;
     return {
       async page(page, order) {
         if (none) return [];
-        if (candidates) {
-          // The page is worked out on the candidates, and Prisma reads only its rows. Each must still pass the
-          // `where` (candidates may be a few more than match, and rows may change meanwhile): when all do, the
-          // page is the one the whole `where` gives, since every matching user is a candidate; else it is read so.
-          const ids = await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order);
-          const rows = await findUsersInOrder(deps.db, page, where, ids);
+        const ids = candidates
+          ? await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order)
+          : search && query
+            ? await findTextPageIds(deps.direct, deps.provider, query, search, page, order)
+            : null;
+        if (ids) {
+          // Prisma reads only the page's rows. Each must still pass the `where` (candidates may be a few more
+          // than match, and rows may change meanwhile): when all do, the page is the one the whole `where` gives,
+          // since every matching user was a candidate; else it is read so. The `where` without the candidates'
+          // ids: Prisma would plan each of up to a thousand of them again, and the page's ids say as much.
+          const rows = await findUsersInOrder(deps.db, page, unnarrowed, ids);
           if (rows.length === ids.length) return rows;
         }
         return findUserPage(deps.db, page, where, order);

@@ -140,26 +140,47 @@ export const SEARCH_COUNT_LIMIT = 1000;
  * SEARCH_COUNT_LIMIT; `exact` when they are exactly the users the `where`'s
  * text test matches, else a few more), or that more than that many match.
  */
-export type TextCandidates = { ids: string[]; exact: boolean } | { many: true };
+export type TextCandidates = { ids: string[]; exact: boolean } | { many: true; search?: TextSearch };
+
+/**
+ * How the users an exact query matches are found in SQL (see findTextPageIds):
+ * on SQLite the FTS5 query, on PostgreSQL the LIKE pattern of "searchText".
+ */
+export type TextSearch = { match: string } | { pattern: string };
 
 /**
  * SQLite: the users whose columns hold every trigram of an FTS5 query, from
  * the index of the search migration. FTS5 streams its matches, so the LIMIT
  * bounds the work even for a query every user matches.
  */
-const SQLITE_CANDIDATES_SQL = `SELECT k."userId" AS "id"
-  FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid
- WHERE "UserSearch" MATCH ?
- LIMIT ?`;
+export const SQLITE_MATCHES_SQL = `SELECT rowid AS "key" FROM "UserSearch" WHERE "UserSearch" MATCH ? LIMIT ?`;
+/** The users of index keys (a JSON array). */
+export const SQLITE_KEY_USERS_SQL = `SELECT "userId" AS "id" FROM "UserSearchKey" WHERE "key" IN (SELECT "value" FROM json_each(?))`;
+
+/** SQLite: the users an FTS5 query matches, up to `limit` + 1 of them; their ids are read only when at most `limit`. */
+async function sqliteMatches(direct: DirectSql, match: string, limit: number): Promise<string[] | 'many'> {
+  const keys = await direct.all<{ key: number }>(SQLITE_MATCHES_SQL, [match, limit + 1]);
+  if (keys.length > limit) return 'many';
+  if (keys.length === 0) return [];
+  return (await direct.all<{ id: string }>(SQLITE_KEY_USERS_SQL, [JSON.stringify(keys.map((k) => k.key))])).map((r) => r.id);
+}
 
 /** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
 export const SHORT_QUERY_PROBE_ROWS = 20_000;
 
-/** How many of the first SHORT_QUERY_PROBE_ROWS users match, counted up to a limit, with userTextWhere's own comparisons. */
-const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "n" FROM (
-  SELECT 1 FROM (SELECT "emailNormalized" AS e, "usernameNormalized" AS un, "givenName" AS g, "familyName" AS f, "displayName" AS d FROM "User" LIMIT ?)
-   WHERE e LIKE ? OR un LIKE ? OR g LIKE ? OR f LIKE ? OR d LIKE ?
-   LIMIT ?)`;
+/** Rows the probe reads with one statement: a few milliseconds of the event loop, which it gives back between them. */
+export const SHORT_QUERY_PROBE_CHUNK = 2_500;
+
+/**
+ * One stretch of the probe: of the next rows in table order after a rowid,
+ * how many match (userTextWhere's own comparisons) and the last rowid read.
+ */
+export const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "rows", max(r) AS "last", total(m) AS "n" FROM (
+  SELECT rowid AS r, ("emailNormalized" LIKE ? OR "usernameNormalized" LIKE ? OR "givenName" LIKE ? OR "familyName" LIKE ? OR "displayName" LIKE ?) AS m
+    FROM "User" WHERE rowid > ? ORDER BY rowid LIMIT ?)`;
+
+/** Lets the event loop run between the statements of a long read (SQLite's run synchronously). */
+const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The index's trigrams that begin with a short query (as the index holds it). */
 const SQLITE_TERMS_SQL = `SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`;
@@ -209,17 +230,29 @@ export function ftsQuery(query: string): { match: string; exact: boolean } | nul
  * every occurrence begins one (the migration follows each value with two
  * U+0002). The trigrams beginning with it are read from the index's
  * vocabulary, whose cost grows with the users they occur in; so a probe of
- * the first SHORT_QUERY_PROBE_ROWS users comes first, and a query common
- * enough to make the vocabulary costly is settled there: more than
- * SEARCH_COUNT_LIMIT of them match, and the page's order index finds its
- * rows at once. Wildcards: null, as for ftsQuery.
+ * the first SHORT_QUERY_PROBE_ROWS users (in table order, a stretch at a
+ * time) comes first, and a query common enough to make the vocabulary costly
+ * is settled there: more than SEARCH_COUNT_LIMIT of them match, and the
+ * page's order index finds its rows at once. Wildcards: null, as for ftsQuery.
  */
 async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ match: string } | TextCandidates | null> {
   if (/[%_]/.test(query)) return null;
   const lower = `%${query.toLowerCase()}%`;
   const asIs = `%${query}%`;
-  const [probe] = await direct.all<{ n: number }>(SQLITE_SHORT_PROBE_SQL, [SHORT_QUERY_PROBE_ROWS, lower, lower, asIs, asIs, asIs, SEARCH_COUNT_LIMIT + 1]);
-  if (probe.n > SEARCH_COUNT_LIMIT) return { many: true };
+  let found = 0;
+  let read = 0;
+  let after = Number.MIN_SAFE_INTEGER;
+  while (read < SHORT_QUERY_PROBE_ROWS) {
+    if (read > 0) await yieldToLoop();
+    const want = Math.min(SHORT_QUERY_PROBE_CHUNK, SHORT_QUERY_PROBE_ROWS - read);
+    const rows: Array<{ rows: number; last: number | null; n: number }> = await direct.all(SQLITE_SHORT_PROBE_SQL, [lower, lower, asIs, asIs, asIs, after, want]);
+    const [chunk] = rows;
+    found += chunk.n;
+    if (found > SEARCH_COUNT_LIMIT) return { many: true };
+    if (chunk.rows < want || chunk.last === null) break;
+    read += chunk.rows;
+    after = chunk.last;
+  }
   const forms = indexedForms(query);
   const terms = new Map<string, string>();
   for (const form of new Set([forms.keys, forms.names])) {
@@ -255,19 +288,26 @@ export async function findTextCandidates(db: Db, direct: DirectSql, provider: Da
       match = fts.match;
       if (!fts.exact) {
         // More than SEARCH_COUNT_LIMIT candidates is no proof that as many match: let the `where` decide.
-        ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
-        return ids.length > SEARCH_COUNT_LIMIT ? null : { ids, exact: false };
+        const found = await sqliteMatches(direct, match, SEARCH_COUNT_LIMIT);
+        return found === 'many' ? null : { ids: found, exact: false };
       }
     }
-    ids = (await direct.all<{ id: string }>(SQLITE_CANDIDATES_SQL, [match, SEARCH_COUNT_LIMIT + 1])).map((r) => r.id);
+    const found = await sqliteMatches(direct, match, SEARCH_COUNT_LIMIT);
+    if (found === 'many') return { many: true, search: { match } };
+    ids = found;
   } else {
     // "searchText" (the search migration) holds the five columns lower-cased; LIKE on it finds what ILIKE finds on each.
-    const rows = await db.$queryRaw<Array<{ id: string }>>(
-      Prisma.sql`SELECT "id" FROM "User" WHERE "searchText" LIKE lower(${`%${query}%`}) LIMIT ${SEARCH_COUNT_LIMIT + 1}`,
+    // One row, the ids as one JSON text (none past the limit): Prisma maps each row of a raw query in
+    // WebAssembly, which for a thousand rows costs milliseconds of the event loop.
+    const [found] = await db.$queryRaw<Array<{ n: number; ids: string | null }>>(
+      Prisma.sql`SELECT count(*)::int AS "n", CASE WHEN count(*) <= ${SEARCH_COUNT_LIMIT} THEN json_agg("id")::text END AS "ids"
+        FROM (SELECT "id" FROM "User" WHERE "searchText" LIKE lower(${`%${query}%`}) LIMIT ${SEARCH_COUNT_LIMIT + 1}) m`,
     );
-    ids = rows.map((r) => r.id);
     // A wildcard (or U+0001 itself) may span two values of "searchText": more candidates than counted is then no proof.
-    if (/[%_\u0001]/.test(query)) return ids.length > SEARCH_COUNT_LIMIT ? null : { ids, exact: false };
+    const wildcard = /[%_\u0001]/.test(query);
+    if (found.n > SEARCH_COUNT_LIMIT) return wildcard ? null : { many: true, search: { pattern: `%${query}%` } };
+    ids = JSON.parse(found.ids ?? '[]') as string[];
+    if (wildcard) return { ids, exact: false };
   }
   return ids.length > SEARCH_COUNT_LIMIT ? { many: true } : { ids, exact: true };
 }
@@ -385,6 +425,12 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
 const candidateIds = (provider: DatabaseProvider) =>
   provider === 'postgresql' ? `"id" IN (SELECT json_array_elements_text(?::json))` : `"id" IN (SELECT "value" FROM json_each(?))`;
 
+/** The users a page is read from, as an SQL test of a User row. */
+interface RowTest {
+  sql: string;
+  params: SqlParam[];
+}
+
 /**
  * The ids of one page of a list narrowed to `candidates`, in the total order
  * of userListBlocks and with findUserPage's cursor and `take`, worked out in
@@ -395,13 +441,18 @@ const candidateIds = (provider: DatabaseProvider) =>
  * test (the caller's `where` is checked on the page's rows). Returns the ids
  * in list order; none when the cursor names a user that is gone.
  */
-export async function findCandidatePageIds(
+export function findCandidatePageIds(
   direct: DirectSql,
   provider: DatabaseProvider,
   candidates: string[],
   page: Pick<UserPageQuery, 'cursor' | 'take'>,
   order?: UserListOrder | null,
 ): Promise<string[]> {
+  return findPageIdsWhere(direct, { sql: candidateIds(provider), params: [JSON.stringify(candidates)] }, page, order);
+}
+
+/** findCandidatePageIds for the users `test` holds. */
+async function findPageIdsWhere(direct: DirectSql, test: RowTest, page: Pick<UserPageQuery, 'cursor' | 'take'>, order?: UserListOrder | null): Promise<string[]> {
   const { dir, column, blocks } = userListBlocks(order);
   const forward = page.take >= 0;
   const travel = forward ? blocks : [...blocks].reverse();
@@ -415,14 +466,13 @@ export async function findCandidatePageIds(
     const valued = !(at.n === true || at.n === 1);
     start = travel.findIndex((block) => block.valued === valued);
   }
-  const json = JSON.stringify(candidates);
   const ids: string[] = [];
   for (const [i, block] of travel.entries()) {
     const wanted = Math.abs(page.take) - ids.length;
     if (i < start || wanted <= 0) continue;
     const emptyBlock = !block.valued;
-    const tests = [candidateIds(provider)];
-    const params: SqlParam[] = [json];
+    const tests = [test.sql];
+    const params: SqlParam[] = [...test.params];
     if (column !== 'createdAt') tests.push(`"${column}" IS ${emptyBlock ? '' : 'NOT '}NULL`);
     if (cursorId !== undefined && i === start) {
       // As block.beyond: past the cursor's (value, id), or past its id among the rows without a value.
@@ -435,6 +485,77 @@ export async function findCandidatePageIds(
     ids.push(...rows.map((r) => r.id));
   }
   return forward ? ids : ids.reverse();
+}
+
+/** SQLite: more users out of key order than this, and a page is no longer read from the index's key order. */
+export const UNORDERED_LIMIT = 1000;
+/** How many users are out of key order, counted up to a limit. */
+export const SQLITE_UNORDERED_COUNT_SQL = `SELECT count(*) AS "n" FROM (SELECT 1 FROM "UserSearchUnordered" LIMIT ?)`;
+
+/**
+ * SQLite: the first matches of an FTS5 query in key order, past a key, in
+ * either direction, leaving out the users whose key is out of creation order
+ * (the search-order migration). FTS5 streams its matches in rowid order, so
+ * the LIMIT bounds the work however many users match.
+ */
+export const sqliteKeyOrderSql = (dir: 'ASC' | 'DESC') => `SELECT k."userId" AS "id"
+  FROM "UserSearch" s JOIN "UserSearchKey" k ON k."key" = s.rowid
+ WHERE "UserSearch" MATCH ? AND s.rowid ${dir === 'ASC' ? '>' : '<'} ?
+   AND k."userId" NOT IN (SELECT "userId" FROM "UserSearchUnordered")
+ ORDER BY s.rowid ${dir}
+ LIMIT ?`;
+
+/** SQLite: the users out of key order that a query matches, with userTextWhere's own comparisons (as the short query's probe). */
+export const SQLITE_UNORDERED_MATCHES_SQL = `SELECT u."id" FROM "UserSearchUnordered" o JOIN "User" u ON u."id" = o."userId"
+ WHERE u."emailNormalized" LIKE ? OR u."usernameNormalized" LIKE ? OR u."givenName" LIKE ? OR u."familyName" LIKE ? OR u."displayName" LIKE ?`;
+
+/**
+ * The ids of one page of the users an exact text query matches (more than
+ * SEARCH_COUNT_LIMIT of them, `search` from findTextCandidates), as
+ * findCandidatePageIds gives them; null when they cannot be found so, and
+ * the page's `where` decides (findUserPage).
+ *
+ * PostgreSQL: the page's order index is read with the one LIKE of
+ * "searchText" (five ILIKEs a row would cost several times as much).
+ *
+ * SQLite, in creation order: the index gives its matches in key order, and
+ * keys follow creation order but for the few users the search-order
+ * migration lists. So the `take` matches nearest the cursor's key in the
+ * direction of travel, with the listed users that match, hold the page,
+ * which findCandidatePageIds then works out. A cursor whose key is out of
+ * order, too many such users, or another order: null.
+ */
+export async function findTextPageIds(
+  direct: DirectSql,
+  provider: DatabaseProvider,
+  query: string,
+  search: TextSearch,
+  page: Pick<UserPageQuery, 'cursor' | 'take'>,
+  order?: UserListOrder | null,
+): Promise<string[] | null> {
+  if ('pattern' in search) return findPageIdsWhere(direct, { sql: `"searchText" LIKE lower(?)`, params: [search.pattern] }, page, order);
+  if ((order?.field ?? 'CREATED_AT') !== 'CREATED_AT') return null;
+  const [{ n }] = await direct.all<{ n: number }>(SQLITE_UNORDERED_COUNT_SQL, [UNORDERED_LIMIT + 1]);
+  if (n > UNORDERED_LIMIT) return null;
+  const ascending = (order?.direction !== 'DESC') === page.take >= 0;
+  let from = ascending ? Number.MIN_SAFE_INTEGER : Number.MAX_SAFE_INTEGER;
+  const cursorId = page.cursor?.id;
+  if (cursorId !== undefined) {
+    const [at] = await direct.all<{ key: number; unordered: number }>(
+      `SELECT k."key", EXISTS (SELECT 1 FROM "UserSearchUnordered" o WHERE o."userId" = k."userId") AS "unordered" FROM "UserSearchKey" k WHERE k."userId" = ?`,
+      [cursorId],
+    );
+    if (!at) return [];
+    if (at.unordered) return null;
+    from = at.key;
+  }
+  const take = Math.abs(page.take);
+  const inOrder = await direct.all<{ id: string }>(sqliteKeyOrderSql(ascending ? 'ASC' : 'DESC'), [search.match, from, take]);
+  const lower = `%${query.toLowerCase()}%`;
+  const asIs = `%${query}%`;
+  const unordered = n ? await direct.all<{ id: string }>(SQLITE_UNORDERED_MATCHES_SQL, [lower, lower, asIs, asIs, asIs]) : [];
+  const candidates = [...inOrder, ...unordered].map((r) => r.id);
+  return candidates.length ? findCandidatePageIds(direct, provider, candidates, page, order) : [];
 }
 
 /**
