@@ -109,6 +109,25 @@ describe('direct statements', () => {
     expect(await givenName()).toBe('six');
   });
 
+  it('run a conditional write with RETURNING and its companions, resolving with its rows, all or nothing', async () => {
+    const [user, other] = [await newUser(), await newUser()];
+    const take = (step: number) => ({ sql: 'UPDATE "User" SET "failedCodeAttempts" = ? WHERE "id" = ? AND "failedCodeAttempts" < ? RETURNING "failedCodeAttempts", "emailNormalized"', params: [step, user.id, step] });
+    const note = (name: string) => ({ sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ?', params: [name, other.id] });
+    const givenName = async () => (await db.user.findUniqueOrThrow({ where: { id: other.id } })).givenName;
+    expect(await direct.allIfChanged(take(5), [note('five')])).toEqual([{ failedCodeAttempts: 5, emailNormalized: user.emailNormalized }]);
+    expect(await direct.allIfChanged(take(5), [note('five again')])).toEqual([]);
+    expect(await givenName()).toBe('five');
+    // A companion fails (the event id is taken): the conditional write is undone too.
+    const taken = await db.event.create({ data: { id: newId('UserEvent'), type: 'user.updated', data: {} } });
+    const insert = { sql: 'INSERT INTO "Event" ("id", "type", "data", "occurredAt") VALUES (?, ?, ?, ?) RETURNING "seq"', params: [taken.id, 'user.updated', '{}', new Date()] };
+    await expect(direct.allIfChanged(take(6), [note('six'), insert])).rejects.toThrow();
+    expect(await db.user.findUniqueOrThrow({ where: { id: user.id } })).toMatchObject({ failedCodeAttempts: 5 });
+    expect(await givenName()).toBe('five');
+    // The connection is usable afterwards.
+    expect(await direct.allIfChanged(take(6), [note('six')])).toHaveLength(1);
+    expect(await givenName()).toBe('six');
+  });
+
   it('never land inside a Prisma transaction that rolls back', async () => {
     const [a, b] = [await newUser(), await newUser()];
     let settled = false;
@@ -210,14 +229,14 @@ describe('direct statements of sign-in, refresh and authenticated requests', () 
     };
     const active = await newUser();
     const a = await open(active.id);
-    expect(a.opened).toBe(true);
+    expect(a.opened).toEqual({ passwordMustChange: false });
     expect(await db.user.findUniqueOrThrow({ where: { id: active.id } })).toMatchObject({ lastLoginAt: now, lastLoginDevice: 'd' });
     expect(await db.refreshToken.count({ where: { sessionId: a.id } })).toBe(1);
     expect(await db.event.count({ where: { userId: active.id, type: 'user.logged_in' } })).toBe(1);
 
     const inactive = await newUser({ state: 'INACTIVE' });
     const b = await open(inactive.id);
-    expect(b.opened).toBe(false);
+    expect(b.opened).toBeNull();
     expect(await db.session.count({ where: { userId: inactive.id } })).toBe(0);
     expect(await db.event.count({ where: { userId: inactive.id } })).toBe(0);
     expect((await db.user.findUniqueOrThrow({ where: { id: inactive.id } })).lastLoginAt).toBeNull();

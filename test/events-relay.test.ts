@@ -8,7 +8,8 @@ import type { Db } from '../src/kernel/db/client.js';
 import { newId } from '../src/kernel/ids.js';
 import { createLogger } from '../src/kernel/logger.js';
 import { createMemoryPubSub, type EventMessage } from '../src/kernel/events/pubsub.js';
-import { createRelay, WEBHOOK_POSITION_KEY } from '../src/kernel/events/relay.js';
+import { createRelay, NOTIFY_CHANNEL, WEBHOOK_POSITION_KEY } from '../src/kernel/events/relay.js';
+import { createOutbox, systemMeta } from '../src/kernel/events/outbox.js';
 import { manualClock } from '../src/kernel/clock.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
 import { testProvider } from './helpers/db.js';
@@ -202,6 +203,49 @@ describe('webhook position and lease', () => {
     expect(b.relay.isLeader).toBe(true);
     expect(b.fanned).toEqual([e2.seq]);
     await b.relay.stop();
+  });
+});
+
+describe.runIf(testProvider === 'postgresql')('waking other instances (PostgreSQL)', () => {
+  it('sends one NOTIFY per commit: with a direct event insert, or after it for other commits, and none for a write that did not happen', async () => {
+    const { relay } = relayFor();
+    expect(relay.notice()).toBeNull();
+    await relay.start();
+    const owner = relay.notice()![1];
+    const { default: pg } = await import('pg');
+    const listener = new pg.Client({ connectionString: t.db.url });
+    const heard: string[] = [];
+    listener.on('notification', (m) => heard.push(m.payload ?? ''));
+    await listener.connect();
+    await listener.query(`LISTEN ${NOTIFY_CHANNEL}`);
+    const direct = t.app.database.direct;
+    const outbox = createOutbox({ db, direct, now: () => clock.now(), notice: () => relay.notice(), onCommitted: (c) => relay.committed(c) });
+    const settle = async (count: number) => {
+      for (let i = 0; i < 100 && heard.length < count; i++) await new Promise((r) => setTimeout(r, 20));
+      // Long enough for a NOTIFY that should not come to arrive.
+      await new Promise((r) => setTimeout(r, 200));
+    };
+    try {
+      // The insert carries the NOTIFY: no second one after the commit.
+      await outbox.append({ type: 'user.updated', userId: 'usr_notify', data: {} }, systemMeta);
+      await settle(1);
+      expect(heard).toEqual([owner]);
+      // A conditional write that changed nothing writes nothing and wakes nobody.
+      const event = outbox.statement({ type: 'user.updated', userId: 'usr_notify', data: {} }, systemMeta);
+      expect(event.notified).toBe(true);
+      const none = { sql: 'UPDATE "User" SET "givenName" = ? WHERE "id" = ? RETURNING "id"', params: ['x', 'usr_nobody'] };
+      expect(await direct.allIfChanged(none, [event])).toEqual([]);
+      await settle(2);
+      expect(heard).toEqual([owner]);
+      // A commit without a direct insert (a Prisma transaction) is followed by a NOTIFY of its own.
+      await outbox.transaction((tx) => outbox.record(tx, { type: 'user.updated', userId: 'usr_notify', data: {} }, systemMeta));
+      await settle(2);
+      expect(heard).toEqual([owner, owner]);
+    } finally {
+      await listener.end();
+      await relay.stop();
+    }
+    expect(relay.notice()).toBeNull();
   });
 });
 

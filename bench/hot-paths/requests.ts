@@ -25,6 +25,10 @@
  * carry a JWT for the right user and a new refresh token, `me` and `user(id)`
  * the right user, verifyTotp a success or a replay refusal (a user already
  * used in this step, after the same work).
+ *
+ * BENCH_ROWS (login,refresh,me,user,totp; all by default) narrows the run to
+ * some rows, e.g. BENCH_ROWS=login while working on sign-in. A narrowed run
+ * still seeds everything.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
@@ -53,6 +57,7 @@ import {
 import type { HotContext, HotGroup, HotRow } from './types.js';
 
 const USERS = 1000;
+const ROWS = new Set((process.env.BENCH_ROWS ?? 'login,refresh,me,user,totp').split(',').map((r) => r.trim()));
 const ISSUER = 'http://127.0.0.1/bench';
 const AUDIENCE = 'portcullis-bench';
 const ACCESS_TTL_S = 900;
@@ -295,29 +300,33 @@ export const run: HotGroup = async (ctx: HotContext) => {
     const bp = bare.child.pid!;
 
     // login ÷ bare argon2.verify
-    const loginProbes = people.map((p) => ({ userId: p.id, body: JSON.stringify({ query: Q.login, variables: { i: { identifier: p.email, password: BENCH_PASSWORD } } }) }));
-    const signedIn = (status: number, body: string, probe: { userId: string }) => {
-      const r = parsed(body)?.data?.login;
-      return status === 200 && r?.__typename === 'LoginSuccess' && jwtSubject(r.accessToken) === probe.userId && String(r.refreshToken).startsWith('pcr_');
-    };
-    const login = await alternate(side('login', url, gw, {}, loginProbes, signedIn), (sec) => bareArgon2('bare argon2.verify', sec, ctx.connections), opts);
-    rows.push(row('login (password, no MFA)', '≥ 0.85', login, 0.85));
+    if (ROWS.has('login')) {
+      const loginProbes = people.map((p) => ({ userId: p.id, body: JSON.stringify({ query: Q.login, variables: { i: { identifier: p.email, password: BENCH_PASSWORD } } }) }));
+      const signedIn = (status: number, body: string, probe: { userId: string }) => {
+        const r = parsed(body)?.data?.login;
+        return status === 200 && r?.__typename === 'LoginSuccess' && jwtSubject(r.accessToken) === probe.userId && String(r.refreshToken).startsWith('pcr_');
+      };
+      const login = await alternate(side('login', url, gw, {}, loginProbes, signedIn), (sec) => bareArgon2('bare argon2.verify', sec, ctx.connections), opts);
+      rows.push(row('login (password, no MFA)', '≥ 0.85', login, 0.85));
+    }
 
     // refreshSession: each request presents a session's live token; a right answer puts its successor back.
-    const live = sessions.map((s) => ({ userId: s.userId, token: s.refreshToken }));
-    const nextRefresh = () => {
-      const s = live.shift();
-      if (!s) throw new Error('every session is in flight or lost');
-      return { userId: s.userId, body: JSON.stringify({ query: Q.refresh, variables: { i: { refreshToken: s.token } } }) };
-    };
-    const refreshed = (status: number, body: string, probe: { userId: string }) => {
-      const r = parsed(body)?.data?.refreshSession;
-      const ok = status === 200 && r?.__typename === 'RefreshSessionSuccess' && jwtSubject(r.accessToken) === probe.userId && String(r.refreshToken).startsWith('pcr_');
-      if (ok) live.push({ userId: probe.userId, token: r.refreshToken });
-      return ok;
-    };
-    rows.push(row('refreshSession', '≥ 0.5', await alternate(side('refreshSession', url, gw, {}, nextRefresh, refreshed), side('bare node:http', `${bare.url}/refresh`, bp, {}, nextRefresh, refreshed), opts), 0.5));
-    log(`${live.length} of ${USERS} sessions still live after refreshSession`);
+    if (ROWS.has('refresh')) {
+      const live = sessions.map((s) => ({ userId: s.userId, token: s.refreshToken }));
+      const nextRefresh = () => {
+        const s = live.shift();
+        if (!s) throw new Error('every session is in flight or lost');
+        return { userId: s.userId, body: JSON.stringify({ query: Q.refresh, variables: { i: { refreshToken: s.token } } }) };
+      };
+      const refreshed = (status: number, body: string, probe: { userId: string }) => {
+        const r = parsed(body)?.data?.refreshSession;
+        const ok = status === 200 && r?.__typename === 'RefreshSessionSuccess' && jwtSubject(r.accessToken) === probe.userId && String(r.refreshToken).startsWith('pcr_');
+        if (ok) live.push({ userId: probe.userId, token: r.refreshToken });
+        return ok;
+      };
+      rows.push(row('refreshSession', '≥ 0.5', await alternate(side('refreshSession', url, gw, {}, nextRefresh, refreshed), side('bare node:http', `${bare.url}/refresh`, bp, {}, nextRefresh, refreshed), opts), 0.5));
+      log(`${live.length} of ${USERS} sessions still live after refreshSession`);
+    }
 
     // me (access token): the header carries the token, so each probe is a request with its own header.
     let nextMe = 0;
@@ -330,7 +339,7 @@ export const run: HotGroup = async (ctx: HotContext) => {
       const u = parsed(body)?.data?.me;
       return status === 200 && u?.id === probe.userId && u?.email === probe.email;
     };
-    rows.push(row('me (access token)', '≥ 0.5', await alternate(meSide('me', url, gw), meSide('bare node:http', `${bare.url}/me`, bp), opts), 0.5));
+    if (ROWS.has('me')) rows.push(row('me (access token)', '≥ 0.5', await alternate(meSide('me', url, gw), meSide('bare node:http', `${bare.url}/me`, bp), opts), 0.5));
     function meSide(name: string, target: string, pid: number) {
       return (seconds: number) => loadProbes({ name, seconds, url: target, headers: {}, probes: meProbe, serverPid: pid, connections: ctx.connections, answered: meAnswered, authorization: (p) => `Bearer ${p.token}` });
     }
@@ -342,7 +351,7 @@ export const run: HotGroup = async (ctx: HotContext) => {
       return status === 200 && u?.id === probe.userId && u?.email === probe.email;
     };
     const auth = { authorization: `Bearer ${apiKey}` };
-    rows.push(row('user(id) (API key)', '≥ 0.5', await alternate(side('user(id)', url, gw, auth, userProbes, userAnswered), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts), 0.5));
+    if (ROWS.has('user')) rows.push(row('user(id) (API key)', '≥ 0.5', await alternate(side('user(id)', url, gw, auth, userProbes, userAnswered), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts), 0.5));
 
     // verifyTotp (replay protection and its event): the next user with the code of the current step.
     const codeFor = totpCodes(totpUsers);
@@ -355,7 +364,7 @@ export const run: HotGroup = async (ctx: HotContext) => {
       const t = parsed(body)?.data?.verifyTotp?.__typename;
       return status === 200 && (t === 'VerifyTotpSuccess' || t === 'CodeAlreadyUsedError');
     };
-    rows.push(
+    if (ROWS.has('totp')) rows.push(
       row(
         'verifyTotp',
         '≥ 0.4',

@@ -5,7 +5,7 @@
 import type { Config } from '../config.js';
 import type { Db } from '../kernel/db/client.js';
 import type { DirectSql } from '../kernel/db/direct.js';
-import { createOutbox } from '../kernel/events/outbox.js';
+import { createOutbox, type Committed } from '../kernel/events/outbox.js';
 import { checkEventPayload, type EventPayloads, type Outbox } from './catalog.js';
 import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
 import { createEventStreams, type RelayView } from '../kernel/events/streams.js';
@@ -60,7 +60,9 @@ export interface ServiceDeps {
   logger: Logger;
   clock?: Clock;
   /** Called after a transaction that recorded events commits (wakes the relay). */
-  onEventsCommitted?: () => void;
+  onEventsCommitted?: (committed: Committed) => void;
+  /** The relay's NOTIFY for direct event inserts to send themselves (outbox.ts); null when none. */
+  eventNotice?: () => readonly [channel: string, payload: string] | null;
   /** Replaces the delivery built from config.delivery (tests use a code sink). */
   delivery?: Delivery;
   /** Pub/sub of committed events (createApp passes Redis when configured; default in-process). */
@@ -88,7 +90,7 @@ export function createServices(deps: ServiceDeps) {
   const key = config.encryptionKey;
   // Outside production every payload is also checked against its schema at run time, so a drifting producer fails its tests.
   const check = config.env === 'production' ? undefined : checkEventPayload;
-  const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, check });
+  const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, notice: deps.eventNotice, check });
   const metrics = deps.metrics ?? createMetrics();
   const signIns = metrics.counter('portcullis_sign_ins_total', 'Sign-in attempts by method (password, totp, backup_code, otp_sms, otp_email, passkey, idp) and outcome (success, mfa_required, or the error code in lower case).', [
     'method',

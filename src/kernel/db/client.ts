@@ -118,6 +118,7 @@ function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
     allAfter: (first, sql, params, shape) => (statementList(first).forEach((s) => log(s.sql)), log(sql), direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
     allThen: (sql, params, shape, then) => (log(sql), direct.allThen(sql, params, shape, (rows) => then(rows).map((s) => (log(s.sql), s)))),
+    allIfChanged: (first, then, shape) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.allIfChanged(first, then, shape)),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };
 }

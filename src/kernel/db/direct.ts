@@ -71,6 +71,13 @@ export interface DirectSql {
    * synchronously inside the transaction: it only builds statements.
    */
   allThen<T>(sql: string, params: SqlParam[], shape: RowShape | undefined, then: (rows: T[]) => readonly Statement[]): Promise<T[]>;
+  /**
+   * Like runIfChanged for a `first` with RETURNING, resolving with its rows
+   * (none: nothing was written), in one round trip: on PostgreSQL as one
+   * statement (postgres.ts), so the writes follow allAfter's rule (each
+   * changes rows no other one of them does); on SQLite in one transaction.
+   */
+  allIfChanged<T>(first: Statement, then: Statement[], shape?: RowShape): Promise<T[]>;
   /** Runs a write; resolves with the number of rows it changed. */
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
@@ -189,6 +196,14 @@ export class SqliteGate {
             return found;
           })(),
         ),
+      allIfChanged: <T>(first: Statement, then: Statement[], shape?: RowShape) =>
+        this.#when(() =>
+          this.#db!.transaction(() => {
+            const changed = rows<T>(first.sql, first.params, shape);
+            if (changed.length) for (const s of then) execute(s);
+            return changed;
+          })(),
+        ),
       run: (sql, params) => this.#when(() => this.#statement(sql).run(...bind(params)).changes),
     };
   }
@@ -221,6 +236,7 @@ export function tracedDirect(direct: DirectSql, system: 'sqlite' | 'postgresql')
     allAfter: (first, sql, params, shape) => span([...statementList(first).map((s) => s.sql), sql], () => direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => span([first.sql, ...then.map((s) => s.sql)], () => direct.runIfChanged(first, then)),
     allThen: (sql, params, shape, then) => span([sql], () => direct.allThen(sql, params, shape, then)),
+    allIfChanged: (first, then, shape) => span([first.sql, ...then.map((s) => s.sql)], () => direct.allIfChanged(first, then, shape)),
     run: (sql, params) => span([sql], () => direct.run(sql, params)),
   };
 }

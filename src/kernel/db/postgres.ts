@@ -72,6 +72,9 @@ const pgTypes = {
       : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
 };
 
+/** SQLSTATE of a division by zero: allIfChanged's guard, when `first` changed nothing. */
+const DIVISION_BY_ZERO = '22012';
+
 function postgresDirect(pool: pg.Pool): DirectSql {
   const texts = new Map<string, { text: string; name: string }>();
   const prepare = (sql: string) => {
@@ -110,6 +113,28 @@ function postgresDirect(pool: pg.Pool): DirectSql {
   };
   const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
     (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
+  /**
+   * One statement instead of BEGIN, each write, COMMIT (a round trip each):
+   * `first` and `then` become data-modifying WITH clauses, and the query
+   * divides by the number of rows `first` returned. When that is none, the
+   * division fails before the WITH clauses run and the statement's implicit
+   * transaction undoes everything (no event seq is drawn); that one error
+   * means "not changed". The division is an aggregate over `first`, so it
+   * is evaluated even when `first` is empty.
+   */
+  const allIfChanged = async <T>(first: Statement, then: Statement[], shape?: RowShape): Promise<T[]> => {
+    const clauses = [`"first" AS (${first.sql})`, ...then.map((s, i) => `"then${i || ''}" AS (${s.sql})`)].join(', ');
+    try {
+      return await all<T>(
+        `WITH ${clauses} SELECT "first".* FROM (SELECT 1 / COUNT(*) AS "changed" FROM "first") AS "guard" LEFT JOIN "first" ON "guard"."changed" = 1`,
+        [...first.params, ...then.flatMap((s) => s.params)],
+        shape,
+      );
+    } catch (error) {
+      if ((error as { code?: string }).code === DIVISION_BY_ZERO) return [];
+      throw error;
+    }
+  };
   return {
     all,
     // PostgreSQL runs a data-modifying WITH clause exactly once, whether or not the rest reads it.
@@ -130,6 +155,7 @@ function postgresDirect(pool: pg.Pool): DirectSql {
         for (const s of then(rows)) await query(s.sql, s.params, client);
         return rows;
       }),
+    allIfChanged,
     run: async (sql, params) => (await query(sql, params)).rowCount ?? 0,
   };
 }

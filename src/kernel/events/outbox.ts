@@ -46,6 +46,16 @@ const INSERT_EVENT = `
   RETURNING "seq"`;
 /** The same insert's text pieces, for Prisma.sql inside a caller's transaction. */
 const INSERT_EVENT_PIECES = INSERT_EVENT.split('?');
+/**
+ * The insert that also sends the relay's NOTIFY (PostgreSQL): delivered when
+ * the insert commits, and only then, without a round trip of its own.
+ */
+const INSERT_EVENT_NOTIFYING = `${INSERT_EVENT}, pg_notify(?, ?) AS "notified"`;
+
+/** What committed() is told: `notified`, the commit's own event insert sent the NOTIFY already. */
+export interface Committed {
+  notified?: boolean;
+}
 
 /**
  * `P` maps each event type to its payload (the modules' catalog): every
@@ -56,7 +66,12 @@ export function createOutbox<P extends Record<string, object>>(deps: {
   db: Db;
   direct: DirectSql;
   now: () => Date;
-  onCommitted?: () => void;
+  onCommitted?: (committed: Committed) => void;
+  /**
+   * The relay's NOTIFY channel and payload while it wakes other instances
+   * (PostgreSQL), else null: direct event inserts then send it themselves.
+   */
+  notice?: () => readonly [channel: string, payload: string] | null;
   check?: (type: string, data: unknown) => void;
 }) {
   type Typed<T extends keyof P & string> = NewEvent<T, P[T]>;
@@ -78,6 +93,13 @@ export function createOutbox<P extends Record<string, object>>(deps: {
   }
   const values = (row: Omit<Event, 'seq'>) =>
     [row.id, row.type, row.userId, row.organizationId, row.actorType, row.actorId, row.ip, row.userAgent, row.traceId, JSON.stringify(row.data), row.occurredAt] as const;
+  /** A direct insert of the event, sending the NOTIFY when the relay asks for one. */
+  function insert(row: Omit<Event, 'seq'>): Statement & { notified: boolean } {
+    const notice = deps.notice?.();
+    return notice
+      ? { sql: INSERT_EVENT_NOTIFYING, params: [...values(row), ...notice], notified: true }
+      : { sql: INSERT_EVENT, params: [...values(row)], notified: false };
+  }
 
   const outbox = {
     /** Writes the event inside the caller's transaction. */
@@ -98,18 +120,20 @@ export function createOutbox<P extends Record<string, object>>(deps: {
      */
     async append<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta, along?: Statement | readonly Statement[]): Promise<Event> {
       const row = newRow(event, meta);
+      const { sql, params, notified } = insert(row);
       const [{ seq }] = along && (!Array.isArray(along) || along.length > 0)
-        ? await deps.direct.allAfter<{ seq: number }>(along, INSERT_EVENT, [...values(row)])
-        : await deps.direct.all<{ seq: number }>(INSERT_EVENT, [...values(row)]);
-      outbox.committed();
+        ? await deps.direct.allAfter<{ seq: number }>(along, sql, params)
+        : await deps.direct.all<{ seq: number }>(sql, params);
+      outbox.committed({ notified });
       return { seq: Number(seq), ...row };
     },
     /**
      * The insert of an event as a statement, for a direct write that commits
-     * it together with its own (call committed() after it did).
+     * it together with its own. Call committed() after it did, with the
+     * statement's `notified` (on PostgreSQL its insert sends the NOTIFY).
      */
-    statement<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta): Statement {
-      return { sql: INSERT_EVENT, params: [...values(newRow(event, meta))] };
+    statement<T extends keyof P & string>(event: Typed<T>, meta: RequestMeta): Statement & { notified: boolean } {
+      return insert(newRow(event, meta));
     },
     /** Runs `fn` in a Prisma transaction (where it records its events) and wakes the relay once it committed. */
     async transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
@@ -118,8 +142,8 @@ export function createOutbox<P extends Record<string, object>>(deps: {
       return result;
     },
     /** Call after a transaction that recorded events has committed: wakes the relay. */
-    committed() {
-      deps.onCommitted?.();
+    committed(committed: Committed = {}) {
+      deps.onCommitted?.(committed);
     },
   };
   return outbox;

@@ -13,7 +13,8 @@
  *   never ones the webhook position has not passed.
  *
  * Wake-ups: in-process right after a commit (`committed()`), on PostgreSQL
- * also LISTEN/NOTIFY so other instances wake at once; otherwise a poll.
+ * also LISTEN/NOTIFY so other instances wake at once (direct event inserts
+ * carry the NOTIFY themselves, notice()); otherwise a poll.
  *
  * Lag, for the metrics: how many committed events each stream has not handed
  * on yet, and how old the oldest of them is, read when scraped.
@@ -335,10 +336,18 @@ export function createRelay(deps: RelayDeps) {
         wake();
       });
     },
-    /** Call after a transaction that recorded events commits. */
-    committed() {
+    /** Call after a transaction that recorded events commits; `notified`: its own insert sent the NOTIFY (notice()). */
+    committed(committed: { notified?: boolean } = {}) {
       wake();
-      notifyOthers();
+      if (!committed.notified) notifyOthers();
+    },
+    /**
+     * The NOTIFY (channel and payload) that other instances wake on, for a
+     * direct event insert to send at its own commit instead of a NOTIFY
+     * round trip after it; null when none is sent (SQLite, not running).
+     */
+    notice(): readonly [channel: string, payload: string] | null {
+      return provider === 'postgresql' && running ? [NOTIFY_CHANNEL, lease.owner] : null;
     },
     wake,
     get isLeader() {

@@ -147,8 +147,9 @@ export function createLockoutService(deps: {
         else if (reset) await store.resetAttempts(user.id, counter);
       },
       async succeededIf(use, record) {
-        const changed = await store.commitIfChanged(use, [outbox.statement(record.event, record.meta), ...(reset ? [reset] : [])]);
-        if (changed) outbox.committed();
+        const event = outbox.statement(record.event, record.meta);
+        const changed = await store.commitIfChanged(use, [event, ...(reset ? [reset] : [])]);
+        if (changed) outbox.committed({ notified: event.notified });
         return changed;
       },
       async failed(meta) {

@@ -206,31 +206,28 @@ export function createSessionService(deps: {
       const name = clip(device.name ?? device.userAgent);
       const session = { id: sessionId, userId, device: name, ip: clip(device.ip), userAgent: clip(device.userAgent), createdAt: now, authenticatedAt: now, lastSeenAt: now, expiresAt: sessionExpiresAt, organizationId };
       const loggedIn = { type: 'user.logged_in' as const, userId, data: { sessionId, method, device: name, ...details } };
-      // The must-change flag rides on the read that checks the user may sign in: sign-in reports it without a second query.
-      const user = await statements.findUserForSession(userId);
-      if (!user) throw new NotFoundError('user');
-      if (!userCanHoldSession(user)) throw user.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(user.lockedUntil);
-      let refreshToken: string | undefined;
-      if (user.state === 'ACTIVE') {
-        // The usual case, straight to the driver: the sign-in stamp is conditional on the user still
-        // being active, and the session, its refresh token and the event commit only with it.
-        const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
-        const opened = await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: tokenHash(token) }, [outbox.statement(loggedIn, meta)]);
-        if (opened) refreshToken = token;
+      // The usual case, straight to the driver: the sign-in stamp is conditional on the user still
+      // being active (and reads the must-change flag), and the session, its refresh token and the
+      // event commit only with it.
+      const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
+      const event = outbox.statement(loggedIn, meta);
+      const opened = await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: tokenHash(token) }, [event]);
+      let refreshToken = token;
+      let passwordMustChange = opened?.passwordMustChange ?? false;
+      // Not active: a policy lock whose time is up opens here, in a Prisma transaction; anything else is refused.
+      if (!opened) {
+        ({ refreshToken, passwordMustChange } = await db.$transaction(async (tx) => {
+          const current = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true, passwordMustChange: true } });
+          if (!current) throw new NotFoundError('user');
+          if (!userCanHoldSession(current)) throw current.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(current.lockedUntil);
+          await store.insertSession(tx, session);
+          const token = await issueRefreshToken(tx, sessionId, now);
+          await store.stampUserLogin(tx, userId, now, name);
+          await outbox.record(tx, loggedIn, meta);
+          return { refreshToken: token, passwordMustChange: current.passwordMustChange };
+        }));
       }
-      // A policy lock whose time is up (or a state changed since the read): the checks again, in a Prisma transaction.
-      refreshToken ??= await db.$transaction(async (tx) => {
-        const current = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true } });
-        if (!current) throw new NotFoundError('user');
-        if (!userCanHoldSession(current)) throw current.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(current.lockedUntil);
-        await store.insertSession(tx, session);
-        const token = await issueRefreshToken(tx, sessionId, now);
-        await store.stampUserLogin(tx, userId, now, name);
-        await outbox.record(tx, loggedIn, meta);
-        return token;
-      });
-      const { passwordMustChange } = user;
-      outbox.committed();
+      outbox.committed({ notified: opened !== null && event.notified });
       await activity(userId, now);
       const access = await signAccessToken(userId, sessionId, now, claims);
       return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };

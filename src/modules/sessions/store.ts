@@ -116,9 +116,8 @@ export const SESSION_SQL = {
   markRefreshed: 'UPDATE "Session" SET "lastSeenAt" = ?, "ip" = COALESCE(?, "ip"), "organizationId" = ? WHERE "id" = ?',
   session: `SELECT s."userId", s."revokedAt", s."expiresAt", s."lastSeenAt", u."state", u."lockedUntil" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = ?`,
   stampSeen: 'UPDATE "Session" SET "lastSeenAt" = ? WHERE "id" = ? AND "revokedAt" IS NULL',
-  userForSession: 'SELECT "state", "lockedUntil", "passwordMustChange" FROM "User" WHERE "id" = ?',
   /** The sign-in stamp, only while the user is active: the condition a new session commits under. */
-  stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE'`,
+  stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' RETURNING "passwordMustChange"`,
   insertSession: `INSERT INTO "Session" ("id", "userId", "device", "ip", "userAgent", "createdAt", "authenticatedAt", "lastSeenAt", "expiresAt", "organizationId")
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   currentSigningKey: `SELECT k."id", k."alg", k."privateKeyEncrypted" FROM "SystemState" c JOIN "SigningKey" k ON k."id" = c."value" WHERE c."key" = ?`,
@@ -167,28 +166,25 @@ export function createSessionStatements(direct: DirectSql) {
       await direct.run(SESSION_SQL.stampSeen, [at, sessionId]);
     },
 
-    /** What opening a session reads of its user; null when there is none. */
-    async findUserForSession(userId: string): Promise<{ state: string; lockedUntil: Date | null; passwordMustChange: boolean } | null> {
-      const [r] = await direct.all<{ state: string; lockedUntil: Date | null; passwordMustChange: boolean }>(SESSION_SQL.userForSession, [userId], {
-        dates: ['lockedUntil'],
-        booleans: ['passwordMustChange'],
-      });
-      return r ?? null;
-    },
-
     /**
      * Opens a session for a user who is still active: stamps the user's
      * sign-in, and only when that found the user active, stores the session,
-     * its refresh token and `along` (the event), in one transaction. False
-     * when the user was not active (nothing is written).
+     * its refresh token and `along` (the event), atomically (on PostgreSQL in
+     * one statement). Resolves with the user's must-change flag, read by the
+     * stamp; null when the user was not active (nothing is written).
      */
-    openSession(session: NewSession, refresh: { id: string; tokenHash: string }, along: Statement[]): Promise<boolean> {
+    async openSession(session: NewSession, refresh: { id: string; tokenHash: string }, along: Statement[]): Promise<{ passwordMustChange: boolean } | null> {
       const s = session;
-      return direct.runIfChanged({ sql: SESSION_SQL.stampActiveUserLogin, params: [s.createdAt, s.device, s.createdAt, s.userId] }, [
-        { sql: SESSION_SQL.insertSession, params: [s.id, s.userId, s.device, s.ip, s.userAgent, s.createdAt, s.authenticatedAt, s.lastSeenAt, s.expiresAt, s.organizationId] },
-        { sql: SESSION_SQL.insertRefreshToken, params: [refresh.id, s.id, refresh.tokenHash, s.createdAt] },
-        ...along,
-      ]);
+      const [stamped] = await direct.allIfChanged<{ passwordMustChange: boolean }>(
+        { sql: SESSION_SQL.stampActiveUserLogin, params: [s.createdAt, s.device, s.createdAt, s.userId] },
+        [
+          { sql: SESSION_SQL.insertSession, params: [s.id, s.userId, s.device, s.ip, s.userAgent, s.createdAt, s.authenticatedAt, s.lastSeenAt, s.expiresAt, s.organizationId] },
+          { sql: SESSION_SQL.insertRefreshToken, params: [refresh.id, s.id, refresh.tokenHash, s.createdAt] },
+          ...along,
+        ],
+        { booleans: ['passwordMustChange'] },
+      );
+      return stamped ?? null;
     },
 
     /** The current signing key's row (null before the first key). */
