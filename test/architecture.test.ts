@@ -72,7 +72,7 @@ describe('import rules', () => {
   });
 
   it('only stores and the kernel write SQL or call a Prisma write', () => {
-    const write = /\b(db|tx|client)\.\w+\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|\$executeRaw|\$queryRaw|\bdirect\.(all|run|allAfter|runIfChanged|allIfChanged)\(/;
+    const write = /\b(db|tx|client)\.\w+\.(create|createMany|update|updateMany|upsert|delete|deleteMany)\(|\$executeRaw|\$queryRaw|\bdirect\.(all|run|allAfter|runIfChanged|allIfChanged|allThen)\(/;
     const offending = files
       .filter((f) => !f.file.startsWith('src/kernel/') && !isStoreFile(f.file))
       .flatMap((f) => f.text.split('\n').map((line, i) => ({ where: `${f.file}:${i + 1}`, line })))
