@@ -117,10 +117,11 @@ function postgresDirect(pool: pg.Pool): DirectSql {
    * One statement instead of BEGIN, each write, COMMIT (a round trip each):
    * `first` and `then` become data-modifying WITH clauses, and the query
    * divides by the number of rows `first` returned. When that is none, the
-   * division fails before the WITH clauses run and the statement's implicit
-   * transaction undoes everything (no event seq is drawn); that one error
-   * means "not changed". The division is an aggregate over `first`, so it
-   * is evaluated even when `first` is empty.
+   * division fails and the statement's implicit transaction undoes every
+   * write (an event seq drawn meanwhile is lost, as in any rollback: the
+   * event tail gives up gaps whose transaction ended); that one error means
+   * "not changed". The division is an aggregate over `first`, so it is
+   * evaluated even when `first` is empty.
    */
   const allIfChanged = async <T>(first: Statement, then: Statement[], shape?: RowShape): Promise<T[]> => {
     const clauses = [`"first" AS (${first.sql})`, ...then.map((s, i) => `"then${i || ''}" AS (${s.sql})`)].join(', ');
