@@ -102,9 +102,13 @@ const answered = (status: number, body: string, probe: Probe) =>
 
 // ── The bare handler (a child: `search.ts baseline <provider> <url>`) ───────
 
-/** SQLite, a short query's page when the probe finds it common: the first PAGE users in creation order with the text test (the store's `where`, as SQL). */
+/**
+ * The first PAGE users in creation order with the text test (the store's `where`, as SQL): SQLite's page of a
+ * short query the probe finds common, PostgreSQL's page of a query more than LIMIT users match.
+ */
 const TEXT_TEST = {
   sqlite: `("emailNormalized" LIKE ? OR "usernameNormalized" LIKE ? OR "givenName" LIKE ? OR "familyName" LIKE ? OR "displayName" LIKE ?)`,
+  postgresql: `("emailNormalized" LIKE $1 OR "usernameNormalized" LIKE $1 OR "givenName" ILIKE $2 OR "familyName" ILIKE $2 OR "displayName" ILIKE $2)`,
 };
 
 async function baselineServer(provider: Provider, databaseUrl: string) {
@@ -173,8 +177,9 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
       ).rows;
       const ids = found.n > LIMIT ? null : (JSON.parse(found.ids ?? '[]') as string[]);
       if (ids === null) {
-        // The store's page of a common query: the order index, read with the one LIKE of "searchText".
-        return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE "searchText" LIKE lower($1) ORDER BY "createdAt", "id" LIMIT ${PAGE}`, [`%${q}%`])).rows };
+        // The store's page of a common query: the list's `where` in creation order.
+        const params = [`%${q.toLowerCase()}%`, `%${q}%`];
+        return { total: LIMIT, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE ${TEXT_TEST.postgresql} ORDER BY "createdAt", "id" LIMIT ${PAGE}`, params)).rows };
       }
       return { total: ids.length, rows: (await pool.query(`SELECT "id", "email" FROM "User" WHERE "id" = ANY($1) ORDER BY "createdAt", "id" LIMIT ${PAGE}`, [ids])).rows };
     };
