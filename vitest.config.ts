@@ -1,5 +1,6 @@
 import { createRequire } from 'node:module';
 import { defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/helpers/sequencer.js';
 
 const require = createRequire(import.meta.url);
 
@@ -19,6 +20,7 @@ export default defineConfig({
     // Two files at once even on two cores: a file spends much of its time waiting on databases, browsers and sockets,
     // and vitest's default (one fewer than the cores) ran the suite one file at a time, twice as long.
     maxWorkers: 2,
+    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 30_000,
     hookTimeout: 60_000,
     env: { NODE_ENV: 'test' },

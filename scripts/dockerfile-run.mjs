@@ -7,7 +7,7 @@
 // image, both forced by sharing the machine: the gateway listens on
 // 127.0.0.1 and on a free port instead of 0.0.0.0:4000.
 import { execSync, spawn } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -25,7 +25,11 @@ for (const line of lines) {
   else stages.at(-1).push(line);
 }
 const [build, final] = stages;
-const app = mkdtempSync(path.join(tmpdir(), 'portcullis-image-'));
+// The same folder every run: native addons compile with the same paths, so a compiler cache (ccache, which
+// .ci/run puts in front of node-gyp) serves them again instead of compiling SQLite for minutes.
+const app = path.join(tmpdir(), 'portcullis-image');
+rmSync(app, { recursive: true, force: true });
+mkdirSync(app, { recursive: true });
 const data = mkdtempSync(path.join(tmpdir(), 'portcullis-image-data-'));
 const step = (what) => console.log(`dockerfile: ${what}`);
 
