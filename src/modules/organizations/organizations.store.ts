@@ -71,6 +71,20 @@ export type OrganizationStore = ReturnType<typeof createOrganizationStore>;
 export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvider }) {
   const { db, provider } = deps;
 
+  /**
+   * Locks several organizations, in id order, for the rest of the
+   * transaction; the rows found. Every writer that locks more than one
+   * (deleteUser, setRolePermissions) goes through here: one order, so two
+   * of them never wait for each other in a circle.
+   */
+  async function lockOrganizations(tx: Tx, ids: readonly string[]): Promise<Array<Pick<Organization, 'id' | 'name' | 'slug'>>> {
+    if (ids.length === 0) return [];
+    const list = Prisma.join([...new Set(ids)]);
+    return provider === 'postgresql'
+      ? tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id" FOR UPDATE`)
+      : tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id"`);
+  }
+
   return {
     // ── Organizations ──
 
@@ -100,26 +114,10 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
      * null when there is none. Membership writers call it first.
      */
     async lockOrganization(tx: Tx, id: string): Promise<Pick<Organization, 'id' | 'name' | 'slug'> | null> {
-      const rows =
-        provider === 'postgresql'
-          ? await tx.$queryRaw<Array<Pick<Organization, 'id' | 'name' | 'slug'>>>(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" = ${id} FOR UPDATE`)
-          : await tx.$queryRaw<Array<Pick<Organization, 'id' | 'name' | 'slug'>>>(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" = ${id}`);
-      return rows[0] ?? null;
+      return (await lockOrganizations(tx, [id]))[0] ?? null;
     },
 
-    /**
-     * Locks several organizations, in id order, for the rest of the
-     * transaction; the rows found. Every writer that locks more than one
-     * (deleteUser, setRolePermissions) goes through here: one order, so two
-     * of them never wait for each other in a circle.
-     */
-    async lockOrganizations(tx: Tx, ids: readonly string[]): Promise<Array<Pick<Organization, 'id' | 'name' | 'slug'>>> {
-      if (ids.length === 0) return [];
-      const list = Prisma.join([...new Set(ids)]);
-      return provider === 'postgresql'
-        ? tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id" FOR UPDATE`)
-        : tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id"`);
-    },
+    lockOrganizations,
 
     /** The metadata of an organization (the caller holds its lock when it writes them back). */
     findOrganizationMetadata(tx: Reader, id: string): Promise<Pick<Organization, 'publicMetadata' | 'privateMetadata'> | null> {

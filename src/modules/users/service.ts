@@ -234,15 +234,15 @@ export function createUserService(deps: {
     // The query is the list's only test: the index's candidates alone decide which users it holds.
     const alone = Object.entries(filter ?? {}).every(([key, value]) => key === 'query' || value === null || value === undefined);
     const candidates = alone && text && 'ids' in text ? text : null;
-    // Many users match the query alone: the page is found in SQL through the index (or the one "searchText" LIKE).
+    // Many users match the query alone: the page is found in SQL through the index (SQLite).
     const search = alone && query && text && 'many' in text ? (text.search ?? null) : null;
     return {
       async page(page, order) {
         if (none) return [];
         const ids = candidates
           ? await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order)
-          : search && query
-            ? await findTextPageIds(deps.direct, deps.provider, query, search, page, order)
+          : search
+            ? await findTextPageIds(deps.direct, deps.provider, query!, search, page, order)
             : null;
         if (ids) {
           // Prisma reads only the page's rows. Each must still pass the `where` (candidates may be a few more
@@ -440,13 +440,17 @@ export function createUserService(deps: {
     // The common change (names, the username) reads nothing first and needs no address rule: one direct
     // write with its event, instead of a Prisma transaction costing several times the database's time.
     if (changes.every((k) => NAME_INPUTS.has(k))) {
+      let notified = false;
       const user = await writing(() =>
-        statements.updateUserNames(userId, data as NameColumns, clock.now(), (written) => [
-          outbox.statement({ type: 'user.updated', userId, data: { user: publicUser(written), changes } }, meta),
-        ]),
+        statements.updateUserNames(userId, data as NameColumns, clock.now(), (written) => {
+          const event = outbox.statement({ type: 'user.updated', userId, data: { user: publicUser(written), changes } }, meta);
+          notified = event.notified;
+          return [event];
+        }),
       );
       if (!user) throw new UserNotFoundError(userId);
-      outbox.committed();
+      // The event's insert sent the relay's NOTIFY at commit (PostgreSQL): no second one.
+      outbox.committed({ notified });
       return { user, email: null, phone: null };
     }
     const { user, plans } = await inTransaction(async (tx) => {
