@@ -42,21 +42,22 @@ import type { HotContext, HotGroup, HotRow } from './types.js';
 
 const PAGE = 20;
 const LIMIT = 1000;
-const QUERY = `query($q: String!) { users(filter: { query: $q }, first: ${PAGE}) { totalCount edges { node { id email } } } }`;
+export const QUERY = `query($q: String!) { users(filter: { query: $q }, first: ${PAGE}) { totalCount edges { node { id email } } } }`;
 const PROBES = 2000;
 const TARGET_MS = 20;
 
 // ── Queries ────────────────────────────────────────────────────────────────
 
-interface Probe {
+export interface Probe {
   body: string;
+  kind: 'common' | 'middling' | 'rare' | 'short';
   /** A user the answer must hold (rare queries). */
   expect?: string;
 }
 
 const fold = (s: string) => s.toLowerCase();
 
-function makeProbes(users: SeedUser[]): { probes: Probe[]; kinds: Record<string, number> } {
+export function makeProbes(users: SeedUser[]): { probes: Probe[]; kinds: Record<string, number> } {
   const random = prng(4242);
   const pick = <T>(xs: readonly T[]) => xs[Math.floor(random() * xs.length)];
   const slice = (s: string, min: number, max: number) => {
@@ -74,12 +75,15 @@ function makeProbes(users: SeedUser[]): { probes: Probe[]; kinds: Record<string,
     const r = random();
     let q: string;
     let expect: string | undefined;
+    let kind: Probe['kind'];
     if (r < 0.35) {
       q = random() < 0.2 ? slice(pick(domains), 3, 5) : slice(pick(frequent), 3, 5);
       kinds.common++;
+      kind = 'common';
     } else if (r < 0.5) {
       q = slice(pick(infrequent), 5, 8);
       kinds.middling++;
+      kind = 'middling';
     } else if (r < 0.9) {
       const i = Math.floor(random() * users.length);
       const local = users[i].email.split('@')[0];
@@ -87,17 +91,19 @@ function makeProbes(users: SeedUser[]): { probes: Probe[]; kinds: Record<string,
       q = `${local.slice(local.length - digits.length - 1)}@`;
       expect = userId(i);
       kinds.rare++;
+      kind = 'rare';
     } else {
       const u = users[Math.floor(random() * users.length)];
       q = slice(fold(random() < 0.5 ? u.givenName : u.familyName), 1, 2);
       kinds.short++;
+      kind = 'short';
     }
-    probes.push({ body: JSON.stringify({ query: QUERY, variables: { q } }), expect });
+    probes.push({ body: JSON.stringify({ query: QUERY, variables: { q } }), kind, expect });
   }
   return { probes, kinds };
 }
 
-const answered = (status: number, body: string, probe: Probe) =>
+export const answered = (status: number, body: string, probe: Probe) =>
   status === 200 && body.includes('"totalCount"') && !body.includes('"errors"') && (!probe.expect || body.includes(probe.expect));
 
 // ── The bare handler (a child: `search.ts baseline <provider> <url>`) ───────

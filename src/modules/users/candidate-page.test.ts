@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../kernel/db/client.js';
 import { freshDatabase, testProvider, type TestDatabase } from '../../../test/helpers/db.js';
-import { createUserStore, findCandidatePageIds, findTextPageIds, findUserPage, findUsersInOrder, ftsQuery, userListWhere, type TextSearch, type UserListOrder } from './store.js';
+import { createUserStore, findCandidatePageIds, findTextPageIds, findTextUsersInOrder, findUserPage, findUsersInOrder, ftsQuery, selectsColumnsOnly, userListWhere, type TextSearch, type UserListOrder } from './store.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -111,5 +111,50 @@ describe("a page of a search's candidates", () => {
     }
     // Every order's pages on PostgreSQL; on SQLite, creation order's from no cursor and every user in key order.
     expect(read).toBe(provider === 'sqlite' ? 2 * 6 * (1 + 25) : 4 * 2 * 6 * (1 + 28));
+  });
+
+  // Last: its users, created now, would be out of key order for the test above.
+  it("reads a text query's page rows straight from the driver exactly as Prisma reads them with the list's `where`", { timeout: 120_000 }, async () => {
+    const db = database.client;
+    const provider = database.provider;
+    const people = [
+      { email: 'Zoe.Quill@Example.com', username: 'QuillZ', givenName: 'Zoë', familyName: 'Quill', displayName: 'Zoë Quill' },
+      { email: 'lukasz@example.org', username: null, givenName: 'Łukasz', familyName: 'Wąs', displayName: null },
+      { email: 'under_score@example.net', username: 'pct%user', givenName: 'Ann', familyName: 'Lee', displayName: 'ANN LEE' },
+      { email: null, username: 'quillfan', givenName: null, familyName: null, displayName: 'q' },
+      { email: 'other@example.com', username: 'nobody', givenName: 'Bo', familyName: 'Ek', displayName: 'Bo Ek' },
+    ];
+    const ids: string[] = [];
+    for (const [i, p] of people.entries()) {
+      const user = await db.user.create({
+        data: {
+          id: `usr_textrow${i}`,
+          email: p.email,
+          emailNormalized: p.email?.toLowerCase() ?? null,
+          username: p.username,
+          usernameNormalized: p.username?.toLowerCase() ?? null,
+          givenName: p.givenName,
+          familyName: p.familyName,
+          displayName: p.displayName,
+          publicMetadata: { plan: 'pro', seats: i },
+          lastLoginAt: i % 2 ? new Date('2026-02-03T04:05:06.789Z') : null,
+        },
+      });
+      ids.push(user.id);
+    }
+    // Ids in a chosen order, one unknown and one twice: only the matches come back, in that order.
+    const asked = [ids[4], 'usr_unknown', ids[2], ids[0], ids[1], ids[3], ids[0]];
+    for (const query of ['quill', 'QUILL', 'zoë', 'ZOË', 'łukasz', 'wąs', 'ann lee', '_', '%', 'pct%', 'e', 'example.', 'nothing-at-all']) {
+      const where = userListWhere(provider, { query });
+      const expected = await findUsersInOrder(db, {}, where, asked);
+      const found = await findTextUsersInOrder(database.direct, provider, query, asked);
+      expect(found, query).toEqual(expected);
+    }
+    // Only selections of the user's own columns take the direct read.
+    expect(selectsColumnsOnly({})).toBe(true);
+    expect(selectsColumnsOnly({ select: { id: true, email: true } })).toBe(true);
+    expect(selectsColumnsOnly({ include: {} })).toBe(true);
+    expect(selectsColumnsOnly({ include: { memberships: true } })).toBe(false);
+    expect(selectsColumnsOnly({ select: { id: true, memberships: { select: { id: true } } } })).toBe(false);
   });
 });

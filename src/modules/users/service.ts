@@ -26,6 +26,8 @@ import {
   findCandidatePageIds,
   findTextCandidates,
   findTextPageIds,
+  findTextUsersInOrder,
+  selectsColumnsOnly,
   findUsersInOrder,
   findUserPage,
   metadataCandidates,
@@ -249,7 +251,8 @@ export function createUserService(deps: {
           // than match, and rows may change meanwhile): when all do, the page is the one the whole `where` gives,
           // since every matching user was a candidate; else it is read so. The `where` without the candidates'
           // ids: Prisma would plan each of up to a thousand of them again, and the page's ids say as much.
-          const rows = await findUsersInOrder(deps.db, page, unnarrowed, ids);
+          // The query is the list's only test here (candidates and search need it alone): with no relation asked, straight to the driver.
+          const rows = selectsColumnsOnly(page) ? await findTextUsersInOrder(deps.direct, deps.provider, query!, ids) : await findUsersInOrder(deps.db, page, unnarrowed, ids);
           if (rows.length === ids.length) return rows;
         }
         return findUserPage(deps.db, page, where, order);
