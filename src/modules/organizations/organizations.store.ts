@@ -11,6 +11,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
+import { inIdList } from '../../kernel/db/id-list.js';
 import type { Membership, Organization, OrganizationDomain, OrganizationInvitation } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 import { insensitiveFor, userTextWhere } from '../users/text-match.js';
@@ -79,10 +80,11 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
    */
   async function lockOrganizations(tx: Tx, ids: readonly string[]): Promise<Array<Pick<Organization, 'id' | 'name' | 'slug'>>> {
     if (ids.length === 0) return [];
-    const list = Prisma.join([...new Set(ids)]);
+    // One parameter for the whole list: it is as long as the data makes it (id-list.ts).
+    const among = inIdList(provider, '"id"', [...new Set(ids)]);
     return provider === 'postgresql'
-      ? tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id" FOR UPDATE`)
-      : tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE "id" IN (${list}) ORDER BY "id"`);
+      ? tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE ${among} ORDER BY "id" FOR UPDATE`)
+      : tx.$queryRaw(Prisma.sql`SELECT "id", "name", "slug" FROM "Organization" WHERE ${among} ORDER BY "id"`);
   }
 
   return {
@@ -183,13 +185,10 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
       return count > 0;
     },
 
-    /** A user's memberships with their roles, by organization id. */
-    findMembershipsOfUser(tx: Reader, userId: string) {
-      return tx.membership.findMany({
-        where: { userId },
-        include: { roles: { select: { role: { select: { id: true, key: true, scope: true } } } } },
-        orderBy: { organizationId: 'asc' },
-      });
+    /** The organizations a user is a member of, by id. */
+    async findOrganizationIdsOfUser(tx: Reader, userId: string): Promise<string[]> {
+      const rows = await tx.membership.findMany({ where: { userId }, select: { organizationId: true }, orderBy: { organizationId: 'asc' } });
+      return rows.map((r) => r.organizationId);
     },
 
     /** The organizations where some member holds this role, by id. */
@@ -223,7 +222,7 @@ export function createOrganizationStore(deps: { db: Db; provider: DatabaseProvid
      */
     async shareLockRoles(tx: Tx, roleIds: readonly string[]): Promise<void> {
       if (provider !== 'postgresql' || roleIds.length === 0) return;
-      await tx.$queryRaw(Prisma.sql`SELECT "id" FROM "Role" WHERE "id" IN (${Prisma.join([...new Set(roleIds)])}) ORDER BY "id" FOR KEY SHARE`);
+      await tx.$queryRaw(Prisma.sql`SELECT "id" FROM "Role" WHERE ${inIdList(provider, '"id"', [...new Set(roleIds)])} ORDER BY "id" FOR KEY SHARE`);
     },
 
     /** The members of an organization holding the permission through one of their roles. */

@@ -254,13 +254,11 @@ export function createOrganizationService(deps: { db: Db; provider: DatabaseProv
     async removeMembershipsOfDeletedUser(tx: Tx, userId: string, meta: RequestMeta): Promise<void> {
       // The user's row first: from here no membership of it can be added, so the set read below is the whole of it.
       if (!(await store.lockUser(tx, userId))) return;
-      const seen = await store.findMembershipsOfUser(tx, userId);
-      if (seen.length === 0) return;
-      const orgs = await store.lockOrganizations(tx, seen.map((m) => m.organizationId));
-      // Read again under the organizations' locks: a concurrent removal or role change may have landed meanwhile.
-      const memberships = await store.findMembershipsOfUser(tx, userId);
+      const orgs = await store.lockOrganizations(tx, await store.findOrganizationIdsOfUser(tx, userId));
       for (const org of orgs) {
-        const membership = memberships.find((m) => m.organizationId === org.id);
+        // Read under the organization's lock: a concurrent removal or role change may have landed meanwhile.
+        // One membership at a time: the user may be in tens of thousands, and this stops at the first it may not leave.
+        const membership = await store.findMembership(tx, org.id, userId);
         if (!membership) continue;
         await assertNotLastOwner(tx, org.id, userId, false);
         await store.deleteMembership(tx, membership.id);

@@ -9,6 +9,7 @@
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import type { DirectSql, SqlParam, Statement } from '../../kernel/db/direct.js';
+import { idListParam, inIdListDirect } from '../../kernel/db/id-list.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
@@ -419,14 +420,6 @@ export async function findUserPage(db: Db, page: UserPageQuery, where: Prisma.Us
   return forward ? rows : rows.reverse();
 }
 
-/**
- * The candidates of a search (a JSON array of ids, one parameter however
- * many): SQLite reads them with json_each, PostgreSQL with
- * json_array_elements_text; each id is then found by the primary key.
- */
-const candidateIds = (provider: DatabaseProvider) =>
-  provider === 'postgresql' ? `"id" IN (SELECT json_array_elements_text(?::json))` : `"id" IN (SELECT "value" FROM json_each(?))`;
-
 /** The users a page is read from, as an SQL test of a User row. */
 interface RowTest {
   sql: string;
@@ -450,7 +443,7 @@ export function findCandidatePageIds(
   page: Pick<UserPageQuery, 'cursor' | 'take'>,
   order?: UserListOrder | null,
 ): Promise<string[]> {
-  return findPageIdsWhere(direct, { sql: candidateIds(provider), params: [JSON.stringify(candidates)] }, page, order);
+  return findPageIdsWhere(direct, { sql: inIdListDirect(provider, '"id"'), params: [idListParam(candidates)] }, page, order);
 }
 
 /** findCandidatePageIds for the users `test` holds. */
