@@ -593,7 +593,7 @@ export const selectsColumnsOnly = (page: Pick<UserPageQuery, 'select' | 'include
 export async function findTextUsersInOrder(direct: DirectSql, provider: DatabaseProvider, query: string, ids: string[]): Promise<User[]> {
   if (ids.length === 0) return [];
   const text = userTextSql(provider, query);
-  const rows = await direct.all<User>(`SELECT ${USER_COLUMNS} FROM "User" WHERE ${candidateIds(provider)} AND ${text.sql}`, [JSON.stringify(ids), ...text.params], USER_ROW);
+  const rows = await direct.all<User>(`SELECT ${USER_COLUMNS} FROM "User" WHERE ${inIdListDirect(provider, '"id"')} AND ${text.sql}`, [idListParam(ids), ...text.params], USER_ROW);
   const byId = new Map(rows.map((r) => [r.id, r]));
   return ids.flatMap((id) => byId.get(id) ?? []);
 }
