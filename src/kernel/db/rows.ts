@@ -7,7 +7,7 @@ import { Prisma } from './client.js';
 import type { RowShape } from './direct.js';
 
 export const USER_ROW = {
-  dates: ['emailVerifiedAt', 'phoneVerifiedAt', 'lockedUntil', 'passwordChangedAt', 'lastLoginAt', 'createdAt', 'updatedAt'],
+  dates: ['emailVerifiedAt', 'phoneVerifiedAt', 'lockedUntil', 'passwordChangedAt', 'lastLoginAt', 'lastActiveAt', 'createdAt', 'updatedAt'],
   booleans: ['passwordMustChange'],
   json: ['publicMetadata', 'privateMetadata', 'unsafeMetadata'],
 } as const satisfies RowShape;

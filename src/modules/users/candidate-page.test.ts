@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Database } from '../../kernel/db/client.js';
 import { freshDatabase, testProvider, type TestDatabase } from '../../../test/helpers/db.js';
-import { createUserStore, findCandidatePageIds, findTextPageIds, findTextUsersInOrder, findUserPage, findUsersInOrder, ftsQuery, selectsColumnsOnly, userListWhere, type TextSearch, type UserListOrder } from './store.js';
+import { createUserStore, findCandidatePageIds, findTextMatchPageIds, findTextPageIds, findTextUsersInOrder, findUserPage, findUsersInOrder, ftsQuery, selectsColumnsOnly, userListWhere, type TextSearch, type UserListOrder } from './store.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -138,6 +138,7 @@ describe("a page of a search's candidates", () => {
           displayName: p.displayName,
           publicMetadata: { plan: 'pro', seats: i },
           lastLoginAt: i % 2 ? new Date('2026-02-03T04:05:06.789Z') : null,
+          lastActiveAt: i % 3 ? new Date(Date.UTC(2026, 1, 3 + (i % 2))) : null,
         },
       });
       ids.push(user.id);
@@ -149,6 +150,22 @@ describe("a page of a search's candidates", () => {
       const expected = await findUsersInOrder(db, {}, where, asked);
       const found = await findTextUsersInOrder(database.direct, provider, query, asked);
       expect(found, query).toEqual(expected);
+    }
+    // A page of a query's matches worked out in SQL is the page findUserPage reads with the query's `where`.
+    for (const query of ['quill', 'E', 'ł', '_', 'pct%']) {
+      const where = userListWhere(provider, { query });
+      for (const field of ['CREATED_AT', 'EMAIL', 'LAST_LOGIN_AT', 'LAST_ACTIVE_AT'] as const) {
+        for (const direction of ['ASC', 'DESC'] as const) {
+          for (const take of [1, 2, 20, -1, -2, -20]) {
+            for (const cursor of [undefined, ...ids, 'usr_gone']) {
+              const page = { cursor: cursor ? { id: cursor } : undefined, take };
+              const expected = (await findUserPage(db, { ...page, select: { id: true } }, where, { field, direction })).map((u) => u.id);
+              const found = await findTextMatchPageIds(database.direct, provider, query, page, { field, direction });
+              expect(found, `${query} ${field} ${direction} take ${take} after ${cursor}`).toEqual(expected);
+            }
+          }
+        }
+      }
     }
     // Only selections of the user's own columns take the direct read.
     expect(selectsColumnsOnly({})).toBe(true);

@@ -25,6 +25,7 @@ import {
   createUserStore,
   findCandidatePageIds,
   findTextCandidates,
+  findTextMatchPageIds,
   findTextPageIds,
   findTextUsersInOrder,
   selectsColumnsOnly,
@@ -241,18 +242,21 @@ export function createUserService(deps: {
     return {
       async page(page, order) {
         if (none) return [];
-        const ids = candidates
+        // The query is the list's only test wherever ids are found below (candidates and search need it alone).
+        let ids = candidates
           ? await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order)
           : search
             ? await findTextPageIds(deps.direct, deps.provider, query!, search, page, order)
             : null;
+        // With no relation asked, rows straight from the driver: Prisma compiles its query anew for every page.
+        const direct = selectsColumnsOnly(page);
+        if (!ids && direct && alone && query) ids = await findTextMatchPageIds(deps.direct, deps.provider, query, page, order);
         if (ids) {
-          // Prisma reads only the page's rows. Each must still pass the `where` (candidates may be a few more
-          // than match, and rows may change meanwhile): when all do, the page is the one the whole `where` gives,
-          // since every matching user was a candidate; else it is read so. The `where` without the candidates'
-          // ids: Prisma would plan each of up to a thousand of them again, and the page's ids say as much.
-          // The query is the list's only test here (candidates and search need it alone): with no relation asked, straight to the driver.
-          const rows = selectsColumnsOnly(page) ? await findTextUsersInOrder(deps.direct, deps.provider, query!, ids) : await findUsersInOrder(deps.db, page, unnarrowed, ids);
+          // Each row must still pass the `where` (candidates may be a few more than match, and rows may change
+          // meanwhile): when all do, the page is the one the whole `where` gives, since every matching user was a
+          // candidate; else it is read so. Prisma's read takes the `where` without the candidates' ids: it would
+          // plan each of up to a thousand of them again, and the page's ids say as much.
+          const rows = direct ? await findTextUsersInOrder(deps.direct, deps.provider, query!, ids) : await findUsersInOrder(deps.db, page, unnarrowed, ids);
           if (rows.length === ids.length) return rows;
         }
         return findUserPage(deps.db, page, where, order);

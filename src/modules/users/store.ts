@@ -482,6 +482,22 @@ async function findPageIdsWhere(direct: DirectSql, test: RowTest, page: Pick<Use
   return forward ? ids : ids.reverse();
 }
 
+/**
+ * The ids of one page of the users a text query matches, the query being the
+ * list's only test, as findUserPage gives them (every order, cursor and
+ * `take`): straight to the driver, for a query too common for its
+ * candidates (or too short, or with wildcards) on either database.
+ */
+export function findTextMatchPageIds(
+  direct: DirectSql,
+  provider: DatabaseProvider,
+  query: string,
+  page: Pick<UserPageQuery, 'cursor' | 'take'>,
+  order?: UserListOrder | null,
+): Promise<string[]> {
+  return findPageIdsWhere(direct, userTextSql(provider, query), page, order);
+}
+
 /** SQLite: more users out of key order than this, and a page is no longer read from the index's key order. */
 export const UNORDERED_LIMIT = 1000;
 /** How many users are out of key order, counted up to a limit. */
