@@ -10,7 +10,7 @@ import { EVENT_ROW, USER_ROW } from './rows.js';
 import type { RowShape } from './direct.js';
 
 function columnsOf(model: string, type: string): string[] {
-  const fields = getDatamodel().datamodel.models[model].fields as Array<{ kind: string; type: string; name: string }>;
+  const fields: ReadonlyArray<{ kind: string; type: string; name: string }> = getDatamodel().datamodel.models[model].fields;
   return fields.filter((f) => f.kind === 'scalar' && f.type === type).map((f) => f.name).sort();
 }
 

@@ -9,7 +9,7 @@ import { freshDatabase, type TestDatabase } from '../../../test/helpers/db.js';
 import { createDatabase, type Database } from '../../kernel/db/client.js';
 import { newId } from '../../kernel/ids.js';
 import type { ConditionalWrite } from './service.js';
-import { createLockoutStore, type LockoutStore } from './store.js';
+import { createLockoutStore, DUE_LOCKS_SQL, type LockoutStore } from './store.js';
 
 let testDb: TestDatabase;
 let database: Database;
@@ -155,5 +155,30 @@ describe('lockout store', () => {
     expect(found).not.toContain(later.id);
     expect(found).not.toContain(admin.id);
     expect(await store.findDueLocks(at(20), 1)).toHaveLength(1);
+    // In lockedUntil order, the longest ended first.
+    expect((await store.findDueLocks(at(20), 100)).filter((u) => u.id === due.id || u.id === dueNow.id).map((u) => u.id)).toEqual([due.id, dueNow.id]);
+  });
+
+  it("findDueLocks reads the partial index of locked users, whatever the planner's statistics say of the state", async () => {
+    // Statistics that see one state for nearly every user: with them, SQLite walked the whole table for the old read.
+    for (let i = 0; i < 30; i++) await newUser();
+    let plan: string;
+    if (database.provider === 'sqlite') {
+      await database.client.$executeRawUnsafe('ANALYZE');
+      const rows = await database.client.$queryRawUnsafe<Array<{ detail: string }>>(`EXPLAIN QUERY PLAN ${DUE_LOCKS_SQL}`, at(20).toISOString(), 100);
+      plan = rows.map((r) => r.detail).join('\n');
+    } else {
+      // A table this small is read whole when the planner may (and PostgreSQL's statistics know LOCKED is rare, so the
+      // state index would do): forbidding both shows that the partial index serves the read, in its order.
+      const sql = DUE_LOCKS_SQL.replace(/\?/g, (_, offset: number) => (offset < DUE_LOCKS_SQL.indexOf('LIMIT') ? '$1' : '$2'));
+      plan = await database.client.$transaction(async (tx) => {
+        await tx.$executeRawUnsafe('ANALYZE "User"');
+        await tx.$executeRawUnsafe('SET LOCAL enable_seqscan = off');
+        await tx.$executeRawUnsafe('SET LOCAL enable_bitmapscan = off');
+        const rows = await tx.$queryRawUnsafe<Array<{ 'QUERY PLAN': string }>>(`EXPLAIN ${sql}`, at(20), 100);
+        return rows.map((r) => r['QUERY PLAN']).join('\n');
+      });
+    }
+    expect(plan).toContain('User_due_locks_idx');
   });
 });

@@ -34,6 +34,9 @@ export interface ReservedAttempt {
 
 export type LockoutStore = ReturnType<typeof createLockoutStore>;
 
+/** findDueLocks' read: the state written out, as the partial index's condition is. */
+export const DUE_LOCKS_SQL = `SELECT ${USER_COLUMNS} FROM "User" WHERE "state" = 'LOCKED' AND "lockedUntil" <= ? ORDER BY "lockedUntil" LIMIT ?`;
+
 export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
   const { db, direct } = deps;
 
@@ -124,9 +127,15 @@ export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
       return count === 1 ? tx.user.findUniqueOrThrow({ where: { id: userId } }) : null;
     },
 
-    /** Users whose policy lock ended at or before `now`, at most `take`. */
+    /**
+     * Users whose policy lock ended at or before `now`, at most `take`, the
+     * longest ended first. The literal state lets both databases read the
+     * partial index of locked users (the due-locks migration): a bound one
+     * would not prove the index's condition, and SQLite then walked the
+     * whole table every few seconds.
+     */
     findDueLocks(now: Date, take: number): Promise<User[]> {
-      return db.user.findMany({ where: { state: 'LOCKED', lockedUntil: { lte: now } }, take });
+      return direct.all<User>(DUE_LOCKS_SQL, [now, take], USER_ROW);
     },
   };
 }
