@@ -133,8 +133,9 @@ export function createSessionService(deps: {
   const statements = createSessionStatements(deps.direct);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
-  async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>): Promise<{ token: string; expiresAt: Date }> {
-    const current = await signingKeys.currentSigningKey();
+  /** `currentKid`: the current key's id, when the caller's statement just read it. */
+  async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>, currentKid?: string | null): Promise<{ token: string; expiresAt: Date }> {
+    const current = await signingKeys.currentSigningKey(currentKid);
     const iat = seconds(now);
     const exp = iat + policy.accessTtlSeconds;
     const header: JWTHeaderParameters = { alg: current.alg, kid: current.kid, typ: 'at+jwt' };
@@ -237,7 +238,8 @@ export function createSessionService(deps: {
       }
       outbox.committed({ notified: opened !== null && event.notified });
       await activity(userId, now);
-      const access = await signAccessToken(userId, sessionId, now, claims);
+      // The statement that opened the session also read which key is current.
+      const access = await signAccessToken(userId, sessionId, now, claims, opened?.signingKeyId);
       return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };
     },
 
