@@ -217,8 +217,8 @@ describe('direct statements of sign-in, refresh and authenticated requests', () 
     expect(await db.session.findUniqueOrThrow({ where: { id: session.id } })).toMatchObject({ lastSeenAt: later, ip: '192.0.2.1' });
   });
 
-  it('open a session only for a user still active, with its refresh token and event, or write nothing', async () => {
-    const { createSessionStatements } = await import('../src/modules/sessions/store.js');
+  it('open a session only for a user still active, with its refresh token and event (reading the current signing key), or write nothing', async () => {
+    const { createSessionStatements, CURRENT_KEY } = await import('../src/modules/sessions/store.js');
     const statements = createSessionStatements(direct);
     const now = new Date(Date.UTC(2026, 0, 3, 0, 0, 0, 1));
     const open = async (userId: string) => {
@@ -228,8 +228,10 @@ describe('direct statements of sign-in, refresh and authenticated requests', () 
       return { id, opened: await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: `hash-${id}` }, [event]) };
     };
     const active = await newUser();
+    const kid = await t.app.services.signingKeys.ensureSigningKey();
+    expect((await db.systemState.findUniqueOrThrow({ where: { key: CURRENT_KEY } })).value).toBe(kid);
     const a = await open(active.id);
-    expect(a.opened).toEqual({ passwordMustChange: false });
+    expect(a.opened).toEqual({ passwordMustChange: false, signingKeyId: kid });
     expect(await db.user.findUniqueOrThrow({ where: { id: active.id } })).toMatchObject({ lastLoginAt: now, lastLoginDevice: 'd' });
     expect(await db.refreshToken.count({ where: { sessionId: a.id } })).toBe(1);
     expect(await db.event.count({ where: { userId: active.id, type: 'user.logged_in' } })).toBe(1);

@@ -214,7 +214,6 @@ export function createServices(deps: ServiceDeps) {
       'sign-in',
       createLoginService({
         db,
-        direct,
         clock,
         outbox,
         sessions: signIn.sessions,

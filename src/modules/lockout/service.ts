@@ -11,7 +11,7 @@
  */
 import type { Db } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
-import type { User } from '../../kernel/db/models.js';
+import type { AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { CatalogEvent, Outbox } from '../catalog.js';
 import { systemMeta } from '../../kernel/events/outbox.js';
@@ -42,12 +42,22 @@ export interface Credential {
   lastUsedAt: Date | null;
 }
 
+/** A user named by a unique normalized identifier instead of an id: sign-in finds and reserves in one statement. */
+export interface UserKey {
+  column: 'emailNormalized' | 'usernameNormalized';
+  value: string;
+}
+
 /** What beginAttempt may also check and read in the reserving statement. */
 export interface AttemptOptions {
-  /** The AuthMethod slot of the secret to check: no attempt is reserved when it holds none. */
-  credentialSlot?: string;
+  /** The kind of the secret to check, the user's singleton AuthMethod of that kind: no attempt is reserved when it holds none. */
+  credentialKind?: AuthMethodKind;
   /** The error for a user who may act but has no such credential. */
   missing?: () => Error;
+  /** Also read whether the user holds a verified auth method of one of these kinds (Attempt.holdsVerified). */
+  anyVerified?: readonly AuthMethodKind[];
+  /** Told the user's id as soon as it is known, also when the attempt is then refused (a caller that named the user by a UserKey). */
+  identified?: (userId: string) => void;
 }
 
 declare const conditionalWrite: unique symbol;
@@ -64,6 +74,8 @@ export interface Attempt {
   user: User;
   /** The credential named in the options, read with the reservation (null when none was named). */
   credential: Credential | null;
+  /** Whether the user holds a verified method of the kinds in the options' anyVerified, read with the reservation (null when none were named). */
+  holdsVerified: boolean | null;
   /** The secret matched: the counter starts again from zero, atomically with `record` when given (and its `along`, the credential's own bookkeeping, a write to another row than the user's). */
   succeeded(record?: { event: CatalogEvent; meta: RequestMeta; along?: Statement }): Promise<void>;
   /**
@@ -135,12 +147,13 @@ export function createLockoutService(deps: {
   }
 
   function attemptFor(reserved: ReservedAttempt, counter: AttemptCounter): Attempt {
-    const { user, credential } = reserved;
+    const { user, credential, holdsVerified } = reserved;
     const limit = limitOf(counter);
     const reset: Statement | undefined = limit > 0 ? store.resetAttemptsStatement(user.id, counter) : undefined;
     return {
       user,
       credential,
+      holdsVerified,
       async succeeded(record) {
         // Straight to the driver, like the reservation.
         if (record) await outbox.append(record.event, record.meta, [...(reset ? [reset] : []), ...(record.along ? [record.along] : [])]);
@@ -167,28 +180,36 @@ export function createLockoutService(deps: {
 
   return {
     /**
-     * Checks the user may try a secret and reserves one attempt.
+     * Checks the user may try a secret and reserves one attempt. The user is
+     * named by id, or by a UserKey (then an unknown one is UserNotFoundError,
+     * as an unknown id is).
      * Throws UserNotFoundError, UserLockedError, UserInactiveError or TooManyAttemptsError.
      */
-    async beginAttempt(userId: string, counter: AttemptCounter, options: AttemptOptions = {}): Promise<Attempt> {
+    async beginAttempt(user: string | UserKey, counter: AttemptCounter, options: AttemptOptions = {}): Promise<Attempt> {
       const limit = limitOf(counter);
-      const slot = options.credentialSlot;
+      const kind = options.credentialKind;
+      const reads = { credentialKind: kind, anyVerified: options.anyVerified };
       // Fast path, one statement: reserve a slot and read the user (and credential) in the same update.
-      const reserved = await store.reserveAttempt(userId, counter, limit, slot, clock.now());
-      if (reserved) return attemptFor(reserved, counter);
-      // Slow path: find out why, end a lock whose time is up, and try once more.
-      let now = await db.user.findUnique({ where: { id: userId } });
-      if (!now) throw new UserNotFoundError(userId);
+      const reserved = await store.reserveAttempt(user, counter, limit, reads, clock.now());
+      if (reserved) {
+        options.identified?.(reserved.user.id);
+        return attemptFor(reserved, counter);
+      }
+      // Slow path: find out why, end a lock whose time is up, and try once more (by id from here on).
+      let now = typeof user === 'string' ? await db.user.findUnique({ where: { id: user } }) : await store.findUserByKey(user);
+      if (!now) throw new UserNotFoundError(typeof user === 'string' ? user : undefined);
+      const userId = now.id;
+      options.identified?.(userId);
       if (await expireLock(now)) {
-        const again = await store.reserveAttempt(userId, counter, limit, slot, clock.now());
+        const again = await store.reserveAttempt(userId, counter, limit, reads, clock.now());
         if (again) return attemptFor(again, counter);
         now = await db.user.findUnique({ where: { id: userId } });
         if (!now) throw new UserNotFoundError(userId);
       }
       if (now.state !== 'ACTIVE') refuse(now);
       // Nothing to guess: no attempt is counted.
-      if (slot && !(await store.hasCredential(slot))) {
-        throw options.missing?.() ?? new Error(`no credential in ${slot}`);
+      if (kind && !(await store.hasCredential(userId, kind))) {
+        throw options.missing?.() ?? new Error(`no ${kind} credential`);
       }
       // Slots still held long after any request could be running were never
       // resolved (a crash mid-check): count them as failures, failing closed.

@@ -73,25 +73,63 @@ describe('lockout store', () => {
     expect(await userRow(user.id)).toEqual(user);
   });
 
-  it('reserveAttempt reads the credential in the named slot with the user, and reserves nothing when it holds no secret', async () => {
+  it('reserveAttempt reads the credential of the named kind with the user, and reserves nothing when it holds no secret', async () => {
     const user = await newUser();
-    const { slot, method } = await newPassword(user.id, 'hash');
+    const { method } = await newPassword(user.id, 'hash');
     for (const limit of [3, 0]) {
-      const reserved = await store.reserveAttempt(user.id, 'password', limit, slot, at(1));
+      const reserved = await store.reserveAttempt(user.id, 'password', limit, { credentialKind: 'PASSWORD' }, at(1));
       expect(reserved?.credential).toEqual({ id: method.id, secret: 'hash', lastUsedAt: at(9) });
       expect(reserved?.user).not.toHaveProperty('credentialId');
       expect(reserved?.user).not.toHaveProperty('credentialSecret');
+      expect(reserved?.holdsVerified).toBeNull();
     }
     expect((await store.reserveAttempt(user.id, 'password', 3, undefined, at(1)))?.credential).toBeNull();
     expect(await userRow(user.id)).toMatchObject({ failedPasswordAttempts: 2 });
 
     const without = await newUser();
-    const empty = await newPassword(without.id, null);
-    expect(await store.reserveAttempt(without.id, 'password', 3, empty.slot, at(1))).toBeNull();
-    expect(await store.reserveAttempt(without.id, 'password', 3, `${without.id}:NONE`, at(1))).toBeNull();
+    await newPassword(without.id, null);
+    const none = await newUser();
+    expect(await store.reserveAttempt(without.id, 'password', 3, { credentialKind: 'PASSWORD' }, at(1))).toBeNull();
+    expect(await store.reserveAttempt(none.id, 'password', 3, { credentialKind: 'PASSWORD' }, at(1))).toBeNull();
     expect(await userRow(without.id)).toMatchObject({ failedPasswordAttempts: 0 });
-    expect(await store.hasCredential(slot)).toBe(true);
-    expect(await store.hasCredential(empty.slot)).toBe(false);
+    expect(await userRow(none.id)).toMatchObject({ failedPasswordAttempts: 0 });
+    expect(await store.hasCredential(user.id, 'PASSWORD')).toBe(true);
+    expect(await store.hasCredential(without.id, 'PASSWORD')).toBe(false);
+    expect(await store.hasCredential(none.id, 'PASSWORD')).toBe(false);
+  });
+
+  it('reserveAttempt finds the user by a normalized email or username instead of an id, and reserves nothing for an unknown one', async () => {
+    const user = await newUser({ username: 'Reserver', usernameNormalized: 'reserver' });
+    const { method } = await newPassword(user.id, 'hash');
+    const other = await newUser();
+    await newPassword(other.id, 'other hash');
+    for (const [i, key] of [{ column: 'emailNormalized', value: user.emailNormalized! }, { column: 'usernameNormalized', value: 'reserver' }].entries()) {
+      const reserved = await store.reserveAttempt(key as never, 'password', 3, { credentialKind: 'PASSWORD' }, at(1));
+      expect(reserved?.user.id).toBe(user.id);
+      expect(reserved?.credential?.id).toBe(method.id);
+      expect(reserved?.attemptNumber).toBe(i + 1);
+    }
+    expect(await store.reserveAttempt({ column: 'emailNormalized', value: 'nobody@example.com' }, 'password', 3, { credentialKind: 'PASSWORD' }, at(1))).toBeNull();
+    expect(await store.reserveAttempt({ column: 'usernameNormalized', value: user.emailNormalized! }, 'password', 3, { credentialKind: 'PASSWORD' }, at(1))).toBeNull();
+    expect(await userRow(other.id)).toMatchObject({ failedPasswordAttempts: 0 });
+    expect(await store.findUserByKey({ column: 'usernameNormalized', value: 'reserver' })).toMatchObject({ id: user.id });
+    expect(await store.findUserByKey({ column: 'emailNormalized', value: 'nobody@example.com' })).toBeNull();
+  });
+
+  it('reserveAttempt reads whether the user holds a verified method of the asked kinds, counting neither unverified ones nor other kinds', async () => {
+    const user = await newUser();
+    await newPassword(user.id, 'hash');
+    const holds = async () => (await store.reserveAttempt(user.id, 'password', 0, { credentialKind: 'PASSWORD', anyVerified: ['TOTP', 'PASSKEY'] }, at(1)))?.holdsVerified;
+    expect(await holds()).toBe(false);
+    const method = (kind: 'TOTP' | 'BACKUP_CODES', verified: boolean) =>
+      database.client.authMethod.create({ data: { id: newId('AuthMethod'), userId: user.id, kind, slot: `${user.id}:${kind}`, verified, secret: 's' } });
+    await method('BACKUP_CODES', true);
+    await method('TOTP', false);
+    expect(await holds()).toBe(false);
+    await database.client.authMethod.updateMany({ where: { userId: user.id, kind: 'TOTP' }, data: { verified: true } });
+    expect(await holds()).toBe(true);
+    // Also in the counting form (an UPDATE … RETURNING).
+    expect((await store.reserveAttempt(user.id, 'password', 3, { anyVerified: ['TOTP'] }, at(1)))?.holdsVerified).toBe(true);
   });
 
   it('resetAttempts and its statement start one counter again from zero, and leave the other', async () => {

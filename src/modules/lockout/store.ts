@@ -8,20 +8,42 @@
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
-import type { User } from '../../kernel/db/models.js';
-import type { AttemptCounter, ConditionalWrite, Credential } from './service.js';
+import type { AuthMethodKind, User } from '../../kernel/db/models.js';
+import { authMethodSlot } from '../auth-methods/kinds.js';
+import type { AttemptCounter, ConditionalWrite, Credential, UserKey } from './service.js';
 
 /** The counter column of each counter. Column names are spliced into SQL: they come from this fixed map, never from input. */
 const fields = { password: 'failedPasswordAttempts', code: 'failedCodeAttempts' } as const satisfies Record<AttemptCounter, keyof User>;
-/** A reserving statement's row: the user, and the named credential's columns. */
-type Reserved = User & { credentialId?: string | null; credentialSecret?: string | null; credentialLastUsedAt?: Date | null };
-const RESERVED_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'credentialLastUsedAt'] };
-const HAS_CREDENTIAL = 'EXISTS (SELECT 1 FROM "AuthMethod" WHERE "slot" = ? AND "secret" IS NOT NULL)';
+/** A reserving statement's row: the user, the named credential's columns, and whether the user holds a verified method of the asked kinds. */
+type Reserved = User & { credentialId?: string | null; credentialSecret?: string | null; credentialLastUsedAt?: Date | null; holdsVerified?: boolean };
+const RESERVED_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'credentialLastUsedAt'], booleans: [...(USER_ROW.booleans ?? []), 'holdsVerified'] };
+/**
+ * The credential is the AuthMethod in the user's slot for its kind: the slot
+ * is made in SQL from the row's own id (so a reservation by identifier needs
+ * no id beforehand) and the kind's suffix, `authMethodSlot('', kind)`.
+ */
+const SLOT = '"slot" = "User"."id" || ?';
+const HAS_CREDENTIAL = `EXISTS (SELECT 1 FROM "AuthMethod" WHERE ${SLOT} AND "secret" IS NOT NULL)`;
 const CREDENTIAL_COLUMNS = [
-  ', (SELECT "id" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialId"',
-  ', (SELECT "secret" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialSecret"',
-  ', (SELECT "lastUsedAt" FROM "AuthMethod" WHERE "slot" = ?) AS "credentialLastUsedAt"',
+  `, (SELECT "id" FROM "AuthMethod" WHERE ${SLOT}) AS "credentialId"`,
+  `, (SELECT "secret" FROM "AuthMethod" WHERE ${SLOT}) AS "credentialSecret"`,
+  `, (SELECT "lastUsedAt" FROM "AuthMethod" WHERE ${SLOT}) AS "credentialLastUsedAt"`,
 ].join('');
+/** `kinds` come from fixed lists of the code (AuthMethodKind values), never from input; checked anyway, as they are spliced. */
+const HOLDS_VERIFIED = (kinds: readonly AuthMethodKind[]) => {
+  if (!kinds.length || kinds.some((k) => !/^[A-Z0-9_]+$/.test(k))) throw new Error(`not auth method kinds: ${kinds.join(', ')}`);
+  return `, EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})) AS "holdsVerified"`;
+};
+/** The unique user columns a reservation may find its user by. Spliced into SQL: from this fixed map, never from input. */
+const KEY_COLUMNS = { emailNormalized: '"emailNormalized"', usernameNormalized: '"usernameNormalized"' } as const satisfies Record<UserKey['column'], string>;
+
+/** What a reservation reads along with the user. */
+export interface ReservationReads {
+  /** The user's singleton credential of this kind (its slot): no attempt is reserved when it holds no secret. */
+  credentialKind?: AuthMethodKind;
+  /** Whether the user holds a verified auth method of one of these kinds. */
+  anyVerified?: readonly AuthMethodKind[];
+}
 
 /** A reserved attempt as read by its statement. */
 export interface ReservedAttempt {
@@ -30,6 +52,8 @@ export interface ReservedAttempt {
   credential: Credential | null;
   /** The counter's value after this reservation: this attempt's number (1 = the first since the last reset). */
   attemptNumber: number;
+  /** Whether the user holds a verified method of the kinds asked for (null when none were asked for). */
+  holdsVerified: boolean | null;
 }
 
 export type LockoutStore = ReturnType<typeof createLockoutStore>;
@@ -49,35 +73,39 @@ export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
   return {
     /**
      * Reserves one attempt on an active user below `limit` (limit 0: no
-     * counting, only the read), and reads the user (and the credential in
-     * `slot`, when one is named) in the same statement; null when that is not
-     * possible, or the slot holds no secret.
+     * counting, only the read), and reads the user (and `reads`) in the same
+     * statement; null when that is not possible, the user does not exist, or
+     * the credential holds no secret. The user is named by id, or by a
+     * normalized email or username (sign-in: no lookup beforehand).
      */
-    async reserveAttempt(userId: string, counter: AttemptCounter, limit: number, slot: string | undefined, now: Date): Promise<ReservedAttempt | null> {
+    async reserveAttempt(user: string | UserKey, counter: AttemptCounter, limit: number, reads: ReservationReads | undefined, now: Date): Promise<ReservedAttempt | null> {
       const field = fields[counter];
       // Straight to the driver: this starts every check of a secret. `field`
-      // comes from the fixed map above, never from input. updatedAt from our
-      // clock: stale reservations are judged by it.
-      const c = slot
-        ? { columns: CREDENTIAL_COLUMNS, columnParams: [slot, slot, slot], where: ` AND ${HAS_CREDENTIAL}`, whereParams: [slot] }
+      // and the key column come from the fixed maps above, never from input.
+      // updatedAt from our clock: stale reservations are judged by it.
+      const who = typeof user === 'string' ? { where: '"id" = ?', param: user } : { where: `${KEY_COLUMNS[user.column]} = ?`, param: user.value };
+      const suffix = reads?.credentialKind ? authMethodSlot('', reads.credentialKind) : undefined;
+      const c = suffix
+        ? { columns: CREDENTIAL_COLUMNS, columnParams: [suffix, suffix, suffix], where: ` AND ${HAS_CREDENTIAL}`, whereParams: [suffix] }
         : { columns: '', columnParams: [], where: '', whereParams: [] };
+      const verified = reads?.anyVerified ? HOLDS_VERIFIED(reads.anyVerified) : '';
       const rows =
         limit === 0
           ? await direct.all<Reserved>(
-              `SELECT ${USER_COLUMNS}${c.columns} FROM "User" WHERE "id" = ? AND "state" = 'ACTIVE'${c.where}`,
-              [...c.columnParams, userId, ...c.whereParams],
+              `SELECT ${USER_COLUMNS}${c.columns}${verified} FROM "User" WHERE ${who.where} AND "state" = 'ACTIVE'${c.where}`,
+              [...c.columnParams, who.param, ...c.whereParams],
               RESERVED_ROW,
             )
           : await direct.all<Reserved>(
-              `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING ${USER_COLUMNS}${c.columns}`,
-              [now, userId, limit, ...c.whereParams, ...c.columnParams],
+              `UPDATE "User" SET "${field}" = "${field}" + 1, "updatedAt" = ? WHERE ${who.where} AND "state" = 'ACTIVE' AND "${field}" < ?${c.where} RETURNING ${USER_COLUMNS}${c.columns}${verified}`,
+              [now, who.param, limit, ...c.whereParams, ...c.columnParams],
               RESERVED_ROW,
             );
       const row = rows[0];
       if (!row) return null;
-      const { credentialId, credentialSecret, credentialLastUsedAt, ...user } = row;
+      const { credentialId, credentialSecret, credentialLastUsedAt, holdsVerified, ...found } = row;
       const credential = credentialId && credentialSecret ? { id: credentialId, secret: credentialSecret, lastUsedAt: credentialLastUsedAt ?? null } : null;
-      return { user, credential, attemptNumber: user[field] };
+      return { user: found, credential, attemptNumber: found[field], holdsVerified: reads?.anyVerified ? holdsVerified === true : null };
     },
 
     /** The reset of a counter to zero, as a statement to commit along with an event (outbox.append, commitIfChanged). */
@@ -100,9 +128,14 @@ export function createLockoutStore(deps: { db: Db; direct: DirectSql }) {
       return direct.runIfChanged(write, along);
     },
 
-    /** True when the slot holds a secret (what the reservation's HAS_CREDENTIAL checks). */
-    async hasCredential(slot: string): Promise<boolean> {
-      return (await db.authMethod.findFirst({ where: { slot, secret: { not: null } }, select: { id: true } })) !== null;
+    /** True when the user's credential of this kind holds a secret (what the reservation's HAS_CREDENTIAL checks). */
+    async hasCredential(userId: string, kind: AuthMethodKind): Promise<boolean> {
+      return (await db.authMethod.findFirst({ where: { slot: authMethodSlot(userId, kind), secret: { not: null } }, select: { id: true } })) !== null;
+    },
+
+    /** The user holding a normalized email or username; null when none does. */
+    findUserByKey(key: UserKey): Promise<User | null> {
+      return key.column === 'emailNormalized' ? db.user.findUnique({ where: { emailNormalized: key.value } }) : db.user.findUnique({ where: { usernameNormalized: key.value } });
     },
 
     /** Locks an active user (inside the caller's transaction); the locked user, or null when they were not active. */

@@ -17,11 +17,10 @@ import { InvalidInputError, UserNotFoundError } from '../../kernel/errors.js';
 import { EmailNotVerifiedError } from '../users/errors.js';
 import { IncorrectPasswordError, NoPasswordError, WeakPasswordError } from './errors.js';
 import { maskEmail, maskPhone } from '../../kernel/masking.js';
-import type { LockoutService } from '../lockout/service.js';
+import type { AttemptOptions, LockoutService, UserKey } from '../lockout/service.js';
 import type { OneTimeCodeService } from '../codes/one-time-codes.js';
 import { hashCostProblem, identifyHash, importableFormats, type PasswordHasher } from './hashing.js';
 import { checkPassword, type PasswordPolicy } from './policy.js';
-import { authMethodSlot } from '../auth-methods/kinds.js';
 import { publicUser } from '../users/events.js';
 import type { SessionService } from '../sessions/service.js';
 import { createPasswordStore } from './store.js';
@@ -65,7 +64,6 @@ export function createPasswordService(deps: {
 }) {
   const { outbox, clock, lockout, codes, hasher, policy, sessions } = deps;
   const store = createPasswordStore();
-  const slotOf = (userId: string) => authMethodSlot(userId, 'PASSWORD');
 
   function assertStrong(password: string, field = 'password') {
     if (typeof password !== 'string') throw new InvalidInputError(field, 'A password is required.');
@@ -131,14 +129,25 @@ export function createPasswordService(deps: {
    * user or password is checked against a dummy hash with the same parameters,
    * so timing tells nothing about which users exist. A failure counts towards
    * the lockout; a success resets the counter and upgrades an old hash.
+   * The user is named by id, or (sign-in) by a normalized email or username,
+   * found by the same statement that reserves the attempt; `identified` is
+   * then told the user's id as soon as it is known, failures included.
+   * `anyVerified` also reads, in that statement, whether the user holds a
+   * verified auth method of those kinds (`holdsVerified`).
    */
-  async function verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<{ user: User; rehashed: boolean }> {
+  async function verifyPassword(
+    user: string | UserKey,
+    password: string,
+    meta: RequestMeta,
+    options: Pick<AttemptOptions, 'anyVerified' | 'identified'> = {},
+  ): Promise<{ user: User; rehashed: boolean; holdsVerified: boolean | null }> {
     let hashed = false;
     try {
       // Reserve the attempt before checking the secret (exact counting under
       // concurrency), reading the stored hash in the same statement. Without a
       // password nothing is reserved; the user's state still comes first.
-      const attempt = await lockout.beginAttempt(userId, 'password', { credentialSlot: slotOf(userId), missing: () => new NoPasswordError() });
+      const attempt = await lockout.beginAttempt(user, 'password', { ...options, credentialKind: 'PASSWORD', missing: () => new NoPasswordError() });
+      const userId = attempt.user.id;
       const method = attempt.credential!;
       hashed = true;
       const ok = await hasher.verify(method.secret, password);
@@ -164,7 +173,7 @@ export function createPasswordService(deps: {
         // The usual case: the counter's reset and the event commit together, with lastUsedAt once a minute.
         await attempt.succeeded({ event: event(false), meta, ...(isStale(method.lastUsedAt, now) ? { along: store.markPasswordUsedStatement(method.id, now) } : {}) });
       }
-      return { user: attempt.user, rehashed };
+      return { user: attempt.user, rehashed, holdsVerified: attempt.holdsVerified };
     } finally {
       if (!hashed) await hasher.verifyDummy(password);
     }

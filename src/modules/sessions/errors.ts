@@ -48,3 +48,15 @@ export class NotAMemberError extends PortcullisError {
     super('The user is not a member of this organization.');
   }
 }
+
+/**
+ * A session asked to open only while its user holds no second factor found
+ * one (enrolled after the sign-in looked): the sign-in must ask for it. A
+ * signal between services, never an answer to a client.
+ */
+export class SecondFactorHeldError extends Error {
+  constructor() {
+    super('The user holds a second factor now: the sign-in must ask for it.');
+    this.name = 'SecondFactorHeldError';
+  }
+}

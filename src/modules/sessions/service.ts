@@ -26,12 +26,13 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { newId, newTokenId, randomSecret } from '../../kernel/ids.js';
 import type { Clock } from '../../kernel/clock.js';
 import { assertThat, NotFoundError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
-import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError } from './errors.js';
+import { InvalidTokenError, NotAMemberError, ReauthenticationRequiredError, RefreshTokenReusedError, SecondFactorHeldError } from './errors.js';
 import type { SessionRevokedReason } from './events.js';
 import type { SigningKeyService } from './signing-keys.js';
 import { tokenHash } from '../../kernel/crypto.js';
@@ -132,8 +133,9 @@ export function createSessionService(deps: {
   const statements = createSessionStatements(deps.direct);
   const seconds = (d: Date) => Math.floor(d.getTime() / 1000);
 
-  async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>): Promise<{ token: string; expiresAt: Date }> {
-    const current = await signingKeys.currentSigningKey();
+  /** `currentKid`: the current key's id, when the caller's statement just read it. */
+  async function signAccessToken(userId: string, sessionId: string, now: Date, claims: Record<string, unknown>, currentKid?: string | null): Promise<{ token: string; expiresAt: Date }> {
+    const current = await signingKeys.currentSigningKey(currentKid);
     const iat = seconds(now);
     const exp = iat + policy.accessTtlSeconds;
     const header: JWTHeaderParameters = { alg: current.alg, kid: current.kid, typ: 'at+jwt' };
@@ -189,6 +191,10 @@ export function createSessionService(deps: {
      * access tokens carry org_id, org_roles and permissions); throws
      * NotAMemberError, opening nothing, when the user is not a member.
      * `identityProviderId`: the provider of an idp sign-in, recorded with it.
+     * `unlessHolding`: open only while the user holds no verified auth method
+     * of these kinds, checked by the statement that opens it; else throws
+     * SecondFactorHeldError, opening nothing (a password sign-in that read
+     * no second factor before the hash: one enrolled since is asked for).
      */
     async createSession(
       userId: string,
@@ -196,8 +202,9 @@ export function createSessionService(deps: {
       meta: RequestMeta,
       method: LoginMethod = 'password',
       organizationId: string | null = null,
-      details: { identityProviderId?: string } = {},
+      details: { identityProviderId?: string; unlessHolding?: readonly AuthMethodKind[] } = {},
     ): Promise<SessionTokens & { passwordMustChange: boolean }> {
+      const { unlessHolding, ...recorded } = details;
       const claims = await claimsFor(userId, organizationId);
       if (!claims) throw new NotAMemberError(organizationId!);
       const now = clock.now();
@@ -205,21 +212,23 @@ export function createSessionService(deps: {
       const sessionExpiresAt = new Date(now.getTime() + policy.refreshTtlSeconds * 1000);
       const name = clip(device.name ?? device.userAgent);
       const session = { id: sessionId, userId, device: name, ip: clip(device.ip), userAgent: clip(device.userAgent), createdAt: now, authenticatedAt: now, lastSeenAt: now, expiresAt: sessionExpiresAt, organizationId };
-      const loggedIn = { type: 'user.logged_in' as const, userId, data: { sessionId, method, device: name, ...details } };
+      const loggedIn = { type: 'user.logged_in' as const, userId, data: { sessionId, method, device: name, ...recorded } };
       // The usual case, straight to the driver: the sign-in stamp is conditional on the user still
       // being active (and reads the must-change flag), and the session, its refresh token and the
       // event commit only with it.
       const token = `${REFRESH_PREFIX}${randomSecret(32)}`;
       const event = outbox.statement(loggedIn, meta);
-      const opened = await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: tokenHash(token) }, [event]);
+      const opened = await statements.openSession(session, { id: newId('RefreshToken'), tokenHash: tokenHash(token) }, [event], unlessHolding);
       let refreshToken = token;
       let passwordMustChange = opened?.passwordMustChange ?? false;
-      // Not active: a policy lock whose time is up opens here, in a Prisma transaction; anything else is refused.
+      // Not active: a policy lock whose time is up opens here, in a Prisma transaction; anything else is
+      // refused, and so is a user who holds a factor named by `unlessHolding`.
       if (!opened) {
         ({ refreshToken, passwordMustChange } = await db.$transaction(async (tx) => {
           const current = await tx.user.findUnique({ where: { id: userId }, select: { state: true, lockedUntil: true, passwordMustChange: true } });
           if (!current) throw new NotFoundError('user');
           if (!userCanHoldSession(current)) throw current.state === 'INACTIVE' ? new UserInactiveError() : new UserLockedError(current.lockedUntil);
+          if (unlessHolding?.length && (await store.holdsVerified(tx, userId, unlessHolding))) throw new SecondFactorHeldError();
           await store.insertSession(tx, session);
           const token = await issueRefreshToken(tx, sessionId, now);
           await store.stampUserLogin(tx, userId, now, name);
@@ -229,7 +238,8 @@ export function createSessionService(deps: {
       }
       outbox.committed({ notified: opened !== null && event.notified });
       await activity(userId, now);
-      const access = await signAccessToken(userId, sessionId, now, claims);
+      // The statement that opened the session also read which key is current.
+      const access = await signAccessToken(userId, sessionId, now, claims, opened?.signingKeyId);
       return { userId, sessionId, accessToken: access.token, expiresAt: access.expiresAt, refreshToken, sessionExpiresAt, passwordMustChange };
     },
 

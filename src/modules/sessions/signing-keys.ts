@@ -50,7 +50,7 @@ export function createSigningKeyService(deps: { db: Db; direct?: DirectSql; cloc
   // Every sign-in and refresh reads the current key: one prepared statement when the driver is at hand.
   const statements = deps.direct ? createSessionStatements(deps.direct) : undefined;
   // Imported keys by id; rows never change once written (only retiredAt does), so this cache needs no invalidation.
-  const privateKeys = new Map<string, Promise<CryptoKey>>();
+  const privateKeys = new Map<string, { alg: SigningAlg; key: Promise<CryptoKey> }>();
   const publicKeys = new Map<string, Promise<{ key: CryptoKey; row: SigningKey; checkedAt: number }>>();
 
   async function generateRow(alg: SigningAlg = policy.alg): Promise<{ id: string; alg: SigningAlg; publicJwk: JWK; privateKeyEncrypted: string }> {
@@ -65,10 +65,10 @@ export function createSigningKeyService(deps: { db: Db; direct?: DirectSql; cloc
     let p = privateKeys.get(row.id);
     if (!p) {
       const jwk = JSON.parse(decryptSecret(key, row.privateKeyEncrypted, row.id)) as JWK;
-      p = importJWK(jwk, row.alg) as Promise<CryptoKey>;
+      p = { alg: row.alg as SigningAlg, key: importJWK(jwk, row.alg) as Promise<CryptoKey> };
       privateKeys.set(row.id, p);
     }
-    return p;
+    return p.key;
   }
 
   /** The id of the current key, creating the first key when there is none. */
@@ -98,8 +98,15 @@ export function createSigningKeyService(deps: { db: Db; direct?: DirectSql; cloc
   return {
     ensureSigningKey,
 
-    /** The key that signs new tokens (read from the database each time, so a rotation on another instance applies at once). */
-    async currentSigningKey(): Promise<CurrentSigningKey> {
+    /**
+     * The key that signs new tokens (read from the database each time, so a
+     * rotation on another instance applies at once). `currentKid`: its id as
+     * the caller just read it in a statement of its own (the sign-in's), so
+     * a key already imported needs no read here.
+     */
+    async currentSigningKey(currentKid?: string | null): Promise<CurrentSigningKey> {
+      const known = currentKid ? privateKeys.get(currentKid) : undefined;
+      if (known) return { kid: currentKid!, alg: known.alg, privateKey: await known.key };
       const current = await statements?.findCurrentSigningKey();
       if (current) return { kid: current.id, alg: current.alg as SigningAlg, privateKey: await importPrivate(current) };
       const kid = await ensureSigningKey();

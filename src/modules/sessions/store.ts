@@ -8,7 +8,7 @@
  */
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
-import type { SigningKey } from '../../kernel/db/models.js';
+import type { AuthMethodKind, SigningKey } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
 
 /** The `where` of live sessions: not revoked, not expired at `now`. */
@@ -44,6 +44,11 @@ export function createSessionStore(deps: { db: Db }) {
     /** Stores a refresh token of a session by its hash. */
     async insertRefreshToken(tx: Tx, token: { sessionId: string; tokenHash: string; createdAt: Date }): Promise<void> {
       await tx.refreshToken.create({ data: { id: newId('RefreshToken'), ...token } });
+    },
+
+    /** Whether the user holds a verified auth method of one of `kinds`. */
+    async holdsVerified(tx: Tx, userId: string, kinds: readonly AuthMethodKind[]): Promise<boolean> {
+      return (await tx.authMethod.findFirst({ where: { userId, verified: true, kind: { in: [...kinds] } }, select: { id: true } })) !== null;
     },
 
     /** Records a user's last sign-in and its device. */
@@ -103,6 +108,9 @@ export interface SessionCheck {
   user: { state: string; lockedUntil: Date | null };
 }
 
+/** The id of the current signing key, read along with the sign-in stamp (its one parameter: CURRENT_KEY). */
+const CURRENT_KEY_ID = '(SELECT "value" FROM "SystemState" WHERE "key" = ?) AS "signingKeyId"';
+
 /**
  * The statements of every sign-in, refresh and access-token check, straight
  * to the driver (src/kernel/db/direct.ts explains why). Exported as text so
@@ -117,7 +125,15 @@ export const SESSION_SQL = {
   session: `SELECT s."userId", s."revokedAt", s."expiresAt", s."lastSeenAt", u."state", u."lockedUntil" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = ?`,
   stampSeen: 'UPDATE "Session" SET "lastSeenAt" = ? WHERE "id" = ? AND "revokedAt" IS NULL',
   /** The sign-in stamp, only while the user is active: the condition a new session commits under. */
-  stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' RETURNING "passwordMustChange"`,
+  stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' RETURNING "passwordMustChange", ${CURRENT_KEY_ID}`,
+  /**
+   * The same, also only while the user holds no verified auth method of
+   * `kinds` (a password sign-in that found no second factor: one enrolled
+   * since must be asked for). `kinds` come from a fixed list of the code.
+   */
+  stampActiveUserLoginWithout: (kinds: readonly AuthMethodKind[]) =>
+    `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE'
+    AND NOT EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})) RETURNING "passwordMustChange", ${CURRENT_KEY_ID}`,
   insertSession: `INSERT INTO "Session" ("id", "userId", "device", "ip", "userAgent", "createdAt", "authenticatedAt", "lastSeenAt", "expiresAt", "organizationId")
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   currentSigningKey: `SELECT k."id", k."alg", k."privateKeyEncrypted" FROM "SystemState" c JOIN "SigningKey" k ON k."id" = c."value" WHERE c."key" = ?`,
@@ -170,13 +186,21 @@ export function createSessionStatements(direct: DirectSql) {
      * Opens a session for a user who is still active: stamps the user's
      * sign-in, and only when that found the user active, stores the session,
      * its refresh token and `along` (the event), atomically (on PostgreSQL in
-     * one statement). Resolves with the user's must-change flag, read by the
-     * stamp; null when the user was not active (nothing is written).
+     * one statement). Resolves with the user's must-change flag and the
+     * current signing key's id (null before the first key), read by the
+     * stamp; null when the user was not active, or (with `unlessHolding`)
+     * holds a verified auth method of those kinds (nothing is written).
      */
-    async openSession(session: NewSession, refresh: { id: string; tokenHash: string }, along: Statement[]): Promise<{ passwordMustChange: boolean } | null> {
+    async openSession(
+      session: NewSession,
+      refresh: { id: string; tokenHash: string },
+      along: Statement[],
+      unlessHolding?: readonly AuthMethodKind[],
+    ): Promise<{ passwordMustChange: boolean; signingKeyId: string | null } | null> {
       const s = session;
-      const [stamped] = await direct.allIfChanged<{ passwordMustChange: boolean }>(
-        { sql: SESSION_SQL.stampActiveUserLogin, params: [s.createdAt, s.device, s.createdAt, s.userId] },
+      const stamp = unlessHolding?.length ? SESSION_SQL.stampActiveUserLoginWithout(unlessHolding) : SESSION_SQL.stampActiveUserLogin;
+      const [stamped] = await direct.allIfChanged<{ passwordMustChange: boolean; signingKeyId: string | null }>(
+        { sql: stamp, params: [s.createdAt, s.device, s.createdAt, s.userId, CURRENT_KEY] },
         [
           { sql: SESSION_SQL.insertSession, params: [s.id, s.userId, s.device, s.ip, s.userAgent, s.createdAt, s.authenticatedAt, s.lastSeenAt, s.expiresAt, s.organizationId] },
           { sql: SESSION_SQL.insertRefreshToken, params: [refresh.id, s.id, refresh.tokenHash, s.createdAt] },

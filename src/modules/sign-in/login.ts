@@ -14,20 +14,20 @@
  */
 import { isIP } from 'node:net';
 import type { Db } from '../../kernel/db/client.js';
-import type { DirectSql } from '../../kernel/db/direct.js';
-import { createSignInStatements } from './store.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { EventPayloads, Outbox } from '../catalog.js';
 import type { Clock } from '../../kernel/clock.js';
 import { InvalidInputError, NotFoundError, TooManyAttemptsError, UserInactiveError, UserLockedError, UserNotFoundError } from '../../kernel/errors.js';
 import { CodeAlreadyUsedError, IncorrectCodeError } from '../codes/errors.js';
 import { IncorrectPasswordError, NoPasswordError } from '../password/errors.js';
-import type { MfaMethod, MfaService } from './mfa.js';
+import { SECOND_FACTORS, type MfaMethod, type MfaService } from './mfa.js';
 import { strategyFor, type SignInStrategies } from './strategy.js';
 import type { AuthMethodService } from '../auth-methods/service.js';
 import type { RateLimiter } from '../../kernel/rate-limiter.js';
 import { failureLabel, type Counter } from '../../kernel/metrics.js';
 import type { OtpChannel } from '../otp/service.js';
+import type { UserKey } from '../lockout/service.js';
+import { SecondFactorHeldError } from '../sessions/errors.js';
 import type { LoginMethod, SessionDevice, SessionService, SessionTokens } from '../sessions/service.js';
 
 export interface LoginInput {
@@ -80,8 +80,6 @@ export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
   db: Db;
-  /** Every sign-in's user lookup goes straight to the driver. */
-  direct: DirectSql;
   clock: Clock;
   outbox: Outbox;
   sessions: SessionService;
@@ -96,7 +94,6 @@ export function createLoginService(deps: {
   signIns?: Counter<'method' | 'outcome'>;
 }) {
   const { db, outbox, sessions, mfa, strategies } = deps;
-  const statements = createSignInStatements(deps.direct);
 
   /** Counts one sign-in attempt however it ends: a failure under `method` and its error code, a success as `success` says. */
   async function counted<T>(method: string, attempt: () => Promise<T>, success: (result: T) => { method?: string; outcome?: string } = () => ({})): Promise<T> {
@@ -128,10 +125,10 @@ export function createLoginService(deps: {
 
   const deviceOf = sessionDevice;
 
-  async function findUserId(identifier: string): Promise<string | null> {
-    const normalized = identifier.trim().toLowerCase();
+  /** The unique column an identifier names its user by (normalized); null for one no user can hold. */
+  function userKey(normalized: string): UserKey | null {
     if (!normalized || normalized.length > 254) return null;
-    return statements.findUserId(normalized.includes('@') ? 'emailNormalized' : 'usernameNormalized', normalized);
+    return { column: normalized.includes('@') ? 'emailNormalized' : 'usernameNormalized', value: normalized };
   }
 
   /** The organization an MFA completion signs in to: its own input's, else the one login named. */
@@ -149,30 +146,45 @@ export function createLoginService(deps: {
     // Counted for unknown identifiers too, before any hash: the answer must not tell them apart.
     const wait = await deps.identifierLimiter?.consume(normalized);
     if (wait) throw new TooManyAttemptsError(new Date(deps.clock.now().getTime() + wait * 1000));
-    const userId = await findUserId(normalized);
-    if (!userId) {
+    const key = userKey(normalized);
+    if (!key) {
       // Same work as a real check: the password service hashes against its dummy.
       await strategies.password.verifyPassword(NO_SUCH_USER, password, meta).catch(() => undefined);
       throw new IncorrectPasswordError(null);
     }
+    // One statement finds the user, reserves the attempt and reads whether a
+    // second factor is held: an unknown identifier is UserNotFoundError, after
+    // the same dummy hash.
+    let userId: string | null = null;
+    let verified: Awaited<ReturnType<typeof strategies.password.verifyPassword>>;
     try {
-      await strategies.password.verifyPassword(userId, password, meta);
+      verified = await strategies.password.verifyPassword(key, password, meta, { anyVerified: SECOND_FACTORS, identified: (id) => (userId = id) });
     } catch (error) {
       if (error instanceof IncorrectPasswordError || error instanceof NoPasswordError || error instanceof UserNotFoundError) {
-        if (!(error instanceof UserNotFoundError)) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
+        if (!(error instanceof UserNotFoundError) && userId) await recordLoginFailed(userId, { reason: 'incorrect_password' }, meta);
         throw new IncorrectPasswordError(null);
       }
-      if (error instanceof UserLockedError || error instanceof UserInactiveError) {
+      if (userId && (error instanceof UserLockedError || error instanceof UserInactiveError)) {
         await recordLoginFailed(userId, { reason: error instanceof UserLockedError ? 'locked' : 'inactive' }, meta);
       }
       throw error;
     }
-    const methods = await mfa.availableMethods(userId);
-    if (methods.length > 0) {
-      const challenge = await mfa.createChallenge(userId, device, input.organizationId ?? null);
-      return { kind: 'mfa_required', userId, methods, ...challenge };
+    const id = verified.user.id;
+    const organizationId = input.organizationId ?? null;
+    let methods = verified.holdsVerified ? await mfa.availableMethods(id) : [];
+    if (methods.length === 0) {
+      try {
+        // The session opens only while the user still holds no second factor: one enrolled since the read is asked for.
+        return { kind: 'session', ...(await sessions.createSession(id, device, meta, 'password', organizationId, { unlessHolding: SECOND_FACTORS })) };
+      } catch (error) {
+        if (!(error instanceof SecondFactorHeldError)) throw error;
+      }
+      methods = await mfa.availableMethods(id);
+      // Removed again meanwhile: what the factors are now decides, as for any sign-in.
+      if (methods.length === 0) return { kind: 'session', ...(await sessions.createSession(id, device, meta, 'password', organizationId)) };
     }
-    return { kind: 'session', ...(await sessions.createSession(userId, device, meta, 'password', input.organizationId ?? null)) };
+    const challenge = await mfa.createChallenge(id, device, organizationId);
+    return { kind: 'mfa_required', userId: id, methods, ...challenge };
   }
 
   async function completeMfaLogin(

@@ -34,13 +34,8 @@ export function createSignInStore(deps: { db: Db }) {
   };
 }
 
-/** Where login finds a user: the normalized email or username column. */
-export type IdentifierColumn = 'emailNormalized' | 'usernameNormalized';
-
 /** Every sign-in's reads, straight to the driver (src/kernel/db/direct.ts explains why). */
 export const SIGN_IN_SQL = {
-  userByEmail: 'SELECT "id" FROM "User" WHERE "emailNormalized" = ?',
-  userByUsername: 'SELECT "id" FROM "User" WHERE "usernameNormalized" = ?',
   /** `kinds` come from a fixed list of the code (MFA factors), never from input. */
   verifiedKinds: (kinds: readonly AuthMethodKind[]) =>
     `SELECT "kind" FROM "AuthMethod" WHERE "userId" = ? AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})`,
@@ -48,12 +43,6 @@ export const SIGN_IN_SQL = {
 
 export function createSignInStatements(direct: DirectSql) {
   return {
-    /** The id of the user holding this normalized email or username; null when none does. */
-    async findUserId(column: IdentifierColumn, normalized: string): Promise<string | null> {
-      const [row] = await direct.all<{ id: string }>(column === 'emailNormalized' ? SIGN_IN_SQL.userByEmail : SIGN_IN_SQL.userByUsername, [normalized]);
-      return row?.id ?? null;
-    },
-
     /** The kinds of a user's verified methods among `kinds`. */
     async verifiedKinds(userId: string, kinds: readonly AuthMethodKind[]): Promise<AuthMethodKind[]> {
       const rows = await direct.all<{ kind: AuthMethodKind }>(SIGN_IN_SQL.verifiedKinds(kinds), [userId]);

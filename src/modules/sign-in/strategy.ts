@@ -7,12 +7,26 @@
  */
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import { inSpan } from '../../kernel/tracing.js';
+import type { AuthMethodKind } from '../../kernel/db/models.js';
+import type { UserKey } from '../lockout/service.js';
 import type { LoginMethod } from '../sessions/service.js';
 import type { MfaMethod } from './mfa.js';
 
-/** The first factor: checks a password with lockout counting (an unknown user costs a dummy hash). */
+/** What login asks of a password check besides the verdict (the password service's verifyPassword options). */
+export interface PasswordCheckOptions {
+  /** Also read, with the attempt's reservation, whether the user holds a verified auth method of these kinds. */
+  anyVerified?: readonly AuthMethodKind[];
+  /** Told the user's id as soon as it is known (a user named by identifier), failures included. */
+  identified?: (userId: string) => void;
+}
+
+/**
+ * The first factor: checks a password with lockout counting (an unknown user
+ * costs a dummy hash). The user is named by id, or by a normalized email or
+ * username (then an unknown one is UserNotFoundError).
+ */
 export interface PasswordStrategy {
-  verifyPassword(userId: string, password: string, meta: RequestMeta): Promise<unknown>;
+  verifyPassword(user: string | UserKey, password: string, meta: RequestMeta, options?: PasswordCheckOptions): Promise<{ user: { id: string }; holdsVerified: boolean | null }>;
 }
 
 /** A second factor answering one or more MFA methods. */
@@ -45,7 +59,7 @@ export function tracedStrategies(strategies: SignInStrategies): SignInStrategies
   const { password, secondFactors } = strategies;
   const check = <T>(kind: string, fn: () => Promise<T>) => inSpan('credential.verify', { 'credential.kind': kind }, fn);
   return {
-    password: { verifyPassword: (userId, secret, meta) => check('password', () => password.verifyPassword(userId, secret, meta)) },
+    password: { verifyPassword: (user, secret, meta, options) => check('password', () => password.verifyPassword(user, secret, meta, options)) },
     secondFactors: secondFactors.map((factor) => ({
       ...factor,
       ...(factor.verifyCode && {
