@@ -3,6 +3,7 @@ import { adminOrViewer, adminOrSelf, selfViewer, toUserResult, affectedUser, typ
 import { errorTypes as E } from '../../graphql/errors.js';
 import { UserRef } from '../users/schema.js';
 import type { SessionRevokedReason } from './events.js';
+import { checkedUserOf } from './auth-strategy.js';
 
 const SessionRevokedReasonEnum = builder.enumType('SessionRevokedReason', {
   description: 'Why a session ended. The user.session_revoked event carries the same value in lower case (refresh_token_reused).',
@@ -55,7 +56,7 @@ builder.queryField('me', (t) =>
     description: 'The signed-in user (access token callers); null for API keys.',
     authScopes: adminOrViewer('users:read'),
     resolve: (query, _root, _args, ctx) => {
-      if (ctx.viewer.kind === 'user') return ctx.services.users.findUser(ctx.viewer.userId, query);
+      if (ctx.viewer.kind === 'user') return ctx.services.users.findUser(ctx.viewer.userId, query, checkedUserOf(ctx.viewer));
       // Nothing to read for an API key; reading the selection marks it used (the development check otherwise fails the request).
       void { ...query };
       return null;

@@ -41,8 +41,16 @@ async function forge(claims: { sub?: string; sid?: string; iss?: string; aud?: s
 describe('access tokens', () => {
   it('accept a token from createSession and name its user and session', async () => {
     const s = await sessions.createSession(userId, { name: 'unit' }, systemMeta);
-    expect(await sessions.authenticateAccessToken(s.accessToken)).toEqual({ userId, sessionId: s.sessionId });
-    expect(await sessions.authenticateAccessToken(await forge({ sid: s.sessionId }))).toEqual({ userId, sessionId: s.sessionId });
+    expect(await sessions.authenticateAccessToken(s.accessToken)).toMatchObject({ userId, sessionId: s.sessionId, user: { id: userId, state: 'ACTIVE' } });
+    expect(await sessions.authenticateAccessToken(await forge({ sid: s.sessionId }))).toMatchObject({ userId, sessionId: s.sessionId, user: { id: userId } });
+  });
+
+  it("read the session's user as Prisma reads it: every column, in its types (what `me` answers with)", async () => {
+    await t.app.services.users.updateUser(userId, { displayName: 'Tok', publicMetadata: { plan: 'pro', seats: 3 } }, systemMeta);
+    await t.app.database.client.user.update({ where: { id: userId }, data: { lastActiveAt: new Date('2026-02-03T00:00:00Z'), lastLoginAt: new Date('2026-02-03T04:05:06.789Z') } });
+    const s = await sessions.createSession(userId, { name: 'unit' }, systemMeta);
+    const found = await sessions.authenticateAccessToken(s.accessToken);
+    expect(found?.user).toEqual(await t.app.database.client.user.findUniqueOrThrow({ where: { id: userId } }));
   });
 
   it('refuse forged keys, alg none, other issuers and audiences, and sessions of other users', async () => {

@@ -26,7 +26,7 @@
 import { SignJWT, errors as joseErrors, jwtVerify, type JWTHeaderParameters } from 'jose';
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql } from '../../kernel/db/direct.js';
-import type { AuthMethodKind } from '../../kernel/db/models.js';
+import type { AuthMethodKind, User } from '../../kernel/db/models.js';
 import type { RequestMeta } from '../../kernel/events/outbox.js';
 import type { Outbox } from '../catalog.js';
 import { newId, newTokenId, randomSecret } from '../../kernel/ids.js';
@@ -302,7 +302,7 @@ export function createSessionService(deps: {
      * is expired, or its session is revoked, expired or belongs to a user who
      * may not act. Never throws on a bad token.
      */
-    async authenticateAccessToken(token: string): Promise<{ userId: string; sessionId: string } | null> {
+    async authenticateAccessToken(token: string): Promise<{ userId: string; sessionId: string; user: User } | null> {
       let payload;
       try {
         ({ payload } = await jwtVerify(
@@ -321,13 +321,15 @@ export function createSessionService(deps: {
       const sessionId = payload.sid;
       if (typeof userId !== 'string' || typeof sessionId !== 'string') return null;
       // Every request: revocation, expiry and the user's state stop the token at once, on every instance.
-      const session = await statements.findSession(sessionId);
+      // The user's row comes with it: `me` answers with it rather than reading the user again.
+      const found = await statements.findSessionWithUser(sessionId);
+      const session = found?.check;
       const now = clock.now();
-      if (!session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
+      if (!found || !session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
       if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
         await statements.stampSessionSeen(sessionId, now);
       }
-      return { userId, sessionId };
+      return { userId, sessionId, user: found.user };
     },
 
     /**

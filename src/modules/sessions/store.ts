@@ -8,7 +8,8 @@
  */
 import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
-import type { AuthMethodKind, SigningKey } from '../../kernel/db/models.js';
+import type { AuthMethodKind, SigningKey, User } from '../../kernel/db/models.js';
+import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import { newId } from '../../kernel/ids.js';
 
 /** The `where` of live sessions: not revoked, not expired at `now`. */
@@ -123,6 +124,8 @@ export const SESSION_SQL = {
   insertRefreshToken: 'INSERT INTO "RefreshToken" ("id", "sessionId", "tokenHash", "createdAt") VALUES (?, ?, ?, ?)',
   markRefreshed: 'UPDATE "Session" SET "lastSeenAt" = ?, "ip" = COALESCE(?, "ip"), "organizationId" = ? WHERE "id" = ?',
   session: `SELECT s."userId", s."revokedAt", s."expiresAt", s."lastSeenAt", u."state", u."lockedUntil" FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = ?`,
+  /** The same check with every column of the user (none of whose names a session column shares): an access token's request reads its caller once. */
+  sessionWithUser: `SELECT s."userId", s."revokedAt", s."expiresAt", s."lastSeenAt", ${USER_COLUMNS.replace(/"(\w+)"/g, 'u."$1"')} FROM "Session" s JOIN "User" u ON u."id" = s."userId" WHERE s."id" = ?`,
   stampSeen: 'UPDATE "Session" SET "lastSeenAt" = ? WHERE "id" = ? AND "revokedAt" IS NULL',
   /** The sign-in stamp, only while the user is active: the condition a new session commits under. */
   stampActiveUserLogin: `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE' RETURNING "passwordMustChange", ${CURRENT_KEY_ID}`,
@@ -141,6 +144,7 @@ export const SESSION_SQL = {
 
 const PRESENTED_ROW = { dates: ['usedAt', 'revokedAt', 'expiresAt', 'lockedUntil'] } as const;
 const SESSION_ROW = { dates: ['revokedAt', 'expiresAt', 'lastSeenAt', 'lockedUntil'] } as const;
+const SESSION_USER_ROW = { ...USER_ROW, dates: [...USER_ROW.dates, 'revokedAt', 'expiresAt', 'lastSeenAt'] } as const;
 
 /** The hot statements of sessions (SESSION_SQL), on the driver. */
 export function createSessionStatements(direct: DirectSql) {
@@ -175,6 +179,15 @@ export function createSessionStatements(direct: DirectSql) {
       type Row = Omit<SessionCheck, 'user'> & { state: string; lockedUntil: Date | null };
       const [r] = await direct.all<Row>(SESSION_SQL.session, [sessionId], SESSION_ROW);
       return r ? { userId: r.userId, revokedAt: r.revokedAt, expiresAt: r.expiresAt, lastSeenAt: r.lastSeenAt, user: { state: r.state, lockedUntil: r.lockedUntil } } : null;
+    },
+
+    /** findSession, with the session's user as a row of every column (Prisma's shape): what an access token's request checks and may answer `me` with. */
+    async findSessionWithUser(sessionId: string): Promise<{ check: SessionCheck; user: User } | null> {
+      type Row = User & Pick<SessionCheck, 'userId' | 'revokedAt' | 'expiresAt' | 'lastSeenAt'>;
+      const [r] = await direct.all<Row>(SESSION_SQL.sessionWithUser, [sessionId], SESSION_USER_ROW);
+      if (!r) return null;
+      const { userId, revokedAt, expiresAt, lastSeenAt, ...user } = r;
+      return { check: { userId, revokedAt, expiresAt, lastSeenAt, user: { state: user.state, lockedUntil: user.lockedUntil } }, user };
     },
 
     /** Stamps a session as seen unless it was revoked (authenticated requests). */

@@ -497,10 +497,11 @@ export function createUserService(deps: {
      * common `me` and `user(id)`) is one prepared statement; relations and
      * counts go through Prisma.
      */
-    async findUser<Q extends { include?: unknown; select?: unknown }>(id: string, query: Q): Promise<User | null> {
+    async findUser<Q extends { include?: unknown; select?: unknown }>(id: string, query: Q, known?: User): Promise<User | null> {
       const q: { include?: unknown; select?: unknown } = { ...query };
       const empty = (part: unknown) => part === undefined || (typeof part === 'object' && part !== null && Object.keys(part).length === 0);
-      if (Object.keys(q).every((k) => k === 'include' || k === 'select') && empty(q.include) && empty(q.select)) return statements.findUser(id);
+      // `known`: this user's row as read in this request already (with the caller's session), used when only columns are asked.
+      if (Object.keys(q).every((k) => k === 'include' || k === 'select') && empty(q.include) && empty(q.select)) return known?.id === id ? known : statements.findUser(id);
       return deps.db.user.findUnique({ ...(q as object), where: { id } }) as Promise<User | null>;
     },
 
