@@ -152,12 +152,12 @@ describe("a page of a search's candidates", () => {
       expect(found, query).toEqual(expected);
     }
     // A page of a query's matches worked out in SQL is the page findUserPage reads with the query's `where`.
-    for (const query of ['quill', 'E', 'ł', '_', 'pct%']) {
+    for (const query of ['quill', 'E', 'ł', '_']) {
       const where = userListWhere(provider, { query });
       for (const field of ['CREATED_AT', 'EMAIL', 'LAST_LOGIN_AT', 'LAST_ACTIVE_AT'] as const) {
         for (const direction of ['ASC', 'DESC'] as const) {
-          for (const take of [1, 2, 20, -1, -2, -20]) {
-            for (const cursor of [undefined, ...ids, 'usr_gone']) {
+          for (const take of [2, 20, -2]) {
+            for (const cursor of [undefined, ids[0], ids[2], ids[3], 'usr_gone']) {
               const page = { cursor: cursor ? { id: cursor } : undefined, take };
               const expected = (await findUserPage(db, { ...page, select: { id: true } }, where, { field, direction })).map((u) => u.id);
               const found = await findTextMatchPageIds(database.direct, provider, query, page, { field, direction });
