@@ -20,6 +20,16 @@ export function authMethodSlot(userId: string, kind: AuthMethodKind): string {
   return `${userId}:${kind}`;
 }
 
+/**
+ * Kinds as quoted SQL literals (`'TOTP', 'PASSKEY'`), for statements that
+ * name them in an `IN` list. Only known kinds pass, so nothing else is ever
+ * spliced into SQL.
+ */
+export function kindLiterals(kinds: readonly AuthMethodKind[]): string {
+  if (!kinds.length || kinds.some((k) => !(k in authMethodTypes))) throw new Error(`not auth method kinds: ${kinds.join(', ')}`);
+  return kinds.map((k) => `'${k}'`).join(', ');
+}
+
 export function newAuthMethodId(kind: AuthMethodKind): string {
   return newId('AuthMethod').replace(/^am_/, `am_${authMethodTypes[kind].tag}_`);
 }

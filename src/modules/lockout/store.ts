@@ -9,7 +9,7 @@ import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
 import type { AuthMethodKind, User } from '../../kernel/db/models.js';
-import { authMethodSlot } from '../auth-methods/kinds.js';
+import { authMethodSlot, kindLiterals } from '../auth-methods/kinds.js';
 import type { AttemptCounter, ConditionalWrite, Credential, UserKey } from './service.js';
 
 /** The counter column of each counter. Column names are spliced into SQL: they come from this fixed map, never from input. */
@@ -29,11 +29,8 @@ const CREDENTIAL_COLUMNS = [
   `, (SELECT "secret" FROM "AuthMethod" WHERE ${SLOT}) AS "credentialSecret"`,
   `, (SELECT "lastUsedAt" FROM "AuthMethod" WHERE ${SLOT}) AS "credentialLastUsedAt"`,
 ].join('');
-/** `kinds` come from fixed lists of the code (AuthMethodKind values), never from input; checked anyway, as they are spliced. */
-const HOLDS_VERIFIED = (kinds: readonly AuthMethodKind[]) => {
-  if (!kinds.length || kinds.some((k) => !/^[A-Z0-9_]+$/.test(k))) throw new Error(`not auth method kinds: ${kinds.join(', ')}`);
-  return `, EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})) AS "holdsVerified"`;
-};
+const HOLDS_VERIFIED = (kinds: readonly AuthMethodKind[]) =>
+  `, EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kindLiterals(kinds)})) AS "holdsVerified"`;
 /** The unique user columns a reservation may find its user by. Spliced into SQL: from this fixed map, never from input. */
 const KEY_COLUMNS = { emailNormalized: '"emailNormalized"', usernameNormalized: '"usernameNormalized"' } as const satisfies Record<UserKey['column'], string>;
 

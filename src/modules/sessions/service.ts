@@ -323,9 +323,10 @@ export function createSessionService(deps: {
       // Every request: revocation, expiry and the user's state stop the token at once, on every instance.
       // The user's row comes with it: `me` answers with it rather than reading the user again.
       const found = await statements.findSessionWithUser(sessionId);
-      const session = found?.check;
+      if (!found) return null;
+      const session = found.check;
       const now = clock.now();
-      if (!found || !session || session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
+      if (session.userId !== userId || session.revokedAt || session.expiresAt <= now || !userCanHoldSession(session.user)) return null;
       if (now.getTime() - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) {
         await statements.stampSessionSeen(sessionId, now);
       }

@@ -10,6 +10,7 @@ import type { Db, Tx } from '../../kernel/db/client.js';
 import type { DirectSql, Statement } from '../../kernel/db/direct.js';
 import type { AuthMethodKind, SigningKey, User } from '../../kernel/db/models.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
+import { kindLiterals } from '../auth-methods/kinds.js';
 import { newId } from '../../kernel/ids.js';
 
 /** The `where` of live sessions: not revoked, not expired at `now`. */
@@ -132,11 +133,11 @@ export const SESSION_SQL = {
   /**
    * The same, also only while the user holds no verified auth method of
    * `kinds` (a password sign-in that found no second factor: one enrolled
-   * since must be asked for). `kinds` come from a fixed list of the code.
+   * since must be asked for).
    */
   stampActiveUserLoginWithout: (kinds: readonly AuthMethodKind[]) =>
     `UPDATE "User" SET "lastLoginAt" = ?, "lastLoginDevice" = ?, "updatedAt" = ? WHERE "id" = ? AND "state" = 'ACTIVE'
-    AND NOT EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})) RETURNING "passwordMustChange", ${CURRENT_KEY_ID}`,
+    AND NOT EXISTS (SELECT 1 FROM "AuthMethod" WHERE "userId" = "User"."id" AND "verified" AND "kind" IN (${kindLiterals(kinds)})) RETURNING "passwordMustChange", ${CURRENT_KEY_ID}`,
   insertSession: `INSERT INTO "Session" ("id", "userId", "device", "ip", "userAgent", "createdAt", "authenticatedAt", "lastSeenAt", "expiresAt", "organizationId")
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   currentSigningKey: `SELECT k."id", k."alg", k."privateKeyEncrypted" FROM "SystemState" c JOIN "SigningKey" k ON k."id" = c."value" WHERE c."key" = ?`,

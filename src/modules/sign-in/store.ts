@@ -8,6 +8,7 @@ import type { DirectSql } from '../../kernel/db/direct.js';
 import type { AuthMethodKind } from '../../kernel/db/models.js';
 import type { MfaChallenge } from '../../kernel/db/models.js';
 import { newId } from '../../kernel/ids.js';
+import { kindLiterals } from '../auth-methods/kinds.js';
 
 export type SignInStore = ReturnType<typeof createSignInStore>;
 
@@ -36,9 +37,7 @@ export function createSignInStore(deps: { db: Db }) {
 
 /** Every sign-in's reads, straight to the driver (src/kernel/db/direct.ts explains why). */
 export const SIGN_IN_SQL = {
-  /** `kinds` come from a fixed list of the code (MFA factors), never from input. */
-  verifiedKinds: (kinds: readonly AuthMethodKind[]) =>
-    `SELECT "kind" FROM "AuthMethod" WHERE "userId" = ? AND "verified" AND "kind" IN (${kinds.map((k) => `'${k}'`).join(', ')})`,
+  verifiedKinds: (kinds: readonly AuthMethodKind[]) => `SELECT "kind" FROM "AuthMethod" WHERE "userId" = ? AND "verified" AND "kind" IN (${kindLiterals(kinds)})`,
 };
 
 export function createSignInStatements(direct: DirectSql) {
