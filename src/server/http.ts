@@ -3,7 +3,7 @@
  * the same path for WebSocket, health probes, and graceful shutdown.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { listen } from './listen.js';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -16,7 +16,7 @@ import type { createRequestObserver, RequestRecord } from './observe.js';
 import type { Viewer } from '../graphql/context.js';
 import type { YogaServer } from './yoga.js';
 import { createFastLane, flatHeaders } from './fast-lane.js';
-import { writeResults } from './subscription-fanout.js';
+import { createTurnCorker, writeResults } from './subscription-fanout.js';
 
 export interface HttpDeps {
   yoga: YogaServer;
@@ -108,23 +108,28 @@ export function createHttpServer(deps: HttpDeps) {
     if (req.url?.split('?')[0] !== yoga.graphqlEndpoint) return void socket.destroy();
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
+  /** What a socket may hold unwritten before a stream waits for it: one turn's frames to a keeping-up client fit. */
+  const HELD_BYTES = 64 * 1024;
   type Extra = { request: IncomingMessage; socket: WebSocket; guard?: NodeJS.Timeout };
   /** What onSubscribe hands to execute/subscribe (as the root value): yoga's functions, and where a stream's messages go. */
   type Root = { execute: (a: ExecutionArgs) => unknown; subscribe: (a: ExecutionArgs) => unknown; id: string; socket: WebSocket };
+  // Frames for one socket within one turn leave in one write (see createTurnCorker).
+  const holdForTurn = createTurnCorker();
   /**
-   * Writes a frame. When the socket took all of it at once (nothing buffered,
-   * the usual case): undefined, so a stream goes on without a promise and a
-   * turn per frame. Otherwise, as graphql-ws's own adapter does: a promise
-   * settled once it is written, so a slow client's backlog stays in its
-   * stream's bounded buffer, not in the socket's. Nothing when the socket is
-   * no longer open.
+   * Writes a frame. When the socket holds no more than this turn's frames for
+   * a client that keeps up (HELD_BYTES; the usual case): undefined, so a
+   * stream goes on without a promise and a turn per frame. Otherwise, as
+   * graphql-ws's own adapter does: a promise settled once it is written, so a
+   * slow client's backlog stays in its stream's bounded buffer, not in the
+   * socket's. Nothing when the socket is no longer open.
    */
   const sendFrame = (socket: WebSocket, frame: string): Promise<void> | undefined => {
     if (socket.readyState !== socket.OPEN) return undefined;
+    holdForTurn((socket as unknown as { _socket?: Socket })._socket);
     let settle: ((err?: Error) => void) | undefined;
     let outcome: { err?: Error } | undefined;
     socket.send(frame, (err) => (settle ? settle(err) : (outcome = { err })));
-    if (socket.bufferedAmount === 0 && !outcome?.err) return undefined;
+    if (socket.bufferedAmount <= HELD_BYTES && !outcome?.err) return undefined;
     return new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve());
       if (outcome) settle(outcome.err);

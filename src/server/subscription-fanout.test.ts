@@ -2,11 +2,14 @@
  * The fan-out mechanism on a small schema with the real executor: one
  * execution per event per group, groups split by document, variables and
  * caller, items that are not events executed per subscriber, members leaving
- * their group, and WebSocket frames equal to what graphql-ws writes.
+ * their group, WebSocket frames equal to what graphql-ws writes, and one
+ * write for the frames a socket gets in one turn.
  */
-import { describe, expect, it } from 'vitest';
+import type { AddressInfo, Socket } from 'node:net';
+import { describe, expect, it, vi } from 'vitest';
+import WebSocket, { WebSocketServer } from 'ws';
 import { GraphQLError, GraphQLID, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { createFanout, groupKeyOf, nextFrame, viewerKey, writeResults } from './subscription-fanout.js';
+import { createFanout, createTurnCorker, groupKeyOf, nextFrame, viewerKey, writeResults } from './subscription-fanout.js';
 import type { Viewer } from '../graphql/context.js';
 
 type Item = { seq: number; id: string } | { overflow: true };
@@ -207,5 +210,69 @@ describe('nextFrame and writeResults', () => {
     });
     await expect(writer.next()).rejects.toThrow('socket gone');
     expect(closed).toBe(true);
+  });
+});
+
+describe('createTurnCorker', () => {
+  /** A ws server and client on 127.0.0.1; counts the system writes of the server's socket. */
+  async function pair() {
+    const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const accepted = new Promise<WebSocket>((resolve) => server.once('connection', resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const received: string[] = [];
+    client.on('message', (data) => received.push(String(data)));
+    const socket = await accepted;
+    await new Promise((resolve) => client.once('open', resolve));
+    const raw = (socket as unknown as { _socket: Socket })._socket;
+    let writes = 0;
+    // _write and _writev are where a net.Socket hands data to the system.
+    for (const method of ['_write', '_writev'] as const) {
+      const original = raw[method]!.bind(raw) as (...args: unknown[]) => unknown;
+      (raw as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => (writes++, original(...args));
+    }
+    const close = async () => {
+      client.close();
+      await new Promise((resolve) => server.close(resolve));
+    };
+    return { socket, raw, received, writes: () => writes, close };
+  }
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+
+  it('sends the frames one socket gets in one turn in one write, in order', async () => {
+    const { socket, raw, received, writes, close } = await pair();
+    try {
+      const hold = createTurnCorker();
+      for (const frame of ['a', 'b', 'c']) {
+        hold(raw);
+        socket.send(frame);
+      }
+      expect(writes()).toBe(0);
+      await turn();
+      expect(writes()).toBe(1);
+      expect(raw.writableCorked).toBe(0);
+      await vi.waitFor(() => expect(received).toEqual(['a', 'b', 'c']));
+
+      // The next turn's frames are held anew, not behind the last turn's.
+      hold(raw);
+      socket.send('d');
+      await turn();
+      expect(writes()).toBe(2);
+      await vi.waitFor(() => expect(received).toEqual(['a', 'b', 'c', 'd']));
+    } finally {
+      await close();
+    }
+  });
+
+  it('is what saves the writes: unheld, each frame is its own write', async () => {
+    const { socket, received, writes, close } = await pair();
+    try {
+      for (const frame of ['a', 'b', 'c']) socket.send(frame);
+      await turn();
+      expect(writes()).toBe(3);
+      await vi.waitFor(() => expect(received).toEqual(['a', 'b', 'c']));
+    } finally {
+      await close();
+    }
   });
 });

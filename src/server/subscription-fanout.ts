@@ -23,6 +23,7 @@
  * the permission loader then start fresh for each event, instead of living
  * as long as one subscriber's stream.
  */
+import type { Socket } from 'node:net';
 import { execute, buildExecutionContext } from '@graphql-tools/executor';
 import { createSourceEventStream, getOperationAST, GraphQLError, Kind, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
@@ -193,6 +194,29 @@ export function nextFrame(id: string, result: ExecutionResult): string {
     payloadJson.set(result, payload);
   }
   return `{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`;
+}
+
+/**
+ * Holds sockets' writes until the end of the turn: frames for one socket
+ * within one turn then leave in one system call. The relay hands events on in
+ * batches, so a subscriber of a busy user gets several frames a batch; written
+ * one by one, those calls were most of a delivery's cost. A socket is corked
+ * at its first frame of a turn and uncorked once the turn's promise callbacks
+ * (where a batch's deliveries run) are done: no frame waits longer than that.
+ */
+export function createTurnCorker(): (socket: Socket | undefined) => void {
+  let held: Socket[] = [];
+  const release = () => {
+    const sockets = held;
+    held = [];
+    for (const socket of sockets) socket.uncork();
+  };
+  return (socket) => {
+    // ws corks only around one frame's two writes: a socket still corked here was held this turn.
+    if (!socket || socket.writableCorked) return;
+    socket.cork();
+    if (held.push(socket) === 1) process.nextTick(release);
+  };
 }
 
 /**
