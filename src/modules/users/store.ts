@@ -566,6 +566,12 @@ export async function findTextPageIds(
   return candidates.length ? findCandidatePageIds(direct, provider, candidates, page, order) : [];
 }
 
+/** `rows` in the order of `ids`; an id without a row is left out. */
+function inOrderOf(ids: readonly string[], rows: readonly User[]): User[] {
+  const byId = new Map(rows.map((r) => [r.id, r]));
+  return ids.flatMap((id) => byId.get(id) ?? []);
+}
+
 /**
  * The rows of `ids` that `where` matches, with the caller's selection, in
  * the order of `ids`. The id is read too (when the selection leaves it out)
@@ -576,8 +582,7 @@ export async function findUsersInOrder(db: Db, page: Pick<UserPageQuery, 'select
   const selection: Pick<Prisma.UserFindManyArgs, 'select' | 'include'> = page.select ? { select: { ...page.select, id: true } } : page.include ? { include: page.include } : {};
   // The cast: the rows carry whatever the caller's select/include asked for, as in findUserPage.
   const rows = (await db.user.findMany({ ...selection, where: { AND: [where, { id: { in: ids } }] } })) as User[];
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+  return inOrderOf(ids, rows);
 }
 
 /**
@@ -610,8 +615,7 @@ export async function findTextUsersInOrder(direct: DirectSql, provider: Database
   if (ids.length === 0) return [];
   const text = userTextSql(provider, query);
   const rows = await direct.all<User>(`SELECT ${USER_COLUMNS} FROM "User" WHERE ${inIdListDirect(provider, '"id"')} AND ${text.sql}`, [idListParam(ids), ...text.params], USER_ROW);
-  const byId = new Map(rows.map((r) => [r.id, r]));
-  return ids.flatMap((id) => byId.get(id) ?? []);
+  return inOrderOf(ids, rows);
 }
 
 /** How many users a list's `where` matches; with `limit`, counting stops after limit + 1. */
