@@ -23,9 +23,14 @@ export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 // ── Processes ──────────────────────────────────────────────────────────────
 
 /** Starts a child and resolves with the first URL it prints matching `pattern`. */
+/** The gateway to start: this checkout's, or with BENCH_GATEWAY_ROOT another checkout's (a before-and-after comparison against this one's baselines). */
+export const gatewayScript = () => path.join(process.env.BENCH_GATEWAY_ROOT ?? root, 'bin/portcullis.mjs');
+
 export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // BENCH_GATEWAY_PROFILE=<dir>: every gateway started writes a CPU profile there when it stops.
+    const profile = process.env.BENCH_GATEWAY_PROFILE && args.some((a) => a.endsWith('bin/portcullis.mjs')) ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GATEWAY_PROFILE] : [];
+    const child = spawn(process.execPath, [...profile, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no address within 60 s:\n${out}`)), 60_000);
     const onData = (chunk: Buffer) => {

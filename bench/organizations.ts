@@ -59,6 +59,8 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const PROVIDERS = (process.env.BENCH_PROVIDERS ?? 'sqlite,postgresql').split(',') as Provider[];
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
+/** Which cases to run (can,members): one alone, e.g. for a profile with BENCH_GATEWAY_PROFILE. */
+const CASES = new Set((process.env.BENCH_CASES ?? 'can,members').split(','));
 
 const ORGANIZATIONS = Math.round(10_000 * SCALE);
 const USERS = Math.round(100_000 * SCALE);
@@ -439,6 +441,7 @@ async function benchProvider(provider: Provider, seed: Seed, can: Probe[], membe
     const bare = baseline;
     const headers = { authorization: `Bearer ${API_KEY}` };
 
+    if (CASES.has('can')) {
     console.log(`${provider}: can`);
     const [gatewayCan, bareCan] = await alternate(
       (sec) => load(`${provider}: can`, sec, url, headers, can, gateway.child.pid!),
@@ -447,8 +450,9 @@ async function benchProvider(provider: Provider, seed: Seed, can: Probe[], membe
     );
     rows.push(gatewayCan, bareCan);
     ratios.push(`${provider}: can ÷ bare node:http handler = ${(gatewayCan.rps / bareCan.rps).toFixed(2)} (target ≥ 0.5)`);
+    }
 
-    const missing = await missingForMembers(url);
+    const missing = CASES.has('members') ? await missingForMembers(url) : 'members: not in BENCH_CASES';
     if (missing) {
       const reason = `${provider}: organization members skipped: the schema has no ${missing}`;
       console.log(reason);

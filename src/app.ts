@@ -101,6 +101,7 @@ export async function createApp(baseConfig: Readonly<Config>, options: AppOption
   const services = createServices({
     db: database.client,
     direct: database.direct,
+    reader: database.reader,
     config,
     logger,
     clock: options.clock,

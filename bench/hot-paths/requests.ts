@@ -32,7 +32,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer, type IncomingMessage } from 'node:http';
-import path from 'node:path';
 import {
   alternate,
   ARGON2,
@@ -44,7 +43,7 @@ import {
   gatewayEnv,
   graphqlCall,
   loadProbes,
-  root,
+  gatewayScript,
   seedPasswordUsers,
   seedTotpUsers,
   startChild,
@@ -261,8 +260,7 @@ export const run: HotGroup = async (ctx: HotContext) => {
     PORTCULLIS_LOGIN_IDENTIFIER_RATE_LIMIT: '0',
     PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '1000',
   };
-  // BENCH_GATEWAY_ROOT: another checkout's gateway against this one's baselines (a before-and-after comparison).
-  const gateway = await startChild([path.join(process.env.BENCH_GATEWAY_ROOT ?? root, 'bin/portcullis.mjs'), 'start'], env, GATEWAY_LISTENING);
+  const gateway = await startChild([gatewayScript(), 'start'], env, GATEWAY_LISTENING);
   let baseline: { child: ChildProcess; url: string } | undefined;
   const rows: HotRow[] = [];
   try {

@@ -36,7 +36,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { alternate, API_KEY, GATEWAY_LISTENING, gatewayEnv, graphqlCall, loadProbes, root, startChild, stopChild, type Provider, type Row } from '../lib.js';
+import { alternate, gatewayScript, API_KEY, GATEWAY_LISTENING, gatewayEnv, graphqlCall, loadProbes, root, startChild, stopChild, type Provider, type Row } from '../lib.js';
 import { FAMILY, GIVEN, makeUsers, prng, searchDatabase, userId, USERS, type SeedUser } from './search-data.js';
 import type { HotContext, HotGroup, HotRow } from './types.js';
 
@@ -237,7 +237,7 @@ export const run: HotGroup = async (ctx: HotContext): Promise<HotRow[]> => {
   let gateway: { child: ChildProcess; url: string } | undefined;
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
-    gateway = await startChild(['bin/portcullis.mjs', 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
+    gateway = await startChild([gatewayScript(), 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
     baseline = await startChild(['--import', 'tsx', 'bench/hot-paths/search.ts', 'baseline', provider, databaseUrl], {}, /baseline listening on (\S+)/);
     const gw = gateway;
     const bare = baseline;

@@ -4,7 +4,7 @@
  */
 import type { Config } from '../config.js';
 import type { Db } from '../kernel/db/client.js';
-import type { DirectSql } from '../kernel/db/direct.js';
+import type { DirectReads, DirectSql } from '../kernel/db/direct.js';
 import { createOutbox, type Committed } from '../kernel/events/outbox.js';
 import { checkEventPayload, type EventPayloads, type Outbox } from './catalog.js';
 import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
@@ -56,6 +56,8 @@ export interface ServiceDeps {
   db: Db;
   /** Prepared plain statements for the hottest paths. */
   direct: DirectSql;
+  /** Long standalone reads (text search), off the main thread on SQLite. */
+  reader: DirectReads;
   config: Readonly<Config>;
   logger: Logger;
   clock?: Clock;
@@ -159,6 +161,7 @@ export function createServices(deps: ServiceDeps) {
     users: createUserService({
       db,
       direct,
+      reader: deps.reader,
       provider: config.database.provider,
       outbox,
       clock,

@@ -7,7 +7,8 @@ import path from 'node:path';
 import { PrismaClient as SqliteClient, Prisma } from './generated/sqlite/client.js';
 import type { DatabaseProvider } from '../../config.js';
 import type { Metrics } from '../metrics.js';
-import { SqliteGate, statementList, tracedDirect, type DirectSql } from './direct.js';
+import { SqliteGate, statementList, tracedDirect, tracedReads, type DirectReads, type DirectSql } from './direct.js';
+import { createSqliteReader } from './sqlite-reader.js';
 import { sqlitePath } from './paths.js';
 
 export type Db = SqliteClient;
@@ -19,6 +20,8 @@ export interface Database {
   client: Db;
   /** Prepared plain statements for the hottest paths (direct.ts). */
   direct: DirectSql;
+  /** Long standalone reads (a text search): on SQLite on a thread of their own (sqlite-reader.ts), else `direct`. */
+  reader: DirectReads;
   /** PostgreSQL: connections in use, idle, and requests waiting for one (readiness, metrics). */
   pool(): { total: number; idle: number; waiting: number } | undefined;
   /** A round trip to the database (readiness): resolves when it answered, throws when it cannot. */
@@ -56,6 +59,8 @@ export async function createDatabase(
   const log = options.log ? [{ emit: 'event' as const, level: 'query' as const }] : undefined;
   let client: Db;
   let direct: DirectSql;
+  let reader: DirectReads;
+  let closeReader = async () => {};
   let closePool = async () => {};
   let poolStats: Database['pool'] = () => undefined;
   if (provider === 'sqlite') {
@@ -68,6 +73,9 @@ export async function createDatabase(
     client = new SqliteClient({ adapter, log });
     gate.connect = () => client.$connect();
     direct = gate.direct();
+    const sqliteReader = createSqliteReader(file, { timeoutMs: 10_000 });
+    reader = sqliteReader;
+    closeReader = () => sqliteReader.close();
     // No pool metrics on SQLite: one connection, in the process, that never waits on a network.
   } else {
     // Loaded only here: an instance on SQLite never pays for pg and the PostgreSQL client.
@@ -75,7 +83,7 @@ export async function createDatabase(
     const settings = options.pool ?? DEFAULT_POOL;
     const opened = openPostgres(url, settings, log, options.onIdleError);
     client = opened.client;
-    direct = opened.direct;
+    direct = reader = opened.direct;
     closePool = opened.close;
     poolStats = opened.stats;
     options.metrics?.gaugeFrom('portcullis_db_pool_connections', "PostgreSQL connections of this instance's pool, by state: in_use, idle.", ['state'], () => {
@@ -94,17 +102,23 @@ export async function createDatabase(
     const sink = options.log;
     (client as unknown as { $on(e: 'query', cb: (ev: { query: string }) => void): void }).$on('query', (e) => sink(e.query));
     direct = logged(direct, sink);
+    reader = loggedReads(reader, sink);
   }
-  if (options.traced) direct = tracedDirect(direct, provider);
+  if (options.traced) {
+    direct = tracedDirect(direct, provider);
+    reader = tracedReads(reader, provider);
+  }
   return {
     provider,
     client,
     direct,
+    reader,
     pool: () => poolStats(),
     async ping() {
       await client.$queryRawUnsafe('SELECT 1');
     },
     async close() {
+      await closeReader();
       await client.$disconnect();
       await closePool();
     },
@@ -114,13 +128,17 @@ export async function createDatabase(
 /** Reports direct statements to the same observer as Prisma's (tests count queries). */
 function logged(direct: DirectSql, log: (query: string) => void): DirectSql {
   return {
-    all: (sql, params, shape) => (log(sql), direct.all(sql, params, shape)),
+    ...loggedReads(direct, log),
     allAfter: (first, sql, params, shape) => (statementList(first).forEach((s) => log(s.sql)), log(sql), direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.runIfChanged(first, then)),
     allThen: (sql, params, shape, then) => (log(sql), direct.allThen(sql, params, shape, (rows) => then(rows).map((s) => (log(s.sql), s)))),
     allIfChanged: (first, then, shape) => (log(first.sql), then.forEach((s) => log(s.sql)), direct.allIfChanged(first, then, shape)),
     run: (sql, params) => (log(sql), direct.run(sql, params)),
   };
+}
+
+function loggedReads(reads: DirectReads, log: (query: string) => void): DirectReads {
+  return { all: (sql, params, shape) => (log(sql), reads.all(sql, params, shape)) };
 }
 
 type AdapterFactory = NonNullable<ConstructorParameters<typeof SqliteClient>[0]>['adapter'] & object;

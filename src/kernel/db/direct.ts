@@ -82,6 +82,15 @@ export interface DirectSql {
   run(sql: string, params: SqlParam[]): Promise<number>;
 }
 
+/**
+ * Standalone reads, for the long ones (a text search): on SQLite they run on
+ * a thread of their own (sqlite-reader.ts), on PostgreSQL they are the pool's.
+ */
+export type DirectReads = Pick<DirectSql, 'all'>;
+
+/** Parameters as better-sqlite3 binds them: a Date the way Prisma writes it, a boolean as 0 or 1. */
+export const sqliteParams = (params: readonly SqlParam[]) => params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+
 /** `allAfter`'s first statements as a list. */
 export const statementList = (first: Statement | readonly Statement[]): readonly Statement[] => (Array.isArray(first) ? first : [first as Statement]);
 
@@ -161,8 +170,7 @@ export class SqliteGate {
   }
 
   direct(): DirectSql {
-    const bind = (params: SqlParam[]) =>
-      params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? (p ? 1 : 0) : p));
+    const bind = sqliteParams;
     const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
       (this.#statement(sql).all(...bind(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
     // better-sqlite3 refuses run() for a statement that returns rows (RETURNING).
@@ -226,17 +234,24 @@ function querySummary(sql: string): { operation: string; table?: string } {
  * placeholders, never the parameters, which hold codes, hashes and tokens.
  */
 export function tracedDirect(direct: DirectSql, system: 'sqlite' | 'postgresql'): DirectSql {
-  const span = <T>(sqls: string[], run: () => Promise<T>) => {
-    const { operation, table } = querySummary(sqls[sqls.length - 1]);
-    const name = sqls.length > 1 ? `BATCH ${operation}${table ? ` ${table}` : ''}` : `${operation}${table ? ` ${table}` : ''}`;
-    return inSpan(name, { 'db.system.name': system, 'db.query.text': sqls.join(';\n'), 'db.operation.name': operation, 'db.collection.name': table }, run, 'client');
-  };
+  const span = <T>(sqls: string[], run: () => Promise<T>) => statementSpan(system, sqls, run);
   return {
-    all: (sql, params, shape) => span([sql], () => direct.all(sql, params, shape)),
+    ...tracedReads(direct, system),
     allAfter: (first, sql, params, shape) => span([...statementList(first).map((s) => s.sql), sql], () => direct.allAfter(first, sql, params, shape)),
     runIfChanged: (first, then) => span([first.sql, ...then.map((s) => s.sql)], () => direct.runIfChanged(first, then)),
     allThen: (sql, params, shape, then) => span([sql], () => direct.allThen(sql, params, shape, then)),
     allIfChanged: (first, then, shape) => span([first.sql, ...then.map((s) => s.sql)], () => direct.allIfChanged(first, then, shape)),
     run: (sql, params) => span([sql], () => direct.run(sql, params)),
   };
+}
+
+/** tracedDirect for standalone reads. */
+export function tracedReads(reads: DirectReads, system: 'sqlite' | 'postgresql'): DirectReads {
+  return { all: (sql, params, shape) => statementSpan(system, [sql], () => reads.all(sql, params, shape)) };
+}
+
+function statementSpan<T>(system: 'sqlite' | 'postgresql', sqls: string[], run: () => Promise<T>): Promise<T> {
+  const { operation, table } = querySummary(sqls[sqls.length - 1]);
+  const name = sqls.length > 1 ? `BATCH ${operation}${table ? ` ${table}` : ''}` : `${operation}${table ? ` ${table}` : ''}`;
+  return inSpan(name, { 'db.system.name': system, 'db.query.text': sqls.join(';\n'), 'db.operation.name': operation, 'db.collection.name': table }, run, 'client');
 }

@@ -5,7 +5,7 @@
  * transaction.
  */
 import type { DatabaseProvider } from '../../config.js';
-import type { DirectSql } from '../../kernel/db/direct.js';
+import type { DirectReads, DirectSql } from '../../kernel/db/direct.js';
 import type { Db, Tx } from '../../kernel/db/client.js';
 import { isUniqueViolation, uniqueViolationFields } from '../../kernel/db/client.js';
 import { publicUser } from './events.js';
@@ -175,6 +175,8 @@ export function createUserService(deps: {
   db: Db;
   /** The read of one user (`me`, `user(id)`) and the search index's lookup go straight to the driver. */
   direct: DirectSql;
+  /** Where the search's reads run (off the main thread on SQLite). */
+  reader: DirectReads;
   provider: DatabaseProvider;
   outbox: Outbox;
   clock: Clock;
@@ -219,7 +221,7 @@ export function createUserService(deps: {
     const query = filter.query?.trim();
     const [candidates, text] = await Promise.all([
       metadataCandidates(deps.db, deps.provider, metadata),
-      query ? findTextCandidates(deps.db, deps.direct, deps.provider, query) : null,
+      query ? findTextCandidates(deps.db, deps.reader, deps.provider, query) : null,
     ]);
     const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
     return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, unnarrowed: where, query, text };
@@ -244,19 +246,19 @@ export function createUserService(deps: {
         if (none) return [];
         // The query is the list's only test wherever ids are found below (candidates and search need it alone).
         let ids = candidates
-          ? await findCandidatePageIds(deps.direct, deps.provider, candidates.ids, page, order)
+          ? await findCandidatePageIds(deps.reader, deps.provider, candidates.ids, page, order)
           : search
-            ? await findTextPageIds(deps.direct, deps.provider, query!, search, page, order)
+            ? await findTextPageIds(deps.reader, deps.provider, query!, search, page, order)
             : null;
         // With no relation asked, rows straight from the driver: Prisma compiles its query anew for every page.
         const direct = selectsColumnsOnly(page);
-        if (!ids && direct && alone && query) ids = await findTextMatchPageIds(deps.direct, deps.provider, query, page, order);
+        if (!ids && direct && alone && query) ids = await findTextMatchPageIds(deps.reader, deps.provider, query, page, order);
         if (ids) {
           // Each row must still pass the `where` (candidates may be a few more than match, and rows may change
           // meanwhile): when all do, the page is the one the whole `where` gives, since every matching user was a
           // candidate; else it is read so. Prisma's read takes the `where` without the candidates' ids: it would
           // plan each of up to a thousand of them again, and the page's ids say as much.
-          const rows = direct ? await findTextUsersInOrder(deps.direct, deps.provider, query!, ids) : await findUsersInOrder(deps.db, page, unnarrowed, ids);
+          const rows = direct ? await findTextUsersInOrder(deps.reader, deps.provider, query!, ids) : await findUsersInOrder(deps.db, page, unnarrowed, ids);
           if (rows.length === ids.length) return rows;
         }
         return findUserPage(deps.db, page, where, order);

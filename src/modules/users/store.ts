@@ -8,7 +8,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
-import type { DirectSql, SqlParam, Statement } from '../../kernel/db/direct.js';
+import type { DirectReads, DirectSql, SqlParam, Statement } from '../../kernel/db/direct.js';
 import { idListParam, inIdListDirect } from '../../kernel/db/id-list.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
@@ -159,7 +159,7 @@ export const SQLITE_MATCHES_SQL = `SELECT rowid AS "key" FROM "UserSearch" WHERE
 export const SQLITE_KEY_USERS_SQL = `SELECT "userId" AS "id" FROM "UserSearchKey" WHERE "key" IN (SELECT "value" FROM json_each(?))`;
 
 /** SQLite: the users an FTS5 query matches, up to `limit` + 1 of them; their ids are read only when at most `limit`. */
-async function sqliteMatches(direct: DirectSql, match: string, limit: number): Promise<string[] | 'many'> {
+async function sqliteMatches(direct: DirectReads, match: string, limit: number): Promise<string[] | 'many'> {
   const keys = await direct.all<{ key: number }>(SQLITE_MATCHES_SQL, [match, limit + 1]);
   if (keys.length > limit) return 'many';
   if (keys.length === 0) return [];
@@ -169,7 +169,7 @@ async function sqliteMatches(direct: DirectSql, match: string, limit: number): P
 /** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
 export const SHORT_QUERY_PROBE_ROWS = 20_000;
 
-/** Rows the probe reads with one statement: a few milliseconds of the event loop, which it gives back between them. */
+/** Rows the probe reads with one statement: a few milliseconds of the reader thread, which other searches share between them. */
 export const SHORT_QUERY_PROBE_CHUNK = 2_500;
 
 /**
@@ -179,9 +179,6 @@ export const SHORT_QUERY_PROBE_CHUNK = 2_500;
 export const SQLITE_SHORT_PROBE_SQL = `SELECT count(*) AS "rows", max(r) AS "last", total(m) AS "n" FROM (
   SELECT rowid AS r, ("emailNormalized" LIKE ? OR "usernameNormalized" LIKE ? OR "givenName" LIKE ? OR "familyName" LIKE ? OR "displayName" LIKE ?) AS m
     FROM "User" WHERE rowid > ? ORDER BY rowid LIMIT ?)`;
-
-/** Lets the event loop run between the statements of a long read (SQLite's run synchronously). */
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** The index's trigrams that begin with a short query (as the index holds it). */
 const SQLITE_TERMS_SQL = `SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`;
@@ -236,7 +233,7 @@ export function ftsQuery(query: string): { match: string; exact: boolean } | nul
  * is settled there: more than SEARCH_COUNT_LIMIT of them match, and the
  * page's order index finds its rows at once. Wildcards: null, as for ftsQuery.
  */
-async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ match: string } | TextCandidates | null> {
+async function shortQueryMatch(direct: DirectReads, query: string): Promise<{ match: string } | TextCandidates | null> {
   if (/[%_]/.test(query)) return null;
   const lower = `%${query.toLowerCase()}%`;
   const asIs = `%${query}%`;
@@ -244,7 +241,6 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
   let read = 0;
   let after = Number.MIN_SAFE_INTEGER;
   while (read < SHORT_QUERY_PROBE_ROWS) {
-    if (read > 0) await yieldToLoop();
     const want = Math.min(SHORT_QUERY_PROBE_CHUNK, SHORT_QUERY_PROBE_ROWS - read);
     const rows: Array<{ rows: number; last: number | null; n: number }> = await direct.all(SQLITE_SHORT_PROBE_SQL, [lower, lower, asIs, asIs, asIs, after, want]);
     const [chunk] = rows;
@@ -275,7 +271,7 @@ async function shortQueryMatch(direct: DirectSql, query: string): Promise<{ matc
  * an unnamed statement, so each one is planned for its pattern (a common one
  * is read in table order until the LIMIT, a rare one through the index).
  */
-export async function findTextCandidates(db: Db, direct: DirectSql, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
+export async function findTextCandidates(db: Db, direct: DirectReads, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
   let ids: string[];
   if (provider === 'sqlite') {
     let match: string;
@@ -437,7 +433,7 @@ interface RowTest {
  * in list order; none when the cursor names a user that is gone.
  */
 export function findCandidatePageIds(
-  direct: DirectSql,
+  direct: DirectReads,
   provider: DatabaseProvider,
   candidates: string[],
   page: Pick<UserPageQuery, 'cursor' | 'take'>,
@@ -447,7 +443,7 @@ export function findCandidatePageIds(
 }
 
 /** findCandidatePageIds for the users `test` holds. */
-async function findPageIdsWhere(direct: DirectSql, test: RowTest, page: Pick<UserPageQuery, 'cursor' | 'take'>, order?: UserListOrder | null): Promise<string[]> {
+async function findPageIdsWhere(direct: DirectReads, test: RowTest, page: Pick<UserPageQuery, 'cursor' | 'take'>, order?: UserListOrder | null): Promise<string[]> {
   const { dir, column, blocks } = userListBlocks(order);
   const forward = page.take >= 0;
   const travel = forward ? blocks : [...blocks].reverse();
@@ -489,7 +485,7 @@ async function findPageIdsWhere(direct: DirectSql, test: RowTest, page: Pick<Use
  * candidates (or too short, or with wildcards) on either database.
  */
 export function findTextMatchPageIds(
-  direct: DirectSql,
+  direct: DirectReads,
   provider: DatabaseProvider,
   query: string,
   page: Pick<UserPageQuery, 'cursor' | 'take'>,
@@ -535,7 +531,7 @@ export const SQLITE_UNORDERED_MATCHES_SQL = `SELECT u."id" FROM "UserSearchUnord
  * order, too many such users, or another order: null.
  */
 export async function findTextPageIds(
-  direct: DirectSql,
+  direct: DirectReads,
   provider: DatabaseProvider,
   query: string,
   search: TextSearch,
@@ -611,7 +607,7 @@ export const selectsColumnsOnly = (page: Pick<UserPageQuery, 'select' | 'include
  * shape), in the order of `ids`. Prisma compiles its query anew for every
  * list of ids, which cost a search page milliseconds of the event loop.
  */
-export async function findTextUsersInOrder(direct: DirectSql, provider: DatabaseProvider, query: string, ids: string[]): Promise<User[]> {
+export async function findTextUsersInOrder(direct: DirectReads, provider: DatabaseProvider, query: string, ids: string[]): Promise<User[]> {
   if (ids.length === 0) return [];
   const text = userTextSql(provider, query);
   const rows = await direct.all<User>(`SELECT ${USER_COLUMNS} FROM "User" WHERE ${inIdListDirect(provider, '"id"')} AND ${text.sql}`, [idListParam(ids), ...text.params], USER_ROW);

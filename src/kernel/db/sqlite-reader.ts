@@ -1,0 +1,110 @@
+/**
+ * Long reads on SQLite, run on a worker thread with a connection of its own.
+ *
+ * Why: better-sqlite3 runs a statement synchronously on the calling thread.
+ * A text search at a million users reads for milliseconds to tens of them,
+ * and every other request of the instance (a health probe, a sign-in) waited
+ * behind it. On the worker, the main thread only sends the statement and
+ * takes the rows.
+ *
+ * What it may run: reads (the connection is `query_only`), each standalone.
+ * In WAL mode (the migrator sets it) a read sees every transaction committed
+ * before it starts, as the shared connection does outside a transaction; so
+ * a reader statement sees what a direct statement issued at the same moment
+ * would (direct.ts waits for an open Prisma transaction to end, a reader
+ * statement does not need to).
+ *
+ * The worker starts with the first statement (an instance that never
+ * searches never pays for it), never keeps the process alive, is stopped by
+ * close(), and is started anew after a crash; a statement in flight when it
+ * crashed fails with its error.
+ */
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { convert, sqliteParams, STATEMENT_CACHE, type DirectReads, type RowShape, type SqlParam } from './direct.js';
+
+/**
+ * The worker's code: plain JavaScript run by `eval`, so the same text serves
+ * the bundle and the sources under test (no file to locate at run time).
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const Database = require(workerData.driver);
+const db = new Database(workerData.file, { fileMustExist: true, timeout: workerData.timeoutMs });
+db.pragma('query_only = 1');
+const statements = new Map();
+function statement(sql) {
+  let stmt = statements.get(sql);
+  if (!stmt) {
+    if (statements.size >= workerData.cacheSize) statements.delete(statements.keys().next().value);
+    stmt = db.prepare(sql);
+    statements.set(sql, stmt);
+  }
+  return stmt;
+}
+parentPort.on('message', ({ id, sql, params }) => {
+  let reply;
+  try {
+    reply = { id, rows: statement(sql).all(...params) };
+  } catch (error) {
+    reply = { id, error: { message: error.message, code: error.code, name: error.name } };
+  }
+  parentPort.postMessage(reply);
+});
+`;
+
+type Reply = { id: number; rows: Record<string, unknown>[] } | { id: number; error: { message: string; code?: string; name?: string } };
+
+export interface SqliteReader extends DirectReads {
+  /** Stops the worker (statements in flight fail); a later statement starts a new one. */
+  close(): Promise<void>;
+}
+
+export function createSqliteReader(file: string, options: { timeoutMs: number }): SqliteReader {
+  const driver = createRequire(import.meta.url).resolve('better-sqlite3');
+  let worker: Worker | undefined;
+  let nextId = 0;
+  const pending = new Map<number, { resolve: (rows: Record<string, unknown>[]) => void; reject: (error: Error) => void }>();
+
+  const failAll = (error: Error) => {
+    for (const { reject } of pending.values()) reject(error);
+    pending.clear();
+  };
+
+  function start(): Worker {
+    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, timeoutMs: options.timeoutMs, cacheSize: STATEMENT_CACHE } });
+    started.unref();
+    started.on('message', (reply: Reply) => {
+      const waiting = pending.get(reply.id);
+      if (!waiting) return;
+      pending.delete(reply.id);
+      if ('rows' in reply) return waiting.resolve(reply.rows);
+      // As the driver reports it on the main thread: its message and code (unique violations, busy).
+      waiting.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code, name: reply.error.name ?? 'SqliteError' }));
+    });
+    const lost = (error: Error) => {
+      if (worker === started) worker = undefined;
+      failAll(error);
+    };
+    started.on('error', lost);
+    started.on('exit', (code) => lost(new Error(`the SQLite reader thread stopped (exit code ${code})`)));
+    return started;
+  }
+
+  return {
+    all<T>(sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]> {
+      worker ??= start();
+      const id = nextId++;
+      const sent = worker;
+      return new Promise<Record<string, unknown>[]>((resolve, reject) => {
+        pending.set(id, { resolve, reject });
+        sent.postMessage({ id, sql, params: sqliteParams(params) });
+      }).then((rows) => rows.map((row) => convert<T>(row, shape)));
+    },
+    async close() {
+      const stopping = worker;
+      worker = undefined;
+      if (stopping) await stopping.terminate();
+    },
+  };
+}
