@@ -60,51 +60,58 @@ export interface SqliteReader extends DirectReads {
   close(): Promise<void>;
 }
 
+type Waiting = { resolve: (rows: Record<string, unknown>[]) => void; reject: (error: Error) => void };
+interface Thread {
+  worker: Worker;
+  /** Statements sent to it and not yet answered, by id. */
+  pending: Map<number, Waiting>;
+}
+
+/**
+ * One worker: a second one measured slower (on two cores, two readers and
+ * the main thread took turns, and each connection warmed its own page cache).
+ */
 export function createSqliteReader(file: string, options: { timeoutMs: number }): SqliteReader {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
-  let worker: Worker | undefined;
+  let current: Thread | undefined;
   let nextId = 0;
-  const pending = new Map<number, { resolve: (rows: Record<string, unknown>[]) => void; reject: (error: Error) => void }>();
 
-  const failAll = (error: Error) => {
-    for (const { reject } of pending.values()) reject(error);
-    pending.clear();
-  };
-
-  function start(): Worker {
-    const started = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, timeoutMs: options.timeoutMs, cacheSize: STATEMENT_CACHE } });
-    started.unref();
-    started.on('message', (reply: Reply) => {
-      const waiting = pending.get(reply.id);
+  function start(): Thread {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, timeoutMs: options.timeoutMs, cacheSize: STATEMENT_CACHE } });
+    const thread: Thread = { worker, pending: new Map() };
+    worker.unref();
+    worker.on('message', (reply: Reply) => {
+      const waiting = thread.pending.get(reply.id);
       if (!waiting) return;
-      pending.delete(reply.id);
+      thread.pending.delete(reply.id);
       if ('rows' in reply) return waiting.resolve(reply.rows);
       // As the driver reports it on the main thread: its message and code (unique violations, busy).
       waiting.reject(Object.assign(new Error(reply.error.message), { code: reply.error.code, name: reply.error.name ?? 'SqliteError' }));
     });
+    // Only this thread's statements fail with it; the next statement starts another.
     const lost = (error: Error) => {
-      if (worker === started) worker = undefined;
-      failAll(error);
+      if (current === thread) current = undefined;
+      for (const { reject } of thread.pending.values()) reject(error);
+      thread.pending.clear();
     };
-    started.on('error', lost);
-    started.on('exit', (code) => lost(new Error(`the SQLite reader thread stopped (exit code ${code})`)));
-    return started;
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the SQLite reader thread stopped (exit code ${code})`)));
+    return thread;
   }
 
   return {
     all<T>(sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]> {
-      worker ??= start();
+      const thread = (current ??= start());
       const id = nextId++;
-      const sent = worker;
       return new Promise<Record<string, unknown>[]>((resolve, reject) => {
-        pending.set(id, { resolve, reject });
-        sent.postMessage({ id, sql, params: sqliteParams(params) });
+        thread.pending.set(id, { resolve, reject });
+        thread.worker.postMessage({ id, sql, params: sqliteParams(params) });
       }).then((rows) => rows.map((row) => convert<T>(row, shape)));
     },
     async close() {
-      const stopping = worker;
-      worker = undefined;
-      if (stopping) await stopping.terminate();
+      const stopping = current;
+      current = undefined;
+      await stopping?.worker.terminate();
     },
   };
 }
