@@ -126,8 +126,7 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
     const { default: Sqlite } = await import('better-sqlite3');
     const { sqlitePath } = await import('../../src/kernel/db/client.js');
     const db = new Sqlite(sqlitePath(databaseUrl), { readonly: true });
-    const matches = db.prepare(store.SQLITE_MATCHES_SQL);
-    const keyUsers = db.prepare(store.SQLITE_KEY_USERS_SQL);
+    const matches = db.prepare(store.SQLITE_MATCH_IDS_SQL);
     const probe = db.prepare(store.SQLITE_SHORT_PROBE_SQL);
     const terms = db.prepare(`SELECT "term" FROM "UserSearchTerms" WHERE "term" >= ? AND "term" < ?`);
     const unorderedCount = db.prepare(store.SQLITE_UNORDERED_COUNT_SQL);
@@ -160,9 +159,9 @@ async function baselineServer(provider: Provider, databaseUrl: string) {
         // The bench's queries hold no wildcard: the index's answer is exact.
         match = store.ftsQuery(q)!.match;
       }
-      const keys = matches.all(match, LIMIT + 1) as Array<{ key: number }>;
-      if (keys.length <= LIMIT) {
-        const ids = keys.length ? (keyUsers.all(JSON.stringify(keys.map((k) => k.key))) as Array<{ id: string }>).map((r) => r.id) : [];
+      const found = matches.get(match, LIMIT + 1, LIMIT) as { n: number; ids: string | null };
+      if (found.n <= LIMIT) {
+        const ids = JSON.parse(found.ids ?? '[]') as string[];
         return { total: ids.length, rows: page(ids) };
       }
       // More than LIMIT match: the first in key order, and those out of it (none in the bench's data, as in the gateway's check).

@@ -150,20 +150,21 @@ export type TextCandidates = { ids: string[]; exact: boolean } | { many: true; s
 export type TextSearch = { match: string };
 
 /**
- * SQLite: the users whose columns hold every trigram of an FTS5 query, from
- * the index of the search migration. FTS5 streams its matches, so the LIMIT
- * bounds the work even for a query every user matches.
+ * SQLite: how many users hold every trigram of an FTS5 query (the index of
+ * the search migration), up to the LIMIT, and when no more than the second
+ * parameter, their ids as one JSON array. FTS5 streams its matches, so the
+ * LIMIT bounds the work even for a query every user matches; one row comes
+ * back, not a row per match (on the reader thread, each row is copied to the
+ * main thread).
  */
-export const SQLITE_MATCHES_SQL = `SELECT rowid AS "key" FROM "UserSearch" WHERE "UserSearch" MATCH ? LIMIT ?`;
-/** The users of index keys (a JSON array). */
-export const SQLITE_KEY_USERS_SQL = `SELECT "userId" AS "id" FROM "UserSearchKey" WHERE "key" IN (SELECT "value" FROM json_each(?))`;
+export const SQLITE_MATCH_IDS_SQL = `WITH "m" AS MATERIALIZED (SELECT rowid AS "key" FROM "UserSearch" WHERE "UserSearch" MATCH ? LIMIT ?)
+  SELECT "n", CASE WHEN "n" <= ? THEN (SELECT json_group_array(k."userId") FROM "m" JOIN "UserSearchKey" k ON k."key" = "m"."key") END AS "ids"
+    FROM (SELECT count(*) AS "n" FROM "m")`;
 
 /** SQLite: the users an FTS5 query matches, up to `limit` + 1 of them; their ids are read only when at most `limit`. */
 async function sqliteMatches(direct: DirectReads, match: string, limit: number): Promise<string[] | 'many'> {
-  const keys = await direct.all<{ key: number }>(SQLITE_MATCHES_SQL, [match, limit + 1]);
-  if (keys.length > limit) return 'many';
-  if (keys.length === 0) return [];
-  return (await direct.all<{ id: string }>(SQLITE_KEY_USERS_SQL, [JSON.stringify(keys.map((k) => k.key))])).map((r) => r.id);
+  const [found] = await direct.all<{ n: number; ids: string | null }>(SQLITE_MATCH_IDS_SQL, [match, limit + 1, limit]);
+  return found.n > limit ? 'many' : (JSON.parse(found.ids ?? '[]') as string[]);
 }
 
 /** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
