@@ -45,6 +45,7 @@ import {
   type Provider,
   type Row,
   resetTotpCounters,
+  gatewayScript,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -153,7 +154,7 @@ async function benchProvider(provider: Provider): Promise<Row[]> {
     PORTCULLIS_ARGON2_PARALLELISM: String(ARGON2.parallelism),
     PORTCULLIS_LOCKOUT_CODE_ATTEMPTS: '1000',
   };
-  const gateway = await startChild(['bin/portcullis.mjs', 'start'], env, GATEWAY_LISTENING);
+  const gateway = await startChild([gatewayScript(), 'start'], env, GATEWAY_LISTENING);
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
     const url = gateway.url;

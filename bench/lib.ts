@@ -28,9 +28,18 @@ export const gatewayScript = () => path.join(process.env.BENCH_GATEWAY_ROOT ?? r
 
 export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
+    const gateway = args.some((a) => a.endsWith('bin/portcullis.mjs'));
+    // A gateway runs as every start command runs it (bin/portcullis.mjs's first line, npm start, deploy/): the same heap
+    // limits. BENCH_GATEWAY_NODE_FLAGS replaces them (space-separated; "none": Node's defaults).
+    const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=256';
+    const deployed = gateway && flags !== 'none' ? flags.split(/\s+/).filter(Boolean) : [];
     // BENCH_GATEWAY_PROFILE=<dir>: every gateway started writes a CPU profile there when it stops.
-    const profile = process.env.BENCH_GATEWAY_PROFILE && args.some((a) => a.endsWith('bin/portcullis.mjs')) ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GATEWAY_PROFILE] : [];
-    const child = spawn(process.execPath, [...profile, ...args], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const profile = gateway && process.env.BENCH_GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GATEWAY_PROFILE] : [];
+    const child = spawn(process.execPath, [...deployed, ...profile, ...args], {
+      cwd: root,
+      env: { ...process.env, ...(gateway ? { MALLOC_ARENA_MAX: '2' } : {}), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     const timer = setTimeout(() => reject(new Error(`no address within 60 s:\n${out}`)), 60_000);
     const onData = (chunk: Buffer) => {

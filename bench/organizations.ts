@@ -50,6 +50,7 @@ import {
   writeReadmeSection,
   type Provider,
   prng,
+  gatewayScript,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -428,7 +429,7 @@ async function benchProvider(provider: Provider, seed: Seed, can: Probe[], membe
   const rows: Row[] = [];
   const ratios: string[] = [];
   console.log(`${provider}: starting the gateway`);
-  const gateway = await startChild(['bin/portcullis.mjs', 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
+  const gateway = await startChild([gatewayScript(), 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
     const url = gateway.url;

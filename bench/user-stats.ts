@@ -36,7 +36,7 @@ import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import pg from 'pg';
 import { ACTIVITY_BY_DAY_SQL, GAP_NONE, TALLY_SLOTS, TOTAL_USERS_SQL, USERS_BY_DAY_SQL, type ActivityDayRow, type UsersDayRow } from '../src/modules/statistics/store.js';
-import { alternate, API_KEY, benchDatabase, describeRow, GATEWAY_LISTENING, loadProbes, gatewayEnv, machine, percentile, prng, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
+import { alternate, API_KEY, gatewayScript, benchDatabase, describeRow, GATEWAY_LISTENING, loadProbes, gatewayEnv, machine, percentile, prng, startChild, stopChild, writeReadmeSection, type Provider, type Row } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -378,7 +378,7 @@ async function benchProvider(provider: Provider, seed: Seed, cases: { name: stri
   const ratios: string[] = [];
   const unloaded: string[] = [];
   console.log(`${provider}: starting the gateway`);
-  const gateway = await startChild(['bin/portcullis.mjs', 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
+  const gateway = await startChild([gatewayScript(), 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn' }, GATEWAY_LISTENING);
   let baseline: { child: ChildProcess; url: string } | undefined;
   try {
     const url = gateway.url;

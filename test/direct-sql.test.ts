@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDatabase, type Db } from '../src/kernel/db/client.js';
-import type { DirectSql } from '../src/kernel/db/direct.js';
+import { PLAN_EACH_CALL, type DirectSql } from '../src/kernel/db/direct.js';
 import { EVENT_ROW, USER_COLUMNS, USER_ROW } from '../src/kernel/db/rows.js';
 import { newId } from '../src/kernel/ids.js';
 import { createTestApp, type TestApp } from './helpers/app.js';
@@ -154,6 +154,26 @@ describe('direct statements', () => {
       expect(Number(row.n)).toBe(await db.user.count());
     } finally {
       await fresh.close();
+    }
+  });
+
+  it('send a statement marked PLAN_EACH_CALL unnamed, to be planned for its parameters, and the others prepared once', async () => {
+    // One connection, so PostgreSQL's list of this session's prepared statements is the pool's.
+    const single = await createDatabase(testProvider, t.db.url, { pool: { size: 1, acquireTimeoutMs: 5_000, statementTimeoutMs: 0, idleInTransactionTimeoutMs: 0 } });
+    try {
+      const user = await newUser({ givenName: 'Planned' });
+      const sql = 'SELECT "id" FROM "User" WHERE "givenName" LIKE ?';
+      for (let i = 0; i < 3; i++) {
+        expect(await single.direct.all(`${PLAN_EACH_CALL}${sql}`, ['Plan%'])).toEqual([{ id: user.id }]);
+        expect(await single.direct.all(sql, ['Plan%'])).toEqual([{ id: user.id }]);
+      }
+      if (testProvider !== 'postgresql') return;
+      const prepared = await single.direct.all<{ statement: string }>('SELECT "statement" FROM pg_prepared_statements', []);
+      const texts = prepared.map((p) => p.statement);
+      expect(texts).toContain('SELECT "id" FROM "User" WHERE "givenName" LIKE $1');
+      expect(texts.filter((s) => s.includes('plan each call'))).toEqual([]);
+    } finally {
+      await single.close();
     }
   });
 

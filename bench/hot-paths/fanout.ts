@@ -18,8 +18,8 @@
  * subscriber receiving it, the server's CPU per delivery, and for the
  * gateway the mutations' own latency and achieved rate, with and without
  * subscribers. BENCH_FANOUT_RATE (200), BENCH_FANOUT_SUBSCRIBERS (1000) and
- * BENCH_FANOUT_USERS (10) change the shape; BENCH_FANOUT_PROFILE (a folder)
- * has the gateway write a CPU profile there.
+ * BENCH_FANOUT_USERS (10) change the shape; BENCH_GATEWAY_PROFILE (a folder,
+ * bench/lib.ts) has the gateway write a CPU profile there.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -39,6 +39,7 @@ import {
   stopChild,
   alternate,
   type Row,
+  gatewayScript,
 } from '../lib.js';
 import type { HotGroup, HotRow } from './types.js';
 
@@ -244,9 +245,7 @@ function mutationNote(label: string, m: Awaited<ReturnType<typeof drive>>[], sec
 
 export const run: HotGroup = async (ctx) => {
   const { databaseUrl, dataDir, cleanup } = await benchDatabase(ctx.provider);
-  // BENCH_FANOUT_PROFILE=<dir>: the gateway writes a CPU profile there when it stops.
-  const profile = process.env.BENCH_FANOUT_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_FANOUT_PROFILE] : [];
-  const gateway = await startChild([...profile, 'bin/portcullis.mjs', 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn', PORTCULLIS_GRAPHIQL: 'false' }, GATEWAY_LISTENING);
+  const gateway = await startChild([gatewayScript(), 'start'], { ...gatewayEnv({ databaseUrl, dataDir }), LOG_LEVEL: 'warn', PORTCULLIS_GRAPHIQL: 'false' }, GATEWAY_LISTENING);
   let baseline: Awaited<ReturnType<typeof startChild>> | undefined;
   const sockets: WebSocket[] = [];
   const problems: string[] = [];

@@ -91,6 +91,14 @@ export type DirectReads = Pick<DirectSql, 'all'>;
 /** Parameters as better-sqlite3 binds them: a Date the way Prisma writes it, a boolean as 0 or 1. */
 export const sqliteParams = (params: readonly SqlParam[]) => params.map((p) => (p instanceof Date ? sqliteDate(p) : typeof p === 'boolean' ? (p ? 1 : 0) : p));
 
+/**
+ * Marks a statement PostgreSQL must plan for each call's parameters (a LIKE
+ * pattern: a common one is best read in table order, a rare one through an
+ * index), so it is sent unnamed instead of prepared once per connection,
+ * whose plan PostgreSQL may fix after a few calls. SQLite reads it as a comment.
+ */
+export const PLAN_EACH_CALL = '/* plan each call */ ';
+
 /** `allAfter`'s first statements as a list. */
 export const statementList = (first: Statement | readonly Statement[]): readonly Statement[] => (Array.isArray(first) ? first : [first as Statement]);
 

@@ -7,7 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { Db, PoolSettings } from './client.js';
-import { convert, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape, type Statement } from './direct.js';
+import { convert, PLAN_EACH_CALL, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape, type Statement } from './direct.js';
 
 export function openPostgres(
   url: string,
@@ -82,7 +82,8 @@ function postgresDirect(pool: pg.Pool): DirectSql {
     if (!entry) {
       let n = 0;
       entry = { text: sql.replace(/\?/g, () => `$${++n}`), name: `portcullis_${texts.size}` };
-      // Named statements are parsed once per connection; rare texts stay unnamed.
+      // Named statements are parsed once per connection; rare texts, and those planned for each call, stay unnamed.
+      if (sql.startsWith(PLAN_EACH_CALL)) entry.name = '';
       if (texts.size < STATEMENT_CACHE) texts.set(sql, entry);
       else entry = { text: entry.text, name: '' };
     }

@@ -221,7 +221,7 @@ export function createUserService(deps: {
     const query = filter.query?.trim();
     const [candidates, text] = await Promise.all([
       metadataCandidates(deps.db, deps.provider, metadata),
-      query ? findTextCandidates(deps.db, deps.reader, deps.provider, query) : null,
+      query ? findTextCandidates(deps.reader, deps.provider, query) : null,
     ]);
     const narrowing = [candidates, text && 'ids' in text ? { id: { in: text.ids } } : null].filter((w) => w !== null);
     return { where: narrowing.length ? { AND: [where, ...narrowing] } : where, unnarrowed: where, query, text };

@@ -8,7 +8,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
-import type { DirectReads, DirectSql, SqlParam, Statement } from '../../kernel/db/direct.js';
+import { PLAN_EACH_CALL, type DirectReads, type DirectSql, type SqlParam, type Statement } from '../../kernel/db/direct.js';
 import { idListParam, inIdListDirect } from '../../kernel/db/id-list.js';
 import type { User, UserState } from '../../kernel/db/models.js';
 import { USER_COLUMNS, USER_ROW } from '../../kernel/db/rows.js';
@@ -167,6 +167,15 @@ async function sqliteMatches(direct: DirectReads, match: string, limit: number):
   return found.n > limit ? 'many' : (JSON.parse(found.ids ?? '[]') as string[]);
 }
 
+/**
+ * PostgreSQL: how many users the pg_trgm GIN index of "searchText" finds for a
+ * pattern (up to the LIMIT), and their ids as one JSON text when no more than
+ * the first parameter. Planned for each pattern (PLAN_EACH_CALL): a common one
+ * is read in table order until the LIMIT, a rare one through the index.
+ */
+export const PG_TEXT_CANDIDATES_SQL = `${PLAN_EACH_CALL}SELECT count(*)::int AS "n", CASE WHEN count(*) <= ? THEN json_agg("id")::text END AS "ids"
+  FROM (SELECT "id" FROM "User" WHERE "searchText" LIKE lower(?) LIMIT ?) m`;
+
 /** Rows a short query's probe reads: when more than SEARCH_COUNT_LIMIT of them match, the query is common. */
 export const SHORT_QUERY_PROBE_ROWS = 20_000;
 
@@ -268,11 +277,11 @@ async function shortQueryMatch(direct: DirectReads, query: string): Promise<{ ma
  * the `where`'s text test); null when no index serves the query (see
  * ftsQuery), and the page's `where` alone decides. On PostgreSQL
  * the pg_trgm GIN index of "searchText" serves the query from three
- * characters on (a shorter one is read in table order); Prisma's raw query is
- * an unnamed statement, so each one is planned for its pattern (a common one
- * is read in table order until the LIMIT, a rare one through the index).
+ * characters on (a shorter one is read in table order), planned for each
+ * pattern (PG_TEXT_CANDIDATES_SQL). The statements are reads only, sent to
+ * `direct`, the reader thread on SQLite.
  */
-export async function findTextCandidates(db: Db, direct: DirectReads, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
+export async function findTextCandidates(direct: DirectReads, provider: DatabaseProvider, query: string): Promise<TextCandidates | null> {
   let ids: string[];
   if (provider === 'sqlite') {
     let match: string;
@@ -295,12 +304,9 @@ export async function findTextCandidates(db: Db, direct: DirectReads, provider: 
     ids = found;
   } else {
     // "searchText" (the search migration) holds the five columns lower-cased; LIKE on it finds what ILIKE finds on each.
-    // One row, the ids as one JSON text (none past the limit): Prisma maps each row of a raw query in
-    // WebAssembly, which for a thousand rows costs milliseconds of the event loop.
-    const [found] = await db.$queryRaw<Array<{ n: number; ids: string | null }>>(
-      Prisma.sql`SELECT count(*)::int AS "n", CASE WHEN count(*) <= ${SEARCH_COUNT_LIMIT} THEN json_agg("id")::text END AS "ids"
-        FROM (SELECT "id" FROM "User" WHERE "searchText" LIKE lower(${`%${query}%`}) LIMIT ${SEARCH_COUNT_LIMIT + 1}) m`,
-    );
+    // One row, the ids as one JSON text (none past the limit), straight to the driver: Prisma's raw query planned in
+    // WebAssembly for about 2 ms of the event loop per search.
+    const [found] = await direct.all<{ n: number; ids: string | null }>(PG_TEXT_CANDIDATES_SQL, [SEARCH_COUNT_LIMIT, `%${query}%`, SEARCH_COUNT_LIMIT + 1]);
     // A wildcard (or U+0001 itself) may span two values of "searchText": more candidates than counted is then no proof.
     const wildcard = /[%_\u0001]/.test(query);
     // Many matches: the page comes from the list's `where` in its order. (The one LIKE of "searchText" walking the
