@@ -73,7 +73,7 @@ export async function createDatabase(
     client = new SqliteClient({ adapter, log });
     gate.connect = () => client.$connect();
     direct = gate.direct();
-    const sqliteReader = createSqliteReader(file, { timeoutMs: 10_000 });
+    const sqliteReader = createSqliteReader(file, { timeoutMs: 10_000, idleMs: 60_000 });
     reader = sqliteReader;
     closeReader = () => sqliteReader.close();
     // No pool metrics on SQLite: one connection, in the process, that never waits on a network.

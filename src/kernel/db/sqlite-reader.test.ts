@@ -42,7 +42,7 @@ describe('SQLite reader thread', () => {
     shared = new Database(file);
     shared.pragma('journal_mode = WAL');
     shared.exec('CREATE TABLE "T" ("id" TEXT PRIMARY KEY, "at" TEXT, "flag" INTEGER, "doc" TEXT)');
-    reader = createSqliteReader(file, { timeoutMs: 5_000 });
+    reader = createSqliteReader(file, { timeoutMs: 5_000, idleMs: 60_000 });
   });
 
   afterAll(async () => {
@@ -89,5 +89,22 @@ describe('SQLite reader thread', () => {
     await reader.close();
     await expect(inFlight).rejects.toThrow(/reader thread stopped/);
     expect(await reader.all<{ n: number }>('SELECT 1 AS "n"', [])).toEqual([{ n: 1 }]);
+  });
+
+  it('stops its thread once idle, never under a statement in flight, and starts again for the next', async () => {
+    const brief = createSqliteReader(file, { timeoutMs: 5_000, idleMs: 50 });
+    try {
+      expect(brief.running()).toBe(false);
+      // A read that outlasts the idle time many times over is not cut short.
+      expect(await brief.all<{ n: number }>(countTo(5_000_000), [])).toEqual([{ n: 5_000_000 }]);
+      expect(brief.running()).toBe(true);
+      for (let waited = 0; brief.running() && waited < 10_000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(brief.running()).toBe(false);
+      expect(await brief.all<{ n: number }>('SELECT 2 AS "n"', [])).toEqual([{ n: 2 }]);
+      expect(brief.running()).toBe(true);
+    } finally {
+      await brief.close();
+    }
+    expect(brief.running()).toBe(false);
   });
 });

@@ -14,10 +14,11 @@
  * would (direct.ts waits for an open Prisma transaction to end, a reader
  * statement does not need to).
  *
- * The worker starts with the first statement (an instance that never
- * searches never pays for it), never keeps the process alive, is stopped by
- * close(), and is started anew after a crash; a statement in flight when it
- * crashed fails with its error.
+ * The worker (about 9 MB) starts with the first statement, so an instance
+ * that never searches never pays for it, and stops after `idleMs` without
+ * one. It never keeps the process alive, is stopped by close(), and is
+ * started anew after a crash; a statement in flight when it crashed fails
+ * with its error.
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
@@ -56,6 +57,8 @@ parentPort.on('message', ({ id, sql, params }) => {
 type Reply = { id: number; rows: Record<string, unknown>[] } | { id: number; error: { message: string; code?: string; name?: string } };
 
 export interface SqliteReader extends DirectReads {
+  /** Whether its worker is running now. */
+  running(): boolean;
   /** Stops the worker (statements in flight fail); a later statement starts a new one. */
   close(): Promise<void>;
 }
@@ -63,6 +66,8 @@ export interface SqliteReader extends DirectReads {
 type Waiting = { resolve: (rows: Record<string, unknown>[]) => void; reject: (error: Error) => void };
 interface Thread {
   worker: Worker;
+  /** Stops the worker once no statement came for idleMs; pushed back by each statement. */
+  idle: NodeJS.Timeout;
   /** Statements sent to it and not yet answered, by id. */
   pending: Map<number, Waiting>;
 }
@@ -71,14 +76,19 @@ interface Thread {
  * One worker: a second one measured slower (on two cores, two readers and
  * the main thread took turns, and each connection warmed its own page cache).
  */
-export function createSqliteReader(file: string, options: { timeoutMs: number }): SqliteReader {
+export function createSqliteReader(file: string, options: { timeoutMs: number; idleMs: number }): SqliteReader {
   const driver = createRequire(import.meta.url).resolve('better-sqlite3');
   let current: Thread | undefined;
   let nextId = 0;
 
   function start(): Thread {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver, file, timeoutMs: options.timeoutMs, cacheSize: STATEMENT_CACHE } });
-    const thread: Thread = { worker, pending: new Map() };
+    const idle = setTimeout(() => {
+      if (thread.pending.size > 0) return idle.refresh();
+      if (current === thread) current = undefined;
+      void worker.terminate();
+    }, options.idleMs).unref();
+    const thread: Thread = { worker, idle, pending: new Map() };
     worker.unref();
     worker.on('message', (reply: Reply) => {
       const waiting = thread.pending.get(reply.id);
@@ -90,6 +100,7 @@ export function createSqliteReader(file: string, options: { timeoutMs: number })
     });
     // Only this thread's statements fail with it; the next statement starts another.
     const lost = (error: Error) => {
+      clearTimeout(idle);
       if (current === thread) current = undefined;
       for (const { reject } of thread.pending.values()) reject(error);
       thread.pending.clear();
@@ -102,15 +113,18 @@ export function createSqliteReader(file: string, options: { timeoutMs: number })
   return {
     all<T>(sql: string, params: SqlParam[], shape?: RowShape): Promise<T[]> {
       const thread = (current ??= start());
+      thread.idle.refresh();
       const id = nextId++;
       return new Promise<Record<string, unknown>[]>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject });
         thread.worker.postMessage({ id, sql, params: sqliteParams(params) });
       }).then((rows) => rows.map((row) => convert<T>(row, shape)));
     },
+    running: () => current !== undefined,
     async close() {
       const stopping = current;
       current = undefined;
+      if (stopping) clearTimeout(stopping.idle);
       await stopping?.worker.terminate();
     },
   };
