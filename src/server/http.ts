@@ -108,6 +108,8 @@ export function createHttpServer(deps: HttpDeps) {
     if (req.url?.split('?')[0] !== yoga.graphqlEndpoint) return void socket.destroy();
     wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
   });
+  /** graphql-ws messages are text frames; nextFrame gives their bytes. */
+  const TEXT_FRAME = { binary: false } as const;
   /** What a socket may hold unwritten before a stream waits for it: one turn's frames to a keeping-up client fit. */
   const HELD_BYTES = 64 * 1024;
   type Extra = { request: IncomingMessage; socket: WebSocket; guard?: NodeJS.Timeout };
@@ -123,12 +125,12 @@ export function createHttpServer(deps: HttpDeps) {
    * slow client's backlog stays in its stream's bounded buffer, not in the
    * socket's. Nothing when the socket is no longer open.
    */
-  const sendFrame = (socket: WebSocket, frame: string): Promise<void> | undefined => {
+  const sendFrame = (socket: WebSocket, frame: Buffer): Promise<void> | undefined => {
     if (socket.readyState !== socket.OPEN) return undefined;
     holdForTurn((socket as unknown as { _socket?: Socket })._socket);
     let settle: ((err?: Error) => void) | undefined;
     let outcome: { err?: Error } | undefined;
-    socket.send(frame, (err) => (settle ? settle(err) : (outcome = { err })));
+    socket.send(frame, TEXT_FRAME, (err) => (settle ? settle(err) : (outcome = { err })));
     if (socket.bufferedAmount <= HELD_BYTES && !outcome?.err) return undefined;
     return new Promise<void>((resolve, reject) => {
       settle = (err) => (err ? reject(err) : resolve());

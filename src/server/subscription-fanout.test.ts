@@ -9,7 +9,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { describe, expect, it, vi } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
 import { GraphQLError, GraphQLID, GraphQLObjectType, GraphQLSchema, GraphQLString, parse, type ExecutionArgs, type ExecutionResult } from 'graphql';
-import { createFanout, createTurnCorker, groupKeyOf, nextFrame, viewerKey, writeResults } from './subscription-fanout.js';
+import { createFanout, createTurnCorker, frameHead, groupKeyOf, nextFrame, viewerKey, writeResults } from './subscription-fanout.js';
 import type { Viewer } from '../graphql/context.js';
 
 type Item = { seq: number; id: string } | { overflow: true };
@@ -180,15 +180,17 @@ describe('nextFrame and writeResults', () => {
       const { errors, ...rest } = r;
       return JSON.stringify({ id, type: 'next', payload: { ...rest, ...(errors ? { errors: errors.map((e) => e.toJSON()) } : {}) } });
     };
-    expect(nextFrame('1', ok)).toBe(graphqlWs('1', ok));
-    expect(nextFrame('a"b', failed)).toBe(graphqlWs('a"b', failed));
+    expect(nextFrame(frameHead('1'), ok).toString()).toBe(graphqlWs('1', ok));
+    expect(nextFrame(frameHead('a"b'), failed).toString()).toBe(graphqlWs('a"b', failed));
+    // One payload for every subscriber of a result, each frame with its own id.
+    expect(nextFrame(frameHead('ü2'), ok).toString()).toBe(graphqlWs('ü2', ok));
 
     const frames: string[] = [];
     async function* results() {
       yield ok;
       yield failed;
     }
-    const writer = writeResults(results(), '7', async (frame) => void frames.push(frame));
+    const writer = writeResults(results(), '7', async (frame) => void frames.push(frame.toString()));
     expect(await writer.next()).toEqual({ done: true, value: undefined });
     expect(frames).toEqual([graphqlWs('7', ok), graphqlWs('7', failed)]);
   });
