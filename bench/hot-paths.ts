@@ -11,7 +11,7 @@
  * BENCH_CONNECTIONS (10).
  */
 import { loadavg } from 'node:os';
-import { machine, writeReadmeSection, type Provider } from './lib.js';
+import { gatewayRunAs, machine, writeReadmeSection, type Provider } from './lib.js';
 import type { HotGroup, HotRow } from './hot-paths/types.js';
 
 const GROUPS = (process.env.BENCH_GROUPS ?? 'requests,search,fanout').split(',');
@@ -67,7 +67,7 @@ async function main() {
       '## hot-paths',
       '',
       '`npm run bench -- hot-paths` (bench/hot-paths.ts and bench/hot-paths/). Each group starts its own gateway as a child process',
-      `on 127.0.0.1; each row runs ${DURATION_S} s per side in ${ROUNDS} rounds alternating with its baseline, after ${WARMUP_S} s of unmeasured warm-up,`,
+      `on 127.0.0.1 (with ${gatewayRunAs()}); each row runs ${DURATION_S} s per side in ${ROUNDS} rounds alternating with its baseline, after ${WARMUP_S} s of unmeasured warm-up,`,
       `with ${CONNECTIONS} connections. Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}; ${loads}; ${seconds} s in all.`,
       '',
       text,

@@ -26,13 +26,25 @@ export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 /** The gateway to start: this checkout's, or with BENCH_GATEWAY_ROOT another checkout's (a before-and-after comparison against this one's baselines). */
 export const gatewayScript = () => path.join(process.env.BENCH_GATEWAY_ROOT ?? root, 'bin/portcullis.mjs');
 
+/**
+ * A gateway runs as every start command runs it (bin/portcullis.mjs's first line, npm start, deploy/): with the same
+ * heap limits. BENCH_GATEWAY_NODE_FLAGS replaces them (space-separated; "none": Node's defaults).
+ */
+export function gatewayNodeFlags(): string[] {
+  const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=256';
+  return flags === 'none' ? [] : flags.split(/\s+/).filter(Boolean);
+}
+
+/** How the gateway was run, for a README section. */
+export function gatewayRunAs(): string {
+  const flags = gatewayNodeFlags();
+  return flags.length ? `\`node ${flags.join(' ')}\` and \`MALLOC_ARENA_MAX=2\`, as the start commands run it` : "Node's default heap settings (BENCH_GATEWAY_NODE_FLAGS=none)";
+}
+
 export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
     const gateway = args.some((a) => a.endsWith('bin/portcullis.mjs'));
-    // A gateway runs as every start command runs it (bin/portcullis.mjs's first line, npm start, deploy/): the same heap
-    // limits. BENCH_GATEWAY_NODE_FLAGS replaces them (space-separated; "none": Node's defaults).
-    const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=256';
-    const deployed = gateway && flags !== 'none' ? flags.split(/\s+/).filter(Boolean) : [];
+    const deployed = gateway ? gatewayNodeFlags() : [];
     // BENCH_GATEWAY_PROFILE=<dir>: every gateway started writes a CPU profile there when it stops.
     const profile = gateway && process.env.BENCH_GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GATEWAY_PROFILE] : [];
     const child = spawn(process.execPath, [...deployed, ...profile, ...args], {

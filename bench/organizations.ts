@@ -51,6 +51,7 @@ import {
   type Provider,
   prng,
   gatewayScript,
+  gatewayRunAs,
 } from './lib.js';
 
 const DURATION_S = Number(process.env.BENCH_DURATION_S ?? 12);
@@ -532,7 +533,7 @@ async function main() {
     '## organizations',
     '',
     '`npm run bench -- organizations` (bench/organizations.ts). The gateway runs as a child process on 127.0.0.1 with a random',
-    `port, on ${PROVIDERS.map((p) => ({ sqlite: 'SQLite', postgresql: 'PostgreSQL' })[p]).join(' and then ')}, over a data set written straight to the database before the loads:`,
+    `port (with ${gatewayRunAs()}), on ${PROVIDERS.map((p) => ({ sqlite: 'SQLite', postgresql: 'PostgreSQL' })[p]).join(' and then ')}, over a data set written straight to the database before the loads:`,
     `${shape} (every membership with 1 or 2 roles of 3 to 8 permissions; a fifth of the users with a GLOBAL role).`,
     `${seedings.join('; ')}. autocannon drives each case for ${DURATION_S} s with ${CONNECTIONS} connections, in ${ROUNDS} rounds`,
     `alternating with its baseline after ${WARMUP_S} s of unmeasured warm-up on each side, against a bare node:http handler (a`,
