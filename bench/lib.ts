@@ -38,7 +38,7 @@ export function gatewayNodeFlags(): string[] {
 /** How the gateway was run, for a README section. */
 export function gatewayRunAs(): string {
   const flags = gatewayNodeFlags();
-  return flags.length ? `\`node ${flags.join(' ')}\` and \`MALLOC_ARENA_MAX=2\`, as the start commands run it` : "Node's default heap settings (BENCH_GATEWAY_NODE_FLAGS=none)";
+  return flags.length ? `\`node ${flags.join(' ')}\` and \`MALLOC_ARENA_MAX=2\`, as the start commands run it` : "Node's default heap settings (BENCH_GATEWAY_NODE_FLAGS=none) and `MALLOC_ARENA_MAX=2`";
 }
 
 export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {

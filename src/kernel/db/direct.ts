@@ -178,13 +178,12 @@ export class SqliteGate {
   }
 
   direct(): DirectSql {
-    const bind = sqliteParams;
     const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-      (this.#statement(sql).all(...bind(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
+      (this.#statement(sql).all(...sqliteParams(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
     // better-sqlite3 refuses run() for a statement that returns rows (RETURNING).
     const execute = (s: Statement) => {
       const stmt = this.#statement(s.sql);
-      return stmt.reader ? stmt.all(...bind(s.params)).length : stmt.run(...bind(s.params)).changes;
+      return stmt.reader ? stmt.all(...sqliteParams(s.params)).length : stmt.run(...sqliteParams(s.params)).changes;
     };
     return {
       all: <T>(sql: string, params: SqlParam[], shape?: RowShape) => this.#when(() => rows<T>(sql, params, shape)),
@@ -192,7 +191,7 @@ export class SqliteGate {
         this.#when(() =>
           // Synchronous from BEGIN to COMMIT: nothing else can run in between.
           this.#db!.transaction(() => {
-            for (const s of statementList(first)) this.#statement(s.sql).run(...bind(s.params));
+            for (const s of statementList(first)) this.#statement(s.sql).run(...sqliteParams(s.params));
             return rows<T>(sql, params, shape);
           })(),
         ),
@@ -220,7 +219,7 @@ export class SqliteGate {
             return changed;
           })(),
         ),
-      run: (sql, params) => this.#when(() => this.#statement(sql).run(...bind(params)).changes),
+      run: (sql, params) => this.#when(() => this.#statement(sql).run(...sqliteParams(params)).changes),
     };
   }
 }

@@ -173,9 +173,9 @@ export interface UserList {
 
 export function createUserService(deps: {
   db: Db;
-  /** The read of one user (`me`, `user(id)`) and the search index's lookup go straight to the driver. */
+  /** The read of one user (`me`, `user(id)`) and the name changes go straight to the driver. */
   direct: DirectSql;
-  /** Where the search's reads run (off the main thread on SQLite). */
+  /** The search's reads (the index lookup, the page): straight to the driver too, off the main thread on SQLite. */
   reader: DirectReads;
   provider: DatabaseProvider;
   outbox: Outbox;
