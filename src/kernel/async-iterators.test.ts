@@ -109,4 +109,89 @@ describe('closing', () => {
     expect(closed).toBe(1);
     expect(s.state.returned).toBe(1);
   });
+
+  describe('a stream wrapped again before it is read takes the wrapper as a stage', () => {
+    it('is one iterator: maps apply inner first, and every onClose runs once when the source is done', async () => {
+      const s = source<number>();
+      const closed: string[] = [];
+      const inner = closing(s.iterator, { onClose: () => closed.push('inner'), map: (n) => n + 1 });
+      const outer = closing(inner, { onClose: () => closed.push('outer'), map: (n) => n * 10 });
+      expect(outer).toBe(inner);
+      s.push(1);
+      expect(await outer.next()).toEqual({ done: false, value: 20 });
+      s.end();
+      expect(await outer.next()).toEqual({ done: true, value: undefined });
+      expect(closed).toEqual(['inner', 'outer']);
+    });
+
+    it('an inner last item ends the stream after it, for every stage', async () => {
+      const s = source<number>();
+      const closed: string[] = [];
+      const inner = closing(s.iterator, { onClose: () => closed.push('inner'), isLast: (n) => n === 2 });
+      const outer = closing(inner, { onClose: () => closed.push('outer'), map: (n) => `#${n}` });
+      s.push(1);
+      s.push(2);
+      s.push(3);
+      expect(await outer.next()).toEqual({ done: false, value: '#1' });
+      expect(await outer.next()).toEqual({ done: false, value: '#2' });
+      expect(closed).toEqual(['inner', 'outer']);
+      expect(s.state.returned).toBe(1);
+      expect(await outer.next()).toEqual({ done: true, value: undefined });
+    });
+
+    it('errors pass out as through nested wrappers: a source error through every nextError, a map error through the later ones only', async () => {
+      const failing: AsyncIterableIterator<number> = {
+        next: () => Promise.reject(new Error('source broke')),
+        [Symbol.asyncIterator]() {
+          return this;
+        },
+      };
+      const wrap = (tag: string) => (e: unknown) => new Error(`${tag}(${(e as Error).message})`);
+      const a = closing(closing(failing, { nextError: wrap('inner') }), { nextError: wrap('outer') });
+      await expect(a.next()).rejects.toThrow('outer(inner(source broke))');
+
+      const s = source<number>();
+      let closed = 0;
+      const b = closing(
+        closing(s.iterator, {
+          onClose: () => closed++,
+          nextError: wrap('inner'),
+          map: () => {
+            throw new Error('cannot map');
+          },
+        }),
+        { onClose: () => closed++, nextError: wrap('outer') },
+      );
+      s.push(1);
+      await expect(b.next()).rejects.toThrow(/^outer\(cannot map\)$/);
+      expect(closed).toBe(2);
+      expect(s.state.returned).toBe(1);
+    });
+
+    it('return() closes every stage and the source at once', async () => {
+      const s = source<number>();
+      const closed: string[] = [];
+      const stream = closing(closing(s.iterator, { onClose: () => closed.push('inner') }), { onClose: () => closed.push('outer') });
+      const pending = stream.next();
+      await stream.return!();
+      expect(closed).toEqual(['inner', 'outer']);
+      expect(s.state.returned).toBe(1);
+      expect(await pending).toEqual({ done: true, value: undefined });
+    });
+
+    it('a stream already read is wrapped around, not changed', async () => {
+      const s = source<number>();
+      const inner = closing(s.iterator, { map: (n) => n + 1 });
+      s.push(1);
+      expect(await inner.next()).toEqual({ done: false, value: 2 });
+      let closed = 0;
+      const outer = closing(inner, { onClose: () => closed++, map: (n) => n * 10 });
+      expect(outer).not.toBe(inner);
+      s.push(2);
+      expect(await outer.next()).toEqual({ done: false, value: 30 });
+      s.end();
+      expect(await outer.next()).toEqual({ done: true, value: undefined });
+      expect(closed).toBe(1);
+    });
+  });
 });

@@ -7,6 +7,12 @@
  * at once. A generator parked on the source's next() would defer return()
  * until the next item, keeping an unsubscribed client's listener alive
  * until then.
+ *
+ * Wrapping a stream made here that nobody has read yet adds a stage to it
+ * instead of another iterator around it: a subscription's stream passes
+ * several of these (the fan-out, the metrics' live count), and each layer
+ * cost every delivery a promise and a turn. A stage sees items and errors as
+ * the wrapper it replaces would have.
  */
 
 const DONE = { done: true, value: undefined } as const;
@@ -22,54 +28,88 @@ export interface ClosingOptions<T, R> {
   nextError?: (error: unknown) => unknown;
 }
 
+type Stage = ClosingOptions<unknown, unknown>;
+
 const isThenable = (value: unknown): value is PromiseLike<unknown> => typeof (value as Partial<PromiseLike<unknown>> | null)?.then === 'function';
+
+/** The stages of a stream made by `closing` that has not been read yet (it can take more). */
+const unread = new WeakMap<object, Stage[]>();
+
+/** An error as the stages from `from` on see it: each one's nextError in turn, as nested wrappers would pass it out. */
+function passOut(stages: Stage[], from: number, error: unknown): unknown {
+  for (let i = from; i < stages.length; i++) {
+    const nextError = stages[i].nextError;
+    if (nextError) error = nextError(error);
+  }
+  return error;
+}
 
 /** `source` as a stream that calls `onClose` once when it ends (see ClosingOptions); once ended, next() is done. */
 export function closing<T, R = T>(source: AsyncIterable<T> | AsyncIterator<T>, options: ClosingOptions<T, R>): AsyncIterableIterator<R> {
-  const iterator = Symbol.asyncIterator in source ? (source as AsyncIterable<T>)[Symbol.asyncIterator]() : source;
-  const { onClose, map, isLast, nextError } = options;
+  const stages = unread.get(source);
+  if (stages) {
+    stages.push(options as Stage);
+    return source as unknown as AsyncIterableIterator<R>;
+  }
+  return closingStages<R>(Symbol.asyncIterator in source ? (source as AsyncIterable<unknown>)[Symbol.asyncIterator]() : (source as AsyncIterator<unknown>), [
+    options as Stage,
+  ]);
+}
+
+function closingStages<R>(iterator: AsyncIterator<unknown>, stages: Stage[]): AsyncIterableIterator<R> {
   let open = true;
+  /** Every stage's onClose, innermost first (as the source's end reaches nested wrappers), once. */
   const close = () => {
     if (!open) return;
     open = false;
-    onClose?.();
+    for (const stage of stages) stage.onClose?.();
   };
   const finish = async (): Promise<IteratorResult<R>> => {
     close();
     await iterator.return?.();
     return DONE;
   };
-  return {
+  const stream: AsyncIterableIterator<R> = {
     async next(): Promise<IteratorResult<R>> {
+      unread.delete(stream);
       if (!open) return DONE;
-      let item: IteratorResult<T>;
+      let item: IteratorResult<unknown>;
       try {
         item = await iterator.next();
       } catch (error) {
         close();
-        throw nextError ? nextError(error) : error;
+        throw passOut(stages, 0, error);
       }
       if (item.done) {
         close();
         return DONE;
       }
-      if (isLast?.(item.value)) {
-        close();
-        // The last item is given now; the source finishes on its own time.
-        iterator.return?.()?.catch(() => {});
+      let value = item.value;
+      for (let i = 0; i < stages.length; i++) {
+        const { isLast, map } = stages[i];
+        if (open && isLast?.(value)) {
+          close();
+          // The last item is given now; the source finishes on its own time.
+          iterator.return?.()?.catch(() => {});
+        }
+        if (!map) continue;
+        try {
+          const mapped = map(value);
+          // Most items map synchronously: awaiting only a promise saves a turn per item.
+          value = isThenable(mapped) ? await mapped : mapped;
+        } catch (error) {
+          await finish();
+          throw passOut(stages, i + 1, error);
+        }
       }
-      if (!map) return item as unknown as IteratorResult<R>;
-      try {
-        const value = map(item.value);
-        // Most items map synchronously: awaiting only a promise saves a turn per item.
-        return { done: false, value: isThenable(value) ? await value : value };
-      } catch (error) {
-        await finish();
-        throw error;
-      }
+      return { done: false, value: value as R };
     },
-    return: finish,
+    return: () => {
+      unread.delete(stream);
+      return finish();
+    },
     async throw(error?: unknown) {
+      unread.delete(stream);
       await finish();
       throw error;
     },
@@ -77,4 +117,6 @@ export function closing<T, R = T>(source: AsyncIterable<T> | AsyncIterator<T>, o
       return this;
     },
   };
+  unread.set(stream, stages);
+  return stream;
 }
