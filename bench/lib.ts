@@ -31,7 +31,7 @@ export const gatewayScript = () => path.join(process.env.BENCH_GATEWAY_ROOT ?? r
  * heap limits. BENCH_GATEWAY_NODE_FLAGS replaces them (space-separated; "none": Node's defaults).
  */
 export function gatewayNodeFlags(): string[] {
-  const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=4 --max-old-space-size=256';
+  const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=8 --max-old-space-size=256';
   return flags === 'none' ? [] : flags.split(/\s+/).filter(Boolean);
 }
 

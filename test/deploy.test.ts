@@ -35,7 +35,7 @@ describe('deploy/', () => {
     for (const [, source] of dockerfile.matchAll(/^COPY (?!--from)(.+) \S+$/gm)) {
       for (const file of source.split(' ')) expect(existsSync(path.join(root, file)), file).toBe(true);
     }
-    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=256", "bin/portcullis.mjs", "start"]');
+    expect(dockerfile).toContain('CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "bin/portcullis.mjs", "start"]');
     expect(dockerfile).toMatch(/^ENV .*MALLOC_ARENA_MAX=2/m);
     expect(existsSync(path.join(root, 'bin', 'portcullis.mjs'))).toBe(true);
     // npm ci builds dist/ through postinstall: the image runs compiled code.
@@ -54,7 +54,7 @@ describe('deploy/', () => {
 
   it('portcullis.service starts the package in production and stops within the shutdown timeout', () => {
     const unit = read('portcullis.service');
-    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=4 --max-old-space-size=256 bin/portcullis.mjs start');
+    expect(unit).toContain('ExecStart=/usr/bin/node --max-semi-space-size=8 --max-old-space-size=256 bin/portcullis.mjs start');
     expect(unit).toMatch(/^Environment=.*MALLOC_ARENA_MAX=2/m);
     expect(unit).toMatch(/Environment=NODE_ENV=production/);
     expect(Number(/TimeoutStopSec=(\d+)/.exec(unit)?.[1])).toBeGreaterThan(10);
