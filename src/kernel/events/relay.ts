@@ -180,7 +180,7 @@ export function createRelay(deps: RelayDeps) {
       } else {
         positionWritten = { position, at: clock.now().getTime() };
       }
-      webhookTail = createEventTail({ db, provider, clock, position, graceMs: deps.graceMs, fetch });
+      webhookTail = createEventTail({ direct: deps.direct, provider, clock, position, graceMs: deps.graceMs, fetch });
       fanOutRestarted = true;
     }
     const events = await webhookTail.read();
@@ -215,7 +215,7 @@ export function createRelay(deps: RelayDeps) {
     // A new holder must not trust an old in-memory webhook position: another instance may have moved it.
     if (leader && !wasLeader) webhookTail = undefined;
     passReads = new Map();
-    live ??= createEventTail({ db, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs, fetch });
+    live ??= createEventTail({ direct: deps.direct, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs, fetch });
     const events = await live.read();
     publish(events, leader);
     resync();

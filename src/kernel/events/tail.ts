@@ -22,7 +22,8 @@ import type { Clock } from '../clock.js';
 import type { RelayedEvent } from './pubsub.js';
 
 export interface EventTailOptions {
-  db: Db;
+  /** For PostgreSQL's snapshot reads, made on every read while gaps are awaited: straight to the driver, prepared once. */
+  direct: DirectSql;
   provider: DatabaseProvider;
   clock: Clock;
   /** Everything at or below this seq counts as handled. */
@@ -80,8 +81,11 @@ export async function maxEventSeq(db: Db): Promise<number> {
   return row._max.seq ?? 0;
 }
 
+/** The oldest transaction still running and the first not yet started, as text (xid8 does not fit a JS number). */
+const PG_SNAPSHOT_SQL = 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS "xmin", pg_snapshot_xmax(pg_current_snapshot())::text AS "xmax"';
+
 export function createEventTail(options: EventTailOptions) {
-  const { db, provider, clock } = options;
+  const { direct, provider, clock } = options;
   const graceMs = options.graceMs ?? 60_000;
   const batchSize = options.batchSize ?? 500;
   const maxGaps = options.maxGaps ?? 10_000;
@@ -92,9 +96,7 @@ export function createEventTail(options: EventTailOptions) {
 
   async function snapshot(): Promise<{ xmin: bigint; xmax: bigint } | undefined> {
     if (provider !== 'postgresql') return undefined;
-    const rows = await db.$queryRawUnsafe<Array<{ xmin: string; xmax: string }>>(
-      'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax',
-    );
+    const rows = await direct.all<{ xmin: string; xmax: string }>(PG_SNAPSHOT_SQL, []);
     return { xmin: BigInt(rows[0].xmin), xmax: BigInt(rows[0].xmax) };
   }
 
