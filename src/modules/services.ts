@@ -187,6 +187,7 @@ export function createServices(deps: ServiceDeps) {
     /** Streams behind the userEvents, userStateChanged and organizationEvents subscriptions. */
     events: createEventStreams({
       db,
+      direct,
       pubsub: deps.pubsub ?? createMemoryPubSub(deps.logger),
       relay: deps.relay ?? { position: () => undefined, reach: async () => undefined },
       bufferSize: config.events.subscriptionBuffer,

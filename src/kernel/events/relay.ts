@@ -175,7 +175,7 @@ export function createRelay(deps: RelayDeps) {
       let position = await readStateNumber(db, WEBHOOK_POSITION_KEY);
       if (position === undefined) {
         // First start ever: webhooks begin with events from now on, not the whole history.
-        position = await maxEventSeq(db);
+        position = await maxEventSeq(deps.direct);
         await writePosition(position);
       } else {
         positionWritten = { position, at: clock.now().getTime() };
@@ -215,7 +215,7 @@ export function createRelay(deps: RelayDeps) {
     // A new holder must not trust an old in-memory webhook position: another instance may have moved it.
     if (leader && !wasLeader) webhookTail = undefined;
     passReads = new Map();
-    live ??= createEventTail({ direct: deps.direct, provider, clock, position: await maxEventSeq(db), graceMs: deps.graceMs, fetch });
+    live ??= createEventTail({ direct: deps.direct, provider, clock, position: await maxEventSeq(deps.direct), graceMs: deps.graceMs, fetch });
     const events = await live.read();
     publish(events, leader);
     resync();

@@ -21,6 +21,7 @@
  * resumes with `after`.
  */
 import type { Db } from '../db/client.js';
+import type { DirectReads } from '../db/direct.js';
 import { organizationTopic, userTopic, type EventMessage, type EventPubSub, type RelayedEvent } from './pubsub.js';
 import { maxEventSeq } from './tail.js';
 
@@ -44,6 +45,8 @@ export interface RelayView {
 
 export interface EventStreamDeps {
   db: Db;
+  /** For the log's highest seq, read as each stream starts. */
+  direct: DirectReads;
   pubsub: EventPubSub;
   relay: RelayView;
   bufferSize: number;
@@ -76,7 +79,7 @@ export function createEventStreams(deps: EventStreamDeps) {
 
   /** P of step 2: a relay position at or above everything committed when called. */
   async function position(): Promise<number> {
-    const committed = await maxEventSeq(db);
+    const committed = await maxEventSeq(deps.direct);
     return (await deps.relay.reach(committed)) ?? committed;
   }
 

@@ -16,7 +16,7 @@
  */
 import type { DatabaseProvider } from '../../config.js';
 import type { Db } from '../db/client.js';
-import type { DirectSql } from '../db/direct.js';
+import type { DirectReads, DirectSql } from '../db/direct.js';
 import { EVENT_ROW } from '../db/rows.js';
 import type { Clock } from '../clock.js';
 import type { RelayedEvent } from './pubsub.js';
@@ -75,10 +75,14 @@ interface Gap {
 
 export type EventTail = ReturnType<typeof createEventTail>;
 
-/** The highest seq in the log (0 when empty). */
-export async function maxEventSeq(db: Db): Promise<number> {
-  const row = await db.event.aggregate({ _max: { seq: true } });
-  return row._max.seq ?? 0;
+/**
+ * The highest seq in the log (0 when empty). Straight to the driver: every
+ * subscription asks it once as it starts, and a thousand clients
+ * reconnecting to a restarted instance each paid Prisma's compilation.
+ */
+export async function maxEventSeq(direct: DirectReads): Promise<number> {
+  const [row] = await direct.all<{ seq: number | null }>('SELECT max("seq") AS "seq" FROM "Event"', []);
+  return row?.seq ?? 0;
 }
 
 /** The oldest transaction still running and the first not yet started, as text (xid8 does not fit a JS number). */
