@@ -58,6 +58,13 @@ export function closing<T, R = T>(source: AsyncIterable<T> | AsyncIterator<T>, o
 
 function closingStages<R>(iterator: AsyncIterator<unknown>, stages: Stage[]): AsyncIterableIterator<R> {
   let open = true;
+  let read = false;
+  /** Once read, the stream takes no more stages (a later wrapper goes around it). */
+  const markRead = () => {
+    if (read) return;
+    read = true;
+    unread.delete(stream);
+  };
   /** Every stage's onClose, innermost first (as the source's end reaches nested wrappers), once. */
   const close = () => {
     if (!open) return;
@@ -71,7 +78,7 @@ function closingStages<R>(iterator: AsyncIterator<unknown>, stages: Stage[]): As
   };
   const stream: AsyncIterableIterator<R> = {
     async next(): Promise<IteratorResult<R>> {
-      unread.delete(stream);
+      markRead();
       if (!open) return DONE;
       let item: IteratorResult<unknown>;
       try {
@@ -105,11 +112,11 @@ function closingStages<R>(iterator: AsyncIterator<unknown>, stages: Stage[]): As
       return { done: false, value: value as R };
     },
     return: () => {
-      unread.delete(stream);
+      markRead();
       return finish();
     },
     async throw(error?: unknown) {
-      unread.delete(stream);
+      markRead();
       await finish();
       throw error;
     },

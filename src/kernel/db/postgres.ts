@@ -81,11 +81,11 @@ function postgresDirect(pool: pg.Pool): DirectSql {
     let entry = texts.get(sql);
     if (!entry) {
       let n = 0;
-      entry = { text: sql.replace(/\?/g, () => `$${++n}`), name: `portcullis_${texts.size}` };
+      const text = sql.replace(/\?/g, () => `$${++n}`);
       // Named statements are parsed once per connection; rare texts, and those planned for each call, stay unnamed.
-      if (sql.startsWith(PLAN_EACH_CALL)) entry.name = '';
+      const named = texts.size < STATEMENT_CACHE && !sql.startsWith(PLAN_EACH_CALL);
+      entry = { text, name: named ? `portcullis_${texts.size}` : '' };
       if (texts.size < STATEMENT_CACHE) texts.set(sql, entry);
-      else entry = { text: entry.text, name: '' };
     }
     return entry;
   };

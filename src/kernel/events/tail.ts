@@ -23,7 +23,7 @@ import type { RelayedEvent } from './pubsub.js';
 
 export interface EventTailOptions {
   /** For PostgreSQL's snapshot reads, made on every read while gaps are awaited: straight to the driver, prepared once. */
-  direct: DirectSql;
+  direct: DirectReads;
   provider: DatabaseProvider;
   clock: Clock;
   /** Everything at or below this seq counts as handled. */
