@@ -117,6 +117,46 @@ export function convert<T>(row: Record<string, unknown>, shape: RowShape | undef
 }
 
 /**
+ * Rows of a SQLite statement (read raw, as arrays) as objects, converted by
+ * their shape: one function per statement and shape, compiled from the
+ * statement's column names, builds each row as one object literal. Objects
+ * the driver builds column by column, then converted in place, cost several
+ * times more under load: every row walks the property transitions again and
+ * changes a field's kind (text to Date), and the conversions' property
+ * accesses see every model's rows.
+ */
+type RowMaker = (raw: unknown[]) => unknown;
+const rowMakers = new WeakMap<SqliteStatement, Map<RowShape | undefined, RowMaker>>();
+
+function rowMaker<T>(stmt: SqliteStatement, shape: RowShape | undefined): (raw: unknown[]) => T {
+  let byShape = rowMakers.get(stmt);
+  if (!byShape) rowMakers.set(stmt, (byShape = new Map()));
+  let make = byShape.get(shape);
+  if (!make) {
+    const dates = new Set(shape?.dates);
+    const booleans = new Set(shape?.booleans);
+    const json = new Set(shape?.json);
+    // The same conversions as convert(), written out per column.
+    const value = (name: string, i: number) => {
+      const v = `r[${i}]`;
+      if (dates.has(name)) return `${v} === null || ${v} === undefined ? ${v} : new Date(${v})`;
+      if (booleans.has(name)) return `typeof ${v} === 'number' ? ${v} === 1 : ${v}`;
+      if (json.has(name)) return `typeof ${v} === 'string' ? JSON.parse(${v}) : ${v}`;
+      return v;
+    };
+    // Column names are this code's own SQL's (quoted as JSON strings all the same); values are never code.
+    const fields = stmt.columns().map((c, i) => {
+      // In an object literal this key would set the prototype instead of a field.
+      if (c.name === '__proto__') throw new Error('a column named __proto__');
+      return `${JSON.stringify(c.name)}: ${value(c.name, i)}`;
+    });
+    make = new Function('r', `return { ${fields.join(', ')} };`) as RowMaker;
+    byShape.set(shape, make);
+  }
+  return make as (raw: unknown[]) => T;
+}
+
+/**
  * Runs direct statements on the shared SQLite connection only while it is
  * outside a transaction (the connection itself says so: Prisma's BEGIN and
  * our statements both run synchronously), queueing them until the open
@@ -150,7 +190,7 @@ export class SqliteGate {
       if (this.#statements.size >= STATEMENT_CACHE) this.#statements.delete(this.#statements.keys().next().value as string);
       // Prisma's connection reads integers as BigInt; ours are all 32-bit Int columns.
       stmt = this.#db.prepare(sql);
-      if (stmt.reader) stmt.safeIntegers(false);
+      if (stmt.reader) stmt.safeIntegers(false).raw(true);
       this.#statements.set(sql, stmt);
     }
     return stmt;
@@ -178,8 +218,10 @@ export class SqliteGate {
   }
 
   direct(): DirectSql {
-    const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-      (this.#statement(sql).all(...sqliteParams(params)) as Record<string, unknown>[]).map((r) => convert<T>(r, shape));
+    const rows = <T>(sql: string, params: SqlParam[], shape?: RowShape) => {
+      const stmt = this.#statement(sql);
+      return (stmt.all(...sqliteParams(params)) as unknown[][]).map(rowMaker<T>(stmt, shape));
+    };
     // better-sqlite3 refuses run() for a statement that returns rows (RETURNING).
     const execute = (s: Statement) => {
       const stmt = this.#statement(s.sql);
