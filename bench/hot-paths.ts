@@ -36,7 +36,7 @@ function table(rows: HotRow[]): string {
   for (const r of rows) {
     const ratio = r.ratio === undefined ? '–' : r.ratio.toFixed(2);
     const side = (name: string, row: HotRow['gateway']) => `${row.rps.toFixed(1)} | ${row.p50} | ${row.p99} | ${cpu(row)}`;
-    lines.push(`| ${r.provider} | ${r.operation} | ${r.gateway.name} | ${side(r.gateway.name, r.gateway)} | ${ratio} | ${r.target} | ${r.met ? 'yes' : '**no**'} |`);
+    lines.push(`| ${r.provider} | ${r.operation} | ${r.gateway.name} | ${side(r.gateway.name, r.gateway)} | ${ratio} | ${r.target} | ${r.reference ? '–' : r.met ? 'yes' : '**no**'} |`);
     if (r.baseline) lines.push(`| | | ${r.baseline.name} | ${side(r.baseline.name, r.baseline)} | | | |`);
   }
   const notes = rows.flatMap((r) => (r.notes ?? []).map((n) => `- ${r.provider}, ${r.operation}: ${n}`));

@@ -454,6 +454,20 @@ async function benchProvider(provider: Provider, seed: Seed, can: Probe[], membe
       ratios.push(`${provider}: can ÷ bare node:http handler = ${(gatewayCan.rps / bareCan.rps).toFixed(2)} (target ≥ 0.5)`);
     }
 
+    if (CASES.has('floor')) {
+      // The same key and HTTP path with nothing to resolve: what GraphQL itself (yoga, validation, execution) leaves of
+      // the bare handler's rate, so the most any operation can reach against it here.
+      console.log(`${provider}: { __typename } (the GraphQL floor)`);
+      const empty: Probe[] = [{ body: JSON.stringify({ query: '{ __typename }' }), check: (body) => body === '{"data":{"__typename":"Query"}}' }];
+      const [gatewayEmpty, bareCan] = await alternate(
+        (sec) => load(`${provider}: { __typename }`, sec, url, headers, empty, gateway.child.pid!),
+        (sec) => load(`${provider}: bare node:http can`, sec, `${bare.url}can`, {}, can, bare.child.pid!),
+        { durationS: DURATION_S, rounds: ROUNDS, warmupS: WARMUP_S, log: true },
+      );
+      rows.push(gatewayEmpty, bareCan);
+      ratios.push(`${provider}: { __typename } ÷ bare node:http can = ${(gatewayEmpty.rps / bareCan.rps).toFixed(2)} (the GraphQL floor: no operation reaches more)`);
+    }
+
     const missing = CASES.has('members') ? await missingForMembers(url) : undefined;
     if (!CASES.has('members')) {
       console.log(`${provider}: organization members not asked for (BENCH_CASES)`);

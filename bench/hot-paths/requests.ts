@@ -11,7 +11,11 @@
  *   token's signature and its session; an API key by its hash), runs the
  *   gateway's statements through the modules' own statement helpers on the
  *   same driver (src/kernel/db/direct.ts), signs what must be signed, and
- *   answers the same JSON.
+ *   answers the same JSON;
+ * - a reference row, not a target: `{ __typename }` with the same API key ÷
+ *   the bare user(id) handler. It resolves nothing, so it is the most any
+ *   operation through yoga, validation and execution reaches against a bare
+ *   handler here (the GraphQL floor).
  *
  * Data: 1,000 users with a password and a live session (the bench holds
  * their refresh tokens) and 1,000 users with a TOTP method, written through
@@ -26,7 +30,7 @@
  * the right user, verifyTotp a success or a replay refusal (a user already
  * used in this step, after the same work).
  *
- * BENCH_ROWS (login,refresh,me,user,totp; all by default) narrows the run to
+ * BENCH_ROWS (login,refresh,me,user,floor,totp; all by default) narrows the run to
  * some rows, e.g. BENCH_ROWS=login while working on sign-in. A narrowed run
  * still seeds everything.
  */
@@ -56,7 +60,7 @@ import {
 import type { HotContext, HotGroup, HotRow } from './types.js';
 
 const USERS = 1000;
-const ROWS = new Set((process.env.BENCH_ROWS ?? 'login,refresh,me,user,totp').split(',').map((r) => r.trim()));
+const ROWS = new Set((process.env.BENCH_ROWS ?? 'login,refresh,me,user,floor,totp').split(',').map((r) => r.trim()));
 const ISSUER = 'http://127.0.0.1/bench';
 const AUDIENCE = 'portcullis-bench';
 const ACCESS_TTL_S = 900;
@@ -350,6 +354,16 @@ export const run: HotGroup = async (ctx: HotContext) => {
     };
     const auth = { authorization: `Bearer ${apiKey}` };
     if (ROWS.has('user')) rows.push(row('user(id) (API key)', '≥ 0.5', await alternate(side('user(id)', url, gw, auth, userProbes, userAnswered), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts), 0.5));
+    // The GraphQL floor: the same key and HTTP path with nothing to resolve, against the same bare handler. What yoga,
+    // validation and execution leave of the bare handler's rate; no operation through them reaches more.
+    if (ROWS.has('floor')) {
+      const empty = [{ body: JSON.stringify({ query: '{ __typename }' }) }];
+      const typename = (status: number, body: string) => status === 200 && body === '{"data":{"__typename":"Query"}}';
+      const [gatewayRow, baselineRow] = await alternate(side('{ __typename }', url, gw, auth, empty, typename), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts);
+      const ratio = gatewayRow.rps / baselineRow.rps;
+      log(`{ __typename } vs bare user(id): ${gatewayRow.rps.toFixed(1)} vs ${baselineRow.rps.toFixed(1)} req/s = ${ratio.toFixed(2)}; CPU main ${gatewayRow.cpu?.main.toFixed(2)} vs ${baselineRow.cpu?.main.toFixed(2)} ms/req`);
+      rows.push({ provider, operation: 'the GraphQL floor: { __typename } ÷ bare user(id)', gateway: gatewayRow, baseline: baselineRow, ratio, target: 'reference', met: gatewayRow.ok === gatewayRow.total, reference: true });
+    }
 
     // verifyTotp (replay protection and its event): the next user with the code of the current step.
     const codeFor = totpCodes(totpUsers);

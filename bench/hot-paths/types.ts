@@ -19,6 +19,8 @@ export interface HotRow {
   /** The target in words, e.g. "≥ 0.5" or "p50 ≤ 20 ms, no event-loop block over 20 ms". */
   target: string;
   met: boolean;
+  /** A reference row, not a target: what the rows above it could reach at most (printed with "–" for met). */
+  reference?: boolean;
   /** Other measured facts worth a line (e.g. the longest event-loop block, mutation latency). */
   notes?: string[];
 }
