@@ -69,6 +69,8 @@ async function main() {
       '`npm run bench -- hot-paths` (bench/hot-paths.ts and bench/hot-paths/). Each group starts its own gateway as a child process',
       `on 127.0.0.1 (with ${gatewayRunAs()}); each row runs ${DURATION_S} s per side in ${ROUNDS} rounds alternating with its baseline, after ${WARMUP_S} s of unmeasured warm-up,`,
       `with ${CONNECTIONS} connections. Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}; ${loads}; ${seconds} s in all.`,
+      'The row "the GraphQL floor" is a reference, not a target: `{ __typename }` with the same API key against the bare',
+      'user(id) handler, the most any operation through yoga, validation and execution reaches against a bare handler here.',
       '',
       text,
     ].join('\n'),

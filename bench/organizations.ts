@@ -13,6 +13,9 @@
  *    three statements the answer needs (members with their users, their roles,
  *    their permissions). Skipped, with the reason printed, while the schema
  *    has no `Organization.members` or `Membership.permissions`.
+ * 3. A reference, not a target: `{ __typename }` with the same key ÷ the bare
+ *    `can` handler, the GraphQL floor (the most any operation through yoga,
+ *    validation and execution reaches against that handler here).
  *
  * The data set is written straight to the database in one transaction with
  * bulk inserts (not through the API: 100,000 users would take minutes), from a
@@ -23,13 +26,14 @@
  * 3 GLOBAL roles given to a fifth of the users.
  *
  * Everything listens on 127.0.0.1 with a random port and every load is
- * bounded in time: about 70 s per database at the defaults (seeding
- * included), so the whole run takes under three minutes.
+ * bounded in time: about 110 s per database at the defaults (seeding
+ * included), so the whole run takes about four minutes.
  *
  * Settings (environment): BENCH_DURATION_S (12: seconds per side and case,
  * split into BENCH_ROUNDS (3) alternating rounds), BENCH_WARMUP_S (2),
  * BENCH_CONNECTIONS (8), BENCH_PROVIDERS (sqlite,postgresql), BENCH_SCALE
- * (1: a fraction of the data set, for a quick trial run).
+ * (1: a fraction of the data set, for a quick trial run), BENCH_CASES
+ * (can,floor,members).
  */
 import type { ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
@@ -62,7 +66,7 @@ const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 2);
 const PROVIDERS = (process.env.BENCH_PROVIDERS ?? 'sqlite,postgresql').split(',') as Provider[];
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
 /** Which cases to run (can,members): one alone, e.g. for a profile with BENCH_GATEWAY_PROFILE. */
-const CASES = new Set((process.env.BENCH_CASES ?? 'can,members').split(','));
+const CASES = new Set((process.env.BENCH_CASES ?? 'can,floor,members').split(','));
 
 const ORGANIZATIONS = Math.round(10_000 * SCALE);
 const USERS = Math.round(100_000 * SCALE);
@@ -564,6 +568,8 @@ async function main() {
     `  over the ${large} organizations with ${LARGE_SIZE} members. The bare handler reads the page of members with their users, then`,
     "  their roles and their permissions (access.store.ts's statement for 50 users) together: three statements.",
     `  Every answer is checked for errors; one in ${SAMPLE_EVERY} is compared in full with the seed.`,
+    '- `{ __typename }` with the same key, against the bare `can` handler: the GraphQL floor, a reference and not a target',
+    '  (see below).',
     '',
     `p50/p99 are request-weighted means over the rounds. Measured on ${machine()}, ${new Date().toISOString().slice(0, 10)}:`,
     '',
