@@ -4,11 +4,12 @@
  * secrets, signing keys), keyed hashes for short codes, constant-time
  * comparison and random codes.
  */
-import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes, randomInt, timingSafeEqual } from 'node:crypto';
 
 /** SHA-256 of a high-entropy token (refresh tokens, MFA tokens): how such tokens are stored and looked up. */
 export function tokenHash(token: string): string {
-  return createHash('sha256').update(token).digest('hex');
+  // One-shot: about a third of createHash's time for a short input, on every authenticated request.
+  return hash('sha256', token, 'hex');
 }
 
 const VERSION = 'v1';

@@ -3,7 +3,7 @@
  * REDIS_URL is set so every instance spends one budget. Keys are hashed before
  * they reach Redis, so an email used as a key never sits there in the clear.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 
@@ -23,7 +23,7 @@ export function createRateLimiter(options: { perMinute: number; name: string; pr
   return {
     async consume(key) {
       try {
-        await limiter.consume(createHash('sha256').update(key).digest('base64url'));
+        await limiter.consume(hash('sha256', key, 'base64url'));
         return null;
       } catch (rejection) {
         if (rejection instanceof RateLimiterRes) return Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
