@@ -17,8 +17,9 @@
  *   providers); PostgreSQL's `$n` are derived from it.
  * - Parameters are bound, never spliced. A Date is written the way Prisma
  *   writes it, so both kinds of writes read back alike.
- * - Rows come back as the driver gives them; `RowShape` names the columns to
- *   turn into a Date, a boolean or parsed JSON, so rows match Prisma's.
+ * - `RowShape` names the columns to turn into a Date, a boolean or parsed
+ *   JSON, so rows match Prisma's (on SQLite each row is built once from the
+ *   driver's array, rowMaker).
  *
  * SQLite has one connection, shared with Prisma. A Prisma interactive
  * transaction holds it across awaits; a statement issued meanwhile would
@@ -120,10 +121,10 @@ export function convert<T>(row: Record<string, unknown>, shape: RowShape | undef
  * Rows of a SQLite statement (read raw, as arrays) as objects, converted by
  * their shape: one function per statement and shape, compiled from the
  * statement's column names, builds each row as one object literal. Objects
- * the driver builds column by column, then converted in place, cost several
- * times more under load: every row walks the property transitions again and
- * changes a field's kind (text to Date), and the conversions' property
- * accesses see every model's rows.
+ * the driver builds column by column, then converted in place, cost more
+ * under load (bench/README.md, hot-paths, seventh pass): every row walks the
+ * property transitions again and changes a field's kind (text to Date), and
+ * the conversions' property accesses see every model's rows.
  */
 type RowMaker = (raw: unknown[]) => unknown;
 const rowMakers = new WeakMap<SqliteStatement, Map<RowShape | undefined, RowMaker>>();
