@@ -359,10 +359,8 @@ export const run: HotGroup = async (ctx: HotContext) => {
     if (ROWS.has('floor')) {
       const empty = [{ body: JSON.stringify({ query: '{ __typename }' }) }];
       const typename = (status: number, body: string) => status === 200 && body === '{"data":{"__typename":"Query"}}';
-      const [gatewayRow, baselineRow] = await alternate(side('{ __typename }', url, gw, auth, empty, typename), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts);
-      const ratio = gatewayRow.rps / baselineRow.rps;
-      log(`{ __typename } vs bare user(id): ${gatewayRow.rps.toFixed(1)} vs ${baselineRow.rps.toFixed(1)} req/s = ${ratio.toFixed(2)}; CPU main ${gatewayRow.cpu?.main.toFixed(2)} vs ${baselineRow.cpu?.main.toFixed(2)} ms/req`);
-      rows.push({ provider, operation: 'the GraphQL floor: { __typename } ÷ bare user(id)', gateway: gatewayRow, baseline: baselineRow, ratio, target: 'reference', met: gatewayRow.ok === gatewayRow.total, reference: true });
+      const pair = await alternate(side('{ __typename }', url, gw, auth, empty, typename), side('bare node:http', `${bare.url}/user`, bp, auth, userProbes, userAnswered), opts);
+      rows.push({ ...row('the GraphQL floor: { __typename } ÷ bare user(id)', 'reference', pair, 0), reference: true });
     }
 
     // verifyTotp (replay protection and its event): the next user with the code of the current step.
