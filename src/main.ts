@@ -6,9 +6,9 @@ import { existsSync } from 'node:fs';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Command, InvalidArgumentError } from 'commander';
-import type { App } from './app.js';
+import type { ApiKeyService } from './modules/access-tokens/api-keys.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
-import { createLogger, stdoutLog } from './kernel/logger.js';
+import { stdoutLog } from './kernel/logger.js';
 import { PortcullisError } from './kernel/errors.js';
 import { sqlitePath } from './kernel/db/paths.js';
 
@@ -52,11 +52,12 @@ const collect = (value: string, previous: string[] = []) => [...previous, ...val
 class UsageError extends Error {}
 
 /**
- * Runs fn with an app that is not listening, on an existing database (the
- * management commands): a management command never creates a database, so
- * a mistyped DATABASE_URL or data folder is said, not silently made anew.
+ * Runs fn with the API-key service on an existing database (the management
+ * commands): a management command never creates a database, so a mistyped
+ * DATABASE_URL or data folder is said, not silently made anew. It loads that
+ * service alone, not the app: the schema and server would triple its time.
  */
-async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
+async function withApiKeys<T>(fn: (apiKeys: ApiKeyService) => Promise<T>): Promise<T> {
   const cfg = config();
   const { provider, url } = cfg.database;
   if (provider === 'sqlite' && !existsSync(sqlitePath(url))) {
@@ -64,19 +65,17 @@ async function withApp<T>(fn: (app: App) => Promise<T>): Promise<T> {
       `no database at ${sqlitePath(url)} (from ${process.env.DATABASE_URL ? 'DATABASE_URL' : `PORTCULLIS_DATA_DIR=${cfg.dataDir}`}); start the gateway there first, or point DATABASE_URL or PORTCULLIS_DATA_DIR at its data`,
     );
   }
-  const { createApp } = await loadApp();
-  // Management commands stay quiet unless asked for more than the default level; they never migrate.
-  const app = await createApp(cfg, { logger: createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel), migrate: false, tracing: false });
+  const { openApiKeyService } = await import('./modules/access-tokens/standalone.js');
+  const { apiKeys, close } = await openApiKeyService(cfg);
   try {
-    await app.services.apiKeys.listApiKeys();
-  } catch {
-    await app.stop();
-    throw new UsageError(`the database at ${provider === 'sqlite' ? sqlitePath(url) : 'DATABASE_URL'} has no Portcullis tables; run portcullis migrate first`);
-  }
-  try {
-    return await fn(app);
+    try {
+      await apiKeys.listApiKeys();
+    } catch {
+      throw new UsageError(`the database at ${provider === 'sqlite' ? sqlitePath(url) : 'DATABASE_URL'} has no Portcullis tables; run portcullis migrate first`);
+    }
+    return await fn(apiKeys);
   } finally {
-    await app.stop();
+    await close();
   }
 }
 
@@ -176,8 +175,8 @@ apiKey
   .option('-s, --scope <scope>', 'a scope the key holds (repeat, or separate with commas); default * (everything); see docs/tokens-and-keys.md', collect)
   .option('-e, --expires-at <date>', 'when the key stops working (ISO 8601, in the future); default: until revoked', dateOption)
   .action((options: { name: string; scope?: string[]; expiresAt?: Date }) =>
-    withApp(async (app) => {
-      const created = await app.services.apiKeys.createApiKey({ name: options.name, scopes: options.scope ?? ['*'], expiresAt: options.expiresAt }, cliMeta);
+    withApiKeys(async (apiKeys) => {
+      const created = await apiKeys.createApiKey({ name: options.name, scopes: options.scope ?? ['*'], expiresAt: options.expiresAt }, cliMeta);
       say(`created ${created.id} (${created.name}) with scopes ${created.scopes.join(' ') || '(none)'}${created.expiresAt ? `, expiring ${created.expiresAt.toISOString()}` : ''}; the key is shown once:`);
       process.stdout.write(`${created.key}\n`);
     }),
@@ -186,8 +185,8 @@ apiKey
   .command('list')
   .description('list API keys (never their secrets)')
   .action(() =>
-    withApp(async (app) => {
-      const keys = await app.services.apiKeys.listApiKeys();
+    withApiKeys(async (apiKeys) => {
+      const keys = await apiKeys.listApiKeys();
       if (!keys.length) {
         say('no API keys');
         return;
@@ -207,8 +206,8 @@ apiKey
   .description('revoke an API key by id (key_…)')
   .argument('<id>', 'the key id')
   .action((id: string) =>
-    withApp(async (app) => {
-      await app.services.apiKeys.revokeApiKey(id, cliMeta);
+    withApiKeys(async (apiKeys) => {
+      await apiKeys.revokeApiKey(id, cliMeta);
       say(`revoked ${id}`);
     }),
   );

@@ -8,7 +8,10 @@
  */
 import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
-import type { createOutbox, NewEvent } from '../kernel/events/outbox.js';
+import { createOutbox, type Committed, type NewEvent } from '../kernel/events/outbox.js';
+import type { Db } from '../kernel/db/client.js';
+import type { DirectSql } from '../kernel/db/direct.js';
+import type { Config } from '../config.js';
 import { accessTokenEvents } from './access-tokens/events.js';
 import { authMethodEvents } from './auth-methods/events.js';
 import { identityProviderEvents } from './identity-providers/events.js';
@@ -61,6 +64,22 @@ export function wireEventType(graphqlName: string): EventType {
 
 export function isEventType(value: string): value is EventType {
   return Object.hasOwn(eventSchemas, value);
+}
+
+/**
+ * The outbox of this gateway. Outside production every payload is also
+ * checked against its schema at run time, so a drifting producer fails its tests.
+ */
+export function createEventOutbox(deps: {
+  db: Db;
+  direct: DirectSql;
+  env: Config['env'];
+  now: () => Date;
+  onCommitted?: (committed: Committed) => void;
+  notice?: () => readonly [channel: string, payload: string] | null;
+}): Outbox {
+  const { env, ...rest } = deps;
+  return createOutbox<EventPayloads>({ ...rest, check: env === 'production' ? undefined : checkEventPayload });
 }
 
 /** Checks a payload against its type's schema (the outbox does it outside production). */

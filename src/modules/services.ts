@@ -5,8 +5,8 @@
 import type { Config } from '../config.js';
 import type { Db } from '../kernel/db/client.js';
 import type { DirectReads, DirectSql } from '../kernel/db/direct.js';
-import { createOutbox, type Committed } from '../kernel/events/outbox.js';
-import { checkEventPayload, type EventPayloads, type Outbox } from './catalog.js';
+import type { Committed } from '../kernel/events/outbox.js';
+import { createEventOutbox, type Outbox } from './catalog.js';
 import { createMemoryPubSub, type EventPubSub } from '../kernel/events/pubsub.js';
 import { createEventStreams, type RelayView } from '../kernel/events/streams.js';
 import type { Logger } from '../kernel/logger.js';
@@ -90,9 +90,7 @@ export function createServices(deps: ServiceDeps) {
   const clock = deps.clock ?? systemClock;
   if (!config.encryptionKey) throw new Error('services need the encryption key resolved first (createApp does it)');
   const key = config.encryptionKey;
-  // Outside production every payload is also checked against its schema at run time, so a drifting producer fails its tests.
-  const check = config.env === 'production' ? undefined : checkEventPayload;
-  const outbox = createOutbox<EventPayloads>({ db, direct, now: () => clock.now(), onCommitted: deps.onEventsCommitted, notice: deps.eventNotice, check });
+  const outbox = createEventOutbox({ db, direct, env: config.env, now: () => clock.now(), onCommitted: deps.onEventsCommitted, notice: deps.eventNotice });
   const metrics = deps.metrics ?? createMetrics();
   const signIns = metrics.counter('portcullis_sign_ins_total', 'Sign-in attempts by method (password, totp, backup_code, otp_sms, otp_email, passkey, idp) and outcome (success, mfa_required, or the error code in lower case).', [
     'method',
