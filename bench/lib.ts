@@ -27,18 +27,32 @@ export const ENCRYPTION_KEY = randomBytes(32).toString('base64');
 export const gatewayScript = () => path.join(process.env.BENCH_GATEWAY_ROOT ?? root, 'bin/portcullis.mjs');
 
 /**
+ * The Node flags and environment of bin/portcullis.mjs's first line
+ * (`#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-…`), which npm start and
+ * deploy/ repeat (test/deploy.test.ts): read from there, so the bench runs
+ * the gateway as the command does.
+ */
+function commandLine(): { flags: string[]; env: Record<string, string> } {
+  const words = readFileSync(path.join(root, 'bin/portcullis.mjs'), 'utf8').split('\n', 1)[0].split(/\s+/);
+  const env = Object.fromEntries(words.filter((w) => /^[A-Z_]+=/.test(w)).map((w) => w.split('=', 2) as [string, string]));
+  return { flags: words.filter((w) => w.startsWith('--')), env };
+}
+
+/**
  * A gateway runs as every start command runs it (bin/portcullis.mjs's first line, npm start, deploy/): with the same
  * heap limits. BENCH_GATEWAY_NODE_FLAGS replaces them (space-separated; "none": Node's defaults).
  */
 export function gatewayNodeFlags(): string[] {
-  const flags = process.env.BENCH_GATEWAY_NODE_FLAGS ?? '--max-semi-space-size=8 --max-old-space-size=256';
+  const flags = process.env.BENCH_GATEWAY_NODE_FLAGS;
+  if (flags === undefined) return commandLine().flags;
   return flags === 'none' ? [] : flags.split(/\s+/).filter(Boolean);
 }
 
 /** How the gateway was run, for a README section. */
 export function gatewayRunAs(): string {
   const flags = gatewayNodeFlags();
-  return flags.length ? `\`node ${flags.join(' ')}\` and \`MALLOC_ARENA_MAX=2\`, as the start commands run it` : "Node's default heap settings (BENCH_GATEWAY_NODE_FLAGS=none) and `MALLOC_ARENA_MAX=2`";
+  const env = Object.entries(commandLine().env).map(([k, v]) => `\`${k}=${v}\``).join(' and ');
+  return flags.length ? `\`node ${flags.join(' ')}\` and ${env}, as the start commands run it` : `Node's default heap settings (BENCH_GATEWAY_NODE_FLAGS=none) and ${env}`;
 }
 
 export function startChild(args: string[], env: Record<string, string>, pattern: RegExp): Promise<{ child: ChildProcess; url: string }> {
@@ -49,7 +63,7 @@ export function startChild(args: string[], env: Record<string, string>, pattern:
     const profile = gateway && process.env.BENCH_GATEWAY_PROFILE ? ['--cpu-prof', '--cpu-prof-dir', process.env.BENCH_GATEWAY_PROFILE] : [];
     const child = spawn(process.execPath, [...deployed, ...profile, ...args], {
       cwd: root,
-      env: { ...process.env, ...(gateway ? { MALLOC_ARENA_MAX: '2' } : {}), ...env },
+      env: { ...process.env, ...(gateway ? commandLine().env : {}), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';
