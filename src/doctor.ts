@@ -11,7 +11,7 @@ import path from 'node:path';
 import type { Config } from './config.js';
 import { createSender } from './kernel/delivery/index.js';
 import { migrationStatus } from './kernel/db/migrator.js';
-import { sqlitePath } from './kernel/db/paths.js';
+import { describeDatabase } from './kernel/db/paths.js';
 import { createLogger } from './kernel/logger.js';
 import { loadRedis } from './kernel/redis.js';
 
@@ -35,7 +35,7 @@ async function check(name: string, run: () => Promise<string>): Promise<Finding>
 
 export async function runDoctor(config: Readonly<Config>, now: () => Date = () => new Date()): Promise<Finding[]> {
   const { provider, url } = config.database;
-  const where = provider === 'sqlite' ? `SQLite at ${sqlitePath(url)}` : `PostgreSQL at ${new URL(url).host}${new URL(url).pathname}`;
+  const where = describeDatabase(provider, url);
   const findings: Finding[] = [];
   let serverTime: Date | undefined;
 

@@ -10,7 +10,7 @@ import type { ApiKeyService } from './modules/access-tokens/api-keys.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
 import { stdoutLog } from './kernel/logger.js';
 import { PortcullisError } from './kernel/errors.js';
-import { sqlitePath } from './kernel/db/paths.js';
+import { describeDatabase, sqlitePath } from './kernel/db/paths.js';
 
 // The gateway (Prisma, the schema, the server) loads only for the commands that need it, so --help answers at once.
 const loadApp = () => import('./app.js');
@@ -57,6 +57,16 @@ class UsageError extends Error {}
  * DATABASE_URL or data folder is said, not silently made anew. It loads that
  * service alone, not the app: the schema and server would triple its time.
  */
+/** Why a management command could not read its database, in one line that says what to do. */
+function unreadable(error: unknown, where: string): UsageError {
+  const { code, meta } = error as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string; originalMessage?: string } } } };
+  const cause = meta?.driverAdapterError?.cause;
+  if (code === 'P2021') return new UsageError(`${where} has no Portcullis tables; run portcullis migrate first`);
+  if (cause?.kind === 'DatabaseNotReachable') return new UsageError(`${where} does not answer: is the server running, and is DATABASE_URL right?`);
+  if (cause?.kind === 'DatabaseDoesNotExist') return new UsageError(`${where} does not exist: create it and run portcullis migrate, or correct DATABASE_URL`);
+  return new UsageError(`cannot read ${where}: ${cause?.originalMessage ?? cause?.kind ?? (error as Error).message.split('\n')[0]}`);
+}
+
 async function withApiKeys<T>(fn: (apiKeys: ApiKeyService) => Promise<T>): Promise<T> {
   const cfg = config();
   const { provider, url } = cfg.database;
@@ -70,8 +80,8 @@ async function withApiKeys<T>(fn: (apiKeys: ApiKeyService) => Promise<T>): Promi
   try {
     try {
       await apiKeys.listApiKeys();
-    } catch {
-      throw new UsageError(`the database at ${provider === 'sqlite' ? sqlitePath(url) : 'DATABASE_URL'} has no Portcullis tables; run portcullis migrate first`);
+    } catch (error) {
+      throw unreadable(error, describeDatabase(provider, url));
     }
     return await fn(apiKeys);
   } finally {

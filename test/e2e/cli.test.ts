@@ -3,12 +3,12 @@
  * operations over HTTP with the bootstrap key, the management commands, and
  * configuration errors.
  */
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshDatabase, type TestDatabase } from '../helpers/db.js';
+import { freshDatabase, postgresUrl, type TestDatabase } from '../helpers/db.js';
 import { BOOTSTRAP_KEY, ENCRYPTION_KEY } from '../helpers/app.js';
 import { postGraphql, runCli, runCliAsync, startGateway, type Gateway } from '../helpers/process.js';
 
@@ -259,6 +259,30 @@ describe('failures said in one line', { timeout: SPAWNING_TIMEOUT_MS }, () => {
       expect(r.stderr.trim()).toBe(`portcullis: no database at ${path.join(empty, 'portcullis.db')} (from PORTCULLIS_DATA_DIR=${empty}); start the gateway there first, or point DATABASE_URL or PORTCULLIS_DATA_DIR at its data`);
     }
     expect(readdirSync(empty)).toEqual([]);
+  });
+
+  it('says why a management command cannot read its database: no tables, no such database, no server; never the password', async () => {
+    const unmigrated = mkdtempSync(path.join(tmpdir(), 'portcullis-unmigrated-'));
+    writeFileSync(path.join(unmigrated, 'portcullis.db'), '');
+    const noTables = runCli(['api-key', 'list'], { PORTCULLIS_DATA_DIR: unmigrated });
+    expect(noTables.status).toBe(2);
+    expect(noTables.stderr.trim()).toBe(`portcullis: SQLite at ${path.join(unmigrated, 'portcullis.db')} has no Portcullis tables; run portcullis migrate first`);
+    const pgEnv = { PORTCULLIS_ENCRYPTION_KEY: ENCRYPTION_KEY };
+    const missing = `portcullis_missing_${process.pid}`;
+    const noDatabase = runCli(['api-key', 'list'], { ...pgEnv, DATABASE_URL: postgresUrl(missing) });
+    expect(noDatabase.status).toBe(2);
+    expect(noDatabase.stderr.trim()).toBe(`portcullis: PostgreSQL at ${new URL(postgresUrl(missing)).host}/${missing} does not exist: create it and run portcullis migrate, or correct DATABASE_URL`);
+    // A port nothing listens on: the one a server just closed.
+    const port = await new Promise<number>((resolve) => {
+      const server = http.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = server.address() as { port: number };
+        server.close(() => resolve(port));
+      });
+    });
+    const noServer = runCli(['api-key', 'list'], { ...pgEnv, DATABASE_URL: `postgresql://portcullis:s3cret-pw@127.0.0.1:${port}/portcullis` });
+    expect(noServer.status).toBe(2);
+    expect(noServer.stderr.trim()).toBe(`portcullis: PostgreSQL at 127.0.0.1:${port}/portcullis does not answer: is the server running, and is DATABASE_URL right?`);
+    expect(noServer.stderr).not.toContain('s3cret-pw');
   });
 
   it('prints the passkey demo address by the name WebAuthn accepts', async () => {
