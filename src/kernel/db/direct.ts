@@ -18,8 +18,8 @@
  * - Parameters are bound, never spliced. A Date is written the way Prisma
  *   writes it, so both kinds of writes read back alike.
  * - `RowShape` names the columns to turn into a Date, a boolean or parsed
- *   JSON, so rows match Prisma's (on SQLite each row is built once from the
- *   driver's array, rowMaker).
+ *   JSON, so rows match Prisma's (each row is built once, as one object
+ *   literal, by code compiled per column list and shape: compileRow).
  *
  * SQLite has one connection, shared with Prisma. A Prisma interactive
  * transaction holds it across awaits; a statement issued meanwhile would
@@ -106,55 +106,73 @@ export const statementList = (first: Statement | readonly Statement[]): readonly
 /** Most prepared statements kept per connection (SQL texts vary only with IN-list lengths). */
 export const STATEMENT_CACHE = 200;
 
-export function convert<T>(row: Record<string, unknown>, shape: RowShape | undefined): T {
-  if (!shape) return row as T;
-  for (const c of shape.dates ?? []) {
-    const v = row[c];
-    if (v !== null && v !== undefined && !(v instanceof Date)) row[c] = new Date(v as string);
-  }
-  for (const c of shape.booleans ?? []) if (typeof row[c] === 'number') row[c] = row[c] === 1;
-  for (const c of shape.json ?? []) if (typeof row[c] === 'string') row[c] = JSON.parse(row[c] as string);
-  return row as T;
+/**
+ * Rows as objects, converted by their shape: one function per column list and
+ * shape, compiled from the column names, builds each row as one object
+ * literal. Objects built column by column and then converted in place cost
+ * more under load (bench/README.md, hot-paths, seventh pass): every row walks
+ * the property transitions again and changes a field's kind (text to Date),
+ * and the conversions' property accesses see every model's rows. The
+ * conversions are written here only, for both drivers and the reader thread.
+ */
+type RowMaker = (r: never) => unknown;
+
+function compileRow(columns: readonly string[], shape: RowShape | undefined, at: (name: string, i: number) => string): RowMaker {
+  const dates = new Set(shape?.dates);
+  const booleans = new Set(shape?.booleans);
+  const json = new Set(shape?.json);
+  const value = (name: string, i: number) => {
+    const v = at(name, i);
+    // Text or a number (SQLite), a Date already (PostgreSQL's parser), or null.
+    if (dates.has(name)) return `${v} === null || ${v} === undefined || ${v} instanceof Date ? ${v} : new Date(${v})`;
+    // 0 or 1 (SQLite), a boolean already (PostgreSQL).
+    if (booleans.has(name)) return `typeof ${v} === 'number' ? ${v} === 1 : ${v}`;
+    // Text (SQLite), parsed already (PostgreSQL's jsonb).
+    if (json.has(name)) return `typeof ${v} === 'string' ? JSON.parse(${v}) : ${v}`;
+    return v;
+  };
+  // Column names are this code's own SQL's (quoted as JSON strings all the same); values are never code.
+  const fields = columns.map((name, i) => {
+    // In an object literal this key would set the prototype instead of a field.
+    if (name === '__proto__') throw new Error('a column named __proto__');
+    return `${JSON.stringify(name)}: ${value(name, i)}`;
+  });
+  return new Function('r', `return { ${fields.join(', ')} };`) as RowMaker;
 }
 
-/**
- * Rows of a SQLite statement (read raw, as arrays) as objects, converted by
- * their shape: one function per statement and shape, compiled from the
- * statement's column names, builds each row as one object literal. Objects
- * the driver builds column by column, then converted in place, cost more
- * under load (bench/README.md, hot-paths, seventh pass): every row walks the
- * property transitions again and changes a field's kind (text to Date), and
- * the conversions' property accesses see every model's rows.
- */
-type RowMaker = (raw: unknown[]) => unknown;
 const rowMakers = new WeakMap<SqliteStatement, Map<RowShape | undefined, RowMaker>>();
 
+/** Rows of a SQLite statement read raw, as arrays of its columns. */
 function rowMaker<T>(stmt: SqliteStatement, shape: RowShape | undefined): (raw: unknown[]) => T {
   let byShape = rowMakers.get(stmt);
   if (!byShape) rowMakers.set(stmt, (byShape = new Map()));
   let make = byShape.get(shape);
   if (!make) {
-    const dates = new Set(shape?.dates);
-    const booleans = new Set(shape?.booleans);
-    const json = new Set(shape?.json);
-    // The same conversions as convert(), written out per column.
-    const value = (name: string, i: number) => {
-      const v = `r[${i}]`;
-      if (dates.has(name)) return `${v} === null || ${v} === undefined ? ${v} : new Date(${v})`;
-      if (booleans.has(name)) return `typeof ${v} === 'number' ? ${v} === 1 : ${v}`;
-      if (json.has(name)) return `typeof ${v} === 'string' ? JSON.parse(${v}) : ${v}`;
-      return v;
-    };
-    // Column names are this code's own SQL's (quoted as JSON strings all the same); values are never code.
-    const fields = stmt.columns().map((c, i) => {
-      // In an object literal this key would set the prototype instead of a field.
-      if (c.name === '__proto__') throw new Error('a column named __proto__');
-      return `${JSON.stringify(c.name)}: ${value(c.name, i)}`;
-    });
-    make = new Function('r', `return { ${fields.join(', ')} };`) as RowMaker;
+    make = compileRow(
+      stmt.columns().map((c) => c.name),
+      shape,
+      (_name, i) => `r[${i}]`,
+    );
     byShape.set(shape, make);
   }
   return make as (raw: unknown[]) => T;
+}
+
+const objectRowMakers = new WeakMap<RowShape, Map<string, RowMaker>>();
+
+/** Rows the driver gave as objects (pg, the SQLite reader thread), converted by their shape; as they are without one. */
+export function convertRows<T>(rows: Record<string, unknown>[], shape: RowShape | undefined): T[] {
+  if (!shape || rows.length === 0) return rows as T[];
+  const columns = Object.keys(rows[0]);
+  const key = columns.join('\u0000');
+  let byColumns = objectRowMakers.get(shape);
+  if (!byColumns) objectRowMakers.set(shape, (byColumns = new Map()));
+  let make = byColumns.get(key);
+  if (!make) {
+    make = compileRow(columns, shape, (name) => `r[${JSON.stringify(name)}]`);
+    byColumns.set(key, make);
+  }
+  return rows.map(make as (r: Record<string, unknown>) => T);
 }
 
 /**

@@ -7,7 +7,7 @@ import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient as PostgresClient } from './generated/postgresql/client.js';
 import type { Db, PoolSettings } from './client.js';
-import { convert, PLAN_EACH_CALL, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape, type Statement } from './direct.js';
+import { convertRows, PLAN_EACH_CALL, STATEMENT_CACHE, statementList, type DirectSql, type SqlParam, type RowShape, type Statement } from './direct.js';
 
 export function openPostgres(
   url: string,
@@ -113,7 +113,7 @@ function postgresDirect(pool: pg.Pool): DirectSql {
     }
   };
   const all = async <T>(sql: string, params: SqlParam[], shape?: RowShape) =>
-    (await query(sql, params)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
+    convertRows<T>((await query(sql, params)).rows, shape);
   /**
    * One statement instead of BEGIN, each write, COMMIT (a round trip each):
    * `first` and `then` become data-modifying WITH clauses, and the query
@@ -153,7 +153,7 @@ function postgresDirect(pool: pg.Pool): DirectSql {
       }),
     allThen: <T>(sql: string, params: SqlParam[], shape: RowShape | undefined, then: (rows: T[]) => readonly Statement[]) =>
       transaction(async (client) => {
-        const rows = (await query(sql, params, client)).rows.map((r: Record<string, unknown>) => convert<T>(r, shape));
+        const rows = convertRows<T>((await query(sql, params, client)).rows, shape);
         for (const s of then(rows)) await query(s.sql, s.params, client);
         return rows;
       }),

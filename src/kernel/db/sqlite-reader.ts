@@ -22,7 +22,7 @@
  */
 import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
-import { convert, sqliteParams, STATEMENT_CACHE, type DirectReads, type RowShape, type SqlParam } from './direct.js';
+import { convertRows, sqliteParams, STATEMENT_CACHE, type DirectReads, type RowShape, type SqlParam } from './direct.js';
 
 /**
  * The worker's code: plain JavaScript run by `eval`, so the same text serves
@@ -118,7 +118,7 @@ export function createSqliteReader(file: string, options: { timeoutMs: number; i
       return new Promise<Record<string, unknown>[]>((resolve, reject) => {
         thread.pending.set(id, { resolve, reject });
         thread.worker.postMessage({ id, sql, params: sqliteParams(params) });
-      }).then((rows) => rows.map((row) => convert<T>(row, shape)));
+      }).then((rows) => convertRows<T>(rows, shape));
     },
     running: () => current !== undefined,
     async close() {
