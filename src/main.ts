@@ -10,6 +10,7 @@ import type { ApiKeyService } from './modules/access-tokens/api-keys.js';
 import { ConfigError, configVariables, loadConfig, type Config } from './config.js';
 import { stdoutLog } from './kernel/logger.js';
 import { PortcullisError } from './kernel/errors.js';
+import { adapterCause } from './kernel/db/adapter-errors.js';
 import { describeDatabase, sqlitePath } from './kernel/db/paths.js';
 
 // The gateway (Prisma, the schema, the server) loads only for the commands that need it, so --help answers at once.
@@ -59,9 +60,8 @@ class UsageError extends Error {}
  */
 /** Why a management command could not read its database, in one line that says what to do. */
 function unreadable(error: unknown, where: string): UsageError {
-  const { code, meta } = error as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string; originalMessage?: string } } } };
-  const cause = meta?.driverAdapterError?.cause;
-  if (code === 'P2021') return new UsageError(`${where} has no Portcullis tables; run portcullis migrate first`);
+  const cause = adapterCause(error);
+  if ((error as { code?: string }).code === 'P2021') return new UsageError(`${where} has no Portcullis tables; run portcullis migrate first`);
   if (cause?.kind === 'DatabaseNotReachable') return new UsageError(`${where} does not answer: is the server running, and is DATABASE_URL right?`);
   if (cause?.kind === 'DatabaseDoesNotExist') return new UsageError(`${where} does not exist: create it and run portcullis migrate, or correct DATABASE_URL`);
   return new UsageError(`cannot read ${where}: ${cause?.originalMessage ?? cause?.kind ?? (error as Error).message.split('\n')[0]}`);
@@ -78,11 +78,9 @@ async function withApiKeys<T>(fn: (apiKeys: ApiKeyService) => Promise<T>): Promi
   const { openApiKeyService } = await import('./modules/access-tokens/standalone.js');
   const { apiKeys, close } = await openApiKeyService(cfg);
   try {
-    try {
-      await apiKeys.listApiKeys();
-    } catch (error) {
+    await apiKeys.listApiKeys().catch((error: unknown) => {
       throw unreadable(error, describeDatabase(provider, url));
-    }
+    });
     return await fn(apiKeys);
   } finally {
     await close();

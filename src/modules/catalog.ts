@@ -8,9 +8,7 @@
  */
 import { z } from 'zod';
 import { graphqlEventName, type PayloadsOf } from '../kernel/events/define.js';
-import { createOutbox, type Committed, type NewEvent } from '../kernel/events/outbox.js';
-import type { Db } from '../kernel/db/client.js';
-import type { DirectSql } from '../kernel/db/direct.js';
+import { createOutbox, type NewEvent } from '../kernel/events/outbox.js';
 import type { Config } from '../config.js';
 import { accessTokenEvents } from './access-tokens/events.js';
 import { authMethodEvents } from './auth-methods/events.js';
@@ -70,14 +68,7 @@ export function isEventType(value: string): value is EventType {
  * The outbox of this gateway. Outside production every payload is also
  * checked against its schema at run time, so a drifting producer fails its tests.
  */
-export function createEventOutbox(deps: {
-  db: Db;
-  direct: DirectSql;
-  env: Config['env'];
-  now: () => Date;
-  onCommitted?: (committed: Committed) => void;
-  notice?: () => readonly [channel: string, payload: string] | null;
-}): Outbox {
+export function createEventOutbox(deps: Omit<Parameters<typeof createOutbox>[0], 'check'> & { env: Config['env'] }): Outbox {
   const { env, ...rest } = deps;
   return createOutbox<EventPayloads>({ ...rest, check: env === 'production' ? undefined : checkEventPayload });
 }

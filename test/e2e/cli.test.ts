@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshDatabase, postgresUrl, type TestDatabase } from '../helpers/db.js';
 import { BOOTSTRAP_KEY, ENCRYPTION_KEY } from '../helpers/app.js';
+import { freePort } from '../helpers/ports.js';
 import { postGraphql, runCli, runCliAsync, startGateway, type Gateway } from '../helpers/process.js';
 
 // Tests here start the command as new processes, several in a row: on a loaded two-core machine each start takes seconds.
@@ -272,13 +273,8 @@ describe('failures said in one line', { timeout: SPAWNING_TIMEOUT_MS }, () => {
     const noDatabase = runCli(['api-key', 'list'], { ...pgEnv, DATABASE_URL: postgresUrl(missing) });
     expect(noDatabase.status).toBe(2);
     expect(noDatabase.stderr.trim()).toBe(`portcullis: PostgreSQL at ${new URL(postgresUrl(missing)).host}/${missing} does not exist: create it and run portcullis migrate, or correct DATABASE_URL`);
-    // A port nothing listens on: the one a server just closed.
-    const port = await new Promise<number>((resolve) => {
-      const server = http.createServer().listen(0, '127.0.0.1', () => {
-        const { port } = server.address() as { port: number };
-        server.close(() => resolve(port));
-      });
-    });
+    // A port nothing listens on: the one a probe just closed.
+    const port = await freePort();
     const noServer = runCli(['api-key', 'list'], { ...pgEnv, DATABASE_URL: `postgresql://portcullis:s3cret-pw@127.0.0.1:${port}/portcullis` });
     expect(noServer.status).toBe(2);
     expect(noServer.stderr.trim()).toBe(`portcullis: PostgreSQL at 127.0.0.1:${port}/portcullis does not answer: is the server running, and is DATABASE_URL right?`);

@@ -7,26 +7,18 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer as createHttpServer, type IncomingMessage, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { AppOptions } from '../../src/app.js';
 import { createTestApp, type TestApp } from './app.js';
+import { freePort } from './ports.js';
 
 /** The app's origin in these tests: where intents send the browser back to (never requested). */
 export const APP_ORIGIN = 'https://app.example.com';
 export const SUCCESS_URL = `${APP_ORIGIN}/auth/done`;
 export const FAILURE_URL = `${APP_ORIGIN}/auth/failed`;
 
-/** A free port, so the gateway's public URL can name it before it starts. */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+// A free port, so the gateway's public URL can name it before it starts.
+export { freePort } from './ports.js';
 
 export interface IdpGateway {
   t: TestApp;

@@ -6,7 +6,6 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createServer as createNetServer } from 'node:net';
 import { graphql } from '../gql/index.js';
 import type { TestApp } from './app.js';
 
@@ -25,17 +24,7 @@ export const CreatePortalLink = graphql(`
   }
 `);
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as AddressInfo;
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from './ports.js';
 
 /** A webhook receiver: records each request's path and body, and answers with the next status queued for its path (then 200). */
 export function webhookReceiver() {

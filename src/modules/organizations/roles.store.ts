@@ -10,6 +10,7 @@
  * (isForeignKeyViolation). SQLite runs one writer at a time.
  */
 import type { DatabaseProvider } from '../../config.js';
+import { adapterCause } from '../../kernel/db/adapter-errors.js';
 import { Prisma, type Db, type Tx } from '../../kernel/db/client.js';
 import { newId } from '../../kernel/ids.js';
 
@@ -28,8 +29,8 @@ export type RoleChanges = Partial<Pick<RoleRow, 'name' | 'description' | 'isDefa
  */
 export function isForeignKeyViolation(error: unknown): boolean {
   if (typeof error !== 'object' || error === null) return false;
-  const { code, meta } = error as { code?: string; meta?: { driverAdapterError?: { cause?: { kind?: string } } } };
-  return code === 'P2003' || (code === 'P2010' && meta?.driverAdapterError?.cause?.kind === 'ForeignKeyConstraintViolation');
+  const { code } = error as { code?: string };
+  return code === 'P2003' || (code === 'P2010' && adapterCause(error)?.kind === 'ForeignKeyConstraintViolation');
 }
 
 const withPermissionKeys = {
